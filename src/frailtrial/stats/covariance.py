@@ -141,6 +141,11 @@ class Unstructured(Structure):
     def n_theta(self) -> int:
         return self.n_visits * (self.n_visits + 1) // 2
 
+    @property
+    def factor_index(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Row and column in L of each parameter (the diagonal first, then by rows)."""
+        return self._rows, self._cols
+
     def chol(self, theta: Array) -> Array:
         """Cholesky factor L (B, T, T)."""
         b = theta.shape[0]

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from frailtrial.stats.covariance import Structure
+from frailtrial.stats.covariance import Structure, Unstructured
+from frailtrial.stats.mmrm_kernels import cholesky_solve, kron_evaluate, us_optimize
 
 Array = NDArray[Any]
 LOG_2PI = float(np.log(2 * np.pi))
@@ -73,25 +74,28 @@ class Kron:
     """A separable design, ``X_n[a, j] = c[n, ci[j]] * v[a, vi[j]]`` (subject-level times
     visit-level columns, as in ``y ~ base + arm*visit``): then ``X' V^-1 X`` and the other
     sums over subjects come from small per-pattern sums of ``c c'`` and ``V' W_k V``
-    instead of per-subject products."""
+    instead of per-subject products (evaluated by the compiled kernel)."""
 
-    c: Array  # (B, n, Pc)
     v: Array  # (T, Pv)
     ci: NDArray[np.int64]  # (p,)
     vi: NDArray[np.int64]  # (p,)
-    cc: Array  # (B, K, Pc*Pc) sum of c c' over the subjects of each pattern
+    cc: Array  # (B, K, Pc, Pc) sum of c c' over the subjects of each pattern
     cy: Array  # (B, K, Pc, T) sum of c y'
     yy: Array  # (B, K, T, T) sum of y y'
+    count: Array  # (B, K) subjects of each pattern (float)
+    n_obs: Array  # (B,) observations (float)
 
     def subset(self, idx: NDArray[np.int64]) -> Kron:
-        return Kron(self.c[idx], self.v, self.ci, self.vi, self.cc[idx], self.cy[idx], self.yy[idx])
-
-    @property
-    def onehot(self) -> Array:
-        """(p, Pc*Pv): column j of X is entry (ci[j], vi[j]) of the Pc x Pv product."""
-        e = np.zeros((self.ci.size, self.c.shape[2] * self.v.shape[1]))
-        e[np.arange(self.ci.size), self.ci * self.v.shape[1] + self.vi] = 1.0
-        return e
+        return Kron(
+            self.v,
+            self.ci,
+            self.vi,
+            self.cc[idx],
+            self.cy[idx],
+            self.yy[idx],
+            self.count[idx],
+            self.n_obs[idx],
+        )
 
 
 def make_kron(
@@ -101,13 +105,22 @@ def make_kron(
     b, n, pc = c.shape
     mc = (batch.members[..., None] * c[:, None]).transpose(0, 1, 3, 2)  # (B, K, Pc, n)
     k = mc.shape[1]
-    cc = np.matmul(mc, c[:, None]).reshape(b, k, pc * pc)
+    cc = np.matmul(mc, c[:, None])
     y = batch.y
     t = y.shape[2]
     with np.errstate(over="ignore", invalid="ignore"):  # extreme outcomes: f = inf later
         cy = np.matmul(mc.reshape(b, k * pc, n), y).reshape(b, k, pc, t)
         yy = np.matmul(batch.members, (y[..., :, None] * y[..., None, :]).reshape(b, n, t * t))
-    batch.kron = Kron(c, v, ci, vi, cc, cy, yy.reshape(b, k, t, t))
+    batch.kron = Kron(
+        v=np.ascontiguousarray(v, dtype=float),
+        ci=ci,
+        vi=vi,
+        cc=np.ascontiguousarray(cc),
+        cy=np.ascontiguousarray(cy),
+        yy=np.ascontiguousarray(yy.reshape(b, k, t, t)),
+        count=batch.members.sum(axis=2),
+        n_obs=batch.n_obs.astype(float),
+    )
     return batch
 
 
@@ -197,7 +210,13 @@ class Evaluation:
     hess_sigma: Array | None = None  # (B, m, m) over the distinct entries of Sigma
 
 
-def evaluate(sigma: Array, batch: Batch, reml: bool, derivs: str = "none") -> Evaluation:
+def evaluate(
+    sigma: Array,
+    batch: Batch,
+    reml: bool,
+    derivs: str = "none",
+    idx: NDArray[np.int64] | None = None,
+) -> Evaluation:
     """-2 log L (REML or ML) for each data set, and its derivatives in Sigma.
 
     ``derivs``: ``"none"``; ``"grad"`` (gradient only); ``"exact"`` (gradient and Hessian);
@@ -206,9 +225,13 @@ def evaluate(sigma: Array, batch: Batch, reml: bool, derivs: str = "none") -> Ev
     the matrix larger, so Newton steps stay descent directions and converge linearly at a
     rate of about ``p / N``). Data sets whose covariance or ``X' V^-1 X`` is not positive
     definite get ``f = +inf`` (finite placeholders elsewhere) instead of an exception.
+    ``idx``: evaluate only these data sets of the batch (``sigma`` has one per entry).
     """
     if batch.kron is not None and derivs != "exact":
-        return _evaluate_kron(sigma, batch, batch.kron, reml, derivs)
+        every = np.arange(sigma.shape[0]) if idx is None else idx
+        return _evaluate_kron(sigma, batch, batch.kron, reml, derivs, every)
+    if idx is not None:
+        batch = batch.subset(idx)
     b, n, t, p = batch.x.shape
     m = batch.pattern_mask
     eye = np.eye(t)
@@ -252,77 +275,42 @@ def _criterion(base: Array, cx: Array, batch: Batch, reml: bool, ok_k: Array, ok
     return np.where(ok, f, np.inf)
 
 
-def _evaluate_kron(sigma: Array, batch: Batch, kr: Kron, reml: bool, derivs: str) -> Evaluation:
-    """:func:`evaluate` for a separable design (``derivs`` ``"none"``, ``"grad"`` or
-    ``"approx"``); the per-subject arrays of the result are left empty."""
-    b, _, t, _ = batch.x.shape
-    pc, pv = kr.c.shape[2], kr.v.shape[1]
-    t2 = t * t
-    m = batch.pattern_mask
-    k = m.shape[1]
-    eye = np.eye(t)
-    mm = m[..., :, None] * m[..., None, :]
-    sub = mm * sigma[:, None] + (eye - m[..., :, None] * eye)  # (B, K, T, T)
-    chol, ok_k = batched_cholesky(sub)
-    logdet_k = 2.0 * np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(axis=-1)
-    wk = inverse_from_cholesky(chol) * mm
-    count = batch.members.sum(axis=2)  # (B, K)
-    logdet = (logdet_k * count).sum(axis=1)
+def kron_arrays(batch: Batch, kr: Kron) -> tuple[Array, ...]:
+    """The arrays of a separable design in the order the compiled kernels take them."""
+    return (batch.pattern_mask, kr.count, kr.cc, kr.cy, kr.yy, kr.v, kr.ci, kr.vi, kr.n_obs)
 
-    e = kr.onehot  # (p, Pc*Pv)
-    wv = np.matmul(wk, kr.v)  # (B, K, T, Pv)
-    vwv = np.matmul(kr.v.T, wv).reshape(b, k, pv * pv)
-    full = np.matmul(kr.cc.transpose(0, 2, 1), vwv)  # (B, Pc*Pc, Pv*Pv)
-    full = full.reshape(b, pc, pc, pv, pv).transpose(0, 1, 3, 2, 4).reshape(b, pc * pv, pc * pv)
-    xtwx = np.matmul(np.matmul(e, full), e.T)
-    xtwx = 0.5 * (xtwx + xtwx.transpose(0, 2, 1))
-    cx, ok_x = batched_cholesky(xtwx)
-    a = inverse_from_cholesky(cx)
-    cy = kr.cy
-    # X' W y over the Pc x Pv product: sum_k (CY_k W_k V)
-    xtwy = np.matmul(e, np.matmul(cy, wv).sum(axis=1).reshape(b, pc * pv, 1))
-    beta = np.matmul(a, xtwy)[..., 0]
-    mean = np.matmul(np.matmul(beta, e).reshape(b, pc, pv), kr.v.T)  # (B, Pc, T)
-    # per pattern, sums of r r' and c r' with r = y - c' mean (zero at missing visits in
-    # W, which is all that uses them)
-    cc4 = kr.cc.reshape(b, k, pc, pc)
-    cym = np.matmul(cy.transpose(0, 1, 3, 2), mean[:, None])
-    cr = cy - np.matmul(cc4, mean[:, None])  # (B, K, Pc, T)
-    rk = (kr.yy - cym - np.matmul(mean.transpose(0, 2, 1)[:, None], cr)).reshape(b, k, t2)
-    wkf = wk.reshape(b, k, t2)
-    f = _criterion(logdet + (wkf * rk).sum(axis=(1, 2)), cx, batch, reml, ok_k, ok_x)
+
+def _evaluate_kron(
+    sigma: Array, batch: Batch, kr: Kron, reml: bool, derivs: str, idx: NDArray[np.int64]
+) -> Evaluation:
+    """:func:`evaluate` for a separable design (``derivs`` ``"none"``, ``"grad"`` or
+    ``"approx"``) by the compiled kernel; the per-subject arrays of the result are empty."""
+    b = idx.size
+    t = sigma.shape[1]
+    p = kr.ci.size
+    m = t * (t + 1) // 2
+    level = {"none": 0, "grad": 1, "approx": 2}[derivs]
+    f = np.empty(b)
+    beta = np.zeros((b, p))
+    a = np.zeros((b, p, p))
+    grad = np.zeros((b, t, t) if level else (b, 0, 0))
+    hess = np.zeros((b, m, m) if level == 2 else (b, 0, 0))
+    kron_evaluate(
+        idx, np.ascontiguousarray(sigma, dtype=float), kron_arrays(batch, kr), reml, level,
+        f, beta, a, grad, hess,
+    )  # fmt: skip
     empty = np.empty((b, 0, 0, 0))
-    ev = Evaluation(f=f, beta=beta, a=a, w=empty, z=empty, u=empty.reshape(b, 0, 0), wk=wk)
-    if derivs == "none":
-        return ev
-    uu = np.matmul(np.matmul(wk, rk.reshape(b, k, t, t)), wk).reshape(b, k, t2)  # W R W
-    grad = (count[..., None] * wkf - uu).sum(axis=1)
-    if reml:
-        # sum_n X_n A X_n' per pattern = V G_k V', G_k[v, w] = sum_cd CC_k[c, d] A[cv, dw]
-        a4 = np.matmul(np.matmul(e.T, a), e).reshape(b, pc, pv, pc, pv)
-        a4 = a4.transpose(0, 1, 3, 2, 4).reshape(b, pc * pc, pv * pv)
-        g_k = np.matmul(kr.cc, a4).reshape(b, k, pv, pv)
-        p_k = np.matmul(np.matmul(kr.v, g_k), kr.v.T)
-        kk = np.matmul(np.matmul(wk, p_k), wk).reshape(b, k, t2)  # sum Z A Z'
-        grad = grad - kk.sum(axis=1)
-    ev.grad_sigma = grad.reshape(b, t, t)
-    if derivs == "grad":
-        return ev
-    # s[(a,c), j] = sum_n Z[n,a,j] u[n,c] = sum_k (W_k V)[a, vi_j] (CR_k W_k)[ci_j, c]
-    crw = np.matmul(cr, wk)  # (B, K, Pc, T)
-    lhs = wv.transpose(0, 2, 3, 1).reshape(b, t * pv, k)
-    s = np.matmul(lhs, crw.reshape(b, k, pc * t)).reshape(b, t, pv, pc, t)
-    s = s.transpose(0, 1, 4, 3, 2).reshape(b, t2, pc * pv)
-    s = np.matmul(s, e.T)  # (B, T2, p)
-    quad_b = np.matmul(np.matmul(s, a), s.transpose(0, 2, 1))
-    xc = 2.0 * uu - count[..., None] * wkf
-    if reml:
-        xc = xc + kk
-        c = np.matmul(xc.transpose(0, 2, 1), wkf) + np.matmul(wkf.transpose(0, 2, 1), kk)
-    else:
-        c = np.matmul(xc.transpose(0, 2, 1), wkf)
-    ev.hess_sigma = _to_sym(c, quad_b)
-    return ev
+    return Evaluation(
+        f=f,
+        beta=beta,
+        a=a,
+        w=empty,
+        z=empty,
+        u=empty.reshape(b, 0, 0),
+        wk=empty,
+        grad_sigma=grad if level else None,
+        hess_sigma=hess if level == 2 else None,
+    )
 
 
 @lru_cache(maxsize=32)
@@ -487,12 +475,9 @@ class Optimum:
 
 def _newton_direction(g: Array, h: Array) -> tuple[Array, NDArray[np.bool_]]:
     """-H^-1 g, with H's eigenvalues made positive where H is not positive definite."""
-    _, pd = batched_cholesky(h)
-    if pd.all():
-        return -np.linalg.solve(h, g[..., None])[..., 0], pd
     d = np.zeros_like(g)
-    if pd.any():
-        d[pd] = -np.linalg.solve(h[pd], g[pd][..., None])[..., 0]
+    pd = np.zeros(g.shape[0], dtype=bool)
+    cholesky_solve(np.ascontiguousarray(h), np.ascontiguousarray(g), d, pd)
     bad = ~pd & np.isfinite(h).all(axis=(1, 2)) & np.isfinite(g).all(axis=1)
     if bad.any():
         vals, vecs = np.linalg.eigh(h[bad])
@@ -536,6 +521,8 @@ def optimize(
     cannot be evaluated at the start, or whose line search finds no decrease, stops with
     a reason.
     """
+    if isinstance(structure, Unstructured) and batch.kron is not None and hessian == "approx":
+        return _optimize_us_kron(structure, batch, batch.kron, reml, theta0, max_iter, tol, chord)
     b = theta0.shape[0]
     theta = theta0.copy()
     ev = evaluate(structure.sigma(theta), batch, reml, hessian)
@@ -571,12 +558,12 @@ def optimize(
             full = ok & ~keep_h
             grad_only = ok & keep_h
             if full.any():
-                sub = batch.subset(todo[full])
-                ev_t = evaluate(structure.sigma(trial[full]), sub, reml, hessian)
+                ev_t = evaluate(structure.sigma(trial[full]), batch, reml, hessian, todo[full])
                 f_new[full] = ev_t.f
             if grad_only.any():
-                sub = batch.subset(todo[grad_only])
-                ev_g = evaluate(structure.sigma(trial[grad_only]), sub, reml, "grad")
+                ev_g = evaluate(
+                    structure.sigma(trial[grad_only]), batch, reml, "grad", todo[grad_only]
+                )
                 f_new[grad_only] = ev_g.f
             gd = (g[todo] * d).sum(axis=1)
             accept = np.isfinite(f_new) & (
@@ -611,6 +598,47 @@ def optimize(
     for i in np.flatnonzero(~converged & ~failed):
         reason[i] = f"iteration limit {max_iter} reached"
     return Optimum(theta, f, g, h, beta, a, iters, converged, decrement, reason)
+
+
+_STATUS = (
+    "",
+    "-2 log L not finite at the starting values (non-finite or extreme outcome values?)",
+    "line search found no decrease of -2 log L",
+    "iteration limit {} reached",
+)
+
+
+def _optimize_us_kron(
+    structure: Unstructured,
+    batch: Batch,
+    kr: Kron,
+    reml: bool,
+    theta0: Array,
+    max_iter: int,
+    tol: float,
+    chord: float,
+) -> Optimum:
+    """:func:`optimize` for us and a separable design by the compiled kernel (the same
+    steps, one data set at a time, without numpy's per-call overhead)."""
+    b, n_par = theta0.shape
+    p = kr.ci.size
+    theta = np.ascontiguousarray(theta0, dtype=float).copy()
+    f = np.empty(b)
+    beta = np.zeros((b, p))
+    a = np.zeros((b, p, p))
+    grad = np.zeros((b, n_par))
+    hess = np.zeros((b, n_par, n_par))
+    iters = np.zeros(b, dtype=np.int64)
+    decrement = np.full(b, np.inf)
+    status = np.zeros(b, dtype=np.int64)
+    rows, cols = structure.factor_index
+    us_optimize(
+        theta, rows, cols, kron_arrays(batch, kr), reml, max_iter, tol, chord,
+        f, beta, a, grad, hess, iters, decrement, status,
+    )  # fmt: skip
+    beta[status == 1], a[status == 1] = np.nan, np.nan  # never evaluated
+    reason = [_STATUS[k].format(max_iter) for k in status]
+    return Optimum(theta, f, grad, hess, beta, a, iters, status == 0, decrement, reason)
 
 
 def _secant_update(h: Array, s: Array, y: Array) -> Array:

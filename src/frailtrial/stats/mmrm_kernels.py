@@ -1,0 +1,793 @@
+"""Compiled (numba) kernels of the batched MMRM: the criterion of separable designs with
+its gradient and approximate Hessian in Sigma, and small Cholesky solves.
+
+``fit_many`` spends its time on many data sets of a few dozen subjects each: numpy's
+batched calls on (B, K, 6, 6) stacks are dominated by per-call and per-matrix overhead,
+so the per-data-set algebra of :func:`frailtrial.stats.mmrm_core.evaluate` for separable
+designs (the ``Kron`` sums) is written here as plain loops, compiled once and cached on
+disk. The kernels release the GIL, so chunks of data sets run in parallel threads. The
+formulas are those documented in ``mmrm_core``; the tests check the kernel against the
+per-subject (non-separable) numpy evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+Array = NDArray[Any]
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+@njit(cache=True, nogil=True)
+def _cholesky(a: Array, low: Array, m: int) -> bool:  # pragma: no cover - compiled
+    """Lower Cholesky factor of the leading m x m block of ``a`` into ``low``; False where
+    a pivot is not clearly positive (relative to the largest diagonal entry) or not
+    finite."""
+    scale = 0.0
+    for i in range(m):
+        scale = max(scale, abs(a[i, i]))
+    for j in range(m):
+        pivot = a[j, j]
+        for k in range(j):
+            pivot -= low[j, k] * low[j, k]
+        if not pivot > 1e-13 * scale:  # also catches NaN
+            return False
+        root = math.sqrt(pivot)
+        low[j, j] = root
+        for i in range(j + 1, m):
+            acc = a[i, j]
+            for k in range(j):
+                acc -= low[i, k] * low[j, k]
+            low[i, j] = acc / root
+        for i in range(j):
+            low[i, j] = 0.0
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _inverse_from_cholesky(low: Array, m: int, linv: Array, out: Array) -> None:  # pragma: no cover
+    """(L L')^-1 into ``out`` from the lower factor L (leading m x m blocks; ``linv`` is
+    scratch)."""
+    for i in range(m):
+        linv[i, i] = 1.0 / low[i, i]
+        for j in range(i):
+            acc = 0.0
+            for k in range(j, i):
+                acc -= low[i, k] * linv[k, j]
+            linv[i, j] = acc / low[i, i]
+    for i in range(m):
+        for j in range(i + 1):
+            acc = 0.0
+            for k in range(i, m):
+                acc += linv[k, i] * linv[k, j]
+            out[i, j] = acc
+            out[j, i] = acc
+
+
+@njit(cache=True, nogil=True)
+def _pairs(t: int) -> tuple[Array, Array]:  # pragma: no cover - compiled
+    """Row and column of the distinct entries (a <= b) of a T x T symmetric matrix."""
+    m = t * (t + 1) // 2
+    iu = np.empty(m, np.int64)
+    ju = np.empty(m, np.int64)
+    q = 0
+    for i in range(t):
+        for j in range(i, t):
+            iu[q] = i
+            ju[q] = j
+            q += 1
+    return iu, ju
+
+
+@njit(cache=True, nogil=True)
+def _workspace(n_k: int, t: int, pc: int, pv: int, p: int) -> Any:  # pragma: no cover
+    """Scratch arrays of :func:`_evaluate_one`, allocated once per call of a kernel."""
+    m = t * (t + 1) // 2
+    return (
+        np.zeros((n_k, t, t)),  # wk
+        np.zeros((n_k, t, pv)),  # wv
+        np.zeros((n_k, pc, t)),  # cr
+        np.zeros((n_k, t, t)),  # rk
+        np.zeros((n_k, t, t)),  # uu
+        np.zeros((n_k, t, t)),  # kk
+        np.zeros((t, t)),  # sub
+        np.zeros((t, t)),  # low
+        np.zeros((t, t)),  # inv
+        np.zeros((p, p)),  # xtwx
+        np.zeros((p, p)),  # cx
+        np.zeros(p),  # xtwy
+        np.zeros((pc, pv)),  # bmat
+        np.zeros((pc, t)),  # mean
+        np.zeros((t, t)),  # tmp
+        np.zeros((pv, pv)),  # gk
+        np.zeros((t, t)),  # pk
+        np.zeros((t, pv)),  # vg
+        np.zeros((t * t, p)),  # s_mat
+        np.zeros((m, p)),  # ssym
+        np.zeros((m, p)),  # sa
+        np.zeros((max(p, t), max(p, t))),  # linv
+        np.zeros(t, np.int64),  # obs
+    )
+
+
+@njit(cache=True, nogil=True)
+def _evaluate_one(  # pragma: no cover - compiled
+    d: int,
+    sigma: Array,
+    data: Any,
+    reml: bool,
+    level: int,
+    ws: Any,
+    beta_out: Array,
+    a_out: Array,
+    grad_out: Array,
+    hess_out: Array,
+) -> float:
+    """-2 log L of data set ``d`` at ``sigma`` (T x T) for a separable design, with
+    (``level`` >= 1) its gradient in Sigma into ``grad_out`` and (``level`` 2) the
+    Hessian without REML's trace term over the distinct entries (a <= b) of Sigma into
+    ``hess_out``; beta and (X'WX)^-1 into ``beta_out`` and ``a_out``. Returns +inf where
+    Sigma or X'WX is not positive definite. ``data`` holds the ``Kron`` arrays (see
+    :func:`kron_evaluate`)."""
+    pattern_mask, count, cc, cy, yy, v, ci, vi, n_obs = data
+    wk, wv, cr, rk, uu, kk, sub, low, inv, xtwx, cx, xtwy, bmat, mean = ws[:14]
+    tmp, gk, pk, vg, s_mat, ssym, sa, linv, obs = ws[14:]
+    n_k = pattern_mask.shape[1]
+    t = sigma.shape[0]
+    pc = cc.shape[2]
+    pv = v.shape[1]
+    p = ci.size
+    m = t * (t + 1) // 2
+    iu, ju = _pairs(t)
+    ok = True
+    logdet = 0.0
+    # masked precision of each missingness pattern
+    for k in range(n_k):
+        for i in range(t):
+            for j in range(t):
+                wk[k, i, j] = 0.0
+        if count[d, k] == 0.0:
+            continue
+        no = 0
+        for i in range(t):
+            if pattern_mask[d, k, i] > 0.0:
+                obs[no] = i
+                no += 1
+        for i in range(no):
+            for j in range(no):
+                sub[i, j] = sigma[obs[i], obs[j]]
+        if not _cholesky(sub, low, no):
+            ok = False
+            break
+        ld = 0.0
+        for i in range(no):
+            ld += math.log(low[i, i])
+        logdet += 2.0 * ld * count[d, k]
+        _inverse_from_cholesky(low, no, linv, inv)
+        for i in range(no):
+            for j in range(no):
+                wk[k, obs[i], obs[j]] = inv[i, j]
+    if not ok:
+        return np.inf
+    # X'WX and X'Wy from the per-pattern sums
+    for i in range(p):
+        xtwy[i] = 0.0
+        for j in range(p):
+            xtwx[i, j] = 0.0
+    for k in range(n_k):
+        if count[d, k] == 0.0:
+            continue
+        for i in range(t):
+            for c in range(pv):
+                acc = 0.0
+                for j in range(t):
+                    acc += wk[k, i, j] * v[j, c]
+                wv[k, i, c] = acc
+        for i in range(p):
+            for j in range(i + 1):
+                vwv = 0.0
+                for r in range(t):
+                    vwv += v[r, vi[i]] * wv[k, r, vi[j]]
+                xtwx[i, j] += cc[d, k, ci[i], ci[j]] * vwv
+            acc = 0.0
+            for r in range(t):
+                acc += cy[d, k, ci[i], r] * wv[k, r, vi[i]]
+            xtwy[i] += acc
+    for i in range(p):
+        for j in range(i):
+            xtwx[j, i] = xtwx[i, j]
+    if not _cholesky(xtwx, cx, p):
+        return np.inf
+    _inverse_from_cholesky(cx, p, linv, a_out)
+    for i in range(p):
+        acc = 0.0
+        for j in range(p):
+            acc += a_out[i, j] * xtwy[j]
+        beta_out[i] = acc
+    for c in range(pc):
+        for j in range(pv):
+            bmat[c, j] = 0.0
+    for j in range(p):
+        bmat[ci[j], vi[j]] = beta_out[j]
+    for c in range(pc):
+        for i in range(t):
+            acc = 0.0
+            for j in range(pv):
+                acc += bmat[c, j] * v[i, j]
+            mean[c, i] = acc
+    # per pattern: sums of c r' (cr) and r r' (rk) with r = y - X beta
+    quad_form = 0.0
+    for k in range(n_k):
+        if count[d, k] == 0.0:
+            continue
+        for c in range(pc):
+            for i in range(t):
+                acc = cy[d, k, c, i]
+                for e in range(pc):
+                    acc -= cc[d, k, c, e] * mean[e, i]
+                cr[k, c, i] = acc
+        for i in range(t):
+            for j in range(t):
+                acc = yy[d, k, i, j]
+                for c in range(pc):
+                    acc -= cy[d, k, c, i] * mean[c, j] + mean[c, i] * cr[k, c, j]
+                rk[k, i, j] = acc
+                quad_form += wk[k, i, j] * acc
+    crit = logdet + quad_form
+    ldx = 0.0
+    for i in range(p):
+        ldx += math.log(cx[i, i])
+    if reml:
+        crit += 2.0 * ldx + (n_obs[d] - p) * LOG_2PI
+    else:
+        crit += n_obs[d] * LOG_2PI
+    if not math.isfinite(crit):
+        return np.inf
+    if level == 0:
+        return crit
+    # gradient: sum_k count_k W_k - W_k R_k W_k  [- W_k P_k W_k, REML]
+    for i in range(t):
+        for j in range(t):
+            grad_out[i, j] = 0.0
+    for k in range(n_k):
+        if count[d, k] == 0.0:
+            continue
+        _sandwich(wk[k], rk[k], tmp, uu[k])
+        if reml:
+            # P_k = V G_k V', G_k[vi_i, vi_j] = sum CC_k[ci_i, ci_j] A[i, j]
+            for i in range(pv):
+                for j in range(pv):
+                    gk[i, j] = 0.0
+            for i in range(p):
+                for j in range(p):
+                    gk[vi[i], vi[j]] += cc[d, k, ci[i], ci[j]] * a_out[i, j]
+            for i in range(t):
+                for g in range(pv):
+                    acc = 0.0
+                    for e in range(pv):
+                        acc += v[i, e] * gk[e, g]
+                    vg[i, g] = acc
+            for i in range(t):
+                for j in range(i + 1):
+                    acc = 0.0
+                    for g in range(pv):
+                        acc += vg[i, g] * v[j, g]
+                    pk[i, j] = acc
+                    pk[j, i] = acc
+            _sandwich(wk[k], pk, tmp, kk[k])
+        for i in range(t):
+            for j in range(t):
+                grad_out[i, j] += count[d, k] * wk[k, i, j] - uu[k, i, j]
+                if reml:
+                    grad_out[i, j] -= kk[k, i, j]
+    if level == 1:
+        return crit
+    # s[(a,c), j] = sum_k (W_k V)[a, vi_j] (CR_k W_k)[ci_j, c]; the Hessian is
+    # C - 2 s A s', each summed over the orderings (a,b),(b,a) x (c,d),(d,c) of a pair
+    # of distinct entries: ssym[(a,b)] = s[(a,b)] + s[(b,a)] (once when a = b)
+    for i in range(t * t):
+        for j in range(p):
+            s_mat[i, j] = 0.0
+    for k in range(n_k):
+        if count[d, k] == 0.0:
+            continue
+        for e in range(pc):
+            for c in range(t):
+                crw = 0.0
+                for r in range(t):
+                    crw += cr[k, e, r] * wk[k, r, c]
+                for j in range(p):
+                    if ci[j] == e:
+                        for aa in range(t):
+                            s_mat[aa * t + c, j] += wv[k, aa, vi[j]] * crw
+    for r in range(m):
+        ab, ba = iu[r] * t + ju[r], ju[r] * t + iu[r]
+        for j in range(p):
+            ssym[r, j] = s_mat[ab, j] + (s_mat[ba, j] if ab != ba else 0.0)
+    for r in range(m):
+        for j in range(p):
+            acc = 0.0
+            for e in range(p):
+                acc += ssym[r, e] * a_out[e, j]
+            sa[r, j] = acc
+    for r in range(m):
+        for c in range(r + 1):
+            acc = 0.0
+            for j in range(p):
+                acc += sa[r, j] * ssym[c, j]
+            hess_out[r, c] = -2.0 * acc
+    # C[(a,b),(c,d)] = sum_k X_k[d,a] W_k[b,c] (+ W_k[d,a] K_k[b,c], REML), X_k =
+    # 2 U_k - n_k W_k (+ K_k); symmetric in the two pairs once summed over orderings
+    for k in range(n_k):
+        if count[d, k] == 0.0:
+            continue
+        for i in range(t):
+            for j in range(t):
+                xc = 2.0 * uu[k, i, j] - count[d, k] * wk[k, i, j]
+                if reml:
+                    xc += kk[k, i, j]
+                tmp[i, j] = xc
+        for r in range(m):
+            ia, ib = iu[r], ju[r]
+            for c in range(r + 1):
+                ic, id_ = iu[c], ju[c]
+                acc = tmp[id_, ia] * wk[k, ib, ic]
+                if reml:
+                    acc += wk[k, id_, ia] * kk[k, ib, ic]
+                if ic != id_:
+                    acc += tmp[ic, ia] * wk[k, ib, id_]
+                    if reml:
+                        acc += wk[k, ic, ia] * kk[k, ib, id_]
+                if ia != ib:
+                    acc += tmp[id_, ib] * wk[k, ia, ic]
+                    if reml:
+                        acc += wk[k, id_, ib] * kk[k, ia, ic]
+                    if ic != id_:
+                        acc += tmp[ic, ib] * wk[k, ia, id_]
+                        if reml:
+                            acc += wk[k, ic, ib] * kk[k, ia, id_]
+                hess_out[r, c] += acc
+    for r in range(m):
+        for c in range(r):
+            hess_out[c, r] = hess_out[r, c]
+    return crit
+
+
+@njit(cache=True, nogil=True)
+def kron_evaluate(  # pragma: no cover - compiled
+    idx: Array,
+    sigma: Array,
+    data: Any,
+    reml: bool,
+    level: int,
+    f: Array,
+    beta: Array,
+    a: Array,
+    grad: Array,
+    hess: Array,
+) -> None:
+    """:func:`_evaluate_one` for the data sets ``idx`` at ``sigma`` (one per entry of
+    ``idx``); results go to ``f``, ``beta``, ``a``, ``grad`` and ``hess`` indexed like
+    ``idx``. ``data`` = (pattern_mask (B, K, T), count (B, K), cc (B, K, Pc, Pc),
+    cy (B, K, Pc, T), yy (B, K, T, T), v (T, Pv), ci (p,), vi (p,), n_obs (B,))."""
+    pattern_mask, cc, v, ci = data[0], data[2], data[5], data[6]
+    ws = _workspace(pattern_mask.shape[1], sigma.shape[1], cc.shape[2], v.shape[1], ci.size)
+    for s in range(idx.size):
+        f[s] = _evaluate_one(
+            idx[s], sigma[s], data, reml, level, ws, beta[s], a[s], grad[s], hess[s]
+        )
+
+
+@njit(cache=True, nogil=True)
+def _sandwich(w: Array, r: Array, tmp: Array, out: Array) -> None:  # pragma: no cover
+    """out = W R W (T x T)."""
+    t = w.shape[0]
+    for i in range(t):
+        for j in range(t):
+            acc = 0.0
+            for k in range(t):
+                acc += w[i, k] * r[k, j]
+            tmp[i, j] = acc
+    for i in range(t):
+        for j in range(t):
+            acc = 0.0
+            for k in range(t):
+                acc += tmp[i, k] * w[k, j]
+            out[i, j] = acc
+
+
+@njit(cache=True, nogil=True)
+def cholesky_solve(h: Array, g: Array, d: Array, pd: Array) -> None:  # pragma: no cover
+    """d = -H^-1 g for a stack of symmetric matrices, and whether each H is positive
+    definite (d left at 0 where it is not)."""
+    n = h.shape[1]
+    low = np.zeros((n, n))
+    z = np.zeros(n)
+    x = np.zeros(n)
+    for s in range(h.shape[0]):
+        pd[s] = _cholesky(h[s], low, n)
+        if not pd[s]:
+            for i in range(n):
+                d[s, i] = 0.0
+            continue
+        for i in range(n):
+            acc = g[s, i]
+            for k in range(i):
+                acc -= low[i, k] * z[k]
+            z[i] = acc / low[i, i]
+        for i in range(n - 1, -1, -1):
+            acc = z[i]
+            for k in range(i + 1, n):
+                acc -= low[k, i] * x[k]
+            x[i] = acc / low[i, i]
+        for i in range(n):
+            d[s, i] = -x[i]
+
+
+@njit(cache=True, nogil=True)
+def _pair_index(t: int) -> Array:  # pragma: no cover - compiled
+    """(T, T) index of the distinct entry (min(a,b), max(a,b)) in the order of _pairs."""
+    out = np.empty((t, t), np.int64)
+    q = 0
+    for i in range(t):
+        for j in range(i, t):
+            out[i, j] = q
+            out[j, i] = q
+            q += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _us_factor(theta: Array, rows: Array, cols: Array, low: Array) -> None:  # pragma: no cover
+    """Cholesky factor L of us (log-diagonal, then the strict lower triangle by rows)."""
+    t = low.shape[0]
+    for i in range(t):
+        for j in range(t):
+            low[i, j] = 0.0
+    for k in range(theta.size):
+        low[rows[k], cols[k]] = math.exp(theta[k]) if k < t else theta[k]
+
+
+@njit(cache=True, nogil=True)
+def _us_sigma(low: Array, sig: Array) -> bool:  # pragma: no cover - compiled
+    """Sigma = L L' into ``sig``; False unless finite."""
+    t = low.shape[0]
+    for i in range(t):
+        for j in range(i + 1):
+            acc = 0.0
+            for e in range(j + 1):
+                acc += low[i, e] * low[j, e]
+            sig[i, j] = acc
+            sig[j, i] = acc
+            if not math.isfinite(acc):
+                return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _us_feasible(  # pragma: no cover - compiled
+    theta: Array,
+    low: Array,
+    sig: Array,
+    ework: Array,
+    evals: Array,
+    evecs: Array,
+    conditioned: bool,
+) -> bool:
+    """:func:`_us_sigma`, and False unless ``theta`` is finite and (if ``conditioned``)
+    Sigma well conditioned: smallest eigenvalue above 1e-10 times the largest, the
+    feasibility check of the numpy optimiser's line search."""
+    for k in range(theta.size):
+        if not math.isfinite(theta[k]):
+            return False
+    if not _us_sigma(low, sig):
+        return False
+    if not conditioned:
+        return True
+    # cheap sufficient test: Sigma - 1e-10 tr(Sigma) I positive definite (tr >= largest
+    # eigenvalue); the eigenvalues only where it fails
+    t = sig.shape[0]
+    trace = 0.0
+    for i in range(t):
+        trace += sig[i, i]
+    for i in range(t):
+        for j in range(t):
+            ework[i, j] = sig[i, j] - (1e-10 * trace if i == j else 0.0)
+    if _cholesky(ework, evecs, t):
+        return True
+    _jacobi_eigen(sig, ework, evals, evecs)
+    return evals.min() > 1e-10 * max(evals.max(), 1e-300)
+
+
+@njit(cache=True, nogil=True)
+def _us_derivatives(  # pragma: no cover - compiled
+    theta: Array,
+    rows: Array,
+    cols: Array,
+    low: Array,
+    grad_sigma: Array,
+    hess_sigma: Array,
+    with_hessian: bool,
+    pair: Array,
+    js: Array,
+    tmp: Array,
+    g: Array,
+    h: Array,
+) -> None:
+    """Gradient (and, ``with_hessian``, Hessian from ``hess_sigma``) of -2 log L in the
+    us parameters by the chain rule, as ``theta_derivatives``: ``dSigma/dtheta_k`` is
+    non-zero only in the entries of row/column ``rows[k]``, ``scale_k * L[c, cols[k]]``
+    (doubled on the diagonal), and the second derivatives contribute
+    ``2 s_k s_l G[i_k, i_l]`` for parameters of the same column plus ``g_k`` on the
+    log-diagonal."""
+    t = low.shape[0]
+    n_par = theta.size
+    for k in range(n_par):
+        scale = math.exp(theta[k]) if k < t else 1.0
+        i, j = rows[k], cols[k]
+        acc = 0.0
+        for c in range(t):
+            acc += grad_sigma[i, c] * low[c, j]
+            js[k, c] = scale * low[c, j] * (2.0 if c == i else 1.0)
+        g[k] = 2.0 * scale * acc
+    if not with_hessian:
+        return
+    m = hess_sigma.shape[0]
+    for k in range(n_par):
+        i = rows[k]
+        for r in range(m):
+            acc = 0.0
+            for c in range(t):
+                acc += js[k, c] * hess_sigma[pair[i, c], r]
+            tmp[k, r] = acc
+    for k in range(n_par):
+        sk = math.exp(theta[k]) if k < t else 1.0
+        for q in range(k + 1):
+            i = rows[q]
+            acc = 0.0
+            for c in range(t):
+                acc += tmp[k, pair[i, c]] * js[q, c]
+            if cols[k] == cols[q]:
+                sq = math.exp(theta[q]) if q < t else 1.0
+                acc += 2.0 * sk * sq * grad_sigma[rows[k], rows[q]]
+            h[k, q] = acc
+        if k < t:
+            h[k, k] += g[k]
+    for k in range(n_par):
+        for q in range(k):
+            h[q, k] = h[k, q]
+
+
+@njit(cache=True, nogil=True)
+def _newton(  # pragma: no cover - compiled
+    h: Array, g: Array, low: Array, d: Array, evals: Array, evecs: Array
+) -> bool:
+    """d = -H^-1 g; where H is not positive definite (returns False) its eigenvalues are
+    made positive (floor 1e-8 of the largest), d = 0 where H or g is not finite."""
+    n = g.size
+    if _cholesky(h, low, n):
+        for i in range(n):
+            acc = g[i]
+            for k in range(i):
+                acc -= low[i, k] * d[k]
+            d[i] = acc / low[i, i]
+        for i in range(n - 1, -1, -1):
+            acc = d[i]
+            for k in range(i + 1, n):
+                acc -= low[k, i] * d[k]
+            d[i] = acc / low[i, i]
+        for i in range(n):
+            d[i] = -d[i]
+        return True
+    finite = True
+    for i in range(n):
+        d[i] = 0.0
+        finite = finite and math.isfinite(g[i])
+        for j in range(n):
+            finite = finite and math.isfinite(h[i, j])
+    if not finite:
+        return False
+    _jacobi_eigen(h, low, evals, evecs)
+    top = 1e-12
+    for e in range(n):
+        top = max(top, abs(evals[e]))
+    for e in range(n):
+        proj = 0.0
+        for i in range(n):
+            proj += evecs[i, e] * g[i]
+        proj /= max(abs(evals[e]), 1e-8 * top)
+        for i in range(n):
+            d[i] -= evecs[i, e] * proj
+    return False
+
+
+@njit(cache=True, nogil=True)
+def _jacobi_eigen(a: Array, work: Array, vals: Array, vecs: Array) -> None:  # pragma: no cover
+    """Eigenvalues and eigenvectors (columns) of a small symmetric matrix by cyclic Jacobi
+    rotations (accurate, and no LAPACK call inside the compiled kernels)."""
+    n = a.shape[0]
+    diag_sq = 0.0
+    for i in range(n):
+        for j in range(n):
+            work[i, j] = a[i, j]
+            vecs[i, j] = 1.0 if i == j else 0.0
+        diag_sq += a[i, i] * a[i, i]
+    for _ in range(100):
+        off = 0.0
+        for i in range(n):
+            for j in range(i + 1, n):
+                off += work[i, j] * work[i, j]
+        if not off > 1e-32 * diag_sq:
+            break
+        for p in range(n - 1):
+            for q in range(p + 1, n):
+                apq = work[p, q]
+                if apq == 0.0:
+                    continue
+                theta = (work[q, q] - work[p, p]) / (2.0 * apq)
+                if abs(theta) > 1e150:
+                    t = 0.5 / theta
+                else:
+                    t = 1.0 / (abs(theta) + math.sqrt(theta * theta + 1.0))
+                    if theta < 0.0:
+                        t = -t
+                c = 1.0 / math.sqrt(t * t + 1.0)
+                s = t * c
+                for k in range(n):
+                    akp, akq = work[k, p], work[k, q]
+                    work[k, p] = c * akp - s * akq
+                    work[k, q] = s * akp + c * akq
+                for k in range(n):
+                    apk, aqk = work[p, k], work[q, k]
+                    work[p, k] = c * apk - s * aqk
+                    work[q, k] = s * apk + c * aqk
+                for k in range(n):
+                    vkp, vkq = vecs[k, p], vecs[k, q]
+                    vecs[k, p] = c * vkp - s * vkq
+                    vecs[k, q] = s * vkp + c * vkq
+    for i in range(n):
+        vals[i] = work[i, i]
+
+
+@njit(cache=True, nogil=True)
+def _secant(h: Array, s: Array, y: Array, hs: Array) -> None:  # pragma: no cover
+    """BFGS update of H in place so that H s = y; skipped unless y's is clearly positive."""
+    n = s.size
+    shs = 0.0
+    ys = 0.0
+    for i in range(n):
+        acc = 0.0
+        for j in range(n):
+            acc += h[i, j] * s[j]
+        hs[i] = acc
+        shs += s[i] * acc
+        ys += y[i] * s[i]
+    if not (ys > 1e-8 * max(shs, 1e-300) and shs > 0):
+        return
+    for i in range(n):
+        for j in range(n):
+            h[i, j] += y[i] * y[j] / ys - hs[i] * hs[j] / shs
+
+
+@njit(cache=True, nogil=True)
+def us_optimize(  # pragma: no cover - compiled
+    theta: Array,
+    rows: Array,
+    cols: Array,
+    data: Any,
+    reml: bool,
+    max_iter: int,
+    tol: float,
+    chord: float,
+    f: Array,
+    beta: Array,
+    a: Array,
+    grad: Array,
+    hess: Array,
+    iters: Array,
+    decrement: Array,
+    status: Array,
+) -> None:
+    """``mmrm_core.optimize`` for the us structure and a separable design, one data set
+    at a time: Newton steps with the approximate Hessian, backtracking, BFGS updates,
+    gradient-only steps once the decrement is below ``chord``; converged when the
+    decrement is below ``tol``. ``theta`` (B, P) holds the starting values and receives
+    the optimum. ``status``: 0 converged, 1 -2 log L not finite at the start, 2 the line
+    search found no decrease, 3 iteration limit."""
+    pattern_mask, cc, v, ci = data[0], data[2], data[5], data[6]
+    t = pattern_mask.shape[2]
+    p = ci.size
+    n_par = theta.shape[1]
+    m = t * (t + 1) // 2
+    ws = _workspace(pattern_mask.shape[1], t, cc.shape[2], v.shape[1], p)
+    pair = _pair_index(t)
+    low = np.zeros((t, t))
+    sig = np.zeros((t, t))
+    gs = np.zeros((t, t))
+    hs = np.zeros((m, m))
+    js = np.zeros((n_par, t))
+    tmp = np.zeros((n_par, m))
+    hlow = np.zeros((n_par, n_par))
+    evals = np.zeros(n_par)
+    evecs = np.zeros((n_par, n_par))
+    ework = np.zeros((t, t))
+    tvals = np.zeros(t)
+    tvecs = np.zeros((t, t))
+    d = np.zeros(n_par)
+    trial = np.zeros(n_par)
+    step_vec = np.zeros(n_par)
+    g_old = np.zeros(n_par)
+    work = np.zeros(n_par)
+    beta_t = np.zeros(p)
+    a_t = np.zeros((p, p))
+    for s in range(theta.shape[0]):
+        th, g, h = theta[s], grad[s], hess[s]
+        iters[s] = 0
+        decrement[s] = np.inf
+        status[s] = 3
+        for k in range(n_par):
+            trial[k] = th[k]
+        # one call site per kernel: the start is evaluated like a trial point (without
+        # the conditioning check, as the numpy optimiser) and always "accepted"
+        start = True
+        level = 2
+        step = 1.0
+        gd = 0.0
+        n_dir = 0
+        while True:
+            _us_factor(trial, rows, cols, low)
+            f_new = np.inf
+            if _us_feasible(trial, low, sig, ework, tvals, tvecs, not start):
+                f_new = _evaluate_one(s, sig, data, reml, level, ws, beta_t, a_t, gs, hs)
+            if start:
+                if not math.isfinite(f_new):
+                    f[s] = np.inf
+                    status[s] = 1
+                    break
+            elif not (
+                math.isfinite(f_new) and f_new <= f[s] + 1e-4 * step * gd + 1e-12 * abs(f[s])
+            ):
+                step *= 0.5
+                if step <= 1e-12:
+                    status[s] = 2
+                    break
+                for k in range(n_par):
+                    trial[k] = th[k] + step * d[k]
+                continue
+            # accepted (or the start): move, update beta, gradient and Hessian
+            for k in range(n_par):
+                step_vec[k] = trial[k] - th[k]
+                g_old[k] = g[k]
+                th[k] = trial[k]
+            f[s] = f_new
+            for i in range(p):
+                beta[s, i] = beta_t[i]
+                for j in range(p):
+                    a[s, i, j] = a_t[i, j]
+            _us_derivatives(th, rows, cols, low, gs, hs, level == 2, pair, js, tmp, g, h)
+            if not start:
+                iters[s] += 1
+                for k in range(n_par):
+                    g_old[k] = g[k] - g_old[k]
+                _secant(h, step_vec, g_old, work)
+            start = False
+            if n_dir == max_iter:
+                break
+            n_dir += 1
+            pd = _newton(h, g, hlow, d, evals, evecs)
+            gd = 0.0
+            for k in range(n_par):
+                gd += g[k] * d[k]
+            decrement[s] = -gd
+            if pd and -gd < tol:
+                status[s] = 0
+                break
+            level = 1 if (pd and -gd < chord) else 2
+            step = 1.0
+            for k in range(n_par):
+                trial[k] = th[k] + d[k]

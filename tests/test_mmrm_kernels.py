@@ -1,0 +1,184 @@
+"""Compiled MMRM kernels against the numpy per-subject evaluation and optimiser.
+
+The kernels (``stats/mmrm_kernels.py``) evaluate separable designs from per-pattern sums
+and run the us optimiser one data set at a time; the numpy code they replace for
+``fit_many`` evaluates every subject's matrices. Both must agree to rounding: criterion,
+beta, (X'WX)^-1, gradient and approximate Hessian in Sigma, and the whole optimisation
+path (same iterations, same optimum)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from frailtrial.stats import mmrm_core as core
+from frailtrial.stats import mmrm_kernels as kernels
+from frailtrial.stats.covariance import Unstructured, make_structure
+from frailtrial.stats.mmrm_data import build_frame
+
+FORMULA = "y ~ base + arm*visit"
+
+
+def _trials(n_trials: int, seed: int, n: int = 24, n_visits: int = 5) -> list[pd.DataFrame]:
+    """Two-arm trials with a baseline covariate, AR(1)-like errors, dropout and holes."""
+    rng = np.random.default_rng(seed)
+    sd = np.linspace(4, 7, n_visits)
+    lag = np.abs(np.subtract.outer(np.arange(n_visits), np.arange(n_visits)))
+    chol = np.linalg.cholesky(np.outer(sd, sd) * 0.5**lag)
+    out = []
+    for _ in range(n_trials):
+        arm = np.repeat(["A", "B"], n // 2)
+        base = rng.normal(40, 8, n)
+        y = (
+            0.4 * base[:, None]
+            + np.linspace(0, 3, n_visits)
+            + (arm == "B")[:, None] * np.linspace(0, 2, n_visits)
+            + rng.standard_normal((n, n_visits)) @ chol.T
+        )
+        drop = np.where(rng.uniform(size=n) < 0.3, rng.integers(2, n_visits, n), n_visits)
+        y[np.arange(n_visits)[None, :] >= drop[:, None]] = np.nan
+        y[rng.uniform(size=y.shape) < 0.05] = np.nan  # intermittent holes
+        out.append(
+            pd.DataFrame(
+                {
+                    "id": np.repeat(np.arange(n), n_visits),
+                    "visit": np.tile([f"V{k}" for k in range(n_visits)], n),
+                    "arm": np.repeat(arm, n_visits),
+                    "base": np.repeat(base, n_visits),
+                    "y": y.ravel(),
+                }
+            )
+        )
+    return out
+
+
+@pytest.fixture(scope="module")
+def batches() -> tuple[core.Batch, core.Batch]:
+    """The same data sets with the separable-design sums and without (per subject)."""
+    frame = build_frame(_trials(40, seed=3), FORMULA, "id", "visit", strict=False)
+    assert frame.batch.kron is not None and not frame.problems
+    return frame.batch, dataclasses.replace(frame.batch, kron=None)
+
+
+@pytest.mark.parametrize("reml", [True, False])
+@pytest.mark.parametrize("derivs", ["none", "grad", "approx"])
+def test_kernel_evaluation_equals_per_subject_numpy(
+    batches: tuple[core.Batch, core.Batch], reml: bool, derivs: str
+) -> None:
+    kron, plain = batches
+    rng = np.random.default_rng(11)
+    sigma = core.ols_sigma(plain)
+    sigma = sigma * rng.uniform(0.7, 1.3, (sigma.shape[0], 1, 1))  # away from any optimum
+    got = core.evaluate(sigma, kron, reml, derivs)
+    want = core.evaluate(sigma, plain, reml, derivs)
+    np.testing.assert_allclose(got.f, want.f, rtol=1e-12)
+    np.testing.assert_allclose(got.beta, want.beta, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(got.a, want.a, rtol=1e-9, atol=1e-14)
+    if derivs != "none":
+        assert got.grad_sigma is not None and want.grad_sigma is not None
+        scale = np.abs(want.grad_sigma).max()
+        np.testing.assert_allclose(got.grad_sigma, want.grad_sigma, rtol=0, atol=1e-10 * scale)
+    if derivs == "approx":
+        assert got.hess_sigma is not None and want.hess_sigma is not None
+        scale = np.abs(want.hess_sigma).max()
+        np.testing.assert_allclose(got.hess_sigma, want.hess_sigma, rtol=0, atol=1e-10 * scale)
+
+
+def test_kernel_evaluates_a_subset_and_flags_non_positive_definite_sigma(
+    batches: tuple[core.Batch, core.Batch],
+) -> None:
+    kron, plain = batches
+    idx = np.array([5, 2, 17])
+    sigma = core.ols_sigma(plain)[idx]
+    sigma[1] = -np.eye(sigma.shape[1])  # not positive definite
+    got = core.evaluate(sigma, kron, True, "grad", idx)
+    want = core.evaluate(sigma, plain.subset(idx), True, "grad")
+    assert np.isinf(got.f[1]) and np.isinf(want.f[1])
+    np.testing.assert_allclose(got.f[[0, 2]], want.f[[0, 2]], rtol=1e-12)
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_compiled_us_optimiser_follows_the_numpy_optimiser(
+    batches: tuple[core.Batch, core.Batch], reml: bool
+) -> None:
+    """Same starting values: the same number of iterations and the same optimum."""
+    kron, plain = batches
+    structure = Unstructured(kron.y.shape[2])
+    theta0 = structure.start(core.ols_sigma(plain))
+    got = core.optimize(structure, kron, reml, theta0)  # compiled (us, separable)
+    want = core.optimize(structure, plain, reml, theta0)  # numpy, per subject
+    assert got.converged.all() and want.converged.all()
+    np.testing.assert_array_equal(got.iterations, want.iterations)
+    np.testing.assert_allclose(got.f, want.f, rtol=1e-12)
+    np.testing.assert_allclose(got.theta, want.theta, rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(got.beta, want.beta, rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(got.a, want.a, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(got.grad, want.grad, rtol=0, atol=1e-6)
+    assert (got.decrement < 1e-10).all()
+    # the final gradient is the exact one at the optimum (to rounding: it is a small
+    # difference of terms of order n)
+    ev = core.evaluate(structure.sigma(got.theta), plain, reml, "grad")
+    assert ev.grad_sigma is not None
+    grad = core.theta_gradient(structure, got.theta, ev.grad_sigma)
+    np.testing.assert_allclose(got.grad, grad, rtol=0, atol=1e-8)
+
+
+def test_compiled_us_optimiser_reports_a_start_it_cannot_evaluate(
+    batches: tuple[core.Batch, core.Batch],
+) -> None:
+    kron, plain = batches
+    structure = Unstructured(kron.y.shape[2])
+    theta0 = structure.start(core.ols_sigma(plain))
+    theta0[3, 0] = np.nan
+    theta0[4, 0] = 800.0  # exp overflows: Sigma not finite
+    got = core.optimize(structure, kron, True, theta0, max_iter=2)
+    for k in (3, 4):
+        assert not got.converged[k] and "not finite at the starting values" in got.reason[k]
+        assert np.isnan(got.beta[k]).all() and np.isnan(got.a[k]).all()
+    limited = [k for k in range(theta0.shape[0]) if k not in (3, 4)]
+    assert all(got.reason[k] == "iteration limit 2 reached" for k in limited)
+    assert (got.iterations[limited] == 2).all()
+
+
+def test_other_structures_use_the_kernel_evaluation_in_the_numpy_optimiser(
+    batches: tuple[core.Batch, core.Batch],
+) -> None:
+    kron, plain = batches
+    structure = make_structure("ar1h", kron.y.shape[2])
+    theta0 = structure.start(core.ols_sigma(plain))
+    got = core.optimize(structure, kron, True, theta0)
+    want = core.optimize(structure, plain, True, theta0)
+    np.testing.assert_allclose(got.f, want.f, rtol=1e-12)
+    np.testing.assert_allclose(got.theta, want.theta, rtol=1e-7, atol=1e-8)
+
+
+def test_jacobi_eigen_matches_lapack() -> None:
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 6, 21):
+        a = rng.standard_normal((n, n))
+        a = a + a.T  # indefinite
+        vals, vecs = np.zeros(n), np.zeros((n, n))
+        kernels._jacobi_eigen(a, np.zeros((n, n)), vals, vecs)
+        np.testing.assert_allclose(np.sort(vals), np.linalg.eigvalsh(a), atol=1e-12 * n)
+        np.testing.assert_allclose(vecs @ np.diag(vals) @ vecs.T, a, atol=1e-12 * n)
+        np.testing.assert_allclose(vecs.T @ vecs, np.eye(n), atol=1e-12)
+
+
+def test_newton_direction_modifies_an_indefinite_hessian() -> None:
+    rng = np.random.default_rng(6)
+    q, _ = np.linalg.qr(rng.standard_normal((5, 5)))
+    vals = np.array([4.0, -2.0, 1.0, 0.5, -0.25])
+    h = q @ np.diag(vals) @ q.T
+    g = rng.standard_normal(5)
+    d = np.zeros(5)
+    pd = kernels._newton(h, g, np.zeros((5, 5)), d, np.zeros(5), np.zeros((5, 5)))
+    assert not pd
+    want = -q @ ((q.T @ g) / np.abs(vals))
+    np.testing.assert_allclose(d, want, rtol=1e-10)
+    assert g @ d < 0  # a descent direction
+    spd = h @ h.T + np.eye(5)
+    assert kernels._newton(spd, g, np.zeros((5, 5)), d, np.zeros(5), np.zeros((5, 5)))
+    np.testing.assert_allclose(d, -np.linalg.solve(spd, g), rtol=1e-10)
