@@ -60,7 +60,8 @@ def batches() -> tuple[core.Batch, core.Batch]:
     """The same data sets with the separable-design sums and without (per subject)."""
     frame = build_frame(_trials(40, seed=3), FORMULA, "id", "visit", strict=False)
     assert frame.batch.kron is not None and not frame.problems
-    return frame.batch, dataclasses.replace(frame.batch, kron=None)
+    rows = frame.batch.x.copy()  # built from the separable factors
+    return frame.batch, dataclasses.replace(frame.batch, kron=None, rows=rows)
 
 
 @pytest.mark.parametrize("reml", [True, False])
@@ -182,3 +183,22 @@ def test_newton_direction_modifies_an_indefinite_hessian() -> None:
     spd = h @ h.T + np.eye(5)
     assert kernels._newton(spd, g, np.zeros((5, 5)), d, np.zeros(5), np.zeros((5, 5)))
     np.testing.assert_allclose(d, -np.linalg.solve(spd, g), rtol=1e-10)
+
+
+def test_design_rows_built_from_the_separable_factors_equal_formulaic() -> None:
+    from formulaic import model_matrix
+
+    data = _trials(3, seed=8)
+    frame = build_frame(data, FORMULA, "id", "visit", strict=False)
+    assert frame.batch.rows is None  # not built until needed
+    for k, d in enumerate(data):
+        want = np.asarray(model_matrix(FORMULA, d.dropna()).rhs, dtype=float)
+        got = frame.batch.x[k][frame.batch.mask[k]]
+        np.testing.assert_array_equal(got, want)
+
+
+def test_ols_start_from_the_per_pattern_sums_equals_the_per_subject_one(
+    batches: tuple[core.Batch, core.Batch],
+) -> None:
+    kron, plain = batches
+    np.testing.assert_allclose(core.ols_sigma(kron), core.ols_sigma(plain), rtol=1e-10)

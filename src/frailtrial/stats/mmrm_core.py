@@ -40,15 +40,32 @@ SMALL_STACK = 64  # below this many matrices LAPACK beats the vectorised sweeps
 @dataclass
 class Batch:
     """Model data of B data sets in the padded subject x visit layout, with the distinct
-    missingness patterns of each data set (padded to the largest number K in the batch)."""
+    missingness patterns of each data set (padded to the largest number K in the batch).
 
-    x: Array  # (B, n, T, p), zero rows for missing visits
+    The per-subject design rows ``x`` of a separable design are built from its factors
+    on first use only: fitting needs the per-pattern sums of :class:`Kron`, the rows are
+    for exact-Hessian inference on the fits actually inspected."""
+
     y: Array  # (B, n, T), zero for missing visits
     mask: NDArray[np.bool_]  # (B, n, T)
     pattern_mask: Array  # (B, K, T) float 0/1 observed visits of each pattern
     pattern_of: NDArray[np.int64]  # (B, n) pattern of each subject
     members: Array  # (B, K, n) float 0/1, subject n has pattern k
     kron: Kron | None = None  # separable design, when it is one
+    rows: Array | None = None  # (B, n, T, p) design rows, zero for missing visits
+
+    @property
+    def x(self) -> Array:
+        """(B, n, T, p) design rows, zero rows for missing visits."""
+        if self.rows is None:
+            kr = self.kron
+            assert kr is not None, "a batch needs design rows or separable factors"
+            self.rows = kr.c[:, :, None, kr.ci] * kr.v[None, None, :, kr.vi] * self.mask[..., None]
+        return self.rows
+
+    @property
+    def n_sets(self) -> int:
+        return int(self.y.shape[0])
 
     @property
     def n_obs(self) -> NDArray[np.int64]:
@@ -56,16 +73,16 @@ class Batch:
 
     def subset(self, idx: NDArray[np.int64]) -> Batch:
         """The data sets ``idx`` only."""
-        if idx.size == self.x.shape[0] and (idx == np.arange(idx.size)).all():
+        if idx.size == self.n_sets and (idx == np.arange(idx.size)).all():
             return self
         return Batch(
-            x=self.x[idx],
             y=self.y[idx],
             mask=self.mask[idx],
             pattern_mask=self.pattern_mask[idx],
             pattern_of=self.pattern_of[idx],
             members=self.members[idx],
             kron=None if self.kron is None else self.kron.subset(idx),
+            rows=None if self.rows is None else self.rows[idx],
         )
 
 
@@ -76,7 +93,8 @@ class Kron:
     sums over subjects come from small per-pattern sums of ``c c'`` and ``V' W_k V``
     instead of per-subject products (evaluated by the compiled kernel)."""
 
-    v: Array  # (T, Pv)
+    c: Array  # (B, n, Pc) subject-level columns
+    v: Array  # (T, Pv) visit-level columns
     ci: NDArray[np.int64]  # (p,)
     vi: NDArray[np.int64]  # (p,)
     cc: Array  # (B, K, Pc, Pc) sum of c c' over the subjects of each pattern
@@ -87,6 +105,7 @@ class Kron:
 
     def subset(self, idx: NDArray[np.int64]) -> Kron:
         return Kron(
+            self.c[idx],
             self.v,
             self.ci,
             self.vi,
@@ -112,6 +131,7 @@ def make_kron(
         cy = np.matmul(mc.reshape(b, k * pc, n), y).reshape(b, k, pc, t)
         yy = np.matmul(batch.members, (y[..., :, None] * y[..., None, :]).reshape(b, n, t * t))
     batch.kron = Kron(
+        c=c,
         v=np.ascontiguousarray(v, dtype=float),
         ci=ci,
         vi=vi,
@@ -124,8 +144,10 @@ def make_kron(
     return batch
 
 
-def make_batch(x: Array, y: Array, mask: NDArray[np.bool_]) -> Batch:
-    """Group the subjects of each data set by missingness pattern."""
+def make_batch(y: Array, mask: NDArray[np.bool_], x: Array | None = None) -> Batch:
+    """Group the subjects of each data set by missingness pattern; ``y`` and the design
+    rows ``x`` (None: a separable design's, see :func:`make_kron`) are zero at missing
+    visits."""
     b, n, t = mask.shape
     codes = (mask.astype(np.int64) << np.arange(t)).sum(axis=2)  # (B, n)
     key = np.arange(b)[:, None] * (1 << t) + codes
@@ -139,8 +161,8 @@ def make_batch(x: Array, y: Array, mask: NDArray[np.bool_]) -> Batch:
     pattern_of = local[inverse.reshape(b, n)]
     members = (pattern_of[:, None, :] == np.arange(n_pat)[None, :, None]).astype(float)
     return Batch(
-        x=x * mask[..., None],
-        y=np.where(mask, y, 0.0),
+        rows=x,
+        y=y,
         mask=mask,
         pattern_mask=pattern_mask,
         pattern_of=pattern_of,
@@ -265,7 +287,7 @@ def evaluate(
 def _criterion(base: Array, cx: Array, batch: Batch, reml: bool, ok_k: Array, ok_x: Array) -> Array:
     """-2 log-likelihood from log|Sigma| + r'W r (``base``): the REML term log|X'WX| (from its
     Cholesky ``cx``) and the 2 pi constant; +inf where a factorisation failed."""
-    p = batch.x.shape[-1]
+    p = cx.shape[-1]
     if reml:
         f = base + 2.0 * np.log(np.diagonal(cx, axis1=1, axis2=2)).sum(axis=1)
         f = f + (batch.n_obs - p) * LOG_2PI
@@ -434,18 +456,48 @@ def theta_derivatives(
     return g, h, jac
 
 
+def kron_xtx(batch: Batch, kr: Kron) -> tuple[Array, Array]:
+    """X'X (B, p, p) and X'y (B, p) of a separable design from its per-pattern sums:
+    ``X'X[i, j] = sum_k CC_k[ci_i, ci_j] (V' M_k V)[vi_i, vi_j]``."""
+    b, k, pc, _ = kr.cc.shape
+    pv = kr.v.shape[1]
+    vmv = np.matmul(kr.v.T * batch.pattern_mask[..., None, :], kr.v)  # (B, K, Pv, Pv)
+    full = np.matmul(kr.cc.reshape(b, k, -1).transpose(0, 2, 1), vmv.reshape(b, k, -1))
+    full = full.reshape(b, pc, pc, pv, pv)
+    ci, vi = kr.ci, kr.vi
+    xtx = full[:, ci[:, None], ci[None, :], vi[:, None], vi[None, :]]
+    xty = np.matmul(kr.cy.sum(axis=1), kr.v)[:, ci, vi]
+    return xtx, xty
+
+
 def ols_sigma(batch: Batch) -> Array:
     """Moment estimate of Sigma from OLS residuals (pairwise complete), made positive definite."""
-    b, n, t, p = batch.x.shape
-    xf = batch.x.reshape(b, n * t, p)
-    xtx = np.matmul(xf.transpose(0, 2, 1), xf)
-    xty = np.matmul(xf.transpose(0, 2, 1), batch.y.reshape(b, n * t, 1))
-    low, _ = batched_cholesky(xtx)
-    beta = np.matmul(inverse_from_cholesky(low), xty)
-    r = batch.y - np.matmul(xf, beta).reshape(b, n, t)
+    b, t = batch.n_sets, batch.y.shape[2]
     mf = batch.mask.astype(float)
     cnt = np.matmul(mf.transpose(0, 2, 1), mf)
-    s = np.matmul(r.transpose(0, 2, 1), r) / np.maximum(cnt, 1.0)
+    if batch.kron is None:
+        xf = batch.x.reshape(b, -1, batch.x.shape[3])
+        xtx = np.matmul(xf.transpose(0, 2, 1), xf)
+        xty = np.matmul(xf.transpose(0, 2, 1), batch.y.reshape(b, -1, 1))
+        low, _ = batched_cholesky(xtx)
+        beta = np.matmul(inverse_from_cholesky(low), xty)
+        r = batch.y - np.matmul(xf, beta).reshape(b, -1, t)
+        rr = np.matmul(r.transpose(0, 2, 1), r)
+    else:  # from the per-pattern sums: r r' = y y' - c'y m' - m y'c + m' c c' m, masked
+        kr = batch.kron
+        xtx, xty = kron_xtx(batch, kr)
+        low, _ = batched_cholesky(xtx)
+        beta = np.matmul(inverse_from_cholesky(low), xty[..., None])[..., 0]
+        bmat = np.zeros((b, kr.cc.shape[2], kr.v.shape[1]))
+        bmat[:, kr.ci, kr.vi] = beta
+        mean = np.matmul(bmat, kr.v.T)  # (B, Pc, T)
+        cym = np.matmul(kr.cy.transpose(0, 1, 3, 2), mean[:, None])  # (B, K, T, T)
+        quad = np.matmul(mean.transpose(0, 2, 1)[:, None], np.matmul(kr.cc, mean[:, None]))
+        m = batch.pattern_mask
+        rr = (
+            (kr.yy - cym - cym.transpose(0, 1, 3, 2) + quad) * m[..., :, None] * m[..., None, :]
+        ).sum(axis=1)
+    s = rr / np.maximum(cnt, 1.0)
     var = np.clip(np.diagonal(s, axis1=1, axis2=2), 1e-8, None)
     var = np.where(np.isfinite(var), var, 1.0)
     s = np.where((cnt >= 2) & np.isfinite(s), s, 0.0)

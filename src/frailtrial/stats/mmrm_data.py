@@ -20,7 +20,7 @@ from formulaic import Formula, model_matrix
 from numpy.typing import NDArray
 
 from frailtrial.errors import InputError
-from frailtrial.stats.mmrm_core import Batch, make_batch, make_kron
+from frailtrial.stats.mmrm_core import Batch, kron_xtx, make_batch, make_kron
 
 Array = NDArray[Any]
 _LEVEL = re.compile(r"^(?P<var>.+?)\[(?P<t>T\.)?(?P<lvl>.*)\]$")
@@ -52,7 +52,7 @@ class ModelFrame:
 
     @property
     def n_sets(self) -> int:
-        return int(self.batch.x.shape[0])
+        return self.batch.n_sets
 
 
 def _check_columns(frame: pd.DataFrame, needed: list[str], where: str) -> None:
@@ -193,7 +193,10 @@ def build_frame(
     codes = {v: _codes(cols[v], lv, v, label) for v, lv in factors.items()}
     vals = {v: _numbers(cols[v], v, label) for v in numeric_vars}
     y = _numbers(cols[outcome], outcome, label)
-    vcodes = _codes(cols[visit], visits, visit, label)
+    if factors.get(visit) == visits:  # the visit is a factor of the model: coded already
+        vcodes = codes[visit]
+    else:
+        vcodes = _codes(cols[visit], visits, visit, label)
     subj_codes, subj_uniques = pd.factorize(cols[subject])
     complete = ~np.isnan(y) & (vcodes >= 0) & (subj_codes >= 0)
     for arr in codes.values():
@@ -209,7 +212,6 @@ def build_frame(
     codes = {v: arr[complete] for v, arr in codes.items()}
     vals = {v: arr[complete] for v, arr in vals.items()}
     rows = np.flatnonzero(complete)
-    x = _design(design, y.shape[0], codes, vals, label, lambda: big.iloc[rows][used])
 
     span = int(subj_codes.max()) + 1 if subj_codes.size else 1
     key = set_id.astype(np.int64) * span + subj_codes
@@ -230,13 +232,22 @@ def build_frame(
             f"{visits[vcodes[i]]!r}; one row per subject and visit is allowed"
         )
     b = n_sets
-    p = x.shape[1]
-    xa = np.zeros((b, n_max, t, p))
     ya = np.zeros((b, n_max, t))
     mask = np.zeros((b, n_max, t), dtype=bool)
-    xa[set_id, local, vcodes] = x
-    ya[set_id, local, vcodes] = y
-    mask[set_id, local, vcodes] = True
+    ya.reshape(-1)[cell] = y
+    mask.reshape(-1)[cell] = True
+    factored = None
+    if design.fast is not None:
+        factored = _separable(
+            design.fast, visit, codes, vals, (set_id, local, vcodes), (b, n_max, t)
+        )
+    if factored is None:
+        x = _design(design, y.shape[0], codes, vals, label, lambda: big.iloc[rows][used])
+        xa = np.zeros((b, n_max, t, x.shape[1]))
+        xa.reshape(-1, x.shape[1])[cell] = x
+        batch = make_batch(ya, mask, xa)
+    else:  # the design rows are built from the factors only when needed
+        batch = make_kron(*factored, make_batch(ya, mask))
     problems: dict[int, str] = {}
     per_visit = mask.sum(axis=1)  # (B, T)
     for s, v in np.argwhere(per_visit < 2)[::-1]:
@@ -245,17 +256,10 @@ def build_frame(
             f"visit {visits[v]!r}{where} has {per_visit[s, v]} subject(s) with an observation; "
             "each visit needs at least 2 to estimate its variance"
         )
-    for s, message in _rank_problems(xa.reshape(b, n_max * t, p), columns).items():
+    for s, message in _rank_problems(batch, columns).items():
         problems.setdefault(s, message)
     if problems and strict:
         raise InputError(problems[min(problems)])
-    batch = make_batch(xa, ya, mask)
-    if design.fast is not None:
-        factored = _separable(
-            design.fast, visit, codes, vals, (set_id, local, vcodes), (b, n_max, t)
-        )
-        if factored is not None:
-            batch = make_kron(*factored, batch)
     counts = np.bincount(set_id, minlength=b)
     numerics = {v: np.bincount(set_id, weights=vals[v], minlength=b) / counts for v in vals}
     return ModelFrame(
@@ -400,16 +404,21 @@ def _separable(
     return c.reshape(b, n_max, -1), v, np.array(ci, dtype=np.int64), np.array(vi, dtype=np.int64)
 
 
-def _rank_problems(xf: Array, columns: list[str]) -> dict[int, str]:
+def _rank_problems(batch: Batch, columns: list[str]) -> dict[int, str]:
     """Data sets with a singular (rank-deficient) fixed-effects design, with a message
     naming the aliased columns."""
-    xtx = np.matmul(xf.transpose(0, 2, 1), xf)
+    b = batch.n_sets
+    if batch.kron is not None:
+        xtx, _ = kron_xtx(batch, batch.kron)
+    else:
+        xf = batch.x.reshape(b, -1, len(columns))
+        xtx = np.matmul(xf.transpose(0, 2, 1), xf)
     scale = np.sqrt(np.clip(np.diagonal(xtx, axis1=1, axis2=2), 1e-300, None))
     corr = xtx / (scale[:, :, None] * scale[:, None, :])
     vals = np.linalg.eigvalsh(corr)
     out = {}
     for s in np.flatnonzero(~(vals[:, 0] >= 1e-10 * vals[:, -1])):
-        x = xf[s]
+        x = batch.subset(np.array([s])).x[0].reshape(-1, len(columns))
         x = x[np.abs(x).sum(axis=1) > 0]
         zero = [c for j, c in enumerate(columns) if not np.any(x[:, j])]
         if not zero:
@@ -417,7 +426,7 @@ def _rank_problems(xf: Array, columns: list[str]) -> dict[int, str]:
             diag = np.abs(np.diag(r))
             rank = int((diag > 1e-10 * diag[0]).sum())
             zero = [columns[j] for j in piv[rank:]]
-        where = "" if xf.shape[0] == 1 else f" in data set {s}"
+        where = "" if b == 1 else f" in data set {s}"
         out[int(s)] = (
             f"singular fixed-effects design{where}: column(s) {', '.join(zero)} are all zero "
             "or linear combinations of the others; drop terms or levels without observations"

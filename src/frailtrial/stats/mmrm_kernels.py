@@ -111,6 +111,8 @@ def _workspace(n_k: int, t: int, pc: int, pv: int, p: int) -> Any:  # pragma: no
         np.zeros((m, p)),  # ssym
         np.zeros((m, p)),  # sa
         np.zeros((max(p, t), max(p, t))),  # linv
+        np.zeros((pv, pv)),  # vwv
+        np.zeros((pc, pv)),  # cwv
         np.zeros(t, np.int64),  # obs
     )
 
@@ -136,7 +138,7 @@ def _evaluate_one(  # pragma: no cover - compiled
     :func:`kron_evaluate`)."""
     pattern_mask, count, cc, cy, yy, v, ci, vi, n_obs = data
     wk, wv, cr, rk, uu, kk, sub, low, inv, xtwx, cx, xtwy, bmat, mean = ws[:14]
-    tmp, gk, pk, vg, s_mat, ssym, sa, linv, obs = ws[14:]
+    tmp, gk, pk, vg, s_mat, ssym, sa, linv, vwv, cwv, obs = ws[14:]
     n_k = pattern_mask.shape[1]
     t = sigma.shape[0]
     pc = cc.shape[2]
@@ -188,16 +190,22 @@ def _evaluate_one(  # pragma: no cover - compiled
                 for j in range(t):
                     acc += wk[k, i, j] * v[j, c]
                 wv[k, i, c] = acc
+        for e in range(pv):  # V' W_k V
+            for c in range(pv):
+                acc = 0.0
+                for r in range(t):
+                    acc += v[r, e] * wv[k, r, c]
+                vwv[e, c] = acc
+        for e in range(pc):  # CY_k W_k V
+            for c in range(pv):
+                acc = 0.0
+                for r in range(t):
+                    acc += cy[d, k, e, r] * wv[k, r, c]
+                cwv[e, c] = acc
         for i in range(p):
             for j in range(i + 1):
-                vwv = 0.0
-                for r in range(t):
-                    vwv += v[r, vi[i]] * wv[k, r, vi[j]]
-                xtwx[i, j] += cc[d, k, ci[i], ci[j]] * vwv
-            acc = 0.0
-            for r in range(t):
-                acc += cy[d, k, ci[i], r] * wv[k, r, vi[i]]
-            xtwy[i] += acc
+                xtwx[i, j] += cc[d, k, ci[i], ci[j]] * vwv[vi[i], vi[j]]
+            xtwy[i] += cwv[ci[i], vi[i]]
     for i in range(p):
         for j in range(i):
             xtwx[j, i] = xtwx[i, j]
