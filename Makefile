@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test install install-dev system-deps lint typecheck unit bench clean
+.PHONY: demo test install install-dev system-deps kernels lint typecheck unit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,12 +30,16 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-unit: install-dev system-deps
+# compile the MMRM's numba kernels once, so the test workers load them from the cache
+kernels: install
+	$(BIN)/python scripts/compile_kernels.py
+
+unit: install-dev system-deps kernels
 	$(BIN)/python -m pytest -n 2
 
 test: lint typecheck unit
 
-bench: install-dev
+bench: install-dev kernels
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:

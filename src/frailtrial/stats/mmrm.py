@@ -483,12 +483,14 @@ def _solve(structure: Structure, batch: core.Batch, reml: bool, max_iter: int) -
 
 def _fit_frame(frame: ModelFrame, cov: str, meth: str, max_iter: int) -> list[MmrmFit]:
     """Fit all data sets of a frame; large batches are split over the CPU cores (threads:
-    numpy releases the GIL in the batched linear algebra) and into chunks of at most
-    ``CHUNK`` data sets, which bounds the memory of the per-subject work arrays."""
+    the compiled kernels and numpy's batched linear algebra release the GIL) into chunks
+    of at most ``CHUNK`` data sets, which bounds the memory of the work arrays; four
+    chunks per thread at least, so that a core that runs slower does not hold up the
+    others."""
     structure = make_structure(cov, len(frame.visits))
     reml = meth == "reml"
     n_workers = max(1, min(os.cpu_count() or 1, frame.n_sets // 64))
-    n_chunks = max(n_workers, -(-frame.n_sets // CHUNK))
+    n_chunks = max(4 * n_workers if n_workers > 1 else 1, -(-frame.n_sets // CHUNK))
     chunks = np.array_split(np.arange(frame.n_sets), n_chunks)
     if n_chunks == 1:
         parts = [_solve(structure, frame.batch, reml, max_iter)]
