@@ -17,6 +17,11 @@ not positive definite) and a backtracking line search converge in about six step
 convergence is declared on the Newton decrement and reported with the gradient norm. A
 data set whose criterion cannot be evaluated gets ``f = +inf`` and stops with a reason;
 it never raises for the whole batch.
+
+Separable designs (subject-level columns times visit-level columns, the usual
+``covariates + arm*visit``) are evaluated from per-pattern sums by the compiled kernels of
+:mod:`frailtrial.stats.mmrm_kernels`, which also run the whole optimiser for ``us``; the
+numpy code here evaluates any design per subject and serves the exact-Hessian inference.
 """
 
 from __future__ import annotations
