@@ -324,7 +324,8 @@ def estimate_many(fits: list[MmrmFit], contrasts: Array, df: str = "satterthwait
 
     ``contrasts`` is a vector or a (k, p) matrix of beta weights (for instance from
     :meth:`MmrmFit.treatment_contrast_matrix`). Satterthwaite and residual df are computed
-    for all fits at once (one batched exact-Hessian evaluation); other methods per fit.
+    batched (exact-Hessian evaluations of chunks of fits, in threads over the CPU cores);
+    other methods per fit.
     Returns one row per fit and contrast row: ``fit``, ``row``, estimate, se, df, t, p,
     ci_low, ci_high.
     """
@@ -349,21 +350,22 @@ def estimate_many(fits: list[MmrmFit], contrasts: Array, df: str = "satterthwait
     if df == "residual":  # full-rank designs only (singular ones are rejected)
         dfs = np.broadcast_to((frame.batch.n_obs[idx] - lmat.shape[1])[:, None], var.shape)
     else:
-        batch = frame.batch.subset(idx)
         theta = np.stack([f.theta for f in fits])
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            ev = core.evaluate(structure.sigma(theta), batch, method == "reml", "exact")
-        _, hess, jac = core.theta_derivatives(structure, theta, ev)
-        wl = np.einsum("bntp,bkp->bknt", ev.z, phil)  # Z_n Phi l
-        msum = np.einsum("bkna,bknc->bkac", wl, wl)
-        grad = np.einsum("bjac,bkac->bkj", jac, msum)  # d(l' Phi l)/dtheta
-        # a fit of a degenerate data set may have no usable Hessian: its df is NaN
-        usable = np.isfinite(hess).all(axis=(1, 2)) & np.isfinite(grad).all(axis=(1, 2))
-        hess = np.where(usable[:, None, None], hess, np.eye(hess.shape[1]))
-        sol = np.matmul(np.linalg.pinv(hess)[:, None], grad[..., None])[..., 0]
-        denom = (grad * sol).sum(axis=2)
-        dfs = np.where(denom > 0, var**2 / np.maximum(denom, 1e-300), np.inf)
-        dfs = np.where(usable[:, None], dfs, np.nan)
+        chunks = np.array_split(np.arange(len(fits)), max(1, min(8, len(fits) // 64)))
+        with (
+            threadpool_limits(limits=1, user_api="blas"),
+            ThreadPoolExecutor(min(os.cpu_count() or 1, len(chunks))) as pool,
+        ):
+            dfs = np.concatenate(
+                list(
+                    pool.map(
+                        lambda c: _satterthwaite_df(
+                            frame.batch.subset(idx[c]), structure, method, theta[c], phil[c], var[c]
+                        ),
+                        chunks,
+                    )
+                )
+            )
     se = np.sqrt(np.maximum(var, 0.0))
     t = est / se
     out = pd.DataFrame(
@@ -381,6 +383,31 @@ def estimate_many(fits: list[MmrmFit], contrasts: Array, df: str = "satterthwait
     out["ci_low"] = out["estimate"] - half
     out["ci_high"] = out["estimate"] + half
     return out
+
+
+def _satterthwaite_df(
+    batch: core.Batch, structure: Structure, method: str, theta: Array, phil: Array, var: Array
+) -> Array:
+    """Satterthwaite df (B, k) of contrasts ``l`` with ``Phi l`` = ``phil`` (B, k, p) and
+    variance ``var`` (B, k), from the exact Hessian of -2 log L at each fit's ``theta``;
+    NaN where a degenerate fit has no usable Hessian."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        ev = core.evaluate(structure.sigma(theta), batch, method == "reml", "exact")
+    _, hess, jac = core.theta_derivatives(structure, theta, ev)
+    wl = np.einsum("bntp,bkp->bknt", ev.z, phil)  # Z_n Phi l
+    msum = np.einsum("bkna,bknc->bkac", wl, wl)
+    grad = np.einsum("bjac,bkac->bkj", jac, msum)  # d(l' Phi l)/dtheta
+    usable = np.isfinite(hess).all(axis=(1, 2)) & np.isfinite(grad).all(axis=(1, 2))
+    hess = np.where(usable[:, None, None], hess, np.eye(hess.shape[1]))
+    # H^-1 g by Cholesky where H is positive definite (a converged fit), else pinv
+    low, pd_ok = core.batched_cholesky(hess)
+    inv = core.inverse_from_cholesky(np.where(pd_ok[:, None, None], low, np.eye(hess.shape[1])))
+    if not pd_ok.all():
+        inv[~pd_ok] = np.linalg.pinv(hess[~pd_ok])
+    sol = np.matmul(inv[:, None], grad[..., None])[..., 0]
+    denom = (grad * sol).sum(axis=2)
+    dfs = np.where(denom > 0, var**2 / np.maximum(denom, 1e-300), np.inf)
+    return np.where(usable[:, None], dfs, np.nan)
 
 
 def _order(frame: pd.DataFrame) -> pd.DataFrame:
