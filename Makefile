@@ -20,7 +20,7 @@ install-dev: $(BIN)/python
 system-deps:
 	bash scripts/system-deps.sh
 
-demo: install
+demo: install kernels
 	$(BIN)/frailtrial demo
 
 lint: install-dev
