@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from frailtrial.stats.covariance import Structure, Unstructured
-from frailtrial.stats.mmrm_kernels import cholesky_solve, kron_evaluate, us_optimize
+from frailtrial.stats.mmrm_kernels import kron_evaluate, newton_directions, us_optimize
 
 Array = NDArray[Any]
 LOG_2PI = float(np.log(2 * np.pi))
@@ -446,7 +446,7 @@ def _trace_gather(t: int) -> tuple[Array, Array, Array, Array, Array]:
 
 
 def theta_derivatives(
-    structure: Structure, theta: Array, ev: Evaluation, exact: bool = True
+    structure: Structure, theta: Array, ev: Evaluation
 ) -> tuple[Array, Array, Array]:
     """Gradient and Hessian of -2 log L in the structure's parameters, and dSigma/dtheta."""
     assert ev.grad_sigma is not None and ev.hess_sigma is not None
@@ -455,8 +455,7 @@ def theta_derivatives(
     iu, ju = sym_pairs(jac.shape[-1])
     js = jac[:, :, iu, ju]
     h = np.matmul(np.matmul(js, ev.hess_sigma), js.transpose(0, 2, 1))
-    if exact:
-        h = h + structure.second_term(theta, ev.grad_sigma)
+    h = h + structure.second_term(theta, ev.grad_sigma)
     h = 0.5 * (h + h.transpose(0, 2, 1))
     return g, h, jac
 
@@ -531,16 +530,11 @@ class Optimum:
 
 
 def _newton_direction(g: Array, h: Array) -> tuple[Array, NDArray[np.bool_]]:
-    """-H^-1 g, with H's eigenvalues made positive where H is not positive definite."""
+    """-H^-1 g, with H's eigenvalues made positive where H is not positive definite (the
+    compiled optimiser's step, see :func:`frailtrial.stats.mmrm_kernels.newton_directions`)."""
     d = np.zeros_like(g)
     pd = np.zeros(g.shape[0], dtype=bool)
-    cholesky_solve(np.ascontiguousarray(h), np.ascontiguousarray(g), d, pd)
-    bad = ~pd & np.isfinite(h).all(axis=(1, 2)) & np.isfinite(g).all(axis=1)
-    if bad.any():
-        vals, vecs = np.linalg.eigh(h[bad])
-        floor = 1e-8 * np.maximum(np.abs(vals).max(axis=1, keepdims=True), 1e-12)
-        mod = np.maximum(np.abs(vals), floor)
-        d[bad] = -np.einsum("bij,bj->bi", vecs, np.einsum("bji,bj->bi", vecs, g[bad]) / mod)
+    newton_directions(np.ascontiguousarray(h), np.ascontiguousarray(g), d, pd)
     return d, pd
 
 
@@ -563,12 +557,11 @@ def optimize(
     max_iter: int = 100,
     tol: float = 1e-10,
     chord: float = 1e-1,
-    hessian: str = "approx",
 ) -> Optimum:
     """Newton-Raphson with analytic Hessian and backtracking, vectorised over data sets.
 
-    ``hessian``: ``"exact"`` or ``"approx"`` (see :func:`evaluate`; the approximate one
-    needs about two more steps but each costs half, so it is faster overall). Converged
+    The Hessian is the approximate one of :func:`evaluate` (``"approx"``: it needs about
+    two more steps than the exact one but each costs half, so it is faster overall). Converged
     when the Newton decrement ``g' H^-1 g`` (twice the predicted gain in ``-2 log L``) is
     below ``tol``. Once the decrement is below ``chord`` the Hessian is kept from the
     previous iterate and only the exact gradient is recomputed (each such step costs
@@ -578,11 +571,11 @@ def optimize(
     cannot be evaluated at the start, or whose line search finds no decrease, stops with
     a reason.
     """
-    if isinstance(structure, Unstructured) and batch.kron is not None and hessian == "approx":
+    if isinstance(structure, Unstructured) and batch.kron is not None:
         return _optimize_us_kron(structure, batch, batch.kron, reml, theta0, max_iter, tol, chord)
     b = theta0.shape[0]
     theta = theta0.copy()
-    ev = evaluate(structure.sigma(theta), batch, reml, hessian)
+    ev = evaluate(structure.sigma(theta), batch, reml, "approx")
     f, beta, a = ev.f.copy(), ev.beta.copy(), ev.a.copy()
     g, h, _ = theta_derivatives(structure, theta, ev)
     iters = np.zeros(b, dtype=np.int64)
@@ -615,7 +608,7 @@ def optimize(
             full = ok & ~keep_h
             grad_only = ok & keep_h
             if full.any():
-                ev_t = evaluate(structure.sigma(trial[full]), batch, reml, hessian, todo[full])
+                ev_t = evaluate(structure.sigma(trial[full]), batch, reml, "approx", todo[full])
                 f_new[full] = ev_t.f
             if grad_only.any():
                 ev_g = evaluate(

@@ -70,6 +70,17 @@ def _inverse_from_cholesky(low: Array, m: int, linv: Array, out: Array) -> None:
 
 
 @njit(cache=True, nogil=True)
+def _matmul(a: Array, b: Array, out: Array) -> None:  # pragma: no cover - compiled
+    """out = A B for small 2-d arrays (summed in the order of the inner index)."""
+    for i in range(a.shape[0]):
+        for j in range(b.shape[1]):
+            acc = 0.0
+            for k in range(a.shape[1]):
+                acc += a[i, k] * b[k, j]
+            out[i, j] = acc
+
+
+@njit(cache=True, nogil=True)
 def _pairs(t: int) -> tuple[Array, Array]:  # pragma: no cover - compiled
     """Row and column of the distinct entries (a <= b) of a T x T symmetric matrix."""
     m = t * (t + 1) // 2
@@ -184,24 +195,14 @@ def _evaluate_one(  # pragma: no cover - compiled
     for k in range(n_k):
         if count[d, k] == 0.0:
             continue
-        for i in range(t):
-            for c in range(pv):
-                acc = 0.0
-                for j in range(t):
-                    acc += wk[k, i, j] * v[j, c]
-                wv[k, i, c] = acc
+        _matmul(wk[k], v, wv[k])
         for e in range(pv):  # V' W_k V
             for c in range(pv):
                 acc = 0.0
                 for r in range(t):
                     acc += v[r, e] * wv[k, r, c]
                 vwv[e, c] = acc
-        for e in range(pc):  # CY_k W_k V
-            for c in range(pv):
-                acc = 0.0
-                for r in range(t):
-                    acc += cy[d, k, e, r] * wv[k, r, c]
-                cwv[e, c] = acc
+        _matmul(cy[d, k], wv[k], cwv)  # CY_k W_k V
         for i in range(p):
             for j in range(i + 1):
                 xtwx[i, j] += cc[d, k, ci[i], ci[j]] * vwv[vi[i], vi[j]]
@@ -274,12 +275,7 @@ def _evaluate_one(  # pragma: no cover - compiled
             for i in range(p):
                 for j in range(p):
                     gk[vi[i], vi[j]] += cc[d, k, ci[i], ci[j]] * a_out[i, j]
-            for i in range(t):
-                for g in range(pv):
-                    acc = 0.0
-                    for e in range(pv):
-                        acc += v[i, e] * gk[e, g]
-                    vg[i, g] = acc
+            _matmul(v, gk, vg)
             for i in range(t):
                 for j in range(i + 1):
                     acc = 0.0
@@ -317,12 +313,7 @@ def _evaluate_one(  # pragma: no cover - compiled
         ab, ba = iu[r] * t + ju[r], ju[r] * t + iu[r]
         for j in range(p):
             ssym[r, j] = s_mat[ab, j] + (s_mat[ba, j] if ab != ba else 0.0)
-    for r in range(m):
-        for j in range(p):
-            acc = 0.0
-            for e in range(p):
-                acc += ssym[r, e] * a_out[e, j]
-            sa[r, j] = acc
+    _matmul(ssym, a_out, sa)
     for r in range(m):
         for c in range(r + 1):
             acc = 0.0
@@ -394,47 +385,20 @@ def kron_evaluate(  # pragma: no cover - compiled
 @njit(cache=True, nogil=True)
 def _sandwich(w: Array, r: Array, tmp: Array, out: Array) -> None:  # pragma: no cover
     """out = W R W (T x T)."""
-    t = w.shape[0]
-    for i in range(t):
-        for j in range(t):
-            acc = 0.0
-            for k in range(t):
-                acc += w[i, k] * r[k, j]
-            tmp[i, j] = acc
-    for i in range(t):
-        for j in range(t):
-            acc = 0.0
-            for k in range(t):
-                acc += tmp[i, k] * w[k, j]
-            out[i, j] = acc
+    _matmul(w, r, tmp)
+    _matmul(tmp, w, out)
 
 
 @njit(cache=True, nogil=True)
-def cholesky_solve(h: Array, g: Array, d: Array, pd: Array) -> None:  # pragma: no cover
-    """d = -H^-1 g for a stack of symmetric matrices, and whether each H is positive
-    definite (d left at 0 where it is not)."""
+def newton_directions(h: Array, g: Array, d: Array, pd: Array) -> None:  # pragma: no cover
+    """:func:`_newton` for a stack of Hessians (B, P, P) and gradients (B, P): directions
+    into ``d``, whether each H is positive definite into ``pd``."""
     n = h.shape[1]
     low = np.zeros((n, n))
-    z = np.zeros(n)
-    x = np.zeros(n)
+    evals = np.zeros(n)
+    evecs = np.zeros((n, n))
     for s in range(h.shape[0]):
-        pd[s] = _cholesky(h[s], low, n)
-        if not pd[s]:
-            for i in range(n):
-                d[s, i] = 0.0
-            continue
-        for i in range(n):
-            acc = g[s, i]
-            for k in range(i):
-                acc -= low[i, k] * z[k]
-            z[i] = acc / low[i, i]
-        for i in range(n - 1, -1, -1):
-            acc = z[i]
-            for k in range(i + 1, n):
-                acc -= low[k, i] * x[k]
-            x[i] = acc / low[i, i]
-        for i in range(n):
-            d[s, i] = -x[i]
+        pd[s] = _newton(h[s], g[s], low, d[s], evals, evecs)
 
 
 @njit(cache=True, nogil=True)
