@@ -460,9 +460,15 @@ def theta_derivatives(
     return g, h, jac
 
 
-def kron_xtx(batch: Batch, kr: Kron) -> tuple[Array, Array]:
-    """X'X (B, p, p) and X'y (B, p) of a separable design from its per-pattern sums:
-    ``X'X[i, j] = sum_k CC_k[ci_i, ci_j] (V' M_k V)[vi_i, vi_j]``."""
+def normal_equations(batch: Batch) -> tuple[Array, Array]:
+    """X'X (B, p, p) and X'y (B, p) of the design rows, or of a separable design from its
+    per-pattern sums: ``X'X[i, j] = sum_k CC_k[ci_i, ci_j] (V' M_k V)[vi_i, vi_j]``."""
+    kr = batch.kron
+    if kr is None:
+        xf = batch.x.reshape(batch.n_sets, -1, batch.x.shape[3])
+        xtx = np.matmul(xf.transpose(0, 2, 1), xf)
+        xty = np.matmul(xf.transpose(0, 2, 1), batch.y.reshape(batch.n_sets, -1, 1))[..., 0]
+        return xtx, xty
     b, k, pc, _ = kr.cc.shape
     pv = kr.v.shape[1]
     vmv = np.matmul(kr.v.T * batch.pattern_mask[..., None, :], kr.v)  # (B, K, Pv, Pv)
@@ -479,19 +485,14 @@ def ols_sigma(batch: Batch) -> Array:
     b, t = batch.n_sets, batch.y.shape[2]
     mf = batch.mask.astype(float)
     cnt = np.matmul(mf.transpose(0, 2, 1), mf)
+    xtx, xty = normal_equations(batch)
+    low, _ = batched_cholesky(xtx)
+    beta = np.matmul(inverse_from_cholesky(low), xty[..., None])[..., 0]
     if batch.kron is None:
-        xf = batch.x.reshape(b, -1, batch.x.shape[3])
-        xtx = np.matmul(xf.transpose(0, 2, 1), xf)
-        xty = np.matmul(xf.transpose(0, 2, 1), batch.y.reshape(b, -1, 1))
-        low, _ = batched_cholesky(xtx)
-        beta = np.matmul(inverse_from_cholesky(low), xty)
-        r = batch.y - np.matmul(xf, beta).reshape(b, -1, t)
+        r = batch.y - np.matmul(batch.x, beta[:, None, :, None])[..., 0]
         rr = np.matmul(r.transpose(0, 2, 1), r)
     else:  # from the per-pattern sums: r r' = y y' - c'y m' - m y'c + m' c c' m, masked
         kr = batch.kron
-        xtx, xty = kron_xtx(batch, kr)
-        low, _ = batched_cholesky(xtx)
-        beta = np.matmul(inverse_from_cholesky(low), xty[..., None])[..., 0]
         bmat = np.zeros((b, kr.cc.shape[2], kr.v.shape[1]))
         bmat[:, kr.ci, kr.vi] = beta
         mean = np.matmul(bmat, kr.v.T)  # (B, Pc, T)

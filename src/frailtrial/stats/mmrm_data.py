@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula, model_matrix
 from numpy.typing import NDArray
+from scipy.linalg import qr
 
 from frailtrial.errors import InputError
-from frailtrial.stats.mmrm_core import Batch, kron_xtx, make_batch, make_kron
+from frailtrial.stats.mmrm_core import Batch, make_batch, make_kron, normal_equations
 
 Array = NDArray[Any]
 _LEVEL = re.compile(r"^(?P<var>.+?)\[(?P<t>T\.)?(?P<lvl>.*)\]$")
@@ -408,11 +409,7 @@ def _rank_problems(batch: Batch, columns: list[str]) -> dict[int, str]:
     """Data sets with a singular (rank-deficient) fixed-effects design, with a message
     naming the aliased columns."""
     b = batch.n_sets
-    if batch.kron is not None:
-        xtx, _ = kron_xtx(batch, batch.kron)
-    else:
-        xf = batch.x.reshape(b, -1, len(columns))
-        xtx = np.matmul(xf.transpose(0, 2, 1), xf)
+    xtx, _ = normal_equations(batch)
     scale = np.sqrt(np.clip(np.diagonal(xtx, axis1=1, axis2=2), 1e-300, None))
     corr = xtx / (scale[:, :, None] * scale[:, None, :])
     vals = np.linalg.eigvalsh(corr)
@@ -422,7 +419,7 @@ def _rank_problems(batch: Batch, columns: list[str]) -> dict[int, str]:
         x = x[np.abs(x).sum(axis=1) > 0]
         zero = [c for j, c in enumerate(columns) if not np.any(x[:, j])]
         if not zero:
-            _, r, piv = _qr_pivot(x)
+            r, piv = qr(x, mode="r", pivoting=True)
             diag = np.abs(np.diag(r))
             rank = int((diag > 1e-10 * diag[0]).sum())
             zero = [columns[j] for j in piv[rank:]]
@@ -432,10 +429,3 @@ def _rank_problems(batch: Batch, columns: list[str]) -> dict[int, str]:
             "or linear combinations of the others; drop terms or levels without observations"
         )
     return out
-
-
-def _qr_pivot(x: Array) -> tuple[Array, Array, NDArray[np.int64]]:
-    from scipy.linalg import qr
-
-    q, r, piv = qr(x, mode="economic", pivoting=True)
-    return q, r, piv
