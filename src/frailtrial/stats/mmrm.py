@@ -43,6 +43,7 @@ from frailtrial.stats.mmrm_df import (
     kenward_roger,
     residual_df,
     satterthwaite,
+    satterthwaite_many,
 )
 
 Array = NDArray[Any]
@@ -388,26 +389,12 @@ def estimate_many(fits: list[MmrmFit], contrasts: Array, df: str = "satterthwait
 def _satterthwaite_df(
     batch: core.Batch, structure: Structure, method: str, theta: Array, phil: Array, var: Array
 ) -> Array:
-    """Satterthwaite df (B, k) of contrasts ``l`` with ``Phi l`` = ``phil`` (B, k, p) and
-    variance ``var`` (B, k), from the exact Hessian of -2 log L at each fit's ``theta``;
-    NaN where a degenerate fit has no usable Hessian."""
+    """Satterthwaite df (B, k) of contrasts with ``Phi l`` = ``phil`` (B, k, p) and variance
+    ``var`` (B, k), from an exact-Hessian evaluation at each fit's ``theta``."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         ev = core.evaluate(structure.sigma(theta), batch, method == "reml", "exact")
     _, hess, jac = core.theta_derivatives(structure, theta, ev)
-    wl = np.einsum("bntp,bkp->bknt", ev.z, phil)  # Z_n Phi l
-    msum = np.einsum("bkna,bknc->bkac", wl, wl)
-    grad = np.einsum("bjac,bkac->bkj", jac, msum)  # d(l' Phi l)/dtheta
-    usable = np.isfinite(hess).all(axis=(1, 2)) & np.isfinite(grad).all(axis=(1, 2))
-    hess = np.where(usable[:, None, None], hess, np.eye(hess.shape[1]))
-    # H^-1 g by Cholesky where H is positive definite (a converged fit), else pinv
-    low, pd_ok = core.batched_cholesky(hess)
-    inv = core.inverse_from_cholesky(np.where(pd_ok[:, None, None], low, np.eye(hess.shape[1])))
-    if not pd_ok.all():
-        inv[~pd_ok] = np.linalg.pinv(hess[~pd_ok])
-    sol = np.matmul(inv[:, None], grad[..., None])[..., 0]
-    denom = (grad * sol).sum(axis=2)
-    dfs = np.where(denom > 0, var**2 / np.maximum(denom, 1e-300), np.inf)
-    return np.where(usable[:, None], dfs, np.nan)
+    return satterthwaite_many(ev.z, jac, hess, phil, var)
 
 
 def _order(frame: pd.DataFrame) -> pd.DataFrame:
@@ -474,38 +461,12 @@ def fit_many(
         return _fit_frame(frame, cov, meth, max_iter)
 
 
-@dataclass
-class _Solution:
-    theta: Array
-    sigma: Array
-    beta: Array
-    vcov: Array
-    f: Array
-    grad: Array
-    converged: NDArray[np.bool_]
-    iterations: NDArray[np.int64]
-    decrement: Array
-    reason: NDArray[np.str_]
-
-
-def _solve(structure: Structure, batch: core.Batch, reml: bool, max_iter: int) -> _Solution:
-    """Optimise one batch of data sets; beta and its covariance come from the optimiser's
-    last evaluation (at the optimum)."""
+def _solve(structure: Structure, batch: core.Batch, reml: bool, max_iter: int) -> core.Optimum:
+    """Optimise one batch of data sets from the moment estimate of Sigma; beta and its
+    covariance come from the optimiser's last evaluation (at the optimum)."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # degenerate data
         theta0 = structure.start(core.ols_sigma(batch))
-        opt = core.optimize(structure, batch, reml, theta0, max_iter=max_iter)
-    return _Solution(
-        opt.theta,
-        structure.sigma(opt.theta),
-        opt.beta,
-        opt.a,
-        opt.f,
-        opt.grad,
-        opt.converged,
-        opt.iterations,
-        opt.decrement,
-        np.array(opt.reason, dtype=str),
-    )
+        return core.optimize(structure, batch, reml, theta0, max_iter=max_iter)
 
 
 def _fit_frame(frame: ModelFrame, cov: str, meth: str, max_iter: int) -> list[MmrmFit]:
@@ -529,9 +490,13 @@ def _fit_frame(frame: ModelFrame, cov: str, meth: str, max_iter: int) -> list[Mm
                     chunks,
                 )
             )
-    sol = _Solution(
-        *(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(_Solution))
-    )
+    merged: dict[str, Any] = {
+        f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(core.Optimum)
+    }
+    merged["reason"] = [r for p in parts for r in p.reason]
+    sol = core.Optimum(**merged)
+    with np.errstate(over="ignore", invalid="ignore"):  # degenerate data
+        sigma = structure.sigma(sol.theta)
     grad_norm = np.linalg.norm(sol.grad, axis=1).tolist()
     return [
         MmrmFit(
@@ -541,14 +506,14 @@ def _fit_frame(frame: ModelFrame, cov: str, meth: str, max_iter: int) -> list[Mm
             method=meth,
             theta=sol.theta[i],
             beta=sol.beta[i],
-            vcov=sol.vcov[i],
-            sigma=sol.sigma[i],
+            vcov=sol.a[i],
+            sigma=sigma[i],
             neg2loglik=float(sol.f[i]),
             converged=bool(sol.converged[i]) and i not in frame.problems,
             iterations=int(sol.iterations[i]),
             gradient_norm=grad_norm[i],
             newton_decrement=float(sol.decrement[i]),
-            reason=frame.problems.get(i, str(sol.reason[i])),
+            reason=frame.problems.get(i, sol.reason[i]),
         )
         for i in range(frame.n_sets)
     ]

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from frailtrial.errors import InputError
-from frailtrial.stats.mmrm_core import sym_pairs
+from frailtrial.stats.mmrm_core import batched_cholesky, inverse_from_cholesky, sym_pairs
 
 Array = NDArray[Any]
 DF_METHODS = ("satterthwaite", "kr", "kr-linear", "residual", "between-within")
@@ -70,13 +70,33 @@ def _inv_information(hess: Array) -> Array:
 
 def satterthwaite(parts: Parts, contrasts: Array) -> Array:
     """Satterthwaite df for each row of ``contrasts`` (k, p)."""
-    f = _f_matrices(_gram(parts.z), parts.jac)
-    cov_theta = _inv_information(parts.hess_theta)
     lp = contrasts @ parts.phi  # (k, p)
     v = np.einsum("ip,ip->i", lp, contrasts)
-    g = np.einsum("ip,kpq,iq->ik", lp, f, lp, optimize=True)
-    denom = np.einsum("ik,kl,il->i", g, cov_theta, g, optimize=True)
-    return np.where(denom > 0, 2.0 * v**2 / np.maximum(denom, 1e-300), np.inf)
+    return satterthwaite_many(
+        parts.z[None], parts.jac[None], parts.hess_theta[None], lp[None], v[None]
+    )[0]
+
+
+def satterthwaite_many(z: Array, jac: Array, hess: Array, phil: Array, var: Array) -> Array:
+    """Satterthwaite df (B, k) of B fits at once: ``var^2 / (g' H^-1 g)`` (= ``2 v^2 / (g' W
+    g)`` with ``W = (H / 2)^-1``) from the per-subject ``Z = W X`` (B, n, T, p), dSigma/dtheta
+    ``jac`` (B, P, T, T), the exact Hessian of -2 log L ``hess`` (B, P, P), ``Phi l`` =
+    ``phil`` (B, k, p) and ``var`` = ``l' Phi l`` (B, k); ``g = dv/dtheta = sum_n (Z_n Phi
+    l)' J (Z_n Phi l)``. NaN where a degenerate fit has no usable Hessian."""
+    wl = np.einsum("bntp,bkp->bknt", z, phil)  # Z_n Phi l
+    msum = np.einsum("bkna,bknc->bkac", wl, wl)
+    grad = np.einsum("bjac,bkac->bkj", jac, msum)  # d(l' Phi l)/dtheta
+    usable = np.isfinite(hess).all(axis=(1, 2)) & np.isfinite(grad).all(axis=(1, 2))
+    hess = np.where(usable[:, None, None], hess, np.eye(hess.shape[1]))
+    # H^-1 g by Cholesky where H is positive definite (a converged fit), else pinv
+    low, pd_ok = batched_cholesky(hess)
+    inv = inverse_from_cholesky(np.where(pd_ok[:, None, None], low, np.eye(hess.shape[1])))
+    if not pd_ok.all():
+        inv[~pd_ok] = np.linalg.pinv(hess[~pd_ok])
+    sol = np.matmul(inv[:, None], grad[..., None])[..., 0]
+    denom = (grad * sol).sum(axis=2)
+    dfs = np.where(denom > 0, var**2 / np.maximum(denom, 1e-300), np.inf)
+    return np.where(usable[:, None], dfs, np.nan)
 
 
 @dataclass
