@@ -34,80 +34,65 @@ def _ids(cases: list[dict[str, Any]], *keys: str) -> list[str]:
 # ---------------------------------------------------------------- two samples
 
 
-@pytest.mark.parametrize("case", REF["two_sample"], ids=_ids(REF["two_sample"], "a", "b"))
-def test_t_tests(case: dict[str, Any]) -> None:
-    a, b = S[case["a"]], S[case["b"]]
-    for equal_var, key in ((True, "student"), (False, "welch")):
-        r = T.t_test(a, b, equal_var=equal_var)
-        ref = case[key]
-        close(r.statistic, ref["statistic"])
-        close(r.df or 0, ref["df"])
-        close(r.p, ref["p"])
-        close(r.estimate, ref["estimate"])
-        close(r.ci_low, ref["ci"][0])
-        close(r.ci_high, ref["ci"][1])
-
-
-def _plateau(a: list[float], b: list[float], est: float) -> tuple[float, float]:
-    """Pairwise differences either side of our estimate: R's uniroot may stop anywhere
-    between them in the normal-approximation case (the statistic is zero there)."""
-    d = np.unique(np.subtract.outer(np.asarray(a), np.asarray(b)).ravel())
-    i = int(np.searchsorted(d, est))
-    return float(d[max(i - 1, 0)]), float(d[min(i + 1, d.size - 1)])
-
-
-@pytest.mark.parametrize("case", REF["two_sample"], ids=_ids(REF["two_sample"], "a", "b"))
-def test_mann_whitney(case: dict[str, Any]) -> None:
-    a, b = S[case["a"]], S[case["b"]]
-    for key, kwargs in (
-        ("wilcox", {}),
-        ("wilcox_approx", {"exact": False}),
-        ("wilcox_nocorrect", {"exact": False, "correct": False}),
-    ):
-        ref = case[key]
-        r = T.mann_whitney_u(a, b, **kwargs)  # type: ignore[arg-type]
-        assert r.method == ref["method"]
-        close(r.statistic, ref["statistic"])
-        close(r.p, ref["p"])
-        if r.exact:
-            close(r.estimate, ref["estimate"])
-            close(r.ci_low, ref["ci"][0])
-            close(r.ci_high, ref["ci"][1])
-        else:  # R's uniroot(tol = 1e-4) lands within 1e-4 of the exact step
-            lo, hi = _plateau(a, b, r.estimate)
-            assert lo - 1e-4 <= ref["estimate"] <= hi + 1e-4
-            assert r.ci_low == pytest.approx(ref["ci"][0], abs=2e-4)
-            assert r.ci_high == pytest.approx(ref["ci"][1], abs=2e-4)
-
-
-@pytest.mark.parametrize("case", REF["paired"], ids=_ids(REF["paired"], "before", "after"))
-def test_paired(case: dict[str, Any]) -> None:
-    before, after = S[case["before"]], S[case["after"]]
-    r = T.paired_t_test(before, after)
-    ref = case["t"]
+def check_t_test(r: T.TestResult, ref: dict[str, Any]) -> None:
+    """Statistic, df, p, estimate and CI of a t test against R's."""
     close(r.statistic, ref["statistic"])
     close(r.df or 0, ref["df"])
     close(r.p, ref["p"])
     close(r.estimate, ref["estimate"])
     close(r.ci_low, ref["ci"][0])
     close(r.ci_high, ref["ci"][1])
+
+
+def check_rank_test(r: T.TestResult, ref: dict[str, Any], steps: Any) -> None:
+    """A Wilcoxon test against R's: exact case to rounding; in the normal-approximation
+    case R's uniroot(tol = 1e-4) lands within 1e-4 of the exact step, anywhere between the
+    candidate values ``steps`` (sorted pairwise differences or Walsh averages) either side
+    of our estimate, where the statistic is zero."""
+    assert r.method == ref["method"]
+    close(r.statistic, ref["statistic"])
+    close(r.p, ref["p"])
+    if r.exact:
+        close(r.estimate, ref["estimate"])
+        close(r.ci_low, ref["ci"][0])
+        close(r.ci_high, ref["ci"][1])
+    else:
+        i = int(np.searchsorted(steps, r.estimate))
+        lo, hi = steps[max(i - 1, 0)], steps[min(i + 1, steps.size - 1)]
+        assert lo - 1e-4 <= ref["estimate"] <= hi + 1e-4
+        assert r.ci_low == pytest.approx(ref["ci"][0], abs=2e-4)
+        assert r.ci_high == pytest.approx(ref["ci"][1], abs=2e-4)
+
+
+@pytest.mark.parametrize("case", REF["two_sample"], ids=_ids(REF["two_sample"], "a", "b"))
+def test_t_tests(case: dict[str, Any]) -> None:
+    a, b = S[case["a"]], S[case["b"]]
+    for equal_var, key in ((True, "student"), (False, "welch")):
+        check_t_test(T.t_test(a, b, equal_var=equal_var), case[key])
+
+
+@pytest.mark.parametrize("case", REF["two_sample"], ids=_ids(REF["two_sample"], "a", "b"))
+def test_mann_whitney(case: dict[str, Any]) -> None:
+    a, b = S[case["a"]], S[case["b"]]
+    diffs = np.unique(np.subtract.outer(np.asarray(a), np.asarray(b)).ravel())
+    for key, kwargs in (
+        ("wilcox", {}),
+        ("wilcox_approx", {"exact": False}),
+        ("wilcox_nocorrect", {"exact": False, "correct": False}),
+    ):
+        r = T.mann_whitney_u(a, b, **kwargs)  # type: ignore[arg-type]
+        check_rank_test(r, case[key], diffs)
+
+
+@pytest.mark.parametrize("case", REF["paired"], ids=_ids(REF["paired"], "before", "after"))
+def test_paired(case: dict[str, Any]) -> None:
+    before, after = S[case["before"]], S[case["after"]]
+    check_t_test(T.paired_t_test(before, after), case["t"])
     d = np.asarray(after) - np.asarray(before)
     walsh = np.unique((d[:, None] + d[None, :]) / 2)
     for key, kwargs in (("wilcox", {}), ("wilcox_approx", {"exact": False})):
-        ref = case[key]
         w = T.wilcoxon_signed_rank(before, after, **kwargs)  # type: ignore[arg-type]
-        assert w.method == ref["method"]
-        close(w.statistic, ref["statistic"])
-        close(w.p, ref["p"])
-        if w.exact:
-            close(w.estimate, ref["estimate"])
-            close(w.ci_low, ref["ci"][0])
-            close(w.ci_high, ref["ci"][1])
-        else:
-            i = int(np.searchsorted(walsh, w.estimate))
-            assert walsh[max(i - 1, 0)] - 1e-4 <= ref["estimate"] <= walsh[i + 1] + 1e-4
-            assert w.ci_low == pytest.approx(ref["ci"][0], abs=2e-4)
-            assert w.ci_high == pytest.approx(ref["ci"][1], abs=2e-4)
+        check_rank_test(w, case[key], walsh)
 
 
 @pytest.mark.parametrize("case", REF["shapiro"], ids=_ids(REF["shapiro"], "sample"))
