@@ -470,16 +470,11 @@ def _deviance_varpar(d: _Data, theta: float, sigma: float, method: Method) -> fl
     """-2 log-likelihood at (theta = tau / sigma, sigma) with beta at its GLS estimate
     (lmerTest's ``devfun_vp``)."""
     gamma = theta * theta
-    c = gamma / (1 + d.n_i * gamma)
-    a = d.xtx - (d.sx * c[:, None]).T @ d.sx
-    b = d.xty - d.sx.T @ (c * d.sy)
-    r = d.yty - float(c @ d.sy**2)
-    beta = np.linalg.solve(a, b)
-    rss = r - float(b @ beta)
+    prof = _profile(d, gamma, method)  # beta, its RSS and (X'V^-1 X)^-1 (times sigma2)
     s2 = sigma * sigma
-    dev = d.n * (_LOG2PI + math.log(s2)) + float(np.log1p(d.n_i * gamma).sum()) + rss / s2
+    dev = d.n * (_LOG2PI + math.log(s2)) + float(np.log1p(d.n_i * gamma).sum()) + prof.rss / s2
     if method == "reml":
-        dev += float(np.linalg.slogdet(a)[1]) - d.p * (math.log(s2) + _LOG2PI)
+        dev -= float(np.linalg.slogdet(prof.a_inv)[1]) + d.p * (math.log(s2) + _LOG2PI)
     return dev
 
 
