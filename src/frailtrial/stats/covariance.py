@@ -122,19 +122,12 @@ class Unstructured(Structure):
 
     def __init__(self, n_visits: int) -> None:
         super().__init__(n_visits)
-        t = n_visits
-        rows, cols = [], []
-        for i in range(t):
-            rows.append(i)
-            cols.append(i)
-        for i in range(t):
-            for j in range(i):
-                rows.append(i)
-                cols.append(j)
-        self._rows = np.array(rows)
-        self._cols = np.array(cols)
+        diag = np.arange(n_visits)
+        below_r, below_c = np.tril_indices(n_visits, -1)  # strict lower triangle by rows
+        self._rows = np.concatenate([diag, below_r])
+        self._cols = np.concatenate([diag, below_c])
         self._is_diag = self._rows == self._cols
-        nr, nc = np.tril_indices(t)
+        nr, nc = np.tril_indices(n_visits)
         self._nat_rows, self._nat_cols = nr, nc
 
     @property
@@ -239,16 +232,14 @@ class _Correlation(Structure):
     def n_theta(self) -> int:
         return self.n_sd + self.n_corr
 
-    def _sd(self, log_sd: Array) -> Array:
-        sd = np.exp(log_sd)
+    def _scaled(self, sd: Array, rho: Array) -> Array:
+        """D C D from the standard deviation(s) (B, n_sd) and correlation parameters."""
         if not self.heterogeneous:
             sd = np.repeat(sd, self.n_visits, axis=1)
-        return sd
+        return sd[:, :, None] * self.corr(rho) * sd[:, None, :]
 
     def sigma(self, theta: Array) -> Array:
-        sd = self._sd(theta[:, : self.n_sd])
-        cmat = self.corr(theta[:, self.n_sd :])
-        return sd[:, :, None] * cmat * sd[:, None, :]
+        return self._scaled(np.exp(theta[:, : self.n_sd]), theta[:, self.n_sd :])
 
     def start(self, sigma0: Array) -> Array:
         var = np.clip(np.diagonal(sigma0, axis1=1, axis2=2), 1e-8, None)
@@ -267,12 +258,7 @@ class _Correlation(Structure):
 
     # native: variances instead of log sd, correlations as they are
     def native_sigma(self, phi: Array) -> Array:
-        var = phi[:, : self.n_sd]
-        sd = np.sqrt(var)
-        if not self.heterogeneous:
-            sd = np.repeat(sd, self.n_visits, axis=1)
-        cmat = self.corr(phi[:, self.n_sd :])
-        return sd[:, :, None] * cmat * sd[:, None, :]
+        return self._scaled(np.sqrt(phi[:, : self.n_sd]), phi[:, self.n_sd :])
 
     def native_from_sigma(self, sigma: Array) -> Array:
         var = np.diagonal(sigma, axis1=1, axis2=2)
