@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Literal
 
@@ -785,8 +785,8 @@ def _normality_reason(
 def _with_reason(
     res: TestResult, reason: str, normality: tuple[NormalityResult, ...], conf_int: bool
 ) -> TestResult:
-    ci = {} if conf_int else {"ci_low": math.nan, "ci_high": math.nan}
-    return TestResult(**{**res.__dict__, "reason": reason, "normality": normality, **ci})
+    out = replace(res, reason=reason, normality=normality)
+    return out if conf_int else replace(out, ci_low=math.nan, ci_high=math.nan)
 
 
 # ---------------------------------------------------------------- contingency tables
@@ -946,7 +946,7 @@ def compare_proportions(
 
 
 def _reasoned(res: ContingencyResult, reason: str) -> ContingencyResult:
-    return ContingencyResult(**{**res.__dict__, "reason": reason})
+    return replace(res, reason=reason)
 
 
 # ---------------------------------------------------------------- multiplicity
