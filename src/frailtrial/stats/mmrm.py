@@ -229,13 +229,9 @@ class MmrmFit:
         for var, means in self.frame.numerics.items():
             grid[var] = means[self.index]
         xg = np.asarray(self.frame.spec.get_model_matrix(grid, na_action="ignore"), dtype=float)
-        keys = (
-            grid[specs].astype(str).agg("\x1f".join, axis=1)
-            if specs
-            else pd.Series([""] * len(grid))
-        )
+        keys = _keys(grid, specs)
         combos = pd.DataFrame(list(itertools.product(*(factors[v] for v in specs))), columns=specs)
-        ckeys = _keys(combos, specs) if specs else pd.Series([""])
+        ckeys = _keys(combos, specs)
         lmat = np.stack([xg[(keys == k).to_numpy()].mean(axis=0) for k in ckeys])
         return combos, lmat
 
