@@ -326,17 +326,24 @@ def _evaluate_kron(
         idx, np.ascontiguousarray(sigma, dtype=float), kron_arrays(batch, kr), reml, level,
         f, beta, a, grad, hess,
     )  # fmt: skip
-    empty = np.empty((b, 0, 0, 0))
+    return _without_subjects(f, beta, a, grad if level else None, hess if level == 2 else None)
+
+
+def _without_subjects(
+    f: Array, beta: Array, a: Array, grad: Array | None, hess: Array | None
+) -> Evaluation:
+    """An :class:`Evaluation` without the per-subject arrays (empty)."""
+    empty = np.empty((f.size, 0, 0, 0))
     return Evaluation(
         f=f,
         beta=beta,
         a=a,
         w=empty,
         z=empty,
-        u=empty.reshape(b, 0, 0),
+        u=empty.reshape(f.size, 0, 0),
         wk=empty,
-        grad_sigma=grad if level else None,
-        hess_sigma=hess if level == 2 else None,
+        grad_sigma=grad,
+        hess_sigma=hess,
     )
 
 
@@ -719,15 +726,6 @@ def _take(ev: Evaluation, idx: NDArray[np.int64]) -> Evaluation:
     """The data sets ``idx`` of an evaluation, without the per-subject arrays (not needed
     after the derivatives are formed)."""
     assert ev.grad_sigma is not None and ev.hess_sigma is not None
-    empty = np.empty((idx.size, 0, 0, 0))
-    return Evaluation(
-        f=ev.f[idx],
-        beta=ev.beta[idx],
-        a=ev.a[idx],
-        w=empty,
-        z=empty,
-        u=empty.reshape(idx.size, 0, 0),
-        wk=empty,
-        grad_sigma=ev.grad_sigma[idx],
-        hess_sigma=ev.hess_sigma[idx],
+    return _without_subjects(
+        ev.f[idx], ev.beta[idx], ev.a[idx], ev.grad_sigma[idx], ev.hess_sigma[idx]
     )
