@@ -1,5 +1,6 @@
 """Compiled (numba) kernels of the batched MMRM: the criterion of separable designs with
-its gradient and approximate Hessian in Sigma, and small Cholesky solves.
+its gradient and approximate Hessian in Sigma, the whole optimiser for ``us``, and the
+Newton step (modified where the Hessian is not positive definite) of the numpy optimiser.
 
 ``fit_many`` spends its time on many data sets of a few dozen subjects each: numpy's
 batched calls on (B, K, 6, 6) stacks are dominated by per-call and per-matrix overhead,
