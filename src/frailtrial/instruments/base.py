@@ -6,11 +6,15 @@ the CLI read ranges from one place, and implements ``score`` with its own missin
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel
 
 from frailtrial.errors import InputError
 
@@ -142,20 +146,28 @@ class Registry:
 REGISTRY = Registry()
 
 
+class FlatResult:
+    """Base of the dataclass results: ``as_dict`` is the flat JSON form, every field under its
+    own name."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return result_as_dict(self)
+
+
 def result_as_dict(result: Any) -> dict[str, Any]:
     """A score result as a flat dict under its published key names (dataclass or pydantic)."""
-    if hasattr(result, "as_dict"):
-        out: dict[str, Any] = result.as_dict()
-        return out
-    dumped: dict[str, Any] = result.model_dump(mode="json", by_alias=True)
-    return dumped
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        return dataclasses.asdict(result)
+    if isinstance(result, BaseModel):
+        dumped: dict[str, Any] = result.model_dump(mode="json", by_alias=True)
+        return dumped
+    raise TypeError(
+        f"an instrument result must be a dataclass or a pydantic model, not {type(result).__name__}"
+    )
 
 
 def result_keys(instrument: Instrument) -> list[str]:
     """The keys ``result_as_dict`` gives for this instrument's results, read from its type."""
-    import dataclasses
-    import typing
-
     rtype = typing.get_type_hints(type(instrument).score)["return"]
     if dataclasses.is_dataclass(rtype):
         return [f.name for f in dataclasses.fields(rtype)]

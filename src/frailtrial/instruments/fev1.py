@@ -19,7 +19,7 @@ Valid for ages 3-95. Missing rule: every output is missing when any input is.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any, ClassVar
@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from frailtrial.errors import InputError
-from frailtrial.instruments.base import REGISTRY, Item, validate_answers
+from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
 
 ETHNICITIES: tuple[str, ...] = ("caucasian", "african_american", "ne_asian", "se_asian", "other")
 SEXES: tuple[str, ...] = ("male", "female")
@@ -90,17 +90,13 @@ def _broadcast(
 
 
 @dataclass(frozen=True)
-class GLIResult:
+class GLIResult(FlatResult):
     """Predicted FEV1 (M), LLN, z-score and percent predicted."""
 
     predicted_l: float | None
     lln_l: float | None
     z: float | None
     pct_predicted: float | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """Flat JSON form: predicted_l, lln_l, z, pct_predicted."""
-        return asdict(self)
 
 
 def gli2012_lms(

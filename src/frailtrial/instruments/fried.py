@@ -36,11 +36,11 @@ known + missing <= 2: pre-frail); the score stays missing unless every criterion
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from frailtrial.errors import InputError
-from frailtrial.instruments.base import REGISTRY, Item, validate_answers
+from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
 from frailtrial.instruments.options import option_bool, option_choice, option_number
 
 Criteria = Literal["chs", "awgs2019", "jchs"]
@@ -98,7 +98,7 @@ _CHS_GRIP_WOMEN = ((23.0, 17.0), (26.0, 17.3), (29.0, 18.0), (float("inf"), 21.0
 
 
 @dataclass(frozen=True)
-class FriedResult:
+class FriedResult(FlatResult):
     """Criterion flags (None when missing), points and category of one assessment."""
 
     criteria: str
@@ -113,10 +113,6 @@ class FriedResult:
     category: str | None
     bmi: float | None
     gait_speed_m_s: float | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """Flat JSON form: every field above under its own name."""
-        return asdict(self)
 
 
 def category_of(points: int, n_missing: int) -> str | None:

@@ -13,10 +13,10 @@ the flags are missing when ``grip_kg`` or ``sex`` is.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from frailtrial.instruments.base import REGISTRY, Item, validate_answers
+from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
 from frailtrial.instruments.options import option_choice
 
 TRIALS = 3
@@ -40,7 +40,7 @@ ITEMS: tuple[Item, ...] = (
 
 
 @dataclass(frozen=True)
-class GripResult:
+class GripResult(FlatResult):
     """Best trial per hand, the reported grip and the low-grip flags."""
 
     best_right_kg: float | None
@@ -49,10 +49,6 @@ class GripResult:
     hand_used: str | None
     weak_awgs2019: bool | None
     weak_ewgsop2: bool | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """Flat JSON form: every field above under its own name."""
-        return asdict(self)
 
 
 @dataclass

@@ -9,10 +9,10 @@ result is missing when no trial is recorded.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from frailtrial.instruments.base import REGISTRY, Item, validate_answers
+from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
 from frailtrial.instruments.options import option_choice, option_number
 
 ITEMS: tuple[Item, ...] = (
@@ -22,17 +22,13 @@ ITEMS: tuple[Item, ...] = (
 
 
 @dataclass(frozen=True)
-class WalkResult:
+class WalkResult(FlatResult):
     """Time used, gait speed and the slow-gait flags."""
 
     time_s: float | None
     gait_speed_m_s: float | None
     slow_awgs2019: bool | None
     slow_ewgsop2: bool | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """Flat JSON form: every field above under its own name."""
-        return asdict(self)
 
 
 @dataclass
