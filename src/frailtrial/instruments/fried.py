@@ -41,7 +41,9 @@ from typing import Any, ClassVar, Literal
 
 from frailtrial.errors import InputError
 from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
+from frailtrial.instruments.grip import AWGS2019_LOW_GRIP_KG
 from frailtrial.instruments.options import option_bool, option_choice, option_number
+from frailtrial.instruments.walk4m import AWGS2019_SLOW_M_S
 
 Criteria = Literal["chs", "awgs2019", "jchs"]
 CRITERIA: tuple[str, ...] = ("chs", "awgs2019", "jchs")
@@ -206,7 +208,7 @@ class Fried:
         self, time: float | None, speed: float | None, height: float | None, male: bool | None
     ) -> bool | None:
         if self.criteria != "chs":
-            return None if speed is None else speed < 1.0
+            return None if speed is None else speed < AWGS2019_SLOW_M_S
         if time is None and speed is not None:
             time = FIFTEEN_FEET_M / speed
         if time is None or height is None or male is None:
@@ -218,7 +220,7 @@ class Fried:
         if grip is None or male is None:
             return None
         if self.criteria != "chs":
-            return grip < (28.0 if male else 18.0)
+            return grip < AWGS2019_LOW_GRIP_KG["male" if male else "female"]
         if bmi is None:
             return None
         table = (

@@ -21,6 +21,9 @@ from frailtrial.instruments.options import option_choice
 
 TRIALS = 3
 HANDS = ("right", "left")
+# Low grip: below these kg by sex (AWGS 2019, EWGSOP2); fried.py uses the AWGS 2019 ones too.
+AWGS2019_LOW_GRIP_KG = {"male": 28.0, "female": 18.0}
+EWGSOP2_LOW_GRIP_KG = {"male": 27.0, "female": 16.0}
 ITEMS: tuple[Item, ...] = (
     Item("sex", "Sex", kind="choice", choices=("male", "female")),
     Item("dominant_hand", "Dominant hand", kind="choice", choices=HANDS),
@@ -85,9 +88,8 @@ class Grip:
         weak_awgs: bool | None = None
         weak_ewgsop2: bool | None = None
         if grip is not None and a["sex"] is not None:
-            male = a["sex"] == "male"
-            weak_awgs = grip < (28.0 if male else 18.0)
-            weak_ewgsop2 = grip < (27.0 if male else 16.0)
+            weak_awgs = grip < AWGS2019_LOW_GRIP_KG[a["sex"]]
+            weak_ewgsop2 = grip < EWGSOP2_LOW_GRIP_KG[a["sex"]]
         return GripResult(
             best_right_kg=best["right"],
             best_left_kg=best["left"],

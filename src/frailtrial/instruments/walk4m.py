@@ -15,6 +15,9 @@ from typing import Any, ClassVar, Literal
 from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
 from frailtrial.instruments.options import option_choice, option_number
 
+# Slow gait: AWGS 2019 below 1.0 m/s (fried.py uses it too), EWGSOP2 at or below 0.8 m/s.
+AWGS2019_SLOW_M_S = 1.0
+EWGSOP2_SLOW_M_S = 0.8
 ITEMS: tuple[Item, ...] = (
     Item("time_1_s", "Walk time, trial 1", kind="number", minimum=0.5, maximum=300, unit="s"),
     Item("time_2_s", "Walk time, trial 2", kind="number", minimum=0.5, maximum=300, unit="s"),
@@ -60,7 +63,7 @@ class Walk4m:
             return WalkResult(None, None, None, None)
         t = min(times) if self.trials == "fastest" else sum(times) / len(times)
         speed = self.course_m / t
-        return WalkResult(t, speed, speed < 1.0, speed <= 0.8)
+        return WalkResult(t, speed, speed < AWGS2019_SLOW_M_S, speed <= EWGSOP2_SLOW_M_S)
 
 
 REGISTRY.register("walk4m", Walk4m)
