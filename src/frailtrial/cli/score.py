@@ -32,6 +32,9 @@ _USAGE = (
 )
 
 
+_KIND_WORDS: dict[type, str] = {bool: "true or false", int: "an integer", float: "a number"}
+
+
 @dataclasses.dataclass(frozen=True)
 class OptionSpec:
     """One option of an instrument: keyword name, allowed values (if a Literal), default."""
@@ -60,9 +63,9 @@ class OptionSpec:
             else:
                 value = self.kind(raw)
         except ValueError:
+            word = _KIND_WORDS.get(self.kind, self.kind.__name__)
             raise InputError(
-                f"{instrument}: option {self.flag} = {raw!r} is not allowed; "
-                f"expected {self.kind.__name__}"
+                f"{instrument}: option {self.flag} = {raw!r} is not allowed; expected {word}"
             ) from None
         if self.choices and value not in self.choices:
             raise InputError(

@@ -104,8 +104,13 @@ def gli2012_lms(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """GLI-2012 FEV1 (L, M, S) arrays for arrays of age, height (cm), sex and ethnicity names."""
     age_a, height_a, sex_a, eth_a = _broadcast(age, height_cm, sex, ethnicity)
-    if np.any((age_a < AGE_RANGE[0]) | (age_a > AGE_RANGE[1]) | np.isnan(age_a)):
-        raise InputError("fev1: age must be from 3 to 95 years (GLI-2012 range)")
+    bad_age = ~((age_a >= AGE_RANGE[0]) & (age_a <= AGE_RANGE[1]))  # NaN is bad too
+    if bad_age.any():
+        at = int(np.flatnonzero(bad_age)[0])
+        raise InputError(
+            f"fev1: age {float(age_a.flat[at]):g} (at position {at}) is outside the GLI-2012 "
+            "range; expected a number from 3 to 95 years"
+        )
     bad_sex = set(sex_a.ravel()) - set(SEXES)
     if bad_sex:
         raise InputError(f"fev1: sex {sorted(map(str, bad_sex))[0]!r} is not one of male, female")

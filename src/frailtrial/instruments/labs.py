@@ -170,8 +170,8 @@ class EGFR:
         scr_mg = scr if unit == "mg/dL" else scr / CREATININE_UMOL_PER_MG_DL
         if scr_mg > 30:
             raise InputError(
-                f"egfr: item 'creatinine' = {scr!r} {unit} is not plausible (> 30 mg/dL); "
-                "check the unit"
+                f"egfr: item 'creatinine' = {scr!r} {unit} is not plausible; expected at most "
+                "30 mg/dL (a value in umol/L needs creatinine_unit 'umol/L')"
             )
         if a["age"] is None or a["sex"] is None:
             return EGFRResult(scr_mg, None, None)
