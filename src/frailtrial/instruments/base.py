@@ -58,32 +58,32 @@ class Item:
             if self.required:
                 raise InputError(f"{instrument}: item {self.id!r} is required ({self.allowed()})")
             return None
-        bad = InputError(
-            f"{instrument}: item {self.id!r} = {value!r} is not allowed; expected {self.allowed()}"
-        )
+        if not self._accepts(value):
+            raise InputError(
+                f"{instrument}: item {self.id!r} = {value!r} is not allowed; "
+                f"expected {self.allowed()}"
+            )
+        if self.kind == "integer":
+            return int(value)
+        return float(value) if self.kind == "number" else value
+
+    def _accepts(self, value: Any) -> bool:
+        """Whether a non-missing value is allowed (the message is built only on rejection)."""
         if self.kind == "time":
-            if not isinstance(value, str) or not _TIME.match(value):
-                raise bad
-            return value
+            return isinstance(value, str) and _TIME.match(value) is not None
         if self.kind == "boolean":
-            if not isinstance(value, bool):
-                raise bad
-            return value
+            return isinstance(value, bool)
         if self.kind == "choice":
-            if value not in self.choices:
-                raise bad
-            return value
+            return value in self.choices
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad
+            return False
         if isinstance(value, float) and not math.isfinite(value):
-            raise bad
+            return False
         if self.kind == "integer" and float(value) != int(value):
-            raise bad
-        if self.minimum is not None and value < self.minimum:
-            raise bad
-        if self.maximum is not None and value > self.maximum:
-            raise bad
-        return int(value) if self.kind == "integer" else float(value)
+            return False
+        return (self.minimum is None or value >= self.minimum) and (
+            self.maximum is None or value <= self.maximum
+        )
 
 
 def _fmt(x: float) -> str:
