@@ -101,6 +101,8 @@ def test_plain_output_without_json() -> None:
         (["eq5d5l", "--norms", "us1990"], "{}", "takes --value-set"),
         (["eq5d3l", "--value-set", "US"], "{}", "use one of CN, UK"),
         (["sf36", "--version"], "{}", "needs a value"),
+        (["walk4m", "--course-m", "far"], "{}", "'far' is not allowed; expected a number"),
+        (["fried", "--allow-missing", "maybe"], "{}", "expected true or false"),
         (["nosuch"], "{}", "unknown instrument 'nosuch'"),
         ([], "", "missing instrument NAME"),
     ],

@@ -63,6 +63,11 @@ def test_invalid_inputs() -> None:
         get("fev1").score({**a, "ethnicity": "asian"})
 
 
+def test_vector_age_outside_range_names_value_and_position() -> None:
+    with pytest.raises(InputError, match=r"age 2 \(at position 1\).*from 3 to 95"):
+        gli2012_fev1([40.0, 2.0], 170.0, "male", "caucasian", 3.0)
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     st.floats(3, 95), st.floats(100, 200), st.sampled_from(["male", "female"]),

@@ -48,6 +48,9 @@ def test_egfr_published_calculator_example() -> None:
 
 def test_egfr_missing_and_invalid() -> None:
     assert get("egfr").score({"creatinine": 1.0}).egfr is None
+    implausible = r"'creatinine' = 90.0 mg/dL .*at most 30 mg/dL .*creatinine_unit 'umol/L'"
+    with pytest.raises(InputError, match=implausible):
+        get("egfr").score({"creatinine": 90, "age": 50, "sex": "male"})
     with pytest.raises(InputError, match="'creatinine' = 90"):
         get("egfr").score({"creatinine": 90, "age": 50, "sex": "male"})  # umol/L typed as mg/dL
     with pytest.raises(InputError, match="'sex' = 'M'"):

@@ -1,5 +1,5 @@
-"""Options of the part-B instruments accept the strings a command line passes, and reject the
-rest with an error naming instrument, option and value."""
+"""Instrument options accept the strings a command line passes, and reject the rest with an
+error naming instrument, option, value and what is allowed."""
 
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ def test_string_options_are_converted() -> None:
         ("egfr", {"unit": "mmol/L"}, r"egfr: option unit='mmol/L'"),
         ("cytokine", {"substitution": "lod"}, r"substitution='lod'"),
         ("cfs", {"version": "1.2"}, r"cfs: option version='1.2'"),
+        ("sf36", {"norms": "uk1992"}, r"sf36: option norms='uk1992'.*us1990, us1998"),
+        ("sf36", {"scoring": "sf12"}, r"sf36: option scoring='sf12'.*sf36, rand36"),
+        ("eq5d3l", {"value_set": "US"}, r"eq5d3l: option value_set='US'.*CN, UK"),
     ],
 )
 def test_bad_options(name: str, options: dict[str, object], pattern: str) -> None:

@@ -149,6 +149,10 @@ def test_simple_summaries_are_sums_and_means_of_four_scales() -> None:
     assert r.MCS_sum == pytest.approx(sum(ment))
     assert r.PCS_mean == pytest.approx(sum(phys) / 4)
     assert r.MCS_mean == pytest.approx(sum(ment) / 4)
+    # the same from the SAS algorithm's published scales (row 9 of SAS_SAMPLE_OUTPUT)
+    assert r.MCS_sum == pytest.approx(85 + 100 + 100 + 88, abs=6e-6)
+    assert r.PCS_mean == pytest.approx((95 + 100 + 100 + 92) / 4, abs=6e-6)
+    assert r.MCS_mean == pytest.approx((85 + 100 + 100 + 88) / 4, abs=6e-6)
 
 
 def test_missing_scale_leaves_its_summaries_missing() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from frailtrial import instruments
-from frailtrial.instruments.base import result_keys, result_range
+from frailtrial.instruments.base import result_as_dict, result_keys, result_range
 from frailtrial.protocol import builtin_names, load
 
 
@@ -41,3 +41,9 @@ def test_simulator_bounds_are_the_instruments_ranges(name: str) -> None:
         lo, hi = result_range(instruments.get(var.instrument), var.result)
         b = variable_bounds(p, var.name)
         assert (b.lower, b.upper) == (lo, hi), var.name
+
+
+@pytest.mark.parametrize("name", instruments.names())
+def test_result_dict_has_the_keys_its_type_declares(name: str) -> None:
+    inst = instruments.get(name)
+    assert list(result_as_dict(inst.score({}))) == result_keys(inst)

@@ -22,6 +22,7 @@ import typer
 from frailtrial.cli.output import emit_json, fail
 from frailtrial.errors import InputError
 from frailtrial.instruments import REGISTRY, Instrument
+from frailtrial.instruments.base import result_as_dict
 
 _USAGE = (
     "usage: frailtrial score NAME [--OPTION VALUE ...] [--json] < answers.json\n"
@@ -29,6 +30,9 @@ _USAGE = (
     "Reads one JSON object (item -> answer, null = missing) or a list of objects on stdin and\n"
     "prints one result per input, in order."
 )
+
+
+_KIND_WORDS: dict[type, str] = {bool: "true or false", int: "an integer", float: "a number"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,9 +63,9 @@ class OptionSpec:
             else:
                 value = self.kind(raw)
         except ValueError:
+            word = _KIND_WORDS.get(self.kind, self.kind.__name__)
             raise InputError(
-                f"{instrument}: option {self.flag} = {raw!r} is not allowed; "
-                f"expected {self.kind.__name__}"
+                f"{instrument}: option {self.flag} = {raw!r} is not allowed; expected {word}"
             ) from None
         if self.choices and value not in self.choices:
             raise InputError(
@@ -168,14 +172,6 @@ def _read_inputs() -> list[dict[str, Any]]:
     return records
 
 
-def _as_dict(result: Any) -> Any:
-    if hasattr(result, "model_dump"):
-        return result.model_dump(mode="json")
-    if dataclasses.is_dataclass(result) and not isinstance(result, type):
-        return dataclasses.asdict(result)
-    return result
-
-
 def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else json.dumps(value)
 
@@ -216,15 +212,14 @@ def _score(args: list[str], name: str | None, as_json: bool, list_: bool) -> Non
     results = []
     for i, record in enumerate(_read_inputs()):
         try:
-            results.append(_as_dict(instrument.score(record)))
+            results.append(result_as_dict(instrument.score(record)))
         except InputError as exc:
             raise InputError(f"input {i}: {exc}") from None
     if as_json:
         emit_json(results)
         return
     for i, result in enumerate(results):
-        fields = result.items() if isinstance(result, dict) else [("value", result)]
-        typer.echo(f"[{i}] " + "  ".join(f"{k}={_fmt(v)}" for k, v in fields))
+        typer.echo(f"[{i}] " + "  ".join(f"{k}={_fmt(v)}" for k, v in result.items()))
 
 
 CONTEXT_SETTINGS = {

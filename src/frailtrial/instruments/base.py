@@ -6,11 +6,15 @@ the CLI read ranges from one place, and implements ``score`` with its own missin
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel
 
 from frailtrial.errors import InputError
 
@@ -54,32 +58,32 @@ class Item:
             if self.required:
                 raise InputError(f"{instrument}: item {self.id!r} is required ({self.allowed()})")
             return None
-        bad = InputError(
-            f"{instrument}: item {self.id!r} = {value!r} is not allowed; expected {self.allowed()}"
-        )
+        if not self._accepts(value):
+            raise InputError(
+                f"{instrument}: item {self.id!r} = {value!r} is not allowed; "
+                f"expected {self.allowed()}"
+            )
+        if self.kind == "integer":
+            return int(value)
+        return float(value) if self.kind == "number" else value
+
+    def _accepts(self, value: Any) -> bool:
+        """Whether a non-missing value is allowed (the message is built only on rejection)."""
         if self.kind == "time":
-            if not isinstance(value, str) or not _TIME.match(value):
-                raise bad
-            return value
+            return isinstance(value, str) and _TIME.match(value) is not None
         if self.kind == "boolean":
-            if not isinstance(value, bool):
-                raise bad
-            return value
+            return isinstance(value, bool)
         if self.kind == "choice":
-            if value not in self.choices:
-                raise bad
-            return value
+            return value in self.choices
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad
+            return False
         if isinstance(value, float) and not math.isfinite(value):
-            raise bad
+            return False
         if self.kind == "integer" and float(value) != int(value):
-            raise bad
-        if self.minimum is not None and value < self.minimum:
-            raise bad
-        if self.maximum is not None and value > self.maximum:
-            raise bad
-        return int(value) if self.kind == "integer" else float(value)
+            return False
+        return (self.minimum is None or value >= self.minimum) and (
+            self.maximum is None or value <= self.maximum
+        )
 
 
 def _fmt(x: float) -> str:
@@ -142,20 +146,28 @@ class Registry:
 REGISTRY = Registry()
 
 
+class FlatResult:
+    """Base of the dataclass results: ``as_dict`` is the flat JSON form, every field under its
+    own name."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return result_as_dict(self)
+
+
 def result_as_dict(result: Any) -> dict[str, Any]:
     """A score result as a flat dict under its published key names (dataclass or pydantic)."""
-    if hasattr(result, "as_dict"):
-        out: dict[str, Any] = result.as_dict()
-        return out
-    dumped: dict[str, Any] = result.model_dump(mode="json", by_alias=True)
-    return dumped
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        return dataclasses.asdict(result)
+    if isinstance(result, BaseModel):
+        dumped: dict[str, Any] = result.model_dump(mode="json", by_alias=True)
+        return dumped
+    raise TypeError(
+        f"an instrument result must be a dataclass or a pydantic model, not {type(result).__name__}"
+    )
 
 
 def result_keys(instrument: Instrument) -> list[str]:
     """The keys ``result_as_dict`` gives for this instrument's results, read from its type."""
-    import dataclasses
-    import typing
-
     rtype = typing.get_type_hints(type(instrument).score)["return"]
     if dataclasses.is_dataclass(rtype):
         return [f.name for f in dataclasses.fields(rtype)]

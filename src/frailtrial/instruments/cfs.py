@@ -9,10 +9,10 @@ conventional cut-point); a missing level leaves everything missing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from frailtrial.instruments.base import REGISTRY, Item, validate_answers
+from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
 from frailtrial.instruments.options import option_choice
 
 LABELS: dict[str, tuple[str, ...]] = {
@@ -44,16 +44,12 @@ ITEMS: tuple[Item, ...] = (Item("cfs", "Clinical Frailty Scale level", minimum=1
 
 
 @dataclass(frozen=True)
-class CFSResult:
+class CFSResult(FlatResult):
     """The level, its label and whether it counts as frail (>= 5)."""
 
     score: int | None
     label: str | None
     frail: bool | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """Flat JSON form: score, label, frail."""
-        return asdict(self)
 
 
 @dataclass

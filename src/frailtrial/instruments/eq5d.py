@@ -16,8 +16,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from frailtrial.errors import InputError
 from frailtrial.instruments.base import REGISTRY, Item, validate_answers
+from frailtrial.instruments.options import option_choice
 
 DIMENSIONS = ("mobility", "self_care", "usual_activities", "pain_discomfort", "anxiety_depression")
 _LABELS = {
@@ -90,12 +90,7 @@ class _EQ5D(ABC):
 
     def _configure(self, value_set: str) -> None:
         """Check the value set name and build the item schema."""
-        if value_set not in self.value_sets:
-            raise InputError(
-                f"{self.name}: option value_set={value_set!r} is not allowed; "
-                f"use one of {', '.join(self.value_sets)}"
-            )
-        self.value_set = value_set
+        self.value_set = option_choice(self.name, "value_set", value_set, self.value_sets)
         self._items = (
             *(Item(d, _LABELS[d], "integer", 1, self.levels) for d in DIMENSIONS),
             Item("vas", "EQ VAS, own health today", "integer", 0, 100),

@@ -19,7 +19,7 @@ Valid for ages 3-95. Missing rule: every output is missing when any input is.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any, ClassVar
@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from frailtrial.errors import InputError
-from frailtrial.instruments.base import REGISTRY, Item, validate_answers
+from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
 
 ETHNICITIES: tuple[str, ...] = ("caucasian", "african_american", "ne_asian", "se_asian", "other")
 SEXES: tuple[str, ...] = ("male", "female")
@@ -90,7 +90,7 @@ def _broadcast(
 
 
 @dataclass(frozen=True)
-class GLIResult:
+class GLIResult(FlatResult):
     """Predicted FEV1 (M), LLN, z-score and percent predicted."""
 
     predicted_l: float | None
@@ -98,18 +98,19 @@ class GLIResult:
     z: float | None
     pct_predicted: float | None
 
-    def as_dict(self) -> dict[str, Any]:
-        """Flat JSON form: predicted_l, lln_l, z, pct_predicted."""
-        return asdict(self)
-
 
 def gli2012_lms(
     age: ArrayLike, height_cm: ArrayLike, sex: ArrayLike, ethnicity: ArrayLike
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """GLI-2012 FEV1 (L, M, S) arrays for arrays of age, height (cm), sex and ethnicity names."""
     age_a, height_a, sex_a, eth_a = _broadcast(age, height_cm, sex, ethnicity)
-    if np.any((age_a < AGE_RANGE[0]) | (age_a > AGE_RANGE[1]) | np.isnan(age_a)):
-        raise InputError("fev1: age must be from 3 to 95 years (GLI-2012 range)")
+    bad_age = ~((age_a >= AGE_RANGE[0]) & (age_a <= AGE_RANGE[1]))  # NaN is bad too
+    if bad_age.any():
+        at = int(np.flatnonzero(bad_age)[0])
+        raise InputError(
+            f"fev1: age {float(age_a.flat[at]):g} (at position {at}) is outside the GLI-2012 "
+            "range; expected a number from 3 to 95 years"
+        )
     bad_sex = set(sex_a.ravel()) - set(SEXES)
     if bad_sex:
         raise InputError(f"fev1: sex {sorted(map(str, bad_sex))[0]!r} is not one of male, female")

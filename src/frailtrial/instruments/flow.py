@@ -7,10 +7,10 @@ A missing percentage leaves the result missing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
-from frailtrial.instruments.base import REGISTRY, Item, validate_answers
+from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
 
 ITEMS: tuple[Item, ...] = (
     Item(
@@ -25,14 +25,10 @@ ITEMS: tuple[Item, ...] = (
 
 
 @dataclass(frozen=True)
-class FlowResult:
+class FlowResult(FlatResult):
     """The percentage as recorded."""
 
     percent: float | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """Flat JSON form: percent."""
-        return asdict(self)
 
 
 @dataclass

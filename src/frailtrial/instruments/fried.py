@@ -36,12 +36,14 @@ known + missing <= 2: pre-frail); the score stays missing unless every criterion
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from frailtrial.errors import InputError
-from frailtrial.instruments.base import REGISTRY, Item, validate_answers
+from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
+from frailtrial.instruments.grip import AWGS2019_LOW_GRIP_KG
 from frailtrial.instruments.options import option_bool, option_choice, option_number
+from frailtrial.instruments.walk4m import AWGS2019_SLOW_M_S
 
 Criteria = Literal["chs", "awgs2019", "jchs"]
 CRITERIA: tuple[str, ...] = ("chs", "awgs2019", "jchs")
@@ -98,7 +100,7 @@ _CHS_GRIP_WOMEN = ((23.0, 17.0), (26.0, 17.3), (29.0, 18.0), (float("inf"), 21.0
 
 
 @dataclass(frozen=True)
-class FriedResult:
+class FriedResult(FlatResult):
     """Criterion flags (None when missing), points and category of one assessment."""
 
     criteria: str
@@ -113,10 +115,6 @@ class FriedResult:
     category: str | None
     bmi: float | None
     gait_speed_m_s: float | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """Flat JSON form: every field above under its own name."""
-        return asdict(self)
 
 
 def category_of(points: int, n_missing: int) -> str | None:
@@ -210,7 +208,7 @@ class Fried:
         self, time: float | None, speed: float | None, height: float | None, male: bool | None
     ) -> bool | None:
         if self.criteria != "chs":
-            return None if speed is None else speed < 1.0
+            return None if speed is None else speed < AWGS2019_SLOW_M_S
         if time is None and speed is not None:
             time = FIFTEEN_FEET_M / speed
         if time is None or height is None or male is None:
@@ -222,7 +220,7 @@ class Fried:
         if grip is None or male is None:
             return None
         if self.criteria != "chs":
-            return grip < (28.0 if male else 18.0)
+            return grip < AWGS2019_LOW_GRIP_KG["male" if male else "female"]
         if bmi is None:
             return None
         table = (

@@ -13,14 +13,17 @@ the flags are missing when ``grip_kg`` or ``sex`` is.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from frailtrial.instruments.base import REGISTRY, Item, validate_answers
+from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
 from frailtrial.instruments.options import option_choice
 
 TRIALS = 3
 HANDS = ("right", "left")
+# Low grip: below these kg by sex (AWGS 2019, EWGSOP2); fried.py uses the AWGS 2019 ones too.
+AWGS2019_LOW_GRIP_KG = {"male": 28.0, "female": 18.0}
+EWGSOP2_LOW_GRIP_KG = {"male": 27.0, "female": 16.0}
 ITEMS: tuple[Item, ...] = (
     Item("sex", "Sex", kind="choice", choices=("male", "female")),
     Item("dominant_hand", "Dominant hand", kind="choice", choices=HANDS),
@@ -40,7 +43,7 @@ ITEMS: tuple[Item, ...] = (
 
 
 @dataclass(frozen=True)
-class GripResult:
+class GripResult(FlatResult):
     """Best trial per hand, the reported grip and the low-grip flags."""
 
     best_right_kg: float | None
@@ -49,10 +52,6 @@ class GripResult:
     hand_used: str | None
     weak_awgs2019: bool | None
     weak_ewgsop2: bool | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """Flat JSON form: every field above under its own name."""
-        return asdict(self)
 
 
 @dataclass
@@ -89,9 +88,8 @@ class Grip:
         weak_awgs: bool | None = None
         weak_ewgsop2: bool | None = None
         if grip is not None and a["sex"] is not None:
-            male = a["sex"] == "male"
-            weak_awgs = grip < (28.0 if male else 18.0)
-            weak_ewgsop2 = grip < (27.0 if male else 16.0)
+            weak_awgs = grip < AWGS2019_LOW_GRIP_KG[a["sex"]]
+            weak_ewgsop2 = grip < EWGSOP2_LOW_GRIP_KG[a["sex"]]
         return GripResult(
             best_right_kg=best["right"],
             best_left_kg=best["left"],

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from frailtrial.errors import InputError
-from frailtrial.instruments.base import REGISTRY, Item, validate_answers
+from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
 from frailtrial.instruments.options import option_choice
 
 CREATININE_UMOL_PER_MG_DL = 88.4
@@ -135,16 +135,12 @@ EGFR_ITEMS: tuple[Item, ...] = (
 
 
 @dataclass(frozen=True)
-class EGFRResult:
+class EGFRResult(FlatResult):
     """Creatinine in mg/dL, eGFR (mL/min/1.73 m2) and its KDIGO G category."""
 
     creatinine_mg_dl: float | None
     egfr: float | None
     gfr_category: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """Flat JSON form: creatinine_mg_dl, egfr, gfr_category."""
-        return asdict(self)
 
 
 @dataclass
@@ -174,8 +170,8 @@ class EGFR:
         scr_mg = scr if unit == "mg/dL" else scr / CREATININE_UMOL_PER_MG_DL
         if scr_mg > 30:
             raise InputError(
-                f"egfr: item 'creatinine' = {scr!r} {unit} is not plausible (> 30 mg/dL); "
-                "check the unit"
+                f"egfr: item 'creatinine' = {scr!r} {unit} is not plausible; expected at most "
+                "30 mg/dL (a value in umol/L needs creatinine_unit 'umol/L')"
             )
         if a["age"] is None or a["sex"] is None:
             return EGFRResult(scr_mg, None, None)
@@ -191,16 +187,12 @@ CYTOKINE_ITEMS: tuple[Item, ...] = (
 
 
 @dataclass(frozen=True)
-class CytokineResult:
+class CytokineResult(FlatResult):
     """Value for analysis after substitution, the below-LLOQ flag and the rule used."""
 
     value: float | None
     below_lloq: bool | None
     substitution: str
-
-    def as_dict(self) -> dict[str, Any]:
-        """Flat JSON form: value, below_lloq, substitution."""
-        return asdict(self)
 
 
 @dataclass

@@ -23,8 +23,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from frailtrial.errors import InputError
 from frailtrial.instruments.base import REGISTRY, Item, validate_answers
+from frailtrial.instruments.options import option_choice
 
 Version = Literal["v1", "v2"]
 Norms = Literal["us1990", "us1998"]
@@ -158,15 +158,6 @@ def _levels(d: _Def, version: Version) -> int:
     return d.levels_v1 if version == "v1" else d.levels_v2
 
 
-def _choice(value: Any, allowed: tuple[str, ...], option: str) -> Any:
-    """The option value if allowed, else an InputError naming the option and its choices."""
-    if value not in allowed:
-        raise InputError(
-            f"sf36: option {option}={value!r} is not allowed; use one of {', '.join(allowed)}"
-        )
-    return value
-
-
 class SF36:
     """SF-36 v1/v2 scorer; options fixed at construction, ``score`` scores one respondent."""
 
@@ -182,10 +173,12 @@ class SF36:
         self, version: Version = "v1", norms: Norms | None = None, scoring: Scoring = "sf36"
     ) -> None:
         """``norms`` defaults to us1990 for v1 and us1998 for v2."""
-        self.version: Version = _choice(version, ("v1", "v2"), "version")
+        self.version: Version = option_choice(self.name, "version", version, ("v1", "v2"))
         default_norms = "us1990" if self.version == "v1" else "us1998"
-        self.norms: Norms = _choice(norms or default_norms, ("us1990", "us1998"), "norms")
-        self.scoring: Scoring = _choice(scoring, ("sf36", "rand36"), "scoring")
+        self.norms: Norms = option_choice(
+            self.name, "norms", norms or default_norms, ("us1990", "us1998")
+        )
+        self.scoring: Scoring = option_choice(self.name, "scoring", scoring, ("sf36", "rand36"))
         self._items = tuple(
             Item(d.id, d.label, "integer", 1, _levels(d, self.version)) for d in _DEFS
         )

@@ -15,10 +15,10 @@ predictor is missing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
-from frailtrial.instruments.base import REGISTRY, Item, validate_answers
+from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
 
 ITEMS: tuple[Item, ...] = (
     Item(
@@ -44,16 +44,12 @@ def enright_predicted_m(sex: str, age: float, height_cm: float, weight_kg: float
 
 
 @dataclass(frozen=True)
-class SixMWDResult:
+class SixMWDResult(FlatResult):
     """Distance, predicted distance and percent of predicted."""
 
     distance_m: float | None
     predicted_m: float | None
     pct_predicted: float | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """Flat JSON form: distance_m, predicted_m, pct_predicted."""
-        return asdict(self)
 
 
 @dataclass

@@ -19,10 +19,10 @@ chair time nor ``chair_unable``); the total is missing when any component is.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from frailtrial.instruments.base import REGISTRY, Item, validate_answers
+from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
 
 GAIT_COURSE_M = 4.0
 ITEMS: tuple[Item, ...] = (
@@ -42,7 +42,7 @@ ITEMS: tuple[Item, ...] = (
 
 
 @dataclass(frozen=True)
-class SPPBResult:
+class SPPBResult(FlatResult):
     """Component scores, the faster walk time and speed, and the total (None when missing)."""
 
     balance: int | None
@@ -51,10 +51,6 @@ class SPPBResult:
     total: int | None
     gait_time_s: float | None
     gait_speed_m_s: float | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """Flat JSON form: every field above under its own name."""
-        return asdict(self)
 
 
 def balance_score(side: float | None, semi: float | None, tandem: float | None) -> int | None:

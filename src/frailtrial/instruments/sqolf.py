@@ -19,11 +19,11 @@ recoded items (the total is prorated to 18 items, not rounded).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from frailtrial.errors import InputError
-from frailtrial.instruments.base import REGISTRY, Item, validate_answers
+from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
 from frailtrial.instruments.options import option_number
 
 N_ITEMS = 18
@@ -40,16 +40,12 @@ ITEMS: tuple[Item, ...] = tuple(
 
 
 @dataclass(frozen=True)
-class SQOLFResult:
+class SQOLFResult(FlatResult):
     """Total 18-108, its 0-100 rescaling, and how many items were missing."""
 
     total: float | None
     score_0_100: float | None
     n_missing: int
-
-    def as_dict(self) -> dict[str, Any]:
-        """Flat JSON form: total, score_0_100, n_missing."""
-        return asdict(self)
 
 
 @dataclass

@@ -8,10 +8,10 @@ not ``unable`` leaves the result missing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from frailtrial.instruments.base import REGISTRY, Item, validate_answers
+from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
 
 ITEMS: tuple[Item, ...] = (
     Item("time_s", "Time for five chair stands", kind="number", minimum=1, maximum=600, unit="s"),
@@ -20,16 +20,12 @@ ITEMS: tuple[Item, ...] = (
 
 
 @dataclass(frozen=True)
-class STS5Result:
+class STS5Result(FlatResult):
     """Seconds and the AWGS 2019 (>= 12 s) and EWGSOP2 (> 15 s) flags."""
 
     seconds: float | None
     slow_awgs2019: bool | None
     slow_ewgsop2: bool | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """Flat JSON form: every field above under its own name."""
-        return asdict(self)
 
 
 @dataclass

@@ -7,10 +7,10 @@ missing; ``unable`` (could not complete) gives no time and a fall-risk flag.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from frailtrial.instruments.base import REGISTRY, Item, validate_answers
+from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
 
 FALL_RISK_S = 13.5
 ITEMS: tuple[Item, ...] = (
@@ -20,15 +20,11 @@ ITEMS: tuple[Item, ...] = (
 
 
 @dataclass(frozen=True)
-class TUGResult:
+class TUGResult(FlatResult):
     """Seconds and the fall-risk flag (>= 13.5 s or unable)."""
 
     seconds: float | None
     fall_risk: bool | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """Flat JSON form: seconds, fall_risk."""
-        return asdict(self)
 
 
 @dataclass

@@ -9,12 +9,15 @@ result is missing when no trial is recorded.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from frailtrial.instruments.base import REGISTRY, Item, validate_answers
+from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
 from frailtrial.instruments.options import option_choice, option_number
 
+# Slow gait: AWGS 2019 below 1.0 m/s (fried.py uses it too), EWGSOP2 at or below 0.8 m/s.
+AWGS2019_SLOW_M_S = 1.0
+EWGSOP2_SLOW_M_S = 0.8
 ITEMS: tuple[Item, ...] = (
     Item("time_1_s", "Walk time, trial 1", kind="number", minimum=0.5, maximum=300, unit="s"),
     Item("time_2_s", "Walk time, trial 2", kind="number", minimum=0.5, maximum=300, unit="s"),
@@ -22,17 +25,13 @@ ITEMS: tuple[Item, ...] = (
 
 
 @dataclass(frozen=True)
-class WalkResult:
+class WalkResult(FlatResult):
     """Time used, gait speed and the slow-gait flags."""
 
     time_s: float | None
     gait_speed_m_s: float | None
     slow_awgs2019: bool | None
     slow_ewgsop2: bool | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """Flat JSON form: every field above under its own name."""
-        return asdict(self)
 
 
 @dataclass
@@ -64,7 +63,7 @@ class Walk4m:
             return WalkResult(None, None, None, None)
         t = min(times) if self.trials == "fastest" else sum(times) / len(times)
         speed = self.course_m / t
-        return WalkResult(t, speed, speed < 1.0, speed <= 0.8)
+        return WalkResult(t, speed, speed < AWGS2019_SLOW_M_S, speed <= EWGSOP2_SLOW_M_S)
 
 
 REGISTRY.register("walk4m", Walk4m)
