@@ -1,7 +1,7 @@
 """Typed view of a publication's tables (baseline, adverse events, outcomes, attendance).
 
 Numbers are the PRINTED strings, so that "76.0" and "9.0" keep their one decimal;
-:func:`decimals` and :func:`number` turn them into what a comparison needs. The simulator's
+:func:`decimals` and :func:`printed_as` turn them into what a comparison needs. The simulator's
 ``--match-published`` mode and ``frailtrial replicate`` both read these objects.
 """
 
@@ -21,11 +21,6 @@ _PACKAGE = "frailtrial.protocol.published"
 def decimals(printed: str) -> int:
     """Decimals of a printed number: ``"76.0"`` -> 1, ``"20"`` -> 0."""
     return len(printed.split(".")[1]) if "." in printed else 0
-
-
-def number(printed: str) -> float:
-    """The printed string as a float."""
-    return float(printed)
 
 
 def printed_as(value: float, printed: str) -> bool:
