@@ -216,3 +216,24 @@ def test_no_measurement_after_a_withdrawal_or_at_a_missed_visit(large: TrialData
     assert (last < left.reindex(last.index)).all()
     ae = large.adverse_events.merge(gone[["participant_id"]])
     assert (ae["onset_day"].to_numpy() < left.reindex(ae["participant_id"]).to_numpy()).all()
+
+
+def test_a_bad_calibration_file_names_the_field_or_line(tmp_path: Path) -> None:
+    import yaml
+
+    cal_file = Path(__file__).parents[1] / "src/frailtrial/simulate/calibrations/cratus-2017.yaml"
+    cal = yaml.safe_load(cal_file.read_text("utf-8"))
+    cal["adverse_events"]["terms"][0]["probability"] = "often"
+    cal["attendance"]["colour"] = "red"
+    del cal["start_date"]
+    bad = tmp_path / "c.yaml"
+    bad.write_text(yaml.safe_dump(cal, allow_unicode=True), "utf-8")
+    with pytest.raises(InputError) as info:
+        simulate_trial(CRATUS, 1, calibration=bad)
+    message = str(info.value)
+    assert "adverse_events.terms[0].probability: must be a number" in message
+    assert "attendance.colour: is not a known field" in message
+    assert "start_date: is required" in message
+    bad.write_text("protocol: [cratus-2017\n", "utf-8")
+    with pytest.raises(InputError, match=r"calibration .*c\.yaml: not valid YAML at line \d+"):
+        simulate_trial(CRATUS, 1, calibration=bad)

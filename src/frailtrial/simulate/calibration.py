@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from frailtrial.errors import ConvergenceError, InputError
 from frailtrial.protocol import Protocol
+from frailtrial.protocol.loader import read_yaml, validation_problems
 from frailtrial.protocol.published import PublishedTrial, load_published
 from frailtrial.simulate.bounds import Bounds, variable_bounds
 
@@ -357,16 +357,11 @@ def load_calibration(protocol: Protocol, path: str | Path | None = None) -> Cali
             text = Path(path).read_text("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"calibration {source}: cannot read ({exc})") from None
+    data = read_yaml(text, f"calibration {source}")
     try:
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         f = CalibrationFile.model_validate(data)
-    except yaml.YAMLError:
-        raise InputError(f"calibration {source}: not valid YAML") from None
     except ValidationError as exc:
-        listed = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
-            for e in exc.errors()
-        )
+        listed = "; ".join(f"{where}: {msg}" for where, msg in validation_problems(exc))
         raise InputError(f"calibration {source}: {listed}") from None
     if f.protocol != protocol.name:
         raise InputError(

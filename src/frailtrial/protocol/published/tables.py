@@ -10,10 +10,10 @@ from __future__ import annotations
 from importlib import resources
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from frailtrial.errors import InputError
+from frailtrial.protocol.loader import read_yaml
 
 _PACKAGE = "frailtrial.protocol.published"
 
@@ -213,9 +213,8 @@ def load_published(name: str) -> PublishedTrial:
             f"no published tables for {name!r}; available: {', '.join(published_names())}"
         )
     text = resources.files(_PACKAGE).joinpath(f"{name}.yaml").read_text("utf-8")
+    data = read_yaml(text, f"published/{name}.yaml")
     try:
-        return PublishedTrial.model_validate(
-            yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        )
+        return PublishedTrial.model_validate(data)
     except ValidationError as exc:  # a packaging error, not a user's
         raise AssertionError(f"published/{name}.yaml is malformed: {exc}") from exc
