@@ -20,6 +20,15 @@ def _raw(name: str) -> dict[str, Any]:
     return yaml.safe_load((BUILTIN / f"{name}.yaml").read_text("utf-8"))
 
 
+def _assert_problem(edit: Any, path: str, message: str) -> None:
+    """The built-in HUC-MSC protocol, edited, is rejected with ``message`` at ``path``."""
+    data = _raw("huc-msc-2024")
+    edit(data)
+    with pytest.raises(ProtocolError) as info:
+        parse(data, "mine.yaml")
+    assert any(p == path and message in m for p, m in info.value.problems), info.value.problems
+
+
 def test_builtins_are_listed_and_load() -> None:
     assert builtin_names() == ["cratus-2017", "huc-msc-2024"]
     for name in builtin_names():
@@ -110,11 +119,7 @@ def test_cratus_holds_published_facts() -> None:
     ],
 )
 def test_structural_errors_name_their_path(edit: Any, path: str, message: str) -> None:
-    data = _raw("huc-msc-2024")
-    edit(data)
-    with pytest.raises(ProtocolError) as info:
-        parse(data, "mine.yaml")
-    assert any(p == path and message in m for p, m in info.value.problems), info.value.problems
+    _assert_problem(edit, path, message)
 
 
 @pytest.mark.parametrize(
@@ -163,11 +168,7 @@ def test_structural_errors_name_their_path(edit: Any, path: str, message: str) -
     ],
 )
 def test_cross_field_errors_name_their_path(edit: Any, path: str, message: str) -> None:
-    data = _raw("huc-msc-2024")
-    edit(data)
-    with pytest.raises(ProtocolError) as info:
-        parse(data, "mine.yaml")
-    assert any(p == path and message in m for p, m in info.value.problems), info.value.problems
+    _assert_problem(edit, path, message)
 
 
 def test_every_problem_is_reported_at_once() -> None:
