@@ -222,6 +222,11 @@ def ordinal_from_quartiles(
     return [int(v) for v in values]
 
 
+def _shares(values: list[str | int], levels: list[str | int]) -> np.ndarray:
+    """The share of ``values`` at each level."""
+    return np.array([values.count(lv) / len(values) for lv in levels])
+
+
 def _baseline(
     f: CalibrationFile, p: Protocol, pub: PublishedTrial | None
 ) -> list[Continuous | Categorical]:
@@ -246,15 +251,11 @@ def _baseline(
         if e.kind == "binary" and (e.name, None) in rows:
             row = rows[(e.name, None)]
             exact: dict[str, list[str | int]] = {}
+            probs: dict[str, np.ndarray] = {}
             for a in arms:
                 k, n = int(row.cells[a].n or 0), pub.table1.n[a]  # type: ignore[union-attr]
                 exact[a] = list[str | int]([0] * (n - k) + [1] * k)
-            probs = {
-                a: np.array(
-                    [1 - exact[a].count(1) / len(exact[a]), exact[a].count(1) / len(exact[a])]
-                )
-                for a in arms
-            }
+                probs[a] = np.array([1 - k / n, k / n])
             out.append(Categorical(e.name, "binary", [0, 1], probs, exact))
             continue
         level_rows = [r for (name, lvl), r in rows.items() if name == e.name and lvl is not None]
@@ -264,9 +265,7 @@ def _baseline(
                 a: [lvl for r in level_rows for lvl in [str(r.level)] * int(r.cells[a].n or 0)]
                 for a in arms
             }
-            probs = {
-                a: np.array([exact[a].count(lv) / len(exact[a]) for lv in levels]) for a in arms
-            }
+            probs = {a: _shares(exact[a], levels) for a in arms}
             out.append(Categorical(e.name, "categorical", levels, probs, exact))
             continue
         if e.kind == "ordinal" and (e.name, None) in rows:
@@ -286,7 +285,7 @@ def _baseline(
                     )
                 )
             levels = list(range(lo, hi + 1))
-            probs = {a: np.array([exact[a].count(v) / len(exact[a]) for v in levels]) for a in arms}
+            probs = {a: _shares(exact[a], levels) for a in arms}
             out.append(Categorical(e.name, "ordinal", levels, probs, exact))
             continue
         levels = list(e.levels) if e.levels else [0, 1]
