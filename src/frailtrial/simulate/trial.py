@@ -161,8 +161,8 @@ def simulate_trial(
     screening = draw_screening(protocol, cal, ids, randomized_on, start, streams[5])
 
     n_doses = dosing.groupby("participant_id").size().reindex(ids, fill_value=0).to_numpy()
-    scheduled = np.array([len(a.dose.infusion_days) for a in protocol.arms])
-    full_course = n_doses == scheduled[[protocol.arm_names.index(a) for a in arms]]
+    scheduled = {a.name: len(a.dose.infusion_days) for a in protocol.arms}
+    full_course = n_doses == np.array([scheduled[a] for a in arms])
     attended = att.status == "attended"
     withdrawn = att.withdrawal_day >= 0
     withdrawn_on = np.where(
