@@ -126,7 +126,8 @@ def test_dosing_follows_the_dose_rules(large: TrialDataset) -> None:
     assert (d.loc[d["arm"] == "placebo", "cells"] == 0).all()
     assert set(d["dose_number"]) == {1, 2}
     assert (d.loc[d["dose_number"] == 1, "day"] == 1).all()
-    c = simulate_trial(CRATUS, 1).dosing.merge(simulate_trial(CRATUS, 1).participants)
+    cratus = simulate_trial(CRATUS, 1)
+    c = cratus.dosing.merge(cratus.participants)
     assert c.groupby("arm")["cells"].unique().map(list).to_dict() == {
         "mscs_100m": [1e8], "mscs_200m": [2e8], "placebo": [0.0],
     }  # fmt: skip
