@@ -69,8 +69,15 @@ def large() -> TrialDataset:
     return simulate_trial(HUC, 2024, n_per_arm=2000)
 
 
-def test_values_stay_in_each_instruments_range(large: TrialDataset) -> None:
-    for protocol, ds in ((HUC, large), (CRATUS, simulate_trial(CRATUS, 8, n_per_arm=500))):
+@pytest.fixture(scope="module")
+def large_cratus() -> TrialDataset:
+    return simulate_trial(CRATUS, 8, n_per_arm=500)
+
+
+def test_values_stay_in_each_instruments_range(
+    large: TrialDataset, large_cratus: TrialDataset
+) -> None:
+    for protocol, ds in ((HUC, large), (CRATUS, large_cratus)):
         m = ds.measurements
         for var in protocol.variables:
             x = m.loc[m["variable"] == var.name, "value"].to_numpy()
@@ -80,6 +87,13 @@ def test_values_stay_in_each_instruments_range(large: TrialDataset) -> None:
         assert p["age"].between(protocol.eligibility.age_min, protocol.eligibility.age_max).all()
     assert variable_bounds(HUC, "pcs").upper == 400
     assert variable_bounds(HUC, "psqi").upper == 21
+
+
+def test_cratus_age_as_in_the_abstract_in_a_large_trial(large_cratus: TrialDataset) -> None:
+    """Tompkins et al. 2017 (seeds/000): mean age 75.5 ± 7.3, the one published baseline number."""
+    age = large_cratus.participants["age"]
+    assert abs(age.mean() - 75.5) < 5 * 7.3 / np.sqrt(len(age))
+    assert abs(age.std() / 7.3 - 1) < 0.1
 
 
 def test_cell_means_and_sds_near_table3_in_a_large_trial(large: TrialDataset) -> None:
