@@ -165,6 +165,21 @@ def test_structural_errors_name_their_path(edit: Any, path: str, message: str) -
             "both blinded and unblinded",
         ),
         (lambda d: d["arms"][1].update(name="mscs"), "arms[1].name", "duplicate name 'mscs'"),
+        (
+            lambda d: d["randomization"].update(block_sizes=[2, 6]),
+            "randomization.block_sizes",
+            "for several use random_permuted_blocks",
+        ),
+        (
+            lambda d: d["analysis"]["populations"].pop(0),
+            "analysis.primary_population",
+            "'itt' is not among analysis.populations (completers, per_protocol, safety)",
+        ),
+        (
+            lambda d: d["randomization"].update(strata=["colour"]),
+            "randomization.strata[0]",
+            "'colour' is neither site nor a baseline characteristic (acei_arb, age, alt",
+        ),
     ],
 )
 def test_cross_field_errors_name_their_path(edit: Any, path: str, message: str) -> None:
