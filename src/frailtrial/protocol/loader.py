@@ -25,10 +25,15 @@ class ProtocolError(InputError):
         super().__init__(f"protocol {source} has {len(problems)} problem(s): {listed}")
 
 
+def package_yaml_names(package: str) -> list[str]:
+    """The names (without .yaml) of the YAML files shipped in a package, sorted."""
+    files = resources.files(package).iterdir()
+    return sorted(f.name[:-5] for f in files if f.name.endswith(".yaml"))
+
+
 def builtin_names() -> list[str]:
     """Names of the protocols shipped with frailtrial."""
-    files = resources.files(_BUILTIN_PACKAGE).iterdir()
-    return sorted(f.name[:-5] for f in files if f.name.endswith(".yaml"))
+    return package_yaml_names(_BUILTIN_PACKAGE)
 
 
 def _path(loc: tuple[int | str, ...]) -> str:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from frailtrial.errors import ConvergenceError, InputError
 from frailtrial.protocol import Protocol
-from frailtrial.protocol.loader import read_yaml, validation_problems
+from frailtrial.protocol.loader import package_yaml_names, read_yaml, validation_problems
 from frailtrial.protocol.published import PublishedTrial, load_published
 from frailtrial.simulate.bounds import Bounds, variable_bounds
 
@@ -187,8 +187,7 @@ class Calibration:
 
 def calibration_names() -> list[str]:
     """Protocols with a calibration shipped in frailtrial."""
-    files = resources.files(_PACKAGE).iterdir()
-    return sorted(f.name[:-5] for f in files if f.name.endswith(".yaml"))
+    return package_yaml_names(_PACKAGE)
 
 
 def _per_arm(values: dict[str, _T], arms: list[str], what: str) -> dict[str, _T]:

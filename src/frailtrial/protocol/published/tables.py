@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from frailtrial.errors import InputError
-from frailtrial.protocol.loader import read_yaml
+from frailtrial.protocol.loader import package_yaml_names, read_yaml
 
 _PACKAGE = "frailtrial.protocol.published"
 
@@ -202,8 +202,7 @@ class PublishedTrial(_Frozen):
 
 def published_names() -> list[str]:
     """Names of the publications shipped with frailtrial (one YAML file each)."""
-    files = resources.files(_PACKAGE).iterdir()
-    return sorted(f.name[:-5] for f in files if f.name.endswith(".yaml"))
+    return package_yaml_names(_PACKAGE)
 
 
 def load_published(name: str) -> PublishedTrial:
