@@ -20,6 +20,15 @@ def _raw(name: str) -> dict[str, Any]:
     return yaml.safe_load((BUILTIN / f"{name}.yaml").read_text("utf-8"))
 
 
+def _assert_problem(edit: Any, path: str, message: str) -> None:
+    """The built-in HUC-MSC protocol, edited, is rejected with ``message`` at ``path``."""
+    data = _raw("huc-msc-2024")
+    edit(data)
+    with pytest.raises(ProtocolError) as info:
+        parse(data, "mine.yaml")
+    assert any(p == path and message in m for p, m in info.value.problems), info.value.problems
+
+
 def test_builtins_are_listed_and_load() -> None:
     assert builtin_names() == ["cratus-2017", "huc-msc-2024"]
     for name in builtin_names():
@@ -110,11 +119,7 @@ def test_cratus_holds_published_facts() -> None:
     ],
 )
 def test_structural_errors_name_their_path(edit: Any, path: str, message: str) -> None:
-    data = _raw("huc-msc-2024")
-    edit(data)
-    with pytest.raises(ProtocolError) as info:
-        parse(data, "mine.yaml")
-    assert any(p == path and message in m for p, m in info.value.problems), info.value.problems
+    _assert_problem(edit, path, message)
 
 
 @pytest.mark.parametrize(
@@ -160,14 +165,25 @@ def test_structural_errors_name_their_path(edit: Any, path: str, message: str) -
             "both blinded and unblinded",
         ),
         (lambda d: d["arms"][1].update(name="mscs"), "arms[1].name", "duplicate name 'mscs'"),
+        (
+            lambda d: d["randomization"].update(block_sizes=[2, 6]),
+            "randomization.block_sizes",
+            "for several use random_permuted_blocks",
+        ),
+        (
+            lambda d: d["analysis"]["populations"].pop(0),
+            "analysis.primary_population",
+            "'itt' is not among analysis.populations (completers, per_protocol, safety)",
+        ),
+        (
+            lambda d: d["randomization"].update(strata=["colour"]),
+            "randomization.strata[0]",
+            "'colour' is neither site nor a baseline characteristic (acei_arb, age, alt",
+        ),
     ],
 )
 def test_cross_field_errors_name_their_path(edit: Any, path: str, message: str) -> None:
-    data = _raw("huc-msc-2024")
-    edit(data)
-    with pytest.raises(ProtocolError) as info:
-        parse(data, "mine.yaml")
-    assert any(p == path and message in m for p, m in info.value.problems), info.value.problems
+    _assert_problem(edit, path, message)
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 from cli_inprocess import invoke
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol, load, parse
-from frailtrial.randomization import commitment, generate_list, verify_list, write_list
+from frailtrial.randomization import (
+    commitment,
+    generate_list,
+    parse_list,
+    read_list,
+    verify_list,
+    write_list,
+)
 
 
 def _variant(name: str, **randomization: Any) -> Protocol:
@@ -106,6 +113,20 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
     d2 = write_list(generate_list(p, seed=2, n=30), tmp_path / "b.csv")
     assert d1 == d2
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
+def test_a_written_list_reads_back_and_a_wrong_file_is_named(tmp_path: Path) -> None:
+    frame = generate_list(_variant("huc-msc-2024", strata=["sex"]), seed=4, n=12)
+    path = tmp_path / "list.csv"
+    write_list(frame, path)
+    assert read_list(path).equals(frame)
+    assert parse_list(path.read_bytes(), "upload").equals(frame)
+    with pytest.raises(InputError, match=r"upload: missing column\(s\) block, block_size"):
+        parse_list(b"sequence,stratum,arm,randomization_number\n1,all,mscs,R001\n", "upload")
+    with pytest.raises(InputError, match="no such randomization list"):
+        read_list(tmp_path / "none.csv")
+    with pytest.raises(InputError, match="not a readable CSV"):
+        parse_list(b"", "empty.csv")
 
 
 def test_bad_inputs_are_input_errors() -> None:

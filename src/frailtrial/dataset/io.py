@@ -76,6 +76,13 @@ def _parse_column(
 ) -> pd.Series:
     """Turn a column of strings into its type, reporting the first bad cell."""
     text = raw.astype(str).str.strip()
+
+    def report(bad: pd.Series, why: str) -> None:
+        """The first cell where ``bad`` holds (its line and value) and how many there are."""
+        if bad.any():
+            line = text.index[bad.to_numpy()][0]
+            problems.add(f"{_where(schema, line, col.name)}: {text[line]!r} {why}", int(bad.sum()))
+
     empty = text.eq("")
     if not col.nullable and empty.any():
         line = text.index[empty.to_numpy()][0]
@@ -93,27 +100,16 @@ def _parse_column(
         bad |= num.notna() & ~np.isfinite(num.astype(float))
         if col.minimum is not None:
             bad |= num.notna() & (num < col.minimum)
-        if bad.any():
-            line = text.index[bad.to_numpy()][0]
-            allowed = "an integer" if col.type == "int" else "a number"
-            if col.minimum is not None:
-                allowed += f" >= {col.minimum:g}"
-            problems.add(
-                f"{_where(schema, line, col.name)}: {text[line]!r} is not {allowed}",
-                int(bad.sum()),
-            )
+        allowed = "an integer" if col.type == "int" else "a number"
+        if col.minimum is not None:
+            allowed += f" >= {col.minimum:g}"
+        report(bad, f"is not {allowed}")
         if col.type == "int":
             return num.where(~bad, None).round().astype("Int64")
         return num.astype(float)
     if col.type == "bool":
         bad = ~(text.isin(_TRUE) | text.isin(_FALSE) | empty)
-        if bad.any():
-            line = text.index[bad.to_numpy()][0]
-            problems.add(
-                f"{_where(schema, line, col.name)}: {text[line]!r} is not true/false "
-                "(allowed: true, false, 1, 0, yes, no)",
-                int(bad.sum()),
-            )
+        report(bad, "is not true/false (allowed: true, false, 1, 0, yes, no)")
         out = pd.Series(pd.NA, index=text.index, dtype="boolean")
         out[text.isin(_TRUE)] = True
         out[text.isin(_FALSE)] = False
@@ -121,28 +117,17 @@ def _parse_column(
     if col.type == "date":
         dates = pd.to_datetime(text.where(~empty, None), format="%Y-%m-%d", errors="coerce")
         bad = dates.isna() & ~empty
-        if bad.any():
-            line = text.index[bad.to_numpy()][0]
-            problems.add(
-                f"{_where(schema, line, col.name)}: {text[line]!r} is not a date YYYY-MM-DD",
-                int(bad.sum()),
-            )
+        report(bad, "is not a date YYYY-MM-DD")
         return dates
     options = _choices(schema, col, protocol)
     bad = ~text.isin(options) & ~empty
-    if bad.any():
-        line = text.index[bad.to_numpy()][0]
-        what = {
-            "arm": "an arm",
-            "arm_received": "an arm",
-            "visit": "a visit",
-            "variable": "a variable",
-        }.get(col.name, "allowed")
-        problems.add(
-            f"{_where(schema, line, col.name)}: {text[line]!r} is not {what} of "
-            f"{protocol.name} (allowed: {', '.join(options)})",
-            int(bad.sum()),
-        )
+    what = {
+        "arm": "an arm",
+        "arm_received": "an arm",
+        "visit": "a visit",
+        "variable": "a variable",
+    }.get(col.name, "allowed")
+    report(bad, f"is not {what} of {protocol.name} (allowed: {', '.join(options)})")
     return text.where(~empty, None)
 
 

@@ -38,9 +38,6 @@ class FileSchema:
     def filename(self) -> str:
         return f"{self.name}.csv"
 
-    def column(self, name: str) -> Column:
-        return next(c for c in self.columns if c.name == name)
-
 
 SEVERITY = ("mild", "moderate", "severe", "life_threatening", "fatal")
 OUTCOME = (

@@ -25,10 +25,15 @@ class ProtocolError(InputError):
         super().__init__(f"protocol {source} has {len(problems)} problem(s): {listed}")
 
 
+def package_yaml_names(package: str) -> list[str]:
+    """The names (without .yaml) of the YAML files shipped in a package, sorted."""
+    files = resources.files(package).iterdir()
+    return sorted(f.name[:-5] for f in files if f.name.endswith(".yaml"))
+
+
 def builtin_names() -> list[str]:
     """Names of the protocols shipped with frailtrial."""
-    files = resources.files(_BUILTIN_PACKAGE).iterdir()
-    return sorted(f.name[:-5] for f in files if f.name.endswith(".yaml"))
+    return package_yaml_names(_BUILTIN_PACKAGE)
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -41,32 +46,36 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
+# Plain words for pydantic's error types ({input} is the bad value, the rest pydantic's ctx)
+_MESSAGES: dict[str, str] = {
+    "missing": "is required",
+    "extra_forbidden": "is not a known field",
+    "int_parsing": "must be an integer",
+    "int_type": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "greater_than": "must be greater than {gt}",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than": "must be less than {lt}",
+    "literal_error": "{input!r} is not allowed; expected {expected}",
+    "string_pattern_mismatch": "{input!r} must be lowercase letters, digits and _ (or - in names)",
+    "too_short": "needs at least {min_length} entries",
+}
+
+
 def _message(err: Any) -> str:
-    """Plain words for pydantic's error types."""
+    """Plain words for one pydantic error (pydantic's own message for other types)."""
     kind, ctx = err["type"], err.get("ctx", {})
-    if kind == "missing":
-        return "is required"
-    if kind == "extra_forbidden":
-        return "is not a known field"
-    if kind in ("int_parsing", "int_type", "int_from_float"):
-        return "must be an integer"
-    if kind in ("float_parsing", "float_type"):
-        return "must be a number"
     if kind == "greater_than" and ctx.get("gt") == 0:
         return "must be a positive " + ("integer" if isinstance(err["input"], int) else "number")
-    if kind == "greater_than":
-        return f"must be greater than {ctx.get('gt')}"
-    if kind == "greater_than_equal":
-        return f"must be at least {ctx.get('ge')}"
-    if kind == "less_than":
-        return f"must be less than {ctx.get('lt')}"
-    if kind == "literal_error":
-        return f"{err['input']!r} is not allowed; expected {ctx.get('expected')}"
-    if kind == "string_pattern_mismatch":
-        return f"{err['input']!r} must be lowercase letters, digits and _ (or - in names)"
-    if kind == "too_short":
-        return f"needs at least {ctx.get('min_length')} entries"
-    return str(err["msg"])
+    template = _MESSAGES.get(kind)
+    return str(err["msg"]) if template is None else template.format(input=err["input"], **ctx)
+
+
+def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """(path, message) for every error of a pydantic validation, in plain words."""
+    return [(_path(e["loc"]), _message(e)) for e in exc.errors()]
 
 
 def parse(data: Any, source: str) -> Protocol:
@@ -76,21 +85,22 @@ def parse(data: Any, source: str) -> Protocol:
     try:
         proto = Protocol.model_validate(data)
     except ValidationError as exc:
-        problems = [(_path(e["loc"]), _message(e)) for e in exc.errors()]
-        raise ProtocolError(source, problems) from None
+        raise ProtocolError(source, validation_problems(exc)) from None
     problems = cross_check(proto)
     if problems:
         raise ProtocolError(source, problems)
     return proto
 
 
-def _read_yaml(text: str, source: str) -> Any:
+def read_yaml(text: str, what: str) -> Any:
+    """Parse YAML text (libyaml's loader when installed: ~8x faster); InputError naming
+    ``what`` (e.g. ``protocol my.yaml``) and the line and column of a syntax error."""
     try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: ~8x
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InputError(f"protocol {source}: not valid YAML{where}") from None
+        raise InputError(f"{what}: not valid YAML{where}") from None
 
 
 def load(name_or_file: str | Path) -> Protocol:
@@ -98,7 +108,7 @@ def load(name_or_file: str | Path) -> Protocol:
     key = str(name_or_file)
     if key in builtin_names():
         text = resources.files(_BUILTIN_PACKAGE).joinpath(f"{key}.yaml").read_text("utf-8")
-        return parse(_read_yaml(text, key), key)
+        return parse(read_yaml(text, f"protocol {key}"), key)
     path = Path(key)
     if not path.is_file():
         raise InputError(
@@ -108,4 +118,4 @@ def load(name_or_file: str | Path) -> Protocol:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"protocol {key}: cannot read ({exc.__class__.__name__})") from None
-    return parse(_read_yaml(text, key), key)
+    return parse(read_yaml(text, f"protocol {key}"), key)

@@ -354,7 +354,12 @@ def cross_check(p: Protocol) -> list[tuple[str, str]]:
                     )
                 )
     if r.scheme == "permuted_blocks" and len(r.block_sizes) > 1:
-        problems.append(("randomization.block_sizes", "fixed blocks take one size"))
+        problems.append(
+            (
+                "randomization.block_sizes",
+                "permuted_blocks takes one size; for several use random_permuted_blocks",
+            )
+        )
 
     overlap = set(p.blinding.blinded_roles) & set(p.blinding.unblinded_roles)
     if overlap:
@@ -391,7 +396,13 @@ def cross_check(p: Protocol) -> list[tuple[str, str]]:
 
     pops = {pop.name for pop in p.analysis.populations}
     if p.analysis.primary_population not in pops:
-        problems.append(("analysis.primary_population", "is not among analysis.populations"))
+        problems.append(
+            (
+                "analysis.primary_population",
+                f"{p.analysis.primary_population!r} is not among analysis.populations "
+                f"({', '.join(sorted(pops)) or 'none'})",
+            )
+        )
     char_names = {b.name for b in p.baseline_characteristics}
     for i, m in enumerate(p.analysis.models):
         for j, c in enumerate(m.covariates):
@@ -399,12 +410,17 @@ def cross_check(p: Protocol) -> list[tuple[str, str]]:
                 problems.append(
                     (
                         f"analysis.models[{i}].covariates[{j}]",
-                        f"{c!r} is not a baseline characteristic",
+                        f"{c!r} is not a baseline characteristic "
+                        f"({', '.join(sorted(char_names)) or 'none'})",
                     )
                 )
     for j, s in enumerate(r.strata):
         if s not in char_names and s != "site":
             problems.append(
-                (f"randomization.strata[{j}]", f"{s!r} is not a baseline characteristic")
+                (
+                    f"randomization.strata[{j}]",
+                    f"{s!r} is neither site nor a baseline characteristic "
+                    f"({', '.join(sorted(char_names)) or 'none'})",
+                )
             )
     return problems

@@ -3,6 +3,7 @@
 from frailtrial.randomization.lists import (
     commitment,
     generate_list,
+    parse_list,
     read_list,
     strata_labels,
     verify_list,
@@ -12,6 +13,7 @@ from frailtrial.randomization.lists import (
 __all__ = [
     "commitment",
     "generate_list",
+    "parse_list",
     "read_list",
     "strata_labels",
     "verify_list",

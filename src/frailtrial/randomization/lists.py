@@ -10,6 +10,7 @@ the arms in exactly their protocol ratio; only a list's last block may be cut sh
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 from pathlib import Path
 
@@ -134,16 +135,29 @@ def write_list(frame: pd.DataFrame, path: str | Path) -> str:
     return commitment(p)
 
 
+def parse_list(data: bytes, source: str) -> pd.DataFrame:
+    """A list file's bytes (as written by :func:`write_list`, or uploaded) as a frame;
+    ``source`` names it in errors."""
+    try:
+        frame = pd.read_csv(
+            io.BytesIO(data), dtype={"stratum": str, "arm": str, "randomization_number": str}
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{source}: not a readable CSV file ({exc.__class__.__name__})") from None
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"{source}: missing column(s) {', '.join(missing)}; needs {', '.join(COLUMNS)}"
+        )
+    return frame
+
+
 def read_list(path: str | Path) -> pd.DataFrame:
     """Read a list written by :func:`write_list`."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: no such randomization list")
-    frame = pd.read_csv(p, dtype={"stratum": str, "arm": str, "randomization_number": str})
-    missing = [c for c in COLUMNS if c not in frame.columns]
-    if missing:
-        raise InputError(f"{p}: missing column(s) {', '.join(missing)}; needs {', '.join(COLUMNS)}")
-    return frame
+    return parse_list(p.read_bytes(), str(p))
 
 
 def commitment(path: str | Path) -> str:

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from frailtrial.errors import ConvergenceError, InputError
 from frailtrial.protocol import Protocol
+from frailtrial.protocol.loader import package_yaml_names, read_yaml, validation_problems
 from frailtrial.protocol.published import PublishedTrial, load_published
 from frailtrial.simulate.bounds import Bounds, variable_bounds
 
@@ -187,8 +187,7 @@ class Calibration:
 
 def calibration_names() -> list[str]:
     """Protocols with a calibration shipped in frailtrial."""
-    files = resources.files(_PACKAGE).iterdir()
-    return sorted(f.name[:-5] for f in files if f.name.endswith(".yaml"))
+    return package_yaml_names(_PACKAGE)
 
 
 def _per_arm(values: dict[str, _T], arms: list[str], what: str) -> dict[str, _T]:
@@ -222,6 +221,11 @@ def ordinal_from_quartiles(
     return [int(v) for v in values]
 
 
+def _shares(values: list[str | int], levels: list[str | int]) -> np.ndarray:
+    """The share of ``values`` at each level."""
+    return np.array([values.count(lv) / len(values) for lv in levels])
+
+
 def _baseline(
     f: CalibrationFile, p: Protocol, pub: PublishedTrial | None
 ) -> list[Continuous | Categorical]:
@@ -246,15 +250,11 @@ def _baseline(
         if e.kind == "binary" and (e.name, None) in rows:
             row = rows[(e.name, None)]
             exact: dict[str, list[str | int]] = {}
+            probs: dict[str, np.ndarray] = {}
             for a in arms:
                 k, n = int(row.cells[a].n or 0), pub.table1.n[a]  # type: ignore[union-attr]
                 exact[a] = list[str | int]([0] * (n - k) + [1] * k)
-            probs = {
-                a: np.array(
-                    [1 - exact[a].count(1) / len(exact[a]), exact[a].count(1) / len(exact[a])]
-                )
-                for a in arms
-            }
+                probs[a] = np.array([1 - k / n, k / n])
             out.append(Categorical(e.name, "binary", [0, 1], probs, exact))
             continue
         level_rows = [r for (name, lvl), r in rows.items() if name == e.name and lvl is not None]
@@ -264,9 +264,7 @@ def _baseline(
                 a: [lvl for r in level_rows for lvl in [str(r.level)] * int(r.cells[a].n or 0)]
                 for a in arms
             }
-            probs = {
-                a: np.array([exact[a].count(lv) / len(exact[a]) for lv in levels]) for a in arms
-            }
+            probs = {a: _shares(exact[a], levels) for a in arms}
             out.append(Categorical(e.name, "categorical", levels, probs, exact))
             continue
         if e.kind == "ordinal" and (e.name, None) in rows:
@@ -286,7 +284,7 @@ def _baseline(
                     )
                 )
             levels = list(range(lo, hi + 1))
-            probs = {a: np.array([exact[a].count(v) / len(exact[a]) for v in levels]) for a in arms}
+            probs = {a: _shares(exact[a], levels) for a in arms}
             out.append(Categorical(e.name, "ordinal", levels, probs, exact))
             continue
         levels = list(e.levels) if e.levels else [0, 1]
@@ -357,16 +355,11 @@ def load_calibration(protocol: Protocol, path: str | Path | None = None) -> Cali
             text = Path(path).read_text("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"calibration {source}: cannot read ({exc})") from None
+    data = read_yaml(text, f"calibration {source}")
     try:
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         f = CalibrationFile.model_validate(data)
-    except yaml.YAMLError:
-        raise InputError(f"calibration {source}: not valid YAML") from None
     except ValidationError as exc:
-        listed = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
-            for e in exc.errors()
-        )
+        listed = "; ".join(f"{where}: {msg}" for where, msg in validation_problems(exc))
         raise InputError(f"calibration {source}: {listed}") from None
     if f.protocol != protocol.name:
         raise InputError(

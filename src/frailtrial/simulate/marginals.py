@@ -25,6 +25,7 @@ from scipy.optimize import brentq
 from scipy.special import expit
 
 from frailtrial.errors import ConvergenceError
+from frailtrial.protocol.published import decimals
 from frailtrial.simulate.bounds import Bounds
 
 _GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(200)
@@ -147,10 +148,6 @@ def round_values(x: np.ndarray, step: float, bounds: Bounds) -> np.ndarray:
     return np.round(k * step, _step_decimals(step))
 
 
-def _printed_decimals(printed: str) -> int:
-    return len(printed.split(".")[1]) if "." in printed else 0
-
-
 def round_to_printed(
     x: np.ndarray,
     mean: str,
@@ -174,8 +171,8 @@ def round_to_printed(
     kmax = 10**12 if bounds.upper is None else int(np.floor(bounds.upper / step + 1e-9))
     k = np.clip(np.round(x / step), kmin, kmax).astype(np.int64)
     m_t, s_t = float(mean), float(sd)
-    tol_m = 0.5 * 10.0 ** -_printed_decimals(mean) * 0.98
-    tol_s = 0.5 * 10.0 ** -_printed_decimals(sd) * 0.98
+    tol_m = 0.5 * 10.0 ** -decimals(mean) * 0.98
+    tol_s = 0.5 * 10.0 ** -decimals(sd) * 0.98
 
     def loss(s: np.ndarray, q: np.ndarray) -> np.ndarray:
         m = s * step / n

@@ -129,7 +129,7 @@ def simulate_trial(
                 f"participants; leave out --n-per-arm (got {n_per_arm})"
             )
     streams = [
-        np.random.default_rng(s) for s in np.random.SeedSequence([seed, _STREAM_TAG]).spawn(7)
+        np.random.default_rng(s) for s in np.random.SeedSequence([seed, _STREAM_TAG]).spawn(6)
     ]
     alloc = generate_list(protocol, seed, n_total)
     arms = alloc["arm"].to_numpy(dtype=object)
@@ -161,9 +161,9 @@ def simulate_trial(
     screening = draw_screening(protocol, cal, ids, randomized_on, start, streams[5])
 
     n_doses = dosing.groupby("participant_id").size().reindex(ids, fill_value=0).to_numpy()
-    scheduled = np.array([len(a.dose.infusion_days) for a in protocol.arms])
-    full_course = n_doses == scheduled[[protocol.arm_names.index(a) for a in arms]]
-    final_attended = att.status[:, -1] == "attended"
+    scheduled = {a.name: len(a.dose.infusion_days) for a in protocol.arms}
+    full_course = n_doses == np.array([scheduled[a] for a in arms])
+    attended = att.status == "attended"
     withdrawn = att.withdrawal_day >= 0
     withdrawn_on = np.where(
         withdrawn,
@@ -188,7 +188,7 @@ def simulate_trial(
         participants[c] = base[c].to_numpy()
     participants["itt"] = True
     participants["safety"] = n_doses > 0
-    participants["per_protocol"] = full_course & final_attended & ~withdrawn
+    participants["per_protocol"] = full_course & attended[:, -1] & ~withdrawn
     participants["withdrawn_on"] = withdrawn_on
     participants["withdrawal_reason"] = pd.Series(["withdrew consent"] * n_total).where(withdrawn)
     participants["arm_received"] = pd.Series(arms).where(n_doses > 0)
@@ -202,11 +202,10 @@ def simulate_trial(
             "participant_id": np.repeat(ids, len(visit_names)),
             "visit": np.tile(visit_names, n_total),
             "status": att.status.ravel(),
-            "day": pd.array(np.where(att.status == "attended", att.day, 0).ravel(), dtype="Int64"),
+            "day": pd.arrays.IntegerArray(att.day.ravel(), mask=~attended.ravel()),
             "reason": reason,
         }
     )
-    visits.loc[visits["status"] != "attended", "day"] = pd.NA
     ds = TrialDataset(
         participants=participants,
         measurements=measurements,

@@ -18,7 +18,6 @@ from frailtrial.protocol.published.tables import (
     PublishedTrial,
     decimals,
     load_published,
-    number,
     printed_as,
     published_names,
 )
@@ -32,7 +31,6 @@ __all__ = [
     "PublishedTrial",
     "decimals",
     "load_published",
-    "number",
     "printed_as",
     "published_names",
 ]

@@ -1,7 +1,7 @@
 """Typed view of a publication's tables (baseline, adverse events, outcomes, attendance).
 
 Numbers are the PRINTED strings, so that "76.0" and "9.0" keep their one decimal;
-:func:`decimals` and :func:`number` turn them into what a comparison needs. The simulator's
+:func:`decimals` and :func:`printed_as` turn them into what a comparison needs. The simulator's
 ``--match-published`` mode and ``frailtrial replicate`` both read these objects.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 from importlib import resources
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from frailtrial.errors import InputError
+from frailtrial.protocol.loader import package_yaml_names, read_yaml
 
 _PACKAGE = "frailtrial.protocol.published"
 
@@ -21,11 +21,6 @@ _PACKAGE = "frailtrial.protocol.published"
 def decimals(printed: str) -> int:
     """Decimals of a printed number: ``"76.0"`` -> 1, ``"20"`` -> 0."""
     return len(printed.split(".")[1]) if "." in printed else 0
-
-
-def number(printed: str) -> float:
-    """The printed string as a float."""
-    return float(printed)
 
 
 def printed_as(value: float, printed: str) -> bool:
@@ -207,8 +202,7 @@ class PublishedTrial(_Frozen):
 
 def published_names() -> list[str]:
     """Names of the publications shipped with frailtrial (one YAML file each)."""
-    files = resources.files(_PACKAGE).iterdir()
-    return sorted(f.name[:-5] for f in files if f.name.endswith(".yaml"))
+    return package_yaml_names(_PACKAGE)
 
 
 def load_published(name: str) -> PublishedTrial:
@@ -218,9 +212,8 @@ def load_published(name: str) -> PublishedTrial:
             f"no published tables for {name!r}; available: {', '.join(published_names())}"
         )
     text = resources.files(_PACKAGE).joinpath(f"{name}.yaml").read_text("utf-8")
+    data = read_yaml(text, f"published/{name}.yaml")
     try:
-        return PublishedTrial.model_validate(
-            yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        )
+        return PublishedTrial.model_validate(data)
     except ValidationError as exc:  # a packaging error, not a user's
         raise AssertionError(f"published/{name}.yaml is malformed: {exc}") from exc
