@@ -78,13 +78,11 @@ def _arm_factor(s: pd.Series, protocol: Protocol) -> pd.Categorical[Any]:
     return _factor(s, order)
 
 
-def _mmrm(m: pd.DataFrame, protocol: Protocol, spec: ModelSpec) -> tuple[list[dict], list[dict]]:
-    post = _change_frame(m, protocol)
-    post["arm"] = _arm_factor(post["arm"], protocol)
-    covs = " + ".join(["base", *spec.covariates]) if spec.baseline_covariate else ""
-    covs = " + ".join(spec.covariates) if not spec.baseline_covariate else covs
-    formula = "change ~ " + (f"{covs} + " if covs else "") + "arm * visit"
-    by_var = _by_variable(post)
+def _mmrm(post: pd.DataFrame, protocol: Protocol, spec: ModelSpec) -> tuple[list[dict], list[dict]]:
+    """``post``: the change-from-baseline rows of :func:`_change_frame`."""
+    covariates = (["base"] if spec.baseline_covariate else []) + spec.covariates
+    formula = "change ~ " + " + ".join([*covariates, "arm * visit"])
+    by_var = _by_variable(post.assign(arm=_arm_factor(post["arm"], protocol)))
     variables = [v.name for v in protocol.variables if v.name in by_var]
     datasets = [by_var[v] for v in variables]
     effects: list[dict] = []
@@ -114,7 +112,7 @@ def _mmrm(m: pd.DataFrame, protocol: Protocol, spec: ModelSpec) -> tuple[list[di
             fits.append(_fit_row(spec, v, formula, note=f"no contrasts: {exc}"))
         return effects, fits
     for k, (v, fit) in enumerate(good):
-        fits.append(_fit_row(spec, v, formula, fit.n_subjects, fit.n_obs, fit.loglik, fit.aic, ""))
+        fits.append(_fitted_row(spec, v, formula, fit))
         rows = table[table["fit"] == k].sort_values("row")
         for lab, r in zip(
             labels.to_dict(orient="records"), rows.to_dict(orient="records"), strict=True
@@ -149,6 +147,20 @@ def _fit_row(
         "note": note,
         **extra,
     }
+
+
+def _fitted_row(
+    spec: ModelSpec,
+    variable: str,
+    formula: str,
+    fit: mmrm.MmrmFit | lmm.RandomInterceptFit,
+    note: str = "",
+    **extra: float,
+) -> dict:
+    """The fit row of a model that was fitted: its size and likelihood from ``fit``."""
+    return _fit_row(
+        spec, variable, formula, fit.n_subjects, fit.n_obs, fit.loglik, fit.aic, note, **extra
+    )
 
 
 def _effect(spec: ModelSpec, variable: str, arm: str, visit: str, r: dict, df_note: str) -> dict:
@@ -192,15 +204,11 @@ def _random_intercept(
             continue
         fitted.append((var.name, d))
         fits.append(
-            _fit_row(
+            _fitted_row(
                 spec,
                 var.name,
                 formula,
-                fit.n_subjects,
-                fit.n_obs,
-                fit.loglik,
-                fit.aic,
-                "",
+                fit,
                 arm_visit_f=test.f,
                 arm_visit_ddf=test.ddf,
                 arm_visit_p=test.p_f,
@@ -236,17 +244,18 @@ def _random_intercept(
     return effects, fits
 
 
-def _dose_response(m: pd.DataFrame, protocol: Protocol) -> tuple[list[dict], list[dict]]:
+def _dose_response(post: pd.DataFrame, protocol: Protocol) -> tuple[list[dict], list[dict]]:
+    """``post``: the change-from-baseline rows of :func:`_change_frame`."""
     doses = {a.name: (a.dose.cells or a.dose.cells_per_kg or 0.0) for a in protocol.arms}
     unit = min(d for d in doses.values() if d > 0)
-    post = _change_frame(m, protocol)
-    post["dose"] = post["arm"].map(doses).astype(float) / unit
+    post = post.assign(dose=post["arm"].map(doses).astype(float) / unit)
     formula = "change ~ base + visit + visit:dose"
     spec = ModelSpec(
         name="dose_response", kind="mmrm", outcome="change_from_baseline", role="supportive"
     )
     effects: list[dict] = []
     fits: list[dict] = []
+    later = [v.name for v in protocol.follow_up_visits]
     by_var = _by_variable(post)
     for var in protocol.variables:
         if var.name not in by_var:
@@ -258,19 +267,7 @@ def _dose_response(m: pd.DataFrame, protocol: Protocol) -> tuple[list[dict], lis
         except _FAILS as exc:
             fits.append(_fit_row(spec, var.name, formula, note=f"not fitted: {exc}"))
             continue
-        fits.append(
-            _fit_row(
-                spec,
-                var.name,
-                formula,
-                fit.n_subjects,
-                fit.n_obs,
-                fit.loglik,
-                fit.aic,
-                f"slope per {unit:.3g} cells",
-            )
-        )
-        later = [v.name for v in protocol.follow_up_visits]
+        fits.append(_fitted_row(spec, var.name, formula, fit, f"slope per {unit:.3g} cells"))
         for r in coef[coef["term"].str.contains("dose")].to_dict(orient="records"):
             term = str(r["term"]).split(":")[0]
             visit = next(v for v in later if term.endswith(v) or f"[{v}]" in term)
@@ -282,12 +279,17 @@ def fit_models(m: pd.DataFrame, protocol: Protocol) -> Models:
     """Every model of the plan on the population's measurements ``m`` (with ``arm``)."""
     effects: list[dict] = []
     fits: list[dict] = []
-    for spec in protocol.analysis.models:
-        e, f = (_mmrm if spec.kind == "mmrm" else _random_intercept)(m, protocol, spec)
+    plan = protocol.analysis
+    post = _change_frame(m, protocol)  # once, for every model of change (MMRMs, dose-response)
+    for spec in plan.models:
+        if spec.kind == "mmrm":
+            e, f = _mmrm(post, protocol, spec)
+        else:
+            e, f = _random_intercept(m, protocol, spec)
         effects += e
         fits += f
-    if protocol.analysis.dose_response:
-        e, f = _dose_response(m, protocol)
+    if plan.dose_response:
+        e, f = _dose_response(post, protocol)
         effects += e
         fits += f
     cols = [
