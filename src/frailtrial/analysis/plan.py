@@ -8,6 +8,7 @@ table): a report cell then says why it is empty instead of the whole analysis st
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -45,15 +46,27 @@ class Comparison:
     ci_low: float = math.nan
     ci_high: float = math.nan
 
-    def as_dict(self) -> dict[str, object]:
-        return dict(self.__dict__)
-
 
 def _none(reason: str) -> Comparison:
     return Comparison("none", math.nan, reason)
 
 
-def _from(res: st.TestResult) -> Comparison:
+def _two_samples(
+    compare: Callable[..., st.TestResult],
+    x: FloatArray,
+    y: FloatArray,
+    rule: str,
+    plan: AnalysisPlan,
+    conf_int: bool,
+) -> Comparison:
+    """``compare`` (a ``stats.tests`` rule-based comparison) by the plan's ``rule``; an
+    ``InputError`` (a sample the test cannot take) becomes the reason of an empty cell."""
+    try:
+        res = compare(
+            x, y, rule=_RULES[rule], alpha_normality=plan.normality_alpha, conf_int=conf_int
+        )
+    except InputError as exc:
+        return _none(str(exc))
     return Comparison(res.test, res.p, res.reason, res.estimate, res.ci_low, res.ci_high)
 
 
@@ -63,17 +76,7 @@ def between(a: FloatArray, b: FloatArray, plan: AnalysisPlan, conf_int: bool = T
     a, b = a[~np.isnan(a)], b[~np.isnan(b)]
     if min(a.size, b.size) < 3:
         return _none(f"fewer than 3 values in a group ({a.size}, {b.size})")
-    try:
-        res = st.compare_two_groups(
-            a,
-            b,
-            rule=_RULES[plan.between_groups],
-            alpha_normality=plan.normality_alpha,
-            conf_int=conf_int,
-        )
-    except InputError as exc:
-        return _none(str(exc))
-    return _from(res)
+    return _two_samples(st.compare_two_groups, a, b, plan.between_groups, plan, conf_int)
 
 
 def within(
@@ -87,17 +90,7 @@ def within(
         return _none(f"fewer than 3 pairs ({before.size})")
     if np.all(after - before == 0):
         return _none("all differences are zero")
-    try:
-        res = st.compare_to_baseline(
-            before,
-            after,
-            rule=_RULES[plan.within_group],
-            alpha_normality=plan.normality_alpha,
-            conf_int=conf_int,
-        )
-    except InputError as exc:
-        return _none(str(exc))
-    return _from(res)
+    return _two_samples(st.compare_to_baseline, before, after, plan.within_group, plan, conf_int)
 
 
 def categorical(table: npt.NDArray[np.int64], plan: AnalysisPlan) -> Comparison:
