@@ -7,7 +7,9 @@ t / Mann-Whitney, paired t / Wilcoxon, Fisher exact).
 
 from __future__ import annotations
 
+import re
 import sys
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,8 +18,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from frailtrial.analysis.models import Models
 from frailtrial.analysis.pipeline import analyze, write_outputs
 from frailtrial.analysis.provenance import provenance
+from frailtrial.analysis.report import render_report
 from frailtrial.analysis.results import AnalysisResult
 from frailtrial.analysis.table3 import TABLE3_COLUMNS
 from frailtrial.cli.main import run
@@ -339,3 +343,20 @@ def test_bad_dataset_stops_analyze_with_file_line_column(
     assert err.startswith(f"error: {file} line {line}, column {column}: ")
     assert message in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_report_names_each_model_that_was_not_estimated(
+    analysed: tuple[AnalysisResult, Path],
+) -> None:
+    result = analysed[0]
+    fits = result.models.fits.copy()
+    fitted = fits["model"] == "mixed_ml"
+    assert fits.loc[fitted, "n_obs"].notna().all()  # fitted rows carry their size
+    failed = fits.loc[fitted].assign(
+        model="mmrm_change", n_subjects=None, n_obs=None, note="not fitted: singular design"
+    )
+    models = Models(result.models.effects, pd.concat([fits[fitted], failed], ignore_index=True))
+    html = render_report(replace(result, models=models), {"consort": "", "schedule": ""}, [])
+    assert re.findall(r"Not estimated: [^<]*", html) == [
+        "Not estimated: tug: not fitted: singular design"
+    ]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import pandas as pd
 
-from frailtrial.analysis.format import fmt, pvalue
+from frailtrial.analysis.format import fmt, n_pct, pvalue
 
 if TYPE_CHECKING:
     from frailtrial.analysis.results import AnalysisResult
@@ -174,10 +174,10 @@ def _models_html(result: AnalysisResult) -> str:
                 rows.append(
                     {"variable": var.label, "comparison": comparison, "cells": cells, "test": test}
                 )
-        failures = [
+        failures = [  # a row without a fit's size is a model that failed; its note says why
             f"{r['variable']}: {r['note']}"
             for r in f.to_dict(orient="records")
-            if str(r["note"]).startswith(("not", "did", "no ", "contrasts"))
+            if pd.isna(r["n_obs"])
         ]
         if spec is None:
             title = "Dose-response trend (MMRM, linear in dose)"
@@ -273,6 +273,7 @@ def render_report(
             n=result.table2.n,
             footnote=result.table2.footnote,
             pvalue=pvalue,
+            n_pct=n_pct,
         ),
         table3=result.table3,
         table3_rows=t3_rows,
