@@ -41,28 +41,21 @@ def table1_display(result: AnalysisResult) -> list[dict[str, Any]]:
         group = r["group"]
         unit = f" ({r['unit']})" if r["unit"] and not r["level"] else ""
         label = f"  {r['level']}" if r["level"] else f"{r['label']}{unit}"
+        tests = [
+            {"p": pvalue(r[f"p_{a}"]), "smd": _num(r[f"smd_{a}"]), "test": r[f"test_{a}"]}
+            for a in actives
+        ]
         if r["level"] and r["level"] == _first_level(result.table1.rows, r["characteristic"]):
+            # a heading row carries the characteristic's test; its levels only their SMDs
             rows.append(
                 {
                     "group_header": None,
                     "label": f"{r['label']}, n (%)",
                     "cells": [""] * len(protocol.arms),
-                    "tests": [
-                        {
-                            "p": pvalue(r[f"p_{a}"]),
-                            "smd": _num(r[f"smd_{a}"]),
-                            "test": r[f"test_{a}"],
-                        }
-                        for a in actives
-                    ],
+                    "tests": tests,
                 }
             )
-            tests = [{"p": "", "smd": _num(r[f"smd_{a}"]), "test": ""} for a in actives]
-        else:
-            tests = [
-                {"p": pvalue(r[f"p_{a}"]), "smd": _num(r[f"smd_{a}"]), "test": r[f"test_{a}"]}
-                for a in actives
-            ]
+            tests = [{"p": "", "smd": t["smd"], "test": ""} for t in tests]
         rows.append(
             {
                 "group_header": header,
