@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from frailtrial.analysis.table3 import baseline_of
 from frailtrial.errors import ConvergenceError, InputError
 from frailtrial.protocol import Protocol
 from frailtrial.protocol.model import ModelSpec
@@ -46,16 +47,12 @@ class Models:
 
 
 def _change_frame(m: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
-    base_name = protocol.baseline_visit.name
+    """The post-baseline rows with their ``base`` value and ``change`` (rows without both
+    dropped); ``visit`` a categorical of the follow-up visits."""
     later = [v.name for v in protocol.follow_up_visits]
-    base = m[m["visit"] == base_name].set_index(["participant_id", "variable"])["value"]
-    post = m[m["visit"].isin(later)].copy()
-    key = pd.MultiIndex.from_arrays([post["participant_id"], post["variable"]])
-    post["base"] = base.reindex(key).to_numpy()
-    post["change"] = post["value"] - post["base"]
-    post = post.dropna(subset=["change"])
-    post["visit"] = _factor(post["visit"], later)
-    return post
+    post = m.assign(base=baseline_of(m, protocol))[m["visit"].isin(later)]
+    post = post.assign(change=post["value"] - post["base"]).dropna(subset=["change"])
+    return post.assign(visit=_factor(post["visit"], later))
 
 
 def _factor(s: pd.Series, categories: list[str]) -> pd.Categorical[Any]:

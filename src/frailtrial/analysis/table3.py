@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from frailtrial.analysis.plan import adjust, between, marker, within
@@ -42,6 +43,14 @@ def itt_measurements(measurements: pd.DataFrame, arms: pd.Series) -> pd.DataFram
     return m.assign(arm=m["participant_id"].map(arms).to_numpy())
 
 
+def baseline_of(m: pd.DataFrame, protocol: Protocol) -> npt.NDArray[np.float64]:
+    """The baseline value of each row's participant and variable (NaN without one)."""
+    base = m[m["visit"] == protocol.baseline_visit.name]
+    by_key = base.set_index(["participant_id", "variable"])["value"]
+    key = pd.MultiIndex.from_arrays([m["participant_id"], m["variable"]])
+    return by_key.reindex(key).to_numpy(float)
+
+
 def _ordered(frame: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
     order = {
         "variable": [v.name for v in protocol.variables],
@@ -55,12 +64,9 @@ def _ordered(frame: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
 
 def descriptives(m: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
     """n, mean, SD, SE by variable x arm x visit, and the same for change from baseline."""
-    base_name = protocol.baseline_visit.name
     g = m.groupby(["variable", "arm", "visit"], sort=False)["value"]
     d = g.agg(n="count", mean="mean", sd="std").reset_index()
-    base = m[m["visit"] == base_name].set_index(["participant_id", "variable"])["value"]
-    key = pd.MultiIndex.from_arrays([m["participant_id"], m["variable"]])
-    change = m.assign(change=m["value"].to_numpy() - base.reindex(key).to_numpy())
+    change = m.assign(change=m["value"].to_numpy() - baseline_of(m, protocol))
     c = (
         change.dropna(subset=["change"])
         .groupby(["variable", "arm", "visit"], sort=False)["change"]
