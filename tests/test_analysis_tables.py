@@ -20,6 +20,7 @@ from scipy import stats
 
 from frailtrial.analysis.models import Models
 from frailtrial.analysis.pipeline import analyze, write_outputs
+from frailtrial.analysis.plan import between, within
 from frailtrial.analysis.provenance import provenance
 from frailtrial.analysis.report import render_report
 from frailtrial.analysis.results import AnalysisResult
@@ -360,3 +361,12 @@ def test_report_names_each_model_that_was_not_estimated(
     assert re.findall(r"Not estimated: [^<]*", html) == [
         "Not estimated: tug: not fitted: singular design"
     ]
+
+
+def test_a_comparison_that_cannot_be_made_is_an_empty_cell_with_its_reason() -> None:
+    plan = PROTOCOL.analysis
+    same = np.array([10.2, 11.5, 9.1, 12.8])
+    unchanged = within(same, same.copy(), plan)
+    assert np.isnan(unchanged.p) and "all differences are zero" in unchanged.reason
+    few = between(np.array([1.0, 2.0]), same, plan)
+    assert np.isnan(few.p) and few.reason == "fewer than 3 values in a group (2, 4)"

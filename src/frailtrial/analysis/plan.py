@@ -83,8 +83,6 @@ def within(before: FloatArray, after: FloatArray, plan: AnalysisPlan) -> Compari
     before, after = before[keep], after[keep]
     if before.size < 3:
         return _none(f"fewer than 3 pairs ({before.size})")
-    if np.all(after - before == 0):
-        return _none("all differences are zero")
     return _two_samples(st.compare_to_baseline, before, after, plan.within_group, plan)
 
 
