@@ -1,16 +1,20 @@
 """The plan's models, one fit per outcome variable, via ``frailtrial.stats``.
 
-- ``mmrm``: change from baseline ~ baseline + arm * visit over the post-baseline visits
+- ``mmrm``: change from baseline ~ baseline + covariates + arm * visit over the post-baseline
+  visits
   (covariance, REML/ML and df method from the plan; all variables fitted together with
   ``stats.mmrm.fit_many``); the treatment effect of each active arm vs control at each
   visit with its 95 % CI.
 - ``random_intercept``: the HUC-MSC paper's "mixed effect maximum likelihood regression":
-  value ~ arm * visit over all assessment visits with a random intercept per participant
+  value ~ covariates + arm * visit over all assessment visits with a random intercept per
+  participant
   (``stats.lmm``), its arm x visit test and the arm contrasts per visit.
 - With ``dose_response`` (CRATUS): an MMRM on change with a linear dose term per visit
   (dose in units of the lowest active dose), whose slope is the dose-response trend test.
 
-A fit that fails (too few data, no convergence) is reported as a row with the reason.
+Covariates are the model's baseline characteristics (``ModelSpec.covariates``), taken from
+participants.csv. A fit that fails (too few data, no convergence) is reported as a row with
+the reason.
 """
 
 from __future__ import annotations
@@ -183,7 +187,7 @@ def _random_intercept(
     visit from one batched fit of every variable (``stats.lmm_many``, same estimates)."""
     seen = set(m["visit"].unique())
     visits = [v.name for v in protocol.assessment_visits if v.name in seen]
-    formula = "value ~ arm * visit"
+    formula = "value ~ " + " + ".join([*spec.covariates, "arm * visit"])
     effects: list[dict] = []
     fits: list[dict] = []
     fitted: list[tuple[str, pd.DataFrame]] = []
@@ -272,11 +276,26 @@ def _dose_response(post: pd.DataFrame, protocol: Protocol) -> tuple[list[dict], 
     return effects, fits
 
 
-def fit_models(m: pd.DataFrame, protocol: Protocol) -> Models:
-    """Every model of the plan on the population's measurements ``m`` (with ``arm``)."""
+def _with_covariates(
+    m: pd.DataFrame, protocol: Protocol, participants: pd.DataFrame | None
+) -> pd.DataFrame:
+    """``m`` with a column per baseline characteristic that a model adjusts for."""
+    names = list(dict.fromkeys(c for s in protocol.analysis.models for c in s.covariates))
+    if not names or participants is None:
+        return m
+    by_id = participants.set_index("participant_id")
+    return m.assign(**{c: m["participant_id"].map(by_id[c]).to_numpy() for c in names})
+
+
+def fit_models(
+    m: pd.DataFrame, protocol: Protocol, participants: pd.DataFrame | None = None
+) -> Models:
+    """Every model of the plan on the population's measurements ``m`` (with ``arm``); the
+    models' covariates come from ``participants`` (participants.csv)."""
     effects: list[dict] = []
     fits: list[dict] = []
     plan = protocol.analysis
+    m = _with_covariates(m, protocol, participants)
     post = _change_frame(m, protocol)  # once, for every model of change (MMRMs, dose-response)
     for spec in plan.models:
         if spec.kind == "mmrm":

@@ -90,7 +90,7 @@ def analyze(
     m = itt_measurements(ds.measurements, primary)
     t3 = table3(m, protocol)
     step("models")
-    fitted = fit_models(m, protocol)
+    fitted = fit_models(m, protocol, ds.participants)
     return AnalysisResult(
         protocol=protocol,
         populations=pops,

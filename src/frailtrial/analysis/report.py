@@ -180,8 +180,9 @@ def _models_html(result: AnalysisResult) -> str:
             )
         elif spec.kind == "mmrm":
             title = f"{spec.role.capitalize()} model: MMRM on change from baseline"
+            terms = (["baseline"] if spec.baseline_covariate else []) + spec.covariates
             note = (
-                f"Change ~ {'baseline + ' if spec.baseline_covariate else ''}arm × visit, "
+                f"Change ~ {' + '.join([*terms, 'arm × visit'])}, "
                 f"{spec.covariance} covariance, {spec.method.upper()}, {spec.df} df; "
                 "treatment effect (active − control) per visit with 95 % CI."
             )
@@ -191,9 +192,10 @@ def _models_html(result: AnalysisResult) -> str:
                 f"({spec.method.upper()})"
             )
             note = (
-                "Value ~ arm × visit with a random intercept per participant (the paper's "
-                "mixed-effect maximum-likelihood regression); arm difference per visit with "
-                "95 % CI (Satterthwaite df) and the F test of arm × visit."
+                f"Value ~ {' + '.join([*spec.covariates, 'arm × visit'])} with a random "
+                "intercept per participant (the paper's mixed-effect maximum-likelihood "
+                "regression); arm difference per visit with 95 % CI (Satterthwaite df) and the "
+                "F test of arm × visit."
             )
         blocks.append(
             {
