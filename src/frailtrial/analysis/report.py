@@ -247,6 +247,7 @@ def render_report(
         {"name": p.name, "definition": p.definition, "counts": result.population_counts[p.name]}
         for p in protocol.analysis.populations
     ]
+    actives = [a for a in protocol.arms if a.role != "placebo"]
     template = _ENV.get_template("report.html.j2")
     return template.render(
         title=f"{protocol.identity.short_title}: trial report",
@@ -260,11 +261,11 @@ def render_report(
         headline=result.headline,
         table1=result.table1,
         table1_rows=table1_display(result),
-        actives=[a for a in protocol.arms if a.role != "placebo"],
+        actives=actives,
         table2=_ENV.get_template("table2.html.j2").render(
             rows=result.table2.rows.to_dict(orient="records"),
             arms=protocol.arms,
-            actives=[a for a in protocol.arms if a.role != "placebo"],
+            actives=actives,
             n=result.table2.n,
             footnote=result.table2.footnote,
             pvalue=pvalue,
