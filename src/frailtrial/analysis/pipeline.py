@@ -74,7 +74,8 @@ def analyze(
     provenance: dict[str, Any],
     step: Step = _quiet,
 ) -> AnalysisResult:
-    """Populations, CONSORT, compliance, Table 1, Table 3 (and what the plan adds)."""
+    """Populations, CONSORT, compliance, missing data, Tables 1-3, the plan's models and the
+    primary endpoint's headline."""
     step("populations and compliance")
     att = comp.attendance(ds, protocol)
     pops = build_populations(ds, protocol, attended_last_visit(att, protocol))
