@@ -33,6 +33,8 @@ def test_analyze_json_prints_one_document(
     assert len(doc["provenance"]["protocol"]["sha256"]) == 64
     assert captured.err == ""  # no progress bar when not on a terminal
     assert (tmp_path / "out" / "report.html").is_file()
+    # --json prints results.json, the same document the folder holds
+    assert captured.out == (tmp_path / "out" / "results.json").read_text("utf-8")
 
 
 @pytest.mark.slow

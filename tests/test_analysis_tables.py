@@ -7,7 +7,9 @@ t / Mann-Whitney, paired t / Wilcoxon, Fisher exact).
 
 from __future__ import annotations
 
+import re
 import sys
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,8 +18,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from frailtrial.analysis.models import Models
 from frailtrial.analysis.pipeline import analyze, write_outputs
+from frailtrial.analysis.plan import between, within
 from frailtrial.analysis.provenance import provenance
+from frailtrial.analysis.report import render_report
 from frailtrial.analysis.results import AnalysisResult
 from frailtrial.analysis.table3 import TABLE3_COLUMNS
 from frailtrial.cli.main import run
@@ -339,3 +344,29 @@ def test_bad_dataset_stops_analyze_with_file_line_column(
     assert err.startswith(f"error: {file} line {line}, column {column}: ")
     assert message in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_report_names_each_model_that_was_not_estimated(
+    analysed: tuple[AnalysisResult, Path],
+) -> None:
+    result = analysed[0]
+    fits = result.models.fits.copy()
+    fitted = fits["model"] == "mixed_ml"
+    assert fits.loc[fitted, "n_obs"].notna().all()  # fitted rows carry their size
+    failed = fits.loc[fitted].assign(
+        model="mmrm_change", n_subjects=None, n_obs=None, note="not fitted: singular design"
+    )
+    models = Models(result.models.effects, pd.concat([fits[fitted], failed], ignore_index=True))
+    html = render_report(replace(result, models=models), {"consort": "", "schedule": ""}, [])
+    assert re.findall(r"Not estimated: [^<]*", html) == [
+        "Not estimated: tug: not fitted: singular design"
+    ]
+
+
+def test_a_comparison_that_cannot_be_made_is_an_empty_cell_with_its_reason() -> None:
+    plan = PROTOCOL.analysis
+    same = np.array([10.2, 11.5, 9.1, 12.8])
+    unchanged = within(same, same.copy(), plan)
+    assert np.isnan(unchanged.p) and "all differences are zero" in unchanged.reason
+    few = between(np.array([1.0, 2.0]), same, plan)
+    assert np.isnan(few.p) and few.reason == "fewer than 3 values in a group (2, 4)"

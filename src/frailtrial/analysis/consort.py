@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from html import escape
 from pathlib import Path
@@ -52,13 +52,7 @@ class ConsortFlow:
     arms: list[ArmFlow] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "screened": self.screened,
-            "excluded": self.excluded,
-            "excluded_reasons": self.excluded_reasons,
-            "randomized": self.randomized,
-            "arms": [a.__dict__ for a in self.arms],
-        }
+        return asdict(self)
 
 
 def _reasons(values: pd.Series) -> dict[str, int]:

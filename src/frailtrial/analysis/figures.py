@@ -43,11 +43,9 @@ def change_svg(cells: pd.DataFrame, variable: str, protocol: Protocol) -> str:
     visits = protocol.assessment_visits
     sub = cells[cells["variable"] == variable]
     w, h, left, right, top, bottom = 560.0, 330.0, 62.0, 16.0, 34.0, 70.0
-    lo_hi = [0.0]
-    for col in ("mean_change",):
-        m, e = sub[col].to_numpy(float), np.nan_to_num(sub["se_change"].to_numpy(float))
-        ok = np.isfinite(m)
-        lo_hi += list(m[ok] - e[ok]) + list(m[ok] + e[ok])
+    m, e = sub["mean_change"].to_numpy(float), np.nan_to_num(sub["se_change"].to_numpy(float))
+    ok = np.isfinite(m)
+    lo_hi = [0.0, *(m[ok] - e[ok]), *(m[ok] + e[ok])]
     ticks = _ticks(min(lo_hi), max(lo_hi))
     y0, y1 = float(ticks[0]), float(ticks[-1]) if ticks[-1] > ticks[0] else float(ticks[0]) + 1
     step_x = (w - left - right) / max(len(visits) - 1, 1)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from docx import Document
 from docx.shared import Pt
 
-from frailtrial.analysis.format import pvalue
+from frailtrial.analysis.format import n_pct, pvalue
 
 if TYPE_CHECKING:
     from frailtrial.analysis.results import AnalysisResult
@@ -53,7 +53,7 @@ def write_docx(result: AnalysisResult, path: Path) -> Path:
     rows = [
         [
             ("  " if r["level"] == "term" else "") + str(r["term"]),
-            *(f"{r[f'{a.name}_participants']} ({r[f'{a.name}_pct']:.2f})" for a in p.arms),
+            *(n_pct(r[f"{a.name}_participants"], r[f"{a.name}_pct"]) for a in p.arms),
             *(pvalue(float(r[f"p_{a.name}"])) for a in actives),
         ]
         for r in t2.to_dict(orient="records")

@@ -1,16 +1,20 @@
 """The plan's models, one fit per outcome variable, via ``frailtrial.stats``.
 
-- ``mmrm``: change from baseline ~ baseline + arm * visit over the post-baseline visits
+- ``mmrm``: change from baseline ~ baseline + covariates + arm * visit over the post-baseline
+  visits
   (covariance, REML/ML and df method from the plan; all variables fitted together with
   ``stats.mmrm.fit_many``); the treatment effect of each active arm vs control at each
   visit with its 95 % CI.
 - ``random_intercept``: the HUC-MSC paper's "mixed effect maximum likelihood regression":
-  value ~ arm * visit over all assessment visits with a random intercept per participant
+  value ~ covariates + arm * visit over all assessment visits with a random intercept per
+  participant
   (``stats.lmm``), its arm x visit test and the arm contrasts per visit.
 - With ``dose_response`` (CRATUS): an MMRM on change with a linear dose term per visit
   (dose in units of the lowest active dose), whose slope is the dose-response trend test.
 
-A fit that fails (too few data, no convergence) is reported as a row with the reason.
+Covariates are the model's baseline characteristics (``ModelSpec.covariates``), taken from
+participants.csv. A fit that fails (too few data, no convergence) is reported as a row with
+the reason.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from frailtrial.analysis.table3 import baseline_of
 from frailtrial.errors import ConvergenceError, InputError
 from frailtrial.protocol import Protocol
 from frailtrial.protocol.model import ModelSpec
@@ -46,16 +51,12 @@ class Models:
 
 
 def _change_frame(m: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
-    base_name = protocol.baseline_visit.name
+    """The post-baseline rows with their ``base`` value and ``change`` (rows without both
+    dropped); ``visit`` a categorical of the follow-up visits."""
     later = [v.name for v in protocol.follow_up_visits]
-    base = m[m["visit"] == base_name].set_index(["participant_id", "variable"])["value"]
-    post = m[m["visit"].isin(later)].copy()
-    key = pd.MultiIndex.from_arrays([post["participant_id"], post["variable"]])
-    post["base"] = base.reindex(key).to_numpy()
-    post["change"] = post["value"] - post["base"]
-    post = post.dropna(subset=["change"])
-    post["visit"] = _factor(post["visit"], later)
-    return post
+    post = m.assign(base=baseline_of(m, protocol))[m["visit"].isin(later)]
+    post = post.assign(change=post["value"] - post["base"]).dropna(subset=["change"])
+    return post.assign(visit=_factor(post["visit"], later))
 
 
 def _factor(s: pd.Series, categories: list[str]) -> pd.Categorical[Any]:
@@ -78,13 +79,11 @@ def _arm_factor(s: pd.Series, protocol: Protocol) -> pd.Categorical[Any]:
     return _factor(s, order)
 
 
-def _mmrm(m: pd.DataFrame, protocol: Protocol, spec: ModelSpec) -> tuple[list[dict], list[dict]]:
-    post = _change_frame(m, protocol)
-    post["arm"] = _arm_factor(post["arm"], protocol)
-    covs = " + ".join(["base", *spec.covariates]) if spec.baseline_covariate else ""
-    covs = " + ".join(spec.covariates) if not spec.baseline_covariate else covs
-    formula = "change ~ " + (f"{covs} + " if covs else "") + "arm * visit"
-    by_var = _by_variable(post)
+def _mmrm(post: pd.DataFrame, protocol: Protocol, spec: ModelSpec) -> tuple[list[dict], list[dict]]:
+    """``post``: the change-from-baseline rows of :func:`_change_frame`."""
+    covariates = (["base"] if spec.baseline_covariate else []) + spec.covariates
+    formula = "change ~ " + " + ".join([*covariates, "arm * visit"])
+    by_var = _by_variable(post.assign(arm=_arm_factor(post["arm"], protocol)))
     variables = [v.name for v in protocol.variables if v.name in by_var]
     datasets = [by_var[v] for v in variables]
     effects: list[dict] = []
@@ -114,7 +113,7 @@ def _mmrm(m: pd.DataFrame, protocol: Protocol, spec: ModelSpec) -> tuple[list[di
             fits.append(_fit_row(spec, v, formula, note=f"no contrasts: {exc}"))
         return effects, fits
     for k, (v, fit) in enumerate(good):
-        fits.append(_fit_row(spec, v, formula, fit.n_subjects, fit.n_obs, fit.loglik, fit.aic, ""))
+        fits.append(_fitted_row(spec, v, formula, fit))
         rows = table[table["fit"] == k].sort_values("row")
         for lab, r in zip(
             labels.to_dict(orient="records"), rows.to_dict(orient="records"), strict=True
@@ -151,6 +150,20 @@ def _fit_row(
     }
 
 
+def _fitted_row(
+    spec: ModelSpec,
+    variable: str,
+    formula: str,
+    fit: mmrm.MmrmFit | lmm.RandomInterceptFit,
+    note: str = "",
+    **extra: float,
+) -> dict:
+    """The fit row of a model that was fitted: its size and likelihood from ``fit``."""
+    return _fit_row(
+        spec, variable, formula, fit.n_subjects, fit.n_obs, fit.loglik, fit.aic, note, **extra
+    )
+
+
 def _effect(spec: ModelSpec, variable: str, arm: str, visit: str, r: dict, df_note: str) -> dict:
     return {
         "model": spec.name,
@@ -174,7 +187,7 @@ def _random_intercept(
     visit from one batched fit of every variable (``stats.lmm_many``, same estimates)."""
     seen = set(m["visit"].unique())
     visits = [v.name for v in protocol.assessment_visits if v.name in seen]
-    formula = "value ~ arm * visit"
+    formula = "value ~ " + " + ".join([*spec.covariates, "arm * visit"])
     effects: list[dict] = []
     fits: list[dict] = []
     fitted: list[tuple[str, pd.DataFrame]] = []
@@ -192,15 +205,11 @@ def _random_intercept(
             continue
         fitted.append((var.name, d))
         fits.append(
-            _fit_row(
+            _fitted_row(
                 spec,
                 var.name,
                 formula,
-                fit.n_subjects,
-                fit.n_obs,
-                fit.loglik,
-                fit.aic,
-                "",
+                fit,
                 arm_visit_f=test.f,
                 arm_visit_ddf=test.ddf,
                 arm_visit_p=test.p_f,
@@ -236,17 +245,18 @@ def _random_intercept(
     return effects, fits
 
 
-def _dose_response(m: pd.DataFrame, protocol: Protocol) -> tuple[list[dict], list[dict]]:
+def _dose_response(post: pd.DataFrame, protocol: Protocol) -> tuple[list[dict], list[dict]]:
+    """``post``: the change-from-baseline rows of :func:`_change_frame`."""
     doses = {a.name: (a.dose.cells or a.dose.cells_per_kg or 0.0) for a in protocol.arms}
     unit = min(d for d in doses.values() if d > 0)
-    post = _change_frame(m, protocol)
-    post["dose"] = post["arm"].map(doses).astype(float) / unit
+    post = post.assign(dose=post["arm"].map(doses).astype(float) / unit)
     formula = "change ~ base + visit + visit:dose"
     spec = ModelSpec(
         name="dose_response", kind="mmrm", outcome="change_from_baseline", role="supportive"
     )
     effects: list[dict] = []
     fits: list[dict] = []
+    later = [v.name for v in protocol.follow_up_visits]
     by_var = _by_variable(post)
     for var in protocol.variables:
         if var.name not in by_var:
@@ -258,19 +268,7 @@ def _dose_response(m: pd.DataFrame, protocol: Protocol) -> tuple[list[dict], lis
         except _FAILS as exc:
             fits.append(_fit_row(spec, var.name, formula, note=f"not fitted: {exc}"))
             continue
-        fits.append(
-            _fit_row(
-                spec,
-                var.name,
-                formula,
-                fit.n_subjects,
-                fit.n_obs,
-                fit.loglik,
-                fit.aic,
-                f"slope per {unit:.3g} cells",
-            )
-        )
-        later = [v.name for v in protocol.follow_up_visits]
+        fits.append(_fitted_row(spec, var.name, formula, fit, f"slope per {unit:.3g} cells"))
         for r in coef[coef["term"].str.contains("dose")].to_dict(orient="records"):
             term = str(r["term"]).split(":")[0]
             visit = next(v for v in later if term.endswith(v) or f"[{v}]" in term)
@@ -278,16 +276,36 @@ def _dose_response(m: pd.DataFrame, protocol: Protocol) -> tuple[list[dict], lis
     return effects, fits
 
 
-def fit_models(m: pd.DataFrame, protocol: Protocol) -> Models:
-    """Every model of the plan on the population's measurements ``m`` (with ``arm``)."""
+def _with_covariates(
+    m: pd.DataFrame, protocol: Protocol, participants: pd.DataFrame | None
+) -> pd.DataFrame:
+    """``m`` with a column per baseline characteristic that a model adjusts for."""
+    names = list(dict.fromkeys(c for s in protocol.analysis.models for c in s.covariates))
+    if not names or participants is None:
+        return m
+    by_id = participants.set_index("participant_id")
+    return m.assign(**{c: m["participant_id"].map(by_id[c]).to_numpy() for c in names})
+
+
+def fit_models(
+    m: pd.DataFrame, protocol: Protocol, participants: pd.DataFrame | None = None
+) -> Models:
+    """Every model of the plan on the population's measurements ``m`` (with ``arm``); the
+    models' covariates come from ``participants`` (participants.csv)."""
     effects: list[dict] = []
     fits: list[dict] = []
-    for spec in protocol.analysis.models:
-        e, f = (_mmrm if spec.kind == "mmrm" else _random_intercept)(m, protocol, spec)
+    plan = protocol.analysis
+    m = _with_covariates(m, protocol, participants)
+    post = _change_frame(m, protocol)  # once, for every model of change (MMRMs, dose-response)
+    for spec in plan.models:
+        if spec.kind == "mmrm":
+            e, f = _mmrm(post, protocol, spec)
+        else:
+            e, f = _random_intercept(m, protocol, spec)
         effects += e
         fits += f
-    if protocol.analysis.dose_response:
-        e, f = _dose_response(m, protocol)
+    if plan.dose_response:
+        e, f = _dose_response(post, protocol)
         effects += e
         fits += f
     cols = [

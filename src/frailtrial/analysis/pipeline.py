@@ -74,7 +74,8 @@ def analyze(
     provenance: dict[str, Any],
     step: Step = _quiet,
 ) -> AnalysisResult:
-    """Populations, CONSORT, compliance, Table 1, Table 3 (and what the plan adds)."""
+    """Populations, CONSORT, compliance, missing data, Tables 1-3, the plan's models and the
+    primary endpoint's headline."""
     step("populations and compliance")
     att = comp.attendance(ds, protocol)
     pops = build_populations(ds, protocol, attended_last_visit(att, protocol))
@@ -90,7 +91,7 @@ def analyze(
     m = itt_measurements(ds.measurements, primary)
     t3 = table3(m, protocol)
     step("models")
-    fitted = fit_models(m, protocol)
+    fitted = fit_models(m, protocol, ds.participants)
     return AnalysisResult(
         protocol=protocol,
         populations=pops,

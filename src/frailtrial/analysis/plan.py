@@ -3,11 +3,14 @@
 Each function returns a :class:`Comparison` (test name, p, why) rather than raising when a
 comparison cannot be made on the data at hand (too few values, a constant sample, an empty
 table): a report cell then says why it is empty instead of the whole analysis stopping.
+No table shows a confidence interval of these estimates, so none is computed (the rank
+tests' Hodges-Lehmann interval is the costly part of a Mann-Whitney or Wilcoxon test).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -36,68 +39,51 @@ _CATEGORICAL: dict[str, Literal["auto", "chi_square", "fisher"]] = {
 
 @dataclass(frozen=True)
 class Comparison:
-    """One test's outcome; ``p`` is NaN when the test could not be made (``reason`` says why)."""
+    """One test's outcome; ``p`` is NaN when the test could not be made (``reason`` says why);
+    ``estimate``: the test's estimate (difference, or Hodges-Lehmann shift)."""
 
     test: str
     p: float
     reason: str
     estimate: float = math.nan
-    ci_low: float = math.nan
-    ci_high: float = math.nan
-
-    def as_dict(self) -> dict[str, object]:
-        return dict(self.__dict__)
 
 
 def _none(reason: str) -> Comparison:
     return Comparison("none", math.nan, reason)
 
 
-def _from(res: st.TestResult) -> Comparison:
-    return Comparison(res.test, res.p, res.reason, res.estimate, res.ci_low, res.ci_high)
+def _two_samples(
+    compare: Callable[..., st.TestResult],
+    x: FloatArray,
+    y: FloatArray,
+    rule: str,
+    plan: AnalysisPlan,
+) -> Comparison:
+    """``compare`` (a ``stats.tests`` rule-based comparison) by the plan's ``rule``, without
+    the estimate's CI; an ``InputError`` (a sample the test cannot take) becomes the reason
+    of an empty cell."""
+    try:
+        res = compare(x, y, rule=_RULES[rule], alpha_normality=plan.normality_alpha, conf_int=False)
+    except InputError as exc:
+        return _none(str(exc))
+    return Comparison(res.test, res.p, res.reason, res.estimate)
 
 
-def between(a: FloatArray, b: FloatArray, plan: AnalysisPlan, conf_int: bool = True) -> Comparison:
-    """Two independent groups by ``plan.between_groups`` (a constant sample: rank test);
-    ``conf_int=False`` leaves the estimate's CI out (NaN) where no table shows it."""
+def between(a: FloatArray, b: FloatArray, plan: AnalysisPlan) -> Comparison:
+    """Two independent groups by ``plan.between_groups`` (a constant sample: rank test)."""
     a, b = a[~np.isnan(a)], b[~np.isnan(b)]
     if min(a.size, b.size) < 3:
         return _none(f"fewer than 3 values in a group ({a.size}, {b.size})")
-    try:
-        res = st.compare_two_groups(
-            a,
-            b,
-            rule=_RULES[plan.between_groups],
-            alpha_normality=plan.normality_alpha,
-            conf_int=conf_int,
-        )
-    except InputError as exc:
-        return _none(str(exc))
-    return _from(res)
+    return _two_samples(st.compare_two_groups, a, b, plan.between_groups, plan)
 
 
-def within(
-    before: FloatArray, after: FloatArray, plan: AnalysisPlan, conf_int: bool = True
-) -> Comparison:
-    """Paired follow-up vs baseline by ``plan.within_group`` (pairs with both values);
-    ``conf_int=False`` leaves the estimate's CI out (NaN)."""
+def within(before: FloatArray, after: FloatArray, plan: AnalysisPlan) -> Comparison:
+    """Paired follow-up vs baseline by ``plan.within_group`` (pairs with both values)."""
     keep = ~(np.isnan(before) | np.isnan(after))
     before, after = before[keep], after[keep]
     if before.size < 3:
         return _none(f"fewer than 3 pairs ({before.size})")
-    if np.all(after - before == 0):
-        return _none("all differences are zero")
-    try:
-        res = st.compare_to_baseline(
-            before,
-            after,
-            rule=_RULES[plan.within_group],
-            alpha_normality=plan.normality_alpha,
-            conf_int=conf_int,
-        )
-    except InputError as exc:
-        return _none(str(exc))
-    return _from(res)
+    return _two_samples(st.compare_to_baseline, before, after, plan.within_group, plan)
 
 
 def categorical(table: npt.NDArray[np.int64], plan: AnalysisPlan) -> Comparison:

@@ -1,10 +1,12 @@
 """Reproduction of a publication: its printed tables against ours, cell by cell.
 
 Each printed number is compared with ours rounded to the number of decimals it was printed
-with (``20`` against 20.00 is equal, ``203.2`` is compared at one decimal). Markers and
-p-values are shown side by side but never counted as numbers: a simulated data set that
-reproduces means and SDs does not reproduce the paper's individual values, so its tests
-differ, and that is reported, not hidden.
+with (``20`` against 20.00 is equal, ``203.2`` is compared at one decimal). Table 3's
+markers are shown side by side (with our p-values in a note) but never counted as numbers:
+a simulated data set that reproduces means and SDs does not reproduce the paper's individual
+values, so its tests differ, and that is reported, not hidden. The p-values and changes from
+baseline printed only in the paper's text (``PublishedTrial.table3.between_group_p`` and
+``changes_from_baseline``) are not compared.
 """
 
 from __future__ import annotations
@@ -41,15 +43,18 @@ def _ours_text(value: float, printed: str) -> str:
 def _row(
     table: str,
     item: str,
-    level: str,
-    arm: str,
-    visit: str,
     stat: str,
     printed: str,
     ours: float,
     kind: str = "number",
+    *,
+    level: str = "",
+    arm: str = "",
+    visit: str = "",
     note: str = "",
 ) -> dict[str, Any]:
+    """One compared number: a ``count`` is equal as an integer, a ``number`` at the
+    decimals it was printed with."""
     if kind == "count":
         equal = not math.isnan(ours) and int(printed) == round(ours)
         text = "" if math.isnan(ours) else str(round(ours))
@@ -78,24 +83,25 @@ def _table1(pub: PublishedTrial, result: AnalysisResult) -> list[dict[str, Any]]
     for r in pub.table1.rows:
         level = r.level or ""
         sel = rows[(rows["characteristic"] == r.name) & (rows["level"].fillna("") == level)]
+        ours = sel.iloc[0] if len(sel) else None
+        note = r.note or ""
         for arm, cell in r.cells.items():
-            ours = sel.iloc[0] if len(sel) else None
             for stat in _T1_FIELDS[r.summary]:
-                printed = getattr(cell, stat)
                 col = {"n": "count"}.get(stat, stat)
                 value = float(ours[f"{arm}_{col}"]) if ours is not None else math.nan
+                kind = "count" if stat == "n" else "number"
+                printed = str(getattr(cell, stat))
                 out.append(
                     _row(
                         "Table 1",
                         r.name,
-                        level,
-                        arm,
-                        "",
                         stat,
-                        str(printed),
+                        printed,
                         value,
-                        "count" if stat == "n" else "number",
-                        r.note or "",
+                        kind,
+                        level=level,
+                        arm=arm,
+                        note=note,
                     )
                 )
     return out
@@ -110,23 +116,9 @@ def _table2(pub: PublishedTrial, result: AnalysisResult) -> list[dict[str, Any]]
         for arm, cell in r.cells.items():
             n = float(sel[f"{arm}_participants"].sum()) if len(sel) else 0.0
             pct = 100.0 * n / result.table2.n[arm] if result.table2.n[arm] else math.nan
-            out.append(
-                _row("Table 2", r.term, "", arm, "", "n", str(cell.n), n, "count", r.note or "")
-            )
-            out.append(
-                _row(
-                    "Table 2",
-                    r.term,
-                    "",
-                    arm,
-                    "",
-                    "pct",
-                    str(cell.pct),
-                    pct,
-                    "number",
-                    r.note or "",
-                )
-            )
+            note = r.note or ""
+            out.append(_row("Table 2", r.term, "n", str(cell.n), n, "count", arm=arm, note=note))
+            out.append(_row("Table 2", r.term, "pct", str(cell.pct), pct, arm=arm, note=note))
     return out
 
 
@@ -145,7 +137,9 @@ def _table3(pub: PublishedTrial, result: AnalysisResult) -> list[dict[str, Any]]
                 for stat in ("mean", "sd"):
                     printed = str(getattr(cell, stat))
                     value = float(ours[stat]) if ours is not None else math.nan
-                    out.append(_row("Table 3", r.variable, "", arm, visit, stat, printed, value))
+                    out.append(
+                        _row("Table 3", r.variable, stat, printed, value, arm=arm, visit=visit)
+                    )
                 mine = (
                     []
                     if ours is None
@@ -174,51 +168,31 @@ def _table3(pub: PublishedTrial, result: AnalysisResult) -> list[dict[str, Any]]
 
 
 def _flow(pub: PublishedTrial, result: AnalysisResult) -> list[dict[str, Any]]:
-    s, c, comp = pub.screening, result.consort, result.compliance
+    s, c, comp, att = pub.screening, result.consort, result.compliance, pub.attendance
     out = [
-        _row("CONSORT", "screened", "", "", "", "n", str(s.screened), c.screened, "count"),
-        _row("CONSORT", "excluded", "", "", "", "n", str(s.excluded), c.excluded, "count"),
-        _row("CONSORT", "randomized", "", "", "", "n", str(s.randomized), c.randomized, "count"),
-        _row(
-            "Attendance",
-            "scheduled visits",
-            "",
-            "",
-            "",
-            "n",
-            str(pub.attendance.scheduled_visits),
-            comp["scheduled"],
-            "count",
-        ),
+        _row("CONSORT", stage, "n", str(getattr(s, stage)), getattr(c, stage), "count")
+        for stage in ("screened", "excluded", "randomized")
+    ]
+    scheduled, missed = str(att.scheduled_visits), str(att.missed_visits)
+    out += [
+        _row("Attendance", "scheduled visits", "n", scheduled, comp["scheduled"], "count"),
+        _row("Attendance", "missed visits", "n", missed, comp["missed"], "count"),
         _row(
             "Attendance",
             "missed visits",
-            "",
-            "",
-            "",
-            "n",
-            str(pub.attendance.missed_visits),
-            comp["missed"],
-            "count",
-        ),
-        _row(
-            "Attendance",
-            "missed visits",
-            "",
-            "",
-            "",
             "percent",
-            pub.attendance.missed_percent_printed,
+            att.missed_percent_printed,
             comp["missed_pct"],
-            "number",
-            "; ".join(pub.attendance.notes[:1]),
+            note="; ".join(att.notes[:1]),
         ),
     ]
     by = comp["by_visit"].set_index(["visit", "arm"])
-    for visit, arms in pub.attendance.visits.items():
+    for visit, arms in att.visits.items():
         for arm, n in arms.items():
             ours = float(by.at[(visit, arm), "attended"]) if (visit, arm) in by.index else math.nan
-            out.append(_row("Attendance", "assessed", "", arm, visit, "n", str(n), ours, "count"))
+            out.append(
+                _row("Attendance", "assessed", "n", str(n), ours, "count", arm=arm, visit=visit)
+            )
     return out
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import pandas as pd
 
-from frailtrial.analysis.format import fmt, pvalue
+from frailtrial.analysis.format import fmt, n_pct, pvalue
 
 if TYPE_CHECKING:
     from frailtrial.analysis.results import AnalysisResult
@@ -41,28 +41,21 @@ def table1_display(result: AnalysisResult) -> list[dict[str, Any]]:
         group = r["group"]
         unit = f" ({r['unit']})" if r["unit"] and not r["level"] else ""
         label = f"  {r['level']}" if r["level"] else f"{r['label']}{unit}"
+        tests = [
+            {"p": pvalue(r[f"p_{a}"]), "smd": _num(r[f"smd_{a}"]), "test": r[f"test_{a}"]}
+            for a in actives
+        ]
         if r["level"] and r["level"] == _first_level(result.table1.rows, r["characteristic"]):
+            # a heading row carries the characteristic's test; its levels only their SMDs
             rows.append(
                 {
                     "group_header": None,
                     "label": f"{r['label']}, n (%)",
                     "cells": [""] * len(protocol.arms),
-                    "tests": [
-                        {
-                            "p": pvalue(r[f"p_{a}"]),
-                            "smd": _num(r[f"smd_{a}"]),
-                            "test": r[f"test_{a}"],
-                        }
-                        for a in actives
-                    ],
+                    "tests": tests,
                 }
             )
-            tests = [{"p": "", "smd": _num(r[f"smd_{a}"]), "test": ""} for a in actives]
-        else:
-            tests = [
-                {"p": pvalue(r[f"p_{a}"]), "smd": _num(r[f"smd_{a}"]), "test": r[f"test_{a}"]}
-                for a in actives
-            ]
+            tests = [{"p": "", "smd": t["smd"], "test": ""} for t in tests]
         rows.append(
             {
                 "group_header": header,
@@ -174,10 +167,10 @@ def _models_html(result: AnalysisResult) -> str:
                 rows.append(
                     {"variable": var.label, "comparison": comparison, "cells": cells, "test": test}
                 )
-        failures = [
+        failures = [  # a row without a fit's size is a model that failed; its note says why
             f"{r['variable']}: {r['note']}"
             for r in f.to_dict(orient="records")
-            if str(r["note"]).startswith(("not", "did", "no ", "contrasts"))
+            if pd.isna(r["n_obs"])
         ]
         if spec is None:
             title = "Dose-response trend (MMRM, linear in dose)"
@@ -187,8 +180,9 @@ def _models_html(result: AnalysisResult) -> str:
             )
         elif spec.kind == "mmrm":
             title = f"{spec.role.capitalize()} model: MMRM on change from baseline"
+            terms = (["baseline"] if spec.baseline_covariate else []) + spec.covariates
             note = (
-                f"Change ~ {'baseline + ' if spec.baseline_covariate else ''}arm × visit, "
+                f"Change ~ {' + '.join([*terms, 'arm × visit'])}, "
                 f"{spec.covariance} covariance, {spec.method.upper()}, {spec.df} df; "
                 "treatment effect (active − control) per visit with 95 % CI."
             )
@@ -198,9 +192,10 @@ def _models_html(result: AnalysisResult) -> str:
                 f"({spec.method.upper()})"
             )
             note = (
-                "Value ~ arm × visit with a random intercept per participant (the paper's "
-                "mixed-effect maximum-likelihood regression); arm difference per visit with "
-                "95 % CI (Satterthwaite df) and the F test of arm × visit."
+                f"Value ~ {' + '.join([*spec.covariates, 'arm × visit'])} with a random "
+                "intercept per participant (the paper's mixed-effect maximum-likelihood "
+                "regression); arm difference per visit with 95 % CI (Satterthwaite df) and the "
+                "F test of arm × visit."
             )
         blocks.append(
             {
@@ -252,6 +247,7 @@ def render_report(
         {"name": p.name, "definition": p.definition, "counts": result.population_counts[p.name]}
         for p in protocol.analysis.populations
     ]
+    actives = [a for a in protocol.arms if a.role != "placebo"]
     template = _ENV.get_template("report.html.j2")
     return template.render(
         title=f"{protocol.identity.short_title}: trial report",
@@ -265,14 +261,15 @@ def render_report(
         headline=result.headline,
         table1=result.table1,
         table1_rows=table1_display(result),
-        actives=[a for a in protocol.arms if a.role != "placebo"],
+        actives=actives,
         table2=_ENV.get_template("table2.html.j2").render(
             rows=result.table2.rows.to_dict(orient="records"),
             arms=protocol.arms,
-            actives=[a for a in protocol.arms if a.role != "placebo"],
+            actives=actives,
             n=result.table2.n,
             footnote=result.table2.footnote,
             pvalue=pvalue,
+            n_pct=n_pct,
         ),
         table3=result.table3,
         table3_rows=t3_rows,

@@ -36,13 +36,11 @@ class AnalysisResult:
     models: Models
     provenance: dict[str, Any]
     headline: dict[str, Any]
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    html_sections: dict[str, str] = field(default_factory=dict)
 
     def frames(self) -> dict[str, pd.DataFrame]:
         """Every table of the report by its CSV name (without .csv)."""
-        out = {
+        return {
             "populations": pd.DataFrame(
                 [{"population": k, **v} for k, v in self.population_counts.items()]
             ),
@@ -56,8 +54,6 @@ class AnalysisResult:
             "models": self.models.effects,
             "model_fits": self.models.fits,
         }
-        out.update(self.tables)
-        return out
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document results.json holds: every number of the report."""
@@ -85,7 +81,6 @@ class AnalysisResult:
                 "effects": _records(self.models.effects),
                 "fits": _records(self.models.fits),
             },
-            **{name: _records(frame) for name, frame in self.tables.items()},
             "notes": self.notes,
         }
 

@@ -27,7 +27,6 @@ class Table1:
     """``rows``: one row per characteristic (and level); ``footnote`` states the rules."""
 
     rows: pd.DataFrame
-    arms: list[str]
     n: dict[str, int]
     footnote: str
 
@@ -180,4 +179,4 @@ def table1(participants: pd.DataFrame, itt: pd.Series, protocol: Protocol) -> Ta
         "SMD: standardized mean difference, active minus control."
     )
     n = {a: int((itt == a).sum()) for a in arms}
-    return Table1(pd.DataFrame(out), arms, n, footnote)
+    return Table1(pd.DataFrame(out), n, footnote)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,10 +10,9 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from frailtrial.cli.output import emit_json
 from frailtrial.protocol import Protocol, load
 
-if TYPE_CHECKING:  # the analysis stack (matplotlib, stats) loads only when a command runs
+if TYPE_CHECKING:  # the analysis stack (pandas, stats) loads only when a command runs
     from frailtrial.analysis.results import AnalysisResult
     from frailtrial.dataset import TrialDataset
 
@@ -96,8 +96,8 @@ def analyze_command(
         step("reading the dataset")
         ds = read_dataset(data, proto)
         result = run(ds, proto, data, out, seed, step)
-    if json_:
-        emit_json(result.to_dict())
+    if json_:  # the document just written, not a second serialization of the result
+        sys.stdout.write((out / "results.json").read_text(encoding="utf-8"))
         return
     for line in summary_lines(result, out):
         typer.echo(line)
