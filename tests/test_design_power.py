@@ -270,6 +270,8 @@ def test_cli_power_with_scheduler_address(monkeypatch: MonkeyPatch, capsys: Capt
         ("power", "--effect", "1", "--visits", "week1"),
         ("power", "--effect", "1", "--dropout", "1.5"),
         ("power", "--n", "ten", "--effect", "1"),
+        ("power", "--n", "inf", "--effect", "1"),
+        ("power", "--effect", "1", "--sims", "2", "--null-sims", "-1"),
         ("power", "--n", "10"),
         ("power", "--effect", "1", "--primary-visit", "year2"),
         ("power", "--mean-change", "0,0;1,1", "--visits", "a,b,c"),
