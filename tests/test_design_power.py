@@ -3,19 +3,15 @@ power where both apply, type I error under the null, dask grid, command line."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import numpy as np
 import pytest
 
-from frailtrial.cli.main import run
+from cli_inprocess import invoke
 from frailtrial.design.sample_size import sample_size
 from frailtrial.design.simulated_power import (
     FORMULA,
@@ -30,6 +26,8 @@ from frailtrial.simulate.outcomes import correlation_matrix, simulate_outcomes
 from frailtrial.stats.mmrm import estimate_many, fit_many
 
 VISITS = ("week1", "month1", "month3")
+MonkeyPatch = pytest.MonkeyPatch
+Capture = pytest.CaptureFixture[str]
 
 
 # --- outcome generator ---------------------------------------------------------------------
@@ -220,25 +218,13 @@ def test_grid_on_dask_local_cluster_equals_local() -> None:
 # --- command line --------------------------------------------------------------------------
 
 
-def _cli(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code: int | str | None = 0
-    with (
-        mock.patch.object(sys, "argv", ["frailtrial", "design", *args]),
-        contextlib.redirect_stdout(out),
-        contextlib.redirect_stderr(err),
-    ):
-        try:
-            run()
-        except SystemExit as exc:
-            code = exc.code
-    return int(code or 0), out.getvalue(), err.getvalue()
-
-
-def test_cli_power_grid_json_and_plot(tmp_path: Path) -> None:
+def test_cli_power_grid_json_and_plot(
+    monkeypatch: MonkeyPatch, capsys: Capture, tmp_path: Path
+) -> None:
     plot = tmp_path / "power.svg"
-    code, out, err = _cli(
-        "power", "--n", "8,12", "--effect", "1.0", "--dropout", "0,0.1",
+    code, out, err = invoke(
+        monkeypatch, capsys,
+        "design", "power", "--n", "8,12", "--effect", "1.0", "--dropout", "0,0.1",
         "--visits", "week1,month1,month3", "--sims", "20", "--null-sims", "10",
         "--plot", str(plot), "--json",
     )  # fmt: skip
@@ -253,22 +239,24 @@ def test_cli_power_grid_json_and_plot(tmp_path: Path) -> None:
     assert err == ""  # quiet when not on a terminal
 
 
-def test_cli_dropout_by_visit() -> None:
-    code, out, err = _cli(
-        "power", "--n", "8", "--effect", "1.0", "--visits", "week1,month3",
+def test_cli_dropout_by_visit(monkeypatch: MonkeyPatch, capsys: Capture) -> None:
+    code, out, err = invoke(
+        monkeypatch, capsys,
+        "design", "power", "--n", "8", "--effect", "1.0", "--visits", "week1,month3",
         "--dropout-by-visit", "0.1,0.2", "--sims", "10", "--null-sims", "0", "--json",
     )  # fmt: skip
     assert code == 0, err
     assert json.loads(out)["points"][0]["scenario"]["dropout"] == [0.1, 0.2]
 
 
-def test_cli_power_with_scheduler_address() -> None:
+def test_cli_power_with_scheduler_address(monkeypatch: MonkeyPatch, capsys: Capture) -> None:
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
     ) as cluster:
-        code, out, err = _cli(
-            "power", "--n", "8", "--effect", "1.0", "--visits", "week1,month3",
+        code, out, err = invoke(
+            monkeypatch, capsys,
+            "design", "power", "--n", "8", "--effect", "1.0", "--visits", "week1,month3",
             "--sims", "10", "--null-sims", "0", "--scheduler", cluster.scheduler_address, "--json",
         )  # fmt: skip
     assert code == 0, err
@@ -282,6 +270,8 @@ def test_cli_power_with_scheduler_address() -> None:
         ("power", "--effect", "1", "--visits", "week1"),
         ("power", "--effect", "1", "--dropout", "1.5"),
         ("power", "--n", "ten", "--effect", "1"),
+        ("power", "--n", "inf", "--effect", "1"),
+        ("power", "--effect", "1", "--sims", "2", "--null-sims", "-1"),
         ("power", "--n", "10"),
         ("power", "--effect", "1", "--primary-visit", "year2"),
         ("power", "--mean-change", "0,0;1,1", "--visits", "a,b,c"),
@@ -290,7 +280,9 @@ def test_cli_power_with_scheduler_address() -> None:
         ("power", "--effect", "1", "--dropout", "0,0.1", "--dropout-by-visit", "0,0,0,0,0"),
     ],
 )
-def test_cli_power_bad_input_is_one_line_exit_2(args: tuple[str, ...]) -> None:
-    code, _, err = _cli(*args)
+def test_cli_power_bad_input_is_one_line_exit_2(
+    monkeypatch: MonkeyPatch, capsys: Capture, args: tuple[str, ...]
+) -> None:
+    code, _, err = invoke(monkeypatch, capsys, "design", *args)
     assert code == 2
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1

@@ -185,7 +185,9 @@ def power(
     workers: int = typer.Option(
         1, "--workers", help="Local processes fitting chunks of trials in parallel."
     ),
-    plot: Path | None = typer.Option(None, "--plot", help="Write the power curve (.png/.svg)."),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Write the power curves (.png, .svg or .pdf)."
+    ),
     scheduler: str | None = typer.Option(
         None, "--scheduler", help="dask.distributed scheduler ADDRESS to run the grid on."
     ),
@@ -202,9 +204,10 @@ def power(
     )
 
     visit_names = tuple(v.strip() for v in visits.split(",") if v.strip())
-    n_values = [int(v) for v in _floats(n, "--n")]
-    if not n_values or any(v != int(v) for v in _floats(n, "--n")):
+    n_given = _floats(n, "--n")
+    if not n_given or not all(v.is_integer() for v in n_given):
         raise InputError(f"--n: expected whole numbers, got {n!r}")
+    n_values = [int(v) for v in n_given]
     effects = _floats(effect, "--effect")
     drops = _floats(dropout, "--dropout")
     by_visit = tuple(_floats(dropout_by_visit, "--dropout-by-visit"))

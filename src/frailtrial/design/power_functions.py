@@ -60,6 +60,21 @@ def t_power_at(tc: float, ncp: float, df: float, alternative: Alternative) -> fl
     return upper + (lower if math.isfinite(lower) else 0.0)
 
 
+def two_sample_ncp_df(
+    n1: float, n2: float, d: float, df: float, ancova_rho: float | None = None
+) -> tuple[float, float]:
+    """Noncentrality and df of the two-sample contrast d = (mu2 - mu1) / sigma, given the
+    unadjusted error df.
+
+    With ``ancova_rho`` the test is the treatment coefficient of an ANCOVA on a baseline
+    covariate correlated rho with the outcome: residual SD sigma*sqrt(1 - rho^2) and one
+    degree of freedom spent on the covariate (Borm et al. 2007: n ~ n_t * (1 - rho^2)).
+    """
+    if ancova_rho is not None:
+        d, df = d / math.sqrt(1.0 - ancova_rho**2), df - 1.0
+    return d * math.sqrt(n1 * n2 / (n1 + n2)), df
+
+
 def two_sample_t_power(
     n1: float,
     n2: float,
@@ -68,18 +83,10 @@ def two_sample_t_power(
     alternative: Alternative = "two-sided",
     ancova_rho: float | None = None,
 ) -> float:
-    """Two-sample t test (pooled SD) with standardized difference d = (mu2 - mu1) / sigma.
-
-    With ``ancova_rho`` the test is the treatment coefficient of an ANCOVA on a baseline
-    covariate correlated rho with the outcome: residual SD sigma*sqrt(1 - rho^2) and one
-    degree of freedom spent on the covariate (Borm et al. 2007: n ~ n_t * (1 - rho^2)).
-    """
-    df = n1 + n2 - 2.0
-    effect = d
-    if ancova_rho is not None:
-        effect = d / math.sqrt(1.0 - ancova_rho**2)
-        df -= 1.0
-    ncp = effect * math.sqrt(n1 * n2 / (n1 + n2))
+    """Two-sample t test (pooled SD) with standardized difference d = (mu2 - mu1) / sigma,
+    df = n1 + n2 - 2 (ANCOVA on a baseline with ``ancova_rho``: see
+    :func:`two_sample_ncp_df`)."""
+    ncp, df = two_sample_ncp_df(n1, n2, d, n1 + n2 - 2.0, ancova_rho)
     return t_power(ncp, df, alpha, alternative)
 
 
@@ -169,11 +176,16 @@ def two_prop_arcsine_power(
     return _normal_power(h * math.sqrt(n1 * n2 / (n1 + n2)), alpha, alternative)
 
 
-def _log_binom_pmf(n: int, p: float) -> np.ndarray:
+def _log_choose(n: int) -> np.ndarray:
+    """log C(n, k) for k = 0..n."""
     k = np.arange(n + 1)
-    logc = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+    return np.asarray(gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1))
+
+
+def _log_binom_pmf(n: int, p: float, log_choose: np.ndarray) -> np.ndarray:
+    k = np.arange(n + 1)
     with np.errstate(divide="ignore"):
-        return logc + k * np.log(p) + (n - k) * np.log1p(-p)
+        return log_choose + k * np.log(p) + (n - k) * np.log1p(-p)
 
 
 def fisher_exact_power(
@@ -186,10 +198,8 @@ def fisher_exact_power(
     observed one, relative tolerance 1e-7; greater: P(X2 >= x2 | margins)); the power is the
     binomial probability of the tables with p <= alpha.
     """
-    lb1 = _log_binom_pmf(n1, p1)
-    lb2 = _log_binom_pmf(n2, p2)
-    lc1 = gammaln(n1 + 1) - gammaln(np.arange(n1 + 1) + 1) - gammaln(n1 - np.arange(n1 + 1) + 1)
-    lc2 = gammaln(n2 + 1) - gammaln(np.arange(n2 + 1) + 1) - gammaln(n2 - np.arange(n2 + 1) + 1)
+    lc1, lc2 = _log_choose(n1), _log_choose(n2)
+    lb1, lb2 = _log_binom_pmf(n1, p1, lc1), _log_binom_pmf(n2, p2, lc2)
     power = 0.0
     for m in range(n1 + n2 + 1):
         x2 = np.arange(max(0, m - n1), min(n2, m) + 1)

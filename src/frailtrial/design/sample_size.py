@@ -129,14 +129,11 @@ class _Problem:
 
     def _dunnett_power(self, n1: float, n2: float, d: float) -> float:
         """Power of one arm-vs-control contrast at Dunnett's critical value (t test)."""
-        df = n1 + self.comparisons * n2 - self.arms
+        ncp, df = pf.two_sample_ncp_df(
+            n1, n2, d, n1 + self.comparisons * n2 - self.arms, self.ancova_rho
+        )
         rho = n2 / (n1 + n2)
-        effect = d
-        if self.ancova_rho is not None:
-            effect = d / math.sqrt(1.0 - self.ancova_rho**2)
-            df -= 1.0
         crit = dunnett_critical_value(self.comparisons, rho, df, self.alpha, self.alternative)
-        ncp = effect * math.sqrt(n1 * n2 / (n1 + n2))
         return pf.t_power_at(crit, ncp, df, self.alternative)
 
     def min_n(self) -> float:

@@ -285,6 +285,8 @@ def simulate_power(
     if n_sims < 2:
         raise InputError(f"number of simulations must be >= 2, got {n_sims}")
     n_null = n_sims if null_sims is None else null_sims
+    if n_null < 0:
+        raise InputError(f"number of null simulations must be >= 0 (0 skips), got {n_null}")
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     alt_seq, null_seq = seq.spawn(2)
     est, se, df, p = _simulate(scenario, n_sims, alt_seq, chunk, progress, workers)
