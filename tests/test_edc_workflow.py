@@ -333,8 +333,9 @@ def test_minimization_scheme_allocates_without_a_list(store: str, tmp_path: Path
 
 
 def test_adverse_event_changes_need_a_reason_and_are_audited(t: dict) -> None:
-    from frailtrial.edc.models import AuditEntry
-    from frailtrial.edc.services import safety
+    from frailtrial.edc.errors import AccessDenied
+    from frailtrial.edc.models import AuditEntry, Site
+    from frailtrial.edc.services import safety, trials
 
     coord = t["m"]["coordinator"]
     r = enroll(t, "U1")
@@ -345,6 +346,18 @@ def test_adverse_event_changes_need_a_reason_and_are_audited(t: dict) -> None:
         safety.update(coord, ae.pk, {"outcome": "recovered"}, "")
     with pytest.raises(InputError, match="'term' cannot be changed"):
         safety.update(coord, ae.pk, {"term": "Fever"}, "typo")
+    with pytest.raises(InputError, match=r"outcome 'cured' is not allowed \(.*recovered"):
+        safety.update(coord, ae.pk, {"outcome": "cured"}, "typo")
+    with pytest.raises(InputError, match="end date 2024-03-01 is before its onset 2024-03-04"):
+        safety.update(coord, ae.pk, {"end_on": "2024-03-01"}, "typo")
+    elsewhere = trials.add_member(
+        t["trial"],
+        f"other-{t['trial'].name}",
+        "coordinator",
+        site=Site.objects.create(trial=t["trial"], name="Other Hospital", code="OTH"),
+    )
+    with pytest.raises(AccessDenied, match=f"adverse event {ae.pk} is not at your site"):
+        safety.update(elsewhere, ae.pk, {"outcome": "recovered"}, "follow-up call")
     changed = safety.update(
         coord, ae.pk, {"outcome": "recovered", "end_on": "2024-03-09"}, "follow-up call"
     )

@@ -15,7 +15,7 @@ from typing import Any
 from django.db import models
 
 from frailtrial.edc.models import AuditEntry, AuditHead, Membership
-from frailtrial.edc.services.common import now, plain, sees_arm
+from frailtrial.edc.services.common import now, plain, sees_arm, snapshot
 
 GENESIS = "0" * 64
 REDACTED = '"(blinded)"'
@@ -98,6 +98,58 @@ def record_many(
     head.seq, head.hash = seq, prev
     head.save()
     return entries
+
+
+def created(
+    actor: Membership | None,
+    obj: models.Model,
+    reason: str = "",
+    blinded: bool = False,
+    action: str = "create",
+) -> AuditEntry:
+    """Audit a row just created: no old value, its snapshot as the new one."""
+    return record(actor, action, obj, None, snapshot(obj), reason, blinded)
+
+
+def update_many(
+    actor: Membership | None,
+    changes: list[tuple[models.Model, dict[str, Any]]],
+    reason: str = "",
+    action: str = "update",
+) -> list[AuditEntry]:
+    """Set fields of rows of one model, save them in one query, audit old and new values.
+
+    Every row changes the same fields (those of the first change); one chained audit row each.
+    """
+    if not changes:
+        return []
+    fields = list(changes[0][1])
+    rows: list[models.Model] = []
+    audited: list[Change] = []
+    for obj, values in changes:
+        if list(values) != fields:
+            raise ValueError(f"update_many: every change must set {fields}, got {list(values)}")
+        old = snapshot(obj)
+        for name, value in values.items():
+            setattr(obj, name, value)
+        rows.append(obj)
+        audited.append((action, obj, old, snapshot(obj)))
+    if len(rows) == 1:
+        rows[0].save(update_fields=fields)
+    else:
+        type(rows[0]).objects.bulk_update(rows, fields)
+    return record_many(actor, audited, reason)
+
+
+def update(
+    actor: Membership | None,
+    obj: models.Model,
+    values: dict[str, Any],
+    reason: str = "",
+    action: str = "update",
+) -> AuditEntry:
+    """Set fields of one row, save only them, and audit its old and new values."""
+    return update_many(actor, [(obj, values)], reason, action)[0]
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from frailtrial.edc.services.common import (
     participant,
     protocol_of,
     require,
-    snapshot,
     write,
 )
 from frailtrial.errors import InputError
@@ -92,7 +91,7 @@ def record_lot(
             tested_on=parse_date(tested_on, "test date"),
             recorded_by=actor,
         )
-        audit.record(actor, "create", lot, None, snapshot(lot), blinded=True)
+        audit.created(actor, lot, blinded=True)
     return lot
 
 
@@ -149,7 +148,7 @@ def prepare(
             kit_code=f"KIT-{secrets.token_hex(4).upper()}",
             prepared_at=now(),
         )
-        audit.record(actor, "create", prep, None, snapshot(prep), blinded=True)
+        audit.created(actor, prep, blinded=True)
     return prep
 
 
@@ -192,10 +191,7 @@ def infuse(
             raise InputError(f"{participant_id} withdrew on {p.withdrawn_on}")
         given_on = started_at.date()
         if prep.dose_number == 1:
-            old = snapshot(p)
-            p.first_infusion_on = given_on
-            p.save(update_fields=["first_infusion_on"])
-            audit.record(actor, "update", p, old, snapshot(p), "first infusion")
+            audit.update(actor, p, {"first_infusion_on": given_on}, "first infusion")
             visits.reanchor(actor, p, given_on)
         elif p.first_infusion_on is None:
             raise InputError("record the first infusion before later ones")
@@ -209,7 +205,7 @@ def infuse(
             ended_at=ended_at,
             volume_ml=volume_ml,
         )
-        audit.record(actor, "create", inf, None, snapshot(inf))
+        audit.created(actor, inf)
     return InfusionView(
         p.participant_id,
         inf.dose_number,

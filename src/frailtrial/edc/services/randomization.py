@@ -38,7 +38,6 @@ from frailtrial.edc.services.common import (
     protocol_of,
     require,
     sees_arm,
-    snapshot,
     write,
 )
 from frailtrial.edc.services.screening import get_screening
@@ -103,7 +102,7 @@ def import_list(actor: Membership, source: str | Path | bytes, commitment: str) 
             )
             for r in frame.sort_values("sequence").astype(object).itertuples(index=False)
         )
-        audit.record(actor, "create", rlist, None, snapshot(rlist))
+        audit.created(actor, rlist)
     return len(frame)
 
 
@@ -218,12 +217,9 @@ def randomize(
         if entry is not None:
             entry.used = True
             entry.save(update_fields=["used"])
-        old = snapshot(s)
-        s.closed, s.reason_not_randomized = True, ""
-        s.save(update_fields=["closed", "reason_not_randomized"])
-        audit.record(actor, "update", s, old, snapshot(s))
-        audit.record(actor, "create", p, None, snapshot(p))
-        audit.record(actor, "create", alloc, None, snapshot(alloc), blinded=True)
+        audit.update(actor, s, {"closed": True, "reason_not_randomized": ""})
+        audit.created(actor, p)
+        audit.created(actor, alloc, blinded=True)
         visits.create_schedule(actor, p, protocol, day)
     return Randomized(p.participant_id, number, day, arm if sees_arm(actor) else None)
 
@@ -245,12 +241,9 @@ def emergency_unblind(actor: Membership, participant_id: str, reason: str) -> st
         raise InputError("emergency unblinding needs a reason (at least 10 characters)")
     with write(actor):
         p = participant(actor, participant_id)
-        old = snapshot(p)
         record = EmergencyUnblinding.objects.create(
             participant=p, by=actor, reason=reason, at=now()
         )
-        p.emergency_unblinded = True
-        p.save(update_fields=["emergency_unblinded"])
-        audit.record(actor, "update", p, old, snapshot(p), reason)
-        audit.record(actor, "unblind", record, None, snapshot(record), reason)
+        audit.update(actor, p, {"emergency_unblinded": True}, reason)
+        audit.created(actor, record, reason, action="unblind")
         return p.allocation.arm
