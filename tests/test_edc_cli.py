@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -42,46 +43,14 @@ def test_init_import_lock_export_and_verify(
     )
     sha = json.loads(out)["sha256"]
     wrong = ("0" if sha[0] != "0" else "1") + sha[1:]
-    code, _, err = invoke(
-        monkeypatch,
-        capsys,
-        "edc",
-        "import-list",
-        "--list",
-        str(lst),
-        "--commitment",
-        wrong,
-        "--db",
-        db,
+    import_list = partial(
+        invoke, monkeypatch, capsys, "edc", "import-list", "--list", str(lst), "--db", db
     )
+    code, _, err = import_list("--commitment", wrong)
     assert code == 2 and "does not match the commitment" in err
-    code, _, err = invoke(
-        monkeypatch,
-        capsys,
-        "edc",
-        "import-list",
-        "--list",
-        str(lst),
-        "--commitment",
-        sha,
-        "--db",
-        db,
-        "--as",
-        "monitor",
-    )
+    code, _, err = import_list("--commitment", sha, "--as", "monitor")
     assert code == 3 and "permission denied" in err
-    code, out, _ = invoke(
-        monkeypatch,
-        capsys,
-        "edc",
-        "import-list",
-        "--list",
-        str(lst),
-        "--commitment",
-        sha,
-        "--db",
-        db,
-    )
+    code, out, _ = import_list("--commitment", sha)
     assert code == 0 and "30 list entries" in out
 
     code, out, _ = invoke(
