@@ -25,6 +25,7 @@ from frailtrial.edc.services.common import (
     write,
 )
 from frailtrial.errors import InputError
+from frailtrial.protocol.model import DoseRule
 
 PHARMACY = ("unblinded_pharmacist",)
 ENDOTOXIN_MAX_EU_ML = 0.5
@@ -95,15 +96,15 @@ def record_lot(
     return lot
 
 
-def dose_for(protocol_arm_dose: Any, weight_kg: float) -> tuple[float, float]:
+def dose_for(rule: DoseRule, weight_kg: float) -> tuple[float, float]:
     """(cells, cells per kg) of one infusion by the arm's rule at the visit's weight."""
-    if protocol_arm_dose.kind == "per_kg":
-        cells = protocol_arm_dose.cells_per_kg * weight_kg
-    elif protocol_arm_dose.kind == "fixed":
-        cells = protocol_arm_dose.cells
+    if rule.kind == "per_kg":
+        cells = float(rule.cells_per_kg or 0.0) * weight_kg
+    elif rule.kind == "fixed":
+        cells = float(rule.cells or 0.0)
     else:
         cells = 0.0
-    return float(cells), float(cells) / weight_kg
+    return cells, cells / weight_kg
 
 
 def prepare(

@@ -127,6 +127,11 @@ def stratum_of(protocol: Protocol, site_name: str, screening: Screening) -> str:
     return "|".join(parts)
 
 
+def _levels(stratum: str) -> dict[str, str]:
+    """The factor levels of a stratum label (``sex=female|site=A`` -> {sex: female, site: A})."""
+    return dict(part.split("=", 1) for part in stratum.split("|") if "=" in part)
+
+
 def _baseline(protocol: Protocol, inputs: dict[str, Any]) -> dict[str, Any]:
     """Baseline covariates from screening, with the frailty score under ``<instrument>_score``."""
     out = dict(inputs.get("baseline", {}))
@@ -154,7 +159,7 @@ def _minimize(trial: Trial, protocol: Protocol, levels: dict[str, str]) -> str:
         .order_by("pk")
         .values_list("arm", "participant__stratum")
     )
-    history = [dict(p.split("=", 1) for p in s.split("|") if "=" in p) for _, s in done]
+    history = [_levels(s) for _, s in done]
     rng = np.random.default_rng([trial.minimization_seed, len(done)])
     return minimization.assign(
         history,
@@ -188,8 +193,7 @@ def randomize(
         stratum = stratum_of(protocol, s.site.name, s)
         n = Participant.objects.filter(trial=trial).count() + 1
         if protocol.randomization.scheme == "minimization":
-            levels = dict(p.split("=", 1) for p in stratum.split("|") if "=" in p)
-            entry, arm, number = None, _minimize(trial, protocol, levels), f"M{n:04d}"
+            entry, arm, number = None, _minimize(trial, protocol, _levels(stratum)), f"M{n:04d}"
         else:
             entry = _next_entry(trial, stratum)
             arm, number = entry.arm, entry.randomization_number
