@@ -157,8 +157,9 @@ def test_dose_follows_the_protocol_rule(store: str) -> None:
 
 
 def test_schedule_anchored_on_first_infusion_with_windows(t: dict) -> None:
-    from frailtrial.edc.models import VisitOccurrence
+    from frailtrial.edc.models import AuditEntry, VisitOccurrence
     from frailtrial.edc.services import visits
+    from frailtrial.edc.services.audit import verify_chain
 
     coord = t["m"]["coordinator"]
     r = enroll(t, "V1", on="2024-03-02")
@@ -183,6 +184,14 @@ def test_schedule_anchored_on_first_infusion_with_windows(t: dict) -> None:
     assert p.withdrawal_reason == "moved away"
     statuses = dict(VisitOccurrence.objects.filter(participant=p).values_list("visit", "status"))
     assert statuses["month6"] == "withdrawn" and statuses["week1"] == "attended"
+    # one audit row, with the reason, per visit the withdrawal closed; the chain still holds
+    withdrawn = VisitOccurrence.objects.filter(participant=p, status="withdrawn")
+    assert withdrawn.count() == len(statuses) - 2  # all but week1 (held) and month1 (missed)
+    rows = AuditEntry.objects.filter(
+        model="visitoccurrence", object_id__in=[str(v.pk) for v in withdrawn], reason="moved away"
+    )
+    assert rows.count() == withdrawn.count()
+    assert verify_chain().ok
 
 
 def test_invalid_crf_answer_is_refused_and_nothing_saved(t: dict) -> None:
