@@ -388,3 +388,19 @@ def test_dates_outside_1900_2100_are_refused(store: str) -> None:
     assert parse_date("2020-07-03", "visit date") == dt.date(2020, 7, 3)
     with pytest.raises(ValueError):
         ScreeningInput(screening_id="S1", screened_on=dt.date(467, 3, 1), age=70, sex="male")
+
+
+def test_a_list_with_a_fractional_sequence_is_refused(store: str) -> None:
+    import hashlib
+
+    from frailtrial.edc.services import randomization, trials
+    from frailtrial.protocol import load
+
+    trial = trials.create_trial(load("huc-msc-2024"), "fractional-list-trial")
+    admin = trials.add_member(trial, "admin-fractional-list", "admin")
+    data = (
+        b"sequence,stratum,block,block_size,arm,randomization_number\n"
+        b"1,all,1,2,mscs,R1\n2.5,all,1,2,placebo,R2\n"
+    )
+    with pytest.raises(InputError, match="column sequence must hold a whole number"):
+        randomization.import_list(admin, data, hashlib.sha256(data).hexdigest())

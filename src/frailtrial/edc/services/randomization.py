@@ -74,6 +74,11 @@ def import_list(actor: Membership, source: str | Path | bytes, commitment: str) 
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise InputError(f"randomization list {name}: missing column(s) {', '.join(missing)}")
+    for c in ("sequence", "block", "block_size"):
+        if not pd.api.types.is_integer_dtype(frame[c]):
+            raise InputError(
+                f"randomization list {name}: column {c} must hold a whole number in every row"
+            )
     protocol = protocol_of(actor.trial)
     bad = frame.loc[~frame["arm"].isin(protocol.arm_names), "arm"]
     if len(bad):
