@@ -404,3 +404,17 @@ def test_a_list_with_a_fractional_sequence_is_refused(store: str) -> None:
     )
     with pytest.raises(InputError, match="column sequence must hold a whole number"):
         randomization.import_list(admin, data, hashlib.sha256(data).hexdigest())
+
+
+def test_another_instrument_out_of_range_names_its_range(store: str) -> None:
+    from frailtrial.edc.eligibility import ScreeningInput, evaluate
+    from frailtrial.protocol import load
+    from frailtrial.protocol.model import FrailtyCriterion
+
+    base = load("huc-msc-2024")
+    mmse = FrailtyCriterion(instrument="mmse", score_min=24, score_max=30)
+    proto = base.model_copy(
+        update={"eligibility": base.eligibility.model_copy(update={"other_instruments": [mmse]})}
+    )
+    inp = ScreeningInput.model_validate(eligible_input(proto, "O1", other_scores={"mmse": 20}))
+    assert evaluate(proto, inp) == ["mmse score 20 outside 24-30"]

@@ -57,9 +57,11 @@ def screen(
     require(actor, CLINICAL, "screening")
     inp = _input(data)
     protocol = protocol_of(actor.trial)
-    reasons = evaluate(protocol, inp)
+    score = frailty_score(protocol, protocol.eligibility.frailty, inp)  # answers scored once
+    scored = inp.model_copy(update={"frailty_score": score, "frailty_answers": None})
+    reasons = evaluate(protocol, scored)
     inputs = inp.model_dump(mode="json")
-    inputs["frailty_score"] = frailty_score(protocol, protocol.eligibility.frailty, inp)
+    inputs["frailty_score"] = score
     site = _site(actor, site_code)
     with write(actor) as trial:
         if Screening.objects.filter(trial=trial, screening_id=inp.screening_id).exists():
