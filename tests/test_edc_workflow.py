@@ -418,3 +418,36 @@ def test_another_instrument_out_of_range_names_its_range(store: str) -> None:
     )
     inp = ScreeningInput.model_validate(eligible_input(proto, "O1", other_scores={"mmse": 20}))
     assert evaluate(proto, inp) == ["mmse score 20 outside 24-30"]
+
+
+def test_first_infusion_recounts_held_visits_and_reclassifies_earlier_entries(t: dict) -> None:
+    from frailtrial.edc.models import AuditEntry, VisitOccurrence
+    from frailtrial.edc.services import safety, visits
+    from frailtrial.edc.services.audit import verify_chain
+
+    coord = t["m"]["coordinator"]
+    r = enroll(t, "R1", on="2024-03-02")
+    pid = r.participant_id
+    # baseline held before dosing: counted from randomization (day 1 = 2024-03-02) for now
+    assert visits.attend(coord, pid, "baseline", "2024-03-04").day == 3
+    # an SAE entered before the infusion is, with its onset the day after that infusion
+    ae = safety.report(
+        coord,
+        pid,
+        "Syncope",
+        "Nervous system",
+        "2024-03-06",
+        "severe",
+        False,
+        "recovered",
+        ["hospitalization"],
+    )
+    assert (ae.onset_day, ae.treatment_emergent, ae.te_sae) == (None, False, False)
+    dose_first(t, pid)  # day 1 = 2024-03-05
+    baseline = VisitOccurrence.objects.get(participant__pk=ae.participant_id, visit="baseline")
+    assert baseline.day == -1  # 2024-03-04 is the day before day 1 (no day 0)
+    ae.refresh_from_db()
+    assert (ae.onset_day, ae.treatment_emergent, ae.te_sae) == (2, True, True)
+    row = AuditEntry.objects.filter(model="adverseevent", object_id=str(ae.pk)).last()
+    assert row is not None and row.reason == "classified on first infusion"
+    assert verify_chain().ok

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from frailtrial.edc.models import Infusion, Lot, Membership, Preparation
-from frailtrial.edc.services import audit, visits
+from frailtrial.edc.services import audit, safety, visits
 from frailtrial.edc.services.common import (
     CLINICAL,
     now,
@@ -194,6 +194,7 @@ def infuse(
         if prep.dose_number == 1:
             audit.update(actor, p, {"first_infusion_on": given_on}, "first infusion")
             visits.reanchor(actor, p, given_on)
+            safety.reclassify(actor, p)
         elif p.first_infusion_on is None:
             raise InputError("record the first infusion before later ones")
         inf = Infusion.objects.create(

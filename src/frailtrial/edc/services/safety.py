@@ -52,6 +52,17 @@ def classify(p: Participant, onset: dt.date, serious: bool) -> tuple[int | None,
     return day, te, bool(serious and te and day <= window)
 
 
+def reclassify(actor: Membership, p: Participant) -> None:
+    """Re-derive onset day, TE and TE-SAE of the participant's adverse events from the first
+    infusion (called when it is recorded: an event may be entered before the infusion is)."""
+    changes = []
+    for ae in AdverseEvent.objects.filter(participant=p):
+        day, te, te_sae = classify(p, ae.onset_on, ae.serious)
+        if (day, te, te_sae) != (ae.onset_day, ae.treatment_emergent, ae.te_sae):
+            changes.append((ae, {"onset_day": day, "treatment_emergent": te, "te_sae": te_sae}))
+    audit.update_many(actor, changes, "classified on first infusion")
+
+
 def report(
     actor: Membership,
     participant_id: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from frailtrial.edc.models import Membership, Participant, VisitOccurrence
 from frailtrial.edc.services import audit
@@ -66,17 +67,21 @@ def create_schedule(
 
 
 def reanchor(actor: Membership, p: Participant, first_infusion: dt.date) -> None:
-    """Move the target dates of visits not yet held onto the actual first infusion."""
+    """Anchor the schedule on the actual first infusion: visits not yet held move their target
+    and window; visits already held (e.g. a baseline before dosing) count their study day
+    from it, as visits held later do."""
     targets = _targets(protocol_of(actor.trial), first_infusion)
     fields = ("target_on", "window_from", "window_to")
-    audit.update_many(
-        actor,
-        [
-            (v, dict(zip(fields, targets[v.visit], strict=True)))
-            for v in VisitOccurrence.objects.filter(participant=p, status="scheduled")
-        ],
-        "schedule anchored on first infusion",
-    )
+    moved: list[tuple[VisitOccurrence, dict[str, Any]]] = []
+    recounted: list[tuple[VisitOccurrence, dict[str, Any]]] = []
+    for v in VisitOccurrence.objects.filter(participant=p, status__in=("scheduled", "attended")):
+        if v.status == "scheduled":
+            moved.append((v, dict(zip(fields, targets[v.visit], strict=True))))
+        elif v.occurred_on is not None and v.day != study_day(first_infusion, v.occurred_on):
+            recounted.append((v, {"day": study_day(first_infusion, v.occurred_on)}))
+    reason = "schedule anchored on first infusion"
+    audit.update_many(actor, moved, reason)
+    audit.update_many(actor, recounted, reason)
 
 
 def anchor_of(p: Participant) -> dt.date:
