@@ -108,6 +108,9 @@ def test_audit_trail_hides_allocation_values_from_blinded_roles(trial: dict) -> 
     assert hidden and hidden[0]["new"] == "(blinded)"
     shown = audit.trail(trial["m"]["dsmb"], "allocation", str(alloc.pk))
     assert shown[0]["new"]["arm"] == alloc.arm
+    # an unblinded role of another trial in the same store sees none of this trial's rows
+    other = new_trial()
+    assert audit.trail(other["m"]["unblinded_pharmacist"], "allocation", str(alloc.pk)) == []
 
 
 def test_infusions_look_the_same_for_both_arms(trial: dict) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
+from django.db.models import Q
 
 from frailtrial.edc.models import AuditEntry, AuditHead, Membership
 from frailtrial.edc.services.common import now, plain, sees_arm, snapshot
@@ -190,10 +191,15 @@ def verify_chain(batch: int = 5000) -> ChainReport:
 
 
 def trail(actor: Membership, model: str, object_id: str) -> list[dict[str, Any]]:
-    """The audit rows of one record; values that reveal an arm are hidden from blinded roles."""
+    """The audit rows of one record of the actor's trial (rows of another trial's record are
+    not shown, whatever the actor's role there); values that reveal an arm are hidden from
+    blinded roles."""
     show = sees_arm(actor)
+    rows = AuditEntry.objects.filter(model=model, object_id=str(object_id)).filter(
+        Q(trial_id_ref=actor.trial_id) | Q(trial_id_ref__isnull=True)  # null: system at setup
+    )
     out = []
-    for e in AuditEntry.objects.filter(model=model, object_id=str(object_id)).order_by("seq"):
+    for e in rows.order_by("seq"):
         hidden = e.blinded and not show
         out.append(
             {
