@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edc_support import dose_first, enroll, new_trial, sqlite_url, use_store
+from edc_support import dose_first, enroll, new_trial, report_sae, sqlite_url, use_store
 from frailtrial.edc.errors import AccessDenied
 
 
@@ -154,21 +154,11 @@ def test_read_views_show_an_arm_only_to_unblinded_roles(trial: dict) -> None:
     import dataclasses
     import datetime as dt
 
-    from frailtrial.edc.services import participants, safety
+    from frailtrial.edc.services import participants
     from frailtrial.edc.services.common import sees_arm
 
     pid = trial["ids"][2]
-    safety.report(
-        trial["m"]["coordinator"],
-        pid,
-        "Syncope",
-        "Nervous system",
-        "2024-03-06",
-        "severe",
-        False,
-        "recovered",
-        ["hospitalization"],
-    )
+    report_sae(trial["m"]["coordinator"], pid, "2024-03-06", "Syncope", "Nervous system")
     pattern = _arm_words(trial)
     for m in trial["m"].values():
         views = participants.list_participants(m)

@@ -13,6 +13,7 @@ from edc_support import (
     eligible_input,
     enroll,
     new_trial,
+    report_sae,
     sqlite_url,
     use_store,
 )
@@ -265,28 +266,8 @@ def test_adverse_events_are_classified_and_saes_alerted(store: str) -> None:
     )
     assert (before.treatment_emergent, before.onset_day) == (False, None)
     dose_first(c, r.participant_id)  # day 1 = 2024-03-05
-    early = safety.report(
-        coord,
-        r.participant_id,
-        "Pneumonia",
-        "Infections",
-        "2024-03-20",
-        "severe",
-        False,
-        "recovered",
-        ["hospitalization"],
-    )
-    late = safety.report(
-        coord,
-        r.participant_id,
-        "Fall",
-        "Injury",
-        "2024-05-01",
-        "moderate",
-        False,
-        "recovered",
-        ["hospitalization"],
-    )
+    early = report_sae(coord, r.participant_id, "2024-03-20")
+    late = report_sae(coord, r.participant_id, "2024-05-01", "Fall", "Injury", "moderate")
     mild = safety.report(
         coord, r.participant_id, "Bruise", "Skin", "2024-03-06", "mild", True, "recovered"
     )
@@ -422,7 +403,7 @@ def test_another_instrument_out_of_range_names_its_range(store: str) -> None:
 
 def test_first_infusion_recounts_held_visits_and_reclassifies_earlier_entries(t: dict) -> None:
     from frailtrial.edc.models import AuditEntry, VisitOccurrence
-    from frailtrial.edc.services import safety, visits
+    from frailtrial.edc.services import visits
     from frailtrial.edc.services.audit import verify_chain
 
     coord = t["m"]["coordinator"]
@@ -431,17 +412,7 @@ def test_first_infusion_recounts_held_visits_and_reclassifies_earlier_entries(t:
     # baseline held before dosing: counted from randomization (day 1 = 2024-03-02) for now
     assert visits.attend(coord, pid, "baseline", "2024-03-04").day == 3
     # an SAE entered before the infusion is, with its onset the day after that infusion
-    ae = safety.report(
-        coord,
-        pid,
-        "Syncope",
-        "Nervous system",
-        "2024-03-06",
-        "severe",
-        False,
-        "recovered",
-        ["hospitalization"],
-    )
+    ae = report_sae(coord, pid, "2024-03-06", "Syncope", "Nervous system")
     assert (ae.onset_day, ae.treatment_emergent, ae.te_sae) == (None, False, False)
     dose_first(t, pid)  # day 1 = 2024-03-05
     baseline = VisitOccurrence.objects.get(participant__pk=ae.participant_id, visit="baseline")
