@@ -108,6 +108,30 @@ def enroll(t: dict[str, Any], screening_id: str, on: str = "2024-03-02") -> Any:
     return randomization.randomize(coord, screening_id, on)
 
 
+def report_sae(
+    coord: Any,
+    participant_id: str,
+    onset: str,
+    term: str = "Pneumonia",
+    body_system: str = "Infections",
+    severity: str = "severe",
+) -> Any:
+    """Report a serious adverse event (hospitalization; not related; recovered)."""
+    from frailtrial.edc.services import safety
+
+    return safety.report(
+        coord,
+        participant_id,
+        term,
+        body_system,
+        onset,
+        severity,
+        False,
+        "recovered",
+        ["hospitalization"],
+    )
+
+
 CELL_TESTS = {
     "sterility": "negative",
     "mycoplasma": "negative",

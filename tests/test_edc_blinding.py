@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edc_support import dose_first, enroll, new_trial, sqlite_url, use_store
+from edc_support import dose_first, enroll, new_trial, report_sae, sqlite_url, use_store
 from frailtrial.edc.errors import AccessDenied
 
 
@@ -108,6 +108,9 @@ def test_audit_trail_hides_allocation_values_from_blinded_roles(trial: dict) -> 
     assert hidden and hidden[0]["new"] == "(blinded)"
     shown = audit.trail(trial["m"]["dsmb"], "allocation", str(alloc.pk))
     assert shown[0]["new"]["arm"] == alloc.arm
+    # an unblinded role of another trial in the same store sees none of this trial's rows
+    other = new_trial()
+    assert audit.trail(other["m"]["unblinded_pharmacist"], "allocation", str(alloc.pk)) == []
 
 
 def test_infusions_look_the_same_for_both_arms(trial: dict) -> None:
@@ -151,21 +154,11 @@ def test_read_views_show_an_arm_only_to_unblinded_roles(trial: dict) -> None:
     import dataclasses
     import datetime as dt
 
-    from frailtrial.edc.services import participants, safety
+    from frailtrial.edc.services import participants
     from frailtrial.edc.services.common import sees_arm
 
     pid = trial["ids"][2]
-    safety.report(
-        trial["m"]["coordinator"],
-        pid,
-        "Syncope",
-        "Nervous system",
-        "2024-03-06",
-        "severe",
-        False,
-        "recovered",
-        ["hospitalization"],
-    )
+    report_sae(trial["m"]["coordinator"], pid, "2024-03-06", "Syncope", "Nervous system")
     pattern = _arm_words(trial)
     for m in trial["m"].values():
         views = participants.list_participants(m)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -42,46 +44,14 @@ def test_init_import_lock_export_and_verify(
     )
     sha = json.loads(out)["sha256"]
     wrong = ("0" if sha[0] != "0" else "1") + sha[1:]
-    code, _, err = invoke(
-        monkeypatch,
-        capsys,
-        "edc",
-        "import-list",
-        "--list",
-        str(lst),
-        "--commitment",
-        wrong,
-        "--db",
-        db,
+    import_list = partial(
+        invoke, monkeypatch, capsys, "edc", "import-list", "--list", str(lst), "--db", db
     )
+    code, _, err = import_list("--commitment", wrong)
     assert code == 2 and "does not match the commitment" in err
-    code, _, err = invoke(
-        monkeypatch,
-        capsys,
-        "edc",
-        "import-list",
-        "--list",
-        str(lst),
-        "--commitment",
-        sha,
-        "--db",
-        db,
-        "--as",
-        "monitor",
-    )
+    code, _, err = import_list("--commitment", sha, "--as", "monitor")
     assert code == 3 and "permission denied" in err
-    code, out, _ = invoke(
-        monkeypatch,
-        capsys,
-        "edc",
-        "import-list",
-        "--list",
-        str(lst),
-        "--commitment",
-        sha,
-        "--db",
-        db,
-    )
+    code, out, _ = import_list("--commitment", sha)
     assert code == 0 and "30 list entries" in out
 
     code, out, _ = invoke(
@@ -118,3 +88,16 @@ def test_init_import_lock_export_and_verify(
         monkeypatch, capsys, "edc", "export", "--out", str(tmp_path / "x"), "--db", "mysql://x/y"
     )
     assert code == 2 and "unsupported database" in err
+
+
+def test_audit_verify_names_a_missing_or_foreign_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nowhere.sqlite3"
+    code, _, err = invoke(monkeypatch, capsys, "audit", "verify", "--db", f"sqlite:///{missing}")
+    assert code == 2 and "no such store file" in err and str(missing) in err
+    assert not missing.exists()  # verifying does not create a store
+    foreign = tmp_path / "other.sqlite3"
+    sqlite3.connect(foreign).execute("CREATE TABLE t (x INTEGER)").connection.close()
+    code, _, err = invoke(monkeypatch, capsys, "audit", "verify", "--db", str(foreign))
+    assert code == 2 and "not a frailtrial data store" in err and "frailtrial edc init" in err

@@ -16,6 +16,16 @@ import pytest
 from edc_support import eligible_input, new_trial, pg_url, sqlite_url, use_store  # noqa: F401
 
 N = 200
+BACKENDS = pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+
+
+def _store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh store of the backend, made current; its URL."""
+    url = sqlite_url(tmp_path) if backend == "sqlite" else request.getfixturevalue("pg_url")
+    use_store(url)
+    return url
 
 
 def _prepare(t: dict, n: int) -> list[str]:
@@ -30,14 +40,11 @@ def _prepare(t: dict, n: int) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+@BACKENDS
 def test_200_concurrent_randomizations_get_distinct_entries_in_list_order(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    url = sqlite_url(tmp_path) if backend == "sqlite" else request.getfixturevalue("pg_url")
-    use_store(url)
+    _store(backend, tmp_path, request)
     from django.db import connections
 
     from frailtrial.edc.models import Allocation
@@ -98,14 +105,11 @@ CHILD = textwrap.dedent(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+@BACKENDS
 def test_kill_during_writes_loses_no_committed_record(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    url = sqlite_url(tmp_path) if backend == "sqlite" else request.getfixturevalue("pg_url")
-    use_store(url)
+    url = _store(backend, tmp_path, request)
     from django.db import connections
 
     from frailtrial.edc.models import Screening

@@ -13,6 +13,7 @@ from edc_support import (
     eligible_input,
     enroll,
     new_trial,
+    report_sae,
     sqlite_url,
     use_store,
 )
@@ -157,8 +158,9 @@ def test_dose_follows_the_protocol_rule(store: str) -> None:
 
 
 def test_schedule_anchored_on_first_infusion_with_windows(t: dict) -> None:
-    from frailtrial.edc.models import VisitOccurrence
+    from frailtrial.edc.models import AuditEntry, VisitOccurrence
     from frailtrial.edc.services import visits
+    from frailtrial.edc.services.audit import verify_chain
 
     coord = t["m"]["coordinator"]
     r = enroll(t, "V1", on="2024-03-02")
@@ -183,6 +185,14 @@ def test_schedule_anchored_on_first_infusion_with_windows(t: dict) -> None:
     assert p.withdrawal_reason == "moved away"
     statuses = dict(VisitOccurrence.objects.filter(participant=p).values_list("visit", "status"))
     assert statuses["month6"] == "withdrawn" and statuses["week1"] == "attended"
+    # one audit row, with the reason, per visit the withdrawal closed; the chain still holds
+    withdrawn = VisitOccurrence.objects.filter(participant=p, status="withdrawn")
+    assert withdrawn.count() == len(statuses) - 2  # all but week1 (held) and month1 (missed)
+    rows = AuditEntry.objects.filter(
+        model="visitoccurrence", object_id__in=[str(v.pk) for v in withdrawn], reason="moved away"
+    )
+    assert rows.count() == withdrawn.count()
+    assert verify_chain().ok
 
 
 def test_invalid_crf_answer_is_refused_and_nothing_saved(t: dict) -> None:
@@ -256,28 +266,8 @@ def test_adverse_events_are_classified_and_saes_alerted(store: str) -> None:
     )
     assert (before.treatment_emergent, before.onset_day) == (False, None)
     dose_first(c, r.participant_id)  # day 1 = 2024-03-05
-    early = safety.report(
-        coord,
-        r.participant_id,
-        "Pneumonia",
-        "Infections",
-        "2024-03-20",
-        "severe",
-        False,
-        "recovered",
-        ["hospitalization"],
-    )
-    late = safety.report(
-        coord,
-        r.participant_id,
-        "Fall",
-        "Injury",
-        "2024-05-01",
-        "moderate",
-        False,
-        "recovered",
-        ["hospitalization"],
-    )
+    early = report_sae(coord, r.participant_id, "2024-03-20")
+    late = report_sae(coord, r.participant_id, "2024-05-01", "Fall", "Injury", "moderate")
     mild = safety.report(
         coord, r.participant_id, "Bruise", "Skin", "2024-03-06", "mild", True, "recovered"
     )
@@ -333,8 +323,9 @@ def test_minimization_scheme_allocates_without_a_list(store: str, tmp_path: Path
 
 
 def test_adverse_event_changes_need_a_reason_and_are_audited(t: dict) -> None:
-    from frailtrial.edc.models import AuditEntry
-    from frailtrial.edc.services import safety
+    from frailtrial.edc.errors import AccessDenied
+    from frailtrial.edc.models import AuditEntry, Site
+    from frailtrial.edc.services import safety, trials
 
     coord = t["m"]["coordinator"]
     r = enroll(t, "U1")
@@ -345,6 +336,18 @@ def test_adverse_event_changes_need_a_reason_and_are_audited(t: dict) -> None:
         safety.update(coord, ae.pk, {"outcome": "recovered"}, "")
     with pytest.raises(InputError, match="'term' cannot be changed"):
         safety.update(coord, ae.pk, {"term": "Fever"}, "typo")
+    with pytest.raises(InputError, match=r"outcome 'cured' is not allowed \(.*recovered"):
+        safety.update(coord, ae.pk, {"outcome": "cured"}, "typo")
+    with pytest.raises(InputError, match="end date 2024-03-01 is before its onset 2024-03-04"):
+        safety.update(coord, ae.pk, {"end_on": "2024-03-01"}, "typo")
+    elsewhere = trials.add_member(
+        t["trial"],
+        f"other-{t['trial'].name}",
+        "coordinator",
+        site=Site.objects.create(trial=t["trial"], name="Other Hospital", code="OTH"),
+    )
+    with pytest.raises(AccessDenied, match=f"adverse event {ae.pk} is not at your site"):
+        safety.update(elsewhere, ae.pk, {"outcome": "recovered"}, "follow-up call")
     changed = safety.update(
         coord, ae.pk, {"outcome": "recovered", "end_on": "2024-03-09"}, "follow-up call"
     )
@@ -366,3 +369,56 @@ def test_dates_outside_1900_2100_are_refused(store: str) -> None:
     assert parse_date("2020-07-03", "visit date") == dt.date(2020, 7, 3)
     with pytest.raises(ValueError):
         ScreeningInput(screening_id="S1", screened_on=dt.date(467, 3, 1), age=70, sex="male")
+
+
+def test_a_list_with_a_fractional_sequence_is_refused(store: str) -> None:
+    import hashlib
+
+    from frailtrial.edc.services import randomization, trials
+    from frailtrial.protocol import load
+
+    trial = trials.create_trial(load("huc-msc-2024"), "fractional-list-trial")
+    admin = trials.add_member(trial, "admin-fractional-list", "admin")
+    data = (
+        b"sequence,stratum,block,block_size,arm,randomization_number\n"
+        b"1,all,1,2,mscs,R1\n2.5,all,1,2,placebo,R2\n"
+    )
+    with pytest.raises(InputError, match="column sequence must hold a whole number"):
+        randomization.import_list(admin, data, hashlib.sha256(data).hexdigest())
+
+
+def test_another_instrument_out_of_range_names_its_range(store: str) -> None:
+    from frailtrial.edc.eligibility import ScreeningInput, evaluate
+    from frailtrial.protocol import load
+    from frailtrial.protocol.model import FrailtyCriterion
+
+    base = load("huc-msc-2024")
+    mmse = FrailtyCriterion(instrument="mmse", score_min=24, score_max=30)
+    proto = base.model_copy(
+        update={"eligibility": base.eligibility.model_copy(update={"other_instruments": [mmse]})}
+    )
+    inp = ScreeningInput.model_validate(eligible_input(proto, "O1", other_scores={"mmse": 20}))
+    assert evaluate(proto, inp) == ["mmse score 20 outside 24-30"]
+
+
+def test_first_infusion_recounts_held_visits_and_reclassifies_earlier_entries(t: dict) -> None:
+    from frailtrial.edc.models import AuditEntry, VisitOccurrence
+    from frailtrial.edc.services import visits
+    from frailtrial.edc.services.audit import verify_chain
+
+    coord = t["m"]["coordinator"]
+    r = enroll(t, "R1", on="2024-03-02")
+    pid = r.participant_id
+    # baseline held before dosing: counted from randomization (day 1 = 2024-03-02) for now
+    assert visits.attend(coord, pid, "baseline", "2024-03-04").day == 3
+    # an SAE entered before the infusion is, with its onset the day after that infusion
+    ae = report_sae(coord, pid, "2024-03-06", "Syncope", "Nervous system")
+    assert (ae.onset_day, ae.treatment_emergent, ae.te_sae) == (None, False, False)
+    dose_first(t, pid)  # day 1 = 2024-03-05
+    baseline = VisitOccurrence.objects.get(participant__pk=ae.participant_id, visit="baseline")
+    assert baseline.day == -1  # 2024-03-04 is the day before day 1 (no day 0)
+    ae.refresh_from_db()
+    assert (ae.onset_day, ae.treatment_emergent, ae.te_sae) == (2, True, True)
+    row = AuditEntry.objects.filter(model="adverseevent", object_id=str(ae.pk)).last()
+    assert row is not None and row.reason == "classified on first infusion"
+    assert verify_chain().ok

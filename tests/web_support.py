@@ -22,9 +22,9 @@ def web_store(tmp: Path | None = None) -> str:
 def trial_with_data() -> dict[str, Any]:
     """A trial: members (password set) per role, a member at another site, one participant
     randomized, dosed, with a visit held, a CRF, an SAE, a query; one open screening."""
-    from edc_support import dose_first, eligible_input, enroll, new_trial
+    from edc_support import dose_first, eligible_input, enroll, new_trial, report_sae
     from frailtrial.edc.models import Site
-    from frailtrial.edc.services import crf, safety, screening, trials, visits
+    from frailtrial.edc.services import crf, screening, trials, visits
 
     t = new_trial()
     for m in t["m"].values():
@@ -40,17 +40,7 @@ def trial_with_data() -> dict[str, Any]:
     coord = t["m"]["coordinator"]
     visits.attend(coord, pid, "week1", dt.date(2024, 3, 12))
     saved = crf.enter_crf(coord, pid, "week1", "tug", {"tug_s": 11.5})
-    ae = safety.report(
-        coord,
-        pid,
-        "Pneumonia",
-        "Infections",
-        "2024-03-20",
-        "severe",
-        False,
-        "recovered",
-        ["hospitalization"],
-    )
+    ae = report_sae(coord, pid, "2024-03-20")
     screening.screen(coord, eligible_input(t["protocol"], "S-002"))
     t.update(pid=pid, participant=got, crf=saved, ae=ae)
     return t

@@ -38,6 +38,16 @@ def denied_exits_3(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _member(db: str | None, trial: str | None, as_user: str | None, role: str) -> Any:
+    """Open the store and find the acting member: ``as_user``, else the first with ``role``."""
+    from frailtrial.edc import setup
+
+    setup(db)
+    from frailtrial.edc.services.trials import find_member
+
+    return find_member(trial, as_user, role)
+
+
 @app.command()
 @denied_exits_3
 def init(
@@ -84,13 +94,10 @@ def import_list(
     as_user: str | None = typer.Option(None, "--as", help="Acting user (default: admin)."),
 ) -> None:
     """Import the randomization list after checking it against its commitment."""
-    from frailtrial.edc import setup
-
-    setup(db)
+    admin = _member(db, trial, as_user, "admin")
     from frailtrial.edc.services import randomization
-    from frailtrial.edc.services.trials import find_member
 
-    n = randomization.import_list(find_member(trial, as_user, "admin"), file, sha256)
+    n = randomization.import_list(admin, file, sha256)
     typer.echo(f"{n} list entries imported (commitment verified)")
 
 
@@ -105,17 +112,14 @@ def lock(
     ),
 ) -> None:
     """Lock the database (nothing changes afterwards); optionally unblind the statistician."""
-    from frailtrial.edc import setup
-
-    setup(db)
+    admin = _member(db, trial, None, "admin")
     from frailtrial.edc.services import trials
-    from frailtrial.edc.services.trials import find_member
 
-    admin = find_member(trial, None, "admin")
     trials.lock(admin, reason)
     typer.echo(f"trial {admin.trial.name} locked")
     if unblind_statistician:
-        trials.unblind_statistician(admin, find_member(trial, None, "statistician"), reason)
+        statistician = trials.find_member(trial, None, "statistician")
+        trials.unblind_statistician(admin, statistician, reason)
         typer.echo("statistician unblinded for analysis")
 
 
@@ -131,13 +135,10 @@ def export(
     json_: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Write the tidy trial dataset, SPSS .sav, SAS .xpt and SDTM-style domains."""
-    from frailtrial.edc import setup
-
-    setup(db)
+    actor = _member(db, trial, as_user, "statistician")
     from frailtrial.edc.services import export as exporting
-    from frailtrial.edc.services.trials import find_member
 
-    summary = exporting.export(find_member(trial, as_user, "statistician"), out)
+    summary = exporting.export(actor, out)
     if json_:
         emit_json(summary)
         return

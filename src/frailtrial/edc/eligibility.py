@@ -112,7 +112,10 @@ def evaluate(protocol: Protocol, inp: ScreeningInput) -> list[str]:
         if other is None:
             reasons.append(f"{crit.instrument} score not assessed")
         elif not crit.score_min <= other <= crit.score_max:
-            reasons.append(f"{crit.instrument} score {_fmt(other)} outside range")
+            reasons.append(
+                f"{crit.instrument} score {_fmt(other)} outside "
+                f"{_fmt(crit.score_min)}-{_fmt(crit.score_max)}"
+            )
     for inc in e.inclusions:
         answer = inp.inclusions.get(inc.id)
         if answer is None:

@@ -110,21 +110,18 @@ def _screening_input(
         base["age"] = float(e.age_max + 1)
     elif e.frailty.instrument in text or "frail" in text:
         base["frailty_score"] = float(e.frailty.score_min - 1)
-    elif any(x.id in text or x.text.lower() in text for x in e.exclusions):
-        for x in e.exclusions:
-            if x.id in text or x.text.lower() in text:
-                base["exclusions"][x.id] = True
-    elif any(lab.label.lower() in text for lab in e.labs):
-        for lab in e.labs:
-            if lab.label.lower() in text:
-                if lab.minimum is not None and lab.minimum > 0:
-                    base["labs"][lab.variable] = lab.minimum * 0.5
-                else:
-                    base["labs"][lab.variable] = (lab.maximum or 1.0) * 2
-    elif any(i.id in text or i.text.lower() in text for i in e.inclusions):
-        for i in e.inclusions:
-            if i.id in text or i.text.lower() in text:
-                base["inclusions"][i.id] = False
+    elif excluded := [x for x in e.exclusions if x.id in text or x.text.lower() in text]:
+        for x in excluded:
+            base["exclusions"][x.id] = True
+    elif out_of_range := [lab for lab in e.labs if lab.label.lower() in text]:
+        for lab in out_of_range:
+            if lab.minimum is not None and lab.minimum > 0:
+                base["labs"][lab.variable] = lab.minimum * 0.5
+            else:
+                base["labs"][lab.variable] = (lab.maximum or 1.0) * 2
+    elif unmet := [i for i in e.inclusions if i.id in text or i.text.lower() in text]:
+        for i in unmet:
+            base["inclusions"][i.id] = False
     else:
         base["investigator_exclusion"] = reason
     return base
@@ -205,11 +202,12 @@ def _enter(
     if missing:
         raise InputError(f"participant {missing[0]} has no row in screening")
     stored = protocol_of(trial)
+    screened = {
+        s.screening_id: s for s in Screening.objects.filter(trial=trial).select_related("site")
+    }
     strata = []
     for pid in parts["participant_id"]:
-        s = Screening.objects.select_related("site").get(
-            trial=trial, screening_id=str(screen_of[str(pid)]["screening_id"])
-        )
+        s = screened[str(screen_of[str(pid)]["screening_id"])]
         strata.append(randomization.stratum_of(stored, s.site.name, s))
     strata_s = pd.Series(strata)
     with tempfile.TemporaryDirectory() as tmp:

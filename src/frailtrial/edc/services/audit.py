@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
+from django.db.models import Q
 
 from frailtrial.edc.models import AuditEntry, AuditHead, Membership
-from frailtrial.edc.services.common import now, plain, sees_arm
+from frailtrial.edc.services.common import now, plain, sees_arm, snapshot
 
 GENESIS = "0" * 64
 REDACTED = '"(blinded)"'
@@ -100,6 +101,58 @@ def record_many(
     return entries
 
 
+def created(
+    actor: Membership | None,
+    obj: models.Model,
+    reason: str = "",
+    blinded: bool = False,
+    action: str = "create",
+) -> AuditEntry:
+    """Audit a row just created: no old value, its snapshot as the new one."""
+    return record(actor, action, obj, None, snapshot(obj), reason, blinded)
+
+
+def update_many(
+    actor: Membership | None,
+    changes: list[tuple[models.Model, dict[str, Any]]],
+    reason: str = "",
+    action: str = "update",
+) -> list[AuditEntry]:
+    """Set fields of rows of one model, save them in one query, audit old and new values.
+
+    Every row changes the same fields (those of the first change); one chained audit row each.
+    """
+    if not changes:
+        return []
+    fields = list(changes[0][1])
+    rows: list[models.Model] = []
+    audited: list[Change] = []
+    for obj, values in changes:
+        if list(values) != fields:
+            raise ValueError(f"update_many: every change must set {fields}, got {list(values)}")
+        old = snapshot(obj)
+        for name, value in values.items():
+            setattr(obj, name, value)
+        rows.append(obj)
+        audited.append((action, obj, old, snapshot(obj)))
+    if len(rows) == 1:
+        rows[0].save(update_fields=fields)
+    else:
+        type(rows[0]).objects.bulk_update(rows, fields)
+    return record_many(actor, audited, reason)
+
+
+def update(
+    actor: Membership | None,
+    obj: models.Model,
+    values: dict[str, Any],
+    reason: str = "",
+    action: str = "update",
+) -> AuditEntry:
+    """Set fields of one row, save only them, and audit its old and new values."""
+    return update_many(actor, [(obj, values)], reason, action)[0]
+
+
 @dataclass(frozen=True)
 class ChainReport:
     """Result of a chain check: ok, rows checked, head hash, and the first broken link."""
@@ -138,10 +191,15 @@ def verify_chain(batch: int = 5000) -> ChainReport:
 
 
 def trail(actor: Membership, model: str, object_id: str) -> list[dict[str, Any]]:
-    """The audit rows of one record; values that reveal an arm are hidden from blinded roles."""
+    """The audit rows of one record of the actor's trial (rows of another trial's record are
+    not shown, whatever the actor's role there); values that reveal an arm are hidden from
+    blinded roles."""
     show = sees_arm(actor)
+    rows = AuditEntry.objects.filter(model=model, object_id=str(object_id)).filter(
+        Q(trial_id_ref=actor.trial_id) | Q(trial_id_ref__isnull=True)  # null: system at setup
+    )
     out = []
-    for e in AuditEntry.objects.filter(model=model, object_id=str(object_id)).order_by("seq"):
+    for e in rows.order_by("seq"):
         hidden = e.blinded and not show
         out.append(
             {

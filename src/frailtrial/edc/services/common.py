@@ -27,10 +27,10 @@ def require(actor: Membership, roles: Iterable[str], what: str) -> None:
         raise AccessDenied(f"{what} needs the role {' or '.join(allowed)}; you are {actor.role}")
 
 
-def require_site(actor: Membership, participant: Participant) -> None:
-    """Refuse when the actor is limited to another site."""
-    if actor.site_id is not None and actor.site_id != participant.site_id:
-        raise AccessDenied(f"participant {participant.participant_id} is not at your site")
+def require_site(actor: Membership, site_id: int, what: str) -> None:
+    """Refuse when the actor is limited to a site other than ``site_id`` (``what`` is there)."""
+    if actor.site_id is not None and actor.site_id != site_id:
+        raise AccessDenied(f"{what} is not at your site")
 
 
 @functools.lru_cache(maxsize=32)
@@ -110,5 +110,5 @@ def participant(actor: Membership, participant_id: str) -> Participant:
         p = Participant.objects.get(trial_id=actor.trial_id, participant_id=participant_id)
     except Participant.DoesNotExist:
         raise InputError(f"no participant {participant_id!r} in this trial") from None
-    require_site(actor, p)
+    require_site(actor, p.site_id, f"participant {participant_id}")
     return p

@@ -52,7 +52,7 @@ def _store_measurements(
         for m in Measurement.objects.filter(participant=p, visit=visit, variable__in=list(values))
     }
     created: list[Measurement] = []
-    updated: list[audit.Change] = []
+    changed: list[tuple[Measurement, dict[str, Any]]] = []
     for name, value in values.items():
         flag = None if below_lloq is None else below_lloq.get(name)
         m = existing.get(name)
@@ -73,17 +73,12 @@ def _store_measurements(
                 raise InputError(
                     f"{name} at {visit} is already saved ({m.value:g}); a change needs a reason"
                 )
-            old = snapshot(m)
-            m.value, m.below_lloq, m.crf = value, flag, crf or m.crf
-            m.save(update_fields=["value", "below_lloq", "crf"])
-            updated.append(("update", m, old, snapshot(m)))
+            changed.append((m, {"value": value, "below_lloq": flag, "crf": crf or m.crf}))
     if created:
         Measurement.objects.bulk_create(created)
         audit.record_many(actor, [("create", m, None, snapshot(m)) for m in created])
-    if updated:
-        audit.record_many(actor, updated, reason or "")
-    out = created + [m for m in existing.values() if m.variable in values]
-    return out
+    audit.update_many(actor, changed, reason or "")
+    return created + list(existing.values())
 
 
 def record_measurements(
@@ -154,16 +149,22 @@ def enter_crf(
                 scores=scores,
                 entered_at=now(),
             )
-            audit.record(actor, "create", crf, None, snapshot(crf))
+            audit.created(actor, crf)
         else:
             if not reason or not reason.strip():
                 raise InputError(
                     f"{instrument} at {visit} is already saved; an edit needs a reason for change"
                 )
-            old = snapshot(crf)
-            crf.answers, crf.scores, crf.version = answers, scores, crf.version + 1
-            crf.entered_at = now()
-            crf.save()
-            audit.record(actor, "update", crf, old, snapshot(crf), reason)
+            audit.update(
+                actor,
+                crf,
+                {
+                    "answers": answers,
+                    "scores": scores,
+                    "version": crf.version + 1,
+                    "entered_at": now(),
+                },
+                reason,
+            )
         _store_measurements(actor, p, visit, derived, reason, crf)
     return crf

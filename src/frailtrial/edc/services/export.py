@@ -46,7 +46,7 @@ def _study_day(anchor: pd.Series, day: pd.Series) -> pd.Series:
     return delta.where(delta < 0, delta + 1).astype("Int64")
 
 
-def _participants(trial: Trial, protocol: Protocol) -> pd.DataFrame:
+def _participants(trial: Trial) -> pd.DataFrame:
     cols = [
         "pk",
         "participant_id",
@@ -64,7 +64,7 @@ def _participants(trial: Trial, protocol: Protocol) -> pd.DataFrame:
         "emergency_unblinded",
         "arm",
     ]
-    df = _frame(
+    return _frame(
         "SELECT p.id, p.participant_id, s.name, p.randomization_number, p.randomized_on, p.age,"
         " p.sex, p.height_cm, p.weight_kg, p.baseline, p.first_infusion_on, p.withdrawn_on,"
         " p.withdrawal_reason, p.emergency_unblinded, a.arm FROM edc_participant p"
@@ -73,7 +73,6 @@ def _participants(trial: Trial, protocol: Protocol) -> pd.DataFrame:
         [trial.pk],
         cols,
     )
-    return df
 
 
 def _baseline_columns(df: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
@@ -177,7 +176,7 @@ class ExportTables:
 def build(trial: Trial, with_arm: bool) -> ExportTables:
     """Read the store into the tidy trial dataset (arms only when ``with_arm``)."""
     protocol = protocol_of(trial)
-    parts = _participants(trial, protocol)
+    parts = _participants(trial)
     inf = _frame(
         "SELECT i.participant_id, i.dose_number, i.day, i.given_on, i.started_at, i.ended_at,"
         " i.volume_ml, pr.cells, pr.cells_per_kg, pr.weight_kg, pr.kit_code, l.lot_number,"
@@ -445,9 +444,10 @@ def export(actor: Membership, out: str | Path) -> dict[str, Any]:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"--out {directory}: cannot create ({exc.strerror})") from None
+    protocol = protocol_of(trial)
     files = write_dataset(tables.dataset, directory)
-    files += write_stat_files(tables, directory, protocol_of(trial))
-    files += sdtm.write_domains(protocol_of(trial), tables, directory / "sdtm")
+    files += write_stat_files(tables, directory, protocol)
+    files += sdtm.write_domains(protocol, tables, directory / "sdtm")
     audit_summary = {"blinded": tables.blinded, "files": len(files)}
     from django.db import transaction
 

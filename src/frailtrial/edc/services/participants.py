@@ -78,11 +78,6 @@ def list_participants(actor: Membership) -> list[ParticipantView]:
     return [_view(p, show) for p in rows.order_by("randomized_on", "pk")]
 
 
-def get_participant(actor: Membership, participant_id: str) -> ParticipantView:
-    """One participant as the actor may see it."""
-    return _view(participant(actor, participant_id), sees_arm(actor))
-
-
 def schedule(
     actor: Membership, participant_id: str, today: dt.date | None = None
 ) -> list[VisitView]:

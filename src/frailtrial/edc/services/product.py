@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from frailtrial.edc.models import Infusion, Lot, Membership, Preparation
-from frailtrial.edc.services import audit, visits
+from frailtrial.edc.services import audit, safety, visits
 from frailtrial.edc.services.common import (
     CLINICAL,
     now,
@@ -22,10 +22,10 @@ from frailtrial.edc.services.common import (
     participant,
     protocol_of,
     require,
-    snapshot,
     write,
 )
 from frailtrial.errors import InputError
+from frailtrial.protocol.model import DoseRule
 
 PHARMACY = ("unblinded_pharmacist",)
 ENDOTOXIN_MAX_EU_ML = 0.5
@@ -92,19 +92,19 @@ def record_lot(
             tested_on=parse_date(tested_on, "test date"),
             recorded_by=actor,
         )
-        audit.record(actor, "create", lot, None, snapshot(lot), blinded=True)
+        audit.created(actor, lot, blinded=True)
     return lot
 
 
-def dose_for(protocol_arm_dose: Any, weight_kg: float) -> tuple[float, float]:
+def dose_for(rule: DoseRule, weight_kg: float) -> tuple[float, float]:
     """(cells, cells per kg) of one infusion by the arm's rule at the visit's weight."""
-    if protocol_arm_dose.kind == "per_kg":
-        cells = protocol_arm_dose.cells_per_kg * weight_kg
-    elif protocol_arm_dose.kind == "fixed":
-        cells = protocol_arm_dose.cells
+    if rule.kind == "per_kg":
+        cells = float(rule.cells_per_kg or 0.0) * weight_kg
+    elif rule.kind == "fixed":
+        cells = float(rule.cells or 0.0)
     else:
         cells = 0.0
-    return float(cells), float(cells) / weight_kg
+    return cells, cells / weight_kg
 
 
 def prepare(
@@ -149,7 +149,7 @@ def prepare(
             kit_code=f"KIT-{secrets.token_hex(4).upper()}",
             prepared_at=now(),
         )
-        audit.record(actor, "create", prep, None, snapshot(prep), blinded=True)
+        audit.created(actor, prep, blinded=True)
     return prep
 
 
@@ -192,11 +192,9 @@ def infuse(
             raise InputError(f"{participant_id} withdrew on {p.withdrawn_on}")
         given_on = started_at.date()
         if prep.dose_number == 1:
-            old = snapshot(p)
-            p.first_infusion_on = given_on
-            p.save(update_fields=["first_infusion_on"])
-            audit.record(actor, "update", p, old, snapshot(p), "first infusion")
+            audit.update(actor, p, {"first_infusion_on": given_on}, "first infusion")
             visits.reanchor(actor, p, given_on)
+            safety.reclassify(actor, p)
         elif p.first_infusion_on is None:
             raise InputError("record the first infusion before later ones")
         inf = Infusion.objects.create(
@@ -209,7 +207,7 @@ def infuse(
             ended_at=ended_at,
             volume_ml=volume_ml,
         )
-        audit.record(actor, "create", inf, None, snapshot(inf))
+        audit.created(actor, inf)
     return InfusionView(
         p.participant_id,
         inf.dose_number,

@@ -38,7 +38,6 @@ from frailtrial.edc.services.common import (
     protocol_of,
     require,
     sees_arm,
-    snapshot,
     write,
 )
 from frailtrial.edc.services.screening import get_screening
@@ -75,6 +74,11 @@ def import_list(actor: Membership, source: str | Path | bytes, commitment: str) 
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise InputError(f"randomization list {name}: missing column(s) {', '.join(missing)}")
+    for c in ("sequence", "block", "block_size"):
+        if not pd.api.types.is_integer_dtype(frame[c]):
+            raise InputError(
+                f"randomization list {name}: column {c} must hold a whole number in every row"
+            )
     protocol = protocol_of(actor.trial)
     bad = frame.loc[~frame["arm"].isin(protocol.arm_names), "arm"]
     if len(bad):
@@ -103,7 +107,7 @@ def import_list(actor: Membership, source: str | Path | bytes, commitment: str) 
             )
             for r in frame.sort_values("sequence").astype(object).itertuples(index=False)
         )
-        audit.record(actor, "create", rlist, None, snapshot(rlist))
+        audit.created(actor, rlist)
     return len(frame)
 
 
@@ -126,6 +130,11 @@ def stratum_of(protocol: Protocol, site_name: str, screening: Screening) -> str:
             value = ("yes" if raw else "no") if isinstance(raw, (bool, int)) else str(raw)
         parts.append(f"{factor}={value}")
     return "|".join(parts)
+
+
+def _levels(stratum: str) -> dict[str, str]:
+    """The factor levels of a stratum label (``sex=female|site=A`` -> {sex: female, site: A})."""
+    return dict(part.split("=", 1) for part in stratum.split("|") if "=" in part)
 
 
 def _baseline(protocol: Protocol, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -155,7 +164,7 @@ def _minimize(trial: Trial, protocol: Protocol, levels: dict[str, str]) -> str:
         .order_by("pk")
         .values_list("arm", "participant__stratum")
     )
-    history = [dict(p.split("=", 1) for p in s.split("|") if "=" in p) for _, s in done]
+    history = [_levels(s) for _, s in done]
     rng = np.random.default_rng([trial.minimization_seed, len(done)])
     return minimization.assign(
         history,
@@ -189,8 +198,7 @@ def randomize(
         stratum = stratum_of(protocol, s.site.name, s)
         n = Participant.objects.filter(trial=trial).count() + 1
         if protocol.randomization.scheme == "minimization":
-            levels = dict(p.split("=", 1) for p in stratum.split("|") if "=" in p)
-            entry, arm, number = None, _minimize(trial, protocol, levels), f"M{n:04d}"
+            entry, arm, number = None, _minimize(trial, protocol, _levels(stratum)), f"M{n:04d}"
         else:
             entry = _next_entry(trial, stratum)
             arm, number = entry.arm, entry.randomization_number
@@ -218,12 +226,9 @@ def randomize(
         if entry is not None:
             entry.used = True
             entry.save(update_fields=["used"])
-        old = snapshot(s)
-        s.closed, s.reason_not_randomized = True, ""
-        s.save(update_fields=["closed", "reason_not_randomized"])
-        audit.record(actor, "update", s, old, snapshot(s))
-        audit.record(actor, "create", p, None, snapshot(p))
-        audit.record(actor, "create", alloc, None, snapshot(alloc), blinded=True)
+        audit.update(actor, s, {"closed": True, "reason_not_randomized": ""})
+        audit.created(actor, p)
+        audit.created(actor, alloc, blinded=True)
         visits.create_schedule(actor, p, protocol, day)
     return Randomized(p.participant_id, number, day, arm if sees_arm(actor) else None)
 
@@ -245,12 +250,9 @@ def emergency_unblind(actor: Membership, participant_id: str, reason: str) -> st
         raise InputError("emergency unblinding needs a reason (at least 10 characters)")
     with write(actor):
         p = participant(actor, participant_id)
-        old = snapshot(p)
         record = EmergencyUnblinding.objects.create(
             participant=p, by=actor, reason=reason, at=now()
         )
-        p.emergency_unblinded = True
-        p.save(update_fields=["emergency_unblinded"])
-        audit.record(actor, "update", p, old, snapshot(p), reason)
-        audit.record(actor, "unblind", record, None, snapshot(record), reason)
+        audit.update(actor, p, {"emergency_unblinded": True}, reason)
+        audit.created(actor, record, reason, action="unblind")
         return p.allocation.arm

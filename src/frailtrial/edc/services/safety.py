@@ -15,7 +15,7 @@ from frailtrial.edc.services.common import (
     participant,
     protocol_of,
     require,
-    snapshot,
+    require_site,
     write,
 )
 from frailtrial.edc.services.visits import study_day
@@ -32,6 +32,11 @@ SERIOUSNESS = (
 SAE_REPORT_HOURS = 24
 
 
+def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InputError(f"{name} {value!r} is not allowed ({', '.join(allowed)})")
+
+
 def classify(p: Participant, onset: dt.date, serious: bool) -> tuple[int | None, bool, bool]:
     """(onset study day, treatment-emergent, TE-SAE) from the protocol's windows.
 
@@ -45,6 +50,17 @@ def classify(p: Participant, onset: dt.date, serious: bool) -> tuple[int | None,
     te = 1 <= day <= analysis.ae_collection_days
     window = analysis.te_sae_window_days or analysis.ae_collection_days
     return day, te, bool(serious and te and day <= window)
+
+
+def reclassify(actor: Membership, p: Participant) -> None:
+    """Re-derive onset day, TE and TE-SAE of the participant's adverse events from the first
+    infusion (called when it is recorded: an event may be entered before the infusion is)."""
+    changes = []
+    for ae in AdverseEvent.objects.filter(participant=p):
+        day, te, te_sae = classify(p, ae.onset_on, ae.serious)
+        if (day, te, te_sae) != (ae.onset_day, ae.treatment_emergent, ae.te_sae):
+            changes.append((ae, {"onset_day": day, "treatment_emergent": te, "te_sae": te_sae}))
+    audit.update_many(actor, changes, "classified on first infusion")
 
 
 def report(
@@ -63,14 +79,11 @@ def report(
     require(actor, CLINICAL, "reporting an adverse event")
     if not term.strip() or not body_system.strip():
         raise InputError("an adverse event needs its term and body system")
-    if severity not in SEVERITY:
-        raise InputError(f"severity {severity!r} is not allowed ({', '.join(SEVERITY)})")
-    if outcome not in OUTCOME:
-        raise InputError(f"outcome {outcome!r} is not allowed ({', '.join(OUTCOME)})")
+    _check_choice("severity", severity, SEVERITY)
+    _check_choice("outcome", outcome, OUTCOME)
     criteria = list(seriousness or [])
-    bad = [c for c in criteria if c not in SERIOUSNESS]
-    if bad:
-        raise InputError(f"seriousness {bad[0]!r} is not allowed ({', '.join(SERIOUSNESS)})")
+    for c in criteria:
+        _check_choice("seriousness", c, SERIOUSNESS)
     onset = parse_date(onset_on, "onset date")
     end = parse_date(end_on, "end date") if end_on else None
     if end is not None and end < onset:
@@ -93,7 +106,7 @@ def report(
             treatment_emergent=te,
             te_sae=te_sae,
         )
-        audit.record(actor, "create", ae, None, snapshot(ae))
+        audit.created(actor, ae)
         if ae.serious:
             raised = now()
             alert = SaeAlert.objects.create(
@@ -101,7 +114,7 @@ def report(
                 raised_at=raised,
                 due_by=raised + dt.timedelta(hours=SAE_REPORT_HOURS),
             )
-            audit.record(actor, "create", alert, None, snapshot(alert))
+            audit.created(actor, alert)
     return ae
 
 
@@ -116,18 +129,26 @@ def update(actor: Membership, ae_id: int, changes: dict[str, Any], reason: str) 
         raise InputError(
             f"{sorted(unknown)[0]!r} cannot be changed here ({', '.join(sorted(allowed))})"
         )
+    if "outcome" in changes:
+        _check_choice("outcome", changes["outcome"], OUTCOME)
+    if "severity" in changes:
+        _check_choice("severity", changes["severity"], SEVERITY)
+    values = dict(changes)
+    if values.get("end_on"):
+        values["end_on"] = parse_date(values["end_on"], "end date")
     with write(actor):
-        ae = AdverseEvent.objects.filter(pk=ae_id, participant__trial_id=actor.trial_id).first()
+        ae = (
+            AdverseEvent.objects.filter(pk=ae_id, participant__trial_id=actor.trial_id)
+            .select_related("participant")
+            .first()
+        )
         if ae is None:
-            raise InputError(f"no adverse event {ae_id}")
-        participant(actor, ae.participant.participant_id)
-        old = snapshot(ae)
-        if "outcome" in changes and changes["outcome"] not in OUTCOME:
-            raise InputError(f"outcome {changes['outcome']!r} is not allowed")
-        if "severity" in changes and changes["severity"] not in SEVERITY:
-            raise InputError(f"severity {changes['severity']!r} is not allowed")
-        for k, v in changes.items():
-            setattr(ae, k, parse_date(v, "end date") if k == "end_on" and v else v)
-        ae.save()
-        audit.record(actor, "update", ae, old, snapshot(ae), reason)
+            raise InputError(f"no adverse event {ae_id} in this trial")
+        require_site(actor, ae.participant.site_id, f"adverse event {ae_id}")
+        end = values.get("end_on")
+        if end and end < ae.onset_on:
+            raise InputError(
+                f"adverse event {ae_id}: end date {end} is before its onset {ae.onset_on}"
+            )
+        audit.update(actor, ae, values, reason)
     return ae

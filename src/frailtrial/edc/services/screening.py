@@ -16,7 +16,7 @@ from frailtrial.edc.services.common import (
     parse_date,
     protocol_of,
     require,
-    snapshot,
+    require_site,
     write,
 )
 from frailtrial.errors import InputError
@@ -57,9 +57,11 @@ def screen(
     require(actor, CLINICAL, "screening")
     inp = _input(data)
     protocol = protocol_of(actor.trial)
-    reasons = evaluate(protocol, inp)
+    score = frailty_score(protocol, protocol.eligibility.frailty, inp)  # answers scored once
+    scored = inp.model_copy(update={"frailty_score": score, "frailty_answers": None})
+    reasons = evaluate(protocol, scored)
     inputs = inp.model_dump(mode="json")
-    inputs["frailty_score"] = frailty_score(protocol, protocol.eligibility.frailty, inp)
+    inputs["frailty_score"] = score
     site = _site(actor, site_code)
     with write(actor) as trial:
         if Screening.objects.filter(trial=trial, screening_id=inp.screening_id).exists():
@@ -75,7 +77,7 @@ def screen(
             reason_not_randomized="; ".join(reasons),
             closed=bool(reasons),
         )
-        audit.record(actor, "create", s, None, snapshot(s))
+        audit.created(actor, s)
     return s
 
 
@@ -84,8 +86,7 @@ def get_screening(actor: Membership, screening_id: str) -> Screening:
         s = Screening.objects.get(trial_id=actor.trial_id, screening_id=screening_id)
     except Screening.DoesNotExist:
         raise InputError(f"no screening {screening_id!r} in this trial") from None
-    if actor.site_id is not None and s.site_id != actor.site_id:
-        raise AccessDenied(f"screening {screening_id} is not at your site")
+    require_site(actor, s.site_id, f"screening {screening_id}")
     return s
 
 
@@ -104,7 +105,7 @@ def consent(
         if day < s.screened_on - dt.timedelta(days=90):
             raise InputError("consent date is long before screening; check the date")
         c = Consent.objects.create(screening=s, version=version, signed_on=day)
-        audit.record(actor, "create", c, None, snapshot(c))
+        audit.created(actor, c)
     return c
 
 
@@ -117,8 +118,5 @@ def close(actor: Membership, screening_id: str, reason: str) -> Screening:
         s = get_screening(actor, screening_id)
         if s.closed:
             raise InputError(f"screening {screening_id} is already closed")
-        old = snapshot(s)
-        s.closed, s.reason_not_randomized = True, reason
-        s.save(update_fields=["closed", "reason_not_randomized"])
-        audit.record(actor, "update", s, old, snapshot(s), reason)
+        audit.update(actor, s, {"closed": True, "reason_not_randomized": reason}, reason)
     return s

@@ -46,7 +46,7 @@ def create_trial(protocol: Protocol, name: str | None = None) -> Trial:
             code = _site_code(site_name, taken)
             taken.add(code)
             site = Site.objects.create(trial=trial, name=site_name, code=code)
-            audit.record(None, "create", site, None, snapshot(site))
+            audit.created(None, site)
     return trial
 
 
@@ -106,7 +106,7 @@ def add_member(
             user=user, trial=trial, role=role, defaults={"site": site}
         )
         if made:
-            audit.record(actor, "create", member, None, snapshot(member))
+            audit.created(actor, member)
     return member
 
 
@@ -136,8 +136,7 @@ def unblind_statistician(actor: Membership, statistician: Membership, reason: st
         trial = Trial.objects.get(pk=actor.trial_id)
         if trial.locked_at is None:
             raise AccessDenied("the statistician is unblinded only after the database lock")
-        old = snapshot(statistician)
-        statistician.unblinded_for_analysis_at = now()
-        statistician.save(update_fields=["unblinded_for_analysis_at"])
-        audit.record(actor, "unblind", statistician, old, snapshot(statistician), reason)
+        audit.update(
+            actor, statistician, {"unblinded_for_analysis_at": now()}, reason, action="unblind"
+        )
     return statistician

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from frailtrial.edc.models import Membership, Participant, VisitOccurrence
 from frailtrial.edc.services import audit
@@ -12,7 +13,6 @@ from frailtrial.edc.services.common import (
     participant,
     protocol_of,
     require,
-    snapshot,
     write,
 )
 from frailtrial.errors import InputError
@@ -67,17 +67,21 @@ def create_schedule(
 
 
 def reanchor(actor: Membership, p: Participant, first_infusion: dt.date) -> None:
-    """Move the target dates of visits not yet held onto the actual first infusion."""
+    """Anchor the schedule on the actual first infusion: visits not yet held move their target
+    and window; visits already held (e.g. a baseline before dosing) count their study day
+    from it, as visits held later do."""
     targets = _targets(protocol_of(actor.trial), first_infusion)
-    changes: list[audit.Change] = []
-    moved = []
-    for v in VisitOccurrence.objects.filter(participant=p, status="scheduled"):
-        old = snapshot(v)
-        v.target_on, v.window_from, v.window_to = targets[v.visit]
-        moved.append(v)
-        changes.append(("update", v, old, snapshot(v)))
-    VisitOccurrence.objects.bulk_update(moved, ["target_on", "window_from", "window_to"])
-    audit.record_many(actor, changes, "schedule anchored on first infusion")
+    fields = ("target_on", "window_from", "window_to")
+    moved: list[tuple[VisitOccurrence, dict[str, Any]]] = []
+    recounted: list[tuple[VisitOccurrence, dict[str, Any]]] = []
+    for v in VisitOccurrence.objects.filter(participant=p, status__in=("scheduled", "attended")):
+        if v.status == "scheduled":
+            moved.append((v, dict(zip(fields, targets[v.visit], strict=True))))
+        elif v.occurred_on is not None and v.day != study_day(first_infusion, v.occurred_on):
+            recounted.append((v, {"day": study_day(first_infusion, v.occurred_on)}))
+    reason = "schedule anchored on first infusion"
+    audit.update_many(actor, moved, reason)
+    audit.update_many(actor, recounted, reason)
 
 
 def anchor_of(p: Participant) -> dt.date:
@@ -110,12 +114,16 @@ def attend(
             raise InputError(f"visit {visit} of {participant_id} is {v.status}")
         if p.withdrawn_on is not None and day > p.withdrawn_on:
             raise InputError(f"{participant_id} withdrew on {p.withdrawn_on}")
-        old = snapshot(v)
-        v.status, v.occurred_on = "attended", day
-        v.day = study_day(anchor_of(p), day)
-        v.in_window = v.window_from <= day <= v.window_to
-        v.save()
-        audit.record(actor, "update", v, old, snapshot(v))
+        audit.update(
+            actor,
+            v,
+            {
+                "status": "attended",
+                "occurred_on": day,
+                "day": study_day(anchor_of(p), day),
+                "in_window": v.window_from <= day <= v.window_to,
+            },
+        )
     return v
 
 
@@ -129,10 +137,7 @@ def miss(actor: Membership, participant_id: str, visit: str, reason: str) -> Vis
         v = occurrence(p, visit)
         if v.status != "scheduled":
             raise InputError(f"visit {visit} of {participant_id} is already {v.status}")
-        old = snapshot(v)
-        v.status, v.reason = "missed", reason
-        v.save(update_fields=["status", "reason"])
-        audit.record(actor, "update", v, old, snapshot(v), reason)
+        audit.update(actor, v, {"status": "missed", "reason": reason}, reason)
     return v
 
 
@@ -148,13 +153,13 @@ def withdraw(actor: Membership, participant_id: str, on: str | dt.date, reason: 
             raise InputError(f"{participant_id} already withdrew on {p.withdrawn_on}")
         if day < p.randomized_on:
             raise InputError("withdrawal date is before randomization")
-        old = snapshot(p)
-        p.withdrawn_on, p.withdrawal_reason = day, reason
-        p.save(update_fields=["withdrawn_on", "withdrawal_reason"])
-        audit.record(actor, "update", p, old, snapshot(p), reason)
-        for v in VisitOccurrence.objects.filter(participant=p, status="scheduled"):
-            vold = snapshot(v)
-            v.status, v.reason = "withdrawn", reason
-            v.save(update_fields=["status", "reason"])
-            audit.record(actor, "update", v, vold, snapshot(v), reason)
+        audit.update(actor, p, {"withdrawn_on": day, "withdrawal_reason": reason}, reason)
+        audit.update_many(
+            actor,
+            [
+                (v, {"status": "withdrawn", "reason": reason})
+                for v in VisitOccurrence.objects.filter(participant=p, status="scheduled")
+            ],
+            reason,
+        )
     return p
