@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -96,52 +97,31 @@ def _visit_rows(member: Membership, p: Any, today: dt.date) -> list[dict[str, An
     return rows
 
 
+# action -> (permission, form, service, whether the service takes the POSTed visit); each
+# form's fields are the service's keyword arguments.
+ACTIONS: dict[str, tuple[str, type[forms.Form], Callable[..., Any], bool]] = {
+    "attend": ("visit", AttendForm, visits.attend, True),
+    "miss": ("visit", MissForm, visits.miss, True),
+    "infusion": ("infusion", InfusionForm, product.infuse, False),
+    "withdraw": ("infusion", WithdrawForm, visits.withdraw, False),
+}
+
+
 @access.page("participant")
 def participant_page(request: HttpRequest, member: Membership, pid: str) -> HttpResponse:
     """Visit schedule with windows and status, CRFs per visit, infusions, AEs, withdrawal."""
     p = participant(member, pid)
-    forms_: dict[str, forms.Form] = {
-        "attend": AttendForm(),
-        "miss": MissForm(),
-        "infusion": InfusionForm(),
-        "withdraw": WithdrawForm(),
-    }
+    forms_: dict[str, forms.Form] = {name: spec[1]() for name, spec in ACTIONS.items()}
     if request.method == "POST":
         action = request.POST.get("action", "")
-        perm = {
-            "attend": "visit",
-            "miss": "visit",
-            "infusion": "infusion",
-            "withdraw": "infusion",
-        }.get(action)
-        if perm is None or not access.allowed(member, perm):
+        if action not in ACTIONS or not access.allowed(member, ACTIONS[action][0]):
             return access.denied(request, "Your role may not change this participant.")
-        form: forms.Form = {
-            "attend": AttendForm,
-            "miss": MissForm,
-            "infusion": InfusionForm,
-            "withdraw": WithdrawForm,
-        }[action](request.POST)
-        forms_[action] = form
+        _, form_class, service, takes_visit = ACTIONS[action]
+        form = forms_[action] = form_class(request.POST)
         if form.is_valid():
-            data = form.cleaned_data
-            visit = request.POST.get("visit", "")
+            where = {"visit": request.POST.get("visit", "")} if takes_visit else {}
             try:
-                if action == "attend":
-                    visits.attend(member, pid, visit, data["on"])
-                elif action == "miss":
-                    visits.miss(member, pid, visit, data["reason"])
-                elif action == "withdraw":
-                    visits.withdraw(member, pid, data["on"], data["reason"])
-                else:
-                    product.infuse(
-                        member,
-                        pid,
-                        data["kit_code"],
-                        data["started_at"],
-                        data["ended_at"],
-                        data["volume_ml"],
-                    )
+                service(member, pid, **where, **form.cleaned_data)
             except InputError as exc:
                 messages.error(request, str(exc))
             else:
@@ -238,20 +218,8 @@ def ae_new(request: HttpRequest, member: Membership, pid: str) -> HttpResponse:
     p = participant(member, pid)
     form = AeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
         try:
-            ae = safety.report(
-                member,
-                pid,
-                d["term"],
-                d["body_system"],
-                d["onset_on"],
-                d["severity"],
-                d["related"],
-                d["outcome"],
-                d["seriousness"],
-                d["end_on"],
-            )
+            ae = safety.report(member, pid, **form.cleaned_data)
         except InputError as exc:
             form.add_error(None, str(exc))
         else:
