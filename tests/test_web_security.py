@@ -14,8 +14,8 @@ from web_support import PASSWORD, trial_with_data, web_store
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    web_store(tmp_path_factory.mktemp("web-security"))
-    return trial_with_data()
+    url = web_store(tmp_path_factory.mktemp("web-security"))
+    return {**trial_with_data(), "url": url}
 
 
 def test_login_rate_limit_blocks_after_five_failures(world: dict[str, Any]) -> None:
@@ -126,6 +126,36 @@ def test_emergency_unblinding_needs_investigator_and_reason(world: dict[str, Any
     assert r.status_code == 200 and f'id="unblinded-arm">{label}<'.encode() in r.content
     assert p.emergency_unblinded
     assert AuditEntry.objects.filter(action="unblind").count() == before + 1
+
+
+def test_web_commands_set_passwords_and_issue_tokens(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from cli_inprocess import invoke
+    from frailtrial.web.security import member_for_token
+
+    coord = world["m"]["coordinator"]
+    name, trial = coord.user.username, world["trial"].name
+    store = ("--db", world["url"])
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    code, _, err = invoke(monkeypatch, capsys, "web", "set-password", name, *store)
+    assert code == 2 and "password refused" in err and "12 characters" in err
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    code, out, _ = invoke(monkeypatch, capsys, "web", "set-password", name, *store)
+    assert (code, out.strip()) == (0, f"password of {name} set")
+    code, out, _ = invoke(monkeypatch, capsys, "web", "token", name, "--trial", trial, *store)
+    member = member_for_token(out.strip())
+    assert code == 0 and member is not None and member.pk == coord.pk
+    code, _, err = invoke(
+        monkeypatch, capsys, "web", "token", name, "--trial", trial, "--role", "admin", *store
+    )
+    assert code == 2
+    assert f"user {name!r} in trial {trial!r} does not hold the role 'admin'" in err
+    assert "(roles: coordinator)" in err
+    code, _, err = invoke(monkeypatch, capsys, "web", "token", "nobody", "--trial", trial, *store)
+    assert code == 2 and "'nobody'" in err and "holds no role" in err
 
 
 def test_locked_trial_refuses_changes_on_pages_and_api(world: dict[str, Any]) -> None:
