@@ -158,6 +158,25 @@ def test_web_commands_set_passwords_and_issue_tokens(
     assert code == 2 and "'nobody'" in err and "holds no role" in err
 
 
+def test_dates_outside_1900_to_2100_are_refused_on_pages_and_api(world: dict[str, Any]) -> None:
+    from django.test import Client
+
+    from frailtrial.web.security import issue_token
+    from frailtrial.web.views.participants import AttendForm
+
+    assert AttendForm({"on": "2100-12-31"}).is_valid()
+    form = AttendForm({"on": "2101-01-01"})
+    assert not form.is_valid()
+    assert form.errors["on"] == ["Visit date: 2101-01-01 is outside 1900-01-01 to 2100-12-31"]
+    r = Client().post(
+        f"/api/participants/{world['pid']}/visits/week1/attend",
+        {"on": "1899-12-31"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {issue_token(world['m']['coordinator'])}",
+    )
+    assert r.status_code == 422 and b"1899-12-31 is outside 1900-01-01 to 2100-12-31" in r.content
+
+
 def test_locked_trial_refuses_changes_on_pages_and_api(world: dict[str, Any]) -> None:
     from django.test import Client
 
