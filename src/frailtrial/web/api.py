@@ -24,6 +24,7 @@ from frailtrial.edc.services import crf, participants, randomization, safety, sc
 from frailtrial.edc.services.common import parse_date
 from frailtrial.errors import InputError
 from frailtrial.web import access, security
+from frailtrial.web.views.oversight import export_zip
 
 # Trial dates lie in the store's range (1900-2100: what the export and pandas can hold).
 TrialDate = Annotated[dt.date, AfterValidator(lambda day: parse_date(day, "date"))]
@@ -223,8 +224,6 @@ def report_ae(request: HttpRequest, body: AeIn) -> Any:
 )
 def export(request: HttpRequest) -> FileResponse:
     """The export (tidy dataset, SPSS, SAS, SDTM) as a zip; blinded unless the caller sees arms."""
-    from frailtrial.web.views.oversight import export_zip
-
     member = _member(request, "exports")
     return FileResponse(
         io.BytesIO(export_zip(member)),
