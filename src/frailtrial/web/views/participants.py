@@ -13,9 +13,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from frailtrial.dataset.schema import OUTCOME, SEVERITY
-from frailtrial.edc.models import Crf, Membership
+from frailtrial.edc.models import Crf, Membership, Participant
 from frailtrial.edc.services import crf as crf_service
-from frailtrial.edc.services import product, randomization, safety, visits
+from frailtrial.edc.services import participants, product, randomization, safety, visits
 from frailtrial.edc.services.common import participant, protocol_of
 from frailtrial.errors import InputError
 from frailtrial.web import access, overview
@@ -69,20 +69,17 @@ def participant_list(request: HttpRequest, member: Membership) -> HttpResponse:
     return render(request, "web/participants.html", {"rows": overview.participants(member)})
 
 
-def _visit_rows(member: Membership, p: Any, today: dt.date) -> list[dict[str, Any]]:
+def _visit_rows(member: Membership, p: Participant, today: dt.date) -> list[dict[str, Any]]:
+    """The store's schedule of the participant, each visit with its label, state and CRFs."""
     planned = {v.name: v for v in protocol_of(member.trial).visits}
     crfs = {(c.visit, c.instrument): c for c in Crf.objects.filter(participant=p)}
     rows = []
-    for v in p.visits.order_by("order"):
+    for v in participants.schedule(member, p.participant_id, today):
         state = v.status
-        if v.status == "scheduled":
-            state = (
-                "overdue"
-                if v.window_to < today
-                else "due"
-                if v.window_from <= today
-                else "scheduled"
-            )
+        if v.overdue:
+            state = "overdue"
+        elif v.status == "scheduled" and v.window_from <= today:
+            state = "due"
         spec = planned.get(v.visit)
         rows.append(
             {
