@@ -177,6 +177,31 @@ def test_dates_outside_1900_to_2100_are_refused_on_pages_and_api(world: dict[str
     assert r.status_code == 422 and b"1899-12-31 is outside 1900-01-01 to 2100-12-31" in r.content
 
 
+def test_account_page_revokes_a_token(world: dict[str, Any]) -> None:
+    from django.test import Client
+
+    from frailtrial.web.models import ApiToken
+    from frailtrial.web.security import issue_token, member_for_token
+
+    coord = world["m"]["coordinator"]
+    token = issue_token(coord)
+    pk = ApiToken.objects.get(prefix=token[:8], member=coord).pk
+    api = Client()
+    assert api.get("/api/participants", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+    c = Client()
+    c.post("/login/", {"username": coord.user.username, "password": PASSWORD})
+    c.get("/choose/")
+    other = issue_token(world["m"]["monitor"])  # another membership's token is not revocable here
+    other_pk = ApiToken.objects.get(prefix=other[:8]).pk
+    refused = c.post("/account/", {"action": "revoke", "token": str(other_pk)}, follow=True)
+    assert b"No such live token of this role." in refused.content
+    assert member_for_token(other) is not None
+    r = c.post("/account/", {"action": "revoke", "token": str(pk)}, follow=True)
+    assert b"Token revoked" in r.content and token[:8].encode() not in r.content
+    assert member_for_token(token) is None
+    assert api.get("/api/participants", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+
+
 def test_locked_trial_refuses_changes_on_pages_and_api(world: dict[str, Any]) -> None:
     from django.test import Client
 
