@@ -168,6 +168,17 @@ def test_dates_outside_1900_to_2100_are_refused_on_pages_and_api(world: dict[str
     form = AttendForm({"on": "2101-01-01"})
     assert not form.is_valid()
     assert form.errors["on"] == ["Visit date: 2101-01-01 is outside 1900-01-01 to 2100-12-31"]
+    coord = Client()
+    coord.post(
+        "/login/", {"username": world["m"]["coordinator"].user.username, "password": PASSWORD}
+    )
+    coord.get("/choose/")
+    page = coord.post(
+        f"/participants/{world['pid']}/",
+        {"action": "attend", "visit": "month1", "on": "2101-01-01"},
+        follow=True,
+    )
+    assert b"Not saved: Visit date: 2101-01-01 is outside 1900-01-01 to 2100-12-31." in page.content
     r = Client().post(
         f"/api/participants/{world['pid']}/visits/week1/attend",
         {"on": "1899-12-31"},

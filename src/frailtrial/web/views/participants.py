@@ -94,6 +94,15 @@ def _visit_rows(member: Membership, p: Participant, today: dt.date) -> list[dict
     return rows
 
 
+def _problems(form: forms.Form) -> str:
+    """A bound form's errors as one line, each led by its field's label."""
+    out = []
+    for name, errors in form.errors.items():
+        label = str(form.fields[name].label) if name in form.fields else ""
+        out += [e if not label or e.startswith(label) else f"{label}: {e}" for e in errors]
+    return "; ".join(e.rstrip(".") for e in out) + "."
+
+
 # action -> (permission, form, service, whether the service takes the POSTed visit); each
 # form's fields are the service's keyword arguments.
 ACTIONS: dict[str, tuple[str, type[forms.Form], Callable[..., Any], bool]] = {
@@ -124,8 +133,8 @@ def participant_page(request: HttpRequest, member: Membership, pid: str) -> Http
             else:
                 messages.success(request, "Saved.")
                 return redirect("web:participant", pid=pid)
-        else:
-            messages.error(request, "Check the highlighted fields.")
+        else:  # the visit forms are inline in the schedule: say what is wrong in the message
+            messages.error(request, f"Not saved: {_problems(form)}")
     today = timezone.localdate()
     return render(
         request,
