@@ -18,10 +18,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import random
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,6 +27,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the web tests' store and server helpers
+
+from edc_support import eligible_input  # noqa: E402
+from web_support import start_server  # noqa: E402
+
 INSTRUMENTS = ("tug", "eq5d5l")
 VISITS = ("baseline", "week1", "month1", "month2", "month3", "month6")
 
@@ -59,25 +61,11 @@ def build_store(db: Path, n: int) -> tuple[str, list[tuple[str, str]]]:
     randomization.import_list(
         members["admin"], path, write_list(generate_list(protocol, 1, n + 6), path)
     )
-    e = protocol.eligibility
     out = []
     for i in range(n):
         coord = trials.add_member(trial, f"coord{i}", "coordinator")
         sid = f"L{i:03d}"
-        screening.screen(
-            coord,
-            {
-                "screening_id": sid,
-                "screened_on": "2024-01-02",
-                "age": 70.0,
-                "sex": "female",
-                "height_cm": 160.0,
-                "weight_kg": 60.0,
-                "frailty_score": e.frailty.score_min,
-                "inclusions": {x.id: True for x in e.inclusions},
-                "exclusions": {x.id: False for x in e.exclusions},
-            },
-        )
+        screening.screen(coord, eligible_input(protocol, sid, screened_on="2024-01-02"))
         screening.consent(coord, sid, "1.0", "2024-01-02")
         got = randomization.randomize(coord, sid, "2024-01-03")
         for visit in VISITS:
@@ -87,45 +75,6 @@ def build_store(db: Path, n: int) -> tuple[str, list[tuple[str, str]]]:
 
     connections.close_all()
     return url, out
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(url: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "FRAILTRIAL_DATA_DIR": str(data_dir)}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "frailtrial",
-            "serve",
-            "--db",
-            url,
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-            "--threads",
-            "16",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(data_dir / "server.log").open("w"),
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("server did not start")
 
 
 def warm_up(port: int, token: str) -> None:
@@ -258,7 +207,7 @@ def main() -> None:
     t0 = time.perf_counter()
     url, people = build_store(tmp / "load.sqlite3", args.clients)
     print(f"store built: {len(people)} participants in {time.perf_counter() - t0:.1f} s")
-    proc, port = start_server(url, tmp)
+    proc, port = start_server(url, tmp, workers=2, threads=16)
     try:
         warm_up(port, people[0][1])
         ours = run_clients(port, people, args.saves, args.think, args.limit)

@@ -10,12 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 import zipfile
 from collections.abc import Iterator
@@ -36,7 +31,6 @@ ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "web"
-ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = [
     pytest.mark.browser,
@@ -49,16 +43,10 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A trial (members with passwords, an imported list) served by `frailtrial serve`."""
-    from web_support import PASSWORD, web_store
+    from web_support import PASSWORD, start_server, web_store
 
     tmp = tmp_path_factory.mktemp("web-browser")
     url = web_store(tmp)
@@ -74,39 +62,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
     token = issue_token(t["m"]["unblinded_pharmacist"])
     connections.close_all()
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "FRAILTRIAL_DATA_DIR": str(tmp)}
-    log = (tmp / "server.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "frailtrial",
-            "serve",
-            "--db",
-            url,
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--threads",
-            "4",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-    )
+    proc, port = start_server(url, tmp, workers=1, threads=4)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError((tmp / "server.log").read_text()) from None
-                time.sleep(0.3)
         yield {
             "base": f"http://127.0.0.1:{port}",
             "t": t,
@@ -116,7 +73,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture(scope="module")

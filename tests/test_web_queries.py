@@ -11,7 +11,8 @@ def _login(t: dict, role: str):  # type: ignore[no-untyped-def]
     from django.test import Client
 
     c = Client()
-    assert c.post("/login/", {"username": t["m"][role].user.username, "password": PASSWORD})
+    login = c.post("/login/", {"username": t["m"][role].user.username, "password": PASSWORD})
+    assert login.status_code == 302  # a response object is always truthy: check the redirect
     c.get("/choose/")
     return c
 

@@ -14,8 +14,8 @@ from web_support import PASSWORD, trial_with_data, web_store
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    web_store(tmp_path_factory.mktemp("web-security"))
-    return trial_with_data()
+    url = web_store(tmp_path_factory.mktemp("web-security"))
+    return {**trial_with_data(), "url": url}
 
 
 def test_login_rate_limit_blocks_after_five_failures(world: dict[str, Any]) -> None:
@@ -126,6 +126,91 @@ def test_emergency_unblinding_needs_investigator_and_reason(world: dict[str, Any
     assert r.status_code == 200 and f'id="unblinded-arm">{label}<'.encode() in r.content
     assert p.emergency_unblinded
     assert AuditEntry.objects.filter(action="unblind").count() == before + 1
+
+
+def test_web_commands_set_passwords_and_issue_tokens(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from cli_inprocess import invoke
+    from frailtrial.web.security import member_for_token
+
+    coord = world["m"]["coordinator"]
+    name, trial = coord.user.username, world["trial"].name
+    store = ("--db", world["url"])
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    code, _, err = invoke(monkeypatch, capsys, "web", "set-password", name, *store)
+    assert code == 2 and "password refused" in err and "12 characters" in err
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    code, out, _ = invoke(monkeypatch, capsys, "web", "set-password", name, *store)
+    assert (code, out.strip()) == (0, f"password of {name} set")
+    code, out, _ = invoke(monkeypatch, capsys, "web", "token", name, "--trial", trial, *store)
+    member = member_for_token(out.strip())
+    assert code == 0 and member is not None and member.pk == coord.pk
+    code, _, err = invoke(
+        monkeypatch, capsys, "web", "token", name, "--trial", trial, "--role", "admin", *store
+    )
+    assert code == 2
+    assert f"user {name!r} in trial {trial!r} does not hold the role 'admin'" in err
+    assert "(roles: coordinator)" in err
+    code, _, err = invoke(monkeypatch, capsys, "web", "token", "nobody", "--trial", trial, *store)
+    assert code == 2 and "'nobody'" in err and "holds no role" in err
+
+
+def test_dates_outside_1900_to_2100_are_refused_on_pages_and_api(world: dict[str, Any]) -> None:
+    from django.test import Client
+
+    from frailtrial.web.security import issue_token
+    from frailtrial.web.views.participants import AttendForm
+
+    assert AttendForm({"on": "2100-12-31"}).is_valid()
+    form = AttendForm({"on": "2101-01-01"})
+    assert not form.is_valid()
+    assert form.errors["on"] == ["Visit date: 2101-01-01 is outside 1900-01-01 to 2100-12-31"]
+    coord = Client()
+    coord.post(
+        "/login/", {"username": world["m"]["coordinator"].user.username, "password": PASSWORD}
+    )
+    coord.get("/choose/")
+    page = coord.post(
+        f"/participants/{world['pid']}/",
+        {"action": "attend", "visit": "month1", "on": "2101-01-01"},
+        follow=True,
+    )
+    assert b"Not saved: Visit date: 2101-01-01 is outside 1900-01-01 to 2100-12-31." in page.content
+    r = Client().post(
+        f"/api/participants/{world['pid']}/visits/week1/attend",
+        {"on": "1899-12-31"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {issue_token(world['m']['coordinator'])}",
+    )
+    assert r.status_code == 422 and b"1899-12-31 is outside 1900-01-01 to 2100-12-31" in r.content
+
+
+def test_account_page_revokes_a_token(world: dict[str, Any]) -> None:
+    from django.test import Client
+
+    from frailtrial.web.models import ApiToken
+    from frailtrial.web.security import issue_token, member_for_token
+
+    coord = world["m"]["coordinator"]
+    token = issue_token(coord)
+    pk = ApiToken.objects.get(prefix=token[:8], member=coord).pk
+    api = Client()
+    assert api.get("/api/participants", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+    c = Client()
+    c.post("/login/", {"username": coord.user.username, "password": PASSWORD})
+    c.get("/choose/")
+    other = issue_token(world["m"]["monitor"])  # another membership's token is not revocable here
+    other_pk = ApiToken.objects.get(prefix=other[:8]).pk
+    refused = c.post("/account/", {"action": "revoke", "token": str(other_pk)}, follow=True)
+    assert b"No such live token of this role." in refused.content
+    assert member_for_token(other) is not None
+    r = c.post("/account/", {"action": "revoke", "token": str(pk)}, follow=True)
+    assert b"Token revoked" in r.content and token[:8].encode() not in r.content
+    assert member_for_token(token) is None
+    assert api.get("/api/participants", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
 
 
 def test_locked_trial_refuses_changes_on_pages_and_api(world: dict[str, Any]) -> None:

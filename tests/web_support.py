@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 PASSWORD = "correct-horse-battery-7"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def web_store(tmp: Path | None = None) -> str:
@@ -44,3 +50,34 @@ def trial_with_data() -> dict[str, Any]:
     screening.screen(coord, eligible_input(t["protocol"], "S-002"))
     t.update(pid=pid, participant=got, crf=saved, ae=ae)
     return t
+
+
+def start_server(
+    url: str, data_dir: Path, workers: int, threads: int
+) -> tuple[subprocess.Popen[bytes], int]:
+    """``frailtrial serve`` of the store at ``url`` on a free loopback port, once it listens;
+    (process, port). Its output goes to ``data_dir/server.log``; the caller terminates it."""
+    from edc_support import _free_port
+
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "FRAILTRIAL_DATA_DIR": str(data_dir)}
+    log = data_dir / "server.log"
+    command = [sys.executable, "-m", "frailtrial", "serve", "--db", url, "--port", str(port)]
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*command, "--workers", str(workers), "--threads", str(threads)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    proc.wait()
+    raise RuntimeError(f"frailtrial serve did not start:\n{log.read_text()}")

@@ -27,14 +27,9 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def to_json(obj: Any, indent: int | None = 2) -> str:
-    """One JSON document; NaN and infinity become null (JSON has no NaN)."""
-    return json.dumps(_plain(obj), indent=indent, allow_nan=False)
-
-
 def emit_json(obj: Any) -> None:
-    """Print one JSON document to stdout."""
-    sys.stdout.write(to_json(obj) + "\n")
+    """Print one JSON document to stdout; NaN and infinity become null (JSON has no NaN)."""
+    sys.stdout.write(json.dumps(_plain(obj), indent=2, allow_nan=False) + "\n")
 
 
 def fail(message: str) -> NoReturn:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import typer
@@ -30,7 +29,6 @@ def serve(
 
     url = setup(db)  # migrate once, in the parent, before workers fork
     n_workers = workers or (1 if url.startswith("sqlite") else 4)
-    os.environ["FRAILTRIAL_DB"] = url
     from django.db import connections
 
     connections.close_all()

@@ -58,10 +58,15 @@ def token(
     from frailtrial.edc.services.trials import get_trial
     from frailtrial.web.security import issue_token
 
-    found = Membership.objects.filter(trial=get_trial(trial), user__username=username)
-    if role:
-        found = found.filter(role=role)
-    members = list(found)
-    if len(members) != 1:
-        raise InputError(f"user {username!r} holds {len(members)} matching roles; give --role")
+    the_trial = get_trial(trial)
+    held = list(Membership.objects.filter(trial=the_trial, user__username=username))
+    members = [m for m in held if role in (None, m.role)]
+    roles = ", ".join(sorted(m.role for m in held))
+    where = f"user {username!r} in trial {the_trial.name!r}"
+    if not held:
+        raise InputError(f"{where} holds no role")
+    if not members:
+        raise InputError(f"{where} does not hold the role {role!r} (roles: {roles})")
+    if len(members) > 1:
+        raise InputError(f"{where} holds several roles ({roles}); give --role ROLE")
     typer.echo(issue_token(members[0]))

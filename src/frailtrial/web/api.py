@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from django.http import FileResponse, HttpRequest, HttpResponse
@@ -19,28 +20,14 @@ from pydantic import AfterValidator, Field
 from frailtrial.edc.eligibility import ScreeningInput
 from frailtrial.edc.errors import AccessDenied, TrialLocked
 from frailtrial.edc.models import Membership
-from frailtrial.edc.services import crf, randomization, safety, screening, visits
-from frailtrial.edc.services.common import sees_arm
+from frailtrial.edc.services import crf, participants, randomization, safety, screening, visits
+from frailtrial.edc.services.common import parse_date
 from frailtrial.errors import InputError
-from frailtrial.web import access, overview, security
+from frailtrial.web import access, security
+from frailtrial.web.views.oversight import export_zip
 
-EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
-
-
-def _plausible(day: dt.date) -> dt.date:
-    """Trial dates lie in 1900-2100 (the store's export cannot hold dates outside pandas' range)."""
-    if not EARLIEST <= day <= LATEST:
-        raise ValueError(f"date {day} is outside {EARLIEST}..{LATEST}")
-    return day
-
-
-TrialDate = Annotated[dt.date, AfterValidator(_plausible)]
-
-
-class ScreeningIn(ScreeningInput):
-    """The store's screening input with the screening date checked for plausibility."""
-
-    screened_on: TrialDate
+# Trial dates lie in the store's range (1900-2100: what the export and pandas can hold).
+TrialDate = Annotated[dt.date, AfterValidator(lambda day: parse_date(day, "date"))]
 
 
 class TokenAuth(HttpBearer):
@@ -100,22 +87,9 @@ class ParticipantOut(Schema):
 
 @api.get("/participants", response={200: list[ParticipantOut], **ERRORS})
 def list_participants(request: HttpRequest) -> list[dict[str, Any]]:
-    """The caller's participants (site-limited); the arm only for unblinded roles."""
-    member = _member(request, "participants")
-    show = sees_arm(member)
-    rows = overview.participants(member).select_related("allocation")
-    return [
-        {
-            "participant_id": p.participant_id,
-            "site": p.site.code,
-            "randomization_number": p.randomization_number,
-            "randomized_on": p.randomized_on,
-            "first_infusion_on": p.first_infusion_on,
-            "withdrawn_on": p.withdrawn_on,
-            "arm": p.allocation.arm if show else None,
-        }
-        for p in rows
-    ]
+    """The caller's participants (site-limited), by id; the arm only for unblinded roles."""
+    views = participants.list_participants(_member(request, "participants"))
+    return [asdict(v) for v in sorted(views, key=lambda v: v.participant_id)]
 
 
 class ScreeningOut(Schema):
@@ -125,7 +99,7 @@ class ScreeningOut(Schema):
 
 
 @api.post("/screenings", response={201: ScreeningOut, **ERRORS})
-def screen(request: HttpRequest, body: ScreeningIn, site: str | None = None) -> Any:
+def screen(request: HttpRequest, body: ScreeningInput, site: str | None = None) -> Any:
     """Screen a person; eligibility judged from the protocol's criteria."""
     s = screening.screen(_member(request, "screen"), body, site_code=site)
     return Status(
@@ -203,14 +177,7 @@ class CrfOut(Schema):
 @api.post("/crfs", response={201: CrfOut, **ERRORS})
 def enter_crf(request: HttpRequest, body: CrfIn) -> Any:
     """Save a CRF's answers; returns the scores. A second save needs a reason for change."""
-    saved = crf.enter_crf(
-        _member(request, "crf_enter"),
-        body.participant_id,
-        body.visit,
-        body.instrument,
-        body.answers,
-        body.reason,
-    )
+    saved = crf.enter_crf(_member(request, "crf_enter"), **dict(body))
     return Status(201, {"id": saved.pk, "version": saved.version, "scores": saved.scores})
 
 
@@ -237,18 +204,7 @@ class AeOut(Schema):
 @api.post("/adverse-events", response={201: AeOut, **ERRORS})
 def report_ae(request: HttpRequest, body: AeIn) -> Any:
     """Report an adverse event; a serious one raises an SAE alert."""
-    ae = safety.report(
-        _member(request, "ae_report"),
-        body.participant_id,
-        body.term,
-        body.body_system,
-        body.onset_on,
-        body.severity,
-        body.related,
-        body.outcome,
-        body.seriousness,
-        body.end_on,
-    )
+    ae = safety.report(_member(request, "ae_report"), **dict(body))
     return Status(
         201,
         {
@@ -268,8 +224,6 @@ def report_ae(request: HttpRequest, body: AeIn) -> Any:
 )
 def export(request: HttpRequest) -> FileResponse:
     """The export (tidy dataset, SPSS, SAS, SDTM) as a zip; blinded unless the caller sees arms."""
-    from frailtrial.web.views.oversight import export_zip
-
     member = _member(request, "exports")
     return FileResponse(
         io.BytesIO(export_zip(member)),

@@ -119,7 +119,6 @@ def web_settings(url: str) -> dict[str, Any]:
         "MESSAGE_STORAGE": "django.contrib.messages.storage.session.SessionStorage",
         "STATIC_URL": "/static/",
         "FORMAT_MODULE_PATH": "frailtrial.web.formats",
-        "NINJA_PAGINATION_PER_PAGE": 100,
         "LOGGING": {
             "version": 1,
             "disable_existing_loggers": False,

@@ -6,8 +6,6 @@ from django.db import models
 
 from frailtrial.edc.models import Membership, Participant, Trial
 
-QUERY_STATUS = ("open", "answered", "closed")
-
 
 class DataQuery(models.Model):
     """A question on one field of one record, raised by a monitor or investigator."""
@@ -18,7 +16,7 @@ class DataQuery(models.Model):
     object_id = models.CharField(max_length=64)
     field = models.CharField(max_length=80)
     text = models.TextField()
-    status = models.CharField(max_length=16, default="open")
+    status = models.CharField(max_length=16, default="open")  # open, answered, closed
     raised_by = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="+")
     raised_at = models.DateTimeField()
     answer = models.TextField(blank=True, default="")

@@ -69,11 +69,12 @@ def open_sae_alerts(member: Membership) -> QuerySet[SaeAlert]:
     return found.select_related("adverse_event__participant").order_by("due_by")
 
 
-def open_queries(member: Membership) -> QuerySet[DataQuery]:
-    found = DataQuery.objects.filter(trial_id=member.trial_id).exclude(status="closed")
+def queries(member: Membership) -> QuerySet[DataQuery]:
+    """The data queries on the actor's participants (site-limited)."""
+    found = DataQuery.objects.filter(trial_id=member.trial_id)
     if member.site_id is not None:
         found = found.filter(participant__site_id=member.site_id)
-    return found.select_related("participant").order_by("raised_at")
+    return found.select_related("participant")
 
 
 def dashboard(member: Membership, today: dt.date) -> dict[str, Any]:
@@ -102,6 +103,6 @@ def dashboard(member: Membership, today: dt.date) -> dict[str, Any]:
             window_from__gt=today, window_from__lte=today + dt.timedelta(days=14)
         ).order_by("window_from"),
         "missing_crfs": missing_crfs(member, limit=50),
-        "open_queries": open_queries(member).count(),
+        "open_queries": queries(member).exclude(status="closed").count(),
         "sae_alerts": open_sae_alerts(member).filter(acknowledged_at__isnull=True),
     }

@@ -8,6 +8,7 @@ from django.contrib.auth import authenticate, login, logout, update_session_auth
 from django.contrib.auth.forms import PasswordChangeForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -80,7 +81,7 @@ def choose_view(request: HttpRequest) -> HttpResponse:
 
 @access.page("account")
 def account_view(request: HttpRequest, member: Membership) -> HttpResponse:
-    """Change one's password (password rules apply) or issue an API token for this role."""
+    """Change one's password (password rules apply); issue or revoke API tokens of this role."""
     form = PasswordChangeForm(request.user)
     token = None
     if request.method == "POST" and request.POST.get("action") == "password":
@@ -92,5 +93,13 @@ def account_view(request: HttpRequest, member: Membership) -> HttpResponse:
             return redirect("web:account")
     elif request.method == "POST" and request.POST.get("action") == "token":
         token = security.issue_token(member)
+    elif request.method == "POST" and request.POST.get("action") == "revoke":
+        pk = request.POST.get("token", "")
+        live = member.tokens.filter(pk=int(pk) if pk.isdigit() else None, revoked_at__isnull=True)
+        if live.update(revoked_at=timezone.now()):
+            messages.success(request, "Token revoked: requests with it now get 401.")
+        else:
+            messages.error(request, "No such live token of this role.")
+        return redirect("web:account")
     tokens = member.tokens.filter(revoked_at__isnull=True).order_by("-created_at")
     return render(request, "web/account.html", {"form": form, "token": token, "tokens": tokens})

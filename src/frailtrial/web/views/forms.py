@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from frailtrial.edc.eligibility import instrument_options
+from frailtrial.edc.services.common import parse_date
 from frailtrial.errors import InputError
 from frailtrial.instruments import Item, get
 from frailtrial.protocol import Protocol
@@ -16,14 +17,17 @@ DATE = forms.DateInput(attrs={"type": "date", "min": "1900-01-01", "max": "2100-
 
 
 class TrialDateField(forms.DateField):
-    """A date in 1900-2100 (the export cannot hold dates outside pandas' range)."""
+    """A date in the store's range, 1900-2100 (what the export and pandas can hold)."""
 
     widget = DATE
 
     def validate(self, value: Any) -> None:
         super().validate(value)
-        if value and not dt.date(1900, 1, 1) <= value <= dt.date(2100, 12, 31):
-            raise forms.ValidationError("Enter a date between 1900-01-01 and 2100-12-31.")
+        if value:
+            try:
+                parse_date(value, self.label or "date")
+            except InputError as exc:
+                raise forms.ValidationError(str(exc)) from None
 
 
 def screening_form(protocol: Protocol, data: Any = None) -> forms.Form:
@@ -46,14 +50,14 @@ def screening_form(protocol: Protocol, data: Any = None) -> forms.Form:
         fields[f"other__{c.instrument}"] = forms.FloatField(
             label=f"{c.instrument} score", required=False
         )
-    for inc in e.inclusions:
-        fields[f"inc__{inc.id}"] = forms.BooleanField(
-            label=f"Inclusion met: {inc.text}", required=False
-        )
-    for exc in e.exclusions:
-        fields[f"exc__{exc.id}"] = forms.BooleanField(
-            label=f"Exclusion present: {exc.text}", required=False
-        )
+    for prefix, says, criteria in (
+        ("inc", "Inclusion met", e.inclusions),
+        ("exc", "Exclusion present", e.exclusions),
+    ):
+        for item in criteria:
+            fields[f"{prefix}__{item.id}"] = forms.BooleanField(
+                label=f"{says}: {item.text}", required=False
+            )
     for lab in e.labs:
         fields[f"lab__{lab.variable}"] = forms.FloatField(
             label=f"{lab.label} ({'value' if lab.relative_to_uln else lab.unit})", required=False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 import tempfile
 import zipfile
 from collections import defaultdict
@@ -65,17 +64,28 @@ class QueryForm(forms.Form):
 @access.page("queries")
 def query_list(request: HttpRequest, member: Membership) -> HttpResponse:
     """Data queries of the actor's participants; answer (site) or close (monitor)."""
-    found = DataQuery.objects.filter(trial_id=member.trial_id)
-    if member.site_id is not None:
-        found = found.filter(participant__site_id=member.site_id)
     return render(
         request,
         "web/queries.html",
         {
-            "rows": found.select_related("participant").order_by("status", "-raised_at")[:500],
+            "rows": overview.queries(member).order_by("status", "-raised_at")[:500],
             "can_answer": access.allowed(member, "query_answer"),
             "can_close": access.allowed(member, "query_close"),
         },
+    )
+
+
+def _crf(member: Membership, crf_id: int) -> Crf | None:
+    """The trial's CRF by id, or None; AccessDenied when its participant is another site's."""
+    crf = Crf.objects.filter(pk=crf_id, participant__trial_id=member.trial_id).first()
+    if crf is not None:
+        participant(member, crf.participant.participant_id)
+    return crf
+
+
+def _back_to(crf: Crf) -> HttpResponse:
+    return redirect(
+        "web:crf", pid=crf.participant.participant_id, visit=crf.visit, instrument=crf.instrument
     )
 
 
@@ -83,10 +93,9 @@ def query_list(request: HttpRequest, member: Membership) -> HttpResponse:
 @require_POST
 def query_raise(request: HttpRequest, member: Membership, crf_id: int) -> HttpResponse:
     """Raise a query on one field of a CRF."""
-    crf = Crf.objects.filter(pk=crf_id, participant__trial_id=member.trial_id).first()
+    crf = _crf(member, crf_id)
     if crf is None:
         return access.denied(request, "No such CRF in this trial.")
-    participant(member, crf.participant.participant_id)
     form = QueryForm(request.POST)
     if form.is_valid():
         with write(member) as trial:
@@ -104,9 +113,7 @@ def query_raise(request: HttpRequest, member: Membership, crf_id: int) -> HttpRe
         messages.success(request, "Query raised.")
     else:
         messages.error(request, "A query needs a field and a question.")
-    return redirect(
-        "web:crf", pid=crf.participant.participant_id, visit=crf.visit, instrument=crf.instrument
-    )
+    return _back_to(crf)
 
 
 def _query(member: Membership, query_id: int) -> DataQuery:
@@ -172,10 +179,9 @@ def query_close(request: HttpRequest, member: Membership, query_id: int) -> Http
 @require_POST
 def sdv_mark(request: HttpRequest, member: Membership, crf_id: int) -> HttpResponse:
     """The monitor marks a CRF (its current version) as verified against source."""
-    crf = Crf.objects.filter(pk=crf_id, participant__trial_id=member.trial_id).first()
+    crf = _crf(member, crf_id)
     if crf is None:
         return access.denied(request, "No such CRF in this trial.")
-    participant(member, crf.participant.participant_id)
     with write(member) as trial:
         mark, made = SdvMark.objects.get_or_create(
             crf_id=crf.pk,
@@ -190,9 +196,7 @@ def sdv_mark(request: HttpRequest, member: Membership, crf_id: int) -> HttpRespo
         if made:
             audit.record(member, "create", mark, None, snapshot(mark))
     messages.success(request, "Source data verified.")
-    return redirect(
-        "web:crf", pid=crf.participant.participant_id, visit=crf.visit, instrument=crf.instrument
-    )
+    return _back_to(crf)
 
 
 _OWNERS: dict[str, Any] = {
@@ -336,17 +340,15 @@ def lock_page(request: HttpRequest, member: Membership) -> HttpResponse:
 
 def export_zip(member: Membership) -> bytes:
     """Run the store's export as the actor into a temporary folder and zip it."""
-    tmp = Path(tempfile.mkdtemp(prefix="frailtrial-export-"))
-    try:
-        export.export(member, tmp / "export")
+    with tempfile.TemporaryDirectory(prefix="frailtrial-export-") as tmp:
+        out = Path(tmp) / "export"
+        export.export(member, out)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            for path in sorted((tmp / "export").rglob("*")):
+            for path in sorted(out.rglob("*")):
                 if path.is_file():
-                    zf.write(path, path.relative_to(tmp / "export").as_posix())
+                    zf.write(path, path.relative_to(out).as_posix())
         return buf.getvalue()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def analysis_report(member: Membership) -> bytes:
@@ -356,15 +358,12 @@ def analysis_report(member: Membership) -> bytes:
     from frailtrial.dataset import read_dataset
 
     protocol = protocol_of(member.trial)
-    tmp = Path(tempfile.mkdtemp(prefix="frailtrial-analysis-"))
-    try:
-        export.export(member, tmp / "export")
-        ds = read_dataset(tmp / "export", protocol)
-        result = analyze(ds, protocol, provenance(protocol, tmp / "export"))
-        write_outputs(result, tmp / "analysis")
-        return (tmp / "analysis" / "report.html").read_bytes()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="frailtrial-analysis-") as tmp:
+        data = Path(tmp) / "export"
+        export.export(member, data)
+        result = analyze(read_dataset(data, protocol), protocol, provenance(protocol, data))
+        write_outputs(result, Path(tmp) / "analysis")
+        return (Path(tmp) / "analysis" / "report.html").read_bytes()
 
 
 @access.page("exports")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -12,9 +13,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from frailtrial.dataset.schema import OUTCOME, SEVERITY
-from frailtrial.edc.models import Crf, Membership
+from frailtrial.edc.models import Crf, Membership, Participant
 from frailtrial.edc.services import crf as crf_service
-from frailtrial.edc.services import product, randomization, safety, visits
+from frailtrial.edc.services import participants, product, randomization, safety, visits
 from frailtrial.edc.services.common import participant, protocol_of
 from frailtrial.errors import InputError
 from frailtrial.web import access, overview
@@ -68,20 +69,17 @@ def participant_list(request: HttpRequest, member: Membership) -> HttpResponse:
     return render(request, "web/participants.html", {"rows": overview.participants(member)})
 
 
-def _visit_rows(member: Membership, p: Any, today: dt.date) -> list[dict[str, Any]]:
+def _visit_rows(member: Membership, p: Participant, today: dt.date) -> list[dict[str, Any]]:
+    """The store's schedule of the participant, each visit with its label, state and CRFs."""
     planned = {v.name: v for v in protocol_of(member.trial).visits}
     crfs = {(c.visit, c.instrument): c for c in Crf.objects.filter(participant=p)}
     rows = []
-    for v in p.visits.order_by("order"):
+    for v in participants.schedule(member, p.participant_id, today):
         state = v.status
-        if v.status == "scheduled":
-            state = (
-                "overdue"
-                if v.window_to < today
-                else "due"
-                if v.window_from <= today
-                else "scheduled"
-            )
+        if v.overdue:
+            state = "overdue"
+        elif v.status == "scheduled" and v.window_from <= today:
+            state = "due"
         spec = planned.get(v.visit)
         rows.append(
             {
@@ -96,59 +94,47 @@ def _visit_rows(member: Membership, p: Any, today: dt.date) -> list[dict[str, An
     return rows
 
 
+def _problems(form: forms.Form) -> str:
+    """A bound form's errors as one line, each led by its field's label."""
+    out = []
+    for name, errors in form.errors.items():
+        label = str(form.fields[name].label) if name in form.fields else ""
+        out += [e if not label or e.startswith(label) else f"{label}: {e}" for e in errors]
+    return "; ".join(e.rstrip(".") for e in out) + "."
+
+
+# action -> (permission, form, service, whether the service takes the POSTed visit); each
+# form's fields are the service's keyword arguments.
+ACTIONS: dict[str, tuple[str, type[forms.Form], Callable[..., Any], bool]] = {
+    "attend": ("visit", AttendForm, visits.attend, True),
+    "miss": ("visit", MissForm, visits.miss, True),
+    "infusion": ("infusion", InfusionForm, product.infuse, False),
+    "withdraw": ("infusion", WithdrawForm, visits.withdraw, False),
+}
+
+
 @access.page("participant")
 def participant_page(request: HttpRequest, member: Membership, pid: str) -> HttpResponse:
     """Visit schedule with windows and status, CRFs per visit, infusions, AEs, withdrawal."""
     p = participant(member, pid)
-    forms_: dict[str, forms.Form] = {
-        "attend": AttendForm(),
-        "miss": MissForm(),
-        "infusion": InfusionForm(),
-        "withdraw": WithdrawForm(),
-    }
+    forms_: dict[str, forms.Form] = {name: spec[1]() for name, spec in ACTIONS.items()}
     if request.method == "POST":
         action = request.POST.get("action", "")
-        perm = {
-            "attend": "visit",
-            "miss": "visit",
-            "infusion": "infusion",
-            "withdraw": "infusion",
-        }.get(action)
-        if perm is None or not access.allowed(member, perm):
+        if action not in ACTIONS or not access.allowed(member, ACTIONS[action][0]):
             return access.denied(request, "Your role may not change this participant.")
-        form: forms.Form = {
-            "attend": AttendForm,
-            "miss": MissForm,
-            "infusion": InfusionForm,
-            "withdraw": WithdrawForm,
-        }[action](request.POST)
-        forms_[action] = form
+        _, form_class, service, takes_visit = ACTIONS[action]
+        form = forms_[action] = form_class(request.POST)
         if form.is_valid():
-            data = form.cleaned_data
-            visit = request.POST.get("visit", "")
+            where = {"visit": request.POST.get("visit", "")} if takes_visit else {}
             try:
-                if action == "attend":
-                    visits.attend(member, pid, visit, data["on"])
-                elif action == "miss":
-                    visits.miss(member, pid, visit, data["reason"])
-                elif action == "withdraw":
-                    visits.withdraw(member, pid, data["on"], data["reason"])
-                else:
-                    product.infuse(
-                        member,
-                        pid,
-                        data["kit_code"],
-                        data["started_at"],
-                        data["ended_at"],
-                        data["volume_ml"],
-                    )
+                service(member, pid, **where, **form.cleaned_data)
             except InputError as exc:
                 messages.error(request, str(exc))
             else:
                 messages.success(request, "Saved.")
                 return redirect("web:participant", pid=pid)
-        else:
-            messages.error(request, "Check the highlighted fields.")
+        else:  # the visit forms are inline in the schedule: say what is wrong in the message
+            messages.error(request, f"Not saved: {_problems(form)}")
     today = timezone.localdate()
     return render(
         request,
@@ -238,20 +224,8 @@ def ae_new(request: HttpRequest, member: Membership, pid: str) -> HttpResponse:
     p = participant(member, pid)
     form = AeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
         try:
-            ae = safety.report(
-                member,
-                pid,
-                d["term"],
-                d["body_system"],
-                d["onset_on"],
-                d["severity"],
-                d["related"],
-                d["outcome"],
-                d["seriousness"],
-                d["end_on"],
-            )
+            ae = safety.report(member, pid, **form.cleaned_data)
         except InputError as exc:
             form.add_error(None, str(exc))
         else:
