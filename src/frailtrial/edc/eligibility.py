@@ -57,10 +57,12 @@ def instrument_options(protocol: Protocol, name: str) -> dict[str, Any]:
 def score_answers(protocol: Protocol, name: str, answers: dict[str, Any]) -> dict[str, Any]:
     """Validate and score answers with the registered instrument; InputError when invalid."""
     from frailtrial import instruments
+    from frailtrial.instruments.base import result_as_dict
 
     if not isinstance(answers, dict):
         raise InputError(f"{name}: answers must be a mapping of item to value")
-    return scores_dict(instruments.get(name, **instrument_options(protocol, name)).score(answers))
+    instrument = instruments.get(name, **instrument_options(protocol, name))
+    return result_as_dict(instrument.score(answers))
 
 
 def frailty_score(
@@ -75,21 +77,6 @@ def frailty_score(
             v = values[key]
             return None if v is None else float(v)
     raise InputError(f"{criterion.instrument}: its result has no score to judge eligibility")
-
-
-def scores_dict(result: Any) -> dict[str, Any]:
-    """An instrument's result as a flat dict (dataclass ``as_dict``, pydantic, dict or number)."""
-    if hasattr(result, "as_dict"):
-        out = result.as_dict()
-    elif hasattr(result, "model_dump"):
-        out = result.model_dump(mode="json")
-    elif isinstance(result, dict):
-        out = dict(result)
-    elif isinstance(result, (int, float)):
-        out = {"value": result}
-    else:
-        raise InputError(f"cannot store an instrument result of type {type(result).__name__}")
-    return dict(out)
 
 
 def evaluate(protocol: Protocol, inp: ScreeningInput) -> list[str]:
