@@ -33,7 +33,7 @@ def write_docx(result: AnalysisResult, path: Path) -> Path:
     doc = Document()
     doc.styles["Normal"].font.size = Pt(8)
     doc.add_heading(f"{p.identity.short_title} ({p.identity.registry_id})", level=1)
-    actives = [a for a in p.arms if a.role != "placebo"]
+    actives = p.active_arms
 
     doc.add_heading("Table 1. Baseline characteristics", level=2)
     header = ["Characteristic"] + [f"{a.label} (N={result.table1.n[a.name]})" for a in p.arms]

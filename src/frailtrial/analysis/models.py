@@ -75,7 +75,7 @@ def _by_variable(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def _arm_factor(s: pd.Series, protocol: Protocol) -> pd.Categorical[Any]:
-    order = [protocol.control_arm.name] + [a.name for a in protocol.arms if a.role != "placebo"]
+    order = [protocol.control_arm.name] + [a.name for a in protocol.active_arms]
     return _factor(s, order)
 
 
@@ -225,7 +225,7 @@ def _random_intercept(
     except _FAILS as exc:
         fits.append(_fit_row(spec, "(all)", formula, note=f"contrasts not estimated: {exc}"))
         return effects, fits
-    actives = [a.name for a in protocol.arms if a.role != "placebo"]
+    actives = [a.name for a in protocol.active_arms]
     for arm in actives:
         for visit in visits:
             try:

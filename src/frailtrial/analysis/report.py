@@ -32,7 +32,7 @@ def _num(x: Any, decimals: int = 2) -> str:
 
 def table1_display(result: AnalysisResult) -> list[dict[str, Any]]:
     protocol = result.protocol
-    actives = [a.name for a in protocol.arms if a.role != "placebo"]
+    actives = [a.name for a in protocol.active_arms]
     rows, group = [], None
     for r in result.table1.rows.to_dict(orient="records"):
         header = None
@@ -247,7 +247,7 @@ def render_report(
         {"name": p.name, "definition": p.definition, "counts": result.population_counts[p.name]}
         for p in protocol.analysis.populations
     ]
-    actives = [a for a in protocol.arms if a.role != "placebo"]
+    actives = protocol.active_arms
     template = _ENV.get_template("report.html.j2")
     return template.render(
         title=f"{protocol.identity.short_title}: trial report",

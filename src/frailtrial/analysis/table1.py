@@ -75,9 +75,7 @@ def _continuous(
             else median_iqr(float(med), float(q1), float(q3), c.decimals),
         }
     control = protocol.control_arm.name
-    for a in protocol.arms:
-        if a.role == "placebo":
-            continue
+    for a in protocol.active_arms:
         cmp = between(by_arm[a.name], by_arm[control], plan)
         row |= _test_cols(a.name, cmp, _smd_cont(by_arm[a.name], by_arm[control]))
     return [row]
@@ -120,14 +118,13 @@ def _categorical(
     totals = {arm: int(s.notna().sum()) for arm, s in coded.items()}
     control = protocol.control_arm.name
     tests: dict[str, Comparison] = {}
-    for a in protocol.arms:
-        if a.role != "placebo":
-            pair = [a.name, control]
-            if c.kind == "binary":
-                table = np.array([[counts[x][0], totals[x] - counts[x][0]] for x in pair])
-            else:
-                table = np.array([counts[x] for x in pair])
-            tests[a.name] = categorical(table.astype(np.int64), plan)
+    for a in protocol.active_arms:
+        pair = [a.name, control]
+        if c.kind == "binary":
+            table = np.array([[counts[x][0], totals[x] - counts[x][0]] for x in pair])
+        else:
+            table = np.array([counts[x] for x in pair])
+        tests[a.name] = categorical(table.astype(np.int64), plan)
     rows = []
     for i, lv in enumerate(levels):
         row: dict[str, object] = {

@@ -280,6 +280,11 @@ class Protocol(_Strict):
         return next(a for a in self.arms if a.role == "placebo")
 
     @property
+    def active_arms(self) -> list[Arm]:
+        """The arms other than placebo, in protocol order."""
+        return [a for a in self.arms if a.role != "placebo"]
+
+    @property
     def baseline_visit(self) -> Visit:
         return next(v for v in self.visits if v.kind == "baseline")
 
