@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from cli_inprocess import invoke
@@ -68,6 +69,20 @@ def test_generator_frames_are_tidy_and_match_arrays() -> None:
     row = f.iloc[-1]
     pid, vis = int(row["participant_id"]), VISITS.index(row["visit"])
     assert row["change"] == pytest.approx(sim.values[1, pid, vis + 1] - sim.values[1, pid, 0])
+
+
+def test_long_frame_holds_the_picked_trials_and_fits_like_the_frames() -> None:
+    sim = simulate_outcomes(4, (6, 6), VISITS, np.zeros((2, 3)), 1.0, 0.4, "ar1", 0.2, rng=3)
+    long = sim.to_long_frame([3, 1], categorical=False)
+    frames = sim.to_frames([3, 1], categorical=False)
+    for k, frame in enumerate(frames):
+        part = long[long["trial"] == k].drop(columns="trial")
+        pd.testing.assert_frame_equal(part, frame)
+    assert len(long) == int(sim.observed[[3, 1]].sum())
+    by_list = fit_many(frames, FORMULA, "participant_id", "visit")
+    by_long = fit_many(long, FORMULA, "participant_id", "visit", dataset="trial")
+    for a, b in zip(by_list, by_long, strict=True):
+        assert a.loglik == pytest.approx(b.loglik, rel=1e-10)
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
@@ -200,20 +201,20 @@ def _run_chunk(scenario: Scenario, n: int, rng: np.random.Generator) -> tuple[Ar
     ok = np.zeros(n, dtype=bool)
     if usable.size == 0:
         return (*out, ok)
-    frames = sim.to_frames(usable.tolist(), categorical=False)  # us: order-free
-    values, converged = _fit_contrasts(frames, scenario)
+    long = sim.to_long_frame(usable.tolist(), categorical=False)  # us: order-free
+    values, converged = _fit_contrasts(long, scenario)
     for target, value in zip(out, values, strict=True):
         target[usable] = value
     ok[usable] = converged & np.isfinite(values).all(axis=(0, 2))
     return (*out, ok)
 
 
-def _fit_contrasts(frames: list[Any], scenario: Scenario) -> tuple[Array, NDArray[np.bool_]]:
-    """Batched MMRM fits and Satterthwaite inference on the primary contrasts
-    (``fit_many`` + ``estimate_many``): (estimate, se, df, p) stacked as
-    (4, trials, arms - 1), and convergence. A degenerate data set comes back from
-    ``fit_many`` unconverged (with NaN inference) and is left out by the caller."""
-    fits = fit_many(frames, FORMULA, "participant_id", "visit", "us", "reml")
+def _fit_contrasts(long: pd.DataFrame, scenario: Scenario) -> tuple[Array, NDArray[np.bool_]]:
+    """Batched MMRM fits of the trials of ``long`` (its ``trial`` column) and Satterthwaite
+    inference on the primary contrasts (``fit_many`` + ``estimate_many``): (estimate, se,
+    df, p) stacked as (4, trials, arms - 1), and convergence. A degenerate data set comes
+    back from ``fit_many`` unconverged (with NaN inference) and is left out by the caller."""
+    fits = fit_many(long, FORMULA, "participant_id", "visit", "us", "reml", dataset="trial")
     lmat = np.stack(_contrasts(fits[0].terms, scenario.arm_names, scenario.primary))
     table = estimate_many(fits, lmat, df="satterthwaite").sort_values(["fit", "row"])
     shape = (len(fits), lmat.shape[0])

@@ -59,24 +59,23 @@ class SimulatedOutcomes:
         out = self.values[:, :, 1:] - self.values[:, :, :1]
         return np.where(self.observed, out, np.nan)
 
-    def to_frames(
+    def to_long_frame(
         self, trials: Sequence[int] | None = None, categorical: bool = True
-    ) -> list[pd.DataFrame]:
-        """One tidy long DataFrame per trial (observed visits only) ready for ``fit_many``:
-        consecutive slices of one long frame, so their row index continues across trials.
+    ) -> pd.DataFrame:
+        """All picked trials (observed visits only) in one tidy long DataFrame with a
+        ``trial`` column (0, 1, ... in the order picked), ready for ``fit_many(...,
+        dataset="trial")``, which needs no concatenation.
 
-        Columns: participant_id, arm, visit, baseline, change. With ``categorical`` arm and
-        visit keep the given order (control and the first visit are the reference levels);
-        without, they are plain strings (faster to build; levels then sort alphabetically).
+        Columns: trial, participant_id, arm, visit, baseline, change. With ``categorical``
+        arm and visit keep the given order (control and the first visit are the reference
+        levels); without, they are plain strings (faster to build; levels then sort
+        alphabetically).
         """
-        picks = np.arange(self.n_trials) if trials is None else np.asarray(trials, dtype=int)
+        picks = self._picks(trials)
         n_subj, n_vis = self.observed.shape[1], self.observed.shape[2]
         pid = np.repeat(np.arange(n_subj), n_vis)
         vcode = np.tile(np.arange(n_vis), n_subj)
-        keep = self.observed[picks].reshape(picks.size, -1)
-        rows = keep.reshape(-1)
-        # one long frame for all picked trials, then a slice per trial (much cheaper than a
-        # DataFrame per trial)
+        rows = self.observed[picks].reshape(-1)
         arm_codes = np.tile(self.arm_index[pid], picks.size)[rows]
         visit_codes = np.tile(vcode, picks.size)[rows]
         arm_col: Any
@@ -90,8 +89,9 @@ class SimulatedOutcomes:
             arm_col = np.asarray(self.arms, dtype=object)[arm_codes]
             visit_col = np.asarray(self.visits, dtype=object)[visit_codes]
         values = self.values[picks]
-        long = pd.DataFrame(
+        return pd.DataFrame(
             {
+                "trial": np.repeat(np.arange(picks.size), n_subj * n_vis)[rows],
                 "participant_id": np.tile(pid, picks.size)[rows],
                 "arm": arm_col,
                 "visit": visit_col,
@@ -99,9 +99,19 @@ class SimulatedOutcomes:
                 "change": (values[:, :, 1:] - values[:, :, :1]).reshape(-1)[rows],
             }
         )
-        ends = np.cumsum(keep.sum(axis=1))
-        starts = ends - keep.sum(axis=1)
-        return [long.iloc[a:b] for a, b in zip(starts, ends, strict=True)]
+
+    def to_frames(
+        self, trials: Sequence[int] | None = None, categorical: bool = True
+    ) -> list[pd.DataFrame]:
+        """One tidy long DataFrame per trial: consecutive slices of :meth:`to_long_frame`
+        (without its ``trial`` column), so their row index continues across trials."""
+        counts = self.observed[self._picks(trials)].sum(axis=(1, 2))
+        ends = np.cumsum(counts)
+        long = self.to_long_frame(trials, categorical).drop(columns="trial")
+        return [long.iloc[b - k : b] for k, b in zip(counts, ends, strict=True)]
+
+    def _picks(self, trials: Sequence[int] | None) -> NDArray[np.int64]:
+        return np.arange(self.n_trials) if trials is None else np.asarray(trials, dtype=int)
 
 
 def simulate_outcomes(
