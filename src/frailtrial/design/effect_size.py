@@ -10,10 +10,10 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from scipy import optimize, stats
-from scipy.special import gammaln
+from scipy import stats
 
 from frailtrial.errors import InputError
+from frailtrial.stats.tests import hedges_j, noncentral_t_interval
 
 CiMethod = Literal["noncentral-t", "hedges-olkin"]
 
@@ -37,29 +37,6 @@ class EffectSizeResult:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON output."""
         return asdict(self)
-
-
-def hedges_j(df: float) -> float:
-    """Exact small-sample bias correction J = Gamma(df/2) / (sqrt(df/2) Gamma((df-1)/2))."""
-    return math.exp(gammaln(df / 2) - 0.5 * math.log(df / 2) - gammaln((df - 1) / 2))
-
-
-def _nct_interval(t: float, df: float, level: float) -> tuple[float, float]:
-    """Noncentrality parameters whose t distribution puts t at the (1 +- level)/2 quantiles."""
-    tail = (1.0 - level) / 2.0
-
-    def solve(prob: float) -> float:
-        def f(ncp: float) -> float:
-            return float(stats.nct.cdf(t, df, ncp)) - prob
-
-        lo, hi = t - 10.0, t + 10.0
-        while f(lo) < 0:
-            lo -= 10.0
-        while f(hi) > 0:
-            hi += 10.0
-        return float(optimize.brentq(f, lo, hi, xtol=1e-12))
-
-    return solve(1.0 - tail), solve(tail)
 
 
 def effect_size(
@@ -97,7 +74,7 @@ def effect_size(
     j = hedges_j(df)
     scale = math.sqrt(1 / n1 + 1 / n2)
     if ci_method == "noncentral-t":
-        lo, hi = (v * scale for v in _nct_interval(d / scale, df, level))
+        lo, hi = (v * scale for v in noncentral_t_interval(d / scale, df, level))
         formula = "CI: noncentral-t inversion of t = d / sqrt(1/n1 + 1/n2), df = n1 + n2 - 2"
     else:
         se = math.sqrt((n1 + n2) / (n1 * n2) + d**2 / (2 * (n1 + n2)))

@@ -1011,13 +1011,23 @@ def hedges_g(
     if sp == 0:
         raise InputError("Hedges' g: both groups are constant (zero pooled SD)")
     d = float(x.mean() - y.mean()) / sp
-    j = math.exp(special.gammaln(df / 2) - special.gammaln((df - 1) / 2)) / math.sqrt(df / 2)
+    j = hedges_j(df)
     scale = math.sqrt(1 / nx + 1 / ny)
-    tobs = d / scale
-    alpha = 1 - conf_level
-    lo = _ncp_for(tobs, df, 1 - alpha / 2) * scale * j
-    hi = _ncp_for(tobs, df, alpha / 2) * scale * j
+    lo, hi = (v * scale * j for v in noncentral_t_interval(d / scale, df, conf_level))
     return EffectSize("Hedges' g", j * d, lo, hi, conf_level, "noncentral t, J applied to CI")
+
+
+def hedges_j(df: float) -> float:
+    """Exact small-sample bias correction of Cohen's d,
+    J = Gamma(df/2) / (sqrt(df/2) Gamma((df-1)/2))."""
+    return math.exp(special.gammaln(df / 2) - special.gammaln((df - 1) / 2)) / math.sqrt(df / 2)
+
+
+def noncentral_t_interval(t: float, df: float, level: float) -> tuple[float, float]:
+    """The noncentrality parameters at which the observed ``t`` is the upper and the
+    lower (1 - level)/2 quantile: the CI of the noncentrality (of d when scaled)."""
+    alpha = 1 - level
+    return _ncp_for(t, df, 1 - alpha / 2), _ncp_for(t, df, alpha / 2)
 
 
 def _ncp_for(t: float, df: float, prob: float) -> float:
