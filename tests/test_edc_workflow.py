@@ -387,6 +387,22 @@ def test_a_list_with_a_fractional_sequence_is_refused(store: str) -> None:
         randomization.import_list(admin, data, hashlib.sha256(data).hexdigest())
 
 
+def test_an_unreadable_or_incomplete_list_is_refused(store: str) -> None:
+    import hashlib
+
+    from frailtrial.edc.services import randomization, trials
+    from frailtrial.protocol import load
+
+    trial = trials.create_trial(load("huc-msc-2024"), "unreadable-list-trial")
+    admin = trials.add_member(trial, "admin-unreadable-list", "admin")
+    for data, message in (
+        (b"\xff\xfe\x00 not a csv", "randomization list upload: not a readable CSV file"),
+        (b"sequence,arm\n1,mscs\n", r"randomization list upload: missing column\(s\) stratum"),
+    ):
+        with pytest.raises(InputError, match=message):
+            randomization.import_list(admin, data, hashlib.sha256(data).hexdigest())
+
+
 def test_another_instrument_out_of_range_names_its_range(store: str) -> None:
     from frailtrial.edc.eligibility import ScreeningInput, evaluate
     from frailtrial.protocol import load

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +43,7 @@ from frailtrial.edc.services.screening import get_screening
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol
 from frailtrial.randomization import minimization
-from frailtrial.randomization.lists import COLUMNS, UNSTRATIFIED, stratum_levels
+from frailtrial.randomization.lists import UNSTRATIFIED, parse_list, stratum_levels
 
 
 @dataclass(frozen=True)
@@ -68,12 +67,7 @@ def import_list(actor: Membership, source: str | Path | bytes, commitment: str) 
             f"randomization list {name}: SHA-256 {actual} does not match the commitment "
             f"{commitment.strip()}; the list was changed after it was committed"
         )
-    frame = pd.read_csv(
-        io.BytesIO(data), dtype={"stratum": str, "arm": str, "randomization_number": str}
-    )
-    missing = [c for c in COLUMNS if c not in frame.columns]
-    if missing:
-        raise InputError(f"randomization list {name}: missing column(s) {', '.join(missing)}")
+    frame = parse_list(data, f"randomization list {name}")  # the very bytes just hashed
     for c in ("sequence", "block", "block_size"):
         if not pd.api.types.is_integer_dtype(frame[c]):
             raise InputError(
