@@ -49,6 +49,9 @@ OUTCOME = (
     "unknown",
 )
 VISIT_STATUS = ("attended", "missed", "withdrawn")
+# baseline characteristics with their own participants.csv column (the protocol's other
+# baseline characteristics come after the fixed columns)
+DEMOGRAPHICS = ("age", "sex", "height_cm", "weight_kg", "bmi")
 
 PARTICIPANTS = FileSchema(
     "participants",

@@ -25,12 +25,12 @@ import numpy as np
 import pandas as pd
 
 from frailtrial.dataset import TrialDataset
+from frailtrial.dataset.schema import DEMOGRAPHICS
 from frailtrial.edc.config import setup
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol
 from frailtrial.randomization.lists import COLUMNS, generate_list, write_list
 
-FIXED = {"age", "sex", "height_cm", "weight_kg", "bmi"}
 CELL_TESTS = {
     "sterility": "negative",
     "mycoplasma": "negative",
@@ -99,7 +99,7 @@ def _screening_input(
         base["baseline"] = {
             k: _value(v)
             for k, v in person.items()
-            if k not in FIXED and k in {c.name for c in protocol.baseline_characteristics}
+            if k not in DEMOGRAPHICS and k in {c.name for c in protocol.baseline_characteristics}
         }
         return base
     if bool(row["eligible"]):

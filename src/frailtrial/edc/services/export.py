@@ -16,6 +16,7 @@ import pandas as pd
 from django.db import connection
 
 from frailtrial.dataset import TrialDataset, write_dataset
+from frailtrial.dataset.schema import DEMOGRAPHICS
 from frailtrial.edc.models import Membership, Trial
 from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import protocol_of, sees_arm
@@ -82,9 +83,8 @@ def _baseline_columns(df: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
     extra = (
         pd.DataFrame.from_records(base, index=df.index) if base else pd.DataFrame(index=df.index)
     )
-    fixed = {"age", "sex", "height_cm", "weight_kg", "bmi"}
-    names = [c.name for c in protocol.baseline_characteristics if c.name not in fixed]
-    names += [c for c in extra.columns if c not in names and c not in fixed]
+    names = [c.name for c in protocol.baseline_characteristics if c.name not in DEMOGRAPHICS]
+    names += [c for c in extra.columns if c not in names and c not in DEMOGRAPHICS]
     out = pd.DataFrame(index=df.index)
     for name in names:
         col = extra[name] if name in extra else pd.Series(np.nan, index=df.index)
