@@ -29,6 +29,12 @@ def _assert_problem(edit: Any, path: str, message: str) -> None:
     assert any(p == path and message in m for p, m in info.value.problems), info.value.problems
 
 
+def test_a_random_intercept_model_defaults_to_the_df_it_reports() -> None:
+    data = _raw("huc-msc-2024")
+    data["analysis"]["models"][1].pop("df")
+    assert parse(data, "mine.yaml").analysis.models[1].df == "satterthwaite"
+
+
 def test_builtins_are_listed_and_load() -> None:
     assert builtin_names() == ["cratus-2017", "huc-msc-2024"]
     for name in builtin_names():
@@ -116,6 +122,11 @@ def test_cratus_holds_published_facts() -> None:
         (lambda d: d["identity"].update(colour="red"), "identity.colour", "not a known field"),
         (lambda d: d["arms"][0].update(name="MSC s"), "arms[0].name", "must be lowercase"),
         (lambda d: d["analysis"].update(alpha=1.5), "analysis.alpha", "less than 1"),
+        (
+            lambda d: d["analysis"]["models"][1].update(df="residual"),
+            "analysis.models[1]",
+            "a random_intercept model reports Satterthwaite df",
+        ),
     ],
 )
 def test_structural_errors_name_their_path(edit: Any, path: str, message: str) -> None:

@@ -8,9 +8,9 @@ so that every problem of a protocol can be reported at once, each with its path.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Role = Literal[
     "admin",
@@ -196,6 +196,20 @@ class ModelSpec(_Strict):
     method: Literal["reml", "ml"] = "reml"
     df: Literal["satterthwaite", "kenward_roger", "residual", "between_within"] = "kenward_roger"
     role: Literal["primary", "supportive"] = "primary"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _random_intercept_df(cls, data: Any) -> Any:
+        """A random-intercept model reports Satterthwaite df (the only method it has):
+        that is its default, and any other df is refused rather than ignored."""
+        if isinstance(data, dict) and data.get("kind") == "random_intercept":
+            data = {**data, "df": data.get("df", "satterthwaite")}
+            if data["df"] != "satterthwaite":
+                raise ValueError(
+                    f"df {data['df']!r}: a random_intercept model reports Satterthwaite df; "
+                    "use df: satterthwaite (or leave df out)"
+                )
+        return data
 
 
 class AnalysisPlan(_Strict):
