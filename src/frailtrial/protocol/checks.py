@@ -206,8 +206,8 @@ def _endpoints(p: Protocol) -> list[Problem]:
             out.append(
                 (
                     f"endpoints[{i}].visit",
-                    f"{ep.visit!r} is {what}; a {ep.measure.replace('_', ' ')} endpoint is "
-                    f"judged at a post-baseline visit ({post})",
+                    f"{ep.visit!r} is {what}; an endpoint ({ep.measure.replace('_', ' ')}) "
+                    f"is judged at a post-baseline visit ({post})",
                 )
             )
             continue
@@ -254,8 +254,8 @@ def _randomization(p: Protocol) -> list[Problem]:
                 out.append(
                     (
                         f"randomization.strata[{j}]",
-                        f"{s!r} is a {c.kind} characteristic without levels; a stratum is "
-                        "site, a binary characteristic or one with levels (give "
+                        f"{s!r} ({c.kind}) has no levels to stratify on; allowed: site, a "
+                        "binary characteristic or one with levels (give "
                         f"baseline_characteristics[{k}].levels)",
                     )
                 )
