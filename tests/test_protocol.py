@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from protocol_support import assert_problem as _assert_problem
-from protocol_support import raw as _raw
-
 from frailtrial.errors import InputError
 from frailtrial.protocol import ProtocolError, builtin_names, load, parse
+from protocol_support import assert_problem as _assert_problem
+from protocol_support import raw as _raw
 
 
 def test_a_random_intercept_model_defaults_to_the_df_it_reports() -> None:

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 import yaml
-from cli_inprocess import invoke
-from protocol_support import BUILTIN, assert_problem, raw
 
+from cli_inprocess import invoke
 from frailtrial.errors import InputError
 from frailtrial.protocol import ProtocolError, load
 from frailtrial.protocol.loader import read_yaml
+from protocol_support import BUILTIN, assert_problem, raw
 
 
 def _visit(d: dict[str, Any], name: str) -> dict[str, Any]:
@@ -151,9 +151,9 @@ def test_visit_windows_must_not_overlap() -> None:
 def test_the_screening_window_may_reach_into_the_baseline_window() -> None:
     # screening (day -30, +30) precedes randomization and is not a scheduled visit
     screening, baseline = raw("huc-msc-2024")["visits"][:2]
-    assert screening["day"] + screening["window_after"] >= baseline["day"] - baseline[
-        "window_before"
-    ]
+    assert (
+        screening["day"] + screening["window_after"] >= baseline["day"] - baseline["window_before"]
+    )
     assert load("huc-msc-2024").visits[0].kind == "screening"
 
 
@@ -374,7 +374,7 @@ def test_cli_validate_reports_a_yaml_syntax_error_in_one_line(
     f = tmp_path / "tab.yaml"
     f.write_text("name: x\nidentity:\n\ttitle: t\n", "utf-8")
     code, out, err = invoke(monkeypatch, capsys, "protocol", "validate", str(f))
-    assert code == 2
+    assert code == 2 and out == ""
     assert err == (
         f"error: protocol {f}: not valid YAML at line 3, column 1: a tab character cannot "
         "start a token; indent with spaces\n"
