@@ -251,6 +251,30 @@ def test_a_models_covariate_is_named_once() -> None:
     )
 
 
+def test_a_table3_marker_is_a_p_value_threshold() -> None:
+    assert_problem(
+        lambda d: d["analysis"]["markers_vs_control"].update({"‡": 1.5}),
+        "analysis.markers_vs_control.‡",
+        "1.5 is not a p-value threshold; allowed: above 0, at most 1",
+    )
+
+
+def test_a_visit_lists_an_instrument_once() -> None:
+    assert_problem(
+        lambda d: _visit(d, "week1")["instruments"].append("sf36"),
+        "visits[2].instruments[7]",
+        "duplicate entry 'sf36' (also visits[2].instruments[0])",
+    )
+
+
+def test_a_characteristic_lists_a_level_once() -> None:
+    assert_problem(
+        lambda d: d["baseline_characteristics"][1].update(levels=["male", "female", "male"]),
+        "baseline_characteristics[1].levels[2]",
+        "duplicate entry 'male' (also baseline_characteristics[1].levels[0])",
+    )
+
+
 # ---- the YAML text ---------------------------------------------------------------------
 
 

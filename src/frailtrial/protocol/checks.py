@@ -34,7 +34,8 @@ def check(p: Protocol) -> list[Problem]:
         *_schedule(p),
         *_endpoints(p),
         *_randomization(p),
-        *_model_covariates(p),
+        *_analysis(p),
+        *_lists(p),
     ]
 
 
@@ -263,9 +264,33 @@ def _randomization(p: Protocol) -> list[Problem]:
     return out
 
 
-def _model_covariates(p: Protocol) -> list[Problem]:
-    """A model names each covariate once."""
+def _analysis(p: Protocol) -> list[Problem]:
+    """A model names each covariate once; Table 3 markers are p-value thresholds."""
+    plan = p.analysis
     out: list[Problem] = []
-    for i, m in enumerate(p.analysis.models):
+    for i, m in enumerate(plan.models):
         out += _duplicates(f"analysis.models[{i}].covariates", "", list(m.covariates))
+    for field, markers in (
+        ("markers_vs_baseline", plan.markers_vs_baseline),
+        ("markers_vs_control", plan.markers_vs_control),
+    ):
+        for mark, threshold in markers.items():
+            if not 0 < threshold <= 1:
+                out.append(
+                    (
+                        f"analysis.{field}.{mark}",
+                        f"{threshold:g} is not a p-value threshold; allowed: above 0, at most 1",
+                    )
+                )
+    return out
+
+
+def _lists(p: Protocol) -> list[Problem]:
+    """A visit lists each instrument and sample once; a characteristic each level once."""
+    out: list[Problem] = []
+    for i, v in enumerate(p.visits):
+        out += _duplicates(f"visits[{i}].instruments", "", list(v.instruments))
+        out += _duplicates(f"visits[{i}].samples", "", list(v.samples))
+    for i, c in enumerate(p.baseline_characteristics):
+        out += _duplicates(f"baseline_characteristics[{i}].levels", "", list(c.levels))
     return out
