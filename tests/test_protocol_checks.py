@@ -12,7 +12,7 @@ import yaml
 
 from cli_inprocess import invoke
 from frailtrial.errors import InputError
-from frailtrial.protocol import ProtocolError, load
+from frailtrial.protocol import ProtocolError, load, parse
 from frailtrial.protocol.loader import read_yaml
 from protocol_support import BUILTIN, assert_problem, raw
 
@@ -105,6 +105,11 @@ def test_an_endpoint_variable_must_be_collected_at_its_visit() -> None:
         "endpoints[3].variable",
         "'psqi' is not collected at visit 'month6'; allowed: a visit listing instrument 'psqi'",
     )
+    data = raw("huc-msc-2024")
+    _visit(data, "month6")["instruments"].remove("psqi")
+    with pytest.raises(ProtocolError) as info:
+        parse(data, "mine.yaml")
+    assert "sample" not in str(info.value)  # psqi is listed at other visits: not a lab value
 
 
 def test_a_change_from_baseline_needs_the_variable_at_baseline() -> None:
@@ -227,8 +232,6 @@ def test_a_stratum_on_an_ordinal_characteristic_needs_levels() -> None:
 
 
 def test_a_stratum_with_levels_validates() -> None:
-    from frailtrial.protocol import parse
-
     data = raw("huc-msc-2024")
     data["randomization"]["strata"] = ["fried_score", "sex", "hypertension", "site"]
     data["baseline_characteristics"][3]["levels"] = ["1", "2", "3", "4"]

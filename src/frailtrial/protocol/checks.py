@@ -181,12 +181,15 @@ def collects(visit: Visit, var: Variable) -> bool:
     )
 
 
-def _where_allowed(var: Variable) -> str:
-    sample = (
-        f" or taking sample {var.sample!r}"
-        if var.sample
-        else " (or, for a laboratory variable, taking the sample it names in `sample`)"
-    )
+def _where_allowed(p: Protocol, var: Variable) -> str:
+    """Which visits would collect the variable; a variable whose instrument no visit lists
+    is told about ``sample`` (laboratory values come from a visit's samples)."""
+    if var.sample:
+        sample = f" or taking sample {var.sample!r}"
+    elif all(var.instrument not in v.instruments for v in p.visits):
+        sample = " (or, for a laboratory variable, taking the sample it names in `sample`)"
+    else:
+        sample = ""
     return f"allowed: a visit listing instrument {var.instrument!r}{sample}"
 
 
@@ -219,7 +222,8 @@ def _endpoints(p: Protocol) -> list[Problem]:
             out.append(
                 (
                     f"endpoints[{i}].variable",
-                    f"{var.name!r} is not collected at visit {ep.visit!r}; {_where_allowed(var)}",
+                    f"{var.name!r} is not collected at visit {ep.visit!r}; "
+                    f"{_where_allowed(p, var)}",
                 )
             )
         if ep.measure == "change_from_baseline" and len(baselines) == 1:
@@ -229,7 +233,7 @@ def _endpoints(p: Protocol) -> list[Problem]:
                     (
                         f"endpoints[{i}].variable",
                         f"{var.name!r} is not collected at the baseline visit {base.name!r}, "
-                        f"which a change from baseline needs; {_where_allowed(var)}",
+                        f"which a change from baseline needs; {_where_allowed(p, var)}",
                     )
                 )
     return out
