@@ -119,7 +119,7 @@ def read_yaml_keys(text: str, what: str) -> tuple[Any, list[tuple[str, str]]]:
         duplicates = [] if node is None else duplicate_keys(node)
         return (None if node is None else loader.construct_document(node)), duplicates
     except yaml.YAMLError as exc:
-        raise InputError(f"{what}: not valid YAML {yaml_error(text, exc)}") from None
+        raise InputError(f"{what}: not valid YAML{yaml_error(text, exc)}") from None
     finally:
         loader.dispose()
 

@@ -108,7 +108,7 @@ def _reason(exc: yaml.YAMLError) -> str:
 
 
 def yaml_error(text: str, exc: yaml.YAMLError) -> str:
-    """``at line L, column C: <what is wrong>`` for a syntax error of ``text``.
+    """`` at line L, column C: <what is wrong>`` for a syntax error of ``text``.
 
     libyaml's messages omit the character at fault, so the text is parsed again with the
     pure-Python parser, whose messages name it (errors are rare; speed does not matter)."""
@@ -121,4 +121,4 @@ def yaml_error(text: str, exc: yaml.YAMLError) -> str:
         where = f"line {before.count(chr(10)) + 1}, column {len(before.rsplit(chr(10), 1)[-1]) + 1}"
     else:
         where = _at(getattr(exc, "problem_mark", None)) or _at(getattr(exc, "context_mark", None))
-    return f"{'at ' + where if where else ''}: {_reason(exc)}"
+    return f"{' at ' + where if where else ''}: {_reason(exc)}"
