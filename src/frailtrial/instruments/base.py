@@ -7,6 +7,7 @@ the CLI read ranges from one place, and implements ``score`` with its own missin
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import typing
@@ -168,7 +169,13 @@ def result_as_dict(result: Any) -> dict[str, Any]:
 
 def _result_types(instrument: Instrument) -> dict[str, Any]:
     """Each result key with its declared type, read from the type ``score`` returns."""
-    rtype = typing.get_type_hints(type(instrument).score)["return"]
+    return _result_types_of(type(instrument))
+
+
+@functools.cache
+def _result_types_of(cls: type[Instrument]) -> dict[str, Any]:
+    """The result types of an instrument class, read once (annotations do not change)."""
+    rtype = typing.get_type_hints(cls.score)["return"]
     if dataclasses.is_dataclass(rtype):
         hints = typing.get_type_hints(rtype)
         return {f.name: hints[f.name] for f in dataclasses.fields(rtype)}
