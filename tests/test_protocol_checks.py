@@ -246,6 +246,14 @@ def test_a_stratum_is_named_once() -> None:
     )
 
 
+def test_a_models_covariate_is_a_baseline_characteristic() -> None:
+    assert_problem(
+        lambda d: d["analysis"]["models"][0].update(covariates=["weight"]),
+        "analysis.models[0].covariates[0]",
+        "'weight' is not a baseline characteristic (acei_arb, age, alt",
+    )
+
+
 def test_a_models_covariate_is_named_once() -> None:
     assert_problem(
         lambda d: d["analysis"]["models"][0].update(covariates=["age", "age"]),
