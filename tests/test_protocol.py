@@ -12,21 +12,8 @@ import yaml
 
 from frailtrial.errors import InputError
 from frailtrial.protocol import ProtocolError, builtin_names, load, parse
-
-BUILTIN = Path(__file__).parents[1] / "src/frailtrial/protocol/builtin"
-
-
-def _raw(name: str) -> dict[str, Any]:
-    return yaml.safe_load((BUILTIN / f"{name}.yaml").read_text("utf-8"))
-
-
-def _assert_problem(edit: Any, path: str, message: str) -> None:
-    """The built-in HUC-MSC protocol, edited, is rejected with ``message`` at ``path``."""
-    data = _raw("huc-msc-2024")
-    edit(data)
-    with pytest.raises(ProtocolError) as info:
-        parse(data, "mine.yaml")
-    assert any(p == path and message in m for p, m in info.value.problems), info.value.problems
+from protocol_support import assert_problem as _assert_problem
+from protocol_support import raw as _raw
 
 
 def test_a_random_intercept_model_defaults_to_the_df_it_reports() -> None:

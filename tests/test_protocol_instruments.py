@@ -32,6 +32,17 @@ def test_result_ranges_come_from_the_instrument() -> None:
     assert result_range(instruments.get("sf36"), "PCS") == (None, None)
 
 
+def test_sppb_component_ranges_are_those_of_guralnik_1994() -> None:
+    sppb = instruments.get("sppb")
+    best = {"side_by_side_s": 10, "semi_tandem_s": 10, "tandem_s": 10}
+    best |= {"gait_time_1_s": 3.5, "gait_time_2_s": 4.0, "chair_stands_s": 9.0}
+    worst = {"side_by_side_s": 2, "gait_unable": True, "chair_unable": True}
+    top, bottom = result_as_dict(sppb.score(best)), result_as_dict(sppb.score(worst))
+    for part in ("balance", "gait", "chair"):
+        assert result_range(sppb, part) == (0, 4) == (bottom[part], top[part])
+    assert result_range(sppb, "total") == (0, 12) == (bottom["total"], top["total"])
+
+
 @pytest.mark.parametrize("name", builtin_names())
 def test_simulator_bounds_are_the_instruments_ranges(name: str) -> None:
     from frailtrial.simulate import variable_bounds

@@ -71,8 +71,10 @@ def frailty_score(
     """The frailty score: as entered, or scored from answers by the instrument."""
     if inp.frailty_answers is None:
         return inp.frailty_score
+    from frailtrial.instruments.base import SCORE_KEYS
+
     values = score_answers(protocol, criterion.instrument, inp.frailty_answers)
-    for key in ("score", "total", "value"):
+    for key in SCORE_KEYS:
         if key in values:
             v = values[key]
             return None if v is None else float(v)

@@ -7,6 +7,7 @@ the CLI read ranges from one place, and implements ``score`` with its own missin
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import typing
@@ -166,12 +167,46 @@ def result_as_dict(result: Any) -> dict[str, Any]:
     )
 
 
+def _result_types(instrument: Instrument) -> dict[str, Any]:
+    """Each result key with its declared type, read from the type ``score`` returns."""
+    return _result_types_of(type(instrument))
+
+
+@functools.cache
+def _result_types_of(cls: type[Instrument]) -> dict[str, Any]:
+    """The result types of an instrument class, read once (annotations do not change)."""
+    rtype = typing.get_type_hints(cls.score)["return"]
+    if dataclasses.is_dataclass(rtype):
+        hints = typing.get_type_hints(rtype)
+        return {f.name: hints[f.name] for f in dataclasses.fields(rtype)}
+    return {f.alias or name: f.annotation for name, f in rtype.model_fields.items()}
+
+
 def result_keys(instrument: Instrument) -> list[str]:
     """The keys ``result_as_dict`` gives for this instrument's results, read from its type."""
-    rtype = typing.get_type_hints(type(instrument).score)["return"]
-    if dataclasses.is_dataclass(rtype):
-        return [f.name for f in dataclasses.fields(rtype)]
-    return [f.alias or name for name, f in rtype.model_fields.items()]
+    return list(_result_types(instrument))
+
+
+def numeric_result_keys(instrument: Instrument) -> list[str]:
+    """The results that are numbers (int, float or a yes/no flag): the ones a protocol
+    variable can hold, since a measurement is a number."""
+    numeric = {int, float, bool, type(None)}
+    return [
+        key
+        for key, hint in _result_types(instrument).items()
+        if set(typing.get_args(hint) or (hint,)) <= numeric
+    ]
+
+
+SCORE_KEYS: tuple[str, ...] = ("score", "total", "value")
+"""Result names that hold an instrument's overall score, in order of preference."""
+
+
+def score_key(instrument: Instrument) -> str | None:
+    """The result that is the instrument's overall score (what an eligibility range judges),
+    or None when it has none."""
+    keys = result_keys(instrument)
+    return next((k for k in SCORE_KEYS if k in keys), None)
 
 
 def result_range(instrument: Instrument, key: str) -> tuple[float | None, float | None]:

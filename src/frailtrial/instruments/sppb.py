@@ -104,7 +104,10 @@ def chair_score(time_s: float | None) -> int | None:
 class SPPB:
     """SPPB scorer (4 m course, Guralnik 1994 cut points); no options."""
 
-    result_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {"total": (0.0, 12.0)}
+    result_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {
+        **dict.fromkeys(("balance", "gait", "chair"), (0.0, 4.0)),
+        "total": (0.0, 12.0),
+    }
 
     name: str = field(default="sppb", init=False, repr=False)
     title: str = field(default="Short Physical Performance Battery", init=False, repr=False)

@@ -10,9 +10,12 @@ import yaml
 from pydantic import ValidationError
 
 from frailtrial.errors import InputError
-from frailtrial.protocol.model import Protocol, cross_check
+from frailtrial.protocol.checks import check
+from frailtrial.protocol.model import Protocol
+from frailtrial.protocol.yaml_errors import duplicate_keys, yaml_error
 
 _BUILTIN_PACKAGE = "frailtrial.protocol.builtin"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class ProtocolError(InputError):
@@ -21,7 +24,7 @@ class ProtocolError(InputError):
     def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
         self.source = source
         self.problems = problems
-        listed = "; ".join(f"{path}: {msg}" for path, msg in problems)
+        listed = " | ".join(f"{path}: {msg}" for path, msg in problems)
         super().__init__(f"protocol {source} has {len(problems)} problem(s): {listed}")
 
 
@@ -78,29 +81,47 @@ def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
     return [(_path(e["loc"]), _message(e)) for e in exc.errors()]
 
 
-def parse(data: Any, source: str) -> Protocol:
-    """Validate a mapping as a protocol; raise ProtocolError listing every problem."""
+def parse(data: Any, source: str, earlier: list[tuple[str, str]] | None = None) -> Protocol:
+    """Validate a mapping as a protocol; raise ProtocolError listing every problem, after
+    the ``earlier`` ones found in its text (duplicate keys)."""
+    problems = list(earlier or [])
     if not isinstance(data, dict):
-        raise ProtocolError(source, [("(top level)", "must be a mapping of protocol fields")])
+        problems.append(("(top level)", "must be a mapping of protocol fields"))
+        raise ProtocolError(source, problems)
     try:
         proto = Protocol.model_validate(data)
     except ValidationError as exc:
-        raise ProtocolError(source, validation_problems(exc)) from None
-    problems = cross_check(proto)
+        raise ProtocolError(source, problems + validation_problems(exc)) from None
+    problems += check(proto)
     if problems:
         raise ProtocolError(source, problems)
     return proto
 
 
 def read_yaml(text: str, what: str) -> Any:
-    """Parse YAML text (libyaml's loader when installed: ~8x faster); InputError naming
-    ``what`` (e.g. ``protocol my.yaml``) and the line and column of a syntax error."""
+    """Parse YAML text; InputError naming ``what`` (e.g. ``protocol my.yaml``), the line and
+    column and what is wrong, for a syntax error and for a key given twice in a mapping."""
+    data, duplicates = read_yaml_keys(text, what)
+    if duplicates:
+        path, message = duplicates[0]
+        more = f" (and {len(duplicates) - 1} more)" if len(duplicates) > 1 else ""
+        raise InputError(f"{what}: {path}: {message}{more}")
+    return data
+
+
+def read_yaml_keys(text: str, what: str) -> tuple[Any, list[tuple[str, str]]]:
+    """Parse YAML text (libyaml's parser when installed: ~8x faster) into its data and a
+    (path, message) problem for every key given twice in a mapping; InputError for a
+    syntax error, saying where and what is wrong."""
+    loader = _LOADER(text)
     try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        node = loader.get_single_node()
+        duplicates = [] if node is None else duplicate_keys(node)
+        return (None if node is None else loader.construct_document(node)), duplicates
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InputError(f"{what}: not valid YAML{where}") from None
+        raise InputError(f"{what}: not valid YAML{yaml_error(text, exc)}") from None
+    finally:
+        loader.dispose()
 
 
 def load(name_or_file: str | Path) -> Protocol:
@@ -108,7 +129,8 @@ def load(name_or_file: str | Path) -> Protocol:
     key = str(name_or_file)
     if key in builtin_names():
         text = resources.files(_BUILTIN_PACKAGE).joinpath(f"{key}.yaml").read_text("utf-8")
-        return parse(read_yaml(text, f"protocol {key}"), key)
+        data, duplicates = read_yaml_keys(text, f"protocol {key}")
+        return parse(data, key, duplicates)
     path = Path(key)
     if not path.is_file():
         raise InputError(
@@ -118,4 +140,5 @@ def load(name_or_file: str | Path) -> Protocol:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"protocol {key}: cannot read ({exc.__class__.__name__})") from None
-    return parse(read_yaml(text, f"protocol {key}"), key)
+    data, duplicates = read_yaml_keys(text, f"protocol {key}")
+    return parse(data, key, duplicates)

@@ -2,8 +2,10 @@
 eligibility, visits, variables, endpoints, analysis plan and instrument conventions.
 
 Structural rules (types, ranges, allowed values) live on the fields; rules that tie fields
-together (block sizes against ratios, endpoints against visits) live in :func:`cross_check`
-so that every problem of a protocol can be reported at once, each with its path.
+together (block sizes against ratios, endpoints against visits) live in :func:`cross_check`,
+and rules against the instrument library and the schedule of assessments in
+:mod:`frailtrial.protocol.checks`, so that every problem of a protocol can be reported at
+once, each with its path.
 """
 
 from __future__ import annotations
@@ -148,6 +150,12 @@ class Variable(_Strict):
     unit: str | None = None
     instrument: str
     result: str = Field(description="Which result of the instrument's score the variable holds")
+    sample: str | None = Field(
+        default=None,
+        description="The visit sample a laboratory variable is measured in (one of a visit's "
+        "samples); the variable is collected at the visits that take this sample or list "
+        "its instrument",
+    )
     decimals: NonNegativeInt = 2
     lloq: Annotated[float, Field(gt=0)] | None = None
 
@@ -175,6 +183,14 @@ class BaselineCharacteristic(_Strict):
     group: str | None = None
     decimals: NonNegativeInt = 2
     levels: list[str] = Field(default_factory=list)
+
+    @property
+    def stratum_levels(self) -> list[str] | None:
+        """The levels a stratum on this characteristic takes: the declared levels, no/yes
+        for a binary one, None when it has none (it cannot stratify)."""
+        if self.levels:
+            return list(self.levels)
+        return ["no", "yes"] if self.kind == "binary" else None
 
 
 class Population(_Strict):

@@ -33,10 +33,9 @@ def stratum_levels(protocol: Protocol) -> dict[str, list[str]]:
             out[factor] = list(protocol.identity.sites)
             continue
         char = chars[factor]
-        if char.levels:
-            out[factor] = list(char.levels)
-        elif char.kind == "binary":
-            out[factor] = ["no", "yes"]
+        levels = char.stratum_levels
+        if levels is not None:
+            out[factor] = levels
         else:
             raise InputError(
                 f"randomization.strata: {factor!r} is {char.kind} without levels; "
