@@ -95,15 +95,20 @@ def declare_levels(
         if absent:
             raise InputError(
                 f"{option} {column}=...: level(s) {', '.join(absent)} do not occur in column "
-                f"{column} (values: {', '.join(natural_order(present))})"
+                f"{column} (values: {_listed(natural_order(present))})"
             )
         undeclared = natural_order(present - set(levels))
         if undeclared:
             row = int(np.flatnonzero(text.isin(undeclared[:1]).to_numpy())[0]) + 1
             raise InputError(
                 f"{option} {column}=...: column {column} has value(s) "
-                f"{', '.join(undeclared)} not in the list (first at data row {row}); "
+                f"{_listed(undeclared)} not in the list (first at data row {row}); "
                 f"list every level: {', '.join(levels)}"
             )
         out[column] = pd.Categorical(text, categories=levels)
     return out
+
+
+def _listed(values: list[Any], most: int = 12) -> str:
+    shown = ", ".join(map(str, values[:most]))
+    return shown if len(values) <= most else f"{shown}, ... ({len(values)} in all)"
