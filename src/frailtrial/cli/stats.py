@@ -24,7 +24,7 @@ def _read_csv(path: Path, text_columns: list[str] | None = None) -> pd.DataFrame
     try:
         header = pd.read_csv(path, nrows=0).columns
         dtype = {c: str for c in text_columns or [] if c in header}
-        return pd.read_csv(path, dtype=dtype)  # type: ignore[arg-type]
+        return pd.read_csv(path, dtype=dtype)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise InputError(f"--data {path}: not a readable CSV file ({exc})") from exc
 

@@ -41,9 +41,21 @@ def natural_order(values: Iterable[Any]) -> list[Any]:
     strings), else by :func:`natural_key`."""
     uniq = list(dict.fromkeys(values))
     numbers = [_as_number(v) for v in uniq]
-    if uniq and all(n is not None for n in numbers) and not any(isinstance(v, bool) for v in uniq):
-        return [v for _, v in sorted(zip(numbers, uniq, strict=True), key=lambda p: p[0])]
+    if uniq and not any(isinstance(v, bool) for v in uniq):
+        known = [n for n in numbers if n is not None]
+        if len(known) == len(uniq):
+            return [v for _, v in sorted(zip(known, uniq, strict=True), key=lambda p: p[0])]
     return sorted(uniq, key=natural_key)
+
+
+def is_factor(values: pd.Series) -> bool:
+    """A column the model treats as a factor: categorical, text or boolean."""
+    dtype = values.dtype
+    return (
+        isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_bool_dtype(dtype)
+        or not pd.api.types.is_numeric_dtype(dtype)
+    )
 
 
 def level_order(values: pd.Series) -> list[Any]:
@@ -54,6 +66,15 @@ def level_order(values: pd.Series) -> list[Any]:
         seen = set(present.unique())
         return [c for c in values.cat.categories if c in seen]
     return natural_order(present.unique().tolist())
+
+
+def ordered_factor(values: pd.Series) -> pd.Series:
+    """``values`` as a Categorical of the levels present, in :func:`level_order`."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.remove_unused_categories()
+    return pd.Series(
+        pd.Categorical(values, categories=level_order(values)), index=values.index, name=values.name
+    )
 
 
 def parse_levels(items: Iterable[str], option: str = "--levels") -> dict[str, list[str]]:

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from scipy.linalg import qr
 
 from frailtrial.errors import InputError
-from frailtrial.stats.levels import level_order
+from frailtrial.stats.levels import is_factor, level_order, ordered_factor
 from frailtrial.stats.mmrm_core import Batch, make_batch, make_kron, normal_equations
 
 Array = NDArray[Any]
@@ -71,23 +71,13 @@ def _check_columns(frame: pd.DataFrame, needed: list[str], where: str) -> None:
         )
 
 
-def _is_factor(values: pd.Series) -> bool:
-    """A column the model treats as a factor: categorical, text or boolean."""
-    dtype = values.dtype
-    return (
-        isinstance(dtype, pd.CategoricalDtype)
-        or pd.api.types.is_bool_dtype(dtype)
-        or not pd.api.types.is_numeric_dtype(dtype)
-    )
-
-
 def _ordered(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """``frame`` with its factor ``columns`` as Categoricals of the levels present, in
     declared or natural order, so that formulaic codes them in that order."""
     out = frame.copy()
     for c in columns:
-        if _is_factor(out[c]):
-            out[c] = pd.Categorical(out[c], categories=level_order(out[c]))
+        if is_factor(out[c]):
+            out[c] = ordered_factor(out[c])
     return out
 
 
@@ -207,9 +197,7 @@ def build_frame(
         n_sets = len(datasets)
     label = "data" if n_sets == 1 else "data sets"
     cols = {c: big[c].to_numpy() for c in used}
-    codes = {
-        v: _codes(cols[v], factors.get(v, lv), v, label) for v, lv in design.factors.items()
-    }
+    codes = {v: _codes(cols[v], factors.get(v, lv), v, label) for v, lv in design.factors.items()}
     vals = {v: _numbers(cols[v], v, label) for v in numeric_vars}
     y = _outcome(design, big, cols, used, label)
     if factors.get(visit) == visits:  # the visit is a factor of the model: coded already
@@ -368,7 +356,7 @@ def _design_spec(formula: str, clean0: pd.DataFrame, variables: list[str]) -> _D
                 if base in levels:  # C(x, Treatment(base)): the declared reference first
                     levels = [base, *(lv for lv in levels if lv != base)]
                 factors.setdefault(v, levels)
-            elif _is_factor(clean0[v]):  # e.g. I(SEX == 'Male')
+            elif is_factor(clean0[v]):  # e.g. I(SEX == 'Male')
                 factors.setdefault(v, level_order(clean0[v]))
             else:  # e.g. log(x), poly(x, 2)
                 numeric_vars.add(v)
@@ -377,9 +365,7 @@ def _design_spec(formula: str, clean0: pd.DataFrame, variables: list[str]) -> _D
     fast: _FastDesign | None
     try:
         fast = _FastDesign(columns, code_levels, numeric_vars)
-        codes0 = {
-            v: _codes(clean0[v].to_numpy(), lv, v, "data") for v, lv in code_levels.items()
-        }
+        codes0 = {v: _codes(clean0[v].to_numpy(), lv, v, "data") for v, lv in code_levels.items()}
         vals0 = {v: clean0[v].to_numpy(dtype=float) for v in numeric_vars}
         rebuilt = fast.build(len(clean0), codes0, vals0)
         if not np.allclose(rebuilt, np.asarray(mm.rhs, dtype=float), rtol=0, atol=1e-12):
@@ -483,7 +469,8 @@ def _outcome(
     bad = present & ~np.isfinite(y)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        shown = ", ".join(f"{v} = {big[v].iloc[i]!r}" for v in sorted(design.lhs.required_variables))
+        names = sorted(design.lhs.required_variables)
+        shown = ", ".join(f"{v} = {big[v].iloc[i]!r}" for v in names)
         raise InputError(
             f"outcome {outcome} is not finite at data row {i + 1} ({shown}); "
             "transform only values where it is defined"
