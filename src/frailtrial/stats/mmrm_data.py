@@ -250,6 +250,13 @@ def build_frame(
         )
     if factored is None:
         x = _design(design, y.shape[0], codes, vals, label, lambda: big.iloc[rows][used])
+        if not np.isfinite(x).all():
+            j = int(np.flatnonzero(~np.isfinite(x).all(axis=0))[0])
+            raise InputError(
+                f"design column {columns[j]} of {formula!r} is not finite for some "
+                "observations (e.g. log of a value <= 0); transform only values where it is "
+                "defined"
+            )
         xa = np.zeros((b, n_max, t, x.shape[1]))
         xa.reshape(-1, x.shape[1])[cell] = x
         batch = make_batch(ya, mask, xa)
@@ -267,12 +274,6 @@ def build_frame(
         problems.setdefault(s, message)
     if problems and strict:
         raise InputError(problems[min(problems)])
-    if factored is None and not np.isfinite(batch.x).all():
-        j = int(np.flatnonzero(~np.isfinite(batch.x.reshape(-1, len(columns))).any(axis=0))[0])
-        raise InputError(
-            f"design column {columns[j]} of {formula!r} is not finite for some observations "
-            "(e.g. log of a value <= 0); transform only values where it is defined"
-        )
     counts = np.bincount(set_id, minlength=b)
     numerics = {v: np.bincount(set_id, weights=vals[v], minlength=b) / counts for v in vals}
     return ModelFrame(
@@ -329,7 +330,8 @@ def _design_spec(formula: str, clean0: pd.DataFrame, variables: list[str]) -> _D
     if key in _SPECS:
         return _SPECS[key]
     try:
-        mm = model_matrix(formula, clean0, na_action="raise")
+        with np.errstate(all="ignore"):  # log(0) and the like: reported below, not warned
+            mm = model_matrix(formula, clean0, na_action="raise")
     except Exception as exc:
         raise InputError(f"cannot build the design of {formula!r}: {exc}") from exc
     spec = mm.model_spec.rhs
@@ -405,7 +407,9 @@ def _design(
     if design.fast is not None:
         return design.fast.build(n, codes, vals)
     try:
-        return np.asarray(design.spec.get_model_matrix(frame(), na_action="raise"), dtype=float)
+        with np.errstate(all="ignore"):
+            matrix = design.spec.get_model_matrix(frame(), na_action="raise")
+        return np.asarray(matrix, dtype=float)
     except Exception as exc:
         raise InputError(f"cannot build the design for {label}: {exc}") from exc
 
