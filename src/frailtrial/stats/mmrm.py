@@ -10,6 +10,12 @@ decrement, i.e. to the optimum, not short of it); subjects with missing visits a
   together, vectorised over data sets, and returns one :class:`MmrmFit` each;
 - :func:`estimate_many` tests one contrast in all of those fits at once.
 
+Factor levels (visit, arm, other factors) follow a pandas Categorical's declared order,
+else natural order (``week2 < week4 < week12``; :mod:`frailtrial.stats.levels`); the first
+level is the reference, the visit order is the covariance order. Formulas may use
+formulaic's transforms (``log(y)``, ``I(x * 2)``, ``C(arm, Treatment('placebo'))``,
+``poly(x, 2)``).
+
 Inference: coefficients, least-squares means (emmeans/SAS convention: equal weights over
 the levels of other factors, numeric covariates at their mean), treatment contrasts per
 visit and averaged over visits, with Satterthwaite, Kenward-Roger (``kr``, ``kr-linear``),
