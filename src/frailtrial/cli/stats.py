@@ -75,6 +75,7 @@ def mmrm_command(
     levels: list[str] = typer.Option(
         [],
         "--levels",
+        metavar="COLUMN=L1,L2,...",
         help="Order of a factor's levels, COLUMN=L1,L2,... (first = reference, as R's factor "
         "levels); repeatable. Without it: natural order.",
     ),
