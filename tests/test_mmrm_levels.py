@@ -21,7 +21,7 @@ from frailtrial.cli.main import app
 from frailtrial.errors import InputError
 from frailtrial.stats.levels import declare_levels, natural_order, parse_levels
 from frailtrial.stats.lmm import fit_random_intercept
-from frailtrial.stats.mmrm import MmrmFit, fit_many, mmrm
+from frailtrial.stats.mmrm import MmrmFit, estimate_many, fit_many, mmrm
 
 REF = Path(__file__).parent / "reference"
 ORDER: dict[str, Any] = json.loads((REF / "mmrm_level_order.json").read_text())
@@ -119,20 +119,43 @@ def test_arm_reference_by_natural_order_without_a_declaration() -> None:
 # ---- declared order (pandas Categorical) ---------------------------------------------------
 
 
-def test_categorical_visit_order_is_honoured() -> None:
-    """Visit labels whose natural order is wrong (D, C, B, A in time order): the declared
-    order gives R's time-ordered AR(1) fit; an unused category is left out."""
+LETTERS = ["D", "C", "B", "A"]
+
+
+def _lettered() -> pd.DataFrame:
+    """Visit labels whose natural order is wrong (D, C, B, A in time order), declared in
+    time order as a Categorical with an unused category."""
     data = _declared()
-    letters = dict(zip(ORDER["visits"], ["D", "C", "B", "A"], strict=True))
-    data["AVISIT"] = pd.Categorical(
-        data["AVISIT"].map(letters), categories=["D", "C", "B", "A", "unused"]
-    )
-    fit = mmrm(data, FORMULA, "USUBJID", "AVISIT", covariance="ar1")
-    assert fit.visits == ["D", "C", "B", "A"]
-    assert fit.levels()["visit"] == ["D", "C", "B", "A"]
+    letters = dict(zip(ORDER["visits"], LETTERS, strict=True))
+    data["AVISIT"] = pd.Categorical(data["AVISIT"].map(letters), categories=[*LETTERS, "unused"])
+    return data
+
+
+def test_categorical_visit_order_is_honoured() -> None:
+    """The declared order gives R's time-ordered AR(1) fit; the unused category is left out."""
+    fit = mmrm(_lettered(), FORMULA, "USUBJID", "AVISIT", covariance="ar1")
+    assert fit.visits == LETTERS
+    assert fit.levels()["visit"] == LETTERS
     fx = _fixture("ar1")
     assert fit.neg2loglik == pytest.approx(fx["neg2loglik"], abs=1e-5)
     np.testing.assert_allclose(fit.beta, fx["estimate"], rtol=1e-4, atol=1e-4)
+
+
+def test_batched_fits_and_contrasts_honour_a_categorical_visit() -> None:
+    """fit_many (kernels, separable design) and estimate_many on the declared visit order
+    give R's AR(1) differences high_dose - placebo at each visit."""
+    fx = _fixture("ar1")
+    fits = fit_many([_lettered()] * 3, FORMULA, "USUBJID", "AVISIT", covariance="ar1")
+    labels, lmat = fits[0].treatment_contrast_matrix()
+    assert labels["AVISIT"].tolist() == [*LETTERS, "overall"]
+    table = estimate_many(fits, lmat)
+    for k in range(3):
+        rows = table[table["fit"] == k].sort_values("row")
+        assert fits[k].neg2loglik == pytest.approx(fx["neg2loglik"], abs=1e-5)
+        per_visit = rows[["estimate", "se"]].to_numpy()[:-1]  # the last row is "overall"
+        for row, (est, se) in zip(fx["contrasts"], per_visit, strict=True):
+            assert est == pytest.approx(row["estimate"], rel=1e-4)
+            assert se == pytest.approx(row["se"], rel=1e-4)
 
 
 def test_same_values_in_another_declared_order_are_refitted_in_that_order() -> None:
