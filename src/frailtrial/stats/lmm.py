@@ -12,8 +12,9 @@ effect maximum likelihood regression"), matching R ``lme4::lmer`` + ``lmerTest``
 
 Model: y_ij = x_ij' beta + u_i + e_ij, u_i ~ N(0, tau2), e_ij ~ N(0, sigma2), so each
 participant's covariance is V_i = sigma2 I + tau2 J. Fixed effects come from a formulaic
-formula with treatment coding (reference = first level: sorted values, or the category order
-of a pandas Categorical, as R's factor levels). The likelihood is profiled in closed form:
+formula with treatment coding (reference = first level: the category order of a pandas
+Categorical, else natural order -- week2 < week4 < week12 -- as the MMRM). The likelihood
+is profiled in closed form:
 with gamma = tau2 / sigma2 only per-participant sums of X and y enter, so one evaluation
 costs O(n_subjects p^2); a coarse grid over log gamma brackets the optimum and Brent's root
 finder on the analytic derivative locates it to machine precision (the boundary gamma = 0,
@@ -46,6 +47,7 @@ from scipy import linalg, optimize, special
 from scipy import stats as sps
 
 from frailtrial.errors import ConvergenceError, InputError
+from frailtrial.stats.levels import is_factor, ordered_factor
 
 FloatArray = npt.NDArray[np.float64]
 Method = Literal["ml", "reml"]
@@ -630,9 +632,9 @@ def _design(
     complete = frame.notna().all(axis=1)
     n_dropped = int((~complete).sum())
     frame = frame[complete].reset_index(drop=True)
-    for c in needed:
-        if isinstance(frame[c].dtype, pd.CategoricalDtype):
-            frame[c] = frame[c].cat.remove_unused_categories()
+    for c in needed:  # factors: declared (Categorical) or natural order, as the MMRM
+        if is_factor(frame[c]):
+            frame[c] = ordered_factor(frame[c])
     try:
         mm = model_matrix(formula, frame, na_action="raise")
     except Exception as exc:

@@ -10,6 +10,12 @@ decrement, i.e. to the optimum, not short of it); subjects with missing visits a
   together, vectorised over data sets, and returns one :class:`MmrmFit` each;
 - :func:`estimate_many` tests one contrast in all of those fits at once.
 
+Factor levels (visit, arm, other factors) follow a pandas Categorical's declared order,
+else natural order (``week2 < week4 < week12``; :mod:`frailtrial.stats.levels`); the first
+level is the reference, the visit order is the covariance order. Formulas may use
+formulaic's transforms (``log(y)``, ``I(x * 2)``, ``C(arm, Treatment('placebo'))``,
+``poly(x, 2)``).
+
 Inference: coefficients, least-squares means (emmeans/SAS convention: equal weights over
 the levels of other factors, numeric covariates at their mean), treatment contrasts per
 visit and averaged over visits, with Satterthwaite, Kenward-Roger (``kr``, ``kr-linear``),
@@ -204,16 +210,32 @@ class MmrmFit:
         """Factors for least-squares means: those crossed with the visit, and the visit."""
         visit = self.frame.visit
         crossed: list[str] = []
-        for col in self.frame.columns:
-            parts = [p.split("[")[0] for p in col.split(":")]
-            if visit in parts:
-                crossed += [p for p in parts if p != visit and p in self.frame.factors]
+        for names in self.frame.column_factors:
+            if visit in names:
+                crossed += [p for p in names if p != visit]
         crossed = list(dict.fromkeys(crossed))
         if not crossed:
-            first = [f for f in self.frame.factors if f != visit]
-            ordered = [c.split("[")[0] for c in self.frame.columns if c.split("[")[0] in first]
-            crossed = ordered[:1]
+            crossed = [p for names in self.frame.column_factors for p in names if p != visit][:1]
         return [*crossed, visit] if visit in self.frame.factors else crossed
+
+    def arm(self) -> str | None:
+        """The treatment factor of :meth:`treatment_contrasts`: the first factor crossed
+        with the visit (else the first factor of the model); None without one."""
+        others = [s for s in self.default_specs() if s != self.frame.visit]
+        return others[0] if others else None
+
+    def levels(self) -> dict[str, list[str]]:
+        """Level orders used by the fit: ``visit`` (also the covariance order), ``arm``
+        (reference first; empty without a treatment factor) and every other factor."""
+        arm = self.arm()
+        out = {
+            "visit": [str(v) for v in self.visits],
+            "arm": [str(v) for v in self.frame.factors[arm]] if arm else [],
+        }
+        for name, levels in self.frame.factors.items():
+            if name not in (self.frame.visit, arm):
+                out.setdefault(name, [str(v) for v in levels])
+        return out
 
     def _grid(self, specs: list[str]) -> tuple[pd.DataFrame, Array]:
         """Level combinations of ``specs`` and the matrix averaging the reference grid."""
@@ -244,7 +266,9 @@ class MmrmFit:
     def treatment_contrasts(
         self, arm: str | None = None, df: str = "satterthwaite"
     ) -> pd.DataFrame:
-        """Each arm level minus the reference (first) level, at each visit and averaged."""
+        """Each arm level minus the reference (first) level, at each visit and averaged;
+        levels in declared order (a Categorical's, ``C(arm, Treatment(ref))``'s reference
+        first) or natural order."""
         head, lmat = self.treatment_contrast_matrix(arm)
         if head.empty:
             return head
@@ -254,12 +278,10 @@ class MmrmFit:
         """Labels and contrast matrix of :meth:`treatment_contrasts` (rows of beta weights),
         e.g. to pass to :func:`estimate_many`."""
         visit = self.frame.visit
-        specs = self.default_specs()
         if arm is None:
-            others = [s for s in specs if s != visit]
-            if not others:
+            arm = self.arm()
+            if arm is None:
                 return pd.DataFrame(), np.zeros((0, len(self.beta)))
-            arm = others[0]
         if arm not in self.frame.factors:
             raise InputError(f"arm variable {arm!r} is not a factor of the model")
         by = [arm, visit] if visit in self.frame.factors else [arm]
@@ -298,6 +320,7 @@ class MmrmFit:
             "n_subjects": self.n_subjects,
             "n_obs": self.n_obs,
             "n_covariance_parameters": self.n_theta,
+            "levels": self.levels(),
             "converged": self.converged,
             "convergence": {
                 "optimizer": OPTIMIZER,

@@ -1,14 +1,18 @@
 """From data frames and a model formula to the padded subject x visit arrays of the MMRM.
 
-The fixed-effects design comes from formulaic (treatment coding, reference = first level
-in sorted order, as R's default factors), fitted on the first data set. For many data sets
-the same columns are rebuilt with numpy from the column names (indicator products and
-numeric variables), checked once against formulaic on the first data set; formulas with
-transformations fall back to formulaic on the stacked data.
+The fixed-effects design comes from formulaic (treatment coding, reference = first level,
+as R's factors), fitted on the first data set. Levels of factors (the visit, the arm, any
+other non-numeric column) are in a pandas Categorical's declared order, else in natural
+order (:mod:`frailtrial.stats.levels`); the visit order is also the order of the
+covariance matrix. For many data sets the same columns are rebuilt with numpy from the
+column names (indicator products and numeric variables), checked once against formulaic
+on the first data set; formulas with transformations (``log(y)``, ``I(x * 2)``,
+``C(x, Treatment('b'))``, ``poly(x, 2)``) fall back to formulaic on the stacked data.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +25,7 @@ from numpy.typing import NDArray
 from scipy.linalg import qr
 
 from frailtrial.errors import InputError
+from frailtrial.stats.levels import is_factor, level_order, ordered_factor
 from frailtrial.stats.mmrm_core import Batch, make_batch, make_kron, normal_equations
 
 Array = NDArray[Any]
@@ -46,7 +51,8 @@ class ModelFrame:
     terms: list[str]  # R-style coefficient names
     visits: list[Any]  # visit levels in order
     spec: Any  # formulaic ModelSpec of the right-hand side
-    factors: dict[str, list[Any]]  # categorical variables -> levels
+    factors: dict[str, list[Any]]  # factor columns -> levels in order, reference first
+    column_factors: list[tuple[str, ...]]  # factor columns in each design column
     numerics: dict[str, Array]  # numeric variables -> mean over the observations, per data set
     batch: Batch
     problems: dict[int, str] = field(default_factory=dict)  # data set -> why it cannot be fitted
@@ -65,15 +71,14 @@ def _check_columns(frame: pd.DataFrame, needed: list[str], where: str) -> None:
         )
 
 
-def _visit_levels(values: pd.Series) -> list[Any]:
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        present = set(values.dropna().unique())
-        return [c for c in values.cat.categories if c in present]
-    uniq = values.dropna().unique()
-    try:
-        return sorted(uniq.tolist())
-    except TypeError:
-        return sorted(map(str, uniq))
+def _ordered(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``frame`` with its factor ``columns`` as Categoricals of the levels present, in
+    declared or natural order, so that formulaic codes them in that order."""
+    out = frame.copy()
+    for c in columns:
+        if is_factor(out[c]):
+            out[c] = ordered_factor(out[c])
+    return out
 
 
 class _FastDesign:
@@ -162,23 +167,24 @@ def build_frame(
     if not hasattr(parsed, "lhs") or len(parsed.lhs) != 1:
         raise InputError(f"formula {formula!r} must have one outcome: 'Y ~ terms'")
     outcome = str(parsed.lhs[0])
-    variables = sorted(parsed.required_variables)
-    needed = [*variables, subject, visit]
     first = datasets[0]
+    variables = _data_variables(parsed, first.columns)
+    needed = [*variables, subject, visit]
     for i, d in enumerate(datasets):
         _check_columns(d, needed, "data" if len(datasets) == 1 else f"data set {i}")
     used = list(dict.fromkeys(needed))
     clean0 = first.loc[first[used].notna().all(axis=1), used].reset_index(drop=True)
     if clean0.empty:
         raise InputError("no complete observations (outcome and covariates all present)")
+    clean0 = _ordered(clean0, variables)
     design = _design_spec(formula, clean0, variables)
     spec, columns, factors, numeric_vars = (
         design.spec,
         design.columns,
-        design.factors,
+        design.code_levels,
         design.numeric_vars,
     )
-    visits = _visit_levels(first[visit])
+    visits = level_order(first[visit])
     if len(visits) < 2:
         raise InputError(f"visit column {visit} has fewer than 2 distinct visits")
 
@@ -191,9 +197,9 @@ def build_frame(
         n_sets = len(datasets)
     label = "data" if n_sets == 1 else "data sets"
     cols = {c: big[c].to_numpy() for c in used}
-    codes = {v: _codes(cols[v], lv, v, label) for v, lv in factors.items()}
+    codes = {v: _codes(cols[v], factors.get(v, lv), v, label) for v, lv in design.factors.items()}
     vals = {v: _numbers(cols[v], v, label) for v in numeric_vars}
-    y = _numbers(cols[outcome], outcome, label)
+    y = _outcome(design, big, cols, used, label)
     if factors.get(visit) == visits:  # the visit is a factor of the model: coded already
         vcodes = codes[visit]
     else:
@@ -244,6 +250,13 @@ def build_frame(
         )
     if factored is None:
         x = _design(design, y.shape[0], codes, vals, label, lambda: big.iloc[rows][used])
+        if not np.isfinite(x).all():
+            j = int(np.flatnonzero(~np.isfinite(x).all(axis=0))[0])
+            raise InputError(
+                f"design column {columns[j]} of {formula!r} is not finite for some "
+                "observations (e.g. log of a value <= 0); transform only values where it is "
+                "defined"
+            )
         xa = np.zeros((b, n_max, t, x.shape[1]))
         xa.reshape(-1, x.shape[1])[cell] = x
         batch = make_batch(ya, mask, xa)
@@ -272,7 +285,8 @@ def build_frame(
         terms=[r_name(c) for c in columns],
         visits=visits,
         spec=spec,
-        factors=factors,
+        factors=design.factors,
+        column_factors=design.column_factors,
         numerics=numerics,
         batch=batch,
         problems=dict(sorted(problems.items())),
@@ -281,12 +295,21 @@ def build_frame(
 
 @dataclass(frozen=True)
 class _DesignSpec:
-    """formulaic's fitted right-hand side and whether numpy can rebuild its columns."""
+    """formulaic's fitted formula and whether numpy can rebuild its columns.
+
+    ``code_levels`` and ``numeric_vars`` are the data columns coded as factors (levels in
+    formulaic's coding order) and used as numbers; ``factors`` has the same levels with
+    the reference first (the base of ``C(x, Treatment(...))``) for LS means and contrasts.
+    """
 
     spec: Any
+    outcome: str
+    lhs: Any  # formulaic ModelSpec of the outcome, None when it is a plain column
     columns: list[str]
+    code_levels: dict[str, list[Any]]
     factors: dict[str, list[Any]]
     numeric_vars: set[str]
+    column_factors: list[tuple[str, ...]]
     fast: _FastDesign | None
 
 
@@ -299,37 +322,73 @@ def _design_spec(formula: str, clean0: pd.DataFrame, variables: list[str]) -> _D
     key_parts: list[Any] = [formula]
     for v in variables:
         col = clean0[v]
-        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-            key_parts.append((v, str(col.dtype)))
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            key_parts.append((v, "category", tuple(col.cat.categories)))
         else:
-            key_parts.append((v, str(col.dtype), tuple(sorted(map(str, pd.unique(col))))))
+            key_parts.append((v, str(col.dtype)))
     key = tuple(key_parts)
     if key in _SPECS:
         return _SPECS[key]
     try:
-        mm = model_matrix(formula, clean0, na_action="raise")
+        with np.errstate(all="ignore"):  # log(0) and the like: reported below, not warned
+            mm = model_matrix(formula, clean0, na_action="raise")
     except Exception as exc:
         raise InputError(f"cannot build the design of {formula!r}: {exc}") from exc
     spec = mm.model_spec.rhs
     columns = list(spec.column_names)
+    raw = set(variables)
+    code_levels: dict[str, list[Any]] = {}  # data columns coded as factors, coding order
     factors: dict[str, list[Any]] = {}
     numeric_vars: set[str] = set()
-    for var, (kind, state) in spec.encoder_state.items():
-        if str(getattr(kind, "value", kind)) == "categorical":
-            factors[var] = list(state["categories"])
-        else:
-            numeric_vars.add(var)
+    for term, (kind, state) in spec.encoder_state.items():
+        categorical = str(getattr(kind, "value", kind)) == "categorical"
+        if term in raw:
+            if categorical:
+                code_levels[term] = list(state["categories"])
+                factors.setdefault(term, code_levels[term])
+            else:
+                numeric_vars.add(term)
+            continue
+        used = [v for v in variables if v in _variables_of(spec, term)]
+        for v in used:
+            if categorical and len(used) == 1:  # C(x, ...): x is a factor
+                levels = list(state["categories"])
+                contrasts = getattr(state.get("contrasts"), "contrasts", None)
+                base = getattr(contrasts, "base", None)
+                if base in levels:  # C(x, Treatment(base)): the declared reference first
+                    levels = [base, *(lv for lv in levels if lv != base)]
+                factors.setdefault(v, levels)
+            elif is_factor(clean0[v]):  # e.g. I(SEX == 'Male')
+                factors.setdefault(v, level_order(clean0[v]))
+            else:  # e.g. log(x), poly(x, 2)
+                numeric_vars.add(v)
+    numeric_vars -= set(factors)
+    column_factors = _column_factors(spec, factors)
     fast: _FastDesign | None
     try:
-        fast = _FastDesign(columns, factors, numeric_vars)
-        codes0 = {v: _codes(clean0[v].to_numpy(), lv, v, "data") for v, lv in factors.items()}
+        fast = _FastDesign(columns, code_levels, numeric_vars)
+        codes0 = {v: _codes(clean0[v].to_numpy(), lv, v, "data") for v, lv in code_levels.items()}
         vals0 = {v: clean0[v].to_numpy(dtype=float) for v in numeric_vars}
         rebuilt = fast.build(len(clean0), codes0, vals0)
         if not np.allclose(rebuilt, np.asarray(mm.rhs, dtype=float), rtol=0, atol=1e-12):
             fast = None
     except (ValueError, KeyError, TypeError):
         fast = None
-    out = _DesignSpec(spec, columns, factors, numeric_vars, fast)
+    lhs = mm.model_spec.lhs
+    outcome = lhs.column_names[0] if len(lhs.column_names) == 1 else formula
+    if len(lhs.column_names) != 1 or not pd.api.types.is_numeric_dtype(mm.lhs.iloc[:, 0]):
+        raise InputError(f"the outcome of {formula!r} must be one numeric column")
+    out = _DesignSpec(
+        spec,
+        outcome,
+        None if outcome in variables else lhs,
+        columns,
+        code_levels,
+        factors,
+        numeric_vars,
+        column_factors,
+        fast,
+    )
     if len(_SPECS) > 64:
         _SPECS.clear()
     _SPECS[key] = out
@@ -348,9 +407,79 @@ def _design(
     if design.fast is not None:
         return design.fast.build(n, codes, vals)
     try:
-        return np.asarray(design.spec.get_model_matrix(frame(), na_action="raise"), dtype=float)
+        with np.errstate(all="ignore"):
+            matrix = design.spec.get_model_matrix(frame(), na_action="raise")
+        return np.asarray(matrix, dtype=float)
     except Exception as exc:
         raise InputError(f"cannot build the design for {label}: {exc}") from exc
+
+
+def _data_variables(parsed: Any, columns: pd.Index) -> list[str]:
+    """Data columns a formula uses: formulaic's required variables, plus the names inside
+    transforms it does not list (``poly(x, 2)``), function names left out."""
+    names = set(parsed.required_variables)
+    for part in (parsed.lhs, parsed.rhs):
+        for term in part:
+            for factor in term.factors:
+                try:
+                    tree = ast.parse(str(factor.expr), mode="eval")
+                except SyntaxError:
+                    continue
+                called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+                names |= {
+                    n.id
+                    for n in ast.walk(tree)
+                    if isinstance(n, ast.Name) and id(n) not in called and n.id in columns
+                }
+    return sorted(names)
+
+
+def _variables_of(spec: Any, name: str) -> set[str]:
+    """Names a formulaic factor (``C(SEX, Treatment('M'))``) refers to."""
+    for factor, names in spec.factor_variables.items():
+        if str(factor) == name:
+            return set(names)
+    return set()
+
+
+def _column_factors(spec: Any, factors: dict[str, list[Any]]) -> list[tuple[str, ...]]:
+    """For each design column, the factor columns of its term, in the term's order."""
+    out: list[tuple[str, ...]] = []
+    for structure in spec.structure:
+        names: list[str] = []
+        for factor in structure.term.factors:
+            names += sorted(set(spec.factor_variables.get(factor, ())) & set(factors))
+        out += [tuple(dict.fromkeys(names))] * len(structure.columns)
+    return out
+
+
+def _outcome(
+    design: _DesignSpec, big: pd.DataFrame, cols: dict[str, Array], used: list[str], label: str
+) -> Array:
+    """The outcome of every row (NaN where a model variable is missing): the column, or
+    its transformation (``log(FEV1)``), which must be finite where the data are."""
+    outcome = str(design.outcome)
+    if design.lhs is None:
+        return _numbers(cols[outcome], outcome, label)
+    y = np.full(len(big), np.nan)
+    present = big[used].notna().all(axis=1).to_numpy()
+    try:
+        with np.errstate(all="ignore"):
+            rows = big.iloc[np.flatnonzero(present)][used]
+            values = design.lhs.get_model_matrix(rows, na_action="ignore")
+        y[present] = np.asarray(values, dtype=float).ravel()
+    except Exception as exc:
+        raise InputError(f"cannot compute the outcome {outcome} for {label}: {exc}") from exc
+    bad = present & ~np.isfinite(y)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        names = sorted(design.lhs.required_variables)
+        shown = ", ".join(f"{v} = {big[v].iloc[i]!r}" for v in names)
+        raise InputError(
+            f"outcome {outcome} is not finite at data row {i + 1} ({shown}); "
+            "transform only values where it is defined"
+        )
+    return y
 
 
 def _separable(
