@@ -243,7 +243,7 @@ def incidence_frame(analyses: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _p_phrase(p: float) -> str:
+def p_phrase(p: float) -> str:
     """'p = 0.012', or 'p < 0.001' when the formatted value is already an inequality."""
     text = pvalue(p)
     return f"p {text}" if text[:1] in "<>" else f"p = {text}"
@@ -263,11 +263,11 @@ def _incidence_headline(a: dict[str, Any], protocol: Protocol) -> dict[str, Any]
     detail = "; ".join(
         f"{protocol.arm(e['arm']).label} − {protocol.control_arm.label} "
         f"{100 * e['estimate']:+.1f} % (95 % CI {100 * e['ci_low']:.1f} to "
-        f"{100 * e['ci_high']:.1f}), Fisher {_p_phrase(e['p'])}"
+        f"{100 * e['ci_high']:.1f}), Fisher {p_phrase(e['p'])}"
         for e in a["effect_vs_control"]
     )
     if a["trend"] is not None and not math.isnan(a["trend"]["p"]):
-        detail += f"; trend over doses {_p_phrase(a['trend']['p'])}"
+        detail += f"; trend over doses {p_phrase(a['trend']['p'])}"
     return {
         **a,
         "measure": "incidence",
@@ -329,7 +329,7 @@ def _model_headline(
         "detail": "; ".join(
             f"{protocol.arm(x['arm']).label} vs {protocol.control_arm.label} "
             f"{x['estimate']:+.2f} (95 % CI {x['ci_low']:.2f} to {x['ci_high']:.2f}), "
-            f"{_p_phrase(x['p'])} ({spec.name})"
+            f"{p_phrase(x['p'])} ({spec.name})"
             for x in effects
         ),
     }

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from docx import Document
 from docx.shared import Pt
 
+from frailtrial.analysis.endpoints import primary_model
 from frailtrial.analysis.format import n_pct, pvalue
 
 if TYPE_CHECKING:
@@ -74,11 +75,13 @@ def write_docx(result: AnalysisResult, path: Path) -> Path:
     _table(doc, ["Variable", "Group", *(v.label for v in visits)], rows)
     doc.add_paragraph(result.table3.footnote).runs[0].font.size = Pt(8)
 
-    primary = next((m for m in p.analysis.models if m.role == "primary"), None)
-    if primary is not None:
+    primary = primary_model(p)
+    spec = primary or next(iter(p.analysis.models), None)
+    if spec is not None:  # only the primary endpoint's model is called primary
         e = result.models.effects
-        e = e[e["model"] == primary.name]
-        doc.add_heading(f"Primary model ({primary.name}): treatment effect per visit", level=2)
+        e = e[e["model"] == spec.name]
+        role = "Primary model" if spec == primary else "Model"
+        doc.add_heading(f"{role} ({spec.name}): treatment effect per visit", level=2)
         rows = [
             [
                 p.variable(str(r["variable"])).label,
