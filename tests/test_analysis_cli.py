@@ -46,7 +46,7 @@ def test_demo_writes_report_and_prints_headline(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"report: {out / 'report.html'}"
     assert lines[1].startswith("screened 110, excluded 80, randomized 30")
-    assert any(line.startswith("primary endpoint, PCS") for line in lines)
+    assert any(line.startswith("primary endpoint pcs_6m, PCS change") for line in lines)
     # the demo goes through the EDC store: its SQLite file, locked, and the export analysed
     assert lines[-1].startswith(f"EDC store: {out / 'trial.sqlite3'}")
     assert (out / "trial.sqlite3").is_file() and (out / "export" / "participants.csv").is_file()

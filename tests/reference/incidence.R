@@ -20,7 +20,8 @@ binom_out <- lapply(binom, function(c) {
 
 # events_a, n_a, events_b, n_b (group b is the control)
 pairs <- list(c(2, 10, 0, 10), c(0, 10, 0, 10), c(5, 12, 1, 11), c(10, 10, 0, 10),
-              c(3, 10, 3, 10), c(7, 15, 2, 14), c(10, 10, 10, 10), c(1, 9, 4, 11))
+              c(3, 10, 3, 10), c(7, 15, 2, 14), c(10, 10, 10, 10), c(1, 9, 4, 11),
+              c(1, 10, 0, 10))
 fisher_out <- lapply(pairs, function(c) {
   tab <- matrix(c(c[1], c[2] - c[1], c[3], c[4] - c[3]), 2, byrow = TRUE)
   wa <- suppressWarnings(prop.test(c[1], c[2], correct = FALSE))$conf.int
@@ -39,7 +40,8 @@ trend <- list(
   list(x = c(15, 10, 12), n = c(30, 31, 30), s = c(0, 1, 2)),
   list(x = c(83, 90, 129, 70), n = c(86, 93, 136, 82), s = c(1, 2, 3, 4)),  # ?prop.trend.test
   list(x = c(1, 2, 6), n = c(9, 11, 10), s = c(0, 1, 3)),
-  list(x = c(0, 4), n = c(10, 10), s = c(0, 1))
+  list(x = c(0, 4), n = c(10, 10), s = c(0, 1)),
+  list(x = c(0, 2, 1), n = c(10, 10, 10), s = c(0, 1, 2))  # tests/test_analysis_cratus.py
 )
 trend_out <- lapply(trend, function(t) {
   r <- prop.trend.test(t$x, t$n, t$s)

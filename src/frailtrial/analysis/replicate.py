@@ -7,6 +7,11 @@ a simulated data set that reproduces means and SDs does not reproduce the paper'
 values, so its tests differ, and that is reported, not hidden. The p-values and changes from
 baseline printed only in the paper's text (``PublishedTrial.table3.between_group_p`` and
 ``changes_from_baseline``) are not compared.
+
+A trial known only by its abstract (:func:`replicate_abstract`, CRATUS) is compared
+statement by statement: arms and size, mean age, the primary result, and the direction of
+each 6-month finding; the abstract's gaps are listed, and our analysis of the primary
+endpoint is shown as ours only.
 """
 
 from __future__ import annotations
