@@ -118,7 +118,7 @@ def _incidence_endpoint(
     if ep.variable in ("sae", "te_sae"):
         hit &= ae["serious"].to_numpy()
     events = ae.loc[hit].groupby("arm")["participant_id"].nunique()
-    arms = []
+    arms: list[dict[str, Any]] = []
     for a in protocol.arms:
         k, m = int(events.get(a.name, 0)), n[a.name]
         low, high = inc.clopper_pearson(k, m) if m else (math.nan, math.nan)
@@ -134,7 +134,7 @@ def _incidence_endpoint(
         )
     by = {r["arm"]: r for r in arms}
     ctrl = by[protocol.control_arm.name]
-    effects = []
+    effects: list[dict[str, Any]] = []
     for a in protocol.active_arms:
         r = by[a.name]
         if r["n"] and ctrl["n"]:
@@ -295,7 +295,7 @@ def _model_headline(
         )
     by_arm = {str(r["arm"]): r for r in eff.to_dict(orient="records")}
     what = f"MMRM ({spec.covariance})" if spec.kind == "mmrm" else "random-intercept model"
-    effects = []
+    effects: list[dict[str, Any]] = []
     for a in protocol.active_arms:
         r = by_arm.get(a.name, {})
         df = r.get("df_method", "")
@@ -309,10 +309,12 @@ def _model_headline(
         )
     _adjusted(effects, protocol)
     sub = cells[(cells["variable"] == ep.variable) & (cells["visit"] == ep.visit)]
-    change = {str(r.arm): float(r.mean_change) for r in sub.itertuples()}
+    measure, column = (
+        ("change", "mean_change") if ep.measure == "change_from_baseline" else ("value", "mean")
+    )
+    means = {str(r["arm"]): float(r[column]) for r in sub.to_dict(orient="records")}
     var = protocol.variable(ep.variable)
     visit = next(v for v in protocol.visits if v.name == ep.visit)
-    measure = "change" if ep.measure == "change_from_baseline" else "value"
     return {
         "endpoint": ep.name,
         "kind": ep.kind,
@@ -323,9 +325,12 @@ def _model_headline(
         "population": protocol.analysis.primary_population,
         "comparator": protocol.control_arm.name,
         "label": f"{var.label} {measure} at {visit.label}",
-        "mean_change": change,
+        column: means,
         "effect_vs_control": effects,
-        "text": " / ".join(f"{protocol.arm(a).label} {c:+.2f}" for a, c in change.items()),
+        "text": " / ".join(
+            f"{protocol.arm(a).label} {c:{'+' if measure == 'change' else ''}.2f}"
+            for a, c in means.items()
+        ),
         "detail": "; ".join(
             f"{protocol.arm(x['arm']).label} vs {protocol.control_arm.label} "
             f"{x['estimate']:+.2f} (95 % CI {x['ci_low']:.2f} to {x['ci_high']:.2f}), "
