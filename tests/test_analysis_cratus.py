@@ -306,3 +306,13 @@ def test_replicate_cratus_cli(
     assert doc["not_given"] and (tmp_path / "replicate.html").is_file()
     results = json.loads((tmp_path / "results.json").read_text("utf-8"))
     assert results["headline"]["endpoint"] == "te_sae_1m"
+
+
+def test_replicate_unknown_publication_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = invoke(monkeypatch, capsys, "replicate", "vigor-2025", "--out", str(tmp_path))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "'vigor-2025'; available: cratus-2017, huc-msc-2024" in err
+    with pytest.raises(InputError, match="no published abstract for 'x'; available: cratus-2017"):
+        load_abstract("x")

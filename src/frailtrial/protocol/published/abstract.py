@@ -72,7 +72,9 @@ def abstract_names() -> list[str]:
 def load_abstract(name: str) -> PublishedAbstract:
     """What the abstract of trial ``name`` (e.g. ``cratus-2017``) states."""
     if name not in abstract_names():
-        raise InputError(f"no published abstract for {name!r}; available: {abstract_names()}")
+        raise InputError(
+            f"no published abstract for {name!r}; available: {', '.join(abstract_names())}"
+        )
     text = resources.files(_PACKAGE).joinpath(f"{name}.yaml").read_text("utf-8")
     data = read_yaml(text, f"published/abstracts/{name}.yaml")
     try:
