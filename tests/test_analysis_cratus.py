@@ -13,6 +13,7 @@ import pytest
 
 from analysis_data import make_dataset
 from cli_inprocess import invoke
+from frailtrial.analysis.manuscript import write_docx
 from frailtrial.analysis.pipeline import analyze
 from frailtrial.analysis.provenance import provenance
 from frailtrial.analysis.replicate import render_abstract_replication, replicate_abstract
@@ -316,3 +317,14 @@ def test_replicate_unknown_publication_is_one_line(
     assert "'vigor-2025'; available: cratus-2017, huc-msc-2024" in err
     with pytest.raises(InputError, match="no published abstract for 'x'; available: cratus-2017"):
         load_abstract("x")
+
+
+def test_tables_docx_holds_the_primary_endpoint(te_sae: AnalysisResult, tmp_path: Path) -> None:
+    import docx
+
+    doc = docx.Document(str(write_docx(te_sae, tmp_path / "tables.docx")))
+    texts = [[c.text for c in row.cells] for t in doc.tables for row in t.rows]
+    assert ["100M allo-hMSCs", "2 / 10", "20.0", "2.5 to 55.6"] in texts  # R binom.test
+    headings = [p.text for p in doc.paragraphs if p.style.name.startswith("Heading")]
+    assert any(h.startswith("Primary endpoint te_sae_1m") for h in headings)
+    assert not any(h.startswith("Primary model") for h in headings)

@@ -144,8 +144,9 @@ def _estimate(e: dict[str, Any], scale: float, decimals: int) -> str:
     return f"{scale * e['estimate']:+.{decimals}f} ({ci})"
 
 
-def _endpoint_block(a: dict[str, Any], result: AnalysisResult) -> dict[str, Any]:
-    """One endpoint's display: per-arm incidence (if any) and the effects vs placebo."""
+def endpoint_display(a: dict[str, Any], result: AnalysisResult) -> dict[str, Any]:
+    """One endpoint's display (report.html and tables.docx): per-arm incidence (if any) and
+    the effects vs placebo."""
     protocol = result.protocol
     control = protocol.control_arm.label
     incidence = a.get("measure", "incidence") == "incidence"
@@ -213,7 +214,7 @@ def _endpoints_html(result: AnalysisResult) -> str:
     """The primary endpoint's analysis first, then the other incidence endpoints."""
     h = result.headline
     others = [a for a in result.incidence if a["endpoint"] != h.get("endpoint")]
-    blocks = [_endpoint_block(a, result) for a in ([h] if h else []) + others]
+    blocks = [endpoint_display(a, result) for a in ([h] if h else []) + others]
     return _ENV.get_template("endpoints.html.j2").render(blocks=blocks)
 
 
