@@ -159,7 +159,7 @@ def _incidence_endpoint(
         "kind": ep.kind,
         "variable": ep.variable,
         "visit": ep.visit,
-        "counts": INCIDENCE_VARIABLES.get(ep.variable, ep.variable),
+        "event": INCIDENCE_VARIABLES.get(ep.variable, ep.variable),
         "window_days": window,
         "population": "safety",
         "comparator": protocol.control_arm.name,
@@ -271,7 +271,7 @@ def _incidence_headline(a: dict[str, Any], protocol: Protocol) -> dict[str, Any]
     return {
         **a,
         "measure": "incidence",
-        "label": f"{a['counts']} incidence by {visit.label} ({a['window_days']} days after "
+        "label": f"{a['event']} incidence by {visit.label} ({a['window_days']} days after "
         "the first dose)",
         "text": text,
         "detail": detail,

@@ -179,11 +179,11 @@ def endpoint_display(a: dict[str, Any], result: AnalysisResult) -> dict[str, Any
         trend_text = f"{trend['method']}: {p}{note}"
     if incidence:
         label = a.get("label") or (
-            f"{a['counts']} incidence within {a['window_days']} days of the first dose"
+            f"{a['event']} incidence within {a['window_days']} days of the first dose"
         )
         note = (
             f"Participants of the {a['population']} population with at least one "
-            f"{a['counts']} with onset from the first dose up to {a['window_days']} days after "
+            f"{a['event']} with onset from the first dose up to {a['window_days']} days after "
             f"it; % with the exact Clopper-Pearson 95 % CI; risk difference (treatment − "
             f"{control}) in percentage points with the Newcombe hybrid-score 95 % CI; "
             "Fisher's exact test."
