@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from frailtrial.cli.main import run
-from test_analysis_tables import write_folder
+from test_analysis_tables import write_folder, write_protocol
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, *args: str) -> None:
@@ -24,7 +24,8 @@ def test_analyze_json_prints_one_document(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = write_folder(tmp_path / "data")
-    _run(monkeypatch, "analyze", "--data", str(data), "--protocol", "huc-msc-2024",
+    protocol = write_protocol(tmp_path / "protocol.yaml")  # TUG primary: the data hold TUG
+    _run(monkeypatch, "analyze", "--data", str(data), "--protocol", str(protocol),
          "--out", str(tmp_path / "out"), "--json")  # fmt: skip
     captured = capsys.readouterr()
     doc = json.loads(captured.out)
@@ -46,7 +47,7 @@ def test_demo_writes_report_and_prints_headline(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"report: {out / 'report.html'}"
     assert lines[1].startswith("screened 110, excluded 80, randomized 30")
-    assert any(line.startswith("primary endpoint, PCS") for line in lines)
+    assert any(line.startswith("primary endpoint pcs_6m, PCS change") for line in lines)
     # the demo goes through the EDC store: its SQLite file, locked, and the export analysed
     assert lines[-1].startswith(f"EDC store: {out / 'trial.sqlite3'}")
     assert (out / "trial.sqlite3").is_file() and (out / "export" / "participants.csv").is_file()

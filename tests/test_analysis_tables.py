@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from scipy import stats
 
 from frailtrial.analysis.models import Models
@@ -27,9 +28,35 @@ from frailtrial.analysis.results import AnalysisResult
 from frailtrial.analysis.table3 import TABLE3_COLUMNS
 from frailtrial.cli.main import run
 from frailtrial.dataset import read_dataset
-from frailtrial.protocol import load
+from frailtrial.protocol import Protocol, load
 
-PROTOCOL = load("huc-msc-2024")
+
+def _tug_primary(protocol: Protocol) -> Protocol:
+    """huc-msc-2024 with TUG at 1 month (the random-intercept model's arm difference) as its
+    primary endpoint: the hand-made data hold TUG only, too few for the MMRM to converge, and
+    an analysis refuses a primary endpoint it cannot estimate."""
+    eps = [
+        e.model_copy(
+            update={"kind": "secondary"}
+            if e.kind == "primary"
+            else {"kind": "primary", "visit": "month1", "measure": "value"}
+            if e.name == "tug_6m"
+            else {}
+        )
+        for e in protocol.endpoints
+    ]
+    return protocol.model_copy(update={"endpoints": eps})
+
+
+PROTOCOL = _tug_primary(load("huc-msc-2024"))
+
+
+def write_protocol(path: Path) -> Path:
+    """PROTOCOL as a YAML file, for the command line."""
+    path.write_text(yaml.safe_dump(PROTOCOL.model_dump(mode="json"), allow_unicode=True))
+    return path
+
+
 ARMS = ["mscs"] * 4 + ["placebo"] * 4
 IDS = [f"P{i}" for i in range(1, 9)]
 AGE = [61, 66, 70, 75, 64, 69, 72, 79]

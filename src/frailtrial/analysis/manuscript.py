@@ -1,4 +1,5 @@
-"""tables.docx: the manuscript tables (Tables 1-3 and the primary model) in Word.
+"""tables.docx: the manuscript tables (Tables 1-3, the primary endpoint and its model) in
+Word.
 
 The cells are the report's own display strings, so the two never disagree.
 """
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 from docx import Document
 from docx.shared import Pt
 
+from frailtrial.analysis.endpoints import primary_model
 from frailtrial.analysis.format import n_pct, pvalue
 
 if TYPE_CHECKING:
@@ -25,8 +27,28 @@ def _table(doc: object, header: list[str], rows: list[list[str]]) -> None:
             cell.text = text
 
 
+def _primary_endpoint(doc: object, result: AnalysisResult) -> None:
+    """The primary endpoint's analysis as report.html shows it (incidence per arm, if any,
+    and each active arm against placebo)."""
+    from frailtrial.analysis.report import endpoint_display
+
+    b = endpoint_display(result.headline, result)
+    doc.add_heading(f"Primary endpoint {b['endpoint']}: {b['label']}", level=2)  # type: ignore[attr-defined]
+    if b["arms"]:
+        rows = [[r["label"], f"{r['events']} / {r['n']}", r["pct"], r["ci"]] for r in b["arms"]]
+        _table(doc, ["Group", "With the event / N", "%", "95 % CI (exact)"], rows)
+    header = ["Comparison", f"{b['estimate_label']} (95 % CI)", "p", "p adjusted", "Method"]
+    rows = [
+        [e["comparison"], e["estimate"], e["p"], e["p_adjusted"], e["method"]] for e in b["effects"]
+    ]
+    _table(doc, header, rows)
+    note = b["note"] + (f" {b['trend']}." if b["trend"] else "")
+    doc.add_paragraph(note).runs[0].font.size = Pt(8)  # type: ignore[attr-defined]
+
+
 def write_docx(result: AnalysisResult, path: Path) -> Path:
-    """Write Tables 1, 2, 3 and the primary model's effects to ``path``."""
+    """Write Tables 1, 2, 3, the primary endpoint's analysis and the primary model's
+    effects to ``path``."""
     from frailtrial.analysis.report import table1_display, table3_display
 
     p = result.protocol
@@ -74,11 +96,14 @@ def write_docx(result: AnalysisResult, path: Path) -> Path:
     _table(doc, ["Variable", "Group", *(v.label for v in visits)], rows)
     doc.add_paragraph(result.table3.footnote).runs[0].font.size = Pt(8)
 
-    primary = next((m for m in p.analysis.models if m.role == "primary"), None)
-    if primary is not None:
+    _primary_endpoint(doc, result)
+    primary = primary_model(p)
+    spec = primary or next(iter(p.analysis.models), None)
+    if spec is not None:  # only the primary endpoint's model is called primary
         e = result.models.effects
-        e = e[e["model"] == primary.name]
-        doc.add_heading(f"Primary model ({primary.name}): treatment effect per visit", level=2)
+        e = e[e["model"] == spec.name]
+        role = "Primary model" if spec == primary else "Model"
+        doc.add_heading(f"{role} ({spec.name}): treatment effect per visit", level=2)
         rows = [
             [
                 p.variable(str(r["variable"])).label,

@@ -8,10 +8,10 @@ from typing import Any
 
 from frailtrial.analysis import compliance as comp
 from frailtrial.analysis.consort import consort_flow, consort_png, consort_svg
+from frailtrial.analysis.endpoints import check_primary, headline, incidence_endpoints
 from frailtrial.analysis.figures import change_svg, schedule_svg
-from frailtrial.analysis.format import pvalue
 from frailtrial.analysis.manuscript import write_docx
-from frailtrial.analysis.models import Models, fit_models
+from frailtrial.analysis.models import fit_models
 from frailtrial.analysis.populations import attended_last_visit, build_populations
 from frailtrial.analysis.report import render_report
 from frailtrial.analysis.results import AnalysisResult, write_tables
@@ -28,54 +28,16 @@ def _quiet(_: str) -> None:
     return None
 
 
-def _p_phrase(text: str) -> str:
-    """'p = 0.012', or 'p < 0.001' when the formatted value is already an inequality."""
-    return f"p {text}" if text[:1] in "<>" else f"p = {text}"
-
-
-def _headline(cells: Any, models: Models, protocol: Protocol) -> dict[str, Any]:
-    """The primary endpoint: mean change per arm and the primary model's effect vs control."""
-    ep = protocol.primary_endpoint
-    if ep.measure == "incidence":
-        return {}
-    sub = cells[(cells["variable"] == ep.variable) & (cells["visit"] == ep.visit)]
-    change = {r.arm: r.mean_change for r in sub.itertuples()}
-    var = protocol.variable(ep.variable)
-    visit = next(v for v in protocol.visits if v.name == ep.visit)
-    primary = next((s.name for s in protocol.analysis.models if s.role == "primary"), None)
-    e = models.effects
-    eff = e[(e["model"] == primary) & (e["variable"] == ep.variable) & (e["visit"] == ep.visit)]
-    effects: dict[str, dict[str, float]] = {
-        str(r["arm"]): {k: float(r[k]) for k in ("estimate", "ci_low", "ci_high", "p")}
-        for r in eff.to_dict(orient="records")
-    }
-    parts = [f"{protocol.arm(a).label} {c:+.2f}" for a, c in change.items()]
-    detail = "; ".join(
-        f"{protocol.arm(a).label} vs control {x['estimate']:+.2f} "
-        f"(95 % CI {x['ci_low']:.2f} to {x['ci_high']:.2f}), "
-        f"{_p_phrase(pvalue(x['p']))} ({primary})"
-        for a, x in effects.items()
-    )
-    return {
-        "endpoint": ep.name,
-        "variable": ep.variable,
-        "visit": ep.visit,
-        "label": f"{var.label} change at {visit.label}",
-        "mean_change": change,
-        "effect_vs_control": effects,
-        "text": " / ".join(parts),
-        "detail": detail,
-    }
-
-
 def analyze(
     ds: TrialDataset,
     protocol: Protocol,
     provenance: dict[str, Any],
     step: Step = _quiet,
 ) -> AnalysisResult:
-    """Populations, CONSORT, compliance, missing data, Tables 1-3, the plan's models and the
-    primary endpoint's headline."""
+    """Populations, CONSORT, compliance, missing data, Tables 1-3, the plan's models, the
+    incidence endpoints and the primary endpoint's headline (InputError when the primary
+    cannot be analysed: refused before any fitting when the protocol alone says so)."""
+    check_primary(protocol)
     step("populations and compliance")
     att = comp.attendance(ds, protocol)
     pops = build_populations(ds, protocol, attended_last_visit(att, protocol))
@@ -87,6 +49,7 @@ def analyze(
     step("Tables 1 and 2")
     t1 = table1(ds.participants, primary, protocol)
     t2 = table2(ds, pops.arms("safety"), protocol)
+    incidence = incidence_endpoints(ds, pops.arms("safety"), protocol)
     step("Table 3")
     m = itt_measurements(ds.measurements, primary)
     t3 = table3(m, protocol)
@@ -104,7 +67,8 @@ def analyze(
         table3=t3,
         models=fitted,
         provenance=provenance,
-        headline=_headline(t3.cells, fitted, protocol),
+        headline=headline(t3.cells, fitted, incidence, protocol),
+        incidence=incidence,
     )
 
 

@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import pandas as pd
 
+from frailtrial.analysis.endpoints import p_phrase, primary_model
 from frailtrial.analysis.format import fmt, n_pct, pvalue
+from frailtrial.protocol import Protocol
+from frailtrial.protocol.model import ModelSpec
 
 if TYPE_CHECKING:
     from frailtrial.analysis.results import AnalysisResult
@@ -127,6 +130,99 @@ def _str(x: Any) -> str:
     return "" if x is None or (isinstance(x, float) and math.isnan(x)) else str(x)
 
 
+def _ci(low: float, high: float, scale: float, decimals: int) -> str:
+    if math.isnan(low):
+        return ""
+    return f"{scale * low:.{decimals}f} to {scale * high:.{decimals}f}"
+
+
+def _estimate(e: dict[str, Any], scale: float, decimals: int) -> str:
+    """'+9.71 (5.67 to 13.76)': the estimate (times ``scale``) and its 95 % CI."""
+    if math.isnan(e["estimate"]):
+        return ""
+    ci = _ci(e["ci_low"], e["ci_high"], scale, decimals)
+    return f"{scale * e['estimate']:+.{decimals}f} ({ci})"
+
+
+def endpoint_display(a: dict[str, Any], result: AnalysisResult) -> dict[str, Any]:
+    """One endpoint's display (report.html and tables.docx): per-arm incidence (if any) and
+    the effects vs placebo."""
+    protocol = result.protocol
+    control = protocol.control_arm.label
+    incidence = a.get("measure", "incidence") == "incidence"
+    scale, decimals = (100.0, 1) if incidence else (1.0, 2)
+    effects = [
+        {
+            "comparison": f"{protocol.arm(e['arm']).label} − {control}",
+            "estimate": _estimate(e, scale, decimals),
+            "p": pvalue(e["p"]),
+            "p_adjusted": pvalue(e["p_adjusted"]),
+            "method": e["method"],
+        }
+        for e in a["effect_vs_control"]
+    ]
+    arms = [
+        {
+            "label": protocol.arm(r["arm"]).label,
+            "events": r["events"],
+            "n": r["n"],
+            "pct": _num(100 * r["proportion"], 1),
+            "ci": _ci(r["ci_low"], r["ci_high"], 100.0, 1),
+        }
+        for r in a.get("arms", [])
+    ]
+    trend = a.get("trend")
+    trend_text = ""
+    if trend:
+        p = p_phrase(trend["p"]) if not math.isnan(trend["p"]) else "not computed"
+        note = f" ({trend['note']})" if trend.get("note") else ""
+        trend_text = f"{trend['method']}: {p}{note}"
+    if incidence:
+        label = a.get("label") or (
+            f"{a['event']} incidence within {a['window_days']} days of the first dose"
+        )
+        note = (
+            f"Participants of the {a['population']} population with at least one "
+            f"{a['event']} with onset from the first dose up to {a['window_days']} days after "
+            f"it; % with the exact Clopper-Pearson 95 % CI; risk difference (treatment − "
+            f"{control}) in percentage points with the Newcombe hybrid-score 95 % CI; "
+            "Fisher's exact test."
+        )
+        estimate_label = "Risk difference, %"
+    else:
+        label = a["label"]
+        note = (
+            f"Model {a['model']} ({a['population'].upper()}); treatment − {control} at "
+            "the endpoint's visit."
+        )
+        estimate_label = "Difference"
+    return {
+        "endpoint": a["endpoint"],
+        "kind": a["kind"],
+        "primary": a["endpoint"] == protocol.primary_endpoint.name,
+        "label": label,
+        "note": note,
+        "arms": arms,
+        "effects": effects,
+        "estimate_label": estimate_label,
+        "multiplicity": protocol.analysis.multiplicity,
+        "trend": trend_text,
+    }
+
+
+def _endpoints_html(result: AnalysisResult) -> str:
+    """The primary endpoint's analysis first, then the other incidence endpoints."""
+    h = result.headline
+    others = [a for a in result.incidence if a["endpoint"] != h.get("endpoint")]
+    blocks = [endpoint_display(a, result) for a in ([h] if h else []) + others]
+    return _ENV.get_template("endpoints.html.j2").render(blocks=blocks)
+
+
+def _endpoints_title(result: AnalysisResult) -> str:
+    others = any(a["endpoint"] != result.headline.get("endpoint") for a in result.incidence)
+    return "Primary endpoint" + (" and incidence endpoints" if others else "")
+
+
 def _models_html(result: AnalysisResult) -> str:
     protocol = result.protocol
     e, fits = result.models.effects, result.models.fits
@@ -179,7 +275,7 @@ def _models_html(result: AnalysisResult) -> str:
                 "unit, 95 % CI, Kenward-Roger df."
             )
         elif spec.kind == "mmrm":
-            title = f"{spec.role.capitalize()} model: MMRM on change from baseline"
+            title = f"{_model_role(spec, protocol)}: MMRM on change from baseline"
             terms = (["baseline"] if spec.baseline_covariate else []) + spec.covariates
             note = (
                 f"Change ~ {' + '.join([*terms, 'arm × visit'])}, "
@@ -188,7 +284,7 @@ def _models_html(result: AnalysisResult) -> str:
             )
         else:
             title = (
-                f"{spec.role.capitalize()} model: random-intercept mixed model "
+                f"{_model_role(spec, protocol)}: random-intercept mixed model "
                 f"({spec.method.upper()})"
             )
             note = (
@@ -209,6 +305,13 @@ def _models_html(result: AnalysisResult) -> str:
             }
         )
     return _ENV.get_template("models.html.j2").render(blocks=blocks)
+
+
+def _model_role(spec: ModelSpec, protocol: Protocol) -> str:
+    """'Primary model' only for the model of the primary endpoint."""
+    if spec == primary_model(protocol):
+        return f"Primary model (endpoint {protocol.primary_endpoint.name})"
+    return "Supportive model" if spec.role == "supportive" else "Model of secondary endpoints"
 
 
 def render_report(
@@ -259,6 +362,8 @@ def render_report(
         populations=pops,
         primary_population=protocol.analysis.primary_population.upper(),
         headline=result.headline,
+        endpoints=_endpoints_html(result),
+        endpoints_title=_endpoints_title(result),
         table1=result.table1,
         table1_rows=table1_display(result),
         actives=actives,

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from frailtrial.analysis.consort import ConsortFlow
+from frailtrial.analysis.endpoints import incidence_frame
 from frailtrial.analysis.models import Models
 from frailtrial.analysis.populations import Populations
 from frailtrial.analysis.table1 import Table1
@@ -36,6 +37,7 @@ class AnalysisResult:
     models: Models
     provenance: dict[str, Any]
     headline: dict[str, Any]
+    incidence: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def frames(self) -> dict[str, pd.DataFrame]:
@@ -53,6 +55,7 @@ class AnalysisResult:
             "table3_detail": self.table3.cells,
             "models": self.models.effects,
             "model_fits": self.models.fits,
+            "incidence": incidence_frame(self.incidence),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -81,6 +84,7 @@ class AnalysisResult:
                 "effects": _records(self.models.effects),
                 "fits": _records(self.models.fits),
             },
+            "incidence": self.incidence,
             "notes": self.notes,
         }
 

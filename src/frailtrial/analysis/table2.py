@@ -31,12 +31,16 @@ class Table2:
     footnote: str
 
 
-def _flags(ds: TrialDataset, safety: pd.Series, protocol: Protocol) -> pd.DataFrame:
+def ae_flags(ds: TrialDataset, safety: pd.Series, protocol: Protocol) -> pd.DataFrame:
+    """The adverse events of the ``safety`` population with their ``arm`` (received),
+    ``since`` (days from the participant's first dose to onset), and flags ``te``
+    (treatment-emergent), ``te_sae``, ``serious`` and ``related``."""
     ae = ds.adverse_events[ds.adverse_events["participant_id"].isin(safety.index)].copy()
     ae["arm"] = ae["participant_id"].map(safety).to_numpy()
     first = ds.dosing.groupby("participant_id")["day"].min()
     start = ae["participant_id"].map(first).astype(float).to_numpy()
     onset = ae["onset_day"].astype(float).to_numpy()
+    ae["since"] = onset - start
     ae["te"] = ~np.isnan(start) & (onset >= start)
     window = protocol.analysis.te_sae_window_days
     within = (onset - start) <= window if window is not None else np.ones(len(ae), bool)
@@ -48,7 +52,7 @@ def _flags(ds: TrialDataset, safety: pd.Series, protocol: Protocol) -> pd.DataFr
 
 def table2(ds: TrialDataset, safety: pd.Series, protocol: Protocol) -> Table2:
     """Table 2 of the safety population (``safety``: arm received by participant_id)."""
-    ae = _flags(ds, safety, protocol)
+    ae = ae_flags(ds, safety, protocol)
     arms = protocol.arm_names
     n = {a: int((safety == a).sum()) for a in arms}
     control = protocol.control_arm.name

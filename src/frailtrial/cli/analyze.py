@@ -72,12 +72,11 @@ def summary_lines(result: AnalysisResult, out: Path) -> list[str]:
         f"screened {c.screened}, excluded {c.excluded}, randomized {c.randomized} ({arms})",
         f"visits missed: {comp['missed']} of {comp['scheduled']} ({comp['missed_pct']:.2f} %)",
     ]
-    h = result.headline
-    if h:
-        lines.append(
-            f"primary endpoint, {h['label']}: {h['text']}"
-            + (f" ({h['detail']})" if h["detail"] else "")
-        )
+    h = result.headline  # always the primary endpoint (analyze refuses one it cannot give)
+    lines.append(
+        f"primary endpoint {h['endpoint']}, {h['label']}: {h['text']}"
+        + (f" ({h['detail']})" if h["detail"] else "")
+    )
     return lines
 
 
