@@ -88,7 +88,7 @@ def test_edited_row_is_detected(store: tuple[str, dict]) -> None:
 
 def test_edited_row_with_recomputed_hash_breaks_the_next_link(store: tuple[str, dict]) -> None:
     from frailtrial.edc.models import AuditEntry
-    from frailtrial.edc.services.audit import _digest, _fields, verify_chain
+    from frailtrial.edc.services.audit import verify_chain
 
     e = AuditEntry.objects.get(seq=5)
     e.reason = "forged"
