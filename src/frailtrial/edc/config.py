@@ -37,7 +37,7 @@ def data_dir(url: str) -> Path:
     if os.environ.get("FRAILTRIAL_DATA_DIR"):
         return Path(os.environ["FRAILTRIAL_DATA_DIR"])
     if url.startswith("sqlite:///"):
-        return Path(url.removeprefix("sqlite://")).parent
+        return Path(url.removeprefix("sqlite:///")).parent
     return Path.home() / ".local" / "share" / "frailtrial"
 
 
