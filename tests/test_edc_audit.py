@@ -157,7 +157,7 @@ def test_audit_key_is_an_owner_only_file_outside_the_database(store: tuple[str, 
     )
     path.rename(path.with_name("key-elsewhere"))
     try:
-        with pytest.raises(InputError, match="audit key .* is missing"):
+        with pytest.raises(InputError, match=r"audit key .* is missing"):
             verify_chain()
         done = _cli_verify(url)
         assert (

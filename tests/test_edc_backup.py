@@ -37,7 +37,7 @@ def test_backup_is_an_owner_only_copy_that_restores_and_verifies(
 ) -> None:
     from frailtrial.edc.models import AuditEntry
 
-    url, t = store
+    url, _ = store
     rows = AuditEntry.objects.count()
     out = tmp_path / "b.sqlite3"
     code, text, _ = invoke(monkeypatch, capsys, "edc", "backup", "--db", url, "--out", str(out))
@@ -102,9 +102,7 @@ def test_old_backup_restored_over_a_locked_trial_is_found(
 
     trials.lock(t["m"]["admin"], "data clean")
     trials.unblind_statistician(t["m"]["admin"], t["m"]["statistician"], "final analysis")
-    code, text, err = invoke(
-        monkeypatch, capsys, "edc", "restore", str(old), "--db", url, "--replace"
-    )
+    code, _, err = invoke(monkeypatch, capsys, "edc", "restore", str(old), "--db", url, "--replace")
     assert code == 0 and "warning: the restored store is older than an anchor" in err
     code, _, err = invoke(monkeypatch, capsys, "audit", "verify", "--db", url)
     assert code == 1 and "an older backup was restored" in err

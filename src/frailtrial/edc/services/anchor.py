@@ -93,7 +93,7 @@ def read_anchor(path: Path) -> Anchor:
             f"anchor {path}: its signature does not match this store's audit key "
             "(edited, or the anchor of a store with another key)"
         )
-    return Anchor(body["store"], body["seq"], body["hash"], body["at"], str(path))
+    return Anchor(str(body["store"]), body["seq"], str(body["hash"]), str(body["at"]), str(path))
 
 
 def known_anchors(store: str) -> list[Anchor]:
