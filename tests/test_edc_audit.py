@@ -140,6 +140,7 @@ def test_chain_recomputed_without_the_key_is_detected(
     assert not report.ok and report.broken_seq == 5 and "altered" in (report.problem or "")
     done = _cli_verify(url)
     assert done.returncode == 1 and "broken at row 5" in done.stderr
+    assert "tampered: edc_auditentry row 5 field hash" in done.stderr
 
     _recompute_from(5, audit_key())  # the same forgery with the key passes: the key is the secret
     assert verify_chain().ok

@@ -220,3 +220,30 @@ def test_cli_verify_exits_2_without_the_key(store: str) -> None:
         timeout=120,
     )
     assert done.returncode == 2 and "audit key" in done.stderr and "is missing" in done.stderr
+
+
+def test_a_trail_emptied_with_its_store_id_is_found_against_an_anchor(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kept = tmp_path / "anchor.json"
+    assert invoke(monkeypatch, capsys, "audit", "anchor", "--db", store, "--out", str(kept))[0] == 0
+    _raw("DELETE FROM edc_auditentry")
+    _raw("UPDATE edc_audithead SET seq = 0, hash = %s, store = ''", ("0" * 64,))
+    code, _, err = invoke(
+        monkeypatch, capsys, "audit", "verify", "--db", store, "--anchor", str(kept)
+    )
+    assert code == 1 and "the trail ends at row 0" in err
+
+
+def test_an_anchor_of_another_store_is_bad_input(
+    store: str, template: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = template.with_name("other-anchor.json")
+    url = f"sqlite:///{template}"
+    assert invoke(monkeypatch, capsys, "audit", "anchor", "--db", url, "--out", str(other))[0] == 0
+    use_store(store)
+    _raw("UPDATE edc_audithead SET store = 'x' || substr(store, 2)")  # another id (hex has no x)
+    code, _, err = invoke(
+        monkeypatch, capsys, "audit", "verify", "--db", store, "--anchor", str(other)
+    )
+    assert code == 2 and "not of this store" in err

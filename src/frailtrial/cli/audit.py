@@ -55,9 +55,9 @@ def verify(
         emit_json(report.__dict__ | {"findings": [asdict(f) for f in report.findings]})
     elif report.ok:
         typer.echo(f"audit trail intact: {report.rows} rows, head {report.head}")
-    elif report.broken_seq is not None:
-        typer.echo(f"audit trail broken at row {report.broken_seq}: {report.problem}", err=True)
     else:
+        if report.broken_seq is not None:
+            typer.echo(f"audit trail broken at row {report.broken_seq}: {report.problem}", err=True)
         for finding in report.findings:
             typer.echo(f"tampered: {finding}", err=True)
     if not report.ok:

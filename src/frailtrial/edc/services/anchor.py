@@ -106,12 +106,13 @@ def known_anchors(store: str) -> list[Anchor]:
 
 
 def require_store(anchors: list[Anchor], store: str) -> None:
-    """Refuse an anchor of another store (InputError naming its file)."""
+    """Refuse an anchor of another store (InputError naming its file). A store without an id
+    has lost its whole trail: every anchor is then checked against it (and found longer)."""
     for a in anchors:
-        if a.store != store:
+        if store and a.store != store:
             raise InputError(
                 f"anchor {a.source}: it is of store {a.store}, "
-                f"not of this store ({store or 'empty'})"
+                f"not of this store ({store})"
             )
 
 

@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from frailtrial.edc import config
 from frailtrial.edc.services.audit import ChainReport, Finding
@@ -40,9 +41,17 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
 
 
-def _libpq_url(url: str) -> str:
-    """The URL as libpq spells it (postgresql://); Django also accepts postgres/pgsql."""
-    return "postgresql://" + url.split("://", 1)[1]
+def _libpq(url: str) -> tuple[str, dict[str, str]]:
+    """The URL as libpq spells it (postgresql://, no password) and the environment carrying
+    the password (PGPASSWORD), so that it is not on a command line other users can list."""
+    parts = urlsplit(url)
+    env = dict(os.environ)
+    netloc = parts.netloc
+    if parts.password is not None:
+        env["PGPASSWORD"] = unquote(parts.password)
+        user, host = netloc.rsplit("@", 1)
+        netloc = f"{user.split(':', 1)[0]}@{host}"
+    return urlunsplit(("postgresql", netloc, parts.path, parts.query, "")), env
 
 
 def _tool(name: str) -> str:
@@ -52,8 +61,8 @@ def _tool(name: str) -> str:
     return found
 
 
-def _run(cmd: list[str], what: str) -> None:
-    done = subprocess.run(cmd, capture_output=True, text=True)
+def _run(cmd: list[str], what: str, env: dict[str, str]) -> None:
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["failed"])[-1]
         raise InputError(f"{what}: {last}")
@@ -86,11 +95,9 @@ def backup(url: str, out: Path) -> Path:
     else:
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # 0600 before pg_dump
         os.close(fd)
+        target, env = _libpq(url)
         try:
-            _run(
-                [_tool("pg_dump"), "--format=custom", "--file", str(out), _libpq_url(url)],
-                "pg_dump",
-            )
+            _run([_tool("pg_dump"), "--format=custom", "--file", str(out), target], "pg_dump", env)
         except InputError:
             out.unlink()
             raise
@@ -192,17 +199,9 @@ def _restore_postgresql(file: Path, url: str) -> Restored:
             "(createdb NAME) so that the store it would replace is kept"
         )
     connection.close()
-    _run(
-        [
-            _tool("pg_restore"),
-            "--no-owner",
-            "--exit-on-error",
-            "--dbname",
-            _libpq_url(url),
-            str(file),
-        ],
-        "pg_restore",
-    )
+    target, env = _libpq(url)
+    command = [_tool("pg_restore"), "--no-owner", "--exit-on-error", "--dbname", target]
+    _run([*command, str(file)], "pg_restore", env)
     config._current.clear()
     report = _check(url)
     older = tuple(f for f in report.findings if _older(f))
