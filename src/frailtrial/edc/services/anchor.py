@@ -111,8 +111,7 @@ def require_store(anchors: list[Anchor], store: str) -> None:
     for a in anchors:
         if store and a.store != store:
             raise InputError(
-                f"anchor {a.source}: it is of store {a.store}, "
-                f"not of this store ({store})"
+                f"anchor {a.source}: it is of store {a.store}, not of this store ({store})"
             )
 
 
