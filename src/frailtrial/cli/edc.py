@@ -1,4 +1,4 @@
-"""``frailtrial edc``: create a trial in a store, import its list, lock, export.
+"""``frailtrial edc``: create a trial in a store, import its list, lock, export, back up, restore.
 
 Every command takes ``--db URL`` (default: ``DATABASE_URL``, else ``frailtrial.sqlite3`` here).
 A refused permission (role or blinding) is one line on stderr and exit status 3.
@@ -17,7 +17,8 @@ from frailtrial.cli.output import emit_json
 from frailtrial.edc.errors import AccessDenied
 
 app = typer.Typer(
-    help="The trial data store: create, import the list, lock, export.", no_args_is_help=True
+    help="The trial data store: create, import the list, lock, export, back up, restore.",
+    no_args_is_help=True,
 )
 DB = typer.Option(None, "--db", help="Database URL (sqlite:///FILE or postgresql://...).")
 TRIAL = typer.Option(None, "--trial", help="Trial name when the store holds several.")
