@@ -85,3 +85,33 @@ def test_lock_stops_every_write_and_unblinds_the_statistician_only_after(tmp_pat
     assert randomization.arm_of(stat, pid) in ("mscs", "placebo")
     row = AuditEntry.objects.filter(action="unblind", model="membership").last()
     assert row is not None and row.reason == "final analysis per SAP v2"
+
+
+def test_lock_and_unblinding_undone_in_the_tables_are_found(tmp_path: Path) -> None:
+    """`SET locked_at = NULL` on a locked trial, and the statistician's unblinding erased."""
+    use_store(sqlite_url(tmp_path))
+    from django.db import connection
+
+    from frailtrial.edc.services import trials, visits
+    from frailtrial.edc.services.anchor import anchors_dir
+    from frailtrial.edc.services.integrity import verify_store
+
+    t = new_trial()
+    m = t["m"]
+    r = enroll(t, "L1")
+    dose_first(t, r.participant_id)
+    visits.attend(m["coordinator"], r.participant_id, "baseline", "2024-03-05")
+    trials.lock(m["admin"], "data clean")
+    trials.unblind_statistician(m["admin"], m["statistician"], "final analysis")
+    assert len(list(anchors_dir().glob("*.json"))) == 2  # lock and unblinding anchor the trail
+    assert verify_store().ok
+
+    with connection.cursor() as cur:
+        cur.execute("UPDATE edc_trial SET locked_at = NULL WHERE id = %s", (t["trial"].pk,))
+        cur.execute(
+            "UPDATE edc_membership SET unblinded_for_analysis_at = NULL WHERE id = %s",
+            (m["statistician"].pk,),
+        )
+    found = {(f.table, f.row, f.field) for f in verify_store().findings}
+    assert ("edc_trial", str(t["trial"].pk), "locked_at") in found
+    assert ("edc_membership", str(m["statistician"].pk), "unblinded_for_analysis_at") in found

@@ -145,6 +145,9 @@ def test_simulated_trial_round_trips_through_the_services(tmp_path: Path) -> Non
     loaded = time.perf_counter() - start
     out = export_trial(url, tmp_path / "export")
     print(f"30 participants loaded in {loaded:.1f} s: {summary}")
+    from frailtrial.edc.services.integrity import verify_store
+
+    assert verify_store().ok  # every row of a whole trial matches its last audited value
     assert summary["randomized"] == 30 and summary["locked"]
     assert not out["blinded"]
     ds = read_dataset(tmp_path / "export", protocol)

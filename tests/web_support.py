@@ -58,9 +58,16 @@ def start_server(
     """``frailtrial serve`` of the store at ``url`` on a free loopback port, once it listens;
     (process, port). Its output goes to ``data_dir/server.log``; the caller terminates it."""
     from edc_support import _free_port
+    from frailtrial.edc.services.audit import key_path
 
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "FRAILTRIAL_DATA_DIR": str(data_dir)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "src"),
+        "FRAILTRIAL_DATA_DIR": str(data_dir),
+        # the audit key of the process that made the store (on PostgreSQL not in data_dir)
+        "FRAILTRIAL_AUDIT_KEY_FILE": str(key_path(url)),
+    }
     log = data_dir / "server.log"
     command = [sys.executable, "-m", "frailtrial", "serve", "--db", url, "--port", str(port)]
     with log.open("w") as out:

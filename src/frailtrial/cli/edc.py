@@ -1,4 +1,4 @@
-"""``frailtrial edc``: create a trial in a store, import its list, lock, export.
+"""``frailtrial edc``: create a trial in a store, import its list, lock, export, back up, restore.
 
 Every command takes ``--db URL`` (default: ``DATABASE_URL``, else ``frailtrial.sqlite3`` here).
 A refused permission (role or blinding) is one line on stderr and exit status 3.
@@ -17,7 +17,8 @@ from frailtrial.cli.output import emit_json
 from frailtrial.edc.errors import AccessDenied
 
 app = typer.Typer(
-    help="The trial data store: create, import the list, lock, export.", no_args_is_help=True
+    help="The trial data store: create, import the list, lock, export, back up, restore.",
+    no_args_is_help=True,
 )
 DB = typer.Option(None, "--db", help="Database URL (sqlite:///FILE or postgresql://...).")
 TRIAL = typer.Option(None, "--trial", help="Trial name when the store holds several.")
@@ -147,3 +148,50 @@ def export(
         f"{summary['participants']} participants, {summary['measurements']} measurements, "
         f"{summary['adverse_events']} adverse events -> {out}{note}"
     )
+
+
+@app.command()
+def backup(
+    out: Path = typer.Option(..., "--out", help="The backup file to write (never overwritten)."),
+    db: str | None = DB,
+) -> None:
+    """Write a consistent copy of the running store (SQLite backup API, or pg_dump)."""
+    from frailtrial.cli.audit import open_store
+
+    url = open_store(db)
+    from frailtrial.edc.services import backup as backups
+    from frailtrial.edc.services.audit import key_path
+
+    backups.backup(url, out)
+    typer.echo(
+        f"backup of {url} written to {out}; the audit key {key_path(url)} is not in it: "
+        "back it up separately"
+    )
+
+
+@app.command()
+def restore(
+    file: Path = typer.Argument(..., help="A file written by `frailtrial edc backup`."),
+    db: str | None = DB,
+    replace: bool = typer.Option(
+        False, "--replace", help="Restore over an existing SQLite store (kept aside first)."
+    ),
+) -> None:
+    """Restore a backup after verifying its audit trail; warn if it is older than an anchor.
+
+    Exit 1 when the backup's trail is broken or its rows differ from it (nothing restored
+    on SQLite); 2 for bad input, including an existing store without --replace.
+    """
+    from frailtrial.edc import database_url
+    from frailtrial.edc.services import backup as backups
+
+    try:
+        done = backups.restore(file, database_url(db), replace)
+    except backups.TamperedBackup as exc:
+        typer.echo(f"error: backup {file} fails the audit check: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    if done.kept_aside:
+        typer.echo(f"the replaced store is kept in {done.kept_aside}")
+    for finding in done.older_than_anchors:
+        typer.echo(f"warning: the restored store is older than an anchor: {finding}", err=True)
+    typer.echo(f"restored {file} into {done.db}: audit trail of {done.rows} rows verified")

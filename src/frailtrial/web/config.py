@@ -10,8 +10,6 @@ else the SQLite file's folder, else ``~/.local/share/frailtrial``); it is never 
 from __future__ import annotations
 
 import os
-import secrets
-from pathlib import Path
 from typing import Any
 
 from frailtrial.edc import config as edc_config
@@ -36,26 +34,11 @@ def _truthy(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def data_dir(url: str) -> Path:
-    """Where generated secrets live: the env setting, the SQLite file's folder, or the home."""
-    if os.environ.get("FRAILTRIAL_DATA_DIR"):
-        return Path(os.environ["FRAILTRIAL_DATA_DIR"])
-    if url.startswith("sqlite:///"):
-        return Path(url.removeprefix("sqlite://")).parent
-    return Path.home() / ".local" / "share" / "frailtrial"
-
-
 def secret_key(url: str) -> str:
     """The signing key: ``FRAILTRIAL_SECRET_KEY``, else a key generated once (mode 0600)."""
     if os.environ.get("FRAILTRIAL_SECRET_KEY"):
         return os.environ["FRAILTRIAL_SECRET_KEY"]
-    path = data_dir(url) / "frailtrial-secret-key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(50))
-    return path.read_text().strip()
+    return edc_config.key_file(edc_config.data_dir(url) / "frailtrial-secret-key")
 
 
 def web_settings(url: str) -> dict[str, Any]:

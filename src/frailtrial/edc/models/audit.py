@@ -1,4 +1,4 @@
-"""The audit trail: append-only, each row chained to the previous by SHA-256."""
+"""The audit trail: append-only, each row chained to the previous by HMAC-SHA256."""
 
 from __future__ import annotations
 
@@ -33,7 +33,9 @@ class AuditEntry(models.Model):
 
 
 class AuditHead(models.Model):
-    """The chain's last sequence number and hash, so a removed tail is detected too."""
+    """The chain's last sequence number and hash, so a removed tail is detected too, and the
+    store's random id (set at the first audit row; keyed into every row and every anchor)."""
 
     seq = models.BigIntegerField()
     hash = models.CharField(max_length=64)
+    store = models.CharField(max_length=32, blank=True, default="")

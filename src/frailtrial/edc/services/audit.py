@@ -1,6 +1,8 @@
-"""The audit trail: append a hash-chained row per change; verify the chain; read it redacted.
+"""The audit trail: append a keyed, chained row per change; verify the chain; read it redacted.
 
-Each row's hash is SHA-256 over the previous row's hash and the row's canonical JSON. The
+Each row's hash is HMAC-SHA256, under the audit key, of the store's id, the previous row's hash
+and the row's canonical JSON. The key is a file outside the database (:func:`key_path`), so
+someone who can only write the database cannot recompute the chain after editing a row. The
 head (last sequence number and hash) is kept in its own row so that a removed tail is found
 too; database triggers refuse UPDATE and DELETE on the audit table.
 """
@@ -8,18 +10,49 @@ too; database triggers refuse UPDATE and DELETE on the audit table.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from dataclasses import dataclass
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django.db import models
 from django.db.models import Q
 
+from frailtrial.edc import config
 from frailtrial.edc.models import AuditEntry, AuditHead, Membership
 from frailtrial.edc.services.common import now, plain, sees_arm, snapshot
+from frailtrial.errors import InputError
 
 GENESIS = "0" * 64
 REDACTED = '"(blinded)"'
+KEY_FILE = "frailtrial-audit-key"
+_keys: dict[Path, bytes] = {}
+
+
+def key_path(url: str | None = None) -> Path:
+    """The audit key's file: ``FRAILTRIAL_AUDIT_KEY_FILE``, else ``frailtrial-audit-key`` in
+    the data directory (beside the web secret key; see :func:`frailtrial.edc.config.data_dir`)."""
+    if os.environ.get("FRAILTRIAL_AUDIT_KEY_FILE"):
+        return Path(os.environ["FRAILTRIAL_AUDIT_KEY_FILE"])
+    return config.data_dir(url or config.current_url()) / KEY_FILE
+
+
+def audit_key(create: bool = False) -> bytes:
+    """The audit key of the open store; ``create`` makes it (0600) when missing, which only
+    the first audit row of a store may do (a lost key is never silently replaced)."""
+    path = key_path()
+    if path not in _keys or not path.exists():
+        if not path.exists() and not create:
+            raise InputError(
+                f"audit key {path} is missing; the audit trail cannot be checked or extended "
+                "without it: restore it from its backup (or set FRAILTRIAL_AUDIT_KEY_FILE)"
+            )
+        _keys[path] = bytes.fromhex(config.key_file(path, create))
+    return _keys[path]
 
 
 def canonical(value: Any) -> str:
@@ -27,8 +60,13 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=plain)
 
 
-def _digest(prev_hash: str, fields: dict[str, Any]) -> str:
-    return hashlib.sha256((prev_hash + "\n" + canonical(fields)).encode("utf-8")).hexdigest()
+def sign(key: bytes, text: str) -> str:
+    """HMAC-SHA256 of ``text`` under ``key``, as hex."""
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _digest(key: bytes, store: str, prev_hash: str, fields: dict[str, Any]) -> str:
+    return sign(key, store + "\n" + prev_hash + "\n" + canonical(fields))
 
 
 def _fields(e: AuditEntry) -> dict[str, Any]:
@@ -71,6 +109,9 @@ def record_many(
 ) -> list[AuditEntry]:
     """Append one chained row per change in one insert (inside the change's transaction)."""
     head = AuditHead.objects.select_for_update().get(pk=1)  # created by migration 0003
+    if head.seq == 0 and not head.store:
+        head.store = uuid.uuid4().hex
+    key = audit_key(create=head.seq == 0)
     at = now()
     who = actor.user.get_username() if actor else "system"
     entries = []
@@ -93,7 +134,7 @@ def record_many(
             blinded=blinded,
             prev_hash=prev,
         )
-        entry.hash = prev = _digest(prev, _fields(entry))
+        entry.hash = prev = _digest(key, head.store, prev, _fields(entry))
         entries.append(entry)
     AuditEntry.objects.bulk_create(entries)
     head.seq, head.hash = seq, prev
@@ -154,18 +195,52 @@ def update(
 
 
 @dataclass(frozen=True)
+class Finding:
+    """One sign of tampering: the table, row and field concerned, and what is wrong."""
+
+    table: str
+    row: str
+    field: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.table} row {self.row} field {self.field}: {self.problem}"
+
+
+@dataclass(frozen=True)
 class ChainReport:
-    """Result of a chain check: ok, rows checked, head hash, and the first broken link."""
+    """Result of a check: ok, rows checked, head hash, the first broken link, every finding."""
 
     ok: bool
     rows: int
     head: str
     broken_seq: int | None = None
     problem: str | None = None
+    findings: tuple[Finding, ...] = field(default=())
 
 
-def verify_chain(batch: int = 5000) -> ChainReport:
-    """Recompute every link; report the first altered, inserted or removed row."""
+def _broken(rows: int, prev: str, seq: int, column: str, problem: str) -> ChainReport:
+    finding = Finding(AuditEntry._meta.db_table, str(seq), column, problem)
+    return ChainReport(False, rows, prev, seq, problem, (finding,))
+
+
+def store_id() -> str:
+    """The store's random id (empty before its first audit row)."""
+    head = AuditHead.objects.filter(pk=1).first()
+    return head.store if head else ""
+
+
+def verify_chain(
+    batch: int = 5000, visit: Callable[[AuditEntry], None] | None = None
+) -> ChainReport:
+    """Recompute every keyed link; report the first altered, inserted or removed row.
+
+    ``visit`` is called with each row that links (to collect last audited values or the
+    hashes an anchor names). An empty trail needs no key.
+    """
+    head = AuditHead.objects.filter(pk=1).first()
+    store = head.store if head else ""
+    key = audit_key() if AuditEntry.objects.exists() else b""
     prev, expected, rows = GENESIS, 1, 0
     last_pk = 0
     while True:
@@ -174,19 +249,22 @@ def verify_chain(batch: int = 5000) -> ChainReport:
             break
         for e in chunk:
             if e.seq != expected:
-                return ChainReport(False, rows, prev, expected, f"row {expected} is missing")
+                return _broken(rows, prev, expected, "seq", f"row {expected} is missing")
             if e.prev_hash != prev:
-                return ChainReport(False, rows, prev, e.seq, f"row {e.seq} does not link")
-            if _digest(prev, _fields(e)) != e.hash:
-                return ChainReport(False, rows, prev, e.seq, f"row {e.seq} was altered")
+                return _broken(rows, prev, e.seq, "prev_hash", f"row {e.seq} does not link")
+            if not hmac.compare_digest(_digest(key, store, prev, _fields(e)), e.hash):
+                return _broken(
+                    rows, prev, e.seq, "hash", f"row {e.seq} was altered (its keyed hash differs)"
+                )
+            if visit is not None:
+                visit(e)
             prev, expected, rows = e.hash, expected + 1, rows + 1
         last_pk = chunk[-1].seq
-    head = AuditHead.objects.filter(pk=1).first()
     if head is None or head.seq != rows or head.hash != prev:
         last = "missing" if head is None else str(head.seq)
-        return ChainReport(
-            False, rows, prev, rows + 1, f"rows after {rows} were removed (head is {last})"
-        )
+        problem = f"rows after {rows} were removed (head is {last})"
+        finding = Finding(AuditHead._meta.db_table, "1", "seq", problem)
+        return ChainReport(False, rows, prev, rows + 1, problem, (finding,))
     return ChainReport(True, rows, prev)
 
 

@@ -19,10 +19,12 @@ from frailtrial.dataset import TrialDataset, write_dataset
 from frailtrial.dataset.schema import DEMOGRAPHICS
 from frailtrial.edc.models import Membership, Trial
 from frailtrial.edc.services import audit
+from frailtrial.edc.services.anchor import write_anchor
 from frailtrial.edc.services.common import protocol_of, sees_arm
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol
 
+ANCHOR_FILE = "audit-anchor.json"  # the signed audit head, written beside each export
 BLINDED_COLUMNS = {
     "participants": ("arm", "arm_received"),
     "dosing": ("cells", "cells_per_kg", "lot"),
@@ -453,6 +455,7 @@ def export(actor: Membership, out: str | Path) -> dict[str, Any]:
 
     with transaction.atomic():
         audit.record(actor, "export", ("trial", str(trial.pk)), None, audit_summary)
+    anchored, _ = write_anchor(directory / ANCHOR_FILE)  # the trail as it was at this export
     ds = tables.dataset
     return {
         "trial": trial.name,
@@ -464,4 +467,5 @@ def export(actor: Membership, out: str | Path) -> dict[str, Any]:
         "screened": len(ds.screening),
         "infusions": len(ds.dosing),
         "files": [str(f) for f in files],
+        "anchor": anchored.source,
     }

@@ -12,6 +12,7 @@ from django.db import transaction
 from frailtrial.edc.errors import AccessDenied
 from frailtrial.edc.models import ROLES, Membership, Site, Trial
 from frailtrial.edc.services import audit
+from frailtrial.edc.services.anchor import write_anchor
 from frailtrial.edc.services.common import now, require, snapshot, write
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol
@@ -122,6 +123,7 @@ def lock(actor: Membership, reason: str) -> Trial:
         new = snapshot(trial)
         old.pop("protocol_yaml"), new.pop("protocol_yaml")
         audit.record(actor, "lock", trial, old, new, reason)
+    write_anchor()  # kept in the anchors folder: a store restored from before the lock is found
     return trial
 
 
@@ -139,4 +141,5 @@ def unblind_statistician(actor: Membership, statistician: Membership, reason: st
         audit.update(
             actor, statistician, {"unblinded_for_analysis_at": now()}, reason, action="unblind"
         )
+    write_anchor()  # as at the lock: undoing the unblinding by a restore is found
     return statistician

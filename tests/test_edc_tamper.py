@@ -1,0 +1,249 @@
+"""Attacks on the rows themselves: an insider who can write the database (triggers dropped)
+edits a CRF, a measurement, an allocation, the list, an unblinding, or truncates the trail;
+`audit verify` finds each, naming table, row and field."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cli_inprocess import invoke
+from edc_support import dose_first, enroll, new_trial, report_sae, sqlite_url, use_store
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One store with a realistic history (made once; each test works on a copy)."""
+    folder = tmp_path_factory.mktemp("tamper")
+    url = sqlite_url(folder)
+    use_store(url)
+    from frailtrial.edc.services import crf, randomization, safety, visits
+
+    t = new_trial()
+    coord = t["m"]["coordinator"]
+    for i in range(3):
+        pid = enroll(t, f"T{i}").participant_id
+        dose_first(t, pid)
+        visits.attend(coord, pid, "baseline", "2024-03-05")
+        crf.enter_crf(coord, pid, "baseline", "tug", {"tug_s": 12.0 + i})
+        crf.record_measurements(coord, pid, "baseline", {"grip": 20.0 + i})
+    crf.enter_crf(coord, pid, "baseline", "tug", {"tug_s": 9.5}, reason="transcription error")
+    ae = report_sae(coord, pid, "2024-03-06")
+    safety.update(coord, ae.pk, {"outcome": "recovered"}, "follow-up call")
+    randomization.emergency_unblind(t["m"]["investigator"], pid, "anaphylaxis, arm needed now")
+    from django.db import connections
+
+    connections.close_all()
+    return Path(url.removeprefix("sqlite:///"))
+
+
+@pytest.fixture()
+def store(template: Path) -> str:
+    """A copy of the template store in the template's folder (same key and anchors folder)."""
+    import shutil
+    import uuid
+
+    copy = template.with_name(f"copy-{uuid.uuid4().hex[:8]}.sqlite3")
+    shutil.copyfile(template, copy)
+    url = f"sqlite:///{copy}"
+    use_store(url)
+    return url
+
+
+def _raw(sql: str, params: tuple[Any, ...] = ()) -> None:
+    """What an intruder with write access does: drop the guard triggers, then change rows."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("DROP TRIGGER IF EXISTS edc_audit_no_update")
+        cur.execute("DROP TRIGGER IF EXISTS edc_audit_no_delete")
+        cur.execute(sql, params)
+    connection.close()
+
+
+def _first(table: str, where: str = "1 = 1") -> int:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT min(id) FROM {table} WHERE {where}")
+        return int(cur.fetchone()[0])
+
+
+SWAP = "CASE arm WHEN 'mscs' THEN 'placebo' ELSE 'mscs' END"
+ATTACKS = {
+    "crf answers": ("edc_crf", "answers", "UPDATE edc_crf SET answers = '{\"tug_s\": 30}'"),
+    "crf scores": (
+        "edc_crf",
+        "scores",
+        'UPDATE edc_crf SET scores = \'{"seconds": 30, "fall_risk": true}\'',
+    ),
+    "measurement": ("edc_measurement", "value", "UPDATE edc_measurement SET value = value + 1"),
+    "allocation arm swapped": ("edc_allocation", "arm", f"UPDATE edc_allocation SET arm = {SWAP}"),
+    "allocation entry": (
+        "edc_allocation",
+        "entry_id",
+        "UPDATE edc_allocation SET entry_id = entry_id + 50",
+    ),
+    "unused list entry rewritten": (
+        "edc_listentry",
+        "arm",
+        f"UPDATE edc_listentry SET arm = {SWAP}",
+    ),
+    "list entry made reusable": ("edc_listentry", "used", "UPDATE edc_listentry SET used = 0"),
+    "emergency unblinding undone": (
+        "edc_participant",
+        "emergency_unblinded",
+        "UPDATE edc_participant SET emergency_unblinded = 0",
+    ),
+    "adverse event": ("edc_adverseevent", "outcome", "UPDATE edc_adverseevent SET outcome = 'x'"),
+}
+WHERE = {
+    "edc_listentry": {"arm": "used = 0", "used": "used = 1"},
+    "edc_participant": {"emergency_unblinded": "emergency_unblinded = 1"},
+}
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+def test_direct_edit_is_found_naming_table_row_and_field(store: str, name: str) -> None:
+    from frailtrial.edc.services.integrity import verify_store
+
+    table, column, sql = ATTACKS[name]
+    assert verify_store().ok  # the untouched history has no finding (no false alarm)
+    row = _first(table, WHERE.get(table, {}).get(column, "1 = 1"))
+    _raw(f"{sql} WHERE id = %s", (row,))
+    report = verify_store()
+    assert not report.ok
+    assert (table, str(row), column) in {(f.table, f.row, f.field) for f in report.findings}
+
+
+def test_rows_deleted_or_inserted_without_audit_are_found(store: str) -> None:
+    from frailtrial.edc.services.integrity import verify_store
+
+    unblinding = _first("edc_emergencyunblinding")
+    _raw("DELETE FROM edc_emergencyunblinding")
+    _raw(
+        "INSERT INTO edc_measurement (participant_id, visit, variable, value, unit, below_lloq) "
+        "SELECT participant_id, 'week1', variable, 1.0, unit, NULL FROM edc_measurement "
+        "WHERE id = (SELECT min(id) FROM edc_measurement)"
+    )
+    inserted = _first("edc_measurement", "visit = 'week1'")
+    found = {(f.table, f.row, f.field): f.problem for f in verify_store().findings}
+    assert found[("edc_emergencyunblinding", str(unblinding), "*")] == "audited row is missing"
+    assert "never audited" in found[("edc_measurement", str(inserted), "*")]
+
+
+def test_cli_verify_lists_each_finding_without_values_and_exits_1(
+    store: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    alloc = _first("edc_allocation")
+    _raw(f"UPDATE edc_allocation SET arm = {SWAP} WHERE id = %s", (alloc,))
+    code, _, err = invoke(monkeypatch, capsys, "audit", "verify", "--db", store)
+    assert code == 1
+    assert f"tampered: edc_allocation row {alloc} field arm: differs from its last audited" in err
+    assert "mscs" not in err and "placebo" not in err  # a finding never reveals an arm
+    code, out, _ = invoke(monkeypatch, capsys, "audit", "verify", "--db", store, "--json")
+    report = json.loads(out)
+    assert code == 1 and not report["ok"]
+    assert {"table": "edc_allocation", "row": str(alloc), "field": "arm"}.items() <= report[
+        "findings"
+    ][0].items()
+
+
+def test_truncated_tail_with_the_head_moved_back_is_found_against_an_anchor(
+    store: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from frailtrial.edc.models import AuditEntry
+    from frailtrial.edc.services.audit import verify_chain
+
+    code, out, _ = invoke(monkeypatch, capsys, "audit", "anchor", "--db", store, "--json")
+    anchored = json.loads(out)
+    assert code == 0 and anchored["seq"] == AuditEntry.objects.count()
+    keep = anchored["seq"] - 4
+    last = AuditEntry.objects.get(seq=keep)
+    _raw("DELETE FROM edc_auditentry WHERE seq > %s", (keep,))
+    _raw("UPDATE edc_audithead SET seq = %s, hash = %s WHERE id = 1", (keep, last.hash))
+    assert verify_chain().ok  # a clean prefix: the chain alone cannot tell
+    code, _, err = invoke(monkeypatch, capsys, "audit", "verify", "--db", store)
+    assert code == 1
+    assert f"edc_auditentry row {anchored['seq']} field seq: the trail ends at row {keep}" in err
+
+
+def test_anchor_kept_elsewhere_is_checked_and_a_forged_one_is_refused(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kept = tmp_path / "elsewhere" / "anchor.json"
+    code, _, _ = invoke(monkeypatch, capsys, "audit", "anchor", "--db", store, "--out", str(kept))
+    assert code == 0 and oct(kept.stat().st_mode & 0o777) == "0o600"
+    from frailtrial.edc.services.anchor import anchors_dir
+
+    for own in anchors_dir().glob("*.json"):  # the intruder also clears the anchors folder
+        own.unlink()
+    _raw("DELETE FROM edc_auditentry WHERE seq > 3")
+    _raw("UPDATE edc_audithead SET seq = 3, hash = (SELECT hash FROM edc_auditentry WHERE seq = 3)")
+    code, _, err = invoke(monkeypatch, capsys, "audit", "verify", "--db", store)
+    assert code == 1 and "never audited" in err  # rows outlive their removed audit rows
+    assert "the trail ends" not in err  # but only an anchor tells how much was cut
+    code, _, err = invoke(
+        monkeypatch, capsys, "audit", "verify", "--db", store, "--anchor", str(kept)
+    )
+    assert code == 1 and "the trail ends at row 3" in err
+
+    data = json.loads(kept.read_text())
+    data["seq"] = 3  # move the anchor back to match
+    kept.write_text(json.dumps(data))
+    code, _, err = invoke(
+        monkeypatch, capsys, "audit", "verify", "--db", store, "--anchor", str(kept)
+    )
+    assert code == 2 and "signature does not match" in err
+    code, _, err = invoke(
+        monkeypatch, capsys, "audit", "verify", "--db", store, "--anchor", str(tmp_path / "no.json")
+    )
+    assert code == 2 and "cannot read it" in err
+
+
+def test_cli_verify_exits_2_without_the_key(store: str) -> None:
+    src = Path(__file__).parents[1] / "src"
+    done = subprocess.run(
+        [sys.executable, "-m", "frailtrial", "audit", "verify", "--db", store],
+        capture_output=True,
+        text=True,
+        env={
+            "PYTHONPATH": str(src),
+            "PATH": "/usr/bin:/bin",
+            "FRAILTRIAL_AUDIT_KEY_FILE": str(Path(store.removeprefix("sqlite:///")) / "none"),
+        },
+        timeout=120,
+    )
+    assert done.returncode == 2 and "audit key" in done.stderr and "is missing" in done.stderr
+
+
+def test_a_trail_emptied_with_its_store_id_is_found_against_an_anchor(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kept = tmp_path / "anchor.json"
+    assert invoke(monkeypatch, capsys, "audit", "anchor", "--db", store, "--out", str(kept))[0] == 0
+    _raw("DELETE FROM edc_auditentry")
+    _raw("UPDATE edc_audithead SET seq = 0, hash = %s, store = ''", ("0" * 64,))
+    code, _, err = invoke(
+        monkeypatch, capsys, "audit", "verify", "--db", store, "--anchor", str(kept)
+    )
+    assert code == 1 and "the trail ends at row 0" in err
+
+
+def test_an_anchor_of_another_store_is_bad_input(
+    store: str, template: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = template.with_name("other-anchor.json")
+    url = f"sqlite:///{template}"
+    assert invoke(monkeypatch, capsys, "audit", "anchor", "--db", url, "--out", str(other))[0] == 0
+    use_store(store)
+    _raw("UPDATE edc_audithead SET store = 'x' || substr(store, 2)")  # another id (hex has no x)
+    code, _, err = invoke(
+        monkeypatch, capsys, "audit", "verify", "--db", store, "--anchor", str(other)
+    )
+    assert code == 2 and "not of this store" in err
