@@ -108,9 +108,7 @@ def _coverage_given_s(c_s: FloatArray, lam: FloatArray, two_sided: bool) -> Floa
     return np.asarray(inside.prod(axis=1) @ _GH_W)
 
 
-def _coverage_one_factor(
-    c: FloatArray, lam: FloatArray, df: float, two_sided: bool
-) -> FloatArray:
+def _coverage_one_factor(c: FloatArray, lam: FloatArray, df: float, two_sided: bool) -> FloatArray:
     if math.isinf(df):
         return _coverage_given_s(c, lam, two_sided)
     s = np.sqrt(stats.chi2.ppf(_GL_U, df) / df)
@@ -194,7 +192,9 @@ def dunnett(
     est = np.asarray(estimate, dtype=float)
     cov = np.asarray(cov, dtype=float)
     if est.ndim != 1 or cov.shape != (est.size, est.size):
-        raise InputError(f"dunnett: {est.size} estimates need a ({est.size}, {est.size}) covariance")
+        raise InputError(
+            f"dunnett: {est.size} estimates need a ({est.size}, {est.size}) covariance"
+        )
     se = np.sqrt(np.diag(cov))
     if not (np.isfinite(est).all() and np.isfinite(cov).all() and (se > 0).all()):
         raise InputError("dunnett: estimates and covariance must be finite, variances positive")

@@ -26,8 +26,8 @@ raise :class:`~frailtrial.errors.InputError`, as do too few observations.
 Conventions follow R 4.2: ``t.test``, ``wilcox.test`` (exact when both groups have fewer
 than 50 observations and there are no ties (or zero differences), otherwise the normal
 approximation with tie and continuity correction; Hodges-Lehmann estimate and CI as with
-``conf.int=TRUE``), ``shapiro.test``, ``chisq.test``, ``fisher.test`` and ``p.adjust`` (``adjust_p``, from
-``frailtrial.stats.multiplicity``).
+``conf.int=TRUE``), ``shapiro.test``, ``chisq.test``, ``fisher.test`` and ``p.adjust``
+(``adjust_p``, from ``frailtrial.stats.multiplicity``).
 """
 
 from __future__ import annotations
