@@ -299,7 +299,10 @@ def _design_spec(formula: str, clean0: pd.DataFrame, variables: list[str]) -> _D
     key_parts: list[Any] = [formula]
     for v in variables:
         col = clean0[v]
-        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        if isinstance(col.dtype, pd.CategoricalDtype):  # its order sets the reference level
+            present = tuple(sorted(map(str, pd.unique(col.dropna()))))
+            key_parts.append((v, "category", tuple(map(str, col.cat.categories)), present))
+        elif pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
             key_parts.append((v, str(col.dtype)))
         else:
             key_parts.append((v, str(col.dtype), tuple(sorted(map(str, pd.unique(col))))))
