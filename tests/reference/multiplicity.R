@@ -3,8 +3,8 @@
 # Needs R >= 4.2 with nlme, emmeans, multcomp, mvtnorm and jsonlite.
 #  - p_adjust: stats::p.adjust (holm, hochberg, bonferroni) on fixed vectors (ties, NA).
 #  - lm_dunnett: lm(change ~ base + sex + arm) at m12 of sim_three_arm.csv, Dunnett by
-#    multcomp::glht(mcp(arm = "Dunnett")); the same from mvtnorm::pmvt / qmvt at high
-#    precision (glht's defaults carry an error of about 1e-3).
+#    multcomp::glht(mcp(arm = "Dunnett")); the same from mvtnorm::pmvt at high precision,
+#    the critical value by uniroot on pmvt (glht's defaults carry an error of about 1e-3).
 #  - pmvt_general: P(max |T_i| <= c) for a 4 x 4 correlation without one-factor form.
 #  - mmrm_dunnett: nlme::gls(change ~ base + sex + arm * visit, corSymm + varIdent, REML)
 #    over m3, m6, m12 (in time order), each dose vs placebo per visit by emmeans
@@ -43,7 +43,9 @@ precise_dunnett <- function(est, vc, df) {
   se <- sqrt(diag(vc)); cr <- cov2cor(vc); k <- length(est)
   p <- sapply(abs(est / se), function(t) 1 - pmvt(lower = rep(-t, k), upper = rep(t, k),
                                                    df = df, corr = cr, algorithm = precise))
-  crit <- qmvt(0.95, tail = "both.tails", df = df, corr = cr, algorithm = precise)$quantile
+  cover <- function(c) pmvt(lower = rep(-c, k), upper = rep(c, k), df = df, corr = cr,
+                            algorithm = precise)[1]
+  crit <- uniroot(function(c) cover(c) - 0.95, c(1, 6), tol = 1e-10)$root  # qmvt: ptol 1e-3
   list(p_adjusted = p, critical_value = crit, ci_low = est - crit * se, ci_high = est + crit * se)
 }
 
