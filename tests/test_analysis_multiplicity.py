@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ import pytest
 from scipy import stats
 
 from analysis_data import make_dataset
+from frailtrial.analysis.format import pvalue
 from frailtrial.analysis.models import fit_models
-from frailtrial.analysis.pipeline import analyze
+from frailtrial.analysis.pipeline import analyze, write_outputs
+from frailtrial.analysis.provenance import provenance
 from frailtrial.protocol import Protocol, load
 from frailtrial.stats import mmrm
 
@@ -171,7 +174,7 @@ def test_every_model_of_the_plan_takes_its_covariates(
     assert all(" sex + " in f for f in fits["formula"]), fits["formula"].tolist()
 
 
-def test_analyze_orders_visits_by_the_protocol_and_compares_with_placebo() -> None:
+def test_analyze_orders_visits_by_the_protocol_and_compares_with_placebo(tmp_path: Path) -> None:
     """A dataset where only high_dose improves (by about 3 points per visit): effects are
     treatment - placebo (positive for high_dose), rows in the protocol's visit order,
     adjusted by Holm, and the headline names both doses."""
@@ -180,7 +183,7 @@ def test_analyze_orders_visits_by_the_protocol_and_compares_with_placebo() -> No
     arm = meas["participant_id"].map(ds.participants.set_index("participant_id")["arm"])
     shift = np.where(arm == "low_dose", -meas["visit"].map(_step).to_numpy() * 3.0, 0.0)
     ds = dataclasses.replace(ds, measurements=meas.assign(value=meas["value"] + shift))
-    result = analyze(ds, PROTOCOL, {})
+    result = analyze(ds, PROTOCOL, provenance(PROTOCOL, None, 3))
     e = result.models.effects
     primary = _rows(e)
     assert list(dict.fromkeys(primary["visit"])) == ["month3", "month6", "month12", "overall"]
@@ -194,6 +197,11 @@ def test_analyze_orders_visits_by_the_protocol_and_compares_with_placebo() -> No
     doc = json.loads(result.to_json())
     row = doc["models"]["effects"][0]
     assert {"p_adjusted", "adjustment", "ci_low_adj", "ci_high_adj"} <= set(row)
+    html = write_outputs(result, tmp_path)["report"].read_text(encoding="utf-8")
+    assert "Adjusted p: Holm across the 2 active arms vs Placebo" in html
+    assert "Fixed sequence" in html and "sixmwd_12m → sppb_12m" in html
+    high = at12.loc["high_dose"]
+    assert html_escape(f"adj. p={pvalue(float(high['p_adjusted']))}") in html
 
 
 def _step(visit: str) -> float:

@@ -365,9 +365,13 @@ def _adjust(effects: pd.DataFrame, protocol: Protocol, pair_se: _PairSe) -> pd.D
                 for j in range(i + 1, len(names)):
                     d = pair_se.get((str(model), str(var), str(visit), a, names[j]), math.nan)
                     cov[i, j] = cov[j, i] = (se[i] ** 2 + se[j] ** 2 - d**2) / 2
-        adj = adjust_arms(
-            *(fam[c].to_numpy(float) for c in ("estimate", "se", "df", "p")), plan, cov
-        )
+        est, se, df, p = (fam[c].to_numpy(float) for c in ("estimate", "se", "df", "p"))
+        try:
+            adj = adjust_arms(est, se, df, p, plan, cov)
+        except InputError as exc:  # e.g. an arm-vs-arm contrast that could not be estimated
+            out.loc[fam.index, "p_adjusted"] = np.nan
+            out.loc[fam.index, "adjustment"] = f"{plan.multiplicity} not computed: {exc}"
+            continue
         out.loc[fam.index, "p_adjusted"] = adj.p
         out.loc[fam.index, "adjustment"] = (
             f"{adj.method} across {len(names)} arms vs {protocol.control_arm.name}"

@@ -164,10 +164,9 @@ def adjust_arms(
             estimate[ok], cov[np.ix_(ok, ok)], float(dfs.min()) if dfs.size else math.inf,
             plan.alpha,
         )  # fmt: skip
-        out = [nan.copy() for _ in range(3)]
-        for arr, vals in zip(out, (sim.p_adjusted, sim.ci_low, sim.ci_high), strict=True):
-            arr[ok] = vals
-        return Adjusted(*out, method)
+        p_adj, low, high = nan.copy(), nan.copy(), nan.copy()
+        p_adj[ok], low[ok], high[ok] = sim.p_adjusted, sim.ci_low, sim.ci_high
+        return Adjusted(p_adj, low, high, method)
     low, high = nan.copy(), nan.copy()
     if method == "bonferroni" and ok.any():
         dfs = np.where(np.isfinite(df[ok]), df[ok], np.inf)
