@@ -24,6 +24,7 @@ from frailtrial.analysis.models import fit_models
 from frailtrial.analysis.pipeline import analyze, write_outputs
 from frailtrial.analysis.provenance import provenance
 from frailtrial.protocol import Protocol, load
+from frailtrial.protocol.loader import ProtocolError, parse, read_yaml
 from frailtrial.stats import mmrm
 
 HERE = Path(__file__).parent
@@ -233,3 +234,37 @@ def test_comparator_is_placebo_even_after_a_fit_in_string_order(
     arms = [ARMS[c.split(" - ")[0]] for c in case["contrast"]]
     got = rows.loc[[("month12", a) for a in arms], "estimate"]
     np.testing.assert_allclose(got, case["estimate"], rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("plan", "message"),
+    [
+        ({"fixed_sequence": ["sixmwd_12m", "grip_12m"]}, "'grip_12m' is not an endpoint"),
+        ({"fixed_sequence": ["sppb_12m", "sppb_12m"]}, "lists an endpoint twice"),
+        ({"multiplicity": "sidak"}, "multiplicity"),
+    ],
+)
+def test_plan_multiplicity_is_validated(plan: dict[str, Any], message: str) -> None:
+    text = (HERE / "protocols" / "dose_months_holm.yaml").read_text(encoding="utf-8")
+    data = read_yaml(text, "test protocol")
+    data["analysis"].update(plan)
+    with pytest.raises(ProtocolError) as err:
+        parse(data, "test protocol")
+    assert message in str(err.value)
+
+
+def test_fixed_sequence_refuses_an_incidence_endpoint_and_a_missing_model() -> None:
+    data = read_yaml((HERE / "protocols" / "dose_months_holm.yaml").read_text("utf-8"), "t")
+    data["endpoints"].append(
+        {"name": "sae", "kind": "safety", "variable": "sae", "visit": "month12",
+         "measure": "incidence"}
+    )  # fmt: skip
+    data["analysis"]["fixed_sequence"] = ["sixmwd_12m", "sae"]
+    data["analysis"]["models"] = [m for m in data["analysis"]["models"] if m["kind"] == "mmrm"]
+    with pytest.raises(ProtocolError) as err:
+        parse(data, "t")
+    assert "fixed_sequence[1]" in str(err.value) and "incidence endpoint" in str(err.value)
+    data["analysis"]["fixed_sequence"] = ["sixmwd_12m"]
+    data["endpoints"][0]["measure"] = "value"
+    with pytest.raises(ProtocolError, match="no model of the plan has outcome value"):
+        parse(data, "t")

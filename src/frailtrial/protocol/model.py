@@ -431,6 +431,13 @@ def cross_check(p: Protocol) -> list[tuple[str, str]]:
                     "analysed by the plan's models (change_from_baseline or value)",
                 )
             )
+        elif all(m.outcome != endpoint_kind[name] for m in p.analysis.models):
+            problems.append(
+                (
+                    f"analysis.fixed_sequence[{i}]",
+                    f"{name!r}: no model of the plan has outcome {endpoint_kind[name]}",
+                )
+            )
     if len(set(p.analysis.fixed_sequence)) != len(p.analysis.fixed_sequence):
         problems.append(("analysis.fixed_sequence", "lists an endpoint twice"))
     n_primary = sum(ep.kind == "primary" for ep in p.endpoints)
