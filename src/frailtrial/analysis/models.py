@@ -351,35 +351,36 @@ def _adjust(effects: pd.DataFrame, protocol: Protocol, pair_se: _PairSe) -> pd.D
     variable and visit, then the fixed sequence over the plan's listed endpoints. A
     dose-response slope is one test per visit: its p is its own adjusted p."""
     plan = protocol.analysis
-    out = effects.assign(
-        p_adjusted=effects["p"], adjustment="none", ci_low_adj=np.nan, ci_high_adj=np.nan
-    )
-    arms = out[out["arm"] != "trend"]
-    for (model, var, visit), fam in arms.groupby(["model", "variable", "visit"], sort=False):
-        names = fam["arm"].astype(str).tolist()
+    n = len(effects)
+    p_adj = effects["p"].to_numpy(float).copy()
+    label = np.full(n, "none", dtype=object)
+    low, high = np.full(n, np.nan), np.full(n, np.nan)
+    cols = {c: effects[c].to_numpy(float) for c in ("estimate", "se", "df", "p")}
+    arm_names = effects["arm"].astype(str).to_numpy()
+    keys = ["model", "variable", "visit"]
+    groups = effects[arm_names != "trend"].groupby(keys, sort=False).indices
+    rows = np.flatnonzero(arm_names != "trend")
+    for key, where in groups.items():
+        pos = rows[where]
+        names = arm_names[pos].tolist()
+        est, se, df, p = (cols[c][pos] for c in ("estimate", "se", "df", "p"))
         cov = None
         if plan.multiplicity == "dunnett":
-            se = fam["se"].to_numpy(float)
             cov = np.diag(se**2)
             for i, a in enumerate(names):
                 for j in range(i + 1, len(names)):
-                    d = pair_se.get((str(model), str(var), str(visit), a, names[j]), math.nan)
+                    d = pair_se.get((*map(str, key), a, names[j]), math.nan)
                     cov[i, j] = cov[j, i] = (se[i] ** 2 + se[j] ** 2 - d**2) / 2
-        est, se, df, p = (fam[c].to_numpy(float) for c in ("estimate", "se", "df", "p"))
         try:
             adj = adjust_arms(est, se, df, p, plan, cov)
         except InputError as exc:  # e.g. an arm-vs-arm contrast that could not be estimated
-            out.loc[fam.index, "p_adjusted"] = np.nan
-            out.loc[fam.index, "adjustment"] = f"{plan.multiplicity} not computed: {exc}"
+            p_adj[pos] = np.nan
+            label[pos] = f"{plan.multiplicity} not computed: {exc}"
             continue
-        out.loc[fam.index, "p_adjusted"] = adj.p
-        out.loc[fam.index, "adjustment"] = (
-            f"{adj.method} across {len(names)} arms vs {protocol.control_arm.name}"
-            if len(names) > 1 and adj.method != "none"
-            else "none"
-        )
-        out.loc[fam.index, "ci_low_adj"] = adj.ci_low
-        out.loc[fam.index, "ci_high_adj"] = adj.ci_high
+        p_adj[pos], low[pos], high[pos] = adj.p, adj.ci_low, adj.ci_high
+        if len(names) > 1 and adj.method != "none":
+            label[pos] = f"{adj.method} across {len(names)} arms vs {protocol.control_arm.name}"
+    out = effects.assign(p_adjusted=p_adj, adjustment=label, ci_low_adj=low, ci_high_adj=high)
     if plan.fixed_sequence:
         families = [_endpoint_rows(out, protocol, name) for name in plan.fixed_sequence]
         gated = serial_gatekeeping(
