@@ -22,7 +22,9 @@ from analysis_data import make_dataset
 from frailtrial.analysis.format import pvalue
 from frailtrial.analysis.models import fit_models
 from frailtrial.analysis.pipeline import analyze, write_outputs
+from frailtrial.analysis.plan import adjust
 from frailtrial.analysis.provenance import provenance
+from frailtrial.analysis.table3 import _footnote as table3_footnote
 from frailtrial.protocol import Protocol, load
 from frailtrial.protocol.loader import ProtocolError, parse, read_yaml
 from frailtrial.stats import mmrm
@@ -268,3 +270,16 @@ def test_fixed_sequence_refuses_an_incidence_endpoint_and_a_missing_model() -> N
     data["endpoints"][0]["measure"] = "value"
     with pytest.raises(ProtocolError, match="no model of the plan has outcome value"):
         parse(data, "t")
+
+
+def test_p_value_families_of_a_dunnett_plan_take_bonferroni() -> None:
+    """Table 3's visits have only p-values (no joint distribution): a Dunnett plan adjusts
+    them by Bonferroni, and the footnote names the method used; a Hochberg plan by
+    Hochberg."""
+    p = np.array([0.01, 0.02, 0.04])
+    dunnett = _plan(multiplicity="dunnett")
+    np.testing.assert_allclose(adjust(p, dunnett.analysis), [0.03, 0.06, 0.12])
+    assert "Bonferroni adjustment over the 3 post-baseline visits" in table3_footnote(dunnett)
+    hochberg = _plan(multiplicity="hochberg")
+    np.testing.assert_allclose(adjust(p, hochberg.analysis), [0.03, 0.04, 0.04])
+    assert "Hochberg adjustment over the 3" in table3_footnote(hochberg)

@@ -5,6 +5,9 @@ comparison cannot be made on the data at hand (too few values, a constant sample
 table): a report cell then says why it is empty instead of the whole analysis stopping.
 No table shows a confidence interval of these estimates, so none is computed (the rank
 tests' Hodges-Lehmann interval is the costly part of a Mann-Whitney or Wilcoxon test).
+The plan's multiplicity through ``frailtrial.stats.multiplicity``: :func:`adjust` for a
+family known by its p-values, :func:`adjust_arms` for the active arms vs placebo of one
+endpoint (with Dunnett's and Bonferroni's simultaneous intervals).
 """
 
 from __future__ import annotations
@@ -124,7 +127,7 @@ def adjust(p: FloatArray, plan: AnalysisPlan) -> FloatArray:
     method = p_method(plan)
     if method is None or np.isnan(p).all():
         return p.copy()
-    return st.adjust_p(p, method)
+    return mult.adjust_p(p, method)
 
 
 @dataclass(frozen=True)
