@@ -17,9 +17,9 @@ import pytest
 from cli_inprocess import invoke
 from frailtrial.design import power_functions as pf
 from frailtrial.design.effect_size import effect_size
-from frailtrial.design.multiplicity import dunnett_coverage, dunnett_critical_value
 from frailtrial.design.sample_size import sample_size
 from frailtrial.errors import InputError
+from frailtrial.stats.multiplicity import dunnett_coverage, dunnett_critical_value
 
 MonkeyPatch = pytest.MonkeyPatch
 Capture = pytest.CaptureFixture[str]

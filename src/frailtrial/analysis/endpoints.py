@@ -301,13 +301,17 @@ def _model_headline(
         df = r.get("df_method", "")
         effects.append(
             {"arm": a.name}
-            | {k: float(r.get(k, math.nan)) for k in ("estimate", "ci_low", "ci_high", "p")}
             | {
+                k: float(r.get(k, math.nan))
+                for k in ("estimate", "ci_low", "ci_high", "p", "p_adjusted")
+                + ("ci_low_adj", "ci_high_adj")
+            }
+            | {
+                "adjustment": str(r.get("adjustment", "none")),
                 "method": f"{what} {spec.name}, {spec.method.upper()}, {df}: "
-                f"{a.name} − {protocol.control_arm.name}"
+                f"{a.name} − {protocol.control_arm.name}",
             }
         )
-    _adjusted(effects, protocol)
     sub = cells[(cells["variable"] == ep.variable) & (cells["visit"] == ep.visit)]
     measure, column = (
         ("change", "mean_change") if ep.measure == "change_from_baseline" else ("value", "mean")

@@ -26,11 +26,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from frailtrial.analysis.plan import adjust_arms
 from frailtrial.analysis.table3 import baseline_of
 from frailtrial.errors import ConvergenceError, InputError
 from frailtrial.protocol import Protocol
 from frailtrial.protocol.model import ModelSpec
 from frailtrial.stats import lmm, lmm_many, mmrm
+from frailtrial.stats.multiplicity import serial_gatekeeping
 
 _DF = {
     "satterthwaite": "satterthwaite",
@@ -39,6 +41,8 @@ _DF = {
     "between_within": "between-within",
 }
 _FAILS = (ConvergenceError, InputError, np.linalg.LinAlgError, ValueError)
+_PairSe = dict[tuple[str, str, str, str, str], float]
+"""(model, variable, visit, arm, other arm) -> standard error of arm - other arm."""
 
 
 @dataclass(frozen=True)
@@ -79,8 +83,11 @@ def _arm_factor(s: pd.Series, protocol: Protocol) -> pd.Categorical[Any]:
     return _factor(s, order)
 
 
-def _mmrm(post: pd.DataFrame, protocol: Protocol, spec: ModelSpec) -> tuple[list[dict], list[dict]]:
-    """``post``: the change-from-baseline rows of :func:`_change_frame`."""
+def _mmrm(
+    post: pd.DataFrame, protocol: Protocol, spec: ModelSpec, covs: _PairSe
+) -> tuple[list[dict], list[dict]]:
+    """``post``: the change-from-baseline rows of :func:`_change_frame`; with Dunnett, the
+    standard errors of arm-vs-arm contrasts go to ``covs``."""
     covariates = (["base"] if spec.baseline_covariate else []) + spec.covariates
     formula = "change ~ " + " + ".join([*covariates, "arm * visit"])
     by_var = _by_variable(post.assign(arm=_arm_factor(post["arm"], protocol)))
@@ -107,20 +114,40 @@ def _mmrm(post: pd.DataFrame, protocol: Protocol, spec: ModelSpec) -> tuple[list
         return effects, fits
     try:  # one contrast matrix for every variable (same design), inference batched
         labels, lmat = good[0][1].treatment_contrast_matrix("arm")
-        table = mmrm.estimate_many([f for _, f in good], lmat, df)
+        keys = [
+            (str(c).split(" - ")[0], str(v))
+            for c, v in zip(labels["contrast"], labels["visit"], strict=True)
+        ]
+        pairs = _arm_pairs(keys) if protocol.analysis.multiplicity == "dunnett" else []
+        extra = [lmat[i] - lmat[j] for _, i, j in pairs]
+        table = mmrm.estimate_many([f for _, f in good], np.vstack([lmat, *extra]), df)
     except _FAILS as exc:
         for v, _ in good:
             fits.append(_fit_row(spec, v, formula, note=f"no contrasts: {exc}"))
         return effects, fits
     for k, (v, fit) in enumerate(good):
         fits.append(_fitted_row(spec, v, formula, fit))
-        rows = table[table["fit"] == k].sort_values("row")
-        for lab, r in zip(
-            labels.to_dict(orient="records"), rows.to_dict(orient="records"), strict=True
-        ):
-            arm = str(lab["contrast"]).split(" - ")[0]
-            effects.append(_effect(spec, v, arm, str(lab["visit"]), r, f"{df} df"))
+        rows = table[table["fit"] == k].sort_values("row").to_dict(orient="records")
+        for (arm, visit), r in zip(keys, rows, strict=False):
+            effects.append(_effect(spec, v, arm, visit, r, f"{df} df"))
+        for (visit, i, j), r in zip(pairs, rows[len(keys) :], strict=True):
+            covs[(spec.name, v, visit, keys[i][0], keys[j][0])] = float(r["se"])
     return effects, fits
+
+
+def _arm_pairs(keys: list[tuple[str, str]]) -> list[tuple[str, int, int]]:
+    """(visit, i, j) for each pair of rows i < j of ``keys`` ((arm, visit) of contrasts vs
+    the control) at the same visit: the arm-vs-arm contrasts whose standard errors give the
+    covariance of the two effects (Dunnett)."""
+    by_visit: dict[str, list[int]] = {}
+    for i, (_, visit) in enumerate(keys):
+        by_visit.setdefault(visit, []).append(i)
+    return [
+        (visit, i, j)
+        for visit, idx in by_visit.items()
+        for a, i in enumerate(idx)
+        for j in idx[a + 1 :]
+    ]
 
 
 def _fit_row(
@@ -181,10 +208,11 @@ def _effect(spec: ModelSpec, variable: str, arm: str, visit: str, r: dict, df_no
 
 
 def _random_intercept(
-    m: pd.DataFrame, protocol: Protocol, spec: ModelSpec
+    m: pd.DataFrame, protocol: Protocol, spec: ModelSpec, covs: _PairSe
 ) -> tuple[list[dict], list[dict]]:
     """Per variable: the arm x visit test from a single fit, and the arm contrasts per
-    visit from one batched fit of every variable (``stats.lmm_many``, same estimates)."""
+    visit from one batched fit of every variable (``stats.lmm_many``, same estimates); with
+    Dunnett, the standard errors of arm-vs-arm contrasts go to ``covs``."""
     seen = set(m["visit"].unique())
     visits = [v.name for v in protocol.assessment_visits if v.name in seen]
     formula = "value ~ " + " + ".join([*spec.covariates, "arm * visit"])
@@ -242,37 +270,67 @@ def _random_intercept(
                     "p": est.p[k],
                 }
                 effects.append(_effect(spec, name, arm, visit, r, "satterthwaite df"))
+    if protocol.analysis.multiplicity == "dunnett":
+        for a, first in enumerate(actives):
+            for second in actives[a + 1 :]:
+                for visit in visits:
+                    try:
+                        est = batch.treatment_contrast(
+                            "arm", first, "visit", visit, reference=second
+                        )
+                    except _FAILS:
+                        continue
+                    for k, (name, _) in enumerate(fitted):
+                        covs[(spec.name, name, visit, first, second)] = float(est.se[k])
     return effects, fits
 
 
-def _dose_response(post: pd.DataFrame, protocol: Protocol) -> tuple[list[dict], list[dict]]:
-    """``post``: the change-from-baseline rows of :func:`_change_frame`."""
+def _dose_response(
+    post: pd.DataFrame, protocol: Protocol, like: ModelSpec | None
+) -> tuple[list[dict], list[dict]]:
+    """``post``: the change-from-baseline rows of :func:`_change_frame`. The model adjusts
+    for what the primary MMRM ``like`` adjusts for (baseline, covariates) and takes its
+    covariance, method and df (unstructured, REML, Kenward-Roger without one)."""
     doses = {a.name: (a.dose.cells or a.dose.cells_per_kg or 0.0) for a in protocol.arms}
     unit = min(d for d in doses.values() if d > 0)
     post = post.assign(dose=post["arm"].map(doses).astype(float) / unit)
-    formula = "change ~ base + visit + visit:dose"
     spec = ModelSpec(
-        name="dose_response", kind="mmrm", outcome="change_from_baseline", role="supportive"
+        name="dose_response",
+        kind="mmrm",
+        outcome="change_from_baseline",
+        role="supportive",
+        **(
+            like.model_dump(
+                include={"baseline_covariate", "covariates", "covariance", "method", "df"}
+            )
+            if like is not None
+            else {}
+        ),
     )
+    covariates = (["base"] if spec.baseline_covariate else []) + spec.covariates
+    formula = "change ~ " + " + ".join([*covariates, "visit", "visit:dose"])
     effects: list[dict] = []
     fits: list[dict] = []
     later = [v.name for v in protocol.follow_up_visits]
+    df = _DF[spec.df]
     by_var = _by_variable(post)
     for var in protocol.variables:
         if var.name not in by_var:
             continue
         d = by_var[var.name]
         try:
-            fit = mmrm.mmrm(d, formula, "participant_id", "visit", "us", "reml")
-            coef = fit.coefficients("kr")
+            fit = mmrm.mmrm(d, formula, "participant_id", "visit", spec.covariance, spec.method)
+            coef = fit.coefficients(df)
         except _FAILS as exc:
             fits.append(_fit_row(spec, var.name, formula, note=f"not fitted: {exc}"))
             continue
         fits.append(_fitted_row(spec, var.name, formula, fit, f"slope per {unit:.3g} cells"))
-        for r in coef[coef["term"].str.contains("dose")].to_dict(orient="records"):
-            term = str(r["term"]).split(":")[0]
-            visit = next(v for v in later if term.endswith(v) or f"[{v}]" in term)
-            effects.append(_effect(spec, var.name, "trend", visit, r, "kr df"))
+        for r in coef.to_dict(orient="records"):
+            parts = str(r["term"]).split(":")
+            if "dose" not in parts:
+                continue
+            visit = next(v for v in later if f"visit{v}" in parts)
+            effects.append(_effect(spec, var.name, "trend", visit, r, f"{df} df"))
     return effects, fits
 
 
@@ -287,25 +345,96 @@ def _with_covariates(
     return m.assign(**{c: m["participant_id"].map(by_id[c]).to_numpy() for c in names})
 
 
+def _adjust(effects: pd.DataFrame, protocol: Protocol, pair_se: _PairSe) -> pd.DataFrame:
+    """``effects`` with ``p_adjusted``, ``adjustment`` and simultaneous ``ci_low_adj`` /
+    ``ci_high_adj``: the plan's multiplicity across the active arms vs placebo of each model,
+    variable and visit, then the fixed sequence over the plan's listed endpoints. A
+    dose-response slope is one test per visit: its p is its own adjusted p."""
+    plan = protocol.analysis
+    n = len(effects)
+    p_adj = effects["p"].to_numpy(float).copy()
+    label = np.full(n, "none", dtype=object)
+    low, high = np.full(n, np.nan), np.full(n, np.nan)
+    cols = {c: effects[c].to_numpy(float) for c in ("estimate", "se", "df", "p")}
+    arm_names = effects["arm"].astype(str).to_numpy()
+    keys = ["model", "variable", "visit"]
+    groups = effects[arm_names != "trend"].groupby(keys, sort=False).indices
+    rows = np.flatnonzero(arm_names != "trend")
+    for key, where in groups.items():
+        pos = rows[where]
+        names = arm_names[pos].tolist()
+        est, se, df, p = (cols[c][pos] for c in ("estimate", "se", "df", "p"))
+        cov = None
+        if plan.multiplicity == "dunnett":
+            cov = np.diag(se**2)
+            for i, a in enumerate(names):
+                for j in range(i + 1, len(names)):
+                    d = pair_se.get((*map(str, key), a, names[j]), math.nan)
+                    cov[i, j] = cov[j, i] = (se[i] ** 2 + se[j] ** 2 - d**2) / 2
+        try:
+            adj = adjust_arms(est, se, df, p, plan, cov)
+        except InputError as exc:  # e.g. an arm-vs-arm contrast that could not be estimated
+            p_adj[pos] = np.nan
+            label[pos] = f"{plan.multiplicity} not computed: {exc}"
+            continue
+        p_adj[pos], low[pos], high[pos] = adj.p, adj.ci_low, adj.ci_high
+        if len(names) > 1 and adj.method != "none":
+            label[pos] = f"{adj.method} across {len(names)} arms vs {protocol.control_arm.name}"
+    out = effects.assign(p_adjusted=p_adj, adjustment=label, ci_low_adj=low, ci_high_adj=high)
+    if plan.fixed_sequence:
+        families = [_endpoint_rows(out, protocol, name) for name in plan.fixed_sequence]
+        gated = serial_gatekeeping(
+            [
+                out.loc[i, "p_adjusted"].to_numpy(float) if len(i) else np.array([np.nan])
+                for i in families
+            ]
+        )
+        n = len(families)
+        for step, (idx, p) in enumerate(zip(families, gated, strict=True), start=1):
+            out.loc[idx, "p_adjusted"] = p
+            out.loc[idx, "adjustment"] = [
+                f"{a}; fixed sequence {step} of {n}" for a in out.loc[idx, "adjustment"]
+            ]
+    return out
+
+
+def _endpoint_rows(effects: pd.DataFrame, protocol: Protocol, name: str) -> pd.Index:
+    """The arm-vs-placebo rows that test endpoint ``name``: its variable and visit in the
+    plan's model of its measure (the primary model when it is of that measure)."""
+    ep = next(e for e in protocol.endpoints if e.name == name)
+    specs = [s for s in protocol.analysis.models if s.outcome == ep.measure]
+    specs.sort(key=lambda s: s.role != "primary")
+    if not specs:
+        return effects.index[:0]
+    e = effects
+    sel = (e["model"] == specs[0].name) & (e["variable"] == ep.variable) & (e["visit"] == ep.visit)
+    return e.index[sel & (e["arm"] != "trend")]
+
+
 def fit_models(
     m: pd.DataFrame, protocol: Protocol, participants: pd.DataFrame | None = None
 ) -> Models:
     """Every model of the plan on the population's measurements ``m`` (with ``arm``); the
-    models' covariates come from ``participants`` (participants.csv)."""
+    models' covariates come from ``participants`` (participants.csv); each effect vs control
+    carries the plan's multiplicity adjustment (:func:`_adjust`)."""
     effects: list[dict] = []
     fits: list[dict] = []
+    pair_se: _PairSe = {}
     plan = protocol.analysis
     m = _with_covariates(m, protocol, participants)
     post = _change_frame(m, protocol)  # once, for every model of change (MMRMs, dose-response)
     for spec in plan.models:
         if spec.kind == "mmrm":
-            e, f = _mmrm(post, protocol, spec)
+            e, f = _mmrm(post, protocol, spec, pair_se)
         else:
-            e, f = _random_intercept(m, protocol, spec)
+            e, f = _random_intercept(m, protocol, spec, pair_se)
         effects += e
         fits += f
     if plan.dose_response:
-        e, f = _dose_response(post, protocol)
+        mmrms = sorted(
+            (s for s in plan.models if s.kind == "mmrm"), key=lambda s: s.role != "primary"
+        )
+        e, f = _dose_response(post, protocol, mmrms[0] if mmrms else None)
         effects += e
         fits += f
     cols = [
@@ -321,4 +450,5 @@ def fit_models(
         "p",
         "df_method",
     ]
-    return Models(pd.DataFrame(effects, columns=cols), pd.DataFrame(fits))
+    frame = _adjust(pd.DataFrame(effects, columns=cols), protocol, pair_se)
+    return Models(frame, pd.DataFrame(fits))

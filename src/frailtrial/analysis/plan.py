@@ -5,6 +5,9 @@ comparison cannot be made on the data at hand (too few values, a constant sample
 table): a report cell then says why it is empty instead of the whole analysis stopping.
 No table shows a confidence interval of these estimates, so none is computed (the rank
 tests' Hodges-Lehmann interval is the costly part of a Mann-Whitney or Wilcoxon test).
+The plan's multiplicity through ``frailtrial.stats.multiplicity``: :func:`adjust` for a
+family known by its p-values, :func:`adjust_arms` for the active arms vs placebo of one
+endpoint (with Dunnett's and Bonferroni's simultaneous intervals).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy.typing as npt
 
 from frailtrial.errors import InputError
 from frailtrial.protocol.model import AnalysisPlan
+from frailtrial.stats import multiplicity as mult
 from frailtrial.stats import tests as st
 
 FloatArray = npt.NDArray[np.float64]
@@ -108,11 +112,69 @@ def fisher(table: npt.NDArray[np.int64]) -> Comparison:
     return Comparison(res.test, res.p, res.reason)
 
 
+def p_method(plan: AnalysisPlan) -> mult.PMethod | None:
+    """The adjustment of a family known only by its p-values: the plan's method, Bonferroni
+    when the plan says Dunnett (which needs the comparisons' joint distribution), None for
+    no adjustment."""
+    if plan.multiplicity == "none":
+        return None
+    return "bonferroni" if plan.multiplicity == "dunnett" else plan.multiplicity
+
+
 def adjust(p: FloatArray, plan: AnalysisPlan) -> FloatArray:
-    """Multiplicity adjustment of the plan over a family of p-values (NaN kept)."""
-    if plan.multiplicity == "none" or np.isnan(p).all():
+    """Multiplicity adjustment of the plan over a family of p-values (NaN kept), by
+    :func:`p_method`."""
+    method = p_method(plan)
+    if method is None or np.isnan(p).all():
         return p.copy()
-    return st.adjust_p(p, plan.multiplicity)
+    return mult.adjust_p(p, method)
+
+
+@dataclass(frozen=True)
+class Adjusted:
+    """One family's adjusted p-values and simultaneous intervals (NaN where the method
+    gives none, or the comparison has no estimate); ``method``: how it was adjusted."""
+
+    p: FloatArray
+    ci_low: FloatArray
+    ci_high: FloatArray
+    method: str
+
+
+def adjust_arms(
+    estimate: FloatArray,
+    se: FloatArray,
+    df: FloatArray,
+    p: FloatArray,
+    plan: AnalysisPlan,
+    cov: FloatArray | None = None,
+) -> Adjusted:
+    """The plan's adjustment across the active arms vs placebo of one endpoint (a model's
+    effects at one visit). Bonferroni and Dunnett also give simultaneous (1 - alpha)
+    intervals; Dunnett uses ``cov`` (the effects' joint covariance) and the smallest df of
+    the family. Comparisons without an estimate are left out of the family."""
+    k = estimate.size
+    nan = np.full(k, np.nan)
+    ok = np.isfinite(estimate) & np.isfinite(se) & np.isfinite(p)
+    method = plan.multiplicity
+    if method == "dunnett":
+        if cov is None:
+            raise InputError("dunnett needs the joint covariance of the comparisons")
+        if not ok.any():
+            return Adjusted(nan, nan, nan, method)
+        dfs = df[ok][np.isfinite(df[ok])]
+        sim = mult.dunnett(
+            estimate[ok], cov[np.ix_(ok, ok)], float(dfs.min()) if dfs.size else math.inf,
+            plan.alpha,
+        )  # fmt: skip
+        p_adj, low, high = nan.copy(), nan.copy(), nan.copy()
+        p_adj[ok], low[ok], high[ok] = sim.p_adjusted, sim.ci_low, sim.ci_high
+        return Adjusted(p_adj, low, high, method)
+    low, high = nan.copy(), nan.copy()
+    if method == "bonferroni" and ok.any():
+        dfs = np.where(np.isfinite(df[ok]), df[ok], np.inf)
+        low[ok], high[ok] = mult.bonferroni_intervals(estimate[ok], se[ok], dfs, plan.alpha)
+    return Adjusted(adjust(np.where(ok, p, np.nan), plan), low, high, method)
 
 
 def marker(p: float, thresholds: dict[str, float]) -> str:

@@ -15,6 +15,7 @@ from frailtrial.protocol.model import ModelSpec
 
 if TYPE_CHECKING:
     from frailtrial.analysis.results import AnalysisResult
+    from frailtrial.protocol import Protocol
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("frailtrial.analysis", "templates"),
@@ -223,6 +224,42 @@ def _endpoints_title(result: AnalysisResult) -> str:
     return "Primary endpoint" + (" and incidence endpoints" if others else "")
 
 
+def _effect_cell(r: pd.Series) -> str:
+    """'+1.23 (0.10, 2.36) p=0.034', then the adjusted p (and simultaneous interval) when
+    the plan's multiplicity adjusted it."""
+    text = f"{r['estimate']:+.2f} ({r['ci_low']:.2f}, {r['ci_high']:.2f}) p={pvalue(float(r['p']))}"
+    if r.get("adjustment", "none") == "none":
+        return text
+    text += f"; adj. p={pvalue(float(r['p_adjusted']))}"
+    if not pd.isna(r.get("ci_low_adj")):
+        text += f" [{r['ci_low_adj']:.2f}, {r['ci_high_adj']:.2f}]"
+    return text
+
+
+def _multiplicity_note(protocol: Protocol) -> str:
+    """How the effects vs placebo were adjusted (the models' notes)."""
+    plan = protocol.analysis
+    k = len(protocol.active_arms)
+    if plan.multiplicity == "none" or k < 2:
+        text = "No adjustment across arms."
+    else:
+        sim = {
+            "dunnett": "; simultaneous CIs [in brackets] from the multivariate t with the "
+            "contrasts' correlation and the smallest df of the visit",
+            "bonferroni": "; simultaneous CIs [in brackets] at level 1 - alpha / k",
+        }.get(plan.multiplicity, "")
+        text = (
+            f"Adjusted p: {plan.multiplicity.capitalize()} across the {k} active arms vs "
+            f"{protocol.control_arm.label} at each visit{sim}."
+        )
+    if plan.fixed_sequence:
+        text += (
+            " Fixed sequence (each endpoint tested only when every arm was significant at "
+            f"{plan.alpha:g} for the ones before): {' → '.join(plan.fixed_sequence)}."
+        )
+    return text
+
+
 def _models_html(result: AnalysisResult) -> str:
     protocol = result.protocol
     e, fits = result.models.effects, result.models.fits
@@ -247,11 +284,7 @@ def _models_html(result: AnalysisResult) -> str:
                     if v.name not in s.index:
                         cells.append("")
                         continue
-                    r = s.loc[v.name]
-                    cells.append(
-                        f"{r['estimate']:+.2f} ({r['ci_low']:.2f}, {r['ci_high']:.2f}) "
-                        f"p={pvalue(float(r['p']))}"
-                    )
+                    cells.append(_effect_cell(s.loc[v.name]))
                 test = ""
                 if "arm_visit_p" in fv and len(fv):
                     test = pvalue(float(fv["arm_visit_p"].iloc[0]))
@@ -270,9 +303,11 @@ def _models_html(result: AnalysisResult) -> str:
         ]
         if spec is None:
             title = "Dose-response trend (MMRM, linear in dose)"
+            formula = str(f["formula"].iloc[0]) if len(f) else "change ~ visit + visit:dose"
+            df_note = str(sub["df_method"].iloc[0]) if len(sub) else ""
             note = (
-                "Change from baseline ~ baseline + visit + visit:dose; slope per lowest-dose "
-                "unit, 95 % CI, Kenward-Roger df."
+                f"{formula} (the primary MMRM's covariates and covariance); slope per "
+                f"lowest-dose unit, 95 % CI, {df_note}."
             )
         elif spec.kind == "mmrm":
             title = f"{_model_role(spec, protocol)}: MMRM on change from baseline"
@@ -293,6 +328,8 @@ def _models_html(result: AnalysisResult) -> str:
                 "regression); arm difference per visit with 95 % CI (Satterthwaite df) and the "
                 "F test of arm × visit."
             )
+        if spec is not None:
+            note += " " + _multiplicity_note(protocol)
         blocks.append(
             {
                 "name": name,

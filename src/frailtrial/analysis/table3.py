@@ -3,7 +3,8 @@
 Within an arm, each post-baseline visit is compared with baseline on the participants with
 both values (paired t or Wilcoxon signed-rank by the plan's normality rule); the plan's
 multiplicity adjustment runs over the post-baseline visits of that arm and variable
-(``p_vs_baseline_adj``). Between arms, each active arm is compared with the control arm at
+(``p_vs_baseline_adj``; a plan with Dunnett, which needs a joint distribution these tests do
+not have, takes Bonferroni here). Between arms, each active arm is compared with the control arm at
 every visit (t or Mann-Whitney). Markers follow the protocol's thresholds on the unadjusted
 p-values — in the HUC-MSC paper those thresholds (0.01, 0.002) are already the
 Bonferroni-divided 0.05 and 0.01.
@@ -17,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from frailtrial.analysis.plan import adjust, between, marker, within
+from frailtrial.analysis.plan import adjust, between, marker, p_method, within
 from frailtrial.protocol import Protocol
 
 TABLE3_COLUMNS = ["variable", "arm", "visit", "n", "mean", "sd", "p_vs_baseline", "p_vs_control"]
@@ -147,11 +148,12 @@ def _footnote(protocol: Protocol) -> str:
         f"{m} p ≤ {t:g} vs {protocol.control_arm.label}" for m, t in plan.markers_vs_control.items()
     )
     k = len(protocol.follow_up_visits)
+    method = p_method(plan)
     adj = (
-        f" {plan.multiplicity.capitalize()} adjustment over the {k} post-baseline visits "
+        f" {method.capitalize()} adjustment over the {k} post-baseline visits "
         f"(adjusted p in the detail table; significance at {plan.within_group_alpha:g} "
         "unadjusted)."
-        if plan.multiplicity != "none"
+        if method is not None
         else " No multiplicity adjustment."
     )
     return (

@@ -14,8 +14,8 @@ from typing import Any, Literal, get_args
 from scipy import optimize
 
 from frailtrial.design import power_functions as pf
-from frailtrial.design.multiplicity import dunnett_critical_value
 from frailtrial.errors import InputError
+from frailtrial.stats.multiplicity import dunnett_critical_value
 
 Test = Literal["ttest", "mann-whitney", "paired-t", "wilcoxon", "two-proportions"]
 Multiplicity = Literal["bonferroni", "dunnett"]

@@ -239,7 +239,17 @@ class AnalysisPlan(_Strict):
     between_groups: Literal["t_or_mann_whitney", "t", "mann_whitney"] = "t_or_mann_whitney"
     within_group: Literal["paired_t_or_wilcoxon", "paired_t", "wilcoxon"] = "paired_t_or_wilcoxon"
     categorical: Literal["chi_square", "fisher", "chi_square_or_fisher"] = "chi_square_or_fisher"
-    multiplicity: Literal["bonferroni", "holm", "none"] = "bonferroni"
+    multiplicity: Literal["bonferroni", "holm", "hochberg", "dunnett", "none"] = Field(
+        "bonferroni",
+        description="Adjustment across the active arms vs placebo (each model's effects at a "
+        "visit) and across Table 3's post-baseline visits; dunnett applies to the model "
+        "contrasts, p-value-only families then take bonferroni",
+    )
+    fixed_sequence: list[Name] = Field(
+        default_factory=list,
+        description="Endpoint names in testing order (hierarchical testing: an endpoint is "
+        "tested only when every arm vs placebo was significant at alpha for each one before)",
+    )
     within_group_alpha: Annotated[float, Field(gt=0, lt=1)] = 0.01
     models: list[ModelSpec] = Field(default_factory=list)
     dose_response: bool = False
@@ -425,6 +435,27 @@ def cross_check(p: Protocol) -> list[tuple[str, str]]:
             problems.append((f"endpoints[{i}].variable", f"{ep.variable!r} is not a variable"))
         if ep.visit not in visit_names:
             problems.append((f"endpoints[{i}].visit", f"{ep.visit!r} is not a visit"))
+    endpoint_kind = {ep.name: ep.measure for ep in p.endpoints}
+    for i, name in enumerate(p.analysis.fixed_sequence):
+        if name not in endpoint_kind:
+            problems.append((f"analysis.fixed_sequence[{i}]", f"{name!r} is not an endpoint"))
+        elif endpoint_kind[name] == "incidence":
+            problems.append(
+                (
+                    f"analysis.fixed_sequence[{i}]",
+                    f"{name!r} is an incidence endpoint; the fixed sequence takes endpoints "
+                    "analysed by the plan's models (change_from_baseline or value)",
+                )
+            )
+        elif all(m.outcome != endpoint_kind[name] for m in p.analysis.models):
+            problems.append(
+                (
+                    f"analysis.fixed_sequence[{i}]",
+                    f"{name!r}: no model of the plan has outcome {endpoint_kind[name]}",
+                )
+            )
+    if len(set(p.analysis.fixed_sequence)) != len(p.analysis.fixed_sequence):
+        problems.append(("analysis.fixed_sequence", "lists an endpoint twice"))
     n_primary = sum(ep.kind == "primary" for ep in p.endpoints)
     if n_primary != 1:
         problems.append(("endpoints", f"needs exactly one primary endpoint, found {n_primary}"))

@@ -26,7 +26,8 @@ raise :class:`~frailtrial.errors.InputError`, as do too few observations.
 Conventions follow R 4.2: ``t.test``, ``wilcox.test`` (exact when both groups have fewer
 than 50 observations and there are no ties (or zero differences), otherwise the normal
 approximation with tie and continuity correction; Hodges-Lehmann estimate and CI as with
-``conf.int=TRUE``), ``shapiro.test``, ``chisq.test``, ``fisher.test`` and ``p.adjust``.
+``conf.int=TRUE``), ``shapiro.test``, ``chisq.test``, ``fisher.test`` and ``p.adjust``
+(``adjust_p``, from ``frailtrial.stats.multiplicity``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from scipy import optimize, special
 from scipy import stats as sps
 
 from frailtrial.errors import InputError
+from frailtrial.stats.multiplicity import adjust_p as adjust_p  # part of this module's API
 
 FloatArray = npt.NDArray[np.float64]
 Rule = Literal["auto", "parametric", "nonparametric"]
@@ -947,33 +949,6 @@ def compare_proportions(
 
 def _reasoned(res: ContingencyResult, reason: str) -> ContingencyResult:
     return replace(res, reason=reason)
-
-
-# ---------------------------------------------------------------- multiplicity
-
-
-def adjust_p(
-    p: Sequence[float] | FloatArray, method: Literal["bonferroni", "holm"] = "bonferroni"
-) -> FloatArray:
-    """Adjusted p-values as R's ``p.adjust``; NaN entries stay NaN and are not counted."""
-    arr = _as_float(p, "p-values")
-    if ((arr < 0) | (arr > 1)).any():
-        raise InputError("p-values must lie in [0, 1]")
-    out = np.full(arr.shape, np.nan)
-    ok = ~np.isnan(arr)
-    q = arr[ok]
-    m = q.size
-    if method == "bonferroni":
-        adj = np.minimum(1.0, m * q)
-    elif method == "holm":
-        order = np.argsort(q, kind="stable")
-        scaled = (m - np.arange(m)) * q[order]
-        adj = np.empty(m)
-        adj[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
-    else:
-        raise InputError(f"method must be 'bonferroni' or 'holm', got {method!r}")
-    out[ok] = adj
-    return out
 
 
 # ---------------------------------------------------------------- effect sizes
