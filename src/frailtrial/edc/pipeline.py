@@ -217,8 +217,8 @@ def _enter(
             if list_seed is None
             else generate_list(protocol, list_seed, len(parts))
         )
-        digest = write_list(frame, path)
-        randomization.import_list(admin, path, digest)
+        digest = write_list(frame, path, protocol.name, "weak")  # a rehearsal, not live
+        randomization.import_list(admin, path, digest, rehearsal=True)
 
     for _, r in parts.iterrows():
         pid = str(r["participant_id"])
