@@ -20,10 +20,10 @@ import io
 import itertools
 import re
 import secrets
-from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 import numpy as np
 import pandas as pd
@@ -253,9 +253,11 @@ def _split(data: bytes) -> tuple[list[str], bytes]:
 def parse_header(data: bytes, source: str) -> ListHeader:
     """The header of a list file's bytes; InputError when it is missing or malformed."""
     lines, _ = _split(data)
-    fields = dict(
-        m.groups() for m in (re.match(r"^# (protocol|seed|salt): (.*)$", ln) for ln in lines) if m
-    )
+    fields: dict[str, str] = {}
+    for line in lines:
+        m = re.match(r"^# (protocol|seed|salt): (.*)$", line)
+        if m:
+            fields[m.group(1)] = m.group(2)
     seed = fields.get("seed", "").split(" ", 1)[0]
     salt = fields.get("salt", "")
     if (
@@ -269,7 +271,7 @@ def parse_header(data: bytes, source: str) -> ListHeader:
             f"{source}: no valid list header ({_MAGIC!r}, protocol, seed, a salt of at least "
             "32 hex digits); write the list with frailtrial randomization generate"
         )
-    return ListHeader(fields["protocol"], seed, salt)  # type: ignore[arg-type]
+    return ListHeader(fields["protocol"], cast(SeedKind, seed), salt)
 
 
 def parse_list(data: bytes, source: str) -> pd.DataFrame:

@@ -99,9 +99,10 @@ def simulate_trial(
 
     ``n_per_arm`` defaults to the protocol's target (15 per arm for huc-msc-2024); the
     allocation follows the seed's randomization list (per stratum when stratified) or
-    minimization, so group sizes are those the scheme gives, not exactly ``n_per_arm``. ``match_published`` reproduces the
-    published Table 1 and Table 3 means and SDs to the printed decimals, the published
-    attendance, withdrawal and adverse-event counts (the published trial's size only).
+    minimization, so group sizes are those the scheme gives, not exactly ``n_per_arm``.
+    ``match_published`` reproduces the published Table 1 and Table 3 means and SDs to the
+    printed decimals, the published attendance, withdrawal and adverse-event counts (the
+    published trial's size only).
     ``calibration`` is a calibration YAML file (default: the protocol's built-in one).
     """
     if seed < 0:

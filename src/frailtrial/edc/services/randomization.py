@@ -50,7 +50,6 @@ from frailtrial.protocol import Protocol
 from frailtrial.randomization import minimization
 from frailtrial.randomization.lists import (
     COLUMNS,
-    UNSTRATIFIED,
     ListHeader,
     list_bytes,
     parse_header,
@@ -160,7 +159,7 @@ def check_list(trial: Trial) -> None:
         return
     rows = ListEntry.objects.filter(rlist=rlist).order_by("sequence").values_list(*COLUMNS)
     frame = pd.DataFrame(list(rows), columns=list(COLUMNS))
-    header = ListHeader(trial.protocol_name, rlist.seed, rlist.salt)  # type: ignore[arg-type]
+    header = ListHeader(trial.protocol_name, rlist.seed, rlist.salt)
     data = list_bytes(frame, header)
     actual = hashlib.sha256(data).hexdigest()
     created = AuditEntry.objects.filter(
