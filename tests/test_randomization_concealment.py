@@ -130,7 +130,7 @@ def test_a_strong_given_seed_reproduces_the_entries_and_is_marked_given(
 ) -> None:
     seed = str((1 << 255) + 99)
     for name in ("a.csv", "b.csv"):
-        code, stdout, err = _generate(monkeypatch, capsys, tmp_path / name, "--seed", seed)
+        code, _, err = _generate(monkeypatch, capsys, tmp_path / name, "--seed", seed)
         assert code == 0, err
     a, b = (read_list(tmp_path / n) for n in ("a.csv", "b.csv"))
     assert a.equals(b) and a.equals(generate_list(HUC, int(seed), N))
@@ -251,7 +251,9 @@ def test_minimization_balances_every_factor_level_better_than_simple_randomizati
             for factor in ("sex", "hypertension"):
                 for level in {q[factor] for q in people}:
                     idx = np.array([q[factor] == level for q in people])
-                    gaps.append(abs(int((got[idx] == "mscs").sum() - (got[idx] == "placebo").sum())))
+                    gaps.append(
+                        abs(int((got[idx] == "mscs").sum() - (got[idx] == "placebo").sum()))
+                    )
             worst.append(max(gaps))
     assert max(worst_min) <= 4  # every level within 4 in each of 10 trials of 60
     assert np.mean(worst_min) < np.mean(worst_simple) / 2
