@@ -136,9 +136,30 @@ def test_cli_simulates_the_users_yaml_protocol_from_a_small_seed(
 
 def test_the_store_allocates_the_simulated_stratified_trial_identically(tmp_path: Path) -> None:
     """The EDC, fed the simulator's list for the same seed, gives every participant the
-    simulated arm (load_simulated_trial refuses any difference)."""
+    simulated arm (load_simulated_trial refuses any difference); strata by sex and by an
+    ordinal whose recorded value is a whole number (the store spelled it 'yes' before)."""
     from frailtrial.edc.pipeline import load_simulated_trial
 
-    ds = _sim(THREE, 4, n_per_arm=8)
-    got = load_simulated_trial(ds, THREE, sqlite_url(tmp_path), list_seed=4)
+    p = _variant(strata=["sex", "cfs_score"])
+    ds = _sim(p, 4, n_per_arm=8)
+    got = load_simulated_trial(ds, p, sqlite_url(tmp_path), list_seed=4)
     assert got["randomized"] == 24
+    from frailtrial.edc.models import Participant  # once the store is set up
+
+    stored = dict(Participant.objects.values_list("participant_id", "stratum"))
+    parts = ds.participants.set_index("participant_id")
+    expected = _strata(parts, ["sex", "cfs_score"])
+    assert stored == expected.to_dict()
+
+
+def test_sites_are_drawn_when_the_list_is_stratified_by_site() -> None:
+    data = THREE.model_dump(mode="json")
+    data["identity"]["sites"] = ["North Hospital", "South Hospital"]
+    data["randomization"]["strata"] = ["site", "sex"]
+    p = parse(data, "test")
+    parts = _sim(p, 6, n_per_arm=20).participants.sort_values("participant_id")
+    assert set(parts["site"]) == {"North Hospital", "South Hospital"}
+    labels = _strata(parts, ["site", "sex"])
+    lst = generate_list(p, 6, len(parts)).set_index("randomization_number")
+    assert (lst.loc[parts["randomization_number"], "stratum"].to_numpy() == labels.to_numpy()).all()
+    assert (lst.loc[parts["randomization_number"], "arm"].to_numpy() == parts["arm"]).all()
