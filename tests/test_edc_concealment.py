@@ -224,3 +224,48 @@ def test_minimization_cannot_be_replayed_from_the_trial_name(store: str) -> None
     # the replay is the right model: with the trial's own secret it reproduces every arm
     secret = int(Trial.objects.get(pk=trial.pk).minimization_secret, 16)
     assert _replay(secret, 0.8, 20, proto.arm_names) == got
+
+
+def test_a_list_imported_before_headers_is_rechecked_as_committed(store: str) -> None:
+    """A store migrated from before salts: its list row has no seed kind or salt and its
+    commitment is the SHA-256 of the bare CSV; allocation re-checks that, and still catches
+    an edit. The migration gives such a trial a minimization secret."""
+    import importlib
+
+    from django.apps import apps
+
+    from frailtrial.edc.models import ListEntry, RandomizationList, Trial
+    from frailtrial.edc.services import audit, randomization, trials
+    from frailtrial.randomization import list_bytes
+
+    huc = load("huc-msc-2024")
+    trial = trials.create_trial(huc, "legacy-list-trial")
+    members = {r: trials.add_member(trial, f"{r}-legacy", r) for r in ("admin", "coordinator")}
+    frame = generate_list(huc, 3, 12)
+    old_sha = hashlib.sha256(list_bytes(frame, None)).hexdigest()
+    rlist = RandomizationList.objects.create(
+        trial=trial, sha256=old_sha, source="old.csv", n_entries=12
+    )
+    ListEntry.objects.bulk_create(
+        ListEntry(rlist=rlist, trial=trial, sequence=int(r.sequence), block=int(r.block),
+                  block_size=int(r.block_size), stratum=r.stratum, arm=r.arm,
+                  randomization_number=r.randomization_number)
+        for r in frame.itertuples(index=False)
+    )  # fmt: skip
+    audit.created(members["admin"], rlist)
+    t = {"protocol": huc, "trial": trial, "m": members}
+    assert enroll(t, "L0").randomization_number == "R001"
+    entry = ListEntry.objects.get(trial=trial, sequence=2)
+    _raw(
+        "UPDATE edc_listentry SET arm = %s WHERE id = %s",
+        ("mscs" if entry.arm == "placebo" else "placebo", entry.pk),
+    )
+    with pytest.raises(randomization.ListTampered):
+        enroll(t, "L1")
+
+    migration = importlib.import_module(
+        "frailtrial.edc.migrations.0004_list_salt_minimization_secret"
+    )
+    Trial.objects.filter(pk=trial.pk).update(minimization_secret="")
+    migration.draw_secrets(apps, None)
+    assert len(Trial.objects.get(pk=trial.pk).minimization_secret) == 32

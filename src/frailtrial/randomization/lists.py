@@ -221,11 +221,12 @@ def generate_list(protocol: Protocol, seed: int, n: int) -> pd.DataFrame:
     return out[list(COLUMNS)]
 
 
-def list_bytes(frame: pd.DataFrame, header: ListHeader) -> bytes:
-    """The file's bytes: header, then the entries as CSV. The EDC rebuilds these bytes from
-    its stored entries to re-check the commitment, so one function writes both."""
+def list_bytes(frame: pd.DataFrame, header: ListHeader | None) -> bytes:
+    """The file's bytes: header, then the entries as CSV (no header: a list written before
+    lists had one). The EDC rebuilds these bytes from its stored entries to re-check the
+    commitment, so one function writes both."""
     body = frame[list(COLUMNS)].to_csv(index=False, lineterminator="\n")
-    return (header.text() + body).encode("utf-8")
+    return ((header.text() if header else "") + body).encode("utf-8")
 
 
 def write_list(frame: pd.DataFrame, path: str | Path, protocol: str, seed: SeedKind) -> str:

@@ -159,7 +159,8 @@ def check_list(trial: Trial) -> None:
         return
     rows = ListEntry.objects.filter(rlist=rlist).order_by("sequence").values_list(*COLUMNS)
     frame = pd.DataFrame(list(rows), columns=list(COLUMNS))
-    header = ListHeader(trial.protocol_name, rlist.seed, rlist.salt)
+    # a list imported before lists had a header (no salt) is re-checked as it was committed
+    header = ListHeader(trial.protocol_name, rlist.seed, rlist.salt) if rlist.salt else None
     data = list_bytes(frame, header)
     actual = hashlib.sha256(data).hexdigest()
     created = AuditEntry.objects.filter(
