@@ -67,6 +67,11 @@ def test_a_live_trial_refuses_a_weak_list_in_one_line(
         "--commitment", bare_sha,
     )  # fmt: skip
     assert code == 2 and "no valid list header" in err and len(err.strip().splitlines()) == 1
+    code, _, err = invoke(
+        monkeypatch, capsys, "edc", "import-list", "--list", str(tmp_path / "none.csv"),
+        "--db", db, "--commitment", bare_sha,
+    )  # fmt: skip
+    assert code == 2 and "cannot read" in err and len(err.strip().splitlines()) == 1
     # the same entries from a secret seed are accepted
     code, out, err = invoke(
         monkeypatch, capsys, "randomization", "generate", "--protocol", "cratus-2017",

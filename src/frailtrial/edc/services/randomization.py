@@ -83,8 +83,13 @@ def import_list(
     then the entries), for this trial's protocol, and not from a weak seed unless
     ``rehearsal`` (a simulated trial loaded into a store; never a live one)."""
     require(actor, ["admin", "unblinded_pharmacist"], "importing the randomization list")
-    data = source if isinstance(source, bytes) else Path(source).read_bytes()
     name = "upload" if isinstance(source, bytes) else str(source)
+    try:
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    except OSError as exc:
+        raise InputError(
+            f"randomization list {name}: cannot read ({exc.strerror or exc})"
+        ) from None
     actual = hashlib.sha256(data).hexdigest()
     if actual != commitment.strip().lower():
         raise InputError(
