@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from django.db import transaction
 
 from frailtrial.edc.errors import AccessDenied
 from frailtrial.edc.models import (
@@ -186,8 +187,6 @@ def _alert_tampered(actor: Membership, trial: Trial, exc: ListTampered) -> None:
     ALERTS.error("%s", exc)
     rlist = RandomizationList.objects.filter(trial=trial).first()
     target = rlist if rlist is not None else ("randomizationlist", "-")
-    from django.db import transaction
-
     with transaction.atomic():
         audit.record(actor, "tamper_alert", target, None, None, str(exc))
 
