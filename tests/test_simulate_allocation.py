@@ -163,3 +163,16 @@ def test_sites_are_drawn_when_the_list_is_stratified_by_site() -> None:
     lst = generate_list(p, 6, len(parts)).set_index("randomization_number")
     assert (lst.loc[parts["randomization_number"], "stratum"].to_numpy() == labels.to_numpy()).all()
     assert (lst.loc[parts["randomization_number"], "arm"].to_numpy() == parts["arm"]).all()
+
+
+def test_the_store_allocates_the_simulated_minimization_trial_identically(tmp_path: Path) -> None:
+    """Minimization through the store with the simulator's (rehearsal) secret: every
+    participant gets the simulated arm, so both run the same allocation step."""
+    from frailtrial.edc.pipeline import load_simulated_trial
+
+    p = _variant(scheme="minimization", block_sizes=[], strata=["sex", "cfs_score"])
+    ds = _sim(p, 9, n_per_arm=8)
+    got = load_simulated_trial(ds, p, sqlite_url(tmp_path), list_seed=9)
+    assert got["randomized"] == 24 and got["list_sha256"] is None
+    with pytest.raises(InputError, match="pass the simulation seed as list_seed"):
+        load_simulated_trial(ds, p, sqlite_url(tmp_path))

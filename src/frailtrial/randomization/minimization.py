@@ -94,3 +94,10 @@ def next_arm(
         ratios=[a.ratio for a in protocol.arms],
         p=protocol.randomization.minimization_p,
     )
+
+
+def rehearsal_secret(seed: int) -> int:
+    """A 128-bit minimization secret derived from a simulation seed: for a simulated trial
+    (a rehearsal) and for loading it into a store, never for a live trial."""
+    words = np.random.SeedSequence([seed, 0x313]).generate_state(4)
+    return int.from_bytes(words.astype(">u4").tobytes(), "big")

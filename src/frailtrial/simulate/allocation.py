@@ -20,7 +20,7 @@ from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol
 from frailtrial.randomization import generate_list, take_in_order
 from frailtrial.randomization.lists import UNSTRATIFIED, stratum_levels
-from frailtrial.randomization.minimization import next_arm
+from frailtrial.randomization.minimization import next_arm, rehearsal_secret
 from frailtrial.simulate.calibration import Calibration, Categorical
 
 
@@ -75,12 +75,6 @@ def _factor_values(
     return labels, raw, sites
 
 
-def _secret(seed: int) -> int:
-    """128 bits for minimization, derived from the simulation seed (a rehearsal)."""
-    words = np.random.SeedSequence([seed, 0x313]).generate_state(4)
-    return int.from_bytes(words.astype(">u4").tobytes(), "big")
-
-
 def allocate(
     protocol: Protocol, cal: Calibration, seed: int, n: int, rng: np.random.Generator
 ) -> Allocated:
@@ -103,7 +97,7 @@ def allocate(
         else np.full(n, UNSTRATIFIED, dtype=object)
     )
     if r.scheme == "minimization":
-        secret = _secret(seed)
+        secret = rehearsal_secret(seed)
         history: list[dict[str, str]] = []
         arms: list[str] = []
         for i in range(n):
