@@ -181,9 +181,10 @@ def check_list(trial: Trial) -> None:
         )
 
 
-def _alert_tampered(actor: Membership, trial: Trial, exc: ListTampered) -> None:
-    """Raise the alarm about a tampered list: an audit event (its own transaction, kept
-    although the allocation was refused) and an error on the alerts logger."""
+def alert_list_tampered(actor: Membership, trial: Trial, exc: ListTampered) -> None:
+    """Raise the alarm about a tampered list: an audit event ``tamper_alert`` (its own
+    transaction, kept although the allocation was refused) and an error on the
+    ``frailtrial.edc.alerts`` logger; the one place to add further notification."""
     ALERTS.error("%s", exc)
     rlist = RandomizationList.objects.filter(trial=trial).first()
     target = rlist if rlist is not None else ("randomizationlist", "-")
@@ -264,7 +265,7 @@ def randomize(
     try:
         return _randomize(actor, screening_id, randomized_on, participant_id)
     except ListTampered as exc:
-        _alert_tampered(actor, actor.trial, exc)
+        alert_list_tampered(actor, actor.trial, exc)
         raise
 
 
