@@ -59,7 +59,9 @@ def build_store(db: Path, n: int) -> tuple[str, list[tuple[str, str]]]:
     members = {r: trials.add_member(trial, r, r) for r in ROLES}
     path = db.parent / "list.csv"
     randomization.import_list(
-        members["admin"], path, write_list(generate_list(protocol, 1, n + 6), path)
+        members["admin"],
+        path,
+        write_list(generate_list(protocol, 1 << 128, n + 6), path, protocol.name, "given"),
     )
     out = []
     for i in range(n):

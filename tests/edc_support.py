@@ -62,10 +62,10 @@ def new_trial(
     name = f"{protocol_name}-{uuid.uuid4().hex[:8]}"
     trial = trials.create_trial(protocol, name)
     members = {r: trials.add_member(trial, f"{r}-{name}", r) for r in ROLES}
-    frame = generate_list(protocol, seed, n_list)
+    frame = generate_list(protocol, (1 << 128) + seed, n_list)  # a live trial: >= 128 bits
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "list.csv"
-        digest = write_list(frame, path)
+        digest = write_list(frame, path, protocol.name, "given")
         randomization.import_list(members["admin"], path, digest)
     return {"protocol": protocol, "trial": trial, "m": members, "list": frame}
 

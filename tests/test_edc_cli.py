@@ -34,8 +34,6 @@ def test_init_import_lock_export_and_verify(
         "generate",
         "--protocol",
         "cratus-2017",
-        "--seed",
-        "5",
         "--n",
         "30",
         "--out",

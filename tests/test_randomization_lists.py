@@ -16,6 +16,7 @@ from frailtrial.protocol import Protocol, load, parse
 from frailtrial.randomization import (
     commitment,
     generate_list,
+    parse_header,
     parse_list,
     read_list,
     verify_list,
@@ -96,7 +97,7 @@ def test_stratified_lists_one_per_stratum_each_balanced() -> None:
 
 def test_verification_detects_a_one_byte_change(tmp_path: Path) -> None:
     path = tmp_path / "list.csv"
-    digest = write_list(generate_list(load("huc-msc-2024"), seed=1, n=30), path)
+    digest = write_list(generate_list(load("huc-msc-2024"), seed=1, n=30), path, "x", "weak")
     assert digest == commitment(path)
     verify_list(path, digest)
     data = bytearray(path.read_bytes())
@@ -107,18 +108,21 @@ def test_verification_detects_a_one_byte_change(tmp_path: Path) -> None:
         verify_list(path, digest)
 
 
-def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
+def test_same_seed_same_entries_but_each_file_its_own_salt(tmp_path: Path) -> None:
     p = load("cratus-2017")
-    d1 = write_list(generate_list(p, seed=2, n=30), tmp_path / "a.csv")
-    d2 = write_list(generate_list(p, seed=2, n=30), tmp_path / "b.csv")
-    assert d1 == d2
-    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    d1 = write_list(generate_list(p, seed=2, n=30), tmp_path / "a.csv", p.name, "weak")
+    d2 = write_list(generate_list(p, seed=2, n=30), tmp_path / "b.csv", p.name, "weak")
+    a, b = (read_list(tmp_path / f) for f in ("a.csv", "b.csv"))
+    assert a.equals(b)
+    ha, hb = (parse_header((tmp_path / f).read_bytes(), f) for f in ("a.csv", "b.csv"))
+    assert ha.salt != hb.salt and len(ha.salt) == 32
+    assert d1 != d2
 
 
 def test_a_written_list_reads_back_and_a_wrong_file_is_named(tmp_path: Path) -> None:
     frame = generate_list(_variant("huc-msc-2024", strata=["sex"]), seed=4, n=12)
     path = tmp_path / "list.csv"
-    write_list(frame, path)
+    write_list(frame, path, "huc-msc-2024", "weak")
     assert read_list(path).equals(frame)
     assert parse_list(path.read_bytes(), "upload").equals(frame)
     with pytest.raises(InputError, match=r"upload: missing column\(s\) block, block_size"):
@@ -145,10 +149,15 @@ def test_cli_generate_prints_the_commitment_of_the_written_file(
     out = tmp_path / "list.csv"
     code, stdout, err = invoke(
         monkeypatch, capsys, "randomization", "generate", "--protocol", "huc-msc-2024",
-        "--seed", "4", "--n", "30", "--out", str(out), "--json",
+        "--n", "30", "--out", str(out), "--json",
     )  # fmt: skip
     assert code == 0, err
-    assert json.loads(stdout) == {"file": str(out), "sha256": commitment(out), "n": 30}
+    assert json.loads(stdout) == {
+        "file": str(out),
+        "sha256": commitment(out),
+        "n": 30,
+        "seed": "secret",
+    }
     code, _, err = invoke(
         monkeypatch, capsys, "randomization", "verify", str(out), "--sha256", "0" * 64
     )

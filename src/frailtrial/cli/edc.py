@@ -94,7 +94,8 @@ def import_list(
     trial: str | None = TRIAL,
     as_user: str | None = typer.Option(None, "--as", help="Acting user (default: admin)."),
 ) -> None:
-    """Import the randomization list after checking it against its commitment."""
+    """Import the randomization list after checking it against its commitment (a list from
+    a weak seed, for rehearsal, is refused)."""
     admin = _member(db, trial, as_user, "admin")
     from frailtrial.edc.services import randomization
 

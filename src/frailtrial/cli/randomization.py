@@ -15,21 +15,34 @@ app = typer.Typer(help="Allocation lists and their SHA-256 commitments.", no_arg
 @app.command()
 def generate(
     protocol: str = typer.Option(..., "--protocol", help="Built-in name or YAML file."),
-    seed: int = typer.Option(..., "--seed", help="Seed of the list (non-negative integer)."),
     n: int = typer.Option(..., "--n", help="Entries per stratum."),
     out: Path = typer.Option(..., "--out", help="CSV file to write."),
-    json_: bool = typer.Option(False, "--json", help="Print {file, sha256, n} as JSON."),
+    seed: int | None = typer.Option(
+        None,
+        "--seed",
+        help="Reproducible list from this seed (at least 128 bits); default: a secret seed.",
+    ),
+    weak_seed: bool = typer.Option(
+        False,
+        "--weak-seed",
+        help="Accept a seed of fewer than 128 bits: a rehearsal list a live trial refuses.",
+    ),
+    json_: bool = typer.Option(
+        False, "--json", help="Print {file, sha256, n, seed} as JSON (seed: secret/given/weak)."
+    ),
 ) -> None:
     """Write the list and print its SHA-256, the commitment to publish before enrolment."""
-    from frailtrial.randomization import generate_list, write_list  # loaded when run
+    from frailtrial.randomization import generate_list, list_seed, write_list  # loaded when run
 
     p = load(protocol)
-    frame = generate_list(p, seed, n)
-    digest = write_list(frame, out)
+    value, kind = list_seed(seed, weak_seed)
+    frame = generate_list(p, value, n)
+    digest = write_list(frame, out, p.name, kind)
     if json_:
-        emit_json({"file": str(out), "sha256": digest, "n": len(frame)})
+        emit_json({"file": str(out), "sha256": digest, "n": len(frame), "seed": kind})
         return
-    typer.echo(f"{out}: {len(frame)} entries; SHA-256 commitment {digest}")
+    note = " (weak seed: rehearsal only)" if kind == "weak" else ""
+    typer.echo(f"{out}: {len(frame)} entries; SHA-256 commitment {digest}{note}")
 
 
 @app.command()

@@ -30,6 +30,7 @@ from frailtrial.edc.config import setup
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol
 from frailtrial.randomization.lists import COLUMNS, generate_list, write_list
+from frailtrial.randomization.minimization import rehearsal_secret
 
 CELL_TESTS = {
     "sterility": "negative",
@@ -149,7 +150,8 @@ def load_simulated_trial(
 
     With ``lock`` the database is locked afterwards and the statistician unblinded for the
     analysis, so that :func:`export_trial` writes arms. With ``list_seed`` the imported list is
-    ``generate_list(protocol, list_seed, n)`` (the simulator's own list for the same seed);
+    ``generate_list(protocol, list_seed, n)`` (the simulator's own list for the same seed), or
+    for minimization the trial's secret is the simulator's for that seed;
     otherwise the simulated allocation sequence. Returns counts and the list commitment.
     All of it is one transaction (each service a savepoint): a failed load leaves no trial.
     """
@@ -185,7 +187,7 @@ def _enter(
     }
 
     # screening log (everyone) -- the stratum needs the screening inputs, so screen first
-    from frailtrial.edc.models import Screening
+    from frailtrial.edc.models import Screening, Trial
     from frailtrial.edc.services.common import protocol_of
 
     codes = {site.name: site.code for site in trial.sites.all()}
@@ -210,15 +212,26 @@ def _enter(
         s = screened[str(screen_of[str(pid)]["screening_id"])]
         strata.append(randomization.stratum_of(stored, s.site.name, s))
     strata_s = pd.Series(strata)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "allocation_list.csv"
-        frame = (
-            _allocation_list(protocol, parts, strata_s)
-            if list_seed is None
-            else generate_list(protocol, list_seed, len(parts))
+    digest = None
+    if protocol.randomization.scheme == "minimization":
+        if list_seed is None:
+            raise InputError(
+                f"protocol {protocol.name} allocates by minimization: pass the simulation "
+                "seed as list_seed so that the store draws the simulator's allocations"
+            )
+        Trial.objects.filter(pk=trial.pk).update(  # a rehearsal: the simulator's secret
+            minimization_secret=f"{rehearsal_secret(list_seed):032x}"
         )
-        digest = write_list(frame, path)
-        randomization.import_list(admin, path, digest)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "allocation_list.csv"
+            frame = (
+                _allocation_list(protocol, parts, strata_s)
+                if list_seed is None
+                else generate_list(protocol, list_seed, len(parts))
+            )
+            digest = write_list(frame, path, protocol.name, "weak")  # a rehearsal, not live
+            randomization.import_list(admin, path, digest, rehearsal=True)
 
     for _, r in parts.iterrows():
         pid = str(r["participant_id"])

@@ -71,11 +71,16 @@ class Arm(_Strict):
 
 
 class Randomization(_Strict):
-    """Allocation scheme. Block sizes must be multiples of the sum of the arm ratios."""
+    """Allocation scheme. Block sizes must be multiples of the sum of the arm ratios;
+    ``random_permuted_blocks`` draws each block's size at random from ``block_sizes``.
+    Minimization (over ``strata`` as factors) gives the arm that minimizes imbalance with
+    probability ``minimization_p`` (< 1, so the next arm cannot be foretold), another otherwise.
+    """
 
     scheme: Literal["permuted_blocks", "random_permuted_blocks", "minimization", "simple"]
     block_sizes: list[PositiveInt] = Field(default_factory=list)
     strata: list[Name] = Field(default_factory=list)
+    minimization_p: Annotated[float, Field(gt=0.5, lt=1)] = 0.8
     concealment: str = "central list, sequentially numbered"
     unit: Literal["participant"] = "participant"
 

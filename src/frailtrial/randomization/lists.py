@@ -1,7 +1,13 @@
 """Allocation lists from a protocol: permuted blocks (fixed or random sizes), stratified.
 
-A list is generated once, before the first participant, from a seed; its SHA-256 is published
-as the commitment, so that anyone can later check that the list used is the list committed to.
+A list is generated once, before the first participant, from a seed: by default 128 bits
+from :mod:`secrets`, never written down, so nobody can regenerate the list. A given seed
+reproduces a list for rehearsal; one of fewer than 128 bits is refused unless asked for as
+weak, and such a list says so in its header, which a live trial's import refuses.
+
+The file starts with a header (protocol, seed kind and a fresh 128-bit random salt) and then
+the CSV entries; its SHA-256 is published as the commitment. The salt makes the commitment
+reveal nothing: even knowing the seed of a weak list, one cannot recompute the file's hash.
 Each stratum gets its own list of ``n`` entries drawn from an independent stream spawned from
 the seed, so adding a stratum never changes the lists of the others. Every complete block holds
 the arms in exactly their protocol ratio; only a list's last block may be cut short.
@@ -12,7 +18,12 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, cast, get_args
 
 import numpy as np
 import pandas as pd
@@ -22,6 +33,51 @@ from frailtrial.protocol import Protocol
 
 COLUMNS = ("sequence", "stratum", "block", "block_size", "arm", "randomization_number")
 UNSTRATIFIED = "all"
+SEED_BITS = 128
+"""The fewest bits a list seed may have without ``--weak-seed``."""
+SeedKind = Literal["secret", "given", "weak"]
+"""How a list was seeded: drawn from ``secrets``, given (>= 128 bits), or weak (rehearsal)."""
+_SEED_NOTE: dict[str, str] = {
+    "secret": "secret (128 bits from the operating system, not recorded)",
+    "given": "given (at least 128 bits; reproducible by whoever holds it)",
+    "weak": "weak (fewer than 128 bits; rehearsal only, a live trial refuses this list)",
+}
+_MAGIC = "# frailtrial randomization list"
+
+
+@dataclass(frozen=True)
+class ListHeader:
+    """The lines before a list's CSV: its protocol, how it was seeded, and the random salt
+    that makes its SHA-256 commitment unguessable."""
+
+    protocol: str
+    seed: SeedKind
+    salt: str
+
+    def text(self) -> str:
+        """The header exactly as written at the top of the file."""
+        return (
+            f"{_MAGIC}\n# protocol: {self.protocol}\n# seed: {_SEED_NOTE[self.seed]}\n"
+            f"# salt: {self.salt}\n"
+        )
+
+
+def list_seed(seed: int | None, weak_seed: bool = False) -> tuple[int, SeedKind]:
+    """The seed to generate a list from and its kind: ``secrets`` when none is given; a
+    given seed of fewer than 128 bits only with ``weak_seed`` (then the list is weak)."""
+    if seed is None:
+        return secrets.randbits(SEED_BITS), "secret"
+    if seed < 0:
+        raise InputError(f"--seed {seed}: must be a non-negative integer")
+    if seed.bit_length() >= SEED_BITS:
+        return seed, "given"
+    if not weak_seed:
+        raise InputError(
+            f"--seed {seed}: {seed.bit_length()} bits, a list seed needs at least {SEED_BITS} "
+            "(leave --seed out, or python -c 'import secrets; print(secrets.randbits(256))'); "
+            "add --weak-seed for a rehearsal list that a live trial refuses"
+        )
+    return seed, "weak"
 
 
 def stratum_levels(protocol: Protocol) -> dict[str, list[str]]:
@@ -51,6 +107,45 @@ def strata_labels(protocol: Protocol) -> list[str]:
         return [UNSTRATIFIED]
     combos = itertools.product(*levels.values())
     return ["|".join(f"{f}={v}" for f, v in zip(levels, combo, strict=True)) for combo in combos]
+
+
+def stratum_label(protocol: Protocol, values: Mapping[str, str]) -> str:
+    """The stratum label of one participant from each factor's value (``sex=female|site=A``),
+    spelled as the list spells it; InputError for a missing factor or a value not a level."""
+    levels = stratum_levels(protocol)
+    if not levels:
+        return UNSTRATIFIED
+    parts = []
+    for factor, allowed in levels.items():
+        value = values.get(factor)
+        if value is None:
+            raise InputError(f"stratification factor {factor!r} was not recorded at screening")
+        if value not in allowed:
+            raise InputError(
+                f"stratification factor {factor}: {value!r} is not one of {', '.join(allowed)}"
+            )
+        parts.append(f"{factor}={value}")
+    return "|".join(parts)
+
+
+def take_in_order(frame: pd.DataFrame, strata: Sequence[str]) -> pd.DataFrame:
+    """The entries that participants randomized in this order, with these strata, receive:
+    each takes the next unused entry of its stratum in list order, as the EDC allocates (a
+    list of one stratum serves everyone). Rows in participant order; InputError if a
+    stratum's list runs out."""
+    want = pd.DataFrame({"stratum": list(strata)})
+    if frame["stratum"].nunique() == 1:
+        want["stratum"] = frame["stratum"].iloc[0]
+    want["k"] = want.groupby("stratum", sort=False).cumcount()
+    entries = frame.sort_values("sequence", kind="stable")
+    entries = entries.assign(k=entries.groupby("stratum", sort=False).cumcount())
+    out = want.merge(entries, on=["stratum", "k"], how="left", validate="one_to_one")
+    short = out["arm"].isna()
+    if short.any():
+        raise InputError(
+            f"the randomization list is exhausted for stratum {out['stratum'][short].iloc[0]!r}"
+        )
+    return out[list(COLUMNS)].astype({"sequence": int, "block": int, "block_size": int})
 
 
 def _block_arms(protocol: Protocol, size: int) -> np.ndarray:
@@ -94,6 +189,8 @@ def _one_stratum(
 def generate_list(protocol: Protocol, seed: int, n: int) -> pd.DataFrame:
     """The allocation list: ``n`` entries per stratum, deterministic from ``seed``.
 
+    Whoever knows ``seed`` knows the list: draw it with :func:`list_seed` for a live trial.
+
     Columns: sequence (1.. over the whole list), stratum, block (1.. within a stratum),
     block_size, arm, randomization_number (``R001`` ...; unique over the whole list).
     """
@@ -123,23 +220,67 @@ def generate_list(protocol: Protocol, seed: int, n: int) -> pd.DataFrame:
     return out[list(COLUMNS)]
 
 
-def write_list(frame: pd.DataFrame, path: str | Path) -> str:
-    """Write the list as CSV (same content, same bytes) and return its SHA-256 commitment."""
+def list_bytes(frame: pd.DataFrame, header: ListHeader | None) -> bytes:
+    """The file's bytes: header, then the entries as CSV (no header: a list written before
+    lists had one). The EDC rebuilds these bytes from its stored entries to re-check the
+    commitment, so one function writes both."""
+    body = frame[list(COLUMNS)].to_csv(index=False, lineterminator="\n")
+    return ((header.text() if header else "") + body).encode("utf-8")
+
+
+def write_list(frame: pd.DataFrame, path: str | Path, protocol: str, seed: SeedKind) -> str:
+    """Write the list under a header with a fresh random salt; return its SHA-256 commitment."""
     p = Path(path)
+    data = list_bytes(frame, ListHeader(protocol, seed, secrets.token_hex(SEED_BITS // 8)))
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(p, index=False, lineterminator="\n")
+        p.write_bytes(data)
     except OSError as exc:
         raise InputError(f"--out {p}: cannot write ({exc.strerror or exc})") from None
-    return commitment(p)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _split(data: bytes) -> tuple[list[str], bytes]:
+    """The leading ``#`` lines of a list file (decoded) and the CSV bytes after them."""
+    lines: list[str] = []
+    rest = data
+    while rest.startswith(b"#"):
+        line, _, rest = rest.partition(b"\n")
+        lines.append(line.decode("utf-8", errors="replace"))
+    return lines, rest
+
+
+def parse_header(data: bytes, source: str) -> ListHeader:
+    """The header of a list file's bytes; InputError when it is missing or malformed."""
+    lines, _ = _split(data)
+    fields: dict[str, str] = {}
+    for line in lines:
+        m = re.match(r"^# (protocol|seed|salt): (.*)$", line)
+        if m:
+            fields[m.group(1)] = m.group(2)
+    seed = fields.get("seed", "").split(" ", 1)[0]
+    salt = fields.get("salt", "")
+    if (
+        not lines
+        or lines[0] != _MAGIC
+        or "protocol" not in fields
+        or seed not in get_args(SeedKind)
+        or not re.fullmatch(r"[0-9a-f]{32,}", salt)
+    ):
+        raise InputError(
+            f"{source}: no valid list header ({_MAGIC!r}, protocol, seed, a salt of at least "
+            "32 hex digits); write the list with frailtrial randomization generate"
+        )
+    return ListHeader(fields["protocol"], cast(SeedKind, seed), salt)
 
 
 def parse_list(data: bytes, source: str) -> pd.DataFrame:
     """A list file's bytes (as written by :func:`write_list`, or uploaded) as a frame;
     ``source`` names it in errors."""
+    _, body = _split(data)
     try:
         frame = pd.read_csv(
-            io.BytesIO(data), dtype={"stratum": str, "arm": str, "randomization_number": str}
+            io.BytesIO(body), dtype={"stratum": str, "arm": str, "randomization_number": str}
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(f"{source}: not a readable CSV file ({exc.__class__.__name__})") from None
@@ -160,7 +301,8 @@ def read_list(path: str | Path) -> pd.DataFrame:
 
 
 def commitment(path: str | Path) -> str:
-    """SHA-256 (hex) of the list file's bytes: the value published before enrolment."""
+    """SHA-256 (hex) of the list file's bytes (header with its salt included): the value
+    published before enrolment."""
     p = Path(path)
     try:
         return hashlib.sha256(p.read_bytes()).hexdigest()

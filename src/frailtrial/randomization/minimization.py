@@ -5,6 +5,9 @@ counts of earlier participants sharing the new participant's level are divided b
 ratio, and the imbalance is their range. The arm(s) with the smallest weighted total are
 preferred: one of them is chosen with probability ``p`` (ties at random), another arm otherwise.
 Pure: the caller passes the history and a numpy Generator, so a seed reproduces every choice.
+:func:`next_arm` is the one allocation step the EDC and the simulator share: its random
+numbers come from a secret (128 bits, never derived from the trial's name) and the count of
+earlier allocations, so that nobody without the secret can replay the sequence.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from frailtrial.errors import InputError
+from frailtrial.protocol import Protocol
 
 
 def imbalance(
@@ -68,3 +72,32 @@ def assign(
     u, v = rng.random(), rng.random()
     pool = best if (u < p or others.size == 0) else others
     return arms[int(pool[int(v * pool.size)])]
+
+
+def next_arm(
+    protocol: Protocol,
+    history_levels: Sequence[Mapping[str, str]],
+    history_arms: Sequence[str],
+    levels: Mapping[str, str],
+    secret: int,
+) -> str:
+    """The protocol's minimization step for the next participant (factor ``levels``), with
+    the protocol's ratios and ``minimization_p``, its randomness drawn from ``secret`` and
+    the number of earlier allocations."""
+    rng = np.random.default_rng([secret, len(history_arms)])
+    return assign(
+        history_levels,
+        history_arms,
+        levels,
+        protocol.arm_names,
+        rng,
+        ratios=[a.ratio for a in protocol.arms],
+        p=protocol.randomization.minimization_p,
+    )
+
+
+def rehearsal_secret(seed: int) -> int:
+    """A 128-bit minimization secret derived from a simulation seed: for a simulated trial
+    (a rehearsal) and for loading it into a store, never for a live trial."""
+    words = np.random.SeedSequence([seed, 0x313]).generate_state(4)
+    return int.from_bytes(words.astype(">u4").tobytes(), "big")

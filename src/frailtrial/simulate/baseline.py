@@ -46,12 +46,17 @@ def _categorical(
 
 
 def draw_baseline(
-    cal: Calibration, arms: np.ndarray, rng: np.random.Generator, exact: bool
+    cal: Calibration,
+    arms: np.ndarray,
+    rng: np.random.Generator,
+    exact: bool,
+    given: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """One row per participant: every baseline characteristic, height_cm and weight_kg.
 
     ``exact`` gives each arm the published Table 1 values exactly (mean and SD to the
-    printed decimals, exact counts, the printed median and IQR)."""
+    printed decimals, exact counts, the printed median and IQR). ``given`` holds
+    characteristics already drawn (the stratification factors, known before allocation)."""
     cols: dict[str, np.ndarray] = {}
     for spec in cal.baseline:
         if isinstance(spec, Continuous):
@@ -59,7 +64,11 @@ def draw_baseline(
             whole = spec.step >= 1 and float(spec.step).is_integer()
             cols[spec.name] = values.astype(np.int64) if whole else values
         else:
-            values = _categorical(spec, arms, rng, exact)
+            values = (
+                given[spec.name]
+                if given and spec.name in given
+                else _categorical(spec, arms, rng, exact)
+            )
             cols[spec.name] = values.astype(int) if spec.kind != "categorical" else values
     frame = pd.DataFrame(cols)
     sex = frame["sex"].to_numpy() if "sex" in frame else np.full(len(arms), "female")

@@ -1,9 +1,10 @@
 """A virtual trial from a protocol: randomization, baseline, visits, dosing, outcomes, AEs.
 
 :func:`simulate_trial` returns the tidy trial dataset. Everything is drawn from one seed, so
-the same seed gives the same data set (and byte-identical files). The allocation comes from
-the randomization list the same seed generates (``frailtrial randomization generate --seed
-S --n N`` prints the same arms).
+the same seed gives the same data set (and byte-identical files). The allocation is the
+protocol's scheme run by the randomization code the EDC uses (:mod:`.allocation`): the list
+the same seed generates (``frailtrial randomization generate --seed S --weak-seed --n N``
+prints the same arms), taken stratum by stratum when stratified, or minimization.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pandas as pd
 from frailtrial.dataset import TrialDataset, validate_dataset
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol
-from frailtrial.randomization import generate_list
+from frailtrial.simulate.allocation import allocate
 from frailtrial.simulate.attendance import Attendance, draw_attendance
 from frailtrial.simulate.baseline import draw_baseline
 from frailtrial.simulate.calibration import Calibration, load_calibration
@@ -97,21 +98,17 @@ def simulate_trial(
     """Simulate one trial of ``protocol``; returns a validated tidy dataset.
 
     ``n_per_arm`` defaults to the protocol's target (15 per arm for huc-msc-2024); the
-    allocation follows the seed's randomization list, so arms differ by less than a block
-    when the total is not a multiple of the block size. ``match_published`` reproduces the
-    published Table 1 and Table 3 means and SDs to the printed decimals, the published
-    attendance, withdrawal and adverse-event counts (the published trial's size only).
+    allocation follows the seed's randomization list (per stratum when stratified) or
+    minimization, so group sizes are those the scheme gives, not exactly ``n_per_arm``.
+    ``match_published`` reproduces the published Table 1 and Table 3 means and SDs to the
+    printed decimals, the published attendance, withdrawal and adverse-event counts (the
+    published trial's size only).
     ``calibration`` is a calibration YAML file (default: the protocol's built-in one).
     """
     if seed < 0:
         raise InputError(f"--seed {seed}: must be a non-negative integer")
     if n_per_arm is not None and n_per_arm < 1:
         raise InputError(f"--n-per-arm {n_per_arm}: must be a positive integer")
-    if protocol.randomization.strata:
-        raise InputError(
-            f"protocol {protocol.name}: stratified randomization is not simulated yet; "
-            "remove randomization.strata to simulate"
-        )
     cal = load_calibration(protocol, calibration)
     n_total = (
         protocol.enrollment.target_randomized
@@ -122,6 +119,11 @@ def simulate_trial(
         pub = cal.published
         if pub is None:
             raise InputError(f"--match-published: {protocol.name} has no published tables to match")
+        if protocol.randomization.strata or protocol.randomization.scheme == "minimization":
+            raise InputError(
+                f"--match-published sets Table 1 per arm, but {protocol.name} allocates by "
+                "the participants' characteristics (strata or minimization); leave it out"
+            )
         published_total = sum(pub.n_randomized.values())
         if n_total != published_total:
             raise InputError(
@@ -129,12 +131,12 @@ def simulate_trial(
                 f"participants; leave out --n-per-arm (got {n_per_arm})"
             )
     streams = [
-        np.random.default_rng(s) for s in np.random.SeedSequence([seed, _STREAM_TAG]).spawn(6)
+        np.random.default_rng(s) for s in np.random.SeedSequence([seed, _STREAM_TAG]).spawn(7)
     ]
-    alloc = generate_list(protocol, seed, n_total)
-    arms = alloc["arm"].to_numpy(dtype=object)
+    alloc = allocate(protocol, cal, seed, n_total, streams[6])
+    arms = alloc.arms
     if match_published:
-        counts = alloc["arm"].value_counts()
+        counts = pd.Series(arms).value_counts()
         for arm, n in cal.published.n_randomized.items():  # type: ignore[union-attr]
             if counts.get(arm, 0) != n:
                 raise InputError(
@@ -148,7 +150,7 @@ def simulate_trial(
     offsets[0] = 0
     randomized_on = _dates(start, offsets)
 
-    base = draw_baseline(cal, arms, streams[1], match_published)
+    base = draw_baseline(cal, arms, streams[1], match_published, alloc.given)
     att = draw_attendance(protocol, cal, arms, streams[2], match_published)
     measurements = draw_measurements(
         protocol, cal, ids, arms, base["sex"].to_numpy(), att, streams[3], match_published
@@ -174,7 +176,7 @@ def simulate_trial(
     participants = pd.DataFrame(
         {
             "participant_id": ids,
-            "site": protocol.identity.sites[0],
+            "site": alloc.sites,
             "arm": arms,
             "randomized_on": randomized_on,
             "age": base["age"].to_numpy(),
@@ -192,7 +194,7 @@ def simulate_trial(
     participants["withdrawn_on"] = withdrawn_on
     participants["withdrawal_reason"] = pd.Series(["withdrew consent"] * n_total).where(withdrawn)
     participants["arm_received"] = pd.Series(arms).where(n_doses > 0)
-    participants["randomization_number"] = alloc["randomization_number"].to_numpy()
+    participants["randomization_number"] = alloc.numbers
 
     visit_names = np.array([v.name for v in protocol.assessment_visits], dtype=object)
     reasons = {"missed": cal.file.attendance.missed_reason, "withdrawn": "withdrew consent"}

@@ -64,10 +64,13 @@ class Participant(models.Model):
 
 
 class RandomizationList(models.Model):
-    """An imported list file and the SHA-256 commitment it was checked against."""
+    """An imported list file and the SHA-256 commitment it was checked against; with the
+    header's seed kind and salt, the stored entries rebuild the committed bytes exactly."""
 
     trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="lists")
     sha256 = models.CharField(max_length=64)
+    seed = models.CharField(max_length=8, blank=True, default="")
+    salt = models.CharField(max_length=128, blank=True, default="")
     source = models.CharField(max_length=255)
     n_entries = models.IntegerField()
     imported_at = models.DateTimeField(auto_now_add=True)

@@ -20,7 +20,7 @@ class Trial(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     locked_at = models.DateTimeField(null=True, blank=True)
     lock_reason = models.TextField(blank=True, default="")
-    minimization_seed = models.BigIntegerField(default=0)
+    minimization_secret = models.CharField(max_length=64, default="")  # 128 random bits, hex
 
     def __str__(self) -> str:
         return self.name

@@ -3,23 +3,29 @@
 Allocation takes the next unused entry of the participant's stratum in list order. The trial
 row is locked first (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the transaction holds
 the database write lock from BEGIN IMMEDIATE), so concurrent requests queue and never share
-or skip an entry.
+or skip an entry. Before every allocation the stored list is rebuilt into the committed bytes
+and hashed: a list edited in the database is refused and raises a tamper alert (an audit
+event and an error on the ``frailtrial.edc.alerts`` logger). A live trial refuses a list made
+from a weak seed; minimization draws from the trial's secret, never from its name.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
+from django.db import transaction
 
 from frailtrial.edc.errors import AccessDenied
 from frailtrial.edc.models import (
     Allocation,
+    AuditEntry,
     EmergencyUnblinding,
     ListEntry,
     Membership,
@@ -44,7 +50,20 @@ from frailtrial.edc.services.screening import get_screening
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol
 from frailtrial.randomization import minimization
-from frailtrial.randomization.lists import UNSTRATIFIED, parse_list, stratum_levels
+from frailtrial.randomization.lists import (
+    COLUMNS,
+    ListHeader,
+    list_bytes,
+    parse_header,
+    parse_list,
+    stratum_label,
+)
+
+ALERTS = logging.getLogger("frailtrial.edc.alerts")
+
+
+class ListTampered(InputError):
+    """The stored list no longer hashes to its commitment: allocation is refused."""
 
 
 @dataclass(frozen=True)
@@ -57,11 +76,22 @@ class Randomized:
     arm: str | None
 
 
-def import_list(actor: Membership, source: str | Path | bytes, commitment: str) -> int:
-    """Import a list file after checking its SHA-256 against the published commitment."""
+def import_list(
+    actor: Membership, source: str | Path | bytes, commitment: str, rehearsal: bool = False
+) -> int:
+    """Import a list file after checking its SHA-256 against the published commitment.
+
+    The file must be as ``frailtrial randomization generate`` writes it (header with salt,
+    then the entries), for this trial's protocol, and not from a weak seed unless
+    ``rehearsal`` (a simulated trial loaded into a store; never a live one)."""
     require(actor, ["admin", "unblinded_pharmacist"], "importing the randomization list")
-    data = source if isinstance(source, bytes) else Path(source).read_bytes()
     name = "upload" if isinstance(source, bytes) else str(source)
+    try:
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    except OSError as exc:
+        raise InputError(
+            f"randomization list {name}: cannot read ({exc.strerror or exc})"
+        ) from None
     actual = hashlib.sha256(data).hexdigest()
     if actual != commitment.strip().lower():
         raise InputError(
@@ -82,12 +112,33 @@ def import_list(actor: Membership, source: str | Path | bytes, commitment: str) 
         )
     if frame["sequence"].duplicated().any() or frame["randomization_number"].duplicated().any():
         raise InputError(f"randomization list {name}: duplicate sequence or randomization number")
-    frame["stratum"] = frame["stratum"].fillna(UNSTRATIFIED)
+    header = parse_header(data, f"randomization list {name}")
+    if header.protocol != protocol.name:
+        raise InputError(
+            f"randomization list {name}: made for protocol {header.protocol!r}, "
+            f"this trial runs {protocol.name!r}"
+        )
+    if header.seed == "weak" and not rehearsal:
+        raise InputError(
+            f"randomization list {name}: made from a weak seed (--weak-seed), for rehearsal "
+            "only; a live trial needs a list generated without --seed or with 128 bits or more"
+        )
+    frame = frame.sort_values("sequence", kind="stable").reset_index(drop=True)
+    if list_bytes(frame, header) != data:
+        raise InputError(
+            f"randomization list {name}: not in the form frailtrial randomization generate "
+            "writes (rows in sequence order, no other lines), so it cannot be re-checked"
+        )
     with write(actor) as trial:
         if RandomizationList.objects.filter(trial=trial).exists():
             raise InputError("this trial already has a randomization list")
         rlist = RandomizationList.objects.create(
-            trial=trial, sha256=actual, source=name[-255:], n_entries=len(frame)
+            trial=trial,
+            sha256=actual,
+            source=name[-255:],
+            n_entries=len(frame),
+            seed=header.seed,
+            salt=header.salt,
         )
         ListEntry.objects.bulk_create(
             ListEntry(
@@ -100,7 +151,7 @@ def import_list(actor: Membership, source: str | Path | bytes, commitment: str) 
                 arm=str(r.arm),
                 randomization_number=str(r.randomization_number),
             )
-            for r in frame.sort_values("sequence").astype(object).itertuples(index=False)
+            for r in frame.astype(object).itertuples(index=False)
         )
         audit.created(actor, rlist)
         entries = ListEntry.objects.filter(rlist=rlist).order_by("sequence")
@@ -110,25 +161,59 @@ def import_list(actor: Membership, source: str | Path | bytes, commitment: str) 
     return len(frame)
 
 
+def check_list(trial: Trial) -> None:
+    """Rebuild the committed file from the stored list and entries and hash it; raise
+    :class:`ListTampered` unless it gives the commitment stored at import, and that
+    commitment is the one the audit trail recorded then."""
+    rlist = RandomizationList.objects.filter(trial=trial).first()
+    if rlist is None:
+        return
+    rows = ListEntry.objects.filter(rlist=rlist).order_by("sequence").values_list(*COLUMNS)
+    frame = pd.DataFrame(list(rows), columns=list(COLUMNS))
+    # a list imported before lists had a header (no salt) is re-checked as it was committed
+    header = ListHeader(trial.protocol_name, rlist.seed, rlist.salt) if rlist.salt else None
+    data = list_bytes(frame, header)
+    actual = hashlib.sha256(data).hexdigest()
+    created = AuditEntry.objects.filter(
+        model="randomizationlist", object_id=str(rlist.pk), action="create"
+    ).first()
+    audited = json.loads(created.new).get("sha256") if created is not None else None
+    if actual != rlist.sha256 or audited != rlist.sha256:
+        raise ListTampered(
+            f"the stored randomization list of trial {trial.name} does not match its "
+            f"commitment (entries hash to {actual}, stored {rlist.sha256}, audited "
+            f"{audited}); allocation refused, the list was changed in the database"
+        )
+
+
+def alert_list_tampered(actor: Membership, trial: Trial, exc: ListTampered) -> None:
+    """Raise the alarm about a tampered list: an audit event ``tamper_alert`` (its own
+    transaction, kept although the allocation was refused) and an error on the
+    ``frailtrial.edc.alerts`` logger; the one place to add further notification."""
+    ALERTS.error("%s", exc)
+    rlist = RandomizationList.objects.filter(trial=trial).first()
+    target = rlist if rlist is not None else ("randomizationlist", "-")
+    with transaction.atomic():
+        audit.record(actor, "tamper_alert", target, None, None, str(exc))
+
+
 def stratum_of(protocol: Protocol, site_name: str, screening: Screening) -> str:
     """The participant's stratum label, spelled as the list generator spells it."""
-    levels = stratum_levels(protocol)
-    if not levels:
-        return UNSTRATIFIED
     inputs = screening.inputs
-    parts = []
-    for factor in levels:
+    kinds = {c.name: c.kind for c in protocol.baseline_characteristics}
+    values: dict[str, str] = {}
+    for factor in protocol.randomization.strata:
         if factor == "site":
-            value = site_name
+            values[factor] = site_name
         elif factor in ("sex", "age"):
-            value = str(inputs[factor])
+            values[factor] = str(inputs[factor])
         else:
             raw = inputs.get("baseline", {}).get(factor)
             if raw is None:
-                raise InputError(f"stratification factor {factor!r} was not recorded at screening")
-            value = ("yes" if raw else "no") if isinstance(raw, (bool, int)) else str(raw)
-        parts.append(f"{factor}={value}")
-    return "|".join(parts)
+                continue  # stratum_label names the missing factor
+            binary = kinds.get(factor) == "binary"
+            values[factor] = ("yes" if raw else "no") if binary else str(raw)
+    return stratum_label(protocol, values)
 
 
 def _levels(stratum: str) -> dict[str, str]:
@@ -163,15 +248,14 @@ def _minimize(trial: Trial, protocol: Protocol, levels: dict[str, str]) -> str:
         .order_by("pk")
         .values_list("arm", "participant__stratum")
     )
-    history = [_levels(s) for _, s in done]
-    rng = np.random.default_rng([trial.minimization_seed, len(done)])
-    return minimization.assign(
-        history,
+    if not trial.minimization_secret:
+        raise InputError(f"trial {trial.name} has no minimization secret; migrate the store")
+    return minimization.next_arm(
+        protocol,
+        [_levels(s) for _, s in done],
         [a for a, _ in done],
         levels,
-        protocol.arm_names,
-        rng,
-        ratios=[a.ratio for a in protocol.arms],
+        int(trial.minimization_secret, 16),
     )
 
 
@@ -183,8 +267,22 @@ def randomize(
 ) -> Randomized:
     """Randomize an eligible, consented person: next list entry (or minimization), schedule."""
     require(actor, CLINICAL, "randomizing")
+    try:
+        return _randomize(actor, screening_id, randomized_on, participant_id)
+    except ListTampered as exc:
+        alert_list_tampered(actor, actor.trial, exc)
+        raise
+
+
+def _randomize(
+    actor: Membership,
+    screening_id: str,
+    randomized_on: str | dt.date | None,
+    participant_id: str | None,
+) -> Randomized:
     with write(actor) as trial:
         trial = Trial.objects.select_for_update().get(pk=trial.pk)
+        check_list(trial)
         s = get_screening(actor, screening_id)
         if Participant.objects.filter(screening=s).exists():
             raise InputError(f"screening {screening_id} is already randomized")

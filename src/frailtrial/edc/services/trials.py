@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 
 import yaml
 from django.contrib.auth import get_user_model
@@ -39,9 +40,15 @@ def create_trial(protocol: Protocol, name: str | None = None) -> Trial:
             protocol_name=protocol.name,
             protocol_yaml=text,
             protocol_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-            minimization_seed=int.from_bytes(hashlib.sha256(trial_name.encode()).digest()[:4]),
+            minimization_secret=secrets.token_hex(16),
         )
-        audit.record(None, "create", trial, None, snapshot(trial) | {"protocol_yaml": "..."})
+        audit.record(
+            None,
+            "create",
+            trial,
+            None,
+            snapshot(trial) | {"protocol_yaml": "...", "minimization_secret": "(secret)"},
+        )
         taken: set[str] = set()
         for site_name in protocol.identity.sites:
             code = _site_code(site_name, taken)
