@@ -269,7 +269,7 @@ def test_a_list_imported_before_headers_is_rechecked_as_committed(store: str) ->
         enroll(t, "L1")
 
     migration = importlib.import_module(
-        "frailtrial.edc.migrations.0004_list_salt_minimization_secret"
+        "frailtrial.edc.migrations.0005_list_salt_minimization_secret"
     )
     Trial.objects.filter(pk=trial.pk).update(minimization_secret="")
     migration.draw_secrets(apps, None)

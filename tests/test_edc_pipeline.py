@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -140,11 +139,8 @@ def test_simulated_trial_round_trips_through_the_services(tmp_path: Path) -> Non
     sim = fake_simulation(protocol)
     validate_dataset(sim, protocol)
     url = sqlite_url(tmp_path)
-    start = time.perf_counter()
     summary = load_simulated_trial(sim, protocol, url)
-    loaded = time.perf_counter() - start
     out = export_trial(url, tmp_path / "export")
-    print(f"30 participants loaded in {loaded:.1f} s: {summary}")
     from frailtrial.edc.services.integrity import verify_store
 
     assert verify_store().ok  # every row of a whole trial matches its last audited value
@@ -180,7 +176,6 @@ def test_simulated_trial_round_trips_through_the_services(tmp_path: Path) -> Non
     assert s.loc["S037", "reason_not_randomized"] == "declined consent"
     v = ds.visits.set_index(["participant_id", "visit"])["status"]
     assert v[("P008", "month2")] == "missed" and v[("P005", "month6")] == "withdrawn"
-    assert loaded < 30
 
 
 def test_statistical_files_hold_the_same_numbers(tmp_path: Path) -> None:

@@ -101,6 +101,11 @@ ATTACKS = {
         "UPDATE edc_participant SET emergency_unblinded = 0",
     ),
     "adverse event": ("edc_adverseevent", "outcome", "UPDATE edc_adverseevent SET outcome = 'x'"),
+    "minimization secret set to a known value": (
+        "edc_trial",
+        "minimization_secret",
+        "UPDATE edc_trial SET minimization_secret = '00000000000000000000000000000000'",
+    ),
 }
 WHERE = {
     "edc_listentry": {"arm": "used = 0", "used": "used = 1"},
@@ -247,3 +252,19 @@ def test_an_anchor_of_another_store_is_bad_input(
         monkeypatch, capsys, "audit", "verify", "--db", store, "--anchor", str(other)
     )
     assert code == 2 and "not of this store" in err
+
+
+def test_the_minimization_secret_is_audited_only_as_a_digest(store: str) -> None:
+    """The trail is readable by oversight roles: the secret that drives minimization must not
+    stand in it in clear (at creation, or in the lock's before/after), only its SHA-256."""
+    from frailtrial.edc.models import AuditEntry, Membership, Trial
+    from frailtrial.edc.services import trials
+
+    trial = Trial.objects.get()
+    admin = Membership.objects.get(trial=trial, role="admin")
+    trials.lock(admin, "database lock")
+    secret = Trial.objects.get().minimization_secret
+    assert len(secret) == 32
+    texts = [f"{e.old} {e.new}" for e in AuditEntry.objects.filter(model="trial")]
+    assert texts and all(secret not in t for t in texts)
+    assert any("sha256:" in t for t in texts)

@@ -296,8 +296,9 @@ def test_roles_and_sites_are_enforced(t: dict) -> None:
 
 def test_minimization_scheme_allocates_without_a_list(store: str, tmp_path: Path) -> None:
     from frailtrial.edc.models import Allocation
-    from frailtrial.edc.services import randomization, screening, trials
+    from frailtrial.edc.services import audit, randomization, screening, trials
     from frailtrial.protocol import load
+    from frailtrial.randomization.minimization import next_arm, rehearsal_secret
 
     base = load("huc-msc-2024")
     proto = base.model_copy(
@@ -308,6 +309,9 @@ def test_minimization_scheme_allocates_without_a_list(store: str, tmp_path: Path
         }
     )
     trial = trials.create_trial(proto, "minimized-trial")
+    # a fixed secret (audited, as a rehearsal sets it) makes the allocations reproducible
+    secret = rehearsal_secret(5)
+    audit.update(None, trial, {"minimization_secret": f"{secret:032x}"}, "test: fixed secret")
     coord = trials.add_member(trial, "coord-min", "coordinator")
     for i in range(20):
         sex = "female" if i % 3 else "male"
@@ -315,8 +319,16 @@ def test_minimization_scheme_allocates_without_a_list(store: str, tmp_path: Path
         screening.consent(coord, f"M{i}", "1.0", "2024-03-01")
         randomization.randomize(coord, f"M{i}", "2024-03-02")
     arms = list(
-        Allocation.objects.filter(participant__trial=trial).values_list("arm", "participant__sex")
+        Allocation.objects.filter(participant__trial=trial)
+        .order_by("pk")
+        .values_list("arm", "participant__sex")
     )
+    # every allocation is the protocol's minimization step replayed from the same secret
+    replay: list[str] = []
+    for _, sex in arms:
+        levels = [{"sex": s} for _, s in arms[: len(replay)]]
+        replay.append(next_arm(proto, levels, replay, {"sex": sex}, secret))
+    assert [a for a, _ in arms] == replay
     for sex in ("male", "female"):
         by = [a for a, s in arms if s == sex]
         assert abs(by.count("mscs") - by.count("placebo")) <= 2

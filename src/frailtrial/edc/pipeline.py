@@ -171,7 +171,15 @@ def _enter(
 ) -> dict[str, Any]:
     """The body of :func:`load_simulated_trial`, inside its transaction."""
     from frailtrial.edc.models import ROLES
-    from frailtrial.edc.services import crf, product, randomization, safety, screening, trials
+    from frailtrial.edc.services import (
+        audit,
+        crf,
+        product,
+        randomization,
+        safety,
+        screening,
+        trials,
+    )
     from frailtrial.edc.services import visits as visit_service
 
     trial = trials.create_trial(protocol, trial_name)
@@ -187,7 +195,7 @@ def _enter(
     }
 
     # screening log (everyone) -- the stratum needs the screening inputs, so screen first
-    from frailtrial.edc.models import Screening, Trial
+    from frailtrial.edc.models import Screening
     from frailtrial.edc.services.common import protocol_of
 
     codes = {site.name: site.code for site in trial.sites.all()}
@@ -219,8 +227,11 @@ def _enter(
                 f"protocol {protocol.name} allocates by minimization: pass the simulation "
                 "seed as list_seed so that the store draws the simulator's allocations"
             )
-        Trial.objects.filter(pk=trial.pk).update(  # a rehearsal: the simulator's secret
-            minimization_secret=f"{rehearsal_secret(list_seed):032x}"
+        audit.update(  # a rehearsal: the simulator's secret, audited (as a digest)
+            None,
+            trial,
+            {"minimization_secret": f"{rehearsal_secret(list_seed):032x}"},
+            "rehearsal: the simulator's minimization secret",
         )
     else:
         with tempfile.TemporaryDirectory() as tmp:

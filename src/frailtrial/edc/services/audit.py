@@ -24,7 +24,7 @@ from django.db.models import Q
 
 from frailtrial.edc import config
 from frailtrial.edc.models import AuditEntry, AuditHead, Membership
-from frailtrial.edc.services.common import now, plain, sees_arm, snapshot
+from frailtrial.edc.services.common import audited_snapshot, now, plain, sees_arm
 from frailtrial.errors import InputError
 
 GENESIS = "0" * 64
@@ -150,7 +150,7 @@ def created(
     action: str = "create",
 ) -> AuditEntry:
     """Audit a row just created: no old value, its snapshot as the new one."""
-    return record(actor, action, obj, None, snapshot(obj), reason, blinded)
+    return record(actor, action, obj, None, audited_snapshot(obj), reason, blinded)
 
 
 def update_many(
@@ -171,11 +171,11 @@ def update_many(
     for obj, values in changes:
         if list(values) != fields:
             raise ValueError(f"update_many: every change must set {fields}, got {list(values)}")
-        old = snapshot(obj)
+        old = audited_snapshot(obj)
         for name, value in values.items():
             setattr(obj, name, value)
         rows.append(obj)
-        audited.append((action, obj, old, snapshot(obj)))
+        audited.append((action, obj, old, audited_snapshot(obj)))
     if len(rows) == 1:
         rows[0].save(update_fields=fields)
     else:

@@ -21,7 +21,7 @@ from django.apps import apps
 from frailtrial.edc.models import Allocation, AuditEntry, ListEntry, Trial
 from frailtrial.edc.services import anchor as anchors
 from frailtrial.edc.services.audit import ChainReport, Finding, canonical, store_id, verify_chain
-from frailtrial.edc.services.common import snapshot
+from frailtrial.edc.services.common import audited_snapshot
 
 # Tables whose every write is audited with the row's full snapshot. Visits are left out: a
 # schedule is audited as one "schedule" row, not row by row.
@@ -69,7 +69,7 @@ def check_rows(last: dict[tuple[str, str], str | None]) -> list[Finding]:
                 findings.append(Finding(table, pk, "*", f"row exists but was {why}"))
                 continue
             audited = json.loads(audited_text)
-            for column, value in snapshot(obj).items():
+            for column, value in audited_snapshot(obj).items():
                 if column in skip or column not in audited or audited[column] == OMITTED:
                     continue
                 if _differs(value, audited[column]):

@@ -14,7 +14,7 @@ from frailtrial.edc.errors import AccessDenied
 from frailtrial.edc.models import ROLES, Membership, Site, Trial
 from frailtrial.edc.services import audit
 from frailtrial.edc.services.anchor import write_anchor
-from frailtrial.edc.services.common import now, require, snapshot, write
+from frailtrial.edc.services.common import audited_snapshot, now, require, write
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol
 
@@ -47,7 +47,7 @@ def create_trial(protocol: Protocol, name: str | None = None) -> Trial:
             "create",
             trial,
             None,
-            snapshot(trial) | {"protocol_yaml": "...", "minimization_secret": "(secret)"},
+            audited_snapshot(trial) | {"protocol_yaml": "..."},
         )
         taken: set[str] = set()
         for site_name in protocol.identity.sites:
@@ -124,10 +124,10 @@ def lock(actor: Membership, reason: str) -> Trial:
     if not reason.strip():
         raise InputError("locking needs a reason")
     with write(actor) as trial:
-        old = snapshot(trial)
+        old = audited_snapshot(trial)
         trial.locked_at, trial.lock_reason = now(), reason
         trial.save(update_fields=["locked_at", "lock_reason"])
-        new = snapshot(trial)
+        new = audited_snapshot(trial)
         old.pop("protocol_yaml"), new.pop("protocol_yaml")
         audit.record(actor, "lock", trial, old, new, reason)
     write_anchor()  # kept in the anchors folder: a store restored from before the lock is found

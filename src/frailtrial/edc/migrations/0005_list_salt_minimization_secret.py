@@ -16,7 +16,7 @@ def draw_secrets(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("edc", "0003_audit_head")]
+    dependencies = [("edc", "0004_audit_store")]
 
     operations = [
         migrations.AddField(
