@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from frailtrial.dataset import TrialDataset
@@ -69,3 +70,67 @@ def build_populations(ds: TrialDataset, protocol: Protocol, completers: pd.Index
     )
     members["completers"] = members["itt"] & members.index.isin(completers)
     return Populations(members)
+
+
+def left_out(
+    population: pd.Series,
+    m: pd.DataFrame,
+    protocol: Protocol,
+    participants: pd.DataFrame | None,
+    formula: str,
+) -> pd.DataFrame:
+    """Members of ``population`` (arm by participant_id) a model of ``formula`` cannot use,
+    for every variable of ``m`` (the population's measurements): one row each with
+    ``variable``, ``participant_id``, ``arm`` and ``reason``.
+
+    A model of ``change ~ ...`` needs a baseline and a post-baseline value of the variable;
+    any other model needs a value at an assessment visit; both need every covariate of the
+    formula that participants.csv holds. The fitters drop such participants (no complete
+    row), so the count here is the population less the model's ``n_subjects``.
+    """
+    from formulaic import Formula
+
+    spec = Formula(formula)
+    change = "change" in spec.lhs.required_variables
+    used = spec.rhs.required_variables
+    columns = [] if participants is None else list(participants.columns)
+    covariates = sorted((c for c in columns if c in used and c != "arm"), key=formula.find)
+    visits = m["visit"].astype(str)
+    flags = (
+        m.assign(
+            any_value=visits.isin([v.name for v in protocol.assessment_visits]),
+            base=visits == protocol.baseline_visit.name,
+            post=visits.isin([v.name for v in protocol.follow_up_visits]),
+        )
+        .groupby([m["variable"].astype(str), m["participant_id"].astype(str)], sort=False)[
+            ["any_value", "base", "post"]
+        ]
+        .any()
+    )
+    variables = [v.name for v in protocol.variables if v.name in set(m["variable"].astype(str))]
+    grid = pd.MultiIndex.from_product(
+        [variables, population.index.astype(str)], names=["variable", "participant_id"]
+    )
+    f = flags.reindex(grid, fill_value=False)
+    label = pd.Series({v.name: v.label for v in protocol.variables})
+    of = " of " + label.reindex(grid.get_level_values("variable")).to_numpy(dtype=object)
+    reason = np.full(len(grid), "", dtype=object)
+    missing_cov = pd.Series("", index=population.index.astype(str), dtype=object)
+    if covariates and participants is not None:
+        by_id = participants.set_index(participants["participant_id"].astype(str))
+        for c in reversed(covariates):  # the first missing covariate is named
+            gone = by_id[c].reindex(missing_cov.index).isna().to_numpy()
+            missing_cov[gone] = f"missing covariate {c}"
+    cov = missing_cov.reindex(grid.get_level_values("participant_id")).to_numpy(dtype=object)
+    if change:
+        choices = [~f["base"].to_numpy(), ~f["post"].to_numpy()]
+        words = ["no baseline value" + of, "no post-baseline value" + of]
+    else:
+        choices, words = [~f["any_value"].to_numpy()], ["no value" + of]
+    for cond, word in zip(reversed(choices), reversed(words), strict=True):
+        reason = np.where(cond, word, reason)
+    reason = np.where(reason == "", cov, reason)
+    out = grid.to_frame(index=False)
+    out["arm"] = population.reindex(out["participant_id"]).to_numpy()
+    out["reason"] = reason
+    return out[out["reason"] != ""].reset_index(drop=True)

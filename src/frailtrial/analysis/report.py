@@ -172,6 +172,11 @@ def _models_html(result: AnalysisResult) -> str:
             for r in f.to_dict(orient="records")
             if pd.isna(r["n_obs"])
         ]
+        left_out = [  # participants of the population a fitted model could not use
+            f"{r['variable']}: {r['note']}"
+            for r in f.to_dict(orient="records")
+            if not pd.isna(r["n_obs"]) and r.get("n_excluded")
+        ]
         if spec is None:
             title = "Dose-response trend (MMRM, linear in dose)"
             note = (
@@ -206,9 +211,19 @@ def _models_html(result: AnalysisResult) -> str:
                 "visits": [{"label": labels[v.name]} for v in visits],
                 "has_test": spec is not None and spec.kind == "random_intercept",
                 "failures": failures,
+                "left_out": left_out,
             }
         )
     return _ENV.get_template("models.html.j2").render(blocks=blocks)
+
+
+def _exclusion_rows(result: AnalysisResult) -> list[dict[str, Any]]:
+    """Each reason for exclusion from the primary analysis with its count per arm."""
+    arms = result.consort.arms
+    reasons = dict.fromkeys(r for a in arms for r in a.exclusion_reasons)
+    return [
+        {"reason": r, "counts": [a.exclusion_reasons.get(r, 0) for a in arms]} for r in reasons
+    ]
 
 
 def render_report(
@@ -254,6 +269,7 @@ def render_report(
         protocol=protocol,
         provenance=result.provenance,
         consort=result.consort,
+        consort_exclusions=_exclusion_rows(result),
         compliance=result.compliance,
         compliance_rows=compliance_rows,
         populations=pops,

@@ -73,13 +73,12 @@ def _bounds(protocol: Protocol) -> tuple[np.ndarray, np.ndarray, list[str]]:
         lo, hi = result_range(instruments.get(var.instrument), var.result)
         lows.append(-np.inf if lo is None else float(lo))
         highs.append(np.inf if hi is None else float(hi))
-        unit = f" {var.unit}" if var.unit else ""
         if lo is not None and hi is not None:
-            span = f"{lo:g} to {hi:g}{unit}"
+            span = f"{lo:g} to {hi:g}"
         elif lo is not None:
-            span = f">= {lo:g}{unit}"
+            span = f">= {lo:g}"
         elif hi is not None:
-            span = f"<= {hi:g}{unit}"
+            span = f"<= {hi:g}"
         else:
             span = "any number"
         words.append(f"{span}, the range of instrument {var.instrument} result {var.result}")
