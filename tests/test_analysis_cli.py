@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from frailtrial.cli.main import run
@@ -20,10 +21,27 @@ def _run(monkeypatch: pytest.MonkeyPatch, *args: str) -> None:
         assert exc.code in (0, None)
 
 
+def with_primary(data: Path) -> None:
+    """Add PCS at baseline and month 6 to the hand-made data set (it holds TUG only), as
+    ``analyze`` refuses a primary endpoint without data."""
+    m = pd.read_csv(data / "measurements.csv")
+    ids = sorted(set(m["participant_id"]))
+    pcs = pd.DataFrame(
+        [
+            (pid, visit, day, "pcs", 250.0 + 7 * i + (12 if visit == "month6" else 0), "score")
+            for i, pid in enumerate(ids)
+            for visit, day in (("baseline", 1), ("month6", 180))
+        ],
+        columns=m.columns,
+    )
+    pd.concat([m, pcs]).to_csv(data / "measurements.csv", index=False)
+
+
 def test_analyze_json_prints_one_document(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = write_folder(tmp_path / "data")
+    with_primary(data)
     _run(monkeypatch, "analyze", "--data", str(data), "--protocol", "huc-msc-2024",
          "--out", str(tmp_path / "out"), "--json")  # fmt: skip
     captured = capsys.readouterr()

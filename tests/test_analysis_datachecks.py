@@ -51,12 +51,6 @@ def _analyze(
     return code, err.splitlines()
 
 
-def _line(m: pd.DataFrame, pid: str, visit: str, variable: str) -> int:
-    """The file line (header = 1) of one measurement."""
-    hit = m.index[(m["participant_id"] == pid) & (m["visit"] == visit) & (m["variable"] == variable)]
-    return int(hit[0]) + 2
-
-
 def test_simulated_datasets_pass_every_check(simulated: dict[str, Path]) -> None:
     for p in (CRATUS, HUC):
         read_dataset(simulated[p.name], p)
@@ -155,7 +149,11 @@ def test_primary_endpoint_without_data(
     m = _csv(data, "measurements.csv")
     arms = _csv(data, "participants.csv").set_index("participant_id")["arm"]
     placebo = m["participant_id"].map(arms) == "placebo"
-    _put(data, "measurements.csv", m[~(placebo & (m["variable"] == "pcs") & (m["visit"] == "month6"))])
+    _put(
+        data,
+        "measurements.csv",
+        m[~(placebo & (m["variable"] == "pcs") & (m["visit"] == "month6"))],
+    )
     code, lines = _analyze(monkeypatch, capsys, data, "huc-msc-2024")
     assert code == 2
     assert lines == [
@@ -181,8 +179,7 @@ def test_every_problem_is_reported_at_once(
     assert code == 2
     n = int((m["variable"] == "sppb").sum())
     assert lines[0] == (
-        "error: participants.csv line 2, column sex: 'M' is not a sex value "
-        "(allowed: male, female)"
+        "error: participants.csv line 2, column sex: 'M' is not a sex value (allowed: male, female)"
     )
     assert len(lines) == 1 + 5 + 1
     assert lines[-1] == f"error: measurements.csv, values out of range: {n - 5} more"

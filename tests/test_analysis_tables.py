@@ -343,7 +343,10 @@ def test_bad_dataset_stops_analyze_with_file_line_column(
     err = capsys.readouterr().err
     assert err.startswith(f"error: {file} line {line}, column {column}: ")
     assert message in err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    lines = err.strip().splitlines()  # every problem, one line each
+    assert "Traceback" not in err and all(x.startswith("error: ") for x in lines)
+    # P3 renamed P1: the duplicate, and P3's 3 measurements, 1 screening and 2 dosing rows
+    assert len(lines) == (1 + 3 + 1 + 2 if column == "participant_id" else 1)
 
 
 def test_report_names_each_model_that_was_not_estimated(

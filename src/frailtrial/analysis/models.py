@@ -39,6 +39,8 @@ _DF = {
     "residual": "residual",
     "between_within": "between-within",
 }
+EXCLUDED = ["model", "variable", "participant_id", "arm", "reason"]
+"""Columns of :attr:`Models.excluded`."""
 _FAILS = (ConvergenceError, InputError, np.linalg.LinAlgError, ValueError)
 
 
@@ -52,9 +54,6 @@ class Models:
     effects: pd.DataFrame
     fits: pd.DataFrame
     excluded: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EXCLUDED))
-
-
-EXCLUDED = ["model", "variable", "participant_id", "arm", "reason"]
 
 
 def _change_frame(m: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import pandas as pd
 
-from frailtrial.analysis.format import fmt, n_pct, pvalue
+from frailtrial.analysis.format import fmt, n_pct, p_phrase, pvalue, signed
 
 if TYPE_CHECKING:
     from frailtrial.analysis.results import AnalysisResult
@@ -153,8 +153,8 @@ def _models_html(result: AnalysisResult) -> str:
                         continue
                     r = s.loc[v.name]
                     cells.append(
-                        f"{r['estimate']:+.2f} ({r['ci_low']:.2f}, {r['ci_high']:.2f}) "
-                        f"p={pvalue(float(r['p']))}"
+                        f"{signed(r['estimate'])} ({fmt(r['ci_low'])}, {fmt(r['ci_high'])}) "
+                        f"{p_phrase(float(r['p']))}"
                     )
                 test = ""
                 if "arm_visit_p" in fv and len(fv):
@@ -221,9 +221,7 @@ def _exclusion_rows(result: AnalysisResult) -> list[dict[str, Any]]:
     """Each reason for exclusion from the primary analysis with its count per arm."""
     arms = result.consort.arms
     reasons = dict.fromkeys(r for a in arms for r in a.exclusion_reasons)
-    return [
-        {"reason": r, "counts": [a.exclusion_reasons.get(r, 0) for a in arms]} for r in reasons
-    ]
+    return [{"reason": r, "counts": [a.exclusion_reasons.get(r, 0) for a in arms]} for r in reasons]
 
 
 def render_report(

@@ -33,7 +33,9 @@ MISSED = ("missed", "withdrawn")
 """visits.csv statuses of a visit that did not take place."""
 
 
-def check_contents(ds: TrialDataset, protocol: Protocol, line_word: str, problems: Problems) -> None:
+def check_contents(
+    ds: TrialDataset, protocol: Protocol, line_word: str, problems: Problems
+) -> None:
     """Record every content problem of ``ds`` in ``problems`` (``line_word``: "line" for
     files, where row labels are line numbers; "row" for in-memory tables)."""
     _empty_tables(ds, problems)

@@ -178,7 +178,9 @@ def _check_keys(ds: TrialDataset, protocol: Protocol, line_word: str, problems: 
         if schema.key and len(frame):
             dup = frame.duplicated(list(schema.key), keep="first")
 
-            def duplicate(line: Any, schema: FileSchema = schema, frame: pd.DataFrame = frame) -> str:
+            def duplicate(
+                line: Any, schema: FileSchema = schema, frame: pd.DataFrame = frame
+            ) -> str:
                 key = ", ".join(f"{k}={frame.at[line, k]!s}" for k in schema.key)
                 return (
                     f"{_where(schema, line, schema.key[-1], line_word)}: "
