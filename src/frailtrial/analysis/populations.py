@@ -95,42 +95,45 @@ def left_out(
     used = spec.rhs.required_variables
     columns = [] if participants is None else list(participants.columns)
     covariates = sorted((c for c in columns if c in used and c != "arm"), key=formula.find)
-    visits = m["visit"].astype(str)
-    flags = (
-        m.assign(
-            any_value=visits.isin([v.name for v in protocol.assessment_visits]),
-            base=visits == protocol.baseline_visit.name,
-            post=visits.isin([v.name for v in protocol.follow_up_visits]),
-        )
-        .groupby([m["variable"].astype(str), m["participant_id"].astype(str)], sort=False)[
-            ["any_value", "base", "post"]
-        ]
-        .any()
-    )
-    variables = [v.name for v in protocol.variables if v.name in set(m["variable"].astype(str))]
-    grid = pd.MultiIndex.from_product(
-        [variables, population.index.astype(str)], names=["variable", "participant_id"]
-    )
-    f = flags.reindex(grid, fill_value=False)
-    label = pd.Series({v.name: v.label for v in protocol.variables})
-    of = " of " + label.reindex(grid.get_level_values("variable")).to_numpy(dtype=object)
-    reason = np.full(len(grid), "", dtype=object)
-    missing_cov = pd.Series("", index=population.index.astype(str), dtype=object)
-    if covariates and participants is not None:
-        by_id = participants.set_index(participants["participant_id"].astype(str))
-        for c in reversed(covariates):  # the first missing covariate is named
-            gone = by_id[c].reindex(missing_cov.index).isna().to_numpy()
-            missing_cov[gone] = f"missing covariate {c}"
-    cov = missing_cov.reindex(grid.get_level_values("participant_id")).to_numpy(dtype=object)
+    ids = pd.Index(population.index)
+    names = [v.name for v in protocol.variables]
+    visits = [v.name for v in protocol.visits]
+    var = pd.Index(names).get_indexer(pd.Index(m["variable"]))
+    pid = ids.get_indexer(pd.Index(m["participant_id"]))
+    visit = pd.Index(visits).get_indexer(pd.Index(m["visit"]))
+    ok = (var >= 0) & (pid >= 0) & (visit >= 0) & m["value"].notna().to_numpy()
+
+    def seen(kinds: tuple[str, ...]) -> np.ndarray:
+        """variable x participant: a value at a visit of one of ``kinds``."""
+        at = np.isin(visit, [i for i, v in enumerate(protocol.visits) if v.kind in kinds])
+        grid = np.zeros((len(names), len(ids)), dtype=bool)
+        grid[var[ok & at], pid[ok & at]] = True
+        return grid
+
+    measured = np.zeros(len(names), dtype=bool)
+    measured[var[var >= 0]] = True  # variables without any row have no model to leave out of
     if change:
-        choices = [~f["base"].to_numpy(), ~f["post"].to_numpy()]
-        words = ["no baseline value" + of, "no post-baseline value" + of]
+        checks = [
+            (seen(("baseline",)), "no baseline value"),
+            (seen(("treatment", "follow_up")), "no post-baseline value"),
+        ]
     else:
-        choices, words = [~f["any_value"].to_numpy()], ["no value" + of]
-    for cond, word in zip(reversed(choices), reversed(words), strict=True):
-        reason = np.where(cond, word, reason)
-    reason = np.where(reason == "", cov, reason)
-    out = grid.to_frame(index=False)
-    out["arm"] = population.reindex(out["participant_id"]).to_numpy()
-    out["reason"] = reason
-    return out[out["reason"] != ""].reset_index(drop=True)
+        checks = [(seen(("baseline", "treatment", "follow_up")), "no value")]
+    reason = np.full((len(names), len(ids)), "", dtype=object)
+    if covariates and participants is not None:
+        by_id = participants.set_index("participant_id")
+        for c in reversed(covariates):  # the first missing covariate is named
+            gone = by_id[c].reindex(ids).isna().to_numpy()
+            reason[:, gone] = f"missing covariate {c}"
+    for has, word in reversed(checks):  # the first reason that applies is given
+        for k, v in enumerate(protocol.variables):
+            reason[k, ~has[k]] = f"{word} of {v.label}"
+    rows, cols = np.nonzero((reason != "") & measured[:, None])
+    return pd.DataFrame(
+        {
+            "variable": np.array(names, dtype=object)[rows],
+            "participant_id": ids.to_numpy()[cols],
+            "arm": population.to_numpy()[cols],
+            "reason": reason[rows, cols],
+        }
+    )
