@@ -99,3 +99,17 @@ def test_table3_footnote_without_markers() -> None:
         "Mean ± SD. * p ≤ 0.01 vs baseline; ** p ≤ 0.002 vs baseline; † p ≤ 0.05 vs Placebo; "
         "‡ p ≤ 0.01 vs Placebo. Within arm:"
     )
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "labels"),
+    [
+        (-0.7, 0.0, ["-0.8", "-0.6", "-0.4", "-0.2", "0"]),  # was "-2.22045e-16" for 0
+        (-0.03, 0.0, ["-0.03", "-0.02", "-0.01", "0"]),
+        (-1.3, 0.25, ["-1.5", "-1", "-0.5", "0", "0.5"]),
+    ],
+)
+def test_figure_axis_ticks_print_zero_as_0(lo: float, hi: float, labels: list[str]) -> None:
+    from frailtrial.analysis.figures import _ticks
+
+    assert [f"{t:g}" for t in _ticks(lo, hi)] == labels
