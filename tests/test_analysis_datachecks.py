@@ -149,17 +149,31 @@ def test_primary_endpoint_without_data(
     m = _csv(data, "measurements.csv")
     arms = _csv(data, "participants.csv").set_index("participant_id")["arm"]
     placebo = m["participant_id"].map(arms) == "placebo"
-    _put(
-        data,
-        "measurements.csv",
-        m[~(placebo & (m["variable"] == "pcs") & (m["visit"] == "month6"))],
+    m = m[~(placebo & (m["variable"] == "pcs") & (m["visit"] == "month6"))]
+    _put(data, "measurements.csv", m)
+    code, lines = _analyze(monkeypatch, capsys, data, "huc-msc-2024")
+    assert code == 2
+    primary = (
+        "error: measurements.csv: no data for the primary endpoint pcs_6m in arm placebo: "
+        "no participant has both a baseline and a month6 value of pcs"
     )
+    assert lines == [primary]
+    # reported with the dataset's other problems, all at once
+    m = m.reset_index(drop=True)
+    tug = m.index[m["variable"] == "tug"][0]
+    m.loc[tug, "value"] = "0.5"
+    _put(data, "measurements.csv", m)
     code, lines = _analyze(monkeypatch, capsys, data, "huc-msc-2024")
     assert code == 2
     assert lines == [
-        "error: measurements.csv: no data for the primary endpoint pcs_6m in arm placebo: "
-        "no participant has both a baseline and a month6 value of pcs"
+        f"error: measurements.csv line {tug + 2}, column value: 0.5 is out of range for tug "
+        "(allowed: 1 to 600, the range of instrument tug result seconds)",
+        primary,
     ]
+    # reading a dataset (export, replicate) does not ask for the primary endpoint's data
+    m.loc[tug, "value"] = "10.5"
+    _put(data, "measurements.csv", m)
+    read_dataset(data, HUC)
 
 
 def test_every_problem_is_reported_at_once(

@@ -5,7 +5,6 @@ reads it. It lives in its own package, importing only ``protocol``, so that both
 use it without the simulator depending on the analysis.
 """
 
-from frailtrial.dataset.checks import check_primary_endpoint
 from frailtrial.dataset.io import TrialDataset, read_dataset, validate_dataset, write_dataset
 from frailtrial.dataset.problems import DatasetError
 from frailtrial.dataset.schema import FILES, FileSchema
@@ -15,7 +14,6 @@ __all__ = [
     "DatasetError",
     "FileSchema",
     "TrialDataset",
-    "check_primary_endpoint",
     "read_dataset",
     "validate_dataset",
     "write_dataset",

@@ -46,14 +46,12 @@ def check_contents(
         _visits_agree(ds, protocol, line_word, problems)
 
 
-def check_primary_endpoint(ds: TrialDataset, protocol: Protocol) -> None:
-    """Raise a :class:`DatasetError` when the primary endpoint has no data in an arm (what
-    ``frailtrial analyze`` requires on top of :func:`check_contents`: a dataset read during
-    the trial may not have it yet)."""
-    problems = Problems()
+def check_primary_endpoint(ds: TrialDataset, protocol: Protocol, problems: Problems) -> None:
+    """Record an arm without data for the primary endpoint (what ``frailtrial analyze``
+    requires on top of :func:`check_contents`: a dataset read during the trial may not have
+    it yet)."""
     if len(ds.participants) and len(ds.measurements):
         _primary_has_data(ds, protocol, problems)
-    problems.raise_if_any()
 
 
 def _empty_tables(ds: TrialDataset, problems: Problems) -> None:

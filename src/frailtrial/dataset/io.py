@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from frailtrial.dataset.checks import check_contents
+from frailtrial.dataset.checks import check_contents, check_primary_endpoint
 from frailtrial.dataset.problems import Problems, report_rows
 from frailtrial.dataset.schema import FILES, Column, FileSchema
 from frailtrial.errors import InputError
@@ -216,9 +216,12 @@ def _check_keys(ds: TrialDataset, protocol: Protocol, line_word: str, problems: 
             )
 
 
-def read_dataset(directory: str | Path, protocol: Protocol) -> TrialDataset:
+def read_dataset(
+    directory: str | Path, protocol: Protocol, *, for_analysis: bool = False
+) -> TrialDataset:
     """Read and validate a tidy trial dataset folder against a protocol; every problem is
-    raised at once as a :class:`DatasetError`."""
+    raised at once as a :class:`DatasetError`. ``for_analysis`` also requires data for the
+    primary endpoint in every arm (``frailtrial analyze``)."""
     d = Path(directory)
     if not d.is_dir():
         raise InputError(f"--data {d}: not a folder holding a trial dataset")
@@ -230,6 +233,8 @@ def read_dataset(directory: str | Path, protocol: Protocol) -> TrialDataset:
     ds = TrialDataset(**present)
     _check_keys(ds, protocol, "line", problems)
     check_contents(ds, protocol, "line", problems)
+    if for_analysis:
+        check_primary_endpoint(ds, protocol, problems)
     problems.raise_if_any()
     return ds
 
