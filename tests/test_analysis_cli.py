@@ -6,11 +6,10 @@ import json
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from frailtrial.cli.main import run
-from test_analysis_tables import write_folder
+from test_analysis_tables import with_primary, write_folder
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, *args: str) -> None:
@@ -19,22 +18,6 @@ def _run(monkeypatch: pytest.MonkeyPatch, *args: str) -> None:
         run()
     except SystemExit as exc:
         assert exc.code in (0, None)
-
-
-def with_primary(data: Path) -> None:
-    """Add PCS at baseline and month 6 to the hand-made data set (it holds TUG only), as
-    ``analyze`` refuses a primary endpoint without data."""
-    m = pd.read_csv(data / "measurements.csv")
-    ids = sorted(set(m["participant_id"]))
-    pcs = pd.DataFrame(
-        [
-            (pid, visit, day, "pcs", 250.0 + 7 * i + (12 if visit == "month6" else 0), "score")
-            for i, pid in enumerate(ids)
-            for visit, day in (("baseline", 1), ("month6", 180))
-        ],
-        columns=m.columns,
-    )
-    pd.concat([m, pcs]).to_csv(data / "measurements.csv", index=False)
 
 
 def test_analyze_json_prints_one_document(
