@@ -259,7 +259,7 @@ def test_cli_primary_error_is_one_line_exit_2(
         "--out", str(tmp_path / "out"),
     )  # fmt: skip
     assert code == 2 and out == ""
-    assert err.count("\n") == 1 and "primary endpoint endpoints[0] (pcs_6m)" in err
+    assert err.count("\n") == 1 and "no data for the primary endpoint pcs_6m" in err
     assert not (tmp_path / "out" / "results.json").exists()
 
 

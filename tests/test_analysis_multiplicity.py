@@ -19,7 +19,7 @@ import pytest
 from scipy import stats
 
 from analysis_data import make_dataset
-from frailtrial.analysis.format import pvalue
+from frailtrial.analysis.format import p_phrase
 from frailtrial.analysis.models import fit_models
 from frailtrial.analysis.pipeline import analyze, write_outputs
 from frailtrial.analysis.plan import adjust
@@ -207,7 +207,7 @@ def test_analyze_orders_visits_by_the_protocol_and_compares_with_placebo(tmp_pat
     assert "Adjusted p: Holm across the 2 active arms vs Placebo" in html
     assert "Fixed sequence" in html and "sixmwd_12m → sppb_12m" in html
     high = at12.loc["high_dose"]
-    assert html_escape(f"adj. p={pvalue(float(high['p_adjusted']))}") in html
+    assert html_escape(f"adj. {p_phrase(float(high['p_adjusted']))}") in html
 
 
 def _step(visit: str) -> float:

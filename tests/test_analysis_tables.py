@@ -140,6 +140,23 @@ def write_folder(folder: Path) -> Path:
     return folder
 
 
+def with_primary(data: Path) -> Path:
+    """Add PCS at baseline and month 6 to the hand-made data set (it holds TUG only), as
+    ``analyze`` refuses a primary endpoint without data."""
+    m = pd.read_csv(data / "measurements.csv")
+    ids = sorted(set(m["participant_id"]))
+    pcs = pd.DataFrame(
+        [
+            (pid, visit, day, "pcs", 250.0 + 7 * i + (12 if visit == "month6" else 0), "score")
+            for i, pid in enumerate(ids)
+            for visit, day in (("baseline", 1), ("month6", 180))
+        ],
+        columns=m.columns,
+    )
+    pd.concat([m, pcs]).to_csv(data / "measurements.csv", index=False)
+    return data
+
+
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory: pytest.TempPathFactory) -> tuple[AnalysisResult, Path]:
     base = tmp_path_factory.mktemp("hand")
@@ -349,7 +366,7 @@ def test_bad_dataset_stops_analyze_with_file_line_column(
     line: int,
     message: str,
 ) -> None:
-    data = write_folder(tmp_path / "data")
+    data = with_primary(write_folder(tmp_path / "data"))
     frame = pd.read_csv(data / file, dtype=str, keep_default_na=False)
     frame.loc[line - 2, column] = value
     frame.to_csv(data / file, index=False)
@@ -370,7 +387,10 @@ def test_bad_dataset_stops_analyze_with_file_line_column(
     err = capsys.readouterr().err
     assert err.startswith(f"error: {file} line {line}, column {column}: ")
     assert message in err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    lines = err.strip().splitlines()  # every problem, one line each
+    assert "Traceback" not in err and all(x.startswith("error: ") for x in lines)
+    # P3 renamed P1: the duplicate, and P3's 5 measurements, 1 screening and 2 dosing rows
+    assert len(lines) == (1 + 5 + 1 + 2 if column == "participant_id" else 1)
 
 
 def test_report_names_each_model_that_was_not_estimated(

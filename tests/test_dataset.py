@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from frailtrial.dataset import read_dataset, write_dataset
+from frailtrial.dataset import DatasetError, read_dataset, write_dataset
 from frailtrial.errors import InputError
 from frailtrial.protocol import load
 
@@ -233,9 +233,35 @@ def test_missing_file_and_column(tmp_path: Path) -> None:
         read_dataset(tmp_path, PROTOCOL)
 
 
-def test_more_problems_are_counted(tmp_path: Path) -> None:
+def test_every_bad_cell_is_a_line_of_its_own(tmp_path: Path) -> None:
     _write(tmp_path)
     _edit(tmp_path, "measurements.csv", 2, "value", "x")
     _edit(tmp_path, "measurements.csv", 3, "value", "y")
-    with pytest.raises(InputError, match=r"and 1 more problem"):
+    _edit(tmp_path, "participants.csv", 3, "sex", "M")
+    with pytest.raises(DatasetError) as info:
         read_dataset(tmp_path, PROTOCOL)
+    assert str(info.value).splitlines() == [
+        "participants.csv line 3, column sex: 'M' is not a sex value (allowed: male, female)",
+        "measurements.csv line 2, column value: 'x' is not a number",
+        "measurements.csv line 3, column value: 'y' is not a number",
+    ]
+    assert info.value.total == 3
+
+
+def test_problems_of_one_kind_are_capped(tmp_path: Path) -> None:
+    _write(tmp_path)
+    frame = pd.read_csv(tmp_path / "measurements.csv", dtype=str)
+    many = pd.concat([frame.iloc[[0]]] * 12, ignore_index=True)
+    many["visit"] = "baseline"
+    many["variable"] = "pcs"
+    many["participant_id"] = "P001"
+    many["value"] = [f"bad{i}" for i in range(12)]
+    many.to_csv(tmp_path / "measurements.csv", index=False)
+    with pytest.raises(DatasetError) as info:
+        read_dataset(tmp_path, PROTOCOL)
+    lines = str(info.value).splitlines()
+    assert lines[:5] == [
+        f"measurements.csv line {i + 2}, column value: 'bad{i}' is not a number" for i in range(5)
+    ]
+    assert lines[5] == "measurements.csv, column value: 7 more"
+    assert info.value.total > 12  # the 11 duplicate keys are counted too

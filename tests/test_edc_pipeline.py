@@ -68,9 +68,10 @@ def fake_simulation(protocol: Protocol, n: int = 30, seed: int = 3) -> TrialData
             day = v.day if v.kind != "baseline" else 1
             visits.append((pid, v.name, "attended", day, None))
             for var in protocol.variables:
-                meas.append(
-                    (pid, v.name, day, var.name, round(float(rng.normal(50, 10)), 2), var.unit)
-                )
+                x = round(float(rng.normal(50, 10)), 2)
+                if var.name == "psqi":  # the PSQI global score is an integer 0-21
+                    x = float(min(max(round(x * 21 / 100), 0), 21))
+                meas.append((pid, v.name, day, var.name, x, var.unit))
     m = pd.DataFrame(meas, columns=["participant_id", "visit", "day", "variable", "value", "unit"])
     vis = pd.DataFrame(visits, columns=["participant_id", "visit", "status", "day", "reason"])
     vis["day"] = vis["day"].astype("Int64")

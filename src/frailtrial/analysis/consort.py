@@ -2,7 +2,10 @@
 
 Enrollment: screened, excluded (with reasons), randomized. Allocation per arm: allocated,
 received the allocated intervention (at least one infusion). Follow-up: withdrawn or lost
-(with reasons). Analysis: analysed in the primary population, excluded from it.
+(with reasons). Analysis: analysed by the primary analysis (the primary model of the primary
+endpoint's variable, or the primary population for an incidence endpoint), and excluded from
+it with the reasons: not in the primary population, or left out of the model (no baseline
+value, no post-baseline value, a missing covariate).
 
 The diagram is one layout drawn twice: as SVG markup (inlined in the report) and as a PNG
 with Pillow, each in a few milliseconds (matplotlib's import alone took most of a second of
@@ -22,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from frailtrial.analysis.models import Models
 from frailtrial.dataset import TrialDataset
 from frailtrial.protocol import Protocol
 
@@ -39,6 +43,7 @@ class ArmFlow:
     withdrawal_reasons: dict[str, int]
     analysed: int
     excluded_from_analysis: int
+    exclusion_reasons: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,8 +67,28 @@ def _reasons(values: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in ordered}
 
 
-def consort_flow(ds: TrialDataset, protocol: Protocol, analysed: pd.Series) -> ConsortFlow:
-    """Counts of the flow; ``analysed`` is the primary population's arm by participant."""
+def primary_left_out(models: Models, protocol: Protocol) -> pd.DataFrame:
+    """Participants the primary analysis leaves out: those the primary model could not use
+    for the primary endpoint's variable (nobody for an incidence endpoint)."""
+    ep = protocol.primary_endpoint
+    primary = next((s.name for s in protocol.analysis.models if s.role == "primary"), None)
+    e = models.excluded
+    if ep.measure == "incidence" or primary is None:
+        return e.iloc[:0]
+    return e[(e["model"] == primary) & (e["variable"] == ep.variable)]
+
+
+def consort_flow(
+    ds: TrialDataset,
+    protocol: Protocol,
+    analysed: pd.Series,
+    left_out: pd.DataFrame | None = None,
+) -> ConsortFlow:
+    """Counts of the flow; ``analysed`` is the primary population's arm by participant and
+    ``left_out`` (participant_id, reason) those of them the primary analysis could not use."""
+    label = protocol.analysis.primary_population.upper()
+    gone = left_out if left_out is not None else pd.DataFrame(columns=["participant_id"])
+    analysed = analysed[~analysed.index.isin(gone["participant_id"])]
     scr = ds.screening
     not_rand = scr[scr["participant_id"].isna()]
     parts = ds.participants
@@ -72,8 +97,13 @@ def consort_flow(ds: TrialDataset, protocol: Protocol, analysed: pd.Series) -> C
     for a in protocol.arms:
         in_arm = parts[parts["arm"] == a.name]
         received = int(in_arm["participant_id"].isin(dosed).sum())
-        gone = in_arm[in_arm["withdrawn_on"].notna()]
+        withdrew = in_arm[in_arm["withdrawn_on"].notna()]
         n_analysed = int((analysed == a.name).sum())
+        ids = in_arm["participant_id"]
+        outside = int((~ids.isin(analysed.index) & ~ids.isin(gone["participant_id"])).sum())
+        why = _reasons(gone.loc[gone["participant_id"].isin(ids), "reason"]) if len(gone) else {}
+        if outside:
+            why = {f"not in the {label} population": outside, **why}
         arms.append(
             ArmFlow(
                 arm=a.name,
@@ -81,10 +111,11 @@ def consort_flow(ds: TrialDataset, protocol: Protocol, analysed: pd.Series) -> C
                 allocated=len(in_arm),
                 received=received,
                 not_received=len(in_arm) - received,
-                withdrawn=len(gone),
-                withdrawal_reasons=_reasons(gone["withdrawal_reason"]),
+                withdrawn=len(withdrew),
+                withdrawal_reasons=_reasons(withdrew["withdrawal_reason"]),
                 analysed=n_analysed,
                 excluded_from_analysis=len(in_arm) - n_analysed,
+                exclusion_reasons=why,
             )
         )
     return ConsortFlow(
@@ -160,6 +191,7 @@ def _layout(flow: ConsortFlow, population_label: str) -> _Layout:
                 (
                     f"Analysed, {population_label} (n = {a.analysed})",
                     f"Excluded from analysis (n = {a.excluded_from_analysis})",
+                    *_lines(a.exclusion_reasons, 3),
                 ),
             ),
         ]

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from frailtrial.analysis.format import pvalue
+from frailtrial.analysis.format import fmt, p_phrase, signed
 from frailtrial.analysis.models import Models
 from frailtrial.analysis.plan import adjust
 from frailtrial.analysis.table2 import ae_flags
@@ -243,10 +243,12 @@ def incidence_frame(analyses: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def p_phrase(p: float) -> str:
-    """'p = 0.012', or 'p < 0.001' when the formatted value is already an inequality."""
-    text = pvalue(p)
-    return f"p {text}" if text[:1] in "<>" else f"p = {text}"
+_ADJ_CI = ("ci_low_adj", "ci_high_adj")  # simultaneous CI, where the adjustment gives one
+
+
+def _p(p: float) -> str:
+    """'p = 0.012' or 'p < 0.001', as the headline prints it."""
+    return p_phrase(p, " ")
 
 
 def _incidence_headline(a: dict[str, Any], protocol: Protocol) -> dict[str, Any]:
@@ -262,12 +264,12 @@ def _incidence_headline(a: dict[str, Any], protocol: Protocol) -> dict[str, Any]
     text = " / ".join(f"{protocol.arm(r['arm']).label} {r['events']}/{r['n']}" for r in a["arms"])
     detail = "; ".join(
         f"{protocol.arm(e['arm']).label} − {protocol.control_arm.label} "
-        f"{100 * e['estimate']:+.1f} % (95 % CI {100 * e['ci_low']:.1f} to "
-        f"{100 * e['ci_high']:.1f}), Fisher {p_phrase(e['p'])}"
+        f"{signed(100 * e['estimate'], 1)} % (95 % CI {fmt(100 * e['ci_low'], 1)} to "
+        f"{fmt(100 * e['ci_high'], 1)}), Fisher {_p(e['p'])}"
         for e in a["effect_vs_control"]
     )
     if a["trend"] is not None and not math.isnan(a["trend"]["p"]):
-        detail += f"; trend over doses {p_phrase(a['trend']['p'])}"
+        detail += f"; trend over doses {_p(a['trend']['p'])}"
     return {
         **a,
         "measure": "incidence",
@@ -303,8 +305,7 @@ def _model_headline(
             {"arm": a.name}
             | {
                 k: float(r.get(k, math.nan))
-                for k in ("estimate", "ci_low", "ci_high", "p", "p_adjusted")
-                + ("ci_low_adj", "ci_high_adj")
+                for k in ("estimate", "ci_low", "ci_high", "p", "p_adjusted", *_ADJ_CI)
             }
             | {
                 "adjustment": str(r.get("adjustment", "none")),
@@ -332,13 +333,13 @@ def _model_headline(
         column: means,
         "effect_vs_control": effects,
         "text": " / ".join(
-            f"{protocol.arm(a).label} {c:{'+' if measure == 'change' else ''}.2f}"
+            f"{protocol.arm(a).label} {signed(c) if measure == 'change' else fmt(c)}"
             for a, c in means.items()
         ),
         "detail": "; ".join(
             f"{protocol.arm(x['arm']).label} vs {protocol.control_arm.label} "
-            f"{x['estimate']:+.2f} (95 % CI {x['ci_low']:.2f} to {x['ci_high']:.2f}), "
-            f"{p_phrase(x['p'])} ({spec.name})"
+            f"{signed(x['estimate'])} (95 % CI {fmt(x['ci_low'])} to {fmt(x['ci_high'])}), "
+            f"{_p(x['p'])} ({spec.name})"
             for x in effects
         ),
     }

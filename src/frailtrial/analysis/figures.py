@@ -33,7 +33,9 @@ def _ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
     raw = span / n
     mag = 10 ** np.floor(np.log10(raw))
     step = mag * min((m for m in (1, 2, 5, 10) if m * mag >= raw), default=10)
-    return np.arange(np.floor(lo / step) * step, np.ceil(hi / step) * step + step * 0.01, step)
+    # whole multiples of the step: an accumulated sum printed 0 as -2.22045e-16 ("+ 0.0"
+    # turns a negative zero into 0)
+    return np.arange(np.floor(lo / step), np.ceil(hi / step) + 0.01) * step + 0.0
 
 
 def change_svg(cells: pd.DataFrame, variable: str, protocol: Protocol) -> str:

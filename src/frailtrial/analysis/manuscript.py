@@ -13,7 +13,7 @@ from docx import Document
 from docx.shared import Pt
 
 from frailtrial.analysis.endpoints import primary_model
-from frailtrial.analysis.format import n_pct, pvalue
+from frailtrial.analysis.format import fmt, n_pct, pvalue, signed
 
 if TYPE_CHECKING:
     from frailtrial.analysis.results import AnalysisResult
@@ -109,7 +109,7 @@ def write_docx(result: AnalysisResult, path: Path) -> Path:
                 p.variable(str(r["variable"])).label,
                 str(r["arm"]),
                 str(r["visit"]),
-                f"{r['estimate']:+.2f} ({r['ci_low']:.2f}, {r['ci_high']:.2f})",
+                f"{signed(r['estimate'])} ({fmt(r['ci_low'])}, {fmt(r['ci_high'])})",
                 pvalue(float(r["p"])),
             ]
             for r in e.to_dict(orient="records")

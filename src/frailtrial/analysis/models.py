@@ -20,13 +20,14 @@ the reason.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from frailtrial.analysis.plan import adjust_arms
+from frailtrial.analysis.populations import left_out
 from frailtrial.analysis.table3 import baseline_of
 from frailtrial.errors import ConvergenceError, InputError
 from frailtrial.protocol import Protocol
@@ -40,6 +41,8 @@ _DF = {
     "residual": "residual",
     "between_within": "between-within",
 }
+EXCLUDED = ["model", "variable", "participant_id", "arm", "reason"]
+"""Columns of :attr:`Models.excluded`."""
 _FAILS = (ConvergenceError, InputError, np.linalg.LinAlgError, ValueError)
 _PairSe = dict[tuple[str, str, str, str, str], float]
 """(model, variable, visit, arm, other arm) -> standard error of arm - other arm."""
@@ -48,10 +51,13 @@ _PairSe = dict[tuple[str, str, str, str, str], float]
 @dataclass(frozen=True)
 class Models:
     """``effects``: one row per model x variable x comparison x visit; ``fits``: one row per
-    model x variable (size, likelihood, convergence, interaction test)."""
+    model x variable (size, likelihood, convergence, interaction test, ``n_excluded`` and
+    the reasons in ``note``); ``excluded``: one row per model x variable x population member
+    the model could not use (``participant_id``, ``arm``, ``reason``)."""
 
     effects: pd.DataFrame
     fits: pd.DataFrame
+    excluded: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EXCLUDED))
 
 
 def _change_frame(m: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
@@ -411,16 +417,54 @@ def _endpoint_rows(effects: pd.DataFrame, protocol: Protocol, name: str) -> pd.I
     return e.index[sel & (e["arm"] != "trend")]
 
 
+def _count_left_out(
+    fits: pd.DataFrame,
+    m: pd.DataFrame,
+    protocol: Protocol,
+    participants: pd.DataFrame | None,
+    population: pd.Series,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``fits`` with ``n_excluded`` and the reasons in ``note``, and the participants of
+    ``population`` each model left out (see :func:`populations.left_out`)."""
+    parts = [pd.DataFrame(columns=EXCLUDED)]
+    for (model, formula), rows in fits.groupby(["model", "formula"], sort=False):
+        out = left_out(population, m, protocol, participants, str(formula))
+        parts.append(out[out["variable"].isin(rows["variable"])].assign(model=model))
+    excluded = pd.concat(parts, ignore_index=True)[EXCLUDED]
+    counts = excluded.groupby(["model", "variable", "reason"], sort=False).size()
+    said: dict[tuple[str, str], str] = {}
+    for (model, variable), c in counts.groupby(level=[0, 1], sort=False):
+        why = "; ".join(f"{r} ({int(n)})" for (_, _, r), n in c.items())
+        said[(str(model), str(variable))] = (
+            f"{int(c.sum())} of {len(population)} participants left out: {why}"
+        )
+    keys = list(zip(fits["model"], fits["variable"], strict=True))
+    total = excluded.groupby(["model", "variable"]).size()
+    fits = fits.assign(
+        n_excluded=[int(total.get(k, 0)) for k in keys],
+        note=[
+            "; ".join(x for x in (str(note or ""), said.get(k, "")) if x)
+            for note, k in zip(fits["note"], keys, strict=True)
+        ],
+    )
+    return fits, excluded
+
+
 def fit_models(
-    m: pd.DataFrame, protocol: Protocol, participants: pd.DataFrame | None = None
+    m: pd.DataFrame,
+    protocol: Protocol,
+    participants: pd.DataFrame | None = None,
+    population: pd.Series | None = None,
 ) -> Models:
     """Every model of the plan on the population's measurements ``m`` (with ``arm``); the
     models' covariates come from ``participants`` (participants.csv); each effect vs control
-    carries the plan's multiplicity adjustment (:func:`_adjust`)."""
+    carries the plan's multiplicity adjustment (:func:`_adjust`). With ``population`` (arm by
+    participant_id), the members each model leaves out are counted with a reason."""
     effects: list[dict] = []
     fits: list[dict] = []
     pair_se: _PairSe = {}
     plan = protocol.analysis
+    measured = m
     m = _with_covariates(m, protocol, participants)
     post = _change_frame(m, protocol)  # once, for every model of change (MMRMs, dose-response)
     for spec in plan.models:
@@ -451,4 +495,8 @@ def fit_models(
         "df_method",
     ]
     frame = _adjust(pd.DataFrame(effects, columns=cols), protocol, pair_se)
-    return Models(frame, pd.DataFrame(fits))
+    fit_rows = pd.DataFrame(fits)
+    if population is None or fit_rows.empty:
+        return Models(frame, fit_rows)
+    fit_rows, excluded = _count_left_out(fit_rows, measured, protocol, participants, population)
+    return Models(frame, fit_rows, excluded)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from frailtrial.analysis import compliance as comp
-from frailtrial.analysis.consort import consort_flow, consort_png, consort_svg
+from frailtrial.analysis.consort import consort_flow, consort_png, consort_svg, primary_left_out
 from frailtrial.analysis.endpoints import check_primary, headline, incidence_endpoints
 from frailtrial.analysis.figures import change_svg, schedule_svg
 from frailtrial.analysis.manuscript import write_docx
@@ -45,7 +45,6 @@ def analyze(
     counts = pops.counts(protocol.arm_names)
     compliance = comp.compliance(att, primary.index, protocol)
     missing = comp.missing_data(ds, att, protocol)
-    flow = consort_flow(ds, protocol, primary)
     step("Tables 1 and 2")
     t1 = table1(ds.participants, primary, protocol)
     t2 = table2(ds, pops.arms("safety"), protocol)
@@ -54,7 +53,8 @@ def analyze(
     m = itt_measurements(ds.measurements, primary)
     t3 = table3(m, protocol)
     step("models")
-    fitted = fit_models(m, protocol, ds.participants)
+    fitted = fit_models(m, protocol, ds.participants, primary)
+    flow = consort_flow(ds, protocol, primary, primary_left_out(fitted, protocol))
     return AnalysisResult(
         protocol=protocol,
         populations=pops,

@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from frailtrial.analysis.endpoints import p_phrase
+from frailtrial.analysis.format import p_phrase
 from frailtrial.analysis.report import _ENV
 from frailtrial.analysis.results import AnalysisResult
 from frailtrial.analysis.table2 import ae_flags
@@ -349,7 +349,7 @@ def _finding(f: Finding, result: AnalysisResult, ab: PublishedAbstract) -> dict[
     if math.isnan(est):
         ours, equal = "not estimated", False
     else:
-        sig = f", {p_phrase(p)}" if not math.isnan(p) else ""
+        sig = f", {p_phrase(p, ' ')}" if not math.isnan(p) else ""
         ours = f"{'improved' if ours_improved else 'not improved'}: {est:+.2f}{sig}"
         equal = ours_improved == f.improved
     note = "; ".join(x for x in (f.statement, f.note, f"ours: {what}") if x)
@@ -411,7 +411,7 @@ def _primary_rows(
                 ab.primary.endpoint,
                 "not given",
                 f"{100 * e['estimate']:+.1f} % (95 % CI {100 * e['ci_low']:.1f} to "
-                f"{100 * e['ci_high']:.1f}), Fisher {p_phrase(e['p'])}",
+                f"{100 * e['ci_high']:.1f}), Fisher {p_phrase(e['p'], ' ')}",
                 False,
                 "ours_only",
                 arm=e["arm"],

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import pandas as pd
 
-from frailtrial.analysis.endpoints import p_phrase, primary_model
-from frailtrial.analysis.format import fmt, n_pct, pvalue
+from frailtrial.analysis.endpoints import primary_model
+from frailtrial.analysis.format import fmt, n_pct, p_phrase, pvalue, signed
 from frailtrial.protocol import Protocol
 from frailtrial.protocol.model import ModelSpec
 
@@ -175,7 +175,7 @@ def endpoint_display(a: dict[str, Any], result: AnalysisResult) -> dict[str, Any
     trend = a.get("trend")
     trend_text = ""
     if trend:
-        p = p_phrase(trend["p"]) if not math.isnan(trend["p"]) else "not computed"
+        p = p_phrase(trend["p"], " ") if not math.isnan(trend["p"]) else "not computed"
         note = f" ({trend['note']})" if trend.get("note") else ""
         trend_text = f"{trend['method']}: {p}{note}"
     if incidence:
@@ -227,12 +227,15 @@ def _endpoints_title(result: AnalysisResult) -> str:
 def _effect_cell(r: pd.Series) -> str:
     """'+1.23 (0.10, 2.36) p=0.034', then the adjusted p (and simultaneous interval) when
     the plan's multiplicity adjusted it."""
-    text = f"{r['estimate']:+.2f} ({r['ci_low']:.2f}, {r['ci_high']:.2f}) p={pvalue(float(r['p']))}"
+    text = (
+        f"{signed(r['estimate'])} ({fmt(r['ci_low'])}, {fmt(r['ci_high'])}) "
+        f"{p_phrase(float(r['p']))}"
+    )
     if r.get("adjustment", "none") == "none":
         return text
-    text += f"; adj. p={pvalue(float(r['p_adjusted']))}"
+    text += f"; adj. {p_phrase(float(r['p_adjusted']))}"
     if not pd.isna(r.get("ci_low_adj")):
-        text += f" [{r['ci_low_adj']:.2f}, {r['ci_high_adj']:.2f}]"
+        text += f" [{fmt(r['ci_low_adj'])}, {fmt(r['ci_high_adj'])}]"
     return text
 
 
@@ -301,6 +304,11 @@ def _models_html(result: AnalysisResult) -> str:
             for r in f.to_dict(orient="records")
             if pd.isna(r["n_obs"])
         ]
+        left_out = [  # participants of the population a fitted model could not use
+            f"{r['variable']}: {r['note']}"
+            for r in f.to_dict(orient="records")
+            if not pd.isna(r["n_obs"]) and r.get("n_excluded")
+        ]
         if spec is None:
             title = "Dose-response trend (MMRM, linear in dose)"
             formula = str(f["formula"].iloc[0]) if len(f) else "change ~ visit + visit:dose"
@@ -339,6 +347,7 @@ def _models_html(result: AnalysisResult) -> str:
                 "visits": [{"label": labels[v.name]} for v in visits],
                 "has_test": spec is not None and spec.kind == "random_intercept",
                 "failures": failures,
+                "left_out": left_out,
             }
         )
     return _ENV.get_template("models.html.j2").render(blocks=blocks)
@@ -349,6 +358,13 @@ def _model_role(spec: ModelSpec, protocol: Protocol) -> str:
     if spec == primary_model(protocol):
         return f"Primary model (endpoint {protocol.primary_endpoint.name})"
     return "Supportive model" if spec.role == "supportive" else "Model of secondary endpoints"
+
+
+def _exclusion_rows(result: AnalysisResult) -> list[dict[str, Any]]:
+    """Each reason for exclusion from the primary analysis with its count per arm."""
+    arms = result.consort.arms
+    reasons = dict.fromkeys(r for a in arms for r in a.exclusion_reasons)
+    return [{"reason": r, "counts": [a.exclusion_reasons.get(r, 0) for a in arms]} for r in reasons]
 
 
 def render_report(
@@ -394,6 +410,7 @@ def render_report(
         protocol=protocol,
         provenance=result.provenance,
         consort=result.consort,
+        consort_exclusions=_exclusion_rows(result),
         compliance=result.compliance,
         compliance_rows=compliance_rows,
         populations=pops,

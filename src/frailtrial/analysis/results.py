@@ -124,11 +124,16 @@ def _consort_frame(flow: ConsortFlow) -> pd.DataFrame:
     ]
     rows.append({"stage": "randomized", "arm": "", "reason": "", "n": flow.randomized})
     for a in flow.arms:
-        for stage in ("allocated", "received", "not_received", "withdrawn", "analysed"):
+        stages = ("allocated", "received", "not_received", "withdrawn", "analysed")
+        for stage in (*stages, "excluded_from_analysis"):
             rows.append({"stage": stage, "arm": a.arm, "reason": "", "n": getattr(a, stage)})
         rows += [
             {"stage": "withdrawn", "arm": a.arm, "reason": r, "n": n}
             for r, n in a.withdrawal_reasons.items()
+        ]
+        rows += [
+            {"stage": "excluded_from_analysis", "arm": a.arm, "reason": r, "n": n}
+            for r, n in a.exclusion_reasons.items()
         ]
     return pd.DataFrame(rows)
 

@@ -142,22 +142,28 @@ def table3(m: pd.DataFrame, protocol: Protocol) -> Table3:
 
 
 def _footnote(protocol: Protocol) -> str:
+    """What the cells hold, the markers the plan defines (none when it defines none), the
+    tests and the multiplicity adjustment."""
     plan = protocol.analysis
-    marks = "; ".join(f"{m} p ≤ {t:g} vs baseline" for m, t in plan.markers_vs_baseline.items())
-    marks_c = "; ".join(
+    marks = [f"{m} p ≤ {t:g} vs baseline" for m, t in plan.markers_vs_baseline.items()]
+    marks += [
         f"{m} p ≤ {t:g} vs {protocol.control_arm.label}" for m, t in plan.markers_vs_control.items()
-    )
+    ]
     k = len(protocol.follow_up_visits)
     method = p_method(plan)
     adj = (
-        f" {method.capitalize()} adjustment over the {k} post-baseline visits "
+        f"{method.capitalize()} adjustment over the {k} post-baseline visits "
         f"(adjusted p in the detail table; significance at {plan.within_group_alpha:g} "
         "unadjusted)."
         if method is not None
-        else " No multiplicity adjustment."
+        else "No multiplicity adjustment."
     )
-    return (
-        f"Mean ± SD. {marks}; {marks_c}. Within arm: paired t test, or Wilcoxon signed-rank "
-        "when Shapiro-Wilk rejects normality of the differences; between arms: t test or "
-        f"Mann-Whitney U by the same rule.{adj}"
-    )
+    sentences = [
+        "Mean ± SD.",
+        "; ".join(marks) + "." if marks else "",
+        "Within arm: paired t test, or Wilcoxon signed-rank when Shapiro-Wilk rejects "
+        "normality of the differences; between arms: t test or Mann-Whitney U by the same "
+        "rule.",
+        adj,
+    ]
+    return " ".join(s for s in sentences if s)

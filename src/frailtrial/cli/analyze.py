@@ -87,13 +87,17 @@ def analyze_command(
     seed: int | None = typer.Option(None, "--seed", help="Seed that produced the data, if any."),
     json_: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
 ) -> None:
-    """Analyse a trial dataset: tables, figures, CONSORT, models and report.html."""
+    """Analyse a trial dataset: tables, figures, CONSORT, models and report.html.
+
+    The dataset is checked first (types, keys, instrument ranges, visits.csv against
+    measurements.csv, data for the primary endpoint); every problem is printed, one line
+    each, and the exit status is 2."""
     from frailtrial.dataset import read_dataset
 
     proto = load(protocol)
     with progress(STEPS, quiet=json_) as step:
         step("reading the dataset")
-        ds = read_dataset(data, proto)
+        ds = read_dataset(data, proto, for_analysis=True)  # every problem, one line each
         result = run(ds, proto, data, out, seed, step)
     if json_:  # the document just written, not a second serialization of the result
         sys.stdout.write((out / "results.json").read_text(encoding="utf-8"))

@@ -73,8 +73,9 @@ def run() -> None:
     """Console-script entry: user mistakes become one line on stderr and exit status 2."""
     try:
         app()
-    except InputError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+    except InputError as exc:  # one line per problem (a dataset may report several)
+        for line in str(exc).splitlines() or [""]:
+            sys.stderr.write(f"error: {line}\n")
         sys.exit(2)
 
 

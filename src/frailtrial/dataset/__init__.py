@@ -6,10 +6,12 @@ use it without the simulator depending on the analysis.
 """
 
 from frailtrial.dataset.io import TrialDataset, read_dataset, validate_dataset, write_dataset
+from frailtrial.dataset.problems import DatasetError
 from frailtrial.dataset.schema import FILES, FileSchema
 
 __all__ = [
     "FILES",
+    "DatasetError",
     "FileSchema",
     "TrialDataset",
     "read_dataset",

@@ -1,18 +1,22 @@
 """Read, validate and write the tidy trial dataset (a folder of CSV files).
 
-Reading checks every cell's type and allowed values and every key that joins, and stops at
-the first problem with a message naming file, line and column (and how many more there
-are): a bad file is never silently dropped or coerced.
+Reading checks every cell's type and allowed values, every key that joins, and the contents
+the analysis relies on (:mod:`frailtrial.dataset.checks`), and reports every problem at once,
+one line each naming file, line and column (a few per kind, then how many more): a bad file
+is never silently dropped or coerced.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from frailtrial.dataset.checks import check_contents, check_primary_endpoint
+from frailtrial.dataset.problems import Problems, report_rows
 from frailtrial.dataset.schema import FILES, Column, FileSchema
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol
@@ -49,45 +53,35 @@ def _choices(schema: FileSchema, col: Column, protocol: Protocol) -> tuple[str, 
     raise AssertionError(f"no choices for {schema.name}.{col.name}")
 
 
-class _Problems:
-    """Collects the first problem and a count, to report one line."""
-
-    def __init__(self) -> None:
-        self.first: str | None = None
-        self.count = 0
-
-    def add(self, message: str, n: int = 1) -> None:
-        if self.first is None:
-            self.first = message
-        self.count += n
-
-    def raise_if_any(self) -> None:
-        if self.first is not None:
-            more = f" (and {self.count - 1} more problem(s))" if self.count > 1 else ""
-            raise InputError(self.first + more)
-
-
-def _where(schema: FileSchema, line: object, column: str) -> str:
-    return f"{schema.filename} line {line}, column {column}"
+def _where(schema: FileSchema, line: object, column: str, line_word: str = "line") -> str:
+    return f"{schema.filename} {line_word} {line}, column {column}"
 
 
 def _parse_column(
-    schema: FileSchema, col: Column, raw: pd.Series, protocol: Protocol, problems: _Problems
+    schema: FileSchema, col: Column, raw: pd.Series, protocol: Protocol, problems: Problems
 ) -> pd.Series:
-    """Turn a column of strings into its type, reporting the first bad cell."""
+    """Turn a column of strings into its type, reporting its bad cells."""
     text = raw.astype(str).str.strip()
+    more = f"{schema.filename}, column {col.name}"
 
     def report(bad: pd.Series, why: str) -> None:
-        """The first cell where ``bad`` holds (its line and value) and how many there are."""
-        if bad.any():
-            line = text.index[bad.to_numpy()][0]
-            problems.add(f"{_where(schema, line, col.name)}: {text[line]!r} {why}", int(bad.sum()))
+        """Each cell where ``bad`` holds: its line, value and what is allowed."""
+        report_rows(
+            problems,
+            bad,
+            text.index,
+            lambda line: f"{_where(schema, line, col.name)}: {text[line]!r} {why}",
+            more,
+        )
 
     empty = text.eq("")
-    if not col.nullable and empty.any():
-        line = text.index[empty.to_numpy()][0]
-        problems.add(
-            f"{_where(schema, line, col.name)}: empty, a value is required", int(empty.sum())
+    if not col.nullable:
+        report_rows(
+            problems,
+            empty,
+            text.index,
+            lambda line: f"{_where(schema, line, col.name)}: empty, a value is required",
+            more,
         )
     bad: pd.Series
     if col.type == "str":
@@ -106,7 +100,7 @@ def _parse_column(
         report(bad, f"is not {allowed}")
         if col.type == "int":
             return num.where(~bad, None).round().astype("Int64")
-        return num.astype(float)
+        return num.where(~bad).astype(float)
     if col.type == "bool":
         bad = ~(text.isin(_TRUE) | text.isin(_FALSE) | empty)
         report(bad, "is not true/false (allowed: true, false, 1, 0, yes, no)")
@@ -126,33 +120,43 @@ def _parse_column(
         "arm_received": "an arm",
         "visit": "a visit",
         "variable": "a variable",
-    }.get(col.name, "allowed")
-    report(bad, f"is not {what} of {protocol.name} (allowed: {', '.join(options)})")
+    }.get(col.name)
+    of = f"{what} of {protocol.name}" if what else f"a {col.name.replace('_', ' ')} value"
+    report(bad, f"is not {of} (allowed: {', '.join(options)})")
     return text.where(~empty, None)
 
 
-def _read_file(directory: Path, schema: FileSchema, protocol: Protocol) -> pd.DataFrame:
+def _read_file(
+    directory: Path, schema: FileSchema, protocol: Protocol, problems: Problems
+) -> pd.DataFrame | None:
+    """The typed table of one file; None (with the problem recorded) when the file is absent,
+    unreadable or lacks a required column."""
     path = directory / schema.filename
+    needs = ", ".join(c.name for c in schema.columns if c.required)
     if not path.is_file():
         if schema.optional:
             return pd.DataFrame({c.name: pd.Series(dtype=object) for c in schema.columns})
-        raise InputError(
+        problems.add(
             f"{path}: missing; a trial dataset needs "
             + ", ".join(f.filename for f in FILES if not f.optional)
         )
+        return None
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"{path}: not a readable CSV file ({exc.__class__.__name__})") from None
+    except pd.errors.EmptyDataError:
+        problems.add(f"{path}: empty file, not even a header line; required columns: {needs}")
+        return None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        problems.add(f"{path}: not a readable CSV file ({exc.__class__.__name__})")
+        return None
     known = {c.name for c in schema.columns}
     missing = [c.name for c in schema.columns if c.required and c.name not in raw.columns]
     if missing:
-        raise InputError(
-            f"{schema.filename}: missing column(s) {', '.join(missing)}; "
-            f"required: {', '.join(c.name for c in schema.columns if c.required)}"
+        problems.add(
+            f"{schema.filename}: missing column(s) {', '.join(missing)}; required: {needs}"
         )
+        return None
     raw.index = pd.RangeIndex(2, len(raw) + 2)  # file line numbers (line 1 is the header)
-    problems = _Problems()
     out = pd.DataFrame(index=raw.index)
     for col in schema.columns:
         if col.name in raw.columns:
@@ -163,27 +167,28 @@ def _read_file(directory: Path, schema: FileSchema, protocol: Protocol) -> pd.Da
         num = pd.to_numeric(values.where(values != "", None), errors="coerce")
         numeric = bool((num.notna() | values.eq("")).all())
         out[name] = num if numeric else values.where(values != "", None)
-    problems.raise_if_any()
     return out
 
 
-def _check_keys(ds: TrialDataset, protocol: Protocol, line_word: str) -> None:
+def _check_keys(ds: TrialDataset, protocol: Protocol, line_word: str, problems: Problems) -> None:
     """Unique keys, references between files, and baseline covariates the protocol names."""
-    problems = _Problems()
     tables = {f.name: ds.table(f.name) for f in FILES}
     for schema in FILES:
         frame = tables[schema.name]
         if schema.key and len(frame):
             dup = frame.duplicated(list(schema.key), keep="first")
-            if dup.any():
-                line = frame.index[dup.to_numpy()][0]
+
+            def duplicate(
+                line: Any, schema: FileSchema = schema, frame: pd.DataFrame = frame
+            ) -> str:
                 key = ", ".join(f"{k}={frame.at[line, k]!s}" for k in schema.key)
-                problems.add(
-                    f"{schema.filename} {line_word} {line}, column {schema.key[-1]}: "
-                    f"duplicate {schema.row} ({key})",
-                    int(dup.sum()),
+                return (
+                    f"{_where(schema, line, schema.key[-1], line_word)}: "
+                    f"duplicate {schema.row} ({key})"
                 )
-    ids = set(tables["participants"]["participant_id"])
+
+            report_rows(problems, dup, frame.index, duplicate, f"{schema.filename}, duplicates")
+    ids = tables["participants"]["participant_id"]
     for schema in FILES:
         if schema.name == "participants":
             continue
@@ -192,13 +197,16 @@ def _check_keys(ds: TrialDataset, protocol: Protocol, line_word: str) -> None:
             continue
         pid = frame["participant_id"]
         unknown = pid.notna() & ~pid.isin(ids)
-        if unknown.any():
-            line = frame.index[unknown.to_numpy()][0]
-            problems.add(
-                f"{schema.filename} {line_word} {line}, column participant_id: "
-                f"{pid[line]!r} is not in participants.csv",
-                int(unknown.sum()),
+
+        def stranger(line: Any, schema: FileSchema = schema, pid: pd.Series = pid) -> str:
+            return (
+                f"{_where(schema, line, 'participant_id', line_word)}: "
+                f"{pid[line]!r} is not in participants.csv"
             )
+
+        report_rows(
+            problems, unknown, frame.index, stranger, f"{schema.filename}, unknown participants"
+        )
     parts = tables["participants"]
     for char in protocol.baseline_characteristics:
         if char.name not in parts.columns:
@@ -206,23 +214,38 @@ def _check_keys(ds: TrialDataset, protocol: Protocol, line_word: str) -> None:
                 f"participants.csv: missing column {char.name} "
                 f"(a baseline characteristic of {protocol.name})"
             )
-    problems.raise_if_any()
 
 
-def read_dataset(directory: str | Path, protocol: Protocol) -> TrialDataset:
-    """Read and validate a tidy trial dataset folder against a protocol."""
+def read_dataset(
+    directory: str | Path, protocol: Protocol, *, for_analysis: bool = False
+) -> TrialDataset:
+    """Read and validate a tidy trial dataset folder against a protocol; every problem is
+    raised at once as a :class:`DatasetError`. ``for_analysis`` also requires data for the
+    primary endpoint in every arm (``frailtrial analyze``)."""
     d = Path(directory)
     if not d.is_dir():
         raise InputError(f"--data {d}: not a folder holding a trial dataset")
-    frames = {f.name: _read_file(d, f, protocol) for f in FILES}
-    ds = TrialDataset(**frames)
-    _check_keys(ds, protocol, "line")
+    problems = Problems()
+    frames = {f.name: _read_file(d, f, protocol, problems) for f in FILES}
+    present = {k: v for k, v in frames.items() if v is not None}
+    if len(present) < len(frames):  # a file missing or unusable: the rest cannot be joined
+        problems.raise_if_any()
+    ds = TrialDataset(**present)
+    _check_keys(ds, protocol, "line", problems)
+    check_contents(ds, protocol, "line", problems)
+    if for_analysis:
+        check_primary_endpoint(ds, protocol, problems)
+    problems.raise_if_any()
     return ds
 
 
 def validate_dataset(ds: TrialDataset, protocol: Protocol) -> None:
-    """Check an in-memory dataset (e.g. a simulator's) by the same key and reference rules."""
-    _check_keys(ds, protocol, "row")
+    """Check an in-memory dataset (e.g. a simulator's) by the same key, reference and
+    content rules as :func:`read_dataset`."""
+    problems = Problems()
+    _check_keys(ds, protocol, "row", problems)
+    check_contents(ds, protocol, "row", problems)
+    problems.raise_if_any()
 
 
 def _format(frame: pd.DataFrame, schema: FileSchema) -> pd.DataFrame:
