@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from frailtrial.dataset.schema import OUTCOME, SEVERITY
+from frailtrial.edc.errors import Conflict
 from frailtrial.edc.models import Crf, Membership, Participant
 from frailtrial.edc.services import crf as crf_service
 from frailtrial.edc.services import participants, product, randomization, safety, visits
@@ -94,6 +95,12 @@ def _visit_rows(member: Membership, p: Participant, today: dt.date) -> list[dict
     return rows
 
 
+def _version(request: HttpRequest) -> int | None:
+    """The record version the posted form was made on (None when it carries none)."""
+    text = request.POST.get("version", "")
+    return int(text) if text.isdigit() else None
+
+
 def _problems(form: forms.Form) -> str:
     """A bound form's errors as one line, each led by its field's label."""
     out = []
@@ -172,6 +179,7 @@ def crf_page(
     items = instrument_items(protocol, instrument)
     saved = Crf.objects.filter(participant=p, visit=visit, instrument=instrument).first()
     can_enter = access.allowed(member, "crf_enter")
+    status = 200
     form = crf_form(items, initial=saved.answers if saved else None, with_reason=saved is not None)
     if request.method == "POST" and request.POST.get("action") == "save":
         if not can_enter:
@@ -182,8 +190,18 @@ def crf_page(
         if not form.errors:
             try:
                 crf_service.enter_crf(
-                    member, pid, visit, instrument, answers, reason=form.cleaned_data.get("reason")
+                    member,
+                    pid,
+                    visit,
+                    instrument,
+                    answers,
+                    reason=form.cleaned_data.get("reason"),
+                    version=_version(request),
                 )
+            except Conflict as exc:
+                form.add_error(None, f"Not saved: {exc}")
+                status = 409
+                saved = Crf.objects.filter(participant=p, visit=visit, instrument=instrument).first()
             except InputError as exc:
                 form.add_error(None, str(exc))
             else:
@@ -215,6 +233,7 @@ def crf_page(
             "can_sdv": access.allowed(member, "sdv"),
             "can_audit": access.allowed(member, "audit"),
         },
+        status=status,
     )
 
 
