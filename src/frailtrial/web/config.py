@@ -30,6 +30,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "frailtrial.web.middleware.InputGuard",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "frailtrial.web.middleware.SecurityHeaders",
     "frailtrial.web.middleware.SqliteWriteQueue",

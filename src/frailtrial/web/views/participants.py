@@ -28,6 +28,9 @@ DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%
 
 class AttendForm(forms.Form):
     on = TrialDateField(label="Visit date", initial=dt.date.today)
+    reason = forms.CharField(
+        max_length=500, required=False, label="Deviation reason (a date outside the window)"
+    )
 
 
 class MissForm(forms.Form):
@@ -135,7 +138,7 @@ def participant_page(request: HttpRequest, member: Membership, pid: str) -> Http
             where = {"visit": request.POST.get("visit", "")} if takes_visit else {}
             try:
                 service(member, pid, **where, **form.cleaned_data)
-            except InputError as exc:
+            except (InputError, Conflict) as exc:
                 messages.error(request, str(exc))
             else:
                 messages.success(request, "Saved.")
@@ -201,7 +204,9 @@ def crf_page(
             except Conflict as exc:
                 form.add_error(None, f"Not saved: {exc}")
                 status = 409
-                saved = Crf.objects.filter(participant=p, visit=visit, instrument=instrument).first()
+                saved = Crf.objects.filter(
+                    participant=p, visit=visit, instrument=instrument
+                ).first()
             except InputError as exc:
                 form.add_error(None, str(exc))
             else:
