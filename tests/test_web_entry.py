@@ -146,9 +146,14 @@ def test_out_of_window_visit_is_held_with_a_deviation_reason(world: dict[str, An
     from frailtrial.edc.models import VisitOccurrence
 
     pid = world["pid"]
-    body = {"on": "2024-05-30", "reason": "participant in hospital"}
-    assert _api(world, "post", f"/participants/{pid}/visits/month1/attend", body).status_code == 200
-    v = VisitOccurrence.objects.get(participant__participant_id=pid, visit="month1")
+    v = VisitOccurrence.objects.filter(participant__participant_id=pid).order_by("-order")[0]
+    late = v.window_to + dt.timedelta(days=3)  # the last visit: no other test holds it
+    path = f"/participants/{pid}/visits/{v.visit}/attend"
+    refused = _api(world, "post", path, {"on": late.isoformat()})
+    assert refused.status_code == 422 and "give the deviation reason" in refused.json()["detail"]
+    body = {"on": late.isoformat(), "reason": "participant in hospital"}
+    assert _api(world, "post", path, body).status_code == 200
+    v.refresh_from_db()
     assert v.in_window is False and v.reason == "participant in hospital"
 
 

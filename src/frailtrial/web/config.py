@@ -66,6 +66,22 @@ def trusted_proxies() -> list[str]:
     return entries
 
 
+def mail_settings() -> dict[str, Any]:
+    """E-mail for notices when ``FRAILTRIAL_EMAIL_BACKEND`` names a Django mail backend
+    (host, port and sender from ``FRAILTRIAL_EMAIL_HOST``/``_PORT``/``_FROM``); none otherwise."""
+    backend = os.environ.get("FRAILTRIAL_EMAIL_BACKEND", "").strip()
+    port = os.environ.get("FRAILTRIAL_EMAIL_PORT", "25").strip()
+    if not port.isdigit():
+        raise InputError(f"FRAILTRIAL_EMAIL_PORT={port!r} is not a port number")
+    return {
+        "FRAILTRIAL_EMAIL": bool(backend),
+        "EMAIL_BACKEND": backend or "django.core.mail.backends.dummy.EmailBackend",
+        "EMAIL_HOST": os.environ.get("FRAILTRIAL_EMAIL_HOST", "localhost"),
+        "EMAIL_PORT": int(port),
+        "DEFAULT_FROM_EMAIL": os.environ.get("FRAILTRIAL_EMAIL_FROM", "frailtrial@localhost"),
+    }
+
+
 def data_dir(url: str) -> Path:
     """Where generated secrets live: the env setting, the SQLite file's folder, or the home."""
     if os.environ.get("FRAILTRIAL_DATA_DIR"):
@@ -132,6 +148,7 @@ def web_settings(url: str) -> dict[str, Any]:
         ],
         "FRAILTRIAL_TRUSTED_PROXIES": trusted_proxies(),
         "FRAILTRIAL_TOKEN_DAYS": token_days(),
+        **mail_settings(),
         "LOGIN_URL": "web:login",
         "SESSION_ENGINE": "django.contrib.sessions.backends.db",
         "SESSION_COOKIE_AGE": SESSION_MINUTES * 60,

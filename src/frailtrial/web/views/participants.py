@@ -16,7 +16,7 @@ from frailtrial.dataset.schema import OUTCOME, SEVERITY
 from frailtrial.edc.errors import Conflict
 from frailtrial.edc.models import Crf, Membership, Participant
 from frailtrial.edc.services import crf as crf_service
-from frailtrial.edc.services import participants, product, randomization, safety, visits
+from frailtrial.edc.services import participants, product, safety, unblinding, visits
 from frailtrial.edc.services.common import participant, protocol_of
 from frailtrial.errors import InputError
 from frailtrial.web import access, overview
@@ -278,7 +278,7 @@ def emergency_unblind(request: HttpRequest, member: Membership, pid: str) -> Htt
     form = UnblindForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            arm = randomization.emergency_unblind(member, pid, form.cleaned_data["reason"])
+            arm = unblinding.emergency_unblind(member, pid, form.cleaned_data["reason"])
         except InputError as exc:
             form.add_error(None, str(exc))
         else:
