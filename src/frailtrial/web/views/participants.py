@@ -152,6 +152,7 @@ def participant_page(request: HttpRequest, member: Membership, pid: str) -> Http
         {
             "p": p,
             "visits": _visit_rows(member, p, today),
+            "today": today,
             "infusions": p.infusions.order_by("dose_number"),
             "aes": p.adverse_events.order_by("onset_on"),
             "forms": forms_,
