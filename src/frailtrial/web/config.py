@@ -41,47 +41,6 @@ def _truthy(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _list(name: str, default: str) -> list[str]:
-    return [x.strip() for x in os.environ.get(name, default).split(",") if x.strip()]
-
-
-def token_days() -> int:
-    """Days an API token lives: ``FRAILTRIAL_TOKEN_DAYS`` (a whole number ≥ 1), default 90."""
-    text = os.environ.get("FRAILTRIAL_TOKEN_DAYS", "90").strip()
-    if not text.isdigit() or int(text) < 1:
-        raise InputError(f"FRAILTRIAL_TOKEN_DAYS={text!r} is not a whole number of days >= 1")
-    return int(text)
-
-
-def trusted_proxies() -> list[str]:
-    """``FRAILTRIAL_TRUSTED_PROXIES``: addresses or networks whose X-Forwarded-For is believed."""
-    entries = _list("FRAILTRIAL_TRUSTED_PROXIES", "")
-    for entry in entries:
-        try:
-            ipaddress.ip_network(entry, strict=False)
-        except ValueError:
-            raise InputError(
-                f"FRAILTRIAL_TRUSTED_PROXIES: {entry!r} is not an IP address or network"
-            ) from None
-    return entries
-
-
-def mail_settings() -> dict[str, Any]:
-    """E-mail for notices when ``FRAILTRIAL_EMAIL_BACKEND`` names a Django mail backend
-    (host, port and sender from ``FRAILTRIAL_EMAIL_HOST``/``_PORT``/``_FROM``); none otherwise."""
-    backend = os.environ.get("FRAILTRIAL_EMAIL_BACKEND", "").strip()
-    port = os.environ.get("FRAILTRIAL_EMAIL_PORT", "25").strip()
-    if not port.isdigit():
-        raise InputError(f"FRAILTRIAL_EMAIL_PORT={port!r} is not a port number")
-    return {
-        "FRAILTRIAL_EMAIL": bool(backend),
-        "EMAIL_BACKEND": backend or "django.core.mail.backends.dummy.EmailBackend",
-        "EMAIL_HOST": os.environ.get("FRAILTRIAL_EMAIL_HOST", "localhost"),
-        "EMAIL_PORT": int(port),
-        "DEFAULT_FROM_EMAIL": os.environ.get("FRAILTRIAL_EMAIL_FROM", "frailtrial@localhost"),
-    }
-
-
 def data_dir(url: str) -> Path:
     """Where generated secrets live: the env setting, the SQLite file's folder, or the home."""
     if os.environ.get("FRAILTRIAL_DATA_DIR"):
@@ -175,6 +134,47 @@ def web_settings(url: str) -> dict[str, Any]:
             "handlers": {"stderr": {"class": "logging.StreamHandler"}},
             "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR"}},
         },
+    }
+
+
+def _list(name: str, default: str) -> list[str]:
+    return [x.strip() for x in os.environ.get(name, default).split(",") if x.strip()]
+
+
+def token_days() -> int:
+    """Days an API token lives: ``FRAILTRIAL_TOKEN_DAYS`` (a whole number ≥ 1), default 90."""
+    text = os.environ.get("FRAILTRIAL_TOKEN_DAYS", "90").strip()
+    if not text.isdigit() or int(text) < 1:
+        raise InputError(f"FRAILTRIAL_TOKEN_DAYS={text!r} is not a whole number of days >= 1")
+    return int(text)
+
+
+def trusted_proxies() -> list[str]:
+    """``FRAILTRIAL_TRUSTED_PROXIES``: addresses or networks whose X-Forwarded-For is believed."""
+    entries = _list("FRAILTRIAL_TRUSTED_PROXIES", "")
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise InputError(
+                f"FRAILTRIAL_TRUSTED_PROXIES: {entry!r} is not an IP address or network"
+            ) from None
+    return entries
+
+
+def mail_settings() -> dict[str, Any]:
+    """E-mail for notices when ``FRAILTRIAL_EMAIL_BACKEND`` names a Django mail backend
+    (host, port and sender from ``FRAILTRIAL_EMAIL_HOST``/``_PORT``/``_FROM``); none otherwise."""
+    backend = os.environ.get("FRAILTRIAL_EMAIL_BACKEND", "").strip()
+    port = os.environ.get("FRAILTRIAL_EMAIL_PORT", "25").strip()
+    if not port.isdigit():
+        raise InputError(f"FRAILTRIAL_EMAIL_PORT={port!r} is not a port number")
+    return {
+        "FRAILTRIAL_EMAIL": bool(backend),
+        "EMAIL_BACKEND": backend or "django.core.mail.backends.dummy.EmailBackend",
+        "EMAIL_HOST": os.environ.get("FRAILTRIAL_EMAIL_HOST", "localhost"),
+        "EMAIL_PORT": int(port),
+        "DEFAULT_FROM_EMAIL": os.environ.get("FRAILTRIAL_EMAIL_FROM", "frailtrial@localhost"),
     }
 
 
