@@ -48,11 +48,13 @@ def _page(world: dict[str, Any], role: str) -> Any:
 def test_unblinding_notifies_dsmb_and_sponsor_by_dashboard_and_mail(
     world: dict[str, Any],
 ) -> None:
-    from frailtrial.edc.models import Notice
+    from frailtrial.edc.models import AuditEntry, Notice
 
     pid, sent = world["pid"], world["sent"]
     notices = Notice.objects.filter(trial=world["trial"], participant__participant_id=pid)
     assert sorted(n.role for n in notices) == ["admin", "dsmb"]
+    audited = AuditEntry.objects.filter(model="notice", object_id__in=[str(n.pk) for n in notices])
+    assert audited.count() == 2  # a notice deleted later shows in the audit trail
     assert len(sent) == 1 and sorted(sent[0].to) == ["admin@example.org", "dsmb@example.org"]
     assert pid in sent[0].body and REASON not in sent[0].body  # the reason is not mailed out
     for role in ("dsmb", "admin"):

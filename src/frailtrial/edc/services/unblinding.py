@@ -16,7 +16,7 @@ from django.db import transaction
 
 from frailtrial.edc.errors import AccessDenied
 from frailtrial.edc.models import EmergencyUnblinding, Membership, Notice
-from frailtrial.edc.services import randomization
+from frailtrial.edc.services import audit, randomization
 from frailtrial.edc.services.common import now, protocol_of, require
 from frailtrial.edc.services.entry import clean_text
 
@@ -36,7 +36,7 @@ def _notify(actor: Membership, kind: str, text: str, record: EmergencyUnblinding
     members = Membership.objects.filter(trial_id=actor.trial_id, role__in=NOTIFIED_ROLES)
     emails = sorted({m.user.email for m in members.select_related("user") if m.user.email})
     send = bool(getattr(settings, "FRAILTRIAL_EMAIL", False)) and bool(emails)
-    Notice.objects.bulk_create(
+    rows = Notice.objects.bulk_create(
         [
             Notice(
                 trial_id=actor.trial_id,
@@ -51,6 +51,8 @@ def _notify(actor: Membership, kind: str, text: str, record: EmergencyUnblinding
             for role in NOTIFIED_ROLES
         ]
     )
+    for row in rows:  # audited: a deleted or edited notice shows in the trail
+        audit.created(actor, row)
     if send:
         subject = f"[{actor.trial.name}] {kind.replace('_', ' ')}"
         body = f"{text}\n\nThe reason is shown on the dashboard to the DSMB and the sponsor."
