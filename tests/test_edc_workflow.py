@@ -177,8 +177,10 @@ def test_schedule_anchored_on_first_infusion_with_windows(t: dict) -> None:
         dt.date(2024, 3, 14),
     )
     assert rows["month6"].target_on == dt.date(2024, 3, 5) + dt.timedelta(days=179)
-    v = visits.attend(coord, r.participant_id, "week1", "2024-03-15")
-    assert v.day == 11 and v.in_window is False
+    with pytest.raises(InputError, match="outside its window 2024-03-10 to 2024-03-14; give"):
+        visits.attend(coord, r.participant_id, "week1", "2024-03-15")
+    v = visits.attend(coord, r.participant_id, "week1", "2024-03-15", "participant unwell")
+    assert v.day == 11 and v.in_window is False and v.reason == "participant unwell"
     v = visits.miss(coord, r.participant_id, "month1", "participant in hospital")
     assert v.status == "missed"
     p = visits.withdraw(coord, r.participant_id, "2024-04-20", "moved away")
@@ -227,7 +229,7 @@ def test_invalid_crf_answer_is_refused_and_nothing_saved(t: dict) -> None:
     with pytest.raises(InputError, match="an edit needs a reason for change"):
         crf.enter_crf(coord, r.participant_id, "baseline", "tug", {"tug_s": 14.0})
     edited = crf.enter_crf(
-        coord, r.participant_id, "baseline", "tug", {"tug_s": 14.0}, reason="transcription error"
+        coord, r.participant_id, "baseline", "tug", {"tug_s": 14.0}, "transcription error", 1
     )
     assert edited.version == 2 and edited.scores["fall_risk"] is True
     m.refresh_from_db()
@@ -359,9 +361,9 @@ def test_adverse_event_changes_need_a_reason_and_are_audited(t: dict) -> None:
         site=Site.objects.create(trial=t["trial"], name="Other Hospital", code="OTH"),
     )
     with pytest.raises(AccessDenied, match=f"adverse event {ae.pk} is not at your site"):
-        safety.update(elsewhere, ae.pk, {"outcome": "recovered"}, "follow-up call")
+        safety.update(elsewhere, ae.pk, {"outcome": "recovered"}, "follow-up call", 1)
     changed = safety.update(
-        coord, ae.pk, {"outcome": "recovered", "end_on": "2024-03-09"}, "follow-up call"
+        coord, ae.pk, {"outcome": "recovered", "end_on": "2024-03-09"}, "follow-up call", 1
     )
     assert changed.outcome == "recovered" and changed.end_on == dt.date(2024, 3, 9)
     row = AuditEntry.objects.filter(model="adverseevent", object_id=str(ae.pk)).last()
@@ -438,7 +440,7 @@ def test_first_infusion_recounts_held_visits_and_reclassifies_earlier_entries(t:
     r = enroll(t, "R1", on="2024-03-02")
     pid = r.participant_id
     # baseline held before dosing: counted from randomization (day 1 = 2024-03-02) for now
-    assert visits.attend(coord, pid, "baseline", "2024-03-04").day == 3
+    assert visits.attend(coord, pid, "baseline", "2024-03-04", "waited for dosing").day == 3
     # an SAE entered before the infusion is, with its onset the day after that infusion
     ae = report_sae(coord, pid, "2024-03-06", "Syncope", "Nervous system")
     assert (ae.onset_day, ae.treatment_emergent, ae.te_sae) == (None, False, False)

@@ -125,7 +125,7 @@ def test_whole_participant(server: dict[str, Any], browser: Any) -> None:
     from playwright.sync_api import expect
 
     t = server["t"]
-    today = dt.date.today()
+    today = dt.datetime.now(dt.UTC).date()
 
     # screening with the live criteria check, consent, randomization (coordinator, blinded)
     coord = Session(browser, server, "coordinator")
@@ -209,11 +209,19 @@ def test_whole_participant(server: dict[str, Any], browser: Any) -> None:
     # infusion, visit held, CRFs with validation and scores, AE (coordinator)
     page = coord.go(f"/participants/{pid}/")
     page.get_by_label("Kit code on the bag").fill(kit.group(1))
-    page.get_by_label("Start").fill(f"{today}T09:00")
-    page.get_by_label("End").fill(f"{today}T09:45")
+    # an infusion today that has ended (times in the future are refused)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, second=0, microsecond=0)
+    start = max(dt.datetime.combine(today, dt.time(0, 0)), now - dt.timedelta(minutes=50))
+    end = min(start + dt.timedelta(minutes=45), now)
+    page.get_by_label("Start").fill(start.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("End").fill(end.strftime("%Y-%m-%dT%H:%M"))
     page.get_by_label("Volume infused (mL)").fill("100")
     page.get_by_role("button", name="Save infusion").click()
     assert "Saved." in coord.text()
+    # held today, before its window: the deviation reason is asked for
+    page.get_by_role("button", name="Record 1 week as held").click()
+    assert "outside its window" in coord.text() and "give the deviation reason" in coord.text()
+    page.get_by_label("Deviation reason if 1 week is outside its window").fill("seen early")
     page.get_by_role("button", name="Record 1 week as held").click()
     assert "Saved." in coord.text()
     coord.shot("07-participant-schedule")

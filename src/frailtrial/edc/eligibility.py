@@ -17,9 +17,9 @@ from frailtrial.protocol.model import FrailtyCriterion
 
 
 class ScreeningInput(BaseModel):
-    """What screening records about one person (the criteria's inputs)."""
+    """What screening records about one person (the criteria's inputs); numbers are finite."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     screening_id: str = Field(min_length=1, max_length=40)
     screened_on: dt.date = Field(ge=dt.date(1900, 1, 1), le=dt.date(2100, 12, 31))

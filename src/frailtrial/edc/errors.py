@@ -7,3 +7,7 @@ class AccessDenied(PermissionError):
 
 class TrialLocked(AccessDenied):
     """The database is locked: nothing changes any more."""
+
+
+class Conflict(Exception):
+    """Someone else changed the record since the caller read it (optimistic concurrency)."""

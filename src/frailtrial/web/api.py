@@ -1,8 +1,9 @@
 """The REST API under /api/: token authentication, the pages' permissions, the same services.
 
-A token (``Authorization: Bearer ft_...``) belongs to one membership (trial, role, site);
-requests without a valid token get 401. Bad input answers 422 with the service's message,
-a refused permission 403, a locked trial 409; no response carries an arm for a blinded role.
+A token (``Authorization: Bearer ft_...``) belongs to one membership (trial, role, site) and
+expires; requests without a live token get 401. Bad input answers 422 with the service's
+message, a refused permission 403, a locked trial or an edit of a version someone else changed
+409; no response carries an arm for a blinded role.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import io
 from dataclasses import asdict
 from typing import Annotated, Any
 
+from django.db import DataError
 from django.http import FileResponse, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema, Status
 from ninja.security import HttpBearer
 from pydantic import AfterValidator, Field
 
 from frailtrial.edc.eligibility import ScreeningInput
-from frailtrial.edc.errors import AccessDenied, TrialLocked
+from frailtrial.edc.errors import AccessDenied, Conflict, TrialLocked
 from frailtrial.edc.models import Membership
 from frailtrial.edc.services import crf, participants, randomization, safety, screening, visits
 from frailtrial.edc.services.common import parse_date
@@ -64,6 +66,19 @@ def _denied(request: HttpRequest, exc: AccessDenied) -> HttpResponse:
 @api.exception_handler(InputError)
 def _bad(request: HttpRequest, exc: InputError) -> HttpResponse:
     return api.create_response(request, {"detail": str(exc)}, status=422)
+
+
+@api.exception_handler(Conflict)
+def _conflict(request: HttpRequest, exc: Conflict) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc)}, status=409)
+
+
+@api.exception_handler(DataError)
+def _unstorable(request: HttpRequest, exc: DataError) -> HttpResponse:
+    """A value the database cannot hold that no rule caught: still the caller's input."""
+    return api.create_response(
+        request, {"detail": "a value cannot be stored (out of range or not valid text)"}, status=422
+    )
 
 
 def _member(request: HttpRequest, permission: str) -> Membership:
@@ -151,12 +166,20 @@ def randomize(request: HttpRequest, body: RandomizeIn) -> Any:
 
 class AttendIn(Schema):
     on: TrialDate
+    reason: str | None = Field(
+        None, max_length=500, description="Deviation reason; needed when outside the window."
+    )
+    version: int | None = Field(
+        None, ge=1, description="To change the date of a visit already held: its version."
+    )
 
 
 @api.post("/participants/{participant_id}/visits/{visit}/attend", response={200: Done, **ERRORS})
 def attend(request: HttpRequest, participant_id: str, visit: str, body: AttendIn) -> Any:
     """Record a visit as held on a date (needed before its CRFs)."""
-    visits.attend(_member(request, "visit"), participant_id, visit, body.on)
+    visits.attend(
+        _member(request, "visit"), participant_id, visit, body.on, body.reason, body.version
+    )
     return {"ok": True}
 
 
@@ -166,6 +189,9 @@ class CrfIn(Schema):
     instrument: str = Field(min_length=1, max_length=40)
     answers: dict[str, Any]
     reason: str | None = Field(None, max_length=500)
+    version: int | None = Field(
+        None, ge=1, description="To change a saved CRF: the version you read (else 409)."
+    )
 
 
 class CrfOut(Schema):

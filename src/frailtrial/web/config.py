@@ -5,14 +5,18 @@ settings (sessions, messages, auth and CSRF middleware, templates, security head
 store's setup (re-pointing and migrations) and returns the URL. The secret key comes from
 ``FRAILTRIAL_SECRET_KEY`` or is generated once into the data directory (``FRAILTRIAL_DATA_DIR``,
 else the SQLite file's folder, else ``~/.local/share/frailtrial``); it is never in the code.
+``FRAILTRIAL_TRUSTED_PROXIES`` lists the reverse proxies whose X-Forwarded-For is believed;
+``FRAILTRIAL_TOKEN_DAYS`` sets how long API tokens live.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Any
 
 from frailtrial.edc import config as edc_config
+from frailtrial.errors import InputError
 
 SESSION_MINUTES = 30
 WEB_APP = "frailtrial.web.apps.WebConfig"
@@ -24,6 +28,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "frailtrial.web.middleware.InputGuard",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "frailtrial.web.middleware.SecurityHeaders",
     "frailtrial.web.middleware.SqliteWriteQueue",
@@ -80,8 +85,12 @@ def web_settings(url: str) -> dict[str, Any]:
             {
                 "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
                 "OPTIONS": {"min_length": 12},
-            }
+            },
+            {"NAME": "frailtrial.web.security.PasswordRules"},
         ],
+        "FRAILTRIAL_TRUSTED_PROXIES": trusted_proxies(),
+        "FRAILTRIAL_TOKEN_DAYS": token_days(),
+        **mail_settings(),
         "LOGIN_URL": "web:login",
         "SESSION_ENGINE": "django.contrib.sessions.backends.db",
         "SESSION_COOKIE_AGE": SESSION_MINUTES * 60,
@@ -108,6 +117,47 @@ def web_settings(url: str) -> dict[str, Any]:
             "handlers": {"stderr": {"class": "logging.StreamHandler"}},
             "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR"}},
         },
+    }
+
+
+def _list(name: str, default: str) -> list[str]:
+    return [x.strip() for x in os.environ.get(name, default).split(",") if x.strip()]
+
+
+def token_days() -> int:
+    """Days an API token lives: ``FRAILTRIAL_TOKEN_DAYS`` (a whole number ≥ 1), default 90."""
+    text = os.environ.get("FRAILTRIAL_TOKEN_DAYS", "90").strip()
+    if not text.isdigit() or int(text) < 1:
+        raise InputError(f"FRAILTRIAL_TOKEN_DAYS={text!r} is not a whole number of days >= 1")
+    return int(text)
+
+
+def trusted_proxies() -> list[str]:
+    """``FRAILTRIAL_TRUSTED_PROXIES``: addresses or networks whose X-Forwarded-For is believed."""
+    entries = _list("FRAILTRIAL_TRUSTED_PROXIES", "")
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise InputError(
+                f"FRAILTRIAL_TRUSTED_PROXIES: {entry!r} is not an IP address or network"
+            ) from None
+    return entries
+
+
+def mail_settings() -> dict[str, Any]:
+    """E-mail for notices when ``FRAILTRIAL_EMAIL_BACKEND`` names a Django mail backend
+    (host, port and sender from ``FRAILTRIAL_EMAIL_HOST``/``_PORT``/``_FROM``); none otherwise."""
+    backend = os.environ.get("FRAILTRIAL_EMAIL_BACKEND", "").strip()
+    port = os.environ.get("FRAILTRIAL_EMAIL_PORT", "25").strip()
+    if not port.isdigit():
+        raise InputError(f"FRAILTRIAL_EMAIL_PORT={port!r} is not a port number")
+    return {
+        "FRAILTRIAL_EMAIL": bool(backend),
+        "EMAIL_BACKEND": backend or "django.core.mail.backends.dummy.EmailBackend",
+        "EMAIL_HOST": os.environ.get("FRAILTRIAL_EMAIL_HOST", "localhost"),
+        "EMAIL_PORT": int(port),
+        "DEFAULT_FROM_EMAIL": os.environ.get("FRAILTRIAL_EMAIL_FROM", "frailtrial@localhost"),
     }
 
 

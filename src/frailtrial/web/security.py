@@ -1,63 +1,231 @@
-"""Login rate limit and API tokens (only their SHA-256 is stored)."""
+"""Login throttling, the client's address, password rules and API tokens (only their SHA-256
+is stored).
+
+Logins are throttled, never locked: each user name, each user's known device and each client
+address has a few free attempts, then a delay that doubles per further attempt up to a cap.
+An attempt is counted *before* the password is checked, under a row lock, so parallel
+guesses cannot pass the count. A browser that logged in before carries a signed device cookie:
+it is counted on its own key and not on the address's, so an attacker guessing a user's
+password (or everyone's from one address) delays neither that user nor the others.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
+import re
 import secrets
+from dataclasses import dataclass
+from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from frailtrial.edc.models import Membership
-from frailtrial.web.models import ApiToken, LoginAttempt
+from frailtrial.edc.models import Membership, Trial
+from frailtrial.web.models import ApiToken, LoginAttempt, LoginThrottle
 
-WINDOW = dt.timedelta(minutes=15)
-MAX_FAILURES_PER_USER = 5
-MAX_FAILURES_PER_ADDRESS = 20
+WINDOW = dt.timedelta(minutes=15)  # a key's count is forgotten this long after its last attempt
+DEVICE_COOKIE = "ft_device"
+DEVICE_DAYS = 180
+TOKEN_DAYS = 90
 
 
-def login_blocked(username: str, address: str) -> bool:
-    """Too many failed logins in the last 15 minutes for this user name or this address."""
-    since = timezone.now() - WINDOW
-    failed = LoginAttempt.objects.filter(at__gte=since, ok=False)
-    return (
-        failed.filter(username=username).count() >= MAX_FAILURES_PER_USER
-        or failed.filter(address=address).count() >= MAX_FAILURES_PER_ADDRESS
+@dataclass(frozen=True)
+class Throttle:
+    """Free attempts per key, then ``base`` seconds doubling per attempt up to ``cap``."""
+
+    free: int
+    base: float
+    cap: float
+
+    def delay(self, attempts: int) -> dt.timedelta:
+        """The wait after the ``attempts``-th counted attempt (none while attempts < free)."""
+        if attempts < self.free:
+            return dt.timedelta(0)
+        return dt.timedelta(seconds=min(self.cap, self.base * 2 ** (attempts - self.free)))
+
+
+USER = Throttle(free=5, base=10, cap=60)  # per user name, from a browser not known for it
+DEVICE = Throttle(free=5, base=2, cap=30)  # per user name, from a browser that logged in before
+ADDRESS = Throttle(free=20, base=2, cap=30)  # per client address (unknown browsers only)
+
+
+def now() -> dt.datetime:
+    return timezone.now()
+
+
+def _reserve(key: str, rule: Throttle) -> float:
+    """Count one attempt on ``key``; 0 when allowed, else the seconds until the next is."""
+    with transaction.atomic():
+        LoginThrottle.objects.bulk_create([LoginThrottle(key=key)], ignore_conflicts=True)
+        row = LoginThrottle.objects.select_for_update().get(key=key)
+        at = now()
+        if row.last_at is not None and at - row.last_at > WINDOW:
+            row.attempts, row.next_allowed_at = 0, None
+        if row.next_allowed_at is not None and at < row.next_allowed_at:
+            return (row.next_allowed_at - at).total_seconds()
+        row.attempts += 1
+        row.last_at = at
+        row.next_allowed_at = at + rule.delay(row.attempts)
+        row.save()
+    return 0.0
+
+
+def login_wait(username: str, address: str, known_device: bool) -> float:
+    """Count a login attempt before its password is checked; seconds to wait (0: go ahead)."""
+    if known_device:
+        return _reserve(f"device:{username}", DEVICE)
+    wait = _reserve(f"address:{address}", ADDRESS)
+    return wait or _reserve(f"user:{username}", USER)
+
+
+def note_login(username: str, address: str, ok: bool, known_device: bool) -> None:
+    """Record an attempt; a success clears the count of its user's key (not the address's)."""
+    with transaction.atomic():
+        if ok:
+            key = f"device:{username}" if known_device else f"user:{username}"
+            LoginThrottle.objects.filter(key=key).update(attempts=0, next_allowed_at=None)
+        LoginAttempt.objects.create(username=username, address=address, at=now(), ok=ok)
+
+
+def known_device(request: HttpRequest, username: str) -> bool:
+    """Whether the request carries this user's signed device cookie (set at a past login)."""
+    value = request.get_signed_cookie(
+        DEVICE_COOKIE, default=None, salt="frailtrial.device", max_age=DEVICE_DAYS * 86400
+    )
+    return value == username
+
+
+def remember_device(response: HttpResponse, username: str) -> None:
+    """Mark this browser as one the user logged in from (signed, HttpOnly, 180 days)."""
+    response.set_signed_cookie(
+        DEVICE_COOKIE,
+        username,
+        salt="frailtrial.device",
+        max_age=DEVICE_DAYS * 86400,
+        httponly=True,
+        samesite="Lax",
+        secure=bool(settings.SESSION_COOKIE_SECURE),
     )
 
 
-def note_login(username: str, address: str, ok: bool) -> None:
-    """Record an attempt; a success clears the user's earlier failures."""
-    with transaction.atomic():
-        if ok:
-            LoginAttempt.objects.filter(username=username, ok=False).delete()
-        LoginAttempt.objects.create(username=username, address=address, at=timezone.now(), ok=ok)
+def _networks(entries: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(e.strip(), strict=False) for e in entries if e.strip()]
+
+
+def _trusted(address: str, networks: list[Any]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, or, only when that is a configured trusted proxy
+    (``FRAILTRIAL_TRUSTED_PROXIES``), the nearest untrusted hop of X-Forwarded-For."""
+    remote = str(request.META.get("REMOTE_ADDR", ""))
+    networks = _networks(list(getattr(settings, "FRAILTRIAL_TRUSTED_PROXIES", [])))
+    forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
+    if not forwarded or not _trusted(remote, networks):
+        return remote[:64]
+    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, networks):
+            return hop[:64]
+    return (hops[0] if hops else remote)[:64]
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.casefold())
+
+
+class PasswordRules:
+    """Refuse passwords of one repeated character, of whitespace only, of fewer than 5
+    distinct characters, or containing a trial's name (Django's validators run as well)."""
+
+    MIN_DISTINCT = 5
+
+    def validate(self, password: str, user: Any = None) -> None:
+        errors = []
+        if not password.strip():
+            errors.append("This password is only whitespace.")
+        elif len(set(password)) == 1:
+            errors.append("This password is one character repeated.")
+        elif len(set(password)) < self.MIN_DISTINCT:
+            errors.append(f"This password has fewer than {self.MIN_DISTINCT} distinct characters.")
+        squashed = _squash(password)
+        for name in Trial.objects.values_list("name", flat=True):
+            if len(_squash(name)) >= 4 and _squash(name) in squashed:
+                errors.append("This password contains the trial's name.")
+                break
+        if errors:
+            raise ValidationError(errors, code="password_rules")
+
+    def get_help_text(self) -> str:
+        return (
+            f"Not one repeated character, not only whitespace, at least {self.MIN_DISTINCT} "
+            "distinct characters, not the trial's name."
+        )
 
 
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def token_days() -> int:
+    """How long a new API token lives (``FRAILTRIAL_TOKEN_DAYS``, default 90)."""
+    return int(getattr(settings, "FRAILTRIAL_TOKEN_DAYS", TOKEN_DAYS))
+
+
 def issue_token(member: Membership) -> str:
     """A new API token for the membership; the plain text is shown once and never stored."""
     token = "ft_" + secrets.token_urlsafe(32)
+    created = now()
     with transaction.atomic():
         ApiToken.objects.create(
-            member=member, digest=digest(token), prefix=token[:8], created_at=timezone.now()
+            member=member,
+            digest=digest(token),
+            prefix=token[:8],
+            created_at=created,
+            expires_at=created + dt.timedelta(days=token_days()),
         )
     return token
 
 
 def member_for_token(token: str) -> Membership | None:
-    """The membership a live token belongs to (None for unknown or revoked tokens)."""
+    """The membership a live token belongs to (None: unknown, revoked or expired)."""
     if not token.startswith("ft_"):
         return None
     found = (
         ApiToken.objects.select_related("member__user", "member__trial", "member__site")
-        .filter(digest=digest(token), revoked_at__isnull=True)
+        .filter(digest=digest(token), revoked_at__isnull=True, expires_at__gt=now())
         .first()
     )
     if found is None or not found.member.user.is_active:
         return None
     return found.member
+
+
+def revoke_tokens_of_user(user_id: int) -> int:
+    """Revoke every live token of the user's memberships (their password changed)."""
+    return ApiToken.objects.filter(member__user_id=user_id, revoked_at__isnull=True).update(
+        revoked_at=now()
+    )
+
+
+def revoke_on_password_change(
+    sender: Any, instance: Any, update_fields: Any = None, **_: Any
+) -> None:
+    """pre_save of a user: a changed password hash revokes the user's API tokens."""
+    if instance.pk is None or (update_fields is not None and "password" not in update_fields):
+        return
+    stored = (
+        type(instance).objects.filter(pk=instance.pk).values_list("password", flat=True).first()
+    )
+    if stored is not None and stored != instance.password:
+        revoke_tokens_of_user(instance.pk)

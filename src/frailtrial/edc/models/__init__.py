@@ -10,6 +10,7 @@ from frailtrial.edc.models.enrolment import (
     RandomizationList,
     Screening,
 )
+from frailtrial.edc.models.notices import Notice
 from frailtrial.edc.models.product import Infusion, Lot, Preparation
 from frailtrial.edc.models.records import AdverseEvent, Crf, Measurement, SaeAlert, VisitOccurrence
 from frailtrial.edc.models.trial import ROLES, Membership, Site, Trial
@@ -28,6 +29,7 @@ __all__ = [
     "Lot",
     "Measurement",
     "Membership",
+    "Notice",
     "Participant",
     "Preparation",
     "RandomizationList",

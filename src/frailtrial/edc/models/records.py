@@ -23,6 +23,7 @@ class VisitOccurrence(models.Model):
     day = models.IntegerField(null=True, blank=True)
     in_window = models.BooleanField(null=True, blank=True)
     reason = models.TextField(blank=True, default="")
+    version = models.IntegerField(default=1)  # +1 per change: a stale edit is refused
 
     class Meta:
         constraints = [
@@ -88,6 +89,7 @@ class AdverseEvent(models.Model):
     outcome = models.CharField(max_length=30)
     treatment_emergent = models.BooleanField()
     te_sae = models.BooleanField()
+    version = models.IntegerField(default=1)  # +1 per change: a stale edit is refused
 
 
 class SaeAlert(models.Model):

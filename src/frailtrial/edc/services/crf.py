@@ -10,7 +10,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from django.db import IntegrityError
+
 from frailtrial.edc.eligibility import score_answers
+from frailtrial.edc.errors import Conflict
 from frailtrial.edc.models import Crf, Measurement, Membership, Participant
 from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import (
@@ -22,6 +25,7 @@ from frailtrial.edc.services.common import (
     snapshot,
     write,
 )
+from frailtrial.edc.services.entry import check_version, clean_text, finite
 from frailtrial.edc.services.visits import occurrence
 from frailtrial.errors import InputError
 
@@ -119,9 +123,15 @@ def enter_crf(
     instrument: str,
     answers: dict[str, Any],
     reason: str | None = None,
+    version: int | None = None,
 ) -> Crf:
-    """Save an instrument's answers with their scores; a second save is an edit with a reason."""
+    """Save an instrument's answers with their scores; a second save is an edit with a reason,
+    made on the stored ``version`` (Conflict when someone saved the CRF in between)."""
     require(actor, ENTRY_ROLES, "entering a CRF")
+    clean_text(answers, f"{instrument} answers")
+    finite(answers, f"{instrument} answers")
+    if reason is not None:
+        clean_text(reason, "reason for change")
     protocol = protocol_of(actor.trial)
     planned = {v.name: v for v in protocol.visits}
     if visit not in planned:
@@ -136,35 +146,49 @@ def enter_crf(
     for var in protocol.variables:
         if var.instrument == instrument and scores.get(var.result) is not None:
             derived[var.name] = float(scores[var.result])
-    with write(actor):
-        p = participant(actor, participant_id)
-        _check_visit(p, visit)
-        crf = Crf.objects.filter(participant=p, visit=visit, instrument=instrument).first()
-        if crf is None:
-            crf = Crf.objects.create(
-                participant=p,
-                visit=visit,
-                instrument=instrument,
-                answers=answers,
-                scores=scores,
-                entered_at=now(),
+    try:
+        with write(actor):
+            p = participant(actor, participant_id)
+            _check_visit(p, visit)
+            crf = (
+                Crf.objects.select_for_update()
+                .filter(participant=p, visit=visit, instrument=instrument)
+                .first()
             )
-            audit.created(actor, crf)
-        else:
-            if not reason or not reason.strip():
-                raise InputError(
-                    f"{instrument} at {visit} is already saved; an edit needs a reason for change"
+            if crf is None:
+                if version is not None:
+                    raise InputError(f"{instrument} at {visit} is not saved yet; send no version")
+                crf = Crf.objects.create(
+                    participant=p,
+                    visit=visit,
+                    instrument=instrument,
+                    answers=answers,
+                    scores=scores,
+                    entered_at=now(),
                 )
-            audit.update(
-                actor,
-                crf,
-                {
-                    "answers": answers,
-                    "scores": scores,
-                    "version": crf.version + 1,
-                    "entered_at": now(),
-                },
-                reason,
-            )
-        _store_measurements(actor, p, visit, derived, reason, crf)
+                audit.created(actor, crf)
+            else:
+                if not reason or not reason.strip():
+                    raise InputError(
+                        f"{instrument} at {visit} is already saved; "
+                        "an edit needs a reason for change"
+                    )
+                check_version(crf, version, f"{instrument} at {visit} of {participant_id}")
+                audit.update(
+                    actor,
+                    crf,
+                    {
+                        "answers": answers,
+                        "scores": scores,
+                        "version": crf.version + 1,
+                        "entered_at": now(),
+                    },
+                    reason,
+                )
+            _store_measurements(actor, p, visit, derived, reason, crf)
+    except IntegrityError:  # a concurrent first save of the same CRF won the race
+        raise Conflict(
+            f"{instrument} at {visit} of {participant_id} was saved by someone else just now; "
+            "reload it and enter your change again"
+        ) from None
     return crf

@@ -112,7 +112,7 @@ def _measurement_codes(trial: Trial, protocol: Protocol) -> pd.DataFrame:
     var_sql, var_params = _case("m.variable", [v.name for v in protocol.variables])
     return _frame(
         f"SELECT m.participant_id, {visit_sql}, {var_sql}, m.value,"
-        " COALESCE(m.below_lloq, -1) FROM edc_measurement m"
+        " COALESCE(CAST(m.below_lloq AS INTEGER), -1) FROM edc_measurement m"
         " JOIN edc_participant p ON p.id = m.participant_id WHERE p.trial_id = %s",
         [*visit_params, *var_params, trial.pk],
         ["pk", "visit", "variable", "value", "below_lloq"],

@@ -18,11 +18,18 @@ from frailtrial.edc.services import audit, safety, visits
 from frailtrial.edc.services.common import (
     CLINICAL,
     now,
-    parse_date,
     participant,
     protocol_of,
     require,
     write,
+)
+from frailtrial.edc.services.entry import (
+    clean_text,
+    event_date,
+    event_time,
+    finite,
+    not_before,
+    safe_id,
 )
 from frailtrial.errors import InputError
 from frailtrial.protocol.model import DoseRule
@@ -76,6 +83,9 @@ def record_lot(
     require(actor, PHARMACY, "lot release")
     if not lot_number.strip():
         raise InputError("a lot needs its lot number")
+    safe_id(lot_number, "lot number")
+    clean_text([product, tests], "lot")
+    finite(tests, "lot tests")
     failures = release_failures(tests, is_placebo)
     with write(actor) as trial:
         if Lot.objects.filter(trial=trial, lot_number=lot_number).exists():
@@ -89,7 +99,7 @@ def record_lot(
             tests=tests,
             released=not failures,
             failures=failures,
-            tested_on=parse_date(tested_on, "test date"),
+            tested_on=event_date(tested_on, "test date"),
             recorded_by=actor,
         )
         audit.created(actor, lot, blinded=True)
@@ -177,6 +187,8 @@ def infuse(
 ) -> InfusionView:
     """Record an infusion at the bedside by kit code; the first one anchors the schedule."""
     require(actor, (*CLINICAL, *PHARMACY), "recording an infusion")
+    event_time(started_at, "infusion start")
+    event_time(ended_at, "infusion end")
     if ended_at < started_at:
         raise InputError("infusion end is before its start")
     if not 0 < volume_ml <= 1000:
@@ -191,6 +203,8 @@ def infuse(
         if p.withdrawn_on is not None:
             raise InputError(f"{participant_id} withdrew on {p.withdrawn_on}")
         given_on = started_at.date()
+        not_before(given_on, p.randomized_on, "infusion date", "the randomization date")
+        not_before(given_on, p.first_infusion_on, "infusion date", "the first infusion")
         if prep.dose_number == 1:
             audit.update(actor, p, {"first_infusion_on": given_on}, "first infusion")
             visits.reanchor(actor, p, given_on)

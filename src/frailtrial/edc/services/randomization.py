@@ -35,10 +35,10 @@ from frailtrial.edc.models import (
     Trial,
 )
 from frailtrial.edc.services import audit, visits
+from frailtrial.edc.services import entry as entry_rules
 from frailtrial.edc.services.common import (
     CLINICAL,
     now,
-    parse_date,
     participant,
     protocol_of,
     require,
@@ -291,7 +291,7 @@ def _randomize(
         if not s.consents.filter(withdrawn_on__isnull=True).exists():
             raise InputError(f"screening {screening_id} has no consent; record consent first")
         protocol = protocol_of(trial)
-        day = parse_date(randomized_on or now().date(), "randomization date")
+        day = entry_rules.randomization_date(s, randomized_on or now().date())
         stratum = stratum_of(protocol, s.site.name, s)
         n = Participant.objects.filter(trial=trial).count() + 1
         if protocol.randomization.scheme == "minimization":

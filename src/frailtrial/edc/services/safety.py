@@ -11,12 +11,18 @@ from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import (
     CLINICAL,
     now,
-    parse_date,
     participant,
     protocol_of,
     require,
     require_site,
     write,
+)
+from frailtrial.edc.services.entry import (
+    check_version,
+    clean_text,
+    consent_date,
+    event_date,
+    not_before,
 )
 from frailtrial.edc.services.visits import study_day
 from frailtrial.errors import InputError
@@ -79,17 +85,20 @@ def report(
     require(actor, CLINICAL, "reporting an adverse event")
     if not term.strip() or not body_system.strip():
         raise InputError("an adverse event needs its term and body system")
+    clean_text(term, "adverse event term")
+    clean_text(body_system, "body system")
     _check_choice("severity", severity, SEVERITY)
     _check_choice("outcome", outcome, OUTCOME)
     criteria = list(seriousness or [])
     for c in criteria:
         _check_choice("seriousness", c, SERIOUSNESS)
-    onset = parse_date(onset_on, "onset date")
-    end = parse_date(end_on, "end date") if end_on else None
+    onset = event_date(onset_on, "onset date")
+    end = event_date(end_on, "end date") if end_on else None
     if end is not None and end < onset:
         raise InputError("an adverse event cannot end before its onset")
     with write(actor):
         p = participant(actor, participant_id)
+        not_before(onset, consent_date(p), "onset date", "consent on")
         day, te, te_sae = classify(p, onset, bool(criteria))
         ae = AdverseEvent.objects.create(
             participant=p,
@@ -118,12 +127,20 @@ def report(
     return ae
 
 
-def update(actor: Membership, ae_id: int, changes: dict[str, Any], reason: str) -> AdverseEvent:
-    """Change an adverse event's outcome, end date, severity or relatedness, with a reason."""
+def update(
+    actor: Membership,
+    ae_id: int,
+    changes: dict[str, Any],
+    reason: str,
+    version: int | None = None,
+) -> AdverseEvent:
+    """Change an adverse event's outcome, end date, severity or relatedness, with a reason,
+    made on its stored ``version`` (Conflict when someone changed it in between)."""
     require(actor, CLINICAL, "changing an adverse event")
     allowed = {"outcome", "end_on", "severity", "related"}
     if not reason.strip():
         raise InputError("changing an adverse event needs a reason for change")
+    clean_text(reason, "reason for change")
     unknown = set(changes) - allowed
     if unknown:
         raise InputError(
@@ -135,10 +152,11 @@ def update(actor: Membership, ae_id: int, changes: dict[str, Any], reason: str) 
         _check_choice("severity", changes["severity"], SEVERITY)
     values = dict(changes)
     if values.get("end_on"):
-        values["end_on"] = parse_date(values["end_on"], "end date")
+        values["end_on"] = event_date(values["end_on"], "end date")
     with write(actor):
         ae = (
-            AdverseEvent.objects.filter(pk=ae_id, participant__trial_id=actor.trial_id)
+            AdverseEvent.objects.select_for_update(of=("self",))
+            .filter(pk=ae_id, participant__trial_id=actor.trial_id)
             .select_related("participant")
             .first()
         )
@@ -150,5 +168,6 @@ def update(actor: Membership, ae_id: int, changes: dict[str, Any], reason: str) 
             raise InputError(
                 f"adverse event {ae_id}: end date {end} is before its onset {ae.onset_on}"
             )
-        audit.update(actor, ae, values, reason)
+        check_version(ae, version, f"adverse event {ae_id}")
+        audit.update(actor, ae, {**values, "version": ae.version + 1}, reason)
     return ae

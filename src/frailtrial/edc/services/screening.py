@@ -13,11 +13,17 @@ from frailtrial.edc.models import Consent, Membership, Screening, Site
 from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import (
     CLINICAL,
-    parse_date,
     protocol_of,
     require,
     require_site,
     write,
+)
+from frailtrial.edc.services.entry import (
+    clean_text,
+    event_date,
+    finite,
+    not_before,
+    safe_id,
 )
 from frailtrial.errors import InputError
 
@@ -56,6 +62,11 @@ def screen(
     """Record a screened person and judge eligibility from the protocol; reasons when not."""
     require(actor, CLINICAL, "screening")
     inp = _input(data)
+    safe_id(inp.screening_id, "screening id")
+    event_date(inp.screened_on, "screening date")
+    answers = inp.model_dump()
+    clean_text(answers, "screening")
+    finite(answers, "screening")
     protocol = protocol_of(actor.trial)
     score = frailty_score(protocol, protocol.eligibility.frailty, inp)  # answers scored once
     scored = inp.model_copy(update={"frailty_score": score, "frailty_answers": None})
@@ -97,13 +108,13 @@ def consent(
     require(actor, CLINICAL, "recording consent")
     if not version.strip():
         raise InputError("consent needs the form version")
-    day = parse_date(signed_on, "consent date")
+    clean_text(version, "consent form version")
+    day = event_date(signed_on, "consent date")
     with write(actor):
         s = get_screening(actor, screening_id)
         if s.closed:
             raise InputError(f"screening {screening_id} is closed: {s.reason_not_randomized}")
-        if day < s.screened_on - dt.timedelta(days=90):
-            raise InputError("consent date is long before screening; check the date")
+        not_before(day, s.screened_on, "consent date", "the screening date")
         c = Consent.objects.create(screening=s, version=version, signed_on=day)
         audit.created(actor, c)
     return c
@@ -114,6 +125,7 @@ def close(actor: Membership, screening_id: str, reason: str) -> Screening:
     require(actor, CLINICAL, "closing a screening")
     if not reason.strip():
         raise InputError("closing a screening needs the reason the person is not randomized")
+    clean_text(reason, "reason not randomized")
     with write(actor):
         s = get_screening(actor, screening_id)
         if s.closed:

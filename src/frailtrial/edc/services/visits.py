@@ -9,11 +9,16 @@ from frailtrial.edc.models import Membership, Participant, VisitOccurrence
 from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import (
     CLINICAL,
-    parse_date,
     participant,
     protocol_of,
     require,
     write,
+)
+from frailtrial.edc.services.entry import (
+    check_version,
+    clean_text,
+    event_date,
+    not_before,
 )
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol
@@ -89,9 +94,11 @@ def anchor_of(p: Participant) -> dt.date:
     return p.first_infusion_on or p.randomized_on
 
 
-def occurrence(p: Participant, visit: str) -> VisitOccurrence:
+def occurrence(p: Participant, visit: str, lock: bool = False) -> VisitOccurrence:
+    """The participant's visit by name (row-locked for a change when ``lock``)."""
+    rows = VisitOccurrence.objects.select_for_update() if lock else VisitOccurrence.objects
     try:
-        return VisitOccurrence.objects.get(participant=p, visit=visit)
+        return rows.get(participant=p, visit=visit)
     except VisitOccurrence.DoesNotExist:
         names = ", ".join(
             VisitOccurrence.objects.filter(participant=p).values_list("visit", flat=True)
@@ -101,19 +108,47 @@ def occurrence(p: Participant, visit: str) -> VisitOccurrence:
         ) from None
 
 
+def _check_order(p: Participant, v: VisitOccurrence, day: dt.date) -> None:
+    """A visit after day 1 is held after randomization and the first infusion (a baseline
+    visit may precede both; its window bounds it)."""
+    planned = {s.name: s.day for s in protocol_of(p.trial).assessment_visits}
+    if planned.get(v.visit, 2) > 1:
+        not_before(day, p.randomized_on, "visit date", "the randomization date")
+        not_before(day, p.first_infusion_on, "visit date", "the first infusion")
+
+
 def attend(
-    actor: Membership, participant_id: str, visit: str, on: str | dt.date
+    actor: Membership,
+    participant_id: str,
+    visit: str,
+    on: str | dt.date,
+    reason: str | None = None,
+    version: int | None = None,
 ) -> VisitOccurrence:
-    """Record a visit as held on a date; its study day and whether it fell in the window."""
+    """Record a visit as held on a date; its study day and whether it fell in the window.
+
+    A date outside the window needs the deviation ``reason``; changing the date of a visit
+    already held is made on its stored ``version`` (Conflict when it changed in between)."""
     require(actor, (*CLINICAL, "outcome_assessor"), "recording a visit")
-    day = parse_date(on, "visit date")
+    day = event_date(on, "visit date")
+    reason = (reason or "").strip()
+    clean_text(reason, "deviation reason")
     with write(actor):
         p = participant(actor, participant_id)
-        v = occurrence(p, visit)
+        v = occurrence(p, visit, lock=True)
         if v.status in ("missed", "withdrawn"):
             raise InputError(f"visit {visit} of {participant_id} is {v.status}")
+        if v.status == "attended":
+            check_version(v, version, f"visit {visit} of {participant_id}")
         if p.withdrawn_on is not None and day > p.withdrawn_on:
             raise InputError(f"{participant_id} withdrew on {p.withdrawn_on}")
+        _check_order(p, v, day)
+        in_window = v.window_from <= day <= v.window_to
+        if not in_window and not reason:
+            raise InputError(
+                f"visit {visit} on {day} is outside its window {v.window_from} to "
+                f"{v.window_to}; give the deviation reason"
+            )
         audit.update(
             actor,
             v,
@@ -121,8 +156,11 @@ def attend(
                 "status": "attended",
                 "occurred_on": day,
                 "day": study_day(anchor_of(p), day),
-                "in_window": v.window_from <= day <= v.window_to,
+                "in_window": in_window,
+                "reason": "" if in_window else reason,
+                "version": v.version + 1,
             },
+            "" if in_window else reason,
         )
     return v
 
@@ -132,12 +170,15 @@ def miss(actor: Membership, participant_id: str, visit: str, reason: str) -> Vis
     require(actor, CLINICAL, "recording a missed visit")
     if not reason.strip():
         raise InputError("a missed visit needs a reason")
+    clean_text(reason, "reason missed")
     with write(actor):
         p = participant(actor, participant_id)
         v = occurrence(p, visit)
         if v.status != "scheduled":
             raise InputError(f"visit {visit} of {participant_id} is already {v.status}")
-        audit.update(actor, v, {"status": "missed", "reason": reason}, reason)
+        audit.update(
+            actor, v, {"status": "missed", "reason": reason, "version": v.version + 1}, reason
+        )
     return v
 
 
@@ -146,7 +187,8 @@ def withdraw(actor: Membership, participant_id: str, on: str | dt.date, reason: 
     require(actor, CLINICAL, "withdrawing a participant")
     if not reason.strip():
         raise InputError("withdrawal needs a reason")
-    day = parse_date(on, "withdrawal date")
+    clean_text(reason, "withdrawal reason")
+    day = event_date(on, "withdrawal date")
     with write(actor):
         p = participant(actor, participant_id)
         if p.withdrawn_on is not None:
@@ -157,7 +199,7 @@ def withdraw(actor: Membership, participant_id: str, on: str | dt.date, reason: 
         audit.update_many(
             actor,
             [
-                (v, {"status": "withdrawn", "reason": reason})
+                (v, {"status": "withdrawn", "reason": reason, "version": v.version + 1})
                 for v in VisitOccurrence.objects.filter(participant=p, status="scheduled")
             ],
             reason,

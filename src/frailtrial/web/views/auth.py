@@ -1,6 +1,8 @@
-"""Login (rate limited), logout, choosing the role to act in, and the account page."""
+"""Login (throttled), logout, choosing the role to act in, and the account page."""
 
 from __future__ import annotations
+
+import math
 
 from django import forms
 from django.contrib import messages
@@ -21,23 +23,22 @@ class LoginForm(forms.Form):
     password = forms.CharField(widget=forms.PasswordInput, label="Password")
 
 
-def _address(request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR", ""))[:64]
-
-
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
-    """Public: the login form; 5 failures per user (20 per address) in 15 min block logins."""
+    """Public: the login form, throttled (progressive delays per user, device and address)."""
     form = LoginForm(request.POST or None)
-    status = 200
+    status, retry = 200, 0
     if request.method == "POST" and form.is_valid():
-        name, addr = form.cleaned_data["username"], _address(request)
-        if security.login_blocked(name, addr):
-            form.add_error(None, "Too many failed logins; try again in 15 minutes.")
+        name, addr = form.cleaned_data["username"], security.client_address(request)
+        device = security.known_device(request, name)
+        wait = security.login_wait(name, addr, device)
+        if wait:
+            retry = max(1, math.ceil(wait))
+            form.add_error(None, f"Too many failed logins; try again in {retry} seconds.")
             status = 429
         else:
             user = authenticate(request, username=name, password=form.cleaned_data["password"])
-            security.note_login(name, addr, user is not None)
+            security.note_login(name, addr, user is not None, device)
             if user is None:
                 form.add_error(None, "User name or password is wrong.")
                 status = 401
@@ -47,9 +48,14 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 request.session["next"] = (
                     nxt if url_has_allowed_host_and_scheme(nxt, {request.get_host()}) else ""
                 )
-                return redirect("web:choose")
+                response = redirect("web:choose")
+                security.remember_device(response, name)
+                return response
     nxt = request.GET.get("next", "")
-    return render(request, "web/login.html", {"form": form, "next": nxt}, status=status)
+    response = render(request, "web/login.html", {"form": form, "next": nxt}, status=status)
+    if retry:
+        response["Retry-After"] = str(retry)
+    return response
 
 
 @require_POST
@@ -89,7 +95,7 @@ def account_view(request: HttpRequest, member: Membership) -> HttpResponse:
         if form.is_valid():
             user = form.save()
             update_session_auth_hash(request, user)
-            messages.success(request, "Password changed.")
+            messages.success(request, "Password changed; your API tokens were revoked.")
             return redirect("web:account")
     elif request.method == "POST" and request.POST.get("action") == "token":
         token = security.issue_token(member)
@@ -101,5 +107,7 @@ def account_view(request: HttpRequest, member: Membership) -> HttpResponse:
         else:
             messages.error(request, "No such live token of this role.")
         return redirect("web:account")
-    tokens = member.tokens.filter(revoked_at__isnull=True).order_by("-created_at")
-    return render(request, "web/account.html", {"form": form, "token": token, "tokens": tokens})
+    tokens = member.tokens.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+    tokens = tokens.order_by("-created_at")
+    context = {"form": form, "token": token, "tokens": tokens, "token_days": security.token_days()}
+    return render(request, "web/account.html", context)

@@ -24,7 +24,7 @@ from frailtrial.edc.models import (
     Membership,
     Participant,
 )
-from frailtrial.edc.services import audit, export, trials
+from frailtrial.edc.services import audit, export, trials, unblinding
 from frailtrial.edc.services.common import participant, protocol_of, sees_arm, snapshot, write
 from frailtrial.errors import InputError
 from frailtrial.web import access, overview
@@ -35,7 +35,13 @@ from frailtrial.web.models import DataQuery, SdvMark
 def dashboard(request: HttpRequest, member: Membership) -> HttpResponse:
     """Enrollment vs target, screening funnel, visits due and overdue, CRFs, queries, SAEs."""
     return render(
-        request, "web/dashboard.html", {"d": overview.dashboard(member, timezone.localdate())}
+        request,
+        "web/dashboard.html",
+        {
+            "d": overview.dashboard(member, timezone.localdate()),
+            "notices": unblinding.notices(member),
+            "show_reason": unblinding.reason_visible_to(member),
+        },
     )
 
 
@@ -226,7 +232,7 @@ def audit_trail(
     if owner is None:
         return render(request, "web/denied.html", {"message": "No such record."}, status=404)
     participant(member, owner.participant_id)
-    rows = audit.trail(member, model, object_id)
+    rows = unblinding.redact_reasons(member, audit.trail(member, model, object_id))
     return render(
         request,
         "web/audit.html",

@@ -13,9 +13,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from frailtrial.dataset.schema import OUTCOME, SEVERITY
+from frailtrial.edc.errors import Conflict
 from frailtrial.edc.models import Crf, Membership, Participant
 from frailtrial.edc.services import crf as crf_service
-from frailtrial.edc.services import participants, product, randomization, safety, visits
+from frailtrial.edc.services import participants, product, safety, unblinding, visits
 from frailtrial.edc.services.common import participant, protocol_of
 from frailtrial.errors import InputError
 from frailtrial.web import access, overview
@@ -27,6 +28,9 @@ DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%
 
 class AttendForm(forms.Form):
     on = TrialDateField(label="Visit date", initial=dt.date.today)
+    reason = forms.CharField(
+        max_length=500, required=False, label="Deviation reason (a date outside the window)"
+    )
 
 
 class MissForm(forms.Form):
@@ -94,6 +98,12 @@ def _visit_rows(member: Membership, p: Participant, today: dt.date) -> list[dict
     return rows
 
 
+def _version(request: HttpRequest) -> int | None:
+    """The record version the posted form was made on (None when it carries none)."""
+    text = request.POST.get("version", "")
+    return int(text) if text.isdigit() else None
+
+
 def _problems(form: forms.Form) -> str:
     """A bound form's errors as one line, each led by its field's label."""
     out = []
@@ -128,7 +138,7 @@ def participant_page(request: HttpRequest, member: Membership, pid: str) -> Http
             where = {"visit": request.POST.get("visit", "")} if takes_visit else {}
             try:
                 service(member, pid, **where, **form.cleaned_data)
-            except InputError as exc:
+            except (InputError, Conflict) as exc:
                 messages.error(request, str(exc))
             else:
                 messages.success(request, "Saved.")
@@ -142,6 +152,7 @@ def participant_page(request: HttpRequest, member: Membership, pid: str) -> Http
         {
             "p": p,
             "visits": _visit_rows(member, p, today),
+            "today": today,
             "infusions": p.infusions.order_by("dose_number"),
             "aes": p.adverse_events.order_by("onset_on"),
             "forms": forms_,
@@ -172,6 +183,7 @@ def crf_page(
     items = instrument_items(protocol, instrument)
     saved = Crf.objects.filter(participant=p, visit=visit, instrument=instrument).first()
     can_enter = access.allowed(member, "crf_enter")
+    status = 200
     form = crf_form(items, initial=saved.answers if saved else None, with_reason=saved is not None)
     if request.method == "POST" and request.POST.get("action") == "save":
         if not can_enter:
@@ -182,8 +194,20 @@ def crf_page(
         if not form.errors:
             try:
                 crf_service.enter_crf(
-                    member, pid, visit, instrument, answers, reason=form.cleaned_data.get("reason")
+                    member,
+                    pid,
+                    visit,
+                    instrument,
+                    answers,
+                    reason=form.cleaned_data.get("reason"),
+                    version=_version(request),
                 )
+            except Conflict as exc:
+                form.add_error(None, f"Not saved: {exc}")
+                status = 409
+                saved = Crf.objects.filter(
+                    participant=p, visit=visit, instrument=instrument
+                ).first()
             except InputError as exc:
                 form.add_error(None, str(exc))
             else:
@@ -215,6 +239,7 @@ def crf_page(
             "can_sdv": access.allowed(member, "sdv"),
             "can_audit": access.allowed(member, "audit"),
         },
+        status=status,
     )
 
 
@@ -254,7 +279,7 @@ def emergency_unblind(request: HttpRequest, member: Membership, pid: str) -> Htt
     form = UnblindForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            arm = randomization.emergency_unblind(member, pid, form.cleaned_data["reason"])
+            arm = unblinding.emergency_unblind(member, pid, form.cleaned_data["reason"])
         except InputError as exc:
             form.add_error(None, str(exc))
         else:

@@ -1,0 +1,125 @@
+"""Emergency unblinding with oversight: a per-investigator limit, notices to the DSMB and the
+sponsor's administrator (dashboard, and e-mail when a mail backend is configured), and the
+free-text reason shown only to roles trusted with it.
+
+The store has no separate sponsor role: the trial's ``admin`` acts for the sponsor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+
+from frailtrial.edc.errors import AccessDenied
+from frailtrial.edc.models import EmergencyUnblinding, Membership, Notice
+from frailtrial.edc.services import audit, randomization
+from frailtrial.edc.services.common import now, protocol_of, require
+from frailtrial.edc.services.entry import clean_text
+
+NOTIFIED_ROLES = ("dsmb", "admin")
+LIMIT = 3  # emergency unblindings per investigator ...
+LIMIT_WINDOW = dt.timedelta(hours=24)  # ... within this time; more needs the DSMB or sponsor
+
+
+def reason_visible_to(member: Membership) -> bool:
+    """Whether the role may read an unblinding's reason: unblinded roles and oversight."""
+    return member.role in (*protocol_of(member.trial).blinding.unblinded_roles, *NOTIFIED_ROLES)
+
+
+def _notify(actor: Membership, kind: str, text: str, record: EmergencyUnblinding | None) -> None:
+    """A notice per notified role (inside the caller's transaction); e-mail after commit."""
+    at = now()
+    members = Membership.objects.filter(trial_id=actor.trial_id, role__in=NOTIFIED_ROLES)
+    emails = sorted({m.user.email for m in members.select_related("user") if m.user.email})
+    send = bool(getattr(settings, "FRAILTRIAL_EMAIL", False)) and bool(emails)
+    rows = Notice.objects.bulk_create(
+        [
+            Notice(
+                trial_id=actor.trial_id,
+                role=role,
+                kind=kind,
+                participant=record.participant if record else None,
+                unblinding=record,
+                text=text,
+                at=at,
+                emailed_to=emails if send else [],
+            )
+            for role in NOTIFIED_ROLES
+        ]
+    )
+    for row in rows:  # audited: a deleted or edited notice shows in the trail
+        audit.created(actor, row)
+    if send:
+        subject = f"[{actor.trial.name}] {kind.replace('_', ' ')}"
+        body = f"{text}\n\nThe reason is shown on the dashboard to the DSMB and the sponsor."
+        transaction.on_commit(lambda: send_mail(subject, body, None, emails))
+
+
+def emergency_unblind(actor: Membership, participant_id: str, reason: str) -> str:
+    """Break the blind for one participant (audited, flagged) and notify oversight; refused
+    (and notified) beyond ``LIMIT`` per investigator in ``LIMIT_WINDOW``. Returns the arm."""
+    require(actor, ["investigator"], "emergency unblinding")
+    clean_text(reason, "unblinding reason")
+    refused = None
+    with transaction.atomic():
+        Membership.objects.select_for_update().filter(pk=actor.pk).first()  # one at a time
+        recent = EmergencyUnblinding.objects.filter(by=actor, at__gte=now() - LIMIT_WINDOW)
+        who = f"{actor.user.username} (investigator)"
+        if recent.count() >= LIMIT:
+            refused = (
+                f"{who} tried to emergency-unblind {participant_id} after {LIMIT} unblindings "
+                f"within {LIMIT_WINDOW.total_seconds() / 3600:g} hours; refused"
+            )
+            _notify(actor, "unblinding_refused", refused, None)
+        else:
+            arm = randomization.emergency_unblind(actor, participant_id, reason)
+            record = recent.filter(participant__participant_id=participant_id).latest("at")
+            _notify(
+                actor,
+                "emergency_unblinding",
+                f"{who} emergency-unblinded {participant_id} at {record.at:%Y-%m-%d %H:%M} UTC",
+                record,
+            )
+    if refused is not None:
+        raise AccessDenied(
+            f"emergency unblinding is limited to {LIMIT} per investigator in "
+            f"{LIMIT_WINDOW.total_seconds() / 3600:g} hours; the DSMB and sponsor were "
+            "alerted: ask them to unblind"
+        )
+    return arm
+
+
+def notices(member: Membership, limit: int = 20) -> list[Notice]:
+    """The newest notices to the member's role (none for roles that are not notified)."""
+    rows = Notice.objects.filter(trial_id=member.trial_id, role=member.role)
+    return list(rows.select_related("participant", "unblinding").order_by("-at", "-pk")[:limit])
+
+
+HIDDEN = "(emergency unblinding reason: not shown to your role)"
+
+
+def redact_reasons(member: Membership, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Audit rows with every emergency-unblinding reason of the trial hidden, unless the
+    member's role may read them."""
+    if reason_visible_to(member):
+        return rows
+    secret = set(
+        EmergencyUnblinding.objects.filter(participant__trial_id=member.trial_id).values_list(
+            "reason", flat=True
+        )
+    )
+    out = []
+    for row in rows:
+        row = dict(row)
+        if row.get("reason") in secret:
+            row["reason"] = HIDDEN
+        for key in ("old", "new"):
+            value = row.get(key)
+            if isinstance(value, dict) and value.get("reason") in secret:
+                row[key] = {**value, "reason": HIDDEN}
+        out.append(row)
+    return out
