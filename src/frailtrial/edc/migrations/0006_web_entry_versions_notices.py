@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("edc", "0003_audit_head"),
+        ("edc", "0005_list_salt_minimization_secret"),
     ]
 
     operations = [
