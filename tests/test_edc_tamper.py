@@ -32,9 +32,11 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         visits.attend(coord, pid, "baseline", "2024-03-05")
         crf.enter_crf(coord, pid, "baseline", "tug", {"tug_s": 12.0 + i})
         crf.record_measurements(coord, pid, "baseline", {"grip": 20.0 + i})
-    crf.enter_crf(coord, pid, "baseline", "tug", {"tug_s": 9.5}, reason="transcription error")
+    crf.enter_crf(
+        coord, pid, "baseline", "tug", {"tug_s": 9.5}, reason="transcription error", version=1
+    )
     ae = report_sae(coord, pid, "2024-03-06")
-    safety.update(coord, ae.pk, {"outcome": "recovered"}, "follow-up call")
+    safety.update(coord, ae.pk, {"outcome": "recovered"}, "follow-up call", version=1)
     randomization.emergency_unblind(t["m"]["investigator"], pid, "anaphylaxis, arm needed now")
     from django.db import connections
 

@@ -32,6 +32,17 @@ def _same_browser(own: Any) -> Any:
     return c
 
 
+def _frozen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stop the throttle's clock: a count of attempts must not depend on how fast the
+    machine makes them (a 2 s delay could expire during 20 slow password checks)."""
+    from django.utils import timezone
+
+    from frailtrial.web import security
+
+    at = timezone.now()
+    monkeypatch.setattr(security, "now", lambda: at)
+
+
 def _later(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
     """Move the throttle's clock forward."""
     from django.utils import timezone
@@ -81,10 +92,11 @@ def test_delays_grow_but_are_capped(world: dict[str, Any], monkeypatch: pytest.M
 
 
 def test_one_address_guessing_many_users_delays_only_unknown_browsers(
-    world: dict[str, Any],
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from django.test import Client
 
+    _frozen(monkeypatch)
     proxy_user = world["m"]["coordinator"].user.username
     own = Client()
     assert _post_login(own, proxy_user, PASSWORD, addr="10.1.1.1").status_code == 302
@@ -100,12 +112,13 @@ def test_one_address_guessing_many_users_delays_only_unknown_browsers(
 
 
 def test_spoofed_forwarded_for_from_an_untrusted_address_is_ignored(
-    world: dict[str, Any],
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from django.test import Client, RequestFactory, override_settings
 
     from frailtrial.web.security import client_address
 
+    _frozen(monkeypatch)
     attacker = Client()
     codes = [
         _post_login(
@@ -170,7 +183,8 @@ def test_weak_password_refused_on_the_account_page(world: dict[str, Any]) -> Non
 
     user = world["m"]["statistician"].user
     c = Client()
-    _post_login(c, user.username, PASSWORD)
+    # an address of its own: other tests move the throttle's clock on the shared one
+    assert _post_login(c, user.username, PASSWORD, addr="10.7.0.1").status_code == 302
     c.get("/choose/")
     r = c.post(
         "/account/",
@@ -219,7 +233,7 @@ def test_password_change_revokes_tokens(
     user = member.user
     token = issue_token(member)
     c = Client()
-    _post_login(c, user.username, PASSWORD)
+    assert _post_login(c, user.username, PASSWORD, addr="10.7.0.2").status_code == 302
     c.get("/choose/")
     new = "another-long-secret-91"
     r = c.post(
@@ -246,5 +260,5 @@ def test_password_change_revokes_tokens(
     assert code == 0 and member_for_token(token) is None
     # a login (which saves last_login) does not
     token = issue_token(member)
-    assert _post_login(Client(), user.username, PASSWORD).status_code == 302
+    assert _post_login(Client(), user.username, PASSWORD, addr="10.7.0.2").status_code == 302
     assert member_for_token(token) is not None
