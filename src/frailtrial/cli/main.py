@@ -1,4 +1,9 @@
-"""Entry point of the ``frailtrial`` command; registers the command groups."""
+"""Entry point of the ``frailtrial`` command; registers the command groups.
+
+The command modules import only typer and the standard library at their top; each command
+imports its layer (pandas, the protocol models, numba, Django...) when it runs, so that
+``frailtrial --version``, ``--help`` and light commands start fast (tests/test_cli_startup.py).
+"""
 
 from __future__ import annotations
 
@@ -69,12 +74,30 @@ def _register() -> None:
 _register()
 
 
+# optional dependencies: top-level module -> the extra that installs it
+EXTRAS = {"psycopg": "postgres", "dask": "dask", "distributed": "dask", "statsmodels": "bench"}
+
+
+def missing_module(exc: ModuleNotFoundError) -> str:
+    """One line naming the package a command needs and how to install it."""
+    top = (exc.name or "?").partition(".")[0]
+    extra = EXTRAS.get(top)
+    how = f"pip install 'frailtrial[{extra}]'" if extra else "reinstall frailtrial (make install)"
+    return f"error: this command needs the Python package {top!r}, which is not installed; {how}"
+
+
 def run() -> None:
-    """Console-script entry: user mistakes become one line on stderr and exit status 2."""
+    """Console-script entry: user mistakes become one line on stderr and exit status 2, and
+    so does a missing dependency (commands import their libraries only when they run)."""
     try:
         app()
     except InputError as exc:
         sys.stderr.write(f"error: {exc}\n")
+        sys.exit(2)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] == "frailtrial":
+            raise  # a module of our own missing is a bug, not an installation to fix
+        sys.stderr.write(missing_module(exc) + "\n")
         sys.exit(2)
 
 
