@@ -33,7 +33,7 @@ def cache_root() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "frailtrial"
 
 
-class SourceHashLocator(caching._CacheLocator):  # type: ignore[misc]
+class SourceHashLocator(caching._CacheLocator):
     """numba cache locator for the registered modules: directory named by the source hash."""
 
     def __init__(self, py_func: Any, cache_path: str, stamp: str) -> None:
@@ -53,7 +53,7 @@ class SourceHashLocator(caching._CacheLocator):  # type: ignore[misc]
     @classmethod
     def from_function(cls, py_func: Any, py_file: str) -> SourceHashLocator | None:
         entry = _SOURCES.get(os.path.realpath(py_file))
-        if entry is None or config.CACHE_DIR:
+        if entry is None or getattr(config, "CACHE_DIR", None):
             return None  # not ours, or the user chose NUMBA_CACHE_DIR: numba's locators
         locator = cls(py_func, *entry)
         try:
@@ -69,6 +69,6 @@ def use_user_cache(source: str) -> None:
     path = os.path.realpath(source)
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     _SOURCES[path] = (str(cache_root() / "numba" / f"{Path(path).stem}-{digest[:16]}"), digest)
-    locators = caching.CacheImpl._locator_classes
+    locators: list[Any] = caching.CacheImpl._locator_classes
     if SourceHashLocator not in locators:
         locators.insert(0, SourceHashLocator)
