@@ -48,12 +48,12 @@ def main(structures: list[str]) -> None:
         print(f"error: unknown structure {', '.join(unknown)}; use {' or '.join(STRUCTURES)}",
               file=sys.stderr)  # fmt: skip
         sys.exit(2)
-    from frailtrial.stats.kernel_cache import cache_root
-
     t0 = time.perf_counter()
     workers = min(len(structures), os.cpu_count() or 1)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers) as pool:  # forked before numba loads here
         took = dict(zip(structures, pool.map(compile_for, structures), strict=True))
+    from frailtrial.stats.kernel_cache import cache_root
+
     each = ", ".join(f"{s} {t:.1f} s" for s, t in took.items())
     print(
         f"MMRM kernels compiled or loaded ({each}; {time.perf_counter() - t0:.1f} s in all), "
