@@ -118,6 +118,11 @@ def test_every_command_help_lists_its_options_without_loading_layers() -> None:
     [
         (["serve", "--port", "8765"], "gunicorn", "gunicorn"),
         (["stats", "mmrm", *MMRM_ARGS], "pandas", "pandas"),
+        (
+            ["edc", "init", "--protocol", "huc-msc-2024", "--db", "postgresql://localhost:1/x"],
+            "psycopg,psycopg2",
+            "psycopg",
+        ),
         (["design", "power", "--help"], "", None),
     ],
 )
@@ -133,6 +138,8 @@ def test_missing_dependency_is_one_line_exit_2(
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert f"needs the Python package {package!r}" in lines[0]
+    if package == "psycopg":  # Django reports it as ImproperlyConfigured; the extra is named
+        assert "pip install 'frailtrial[postgres]'" in lines[0]
 
 
 def test_optional_extra_is_named(tmp_path: Path) -> None:

@@ -75,7 +75,13 @@ _register()
 
 
 # optional dependencies: top-level module -> the extra that installs it
-EXTRAS = {"psycopg": "postgres", "dask": "dask", "distributed": "dask", "statsmodels": "bench"}
+EXTRAS = {
+    "psycopg": "postgres",
+    "psycopg2": "postgres",
+    "dask": "dask",
+    "distributed": "dask",
+    "statsmodels": "bench",
+}
 
 
 def missing_module(exc: ModuleNotFoundError) -> str:
@@ -86,6 +92,20 @@ def missing_module(exc: ModuleNotFoundError) -> str:
     return f"error: this command needs the Python package {top!r}, which is not installed; {how}"
 
 
+def failed_import(exc: BaseException | None) -> ModuleNotFoundError | None:
+    """The package import at the root of ``exc`` (deepest in its chain of causes: Django, for
+    one, reports a missing database driver as ImproperlyConfigured), unless it is ours."""
+    found, seen = None, set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, ModuleNotFoundError):
+            found = exc
+        exc = exc.__cause__ or exc.__context__
+    if found is None or (found.name or "").partition(".")[0] == "frailtrial":
+        return None  # a module of our own missing is a bug, not an installation to fix
+    return found
+
+
 def run() -> None:
     """Console-script entry: user mistakes become one line on stderr and exit status 2, and
     so does a missing dependency (commands import their libraries only when they run)."""
@@ -94,10 +114,11 @@ def run() -> None:
     except InputError as exc:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(2)
-    except ModuleNotFoundError as exc:
-        if (exc.name or "").partition(".")[0] == "frailtrial":
-            raise  # a module of our own missing is a bug, not an installation to fix
-        sys.stderr.write(missing_module(exc) + "\n")
+    except Exception as exc:
+        missing = failed_import(exc)
+        if missing is None:
+            raise
+        sys.stderr.write(missing_module(missing) + "\n")
         sys.exit(2)
 
 
