@@ -46,7 +46,7 @@ def _line(label: str, times: tuple[float, float], target: float | None, peer: fl
         f"target < {target:g} s: {'met' if median < target else 'NOT met'}"
     )  # fmt: skip
     return (
-        f"  {label:<44} {median:6.3f} s (min {fastest:6.3f})  "
+        f"  {label:<50} {median:6.3f} s (min {fastest:6.3f})  "
         f"{median / peer:5.2f}x the pandas import  {verdict}"
     )
 
