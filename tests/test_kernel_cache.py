@@ -44,9 +44,10 @@ def _write(folder: Path, factor: float) -> Path:
     return path
 
 
-def _run(path: Path, cache: Path) -> dict[str, float]:
+def _run(path: Path, cache: Path, **extra: str) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env["FRAILTRIAL_CACHE_DIR"] = str(cache)
+    env.update(extra)
     out = subprocess.run(
         [sys.executable, "-c", RUN, str(path.parent)],
         capture_output=True,
@@ -77,3 +78,17 @@ def test_changed_source_compiles_again(tmp_path: Path) -> None:
     changed = _run(_write(tmp_path / "b", 5.0), cache)
     assert changed == {"value": 10.0, "hits": 0, "misses": 1}  # not the stale machine code
     assert len(list((cache / "numba").iterdir())) == 2
+
+
+def test_unwritable_root_and_numba_cache_dir_fall_back_to_numba(tmp_path: Path) -> None:
+    """A cache root that cannot be a directory: numba's own __pycache__, the kernel still
+    runs; a user's NUMBA_CACHE_DIR: numba's layout there, nothing in our cache root."""
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file", encoding="utf-8")
+    first = _write(tmp_path / "a", 3.0)
+    assert _run(first, blocked)["value"] == 6.0
+    assert list(first.parent.glob("__pycache__/*.nbi"))
+    numba_dir = tmp_path / "numba-dir"
+    ours = tmp_path / "ours"
+    assert _run(_write(tmp_path / "b", 3.0), ours, NUMBA_CACHE_DIR=str(numba_dir))["value"] == 6.0
+    assert list(numba_dir.rglob("*.nbi")) and not ours.exists()

@@ -28,7 +28,7 @@ _SOURCES: dict[str, tuple[str, str]] = {}  # real path of a module -> (cache dir
 def cache_root() -> Path:
     """The per-user cache directory of frailtrial (see the module docstring)."""
     if os.environ.get("FRAILTRIAL_CACHE_DIR"):
-        return Path(os.environ["FRAILTRIAL_CACHE_DIR"])
+        return Path(os.environ["FRAILTRIAL_CACHE_DIR"]).absolute()
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "frailtrial"
 
@@ -66,9 +66,12 @@ class SourceHashLocator(caching._CacheLocator):
 def use_user_cache(source: str) -> None:
     """Cache the ``cache=True`` kernels of the module at ``source`` in the per-user cache;
     call it at the top of the module, before its ``@njit`` decorators."""
+    root = cache_root()
+    if not root.is_absolute():  # no home directory known: numba's __pycache__
+        return
     path = os.path.realpath(source)
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    _SOURCES[path] = (str(cache_root() / "numba" / f"{Path(path).stem}-{digest[:16]}"), digest)
+    _SOURCES[path] = (str(root / "numba" / f"{Path(path).stem}-{digest[:16]}"), digest)
     locators: list[Any] = caching.CacheImpl._locator_classes
     if SourceHashLocator not in locators:
         locators.insert(0, SourceHashLocator)
