@@ -13,14 +13,18 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(PIP) install -q -e .
 
+# dev tools, the optional backends the tests exercise, and the benchmarks' peers (bench)
 install-dev: $(BIN)/python
-	$(PIP) install -q -e '.[dev,postgres,dask,web]'
+	$(PIP) install -q -e '.[dev,postgres,dask,bench]'
 
 # Debian packages the tests use (PostgreSQL server, Chromium); skipped when present or not root.
 system-deps:
 	bash scripts/system-deps.sh
 
-demo: install kernels
+# the core install holds everything the README tour uses (web EDC and gunicorn included);
+# the demo's models need only the compiled us optimiser (cached per user, see docs/design.md)
+demo: install
+	$(BIN)/python scripts/compile_kernels.py us
 	$(BIN)/frailtrial demo
 
 lint: install-dev
@@ -30,7 +34,8 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-# compile the MMRM's numba kernels once, so the test workers load them from the cache
+# compile the MMRM's numba kernels once per machine and source (two processes in parallel),
+# so the test and benchmark workers load them from the per-user cache
 kernels: install
 	$(BIN)/python scripts/compile_kernels.py
 

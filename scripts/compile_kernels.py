@@ -1,21 +1,32 @@
 """Compile the numba kernels of the MMRM once and cache them on disk.
 
-The first ``fit_many`` (or ``mmrm``) call of a fresh checkout compiles them (about half a
-minute); the test and benchmark targets run this first so that their worker processes
-load the cached machine code instead of compiling it each.
+usage: python scripts/compile_kernels.py [STRUCTURE ...]   (default: us ar1)
+
+``us`` compiles the compiled optimiser (what ``mmrm``/``fit_many`` run for an unstructured
+covariance: the demo and the protocols' primary models); ``ar1`` the evaluation kernel and
+the Newton step the other structures use. Several structures compile in parallel processes
+(numba compiles on one core). The cache is per user and keyed by the kernels' source hash
+(``frailtrial.stats.kernel_cache``): a second checkout or a reinstall of the same source
+loads it instead of compiling; the test and benchmark workers load it too.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 
-import numpy as np
-import pandas as pd
-
-from frailtrial.stats.mmrm import fit_many
+STRUCTURES = ("us", "ar1")
 
 
-def main() -> None:
+def compile_for(covariance: str) -> float:
+    """Fit two tiny data sets with ``covariance`` (compiling what it runs); seconds taken."""
+    import numpy as np
+    import pandas as pd
+
+    from frailtrial.stats.mmrm import fit_many
+
     rng = np.random.default_rng(0)
     n, visits = 8, ["V1", "V2", "V3"]
     data = pd.DataFrame(
@@ -27,10 +38,28 @@ def main() -> None:
         }
     )
     t0 = time.perf_counter()
-    for covariance in ("us", "ar1"):  # the us optimiser; the evaluation kernel and solver
-        fit_many([data, data], "y ~ arm*visit", "id", "visit", covariance=covariance)
-    print(f"MMRM kernels compiled and cached ({time.perf_counter() - t0:.1f} s)")
+    fit_many([data, data], "y ~ arm*visit", "id", "visit", covariance=covariance)
+    return time.perf_counter() - t0
+
+
+def main(structures: list[str]) -> None:
+    unknown = sorted(set(structures) - set(STRUCTURES))
+    if unknown:
+        print(f"error: unknown structure {', '.join(unknown)}; use {' or '.join(STRUCTURES)}",
+              file=sys.stderr)  # fmt: skip
+        sys.exit(2)
+    t0 = time.perf_counter()
+    workers = min(len(structures), os.cpu_count() or 1)
+    with ProcessPoolExecutor(max_workers=workers) as pool:  # forked before numba loads here
+        took = dict(zip(structures, pool.map(compile_for, structures), strict=True))
+    from frailtrial.stats.kernel_cache import cache_root
+
+    each = ", ".join(f"{s} {t:.1f} s" for s, t in took.items())
+    print(
+        f"MMRM kernels compiled or loaded ({each}; {time.perf_counter() - t0:.1f} s in all), "
+        f"cached under {cache_root() / 'numba'}"
+    )
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:] or list(STRUCTURES))

@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from frailtrial.protocol import Protocol, load
-
-if TYPE_CHECKING:  # the analysis stack (pandas, stats) loads only when a command runs
+if TYPE_CHECKING:  # the protocol and analysis stacks load only when a command runs
     from frailtrial.analysis.results import AnalysisResult
     from frailtrial.dataset import TrialDataset
+    from frailtrial.protocol import Protocol
 
 Step = Callable[[str], None]
 STEPS = 7  # read, populations, Tables 1-2, Table 3, models, figures, tables and report
@@ -93,6 +92,7 @@ def analyze_command(
     measurements.csv, data for the primary endpoint); every problem is printed, one line
     each, and the exit status is 2."""
     from frailtrial.dataset import read_dataset
+    from frailtrial.protocol import load
 
     proto = load(protocol)
     with progress(STEPS, quiet=json_) as step:

@@ -13,7 +13,6 @@ from pathlib import Path
 import typer
 
 from frailtrial.cli.analyze import STEPS, progress, run, summary_lines
-from frailtrial.protocol import load
 
 DEMO_PROTOCOL = "huc-msc-2024"
 STORE = "trial.sqlite3"
@@ -35,6 +34,7 @@ def demo_command(
     """Simulate the HUC-MSC trial through the EDC store, analyse the export, write a report."""
     from frailtrial.dataset import read_dataset
     from frailtrial.edc.pipeline import export_trial, load_simulated_trial
+    from frailtrial.protocol import load
     from frailtrial.simulate import simulate_trial
 
     protocol = load(DEMO_PROTOCOL)

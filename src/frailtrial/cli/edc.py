@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 import typer
 
 from frailtrial.cli.output import emit_json
-from frailtrial.edc.errors import AccessDenied
 
 app = typer.Typer(
     help="The trial data store: create, import the list, lock, export, back up, restore.",
@@ -30,6 +29,8 @@ def denied_exits_3(func: F) -> F:
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from frailtrial.edc.errors import AccessDenied  # the edc package loads when run
+
         try:
             return func(*args, **kwargs)
         except AccessDenied as exc:

@@ -1,4 +1,9 @@
-"""Entry point of the ``frailtrial`` command; registers the command groups."""
+"""Entry point of the ``frailtrial`` command; registers the command groups.
+
+The command modules import only typer and the standard library at their top; each command
+imports its layer (pandas, the protocol models, numba, Django...) when it runs, so that
+``frailtrial --version``, ``--help`` and light commands start fast (tests/test_cli_startup.py).
+"""
 
 from __future__ import annotations
 
@@ -69,13 +74,52 @@ def _register() -> None:
 _register()
 
 
+# optional dependencies: top-level module -> the extra that installs it
+EXTRAS = {
+    "psycopg": "postgres",
+    "psycopg2": "postgres",
+    "dask": "dask",
+    "distributed": "dask",
+    "statsmodels": "bench",
+}
+
+
+def missing_module(exc: ModuleNotFoundError) -> str:
+    """One line naming the package a command needs and how to install it."""
+    top = (exc.name or "?").partition(".")[0]
+    extra = EXTRAS.get(top)
+    how = f"pip install 'frailtrial[{extra}]'" if extra else "reinstall frailtrial (make install)"
+    return f"error: this command needs the Python package {top!r}, which is not installed; {how}"
+
+
+def failed_import(exc: BaseException | None) -> ModuleNotFoundError | None:
+    """The package import at the root of ``exc`` (deepest in its chain of causes: Django, for
+    one, reports a missing database driver as ImproperlyConfigured), unless it is ours."""
+    found, seen = None, set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, ModuleNotFoundError):
+            found = exc
+        exc = exc.__cause__ or exc.__context__
+    if found is None or (found.name or "").partition(".")[0] == "frailtrial":
+        return None  # a module of our own missing is a bug, not an installation to fix
+    return found
+
+
 def run() -> None:
-    """Console-script entry: user mistakes become one line on stderr and exit status 2."""
+    """Console-script entry: user mistakes become one line on stderr and exit status 2, and
+    so does a missing dependency (commands import their libraries only when they run)."""
     try:
         app()
     except InputError as exc:  # one line per problem (a dataset may report several)
         for line in str(exc).splitlines() or [""]:
             sys.stderr.write(f"error: {line}\n")
+        sys.exit(2)
+    except Exception as exc:
+        missing = failed_import(exc)
+        if missing is None:
+            raise
+        sys.stderr.write(missing_module(missing) + "\n")
         sys.exit(2)
 
 

@@ -5,18 +5,21 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from frailtrial.cli.output import emit_json
-from frailtrial.protocol import ProtocolError, builtin_names, load
 
+# the protocol models (pydantic, the instrument registry) and rich load inside each command
 app = typer.Typer(help="List, show and validate trial protocols.", no_args_is_help=True)
 
 
 @app.command("list")
 def list_() -> None:
     """List the built-in protocols."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from frailtrial.protocol import builtin_names, load
+
     console = Console()
     table = Table("name", "registry", "phase", "arms", "title")
     for name in builtin_names():
@@ -32,6 +35,11 @@ def show(
     json_: bool = typer.Option(False, "--json", help="Print the whole protocol as JSON."),
 ) -> None:
     """Show a protocol: arms, doses, visits, endpoints and analysis plan."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from frailtrial.protocol import load
+
     p = load(protocol)
     if json_:
         emit_json(p.model_dump(mode="json"))
@@ -76,6 +84,8 @@ def show(
 @app.command()
 def validate(file: str = typer.Argument(..., help="Protocol YAML file to check.")) -> None:
     """Check a protocol file; every problem is printed with its path."""
+    from frailtrial.protocol import ProtocolError, load
+
     try:
         p = load(file)
     except ProtocolError as exc:

@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from frailtrial.cli.output import emit_json
-from frailtrial.protocol import load
 
 app = typer.Typer(help="Allocation lists and their SHA-256 commitments.", no_args_is_help=True)
 
@@ -32,6 +31,7 @@ def generate(
     ),
 ) -> None:
     """Write the list and print its SHA-256, the commitment to publish before enrolment."""
+    from frailtrial.protocol import load
     from frailtrial.randomization import generate_list, list_seed, write_list  # loaded when run
 
     p = load(protocol)

@@ -11,9 +11,6 @@ import typer
 from frailtrial.cli.analyze import STEPS, progress, run, summary_lines
 from frailtrial.cli.output import emit_json
 from frailtrial.errors import InputError
-from frailtrial.protocol import load
-from frailtrial.protocol.published import load_published, published_names
-from frailtrial.protocol.published.abstract import abstract_names, load_abstract
 
 
 def replicate_command(
@@ -32,6 +29,9 @@ def replicate_command(
         replicate_abstract,
     )
     from frailtrial.dataset import read_dataset, write_dataset
+    from frailtrial.protocol import load
+    from frailtrial.protocol.published import load_published, published_names
+    from frailtrial.protocol.published.abstract import abstract_names, load_abstract
     from frailtrial.simulate import simulate_trial
 
     tables, abstracts = published_names(), abstract_names()

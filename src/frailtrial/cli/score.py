@@ -15,14 +15,15 @@ import sys
 import types
 import typing
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from frailtrial.cli.output import emit_json, fail
 from frailtrial.errors import InputError
-from frailtrial.instruments import REGISTRY, Instrument
-from frailtrial.instruments.base import result_as_dict
+
+if TYPE_CHECKING:  # the registry (numpy, pydantic) loads only when the command runs
+    from frailtrial.instruments import Instrument
 
 _USAGE = (
     "usage: frailtrial score NAME [--OPTION VALUE ...] [--json] < answers.json\n"
@@ -190,6 +191,9 @@ def score(
 
 
 def _score(args: list[str], name: str | None, as_json: bool, list_: bool) -> None:
+    from frailtrial.instruments import REGISTRY
+    from frailtrial.instruments.base import result_as_dict
+
     if name in ("--help", "-h"):
         name, args = None, [*args, "--help"]
     if list_ or name is None:

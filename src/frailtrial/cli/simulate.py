@@ -9,7 +9,6 @@ import typer
 
 from frailtrial.cli.output import emit_json
 from frailtrial.errors import InputError
-from frailtrial.protocol import load
 
 
 def simulate(
@@ -35,6 +34,7 @@ def simulate(
 ) -> None:
     """Simulate a trial of PROTOCOL and write its tidy dataset to OUT."""
     from frailtrial.dataset import write_dataset  # the simulator (scipy.optimize) loads only
+    from frailtrial.protocol import load
     from frailtrial.simulate import simulate_trial  # when this command runs
 
     p = load(protocol)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from frailtrial.cli.output import emit_json, fail
 from frailtrial.errors import ConvergenceError, InputError
+
+if TYPE_CHECKING:  # pandas, rich and the MMRM load only when the command runs
+    import pandas as pd
+    from rich.table import Table
 
 app = typer.Typer(
     help="Statistical models: MMRM on a long-format CSV (one row per subject x visit)."
@@ -19,6 +21,8 @@ app = typer.Typer(
 
 def _read_csv(path: Path, text_columns: list[str] | None = None) -> pd.DataFrame:
     """The CSV file; ``text_columns`` are read as written (``--levels`` compares text)."""
+    import pandas as pd
+
     if not path.is_file():
         raise InputError(f"--data {path}: no such file")
     try:
@@ -37,6 +41,8 @@ def _fmt(value: object) -> str:
 
 def _table(title: str, rows: list[dict[str, object]]) -> Table:
     """A table whose cells are never cut: columns do not wrap or shorten their text."""
+    from rich.table import Table
+
     table = Table(title=title)
     if rows:
         for col in rows[0]:
@@ -49,6 +55,8 @@ def _table(title: str, rows: list[dict[str, object]]) -> Table:
 def _print_tables(header: str, tables: list[Table]) -> None:
     """Print at the terminal's width, widened to the widest table (the terminal, or the
     file when piped, then holds whole lines instead of cut cells)."""
+    from rich.console import Console
+
     measure = Console(width=10_000)
     needed = max(
         measure.measure(t, options=measure.options.update(width=10_000)).maximum for t in tables

@@ -20,6 +20,10 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from frailtrial.stats.kernel_cache import use_user_cache
+
+use_user_cache(__file__)  # one compile per machine and source, not per checkout
+
 Array = NDArray[Any]
 LOG_2PI = math.log(2.0 * math.pi)
 

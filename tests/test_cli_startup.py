@@ -1,0 +1,168 @@
+"""The command line starts fast: no pandas, numba or Django until a command needs them; a
+missing dependency is one line and exit status 2; nothing in src/ imports statsmodels."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "frailtrial"
+HEAVY = ("pandas", "numba", "django", "scipy", "matplotlib", "statsmodels")
+MMRM_ARGS = ["--data", "x.csv", "--formula", "y ~ a", "--subject", "s", "--visit", "v"]
+BALANCE = '{"side_by_side_s": 10, "semi_tandem_s": 10, "tandem_s": 10}'
+
+# Runs the CLI as the console script does, with some modules made unimportable (argv[2],
+# comma-separated), and writes the heavy libraries it imported to the file argv[1].
+DRIVER = """
+import atexit, json, sys
+
+report, blocked = sys.argv[1], set(filter(None, sys.argv[2].split(",")))
+
+
+class Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in blocked:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, Blocker())
+
+
+def _report():
+    with open(report, "w") as f:
+        json.dump([m for m in HEAVY if m in sys.modules], f)
+
+
+atexit.register(_report)
+sys.argv = ["frailtrial", *sys.argv[3:]]
+from frailtrial.cli.main import run
+
+run()
+""".replace("HEAVY", repr(HEAVY))
+
+# Walks every command of the (typer-vendored) click tree, renders its help and checks that
+# each option is listed.
+HELP_WALK = """
+import contextlib, io, json, sys
+import typer
+from frailtrial.cli.main import app
+
+def walk(cmd, path):
+    yield path, cmd
+    for name, sub in getattr(cmd, "commands", {}).items():  # a group: its commands
+        yield from walk(sub, [*path, name])
+
+root = typer.main.get_command(app)
+missing = []
+for path, cmd in walk(root, ["frailtrial"]):
+    ctx = cmd.context_class(cmd, info_name=" ".join(path))
+    with contextlib.redirect_stdout(io.StringIO()) as printed:  # typer's rich help prints
+        text = cmd.get_help(ctx) or ""
+    text += printed.getvalue()
+    for param in cmd.params:
+        if param.param_type_name == "option" and not any(o in text for o in param.opts):
+            missing.append(f"{' '.join(path)} {param.opts[0]}")
+heavy = [m for m in HEAVY if m in sys.modules]
+print(json.dumps({"commands": len(list(walk(root, []))), "missing": missing, "heavy": heavy}))
+""".replace("HEAVY", repr(HEAVY))
+
+
+def _cli(
+    tmp_path: Path, *args: str, blocked: str = "", stdin: str = ""
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    report = tmp_path / "imported.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", DRIVER, str(report), blocked, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return proc, json.loads(report.read_text())
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], []])
+def test_version_and_help_import_no_heavy_library(tmp_path: Path, args: list[str]) -> None:
+    proc, imported = _cli(tmp_path, *args)
+    assert proc.returncode in (0, 2), proc.stderr  # bare `frailtrial` shows help (exit 2)
+    assert "frailtrial" in proc.stdout
+    assert imported == [], f"frailtrial {' '.join(args)} imported {imported}"
+
+
+def test_score_imports_neither_pandas_numba_nor_django(tmp_path: Path) -> None:
+    proc, imported = _cli(tmp_path, "score", "sppb", "--json", stdin=BALANCE)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)[0]["balance"] == 4  # it did score (all three stands held)
+    assert not {"pandas", "numba", "django"} & set(imported), imported
+
+
+def test_every_command_help_lists_its_options_without_loading_layers() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", HELP_WALK], capture_output=True, text=True, timeout=120, check=True
+    )
+    walked = json.loads(out.stdout)
+    assert walked["commands"] >= 30  # the groups and their commands were all reached
+    assert walked["missing"] == []
+    assert walked["heavy"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "blocked", "package"),
+    [
+        (["serve", "--port", "8765"], "gunicorn", "gunicorn"),
+        (["stats", "mmrm", *MMRM_ARGS], "pandas", "pandas"),
+        (
+            ["edc", "init", "--protocol", "huc-msc-2024", "--db", "postgresql://localhost:1/x"],
+            "psycopg,psycopg2",
+            "psycopg",
+        ),
+        (["design", "power", "--help"], "", None),
+    ],
+)
+def test_missing_dependency_is_one_line_exit_2(
+    tmp_path: Path, args: list[str], blocked: str, package: str | None
+) -> None:
+    proc, _ = _cli(tmp_path, *args, blocked=blocked)
+    if package is None:  # control: nothing blocked, the command's help works
+        assert proc.returncode == 0, proc.stderr
+        return
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert f"needs the Python package {package!r}" in lines[0]
+    if package == "psycopg":  # Django reports it as ImproperlyConfigured; the extra is named
+        assert "pip install 'frailtrial[postgres]'" in lines[0]
+
+
+def test_optional_extra_is_named(tmp_path: Path) -> None:
+    """A package of an optional extra names the extra that installs it."""
+    code = (
+        "from frailtrial.cli.main import missing_module;"
+        "print(missing_module(ModuleNotFoundError(name='statsmodels.api')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'frailtrial[bench]'" in out.stdout
+
+
+def test_nothing_in_src_imports_statsmodels() -> None:
+    """statsmodels is the benchmarks' peer (the `bench` extra), not a dependency of ours."""
+    found = []
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            found += [f"{path.name}: {n}" for n in names if n.partition(".")[0] == "statsmodels"]
+    assert found == []
