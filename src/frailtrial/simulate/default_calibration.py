@@ -207,7 +207,9 @@ def default_calibration(protocol: Protocol) -> CalibrationFile:
                 "ASSUMPTION: this calibration is derived from the protocol alone "
                 "(no published data); edit any number and pass the file back with "
                 "--calibration.",
-                "ASSUMPTION: baseline - " + "; ".join(base_notes) + "; height "
+                "ASSUMPTION: baseline - "
+                + "; ".join(base_notes)
+                + "; height "
                 + ", ".join(f"{s} {m:g} ± {d:g} cm" for s, (m, d) in HEIGHT_CM.items())
                 + ".",
                 "ASSUMPTION: outcome baselines, SD constant over visits - "
@@ -222,8 +224,7 @@ def default_calibration(protocol: Protocol) -> CalibrationFile:
                 f"{WITHDRAW:g} withdraw, on a day uniform in {w0}-{w1}.",
                 "ASSUMPTION: adverse events the same in every arm - "
                 + ", ".join(
-                    f"{t['term']} {t['probability']:g}"
-                    + (" (serious)" if t.get("serious") else "")
+                    f"{t['term']} {t['probability']:g}" + (" (serious)" if t.get("serious") else "")
                     for t in AE_TERMS
                 )
                 + f", onset uniform in days 1-{ae_days}; none related to treatment.",
@@ -247,9 +248,7 @@ def default_calibration(protocol: Protocol) -> CalibrationFile:
             },
             "screening": SCREENING,
             "dosing": {
-                "lot_prefix": {
-                    a.name: "PLB-" if a.role == "placebo" else "LOT-" for a in p.arms
-                },
+                "lot_prefix": {a.name: "PLB-" if a.role == "placebo" else "LOT-" for a in p.arms},
                 "infusions_per_lot": {a.name: 10 if a.role == "placebo" else 5 for a in p.arms},
             },
         }
@@ -265,4 +264,6 @@ def calibration_yaml(f: CalibrationFile) -> str:
         "# e.g. outcomes.shifts for a treatment effect, and pass it back with --calibration.\n"
     )
     data = f.model_dump(mode="json")
-    return head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=95, default_flow_style=None)
+    return head + yaml.safe_dump(
+        data, sort_keys=False, allow_unicode=True, width=95, default_flow_style=None
+    )
