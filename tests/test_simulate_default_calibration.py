@@ -17,13 +17,13 @@ from frailtrial.errors import InputError
 from frailtrial.instruments.base import result_range
 from frailtrial.protocol import load, parse
 from frailtrial.simulate import simulate_trial
+from frailtrial.simulate.bounds import Bounds
 from frailtrial.simulate.calibration import load_calibration
 from frailtrial.simulate.default_calibration import (
     calibration_yaml,
     default_calibration,
     outcome_baseline,
 )
-from frailtrial.simulate.bounds import Bounds
 
 HERE = Path(__file__).parent / "protocols"
 PROTOCOLS = [HERE / "three-arm-sex.yaml", HERE / "dose_months_holm.yaml"]
