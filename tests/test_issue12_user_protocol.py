@@ -193,11 +193,8 @@ def test_stratified_blocks_balanced_within_sex(trial: dict[str, Any]) -> None:
 def test_simulated_cratus_headline_is_the_te_sae_incidence(tmp_path: Path) -> None:
     data, out = tmp_path / "data", tmp_path / "out"
     _cli("simulate", "--protocol", "cratus-2017", "--seed", "4", "--out", str(data))
-    results = json.loads(
-        _cli(
-            "analyze", "--data", str(data), "--protocol", "cratus-2017", "--out", str(out), "--json"
-        )  # fmt: skip
-    )
+    args = ["--data", str(data), "--protocol", "cratus-2017", "--out", str(out), "--json"]
+    results = json.loads(_cli("analyze", *args))
     h = results["headline"]
     assert h["endpoint"] == "te_sae_1m" and h["comparator"] == "placebo"
     # TE-SAE by hand: serious, onset from the first dose to 30 days after it
