@@ -4,6 +4,7 @@ effect, every number a labelled assumption, written next to the data and read ba
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -160,3 +161,13 @@ def test_a_characteristic_the_simulator_cannot_scale_is_one_line(
     p = parse(data, "test")
     with pytest.raises(InputError, match=r"baseline_characteristics.mood: an ordinal"):
         simulate_trial(p, 1)
+
+
+def test_every_date_is_in_the_past() -> None:
+    """The EDC refuses a visit dated in the future: a rehearsal trial must end before today."""
+    p = load(str(PROTOCOLS[0]))
+    ds = simulate_trial(p, 3)
+    start = pd.to_datetime(ds.participants.set_index("participant_id")["randomized_on"])
+    days = pd.to_timedelta(ds.measurements["day"] - 1, unit="D")
+    dated = start.reindex(ds.measurements["participant_id"]).to_numpy() + days.to_numpy()
+    assert dated.max() < np.datetime64(dt.date.today())

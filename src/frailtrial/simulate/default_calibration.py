@@ -24,7 +24,7 @@ from frailtrial.protocol.model import BaselineCharacteristic
 from frailtrial.simulate.bounds import Bounds, variable_bounds
 from frailtrial.simulate.calibration import CalibrationFile
 
-START_DATE = "2025-01-06"
+START_DATE = "2020-01-06"  # with a year of recruitment and follow-up, every date is past
 RECRUITMENT_DAYS = 365
 CORRELATION = {"floor": 0.3, "decay": 0.5}
 HEIGHT_CM = {"male": (174.0, 7.0), "female": (161.0, 6.5)}
