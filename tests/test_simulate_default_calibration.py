@@ -150,17 +150,36 @@ def test_deterministic_per_seed() -> None:
     assert not one.measurements["value"].equals(other.measurements["value"])
 
 
-def test_a_characteristic_the_simulator_cannot_scale_is_one_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """An ordinal characteristic with neither levels nor an instrument it names: exit 2."""
+def test_characteristics_without_a_known_scale_are_labelled_assumptions() -> None:
+    """An ordinal without levels is scored on the frailty instrument it names (the eligibility
+    range), else 0-4; a continuous one of unknown scale 50 ± 10; each said in the assumptions."""
+    data = load(str(PROTOCOLS[0])).model_dump(mode="json")
+    data["baseline_characteristics"] += [
+        {"name": "cfs_entry", "label": "CFS", "kind": "ordinal", "summary": "median_iqr"},
+        {"name": "mood", "label": "Mood", "kind": "ordinal", "summary": "median_iqr"},
+        {"name": "crp", "label": "CRP", "kind": "continuous", "summary": "mean_sd"},
+    ]
+    p = parse(data, "test")
+    f = default_calibration(p)
+    spec = {b.name: b for b in f.baseline}
+    assert spec["cfs_entry"].levels == [4, 5, 6, 7]
+    assert spec["mood"].levels == [0, 1, 2, 3, 4]
+    assert (spec["crp"].cells["all"].mean, spec["crp"].cells["all"].sd) == (50.0, 10.0)
+    said = " ".join(f.assumptions)
+    assert "mood levels 0, 1, 2, 3, 4 (its scale is not known to frailtrial)" in said
+    assert "crp 50 ± 10 (its scale is not known to frailtrial)" in said
+    ds = simulate_trial(p, 1)
+    assert set(ds.participants["mood"]) <= {0, 1, 2, 3, 4}
+    assert set(ds.participants["cfs_entry"]) <= {4, 5, 6, 7}
+
+
+def test_ordinal_levels_that_are_not_numbers_are_one_line() -> None:
     data = load(str(PROTOCOLS[0])).model_dump(mode="json")
     data["baseline_characteristics"].append(
-        {"name": "mood", "label": "Mood", "kind": "ordinal", "summary": "median_iqr"}
+        {"name": "nyha", "label": "NYHA", "kind": "ordinal", "levels": ["I", "II", "III"]}
     )
-    p = parse(data, "test")
-    with pytest.raises(InputError, match=r"baseline_characteristics.mood: an ordinal"):
-        simulate_trial(p, 1)
+    with pytest.raises(InputError, match=r"baseline_characteristics.nyha: ordinal levels"):
+        simulate_trial(parse(data, "test"), 1)
 
 
 def test_every_date_is_in_the_past() -> None:

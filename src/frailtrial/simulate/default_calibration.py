@@ -20,7 +20,7 @@ from frailtrial import instruments
 from frailtrial.errors import InputError
 from frailtrial.instruments.base import result_range, score_key
 from frailtrial.protocol import Protocol
-from frailtrial.protocol.model import BaselineCharacteristic
+from frailtrial.protocol.model import SEX_LEVELS, BaselineCharacteristic
 from frailtrial.simulate.bounds import Bounds, variable_bounds
 from frailtrial.simulate.calibration import CalibrationFile
 
@@ -76,7 +76,8 @@ def outcome_baseline(bounds: Bounds) -> tuple[float, float, str]:
 
 def _ordinal_levels(p: Protocol, c: BaselineCharacteristic) -> tuple[list[int], str]:
     """Whole-number levels of an ordinal characteristic: the protocol's, else the eligibility
-    range of the frailty score it names, else the score range of the instrument it names."""
+    range of the frailty score it names, else the score range of the instrument it names,
+    else 0-4."""
     if c.levels:
         try:
             return [int(v) for v in c.levels], "the protocol's levels"
@@ -97,10 +98,7 @@ def _ordinal_levels(p: Protocol, c: BaselineCharacteristic) -> tuple[list[int], 
             lo_r, hi_r = result_range(ins, key)
             if lo_r is not None and hi_r is not None:
                 return list(range(int(lo_r), int(hi_r) + 1)), f"the score range of {prefix}"
-    raise InputError(
-        f"baseline_characteristics.{c.name}: an ordinal characteristic without levels, whose "
-        "scale the simulator cannot tell; add levels to the protocol or pass --calibration FILE"
-    )
+    return list(range(5)), "its scale is not known to frailtrial"
 
 
 def _baseline(p: Protocol) -> tuple[list[dict[str, Any]], list[str]]:
@@ -115,7 +113,7 @@ def _baseline(p: Protocol) -> tuple[list[dict[str, Any]], list[str]]:
             "upper": float(e.age_max),
             "cells": {"all": {"mean": mid, "sd": sd}},
         },
-        {"name": "sex", "kind": "categorical", "levels": ["male", "female"], "probs": {}},
+        {"name": "sex", "kind": "categorical", "levels": list(SEX_LEVELS), "probs": {}},
         {
             "name": "bmi",
             "kind": "continuous",
@@ -133,13 +131,7 @@ def _baseline(p: Protocol) -> tuple[list[dict[str, Any]], list[str]]:
     sex_probs = [0.5, 0.5]
     for c in p.baseline_characteristics:
         if c.name == "sex":
-            unknown = [lv for lv in c.levels if lv not in ("male", "female")]
-            if unknown:
-                raise InputError(
-                    f"baseline_characteristics.sex: level {unknown[0]!r} is not one of the "
-                    "dataset's (male, female)"
-                )
-            continue
+            continue  # its levels are SEX_LEVELS (protocol validation)
         if c.name in ("age", "bmi"):
             continue
         if c.kind == "continuous":
