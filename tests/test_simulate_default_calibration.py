@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -190,3 +191,22 @@ def test_every_date_is_in_the_past() -> None:
     days = pd.to_timedelta(ds.measurements["day"] - 1, unit="D")
     dated = start.reindex(ds.measurements["participant_id"]).to_numpy() + days.to_numpy()
     assert dated.max() < np.datetime64(dt.date.today())
+
+
+@pytest.mark.parametrize(
+    "randomization",
+    [
+        {"scheme": "minimization", "block_sizes": [], "strata": ["sex", "cfs_score"]},
+        {"scheme": "permuted_blocks", "block_sizes": [6], "strata": ["sex", "cfs_score"]},
+        {"scheme": "simple", "block_sizes": [], "strata": []},
+    ],
+    ids=["minimization", "two-strata", "simple"],
+)
+def test_every_scheme_simulates_with_the_derived_calibration(randomization: dict[str, Any]) -> None:
+    """The stratification factors come from the derived baseline (levels equally likely)."""
+    data = load(str(PROTOCOLS[0])).model_dump(mode="json")
+    data["randomization"].update(randomization)
+    ds = simulate_trial(parse(data, "test"), 6, n_per_arm=20)
+    parts = ds.participants
+    assert len(parts) == 60 and set(parts["arm"]) == {"high_dose", "low_dose", "placebo"}
+    assert set(parts["cfs_score"]) == {4, 5, 6, 7}
