@@ -167,8 +167,8 @@ def test_characteristics_without_a_known_scale_are_labelled_assumptions() -> Non
     assert spec["mood"].levels == [0, 1, 2, 3, 4]
     assert (spec["crp"].cells["all"].mean, spec["crp"].cells["all"].sd) == (50.0, 10.0)
     said = " ".join(f.assumptions)
-    assert "mood levels 0, 1, 2, 3, 4 (its scale is not known to frailtrial)" in said
-    assert "crp 50 ± 10 (its scale is not known to frailtrial)" in said
+    assert "mood: levels 0, 1, 2, 3, 4 (its scale is not known to frailtrial)" in said
+    assert "crp: 50 ± 10 (its scale is not known to frailtrial)" in said
     ds = simulate_trial(p, 1)
     assert set(ds.participants["mood"]) <= {0, 1, 2, 3, 4}
     assert set(ds.participants["cfs_entry"]) <= {4, 5, 6, 7}

@@ -129,6 +129,7 @@ def _baseline(p: Protocol) -> tuple[list[dict[str, Any]], list[str]]:
         f"BMI {_g(BMI[0])} ± {_g(BMI[1])} kg/m² within {_g(BMI[2])}-{_g(BMI[3])}",
     ]
     sex_probs = [0.5, 0.5]
+    grouped: dict[str, list[str]] = {}  # what is assumed -> the characteristics it is for
     for c in p.baseline_characteristics:
         if c.name == "sex":
             continue  # its levels are SEX_LEVELS (protocol validation)
@@ -143,7 +144,7 @@ def _baseline(p: Protocol) -> tuple[list[dict[str, Any]], list[str]]:
                     "cells": {"all": {"mean": 50.0, "sd": 10.0}},
                 }
             )
-            notes.append(f"{c.name} 50 ± 10 (its scale is not known to frailtrial)")
+            grouped.setdefault("50 ± 10 (its scale is not known to frailtrial)", []).append(c.name)
             continue
         if c.kind == "binary":
             levels: list[str | int] = [0, 1]
@@ -167,9 +168,11 @@ def _baseline(p: Protocol) -> tuple[list[dict[str, Any]], list[str]]:
                 "probs": {"all": [share] * len(levels)},
             }
         )
-        notes.append(f"{c.name} levels {', '.join(map(str, levels))} ({why}) equally likely")
+        said = f"levels {', '.join(map(str, levels))} ({why}) equally likely"
+        grouped.setdefault(said, []).append(c.name)
     entries[1]["probs"] = {"all": sex_probs}
     notes.insert(1, "men and women equally likely")
+    notes += [f"{', '.join(names)}: {said}" for said, names in grouped.items()]
     return entries, notes
 
 
@@ -256,6 +259,25 @@ def calibration_yaml(f: CalibrationFile) -> str:
         "# e.g. outcomes.shifts for a treatment effect, and pass it back with --calibration.\n"
     )
     data = f.model_dump(mode="json")
-    return head + yaml.safe_dump(
-        data, sort_keys=False, allow_unicode=True, width=95, default_flow_style=None
+    data["assumptions"] = _Block(data["assumptions"])
+    return head + yaml.dump(
+        data,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=95,
+        default_flow_style=None,
     )
+
+
+class _Block(list[str]):
+    """A list written one item a line (the assumptions), whatever the flow style."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(
+    _Block, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=False)
+)
