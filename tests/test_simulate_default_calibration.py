@@ -153,12 +153,14 @@ def test_deterministic_per_seed() -> None:
 
 def test_characteristics_without_a_known_scale_are_labelled_assumptions() -> None:
     """An ordinal without levels is scored on the frailty instrument it names (the eligibility
-    range), else 0-4; a continuous one of unknown scale 50 ± 10; each said in the assumptions."""
+    range), else 0-4; a continuous one of unknown scale 50 ± 10; a categorical one without
+    levels two made-up levels; each said in the assumptions."""
     data = load(str(PROTOCOLS[0])).model_dump(mode="json")
     data["baseline_characteristics"] += [
         {"name": "cfs_entry", "label": "CFS", "kind": "ordinal", "summary": "median_iqr"},
         {"name": "mood", "label": "Mood", "kind": "ordinal", "summary": "median_iqr"},
         {"name": "crp", "label": "CRP", "kind": "continuous", "summary": "mean_sd"},
+        {"name": "race", "label": "Race", "kind": "categorical"},
     ]
     p = parse(data, "test")
     f = default_calibration(p)
@@ -169,7 +171,9 @@ def test_characteristics_without_a_known_scale_are_labelled_assumptions() -> Non
     said = " ".join(f.assumptions)
     assert "mood: levels 0, 1, 2, 3, 4 (its scale is not known to frailtrial)" in said
     assert "crp: 50 ± 10 (its scale is not known to frailtrial)" in said
+    assert "race: levels level_1, level_2 (the protocol names no levels) equally likely" in said
     ds = simulate_trial(p, 1)
+    assert set(ds.participants["race"]) == {"level_1", "level_2"}
     assert set(ds.participants["mood"]) <= {0, 1, 2, 3, 4}
     assert set(ds.participants["cfs_entry"]) <= {4, 5, 6, 7}
 

@@ -113,7 +113,12 @@ def _baseline(p: Protocol) -> tuple[list[dict[str, Any]], list[str]]:
             "upper": float(e.age_max),
             "cells": {"all": {"mean": mid, "sd": sd}},
         },
-        {"name": "sex", "kind": "categorical", "levels": list(SEX_LEVELS), "probs": {}},
+        {
+            "name": "sex",
+            "kind": "categorical",
+            "levels": list(SEX_LEVELS),
+            "probs": {"all": [0.5, 0.5]},
+        },
         {
             "name": "bmi",
             "kind": "continuous",
@@ -126,14 +131,12 @@ def _baseline(p: Protocol) -> tuple[list[dict[str, Any]], list[str]]:
     notes = [
         f"age {_g(mid)} ± {_g(round(sd, 2))} years within the eligibility range "
         f"{e.age_min}-{e.age_max}",
+        "men and women equally likely",
         f"BMI {_g(BMI[0])} ± {_g(BMI[1])} kg/m² within {_g(BMI[2])}-{_g(BMI[3])}",
     ]
-    sex_probs = [0.5, 0.5]
     grouped: dict[str, list[str]] = {}  # what is assumed -> the characteristics it is for
     for c in p.baseline_characteristics:
-        if c.name == "sex":
-            continue  # its levels are SEX_LEVELS (protocol validation)
-        if c.name in ("age", "bmi"):
+        if c.name in ("age", "sex", "bmi"):  # sex has SEX_LEVELS (protocol validation)
             continue
         if c.kind == "continuous":
             entries.append(
@@ -152,13 +155,10 @@ def _baseline(p: Protocol) -> tuple[list[dict[str, Any]], list[str]]:
         elif c.kind == "ordinal":
             ints, why = _ordinal_levels(p, c)
             levels = list[str | int](ints)
-        else:
-            if not c.levels:
-                raise InputError(
-                    f"baseline_characteristics.{c.name}: a categorical characteristic needs "
-                    "levels to be simulated; add them to the protocol or pass --calibration FILE"
-                )
+        elif c.levels:
             levels, why = list[str | int](c.levels), "the protocol's levels"
+        else:
+            levels, why = ["level_1", "level_2"], "the protocol names no levels"
         share = 1 / len(levels)
         entries.append(
             {
@@ -170,8 +170,6 @@ def _baseline(p: Protocol) -> tuple[list[dict[str, Any]], list[str]]:
         )
         said = f"levels {', '.join(map(str, levels))} ({why}) equally likely"
         grouped.setdefault(said, []).append(c.name)
-    entries[1]["probs"] = {"all": sex_probs}
-    notes.insert(1, "men and women equally likely")
     notes += [f"{', '.join(names)}: {said}" for said, names in grouped.items()]
     return entries, notes
 
@@ -193,7 +191,7 @@ def default_calibration(protocol: Protocol) -> CalibrationFile:
     w1 = max(2, last_day - 1)
     w0 = min(31, w1)
     ae_days = p.analysis.ae_collection_days
-    f = CalibrationFile.model_validate(
+    return CalibrationFile.model_validate(
         {
             "protocol": p.name,
             "start_date": START_DATE,
@@ -248,7 +246,6 @@ def default_calibration(protocol: Protocol) -> CalibrationFile:
             },
         }
     )
-    return f
 
 
 def calibration_yaml(f: CalibrationFile) -> str:
