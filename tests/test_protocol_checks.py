@@ -286,6 +286,16 @@ def test_a_characteristic_lists_a_level_once() -> None:
     )
 
 
+def test_sex_has_the_datasets_levels() -> None:
+    """A protocol with sex M/F validated, then could be neither simulated nor analysed (the
+    dataset records male or female)."""
+    assert_problem(
+        lambda d: d["baseline_characteristics"][1].update(levels=["M", "F"]),
+        "baseline_characteristics[1].levels",
+        "'M' is not a level of sex; allowed: male, female (the dataset's participants.sex)",
+    )
+
+
 # ---- the YAML text ---------------------------------------------------------------------
 
 

@@ -10,6 +10,8 @@ import typer
 from frailtrial.cli.output import emit_json
 from frailtrial.errors import InputError
 
+CALIBRATION_FILE = "calibration.yaml"
+
 
 def simulate(
     protocol: str = typer.Option(..., "--protocol", help="Built-in name or YAML file."),
@@ -27,8 +29,9 @@ def simulate(
     calibration: Path | None = typer.Option(
         None,
         "--calibration",
-        help="Calibration YAML (like simulate/calibrations/*.yaml) for a protocol without a "
-        "built-in one.",
+        help="Calibration YAML (like simulate/calibrations/*.yaml). Default: the protocol's "
+        "built-in one, else one derived from the protocol (no treatment effect), written to "
+        "OUT/calibration.yaml.",
     ),
     json_: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
 ) -> None:
@@ -36,13 +39,22 @@ def simulate(
     from frailtrial.dataset import write_dataset  # the simulator (scipy.optimize) loads only
     from frailtrial.protocol import load
     from frailtrial.simulate import simulate_trial  # when this command runs
+    from frailtrial.simulate.calibration import calibration_names
+    from frailtrial.simulate.default_calibration import calibration_yaml, default_calibration
 
     p = load(protocol)
     ds = simulate_trial(
         p, seed, n_per_arm=n_per_arm, match_published=match_published, calibration=calibration
     )
+    derived = None
+    if calibration is None and p.name not in calibration_names():
+        derived = default_calibration(p)
     try:
         files = write_dataset(ds, out)
+        if derived is not None:
+            written = out / CALIBRATION_FILE
+            written.write_text(calibration_yaml(derived), encoding="utf-8")
+            files.append(written)
     except OSError as exc:
         raise InputError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
     summary: dict[str, Any] = {
@@ -55,6 +67,8 @@ def simulate(
         "missed_visits": int((ds.visits["status"] != "attended").sum()),
         "scheduled_visits": len(ds.visits),
         "adverse_events": len(ds.adverse_events),
+        "calibration": str(out / CALIBRATION_FILE) if derived is not None else None,
+        "assumptions": derived.assumptions if derived is not None else [],
     }
     if json_:
         emit_json(summary)
@@ -65,3 +79,10 @@ def simulate(
         f"{summary['measurements']} measurements; {summary['missed_visits']} of "
         f"{summary['scheduled_visits']} visits missed; {summary['adverse_events']} adverse events"
     )
+    if derived is not None:
+        typer.echo(
+            f"{p.name} has no calibration: simulated with one derived from the protocol, "
+            f"written to {summary['calibration']} (edit it and pass it back with --calibration)"
+        )
+        for line in derived.assumptions:
+            typer.echo(f"  {line}")

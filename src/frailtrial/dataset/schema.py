@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from frailtrial.protocol.model import SEX_LEVELS
+
 ColumnType = Literal["str", "int", "float", "bool", "date", "choice"]
 
 
@@ -62,7 +64,7 @@ PARTICIPANTS = FileSchema(
         Column("arm", "choice"),
         Column("randomized_on", "date"),
         Column("age", "float", minimum=0),
-        Column("sex", "choice", choices=("male", "female")),
+        Column("sex", "choice", choices=SEX_LEVELS),
         Column("height_cm", "float", minimum=0),
         Column("weight_kg", "float", minimum=0),
         Column("bmi", "float", minimum=0),

@@ -20,7 +20,14 @@ from frailtrial.instruments.base import (
     result_range,
     score_key,
 )
-from frailtrial.protocol.model import FrailtyCriterion, Protocol, Variable, Visit, cross_check
+from frailtrial.protocol.model import (
+    SEX_LEVELS,
+    FrailtyCriterion,
+    Protocol,
+    Variable,
+    Visit,
+    cross_check,
+)
 
 Problem = tuple[str, str]
 
@@ -297,4 +304,13 @@ def _lists(p: Protocol) -> list[Problem]:
         out += _duplicates(f"visits[{i}].samples", "", list(v.samples))
     for i, c in enumerate(p.baseline_characteristics):
         out += _duplicates(f"baseline_characteristics[{i}].levels", "", list(c.levels))
+        unknown = [lv for lv in c.levels if lv not in SEX_LEVELS]
+        if c.name == "sex" and unknown:
+            out.append(
+                (
+                    f"baseline_characteristics[{i}].levels",
+                    f"{unknown[0]!r} is not a level of sex; allowed: {', '.join(SEX_LEVELS)} "
+                    "(the dataset's participants.sex)",
+                )
+            )
     return out

@@ -32,6 +32,9 @@ PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 
 
+SEX_LEVELS = ("male", "female")  # the levels of sex in protocols and the tidy dataset
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

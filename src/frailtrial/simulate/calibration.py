@@ -365,6 +365,11 @@ def load_calibration(protocol: Protocol, path: str | Path | None = None) -> Cali
         raise InputError(
             f"calibration {source} is for protocol {f.protocol!r}, not {protocol.name!r}"
         )
+    return resolve_calibration(protocol, f, source)
+
+
+def resolve_calibration(protocol: Protocol, f: CalibrationFile, source: str) -> Calibration:
+    """The calibration ``f`` resolved for ``protocol``; InputError naming a missing value."""
     try:
         return _resolve(protocol, f)
     except KeyError as exc:

@@ -21,7 +21,13 @@ from frailtrial.protocol import Protocol
 from frailtrial.simulate.allocation import allocate
 from frailtrial.simulate.attendance import Attendance, draw_attendance
 from frailtrial.simulate.baseline import draw_baseline
-from frailtrial.simulate.calibration import Calibration, load_calibration
+from frailtrial.simulate.calibration import (
+    Calibration,
+    calibration_names,
+    load_calibration,
+    resolve_calibration,
+)
+from frailtrial.simulate.default_calibration import default_calibration
 from frailtrial.simulate.outcomes_published import draw_measurements
 from frailtrial.simulate.safety import draw_adverse_events
 from frailtrial.simulate.screening import draw_screening
@@ -103,13 +109,18 @@ def simulate_trial(
     ``match_published`` reproduces the published Table 1 and Table 3 means and SDs to the
     printed decimals, the published attendance, withdrawal and adverse-event counts (the
     published trial's size only).
-    ``calibration`` is a calibration YAML file (default: the protocol's built-in one).
+    ``calibration`` is a calibration YAML file (default: the protocol's built-in one, else
+    :func:`~frailtrial.simulate.default_calibration.default_calibration`: derived from the
+    protocol, no treatment effect).
     """
     if seed < 0:
         raise InputError(f"--seed {seed}: must be a non-negative integer")
     if n_per_arm is not None and n_per_arm < 1:
         raise InputError(f"--n-per-arm {n_per_arm}: must be a positive integer")
-    cal = load_calibration(protocol, calibration)
+    if calibration is None and protocol.name not in calibration_names():
+        cal = resolve_calibration(protocol, default_calibration(protocol), "derived")
+    else:
+        cal = load_calibration(protocol, calibration)
     n_total = (
         protocol.enrollment.target_randomized
         if n_per_arm is None
