@@ -39,6 +39,15 @@ unit: install-dev system-deps kernels
 
 test: lint typecheck unit
 
+# the edit-test loop (under a minute): no browser, no PostgreSQL, nothing marked slow.
+# Needs `make install-dev` once; compiles the MMRM kernels only when they are not cached.
+QUICK_MARKS := not slow and not postgres and not browser
+.PHONY: quick
+quick:
+	@test -x $(BIN)/pytest || { echo "make quick: no $(BIN)/pytest; run make install-dev first"; exit 2; }
+	$(BIN)/python scripts/compile_kernels.py
+	$(BIN)/python -m pytest -n 2 -q -m "$(QUICK_MARKS)"
+
 bench: install-dev kernels
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
