@@ -37,7 +37,14 @@ kernels: install
 unit: install-dev system-deps kernels
 	$(BIN)/python -m pytest -n 2
 
-test: lint typecheck unit
+# every model change has its migration (makemigrations --check) and the import layers hold
+# (import-linter; the contracts are in pyproject.toml)
+.PHONY: checks
+checks: install-dev
+	$(BIN)/python scripts/check_migrations.py
+	$(BIN)/lint-imports
+
+test: lint typecheck checks unit
 
 # the edit-test loop (under a minute): no browser, no PostgreSQL, nothing marked slow.
 # Needs `make install-dev` once; compiles the MMRM kernels only when they are not cached.
