@@ -16,7 +16,7 @@ from frailtrial.protocol import Protocol, load
 
 
 def fake_simulation(protocol: Protocol, n: int = 30, seed: int = 3) -> TrialDataset:
-    """A small trial shaped like the simulator's output (the contract of DESIGN.md)."""
+    """A small trial shaped like the simulator's output (dataset/schema.py)."""
     rng = np.random.default_rng(seed)
     ids = [f"P{i:03d}" for i in range(1, n + 1)]
     arms = np.array(["mscs", "placebo"] * (n // 2))

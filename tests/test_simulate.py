@@ -90,7 +90,7 @@ def test_values_stay_in_each_instruments_range(
 
 
 def test_cratus_age_as_in_the_abstract_in_a_large_trial(large_cratus: TrialDataset) -> None:
-    """Tompkins et al. 2017 (seeds/000): mean age 75.5 ± 7.3, the one published baseline number."""
+    """Tompkins et al. 2017 (abstract): mean age 75.5 ± 7.3, the one published baseline number."""
     age = large_cratus.participants["age"]
     assert abs(age.mean() - 75.5) < 5 * 7.3 / np.sqrt(len(age))
     assert abs(age.std() / 7.3 - 1) < 0.1
