@@ -174,6 +174,7 @@ def test_cli_json_document() -> None:
     ):
         assert key in doc
     assert doc["n_subjects"] == 197 and doc["n_obs"] == 537 and doc["converged"] is True
+    assert doc["df_method"] == "kenward_roger"  # --df kr: the one spelling in the output
     # SAS PROC MIXED: tests/reference/sas/sas_log_reml.txt (-2 Res Log Likelihood)
     assert -2 * doc["loglik"] == pytest.approx(3386.44987722, abs=1e-5)
     assert set(doc["coefficients"][0]) >= {

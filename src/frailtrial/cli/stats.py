@@ -11,6 +11,7 @@ from rich.table import Table
 
 from frailtrial.cli.output import emit_json, fail
 from frailtrial.errors import ConvergenceError, InputError
+from frailtrial.stats.model_options import COVARIANCE_STRUCTURES, DF_METHODS, METHODS
 
 app = typer.Typer(
     help="Statistical models: MMRM on a long-format CSV (one row per subject x visit)."
@@ -80,13 +81,13 @@ def mmrm_command(
         "levels); repeatable. Without it: natural order.",
     ),
     covariance: str = typer.Option(
-        "us", "--covariance", help="us, cs, csh, ar1, ar1h, toep, toeph or adh."
+        "us", "--covariance", help=f"Covariance structure: {', '.join(COVARIANCE_STRUCTURES)}."
     ),
-    method: str = typer.Option("reml", "--method", help="reml or ml."),
+    method: str = typer.Option("reml", "--method", help=f"{' or '.join(METHODS)}."),
     df: str = typer.Option(
         "satterthwaite",
         "--df",
-        help="Degrees of freedom: satterthwaite, kr, kr-linear, residual or between-within.",
+        help=f"Degrees of freedom: {', '.join(DF_METHODS)} (also kr, kr-linear).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:

@@ -12,9 +12,9 @@ from typing import Any
 
 from frailtrial.edc.eligibility import score_answers
 from frailtrial.edc.models import Crf, Measurement, Membership, Participant
+from frailtrial.edc.roles import ENTRY
 from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import (
-    CLINICAL,
     now,
     participant,
     protocol_of,
@@ -24,8 +24,6 @@ from frailtrial.edc.services.common import (
 )
 from frailtrial.edc.services.visits import occurrence
 from frailtrial.errors import InputError
-
-ENTRY_ROLES = (*CLINICAL, "outcome_assessor")
 
 
 def _check_visit(p: Participant, visit: str) -> None:
@@ -90,7 +88,7 @@ def record_measurements(
     below_lloq: dict[str, bool] | None = None,
 ) -> list[Measurement]:
     """Enter outcome variables measured at a visit (labs, performance tests) in one form."""
-    require(actor, ENTRY_ROLES, "entering measurements")
+    require(actor, ENTRY, "entering measurements")
     protocol = protocol_of(actor.trial)
     known = {v.name for v in protocol.variables}
     for name, value in values.items():
@@ -121,7 +119,7 @@ def enter_crf(
     reason: str | None = None,
 ) -> Crf:
     """Save an instrument's answers with their scores; a second save is an edit with a reason."""
-    require(actor, ENTRY_ROLES, "entering a CRF")
+    require(actor, ENTRY, "entering a CRF")
     protocol = protocol_of(actor.trial)
     planned = {v.name: v for v in protocol.visits}
     if visit not in planned:

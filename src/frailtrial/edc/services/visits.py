@@ -6,9 +6,9 @@ import datetime as dt
 from typing import Any
 
 from frailtrial.edc.models import Membership, Participant, VisitOccurrence
+from frailtrial.edc.roles import CLINICAL, ENTRY
 from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import (
-    CLINICAL,
     parse_date,
     participant,
     protocol_of,
@@ -105,7 +105,7 @@ def attend(
     actor: Membership, participant_id: str, visit: str, on: str | dt.date
 ) -> VisitOccurrence:
     """Record a visit as held on a date; its study day and whether it fell in the window."""
-    require(actor, (*CLINICAL, "outcome_assessor"), "recording a visit")
+    require(actor, ENTRY, "recording a visit")
     day = parse_date(on, "visit date")
     with write(actor):
         p = participant(actor, participant_id)
