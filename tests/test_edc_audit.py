@@ -126,7 +126,14 @@ def test_edited_row_with_recomputed_hash_breaks_the_next_link(store: tuple[str, 
     assert not report.ok and report.broken_seq == 5 and e.hash != forged
 
 
-@pytest.mark.parametrize("guess", [None, b"frailtrial-edc-local-only", bytes(32)])
+@pytest.mark.parametrize(
+    "guess",
+    [
+        None,
+        pytest.param(b"frailtrial-edc-local-only", marks=pytest.mark.slow),
+        pytest.param(bytes(32), marks=pytest.mark.slow),
+    ],
+)
 def test_chain_recomputed_without_the_key_is_detected(
     store: tuple[str, dict], guess: bytes | None
 ) -> None:

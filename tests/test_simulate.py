@@ -26,7 +26,7 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
-@pytest.mark.parametrize("match", [False, True])
+@pytest.mark.parametrize("match", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_same_seed_byte_identical_files(tmp_path: Path, match: bool) -> None:
     for name in ("a", "b"):
         write_dataset(simulate_trial(HUC, 123, match_published=match), tmp_path / name)
