@@ -1,7 +1,8 @@
 """Fixtures shared by the test files, and the markers that select them.
 
 Helper functions live in the ``*_support.py`` modules beside this file (imported by name);
-fixtures live here, so that no test file imports a fixture. A test that uses ``pg_url`` is
+fixtures live here, so that no test file imports a fixture (and password hashing is made
+cheap for the whole run, see :func:`fast_password_hashing`). A test that uses ``pg_url`` is
 marked ``postgres`` whether or not its file says so, so ``-m "not postgres"`` (``make quick``)
 leaves out every test that needs a PostgreSQL server.
 
@@ -30,6 +31,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "pg_url" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing() -> Iterator[None]:
+    """PBKDF2 at 1,000 iterations while the tests run: Django's 870,000 take about half a
+    second a hash, and the members of every web test's trial (one password per role) made
+    most of the web tests' time. The algorithm is the production one (a stored hash names
+    its own iterations); what the store and the server configure is unchanged."""
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+    saved = PBKDF2PasswordHasher.iterations
+    PBKDF2PasswordHasher.iterations = 1_000
+    yield
+    PBKDF2PasswordHasher.iterations = saved
 
 
 @pytest.fixture(scope="session")
