@@ -74,6 +74,7 @@ def test_database_refuses_update_and_delete_of_audit_rows(store: tuple[str, dict
         c.execute("DELETE FROM edc_auditentry WHERE seq = 2")
 
 
+@pytest.mark.slow  # two `audit verify` processes in a clean environment
 def test_edited_row_is_detected(store: tuple[str, dict]) -> None:
     from frailtrial.edc.services.audit import verify_chain
 
