@@ -42,7 +42,24 @@ kernels: install
 unit: install-dev system-deps kernels
 	$(BIN)/python -m pytest -n 2
 
-test: lint typecheck unit
+# every model change has its migration (makemigrations --check) and the import layers hold
+# (import-linter; the contracts are in pyproject.toml)
+.PHONY: checks
+checks: install-dev
+	$(BIN)/python scripts/check_migrations.py
+	$(BIN)/lint-imports
+
+test: lint typecheck checks unit
+
+# the edit-test loop: no browser, no PostgreSQL, nothing marked slow; each test file on one
+# worker (its module fixtures built once). Needs `make install-dev` once; compiles the MMRM
+# kernels only when they are not cached.
+QUICK_MARKS := not slow and not postgres and not browser
+.PHONY: quick
+quick:
+	@test -x $(BIN)/pytest || { echo "make quick: no $(BIN)/pytest; run make install-dev first"; exit 2; }
+	$(BIN)/python scripts/compile_kernels.py
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "$(QUICK_MARKS)"
 
 bench: install-dev kernels
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

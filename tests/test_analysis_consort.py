@@ -8,6 +8,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from frailtrial.analysis.consort import ArmFlow, ConsortFlow, consort_png, consort_svg
@@ -48,6 +49,7 @@ def test_png_size_at_150_dpi(tmp_path: Path) -> None:
         assert img.getextrema() != ((255, 255), (255, 255), (255, 255))  # something drawn
 
 
+@pytest.mark.slow  # a fresh interpreter importing the analysis
 def test_analysis_does_not_import_matplotlib() -> None:
     code = "import sys, frailtrial.analysis.pipeline; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cli_inprocess import completed
+
 REF = Path(__file__).parent / "reference"
 
 
 def _score(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "frailtrial", "score", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    """``frailtrial score ARGS`` in this process (the entry point's own process is tested in
+    test_simulate.py and test_cli.py): exit status, stdout and stderr."""
+    return completed("score", *args, stdin=stdin)
 
 
 def _ok(*args: str, payload: Any) -> list[dict[str, Any]]:

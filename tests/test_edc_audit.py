@@ -74,6 +74,7 @@ def test_database_refuses_update_and_delete_of_audit_rows(store: tuple[str, dict
         c.execute("DELETE FROM edc_auditentry WHERE seq = 2")
 
 
+@pytest.mark.slow  # two `audit verify` processes in a clean environment
 def test_edited_row_is_detected(store: tuple[str, dict]) -> None:
     from frailtrial.edc.services.audit import verify_chain
 
@@ -126,7 +127,14 @@ def test_edited_row_with_recomputed_hash_breaks_the_next_link(store: tuple[str, 
     assert not report.ok and report.broken_seq == 5 and e.hash != forged
 
 
-@pytest.mark.parametrize("guess", [None, b"frailtrial-edc-local-only", bytes(32)])
+@pytest.mark.parametrize(
+    "guess",
+    [
+        None,
+        pytest.param(b"frailtrial-edc-local-only", marks=pytest.mark.slow),
+        pytest.param(bytes(32), marks=pytest.mark.slow),
+    ],
+)
 def test_chain_recomputed_without_the_key_is_detected(
     store: tuple[str, dict], guess: bytes | None
 ) -> None:

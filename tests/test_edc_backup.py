@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from cli_inprocess import invoke
-from edc_support import enroll, new_trial, pg_url, sqlite_url, use_store  # noqa: F401
+from edc_support import enroll, new_trial, sqlite_url, use_store
 
 
 def _file(url: str) -> Path:
@@ -143,7 +143,7 @@ def _createdb(admin_url: str) -> str:
 
 
 def test_postgresql_backup_restores_into_an_empty_database_only(
-    pg_url: str,  # noqa: F811
+    pg_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from edc_support import eligible_input, new_trial, pg_url, sqlite_url, use_store  # noqa: F401
+from edc_support import eligible_input, new_trial, sqlite_url, use_store
 
 N = 200
 BACKENDS = pytest.mark.parametrize(

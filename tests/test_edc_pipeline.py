@@ -11,11 +11,12 @@ import pytest
 from edc_support import sqlite_url
 from frailtrial.dataset import TrialDataset, read_dataset, validate_dataset
 from frailtrial.dataset.schema import ADVERSE_EVENTS
-from frailtrial.protocol import Protocol, load
+from frailtrial.protocol import Protocol, load, parse
+from protocol_support import raw
 
 
 def fake_simulation(protocol: Protocol, n: int = 30, seed: int = 3) -> TrialDataset:
-    """A small trial shaped like the simulator's output (the contract of DESIGN.md)."""
+    """A small trial shaped like the simulator's output (dataset/schema.py)."""
     rng = np.random.default_rng(seed)
     ids = [f"P{i:03d}" for i in range(1, n + 1)]
     arms = np.array(["mscs", "placebo"] * (n // 2))
@@ -236,6 +237,40 @@ def test_the_simulator_trial_goes_through_the_store(name: str, tmp_path: Path) -
     assert stored["reason_not_randomized"].notna().all()
     assert not stored["reason_not_randomized"].str.startswith("investigator").any()
     assert len(ds.adverse_events) == len(sim.adverse_events)
+    # one derivation of the populations (dataset/populations.py): the same trial, simulated
+    # and exported from the store, has the same ITT, safety and per-protocol members
+    flags = ["itt", "safety", "per_protocol"]
+    got_flags = ds.participants.set_index("participant_id").loc[a.index, flags]
+    pd.testing.assert_frame_equal(got_flags, sim.participants.set_index("participant_id")[flags])
     cells = sim.dosing.set_index(["participant_id", "dose_number"])["cells"].sort_index()
     got = ds.dosing.set_index(["participant_id", "dose_number"])["cells"].sort_index()
     assert np.allclose(cells, got, rtol=1e-9)
+
+
+@pytest.mark.slow
+def test_open_label_arms_with_their_own_schedules_keep_their_per_protocol_members(
+    tmp_path: Path,
+) -> None:
+    """Per-protocol means every dose of the participant's own arm: with placebo given once
+    and the cells twice (open label), the export once counted placebo against the cells'
+    two doses and dropped every placebo participant from the per-protocol population."""
+    from frailtrial.edc.pipeline import export_trial, load_simulated_trial
+    from frailtrial.simulate import simulate_trial
+
+    data = raw("huc-msc-2024")
+    data["blinding"]["level"] = "open"
+    for arm in data["arms"]:
+        if arm["role"] == "placebo":
+            arm["dose"]["infusion_days"] = [1]
+    protocol = parse(data, "open-label.yaml")
+    sim = simulate_trial(protocol, 42)
+    url = sqlite_url(tmp_path)
+    load_simulated_trial(sim, protocol, url, list_seed=42)
+    export_trial(url, tmp_path / "out")
+    ds = read_dataset(tmp_path / "out", protocol)
+    flags = ["itt", "safety", "per_protocol"]
+    want = sim.participants.set_index("participant_id")[flags]
+    got = ds.participants.set_index("participant_id").loc[want.index, flags]
+    pd.testing.assert_frame_equal(got, want)
+    placebo = sim.participants["arm"] == protocol.control_arm.name
+    assert sim.participants.loc[placebo, "per_protocol"].sum() >= 10  # most are per protocol

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from edc_support import enroll, new_trial, pg_url, use_store  # noqa: F401
+from edc_support import enroll, new_trial, use_store
 
 
 def _mode(path: Path) -> int:
@@ -68,7 +68,7 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {app};
 
 
 def test_postgresql_app_role_cannot_alter_tables_or_disable_triggers(
-    pg_url: str,  # noqa: F811
+    pg_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

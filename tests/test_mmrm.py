@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
+from cli_inprocess import completed
 from frailtrial.cli.main import app
 from frailtrial.errors import ConvergenceError, InputError
 from frailtrial.stats.mmrm import estimate_many, fit_many, mmrm
@@ -138,12 +138,7 @@ def test_residual_and_between_within_df() -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "frailtrial", "stats", "mmrm", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return completed("stats", "mmrm", *args)
 
 
 def test_cli_json_document() -> None:
@@ -174,6 +169,7 @@ def test_cli_json_document() -> None:
     ):
         assert key in doc
     assert doc["n_subjects"] == 197 and doc["n_obs"] == 537 and doc["converged"] is True
+    assert doc["df_method"] == "kenward_roger"  # --df kr: the one spelling in the output
     # SAS PROC MIXED: tests/reference/sas/sas_log_reml.txt (-2 Res Log Likelihood)
     assert -2 * doc["loglik"] == pytest.approx(3386.44987722, abs=1e-5)
     assert set(doc["coefficients"][0]) >= {

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from cli_inprocess import completed
 from frailtrial.errors import InputError
 from frailtrial.protocol import ProtocolError, builtin_names, load, parse
 from protocol_support import assert_problem as _assert_problem
@@ -215,12 +215,7 @@ def test_unknown_protocol_and_bad_yaml_are_input_errors(tmp_path: Path) -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "frailtrial", "protocol", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return completed("protocol", *args)
 
 
 def test_cli_validate_prints_each_problem_with_path(tmp_path: Path) -> None:

@@ -82,7 +82,7 @@ def test_text_changes_agree_with_table3_where_everyone_attended() -> None:
         assert abs(diff - float(change.mean)) <= 0.01 + 1e-9, change.visit
 
 
-# The paper's own tables (Zhu et al. 2024, seeds/004), copied as printed with " | " between
+# The paper's own tables (Zhu et al. 2024, Stem Cell Res Ther, doi 10.1186/s13287-024-03707-2), copied as printed with " | " between
 # cells: the independent reference for the transcription in published/huc-msc-2024.yaml, to
 # which the simulator's --match-published mode and `frailtrial replicate` are calibrated.
 PAPER_TABLE1 = """\

@@ -26,7 +26,7 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
-@pytest.mark.parametrize("match", [False, True])
+@pytest.mark.parametrize("match", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_same_seed_byte_identical_files(tmp_path: Path, match: bool) -> None:
     for name in ("a", "b"):
         write_dataset(simulate_trial(HUC, 123, match_published=match), tmp_path / name)
@@ -90,7 +90,7 @@ def test_values_stay_in_each_instruments_range(
 
 
 def test_cratus_age_as_in_the_abstract_in_a_large_trial(large_cratus: TrialDataset) -> None:
-    """Tompkins et al. 2017 (seeds/000): mean age 75.5 ± 7.3, the one published baseline number."""
+    """Tompkins et al. 2017 (abstract): mean age 75.5 ± 7.3, the one published baseline number."""
     age = large_cratus.participants["age"]
     assert abs(age.mean() - 75.5) < 5 * 7.3 / np.sqrt(len(age))
     assert abs(age.std() / 7.3 - 1) < 0.1

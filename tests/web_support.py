@@ -57,10 +57,10 @@ def start_server(
 ) -> tuple[subprocess.Popen[bytes], int]:
     """``frailtrial serve`` of the store at ``url`` on a free loopback port, once it listens;
     (process, port). Its output goes to ``data_dir/server.log``; the caller terminates it."""
-    from edc_support import _free_port
+    from edc_support import free_port
     from frailtrial.edc.services.audit import key_path
 
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT / "src"),

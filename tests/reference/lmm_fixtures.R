@@ -53,9 +53,7 @@ three <- do.call(rbind, lapply(seq_along(arms3), function(i) {
 }))
 write.csv(three, file.path(out_dir, "sim_three_arm.csv"), row.names = FALSE)
 
-fev_path <- file.path(out_dir, "fev_data.csv")
-if (!file.exists(fev_path)) fev_path <- "/work/shared/data/fev_data.csv"
-fev <- read.csv(fev_path)
+fev <- read.csv(file.path(out_dir, "fev_data.csv"))  # the R package mmrm's fev_data (README.md)
 
 fit_case <- function(name, data, formula, reml, group = NULL, time = NULL, dfile) {
   m <- lmer(as.formula(formula), data = data, REML = reml)

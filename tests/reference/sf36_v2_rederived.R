@@ -4,7 +4,7 @@
 # No runnable public implementation of SF-36 v2 scoring could be installed here (the
 # official scoring is commercial software; no PyPI/npm/Debian package exists), so this is a
 # deliberately separate re-derivation from the published algorithm (Ware et al., SF-36v2
-# User's Manual 2000; ../../shared/reference/instruments.md), written as a column-wise R
+# User's Manual 2000; the 1998 US norms and 1990 factor-score coefficients), written as a column-wise R
 # computation that shares no code with frailtrial: item recode tables, half-scale imputation
 # with the person's mean, linear transformation to 0-100, z-scores on the US norms, and
 # aggregation with the 1990 factor-score coefficients.

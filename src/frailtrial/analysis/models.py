@@ -35,12 +35,6 @@ from frailtrial.protocol.model import ModelSpec
 from frailtrial.stats import lmm, lmm_many, mmrm
 from frailtrial.stats.multiplicity import serial_gatekeeping
 
-_DF = {
-    "satterthwaite": "satterthwaite",
-    "kenward_roger": "kr",
-    "residual": "residual",
-    "between_within": "between-within",
-}
 EXCLUDED = ["model", "variable", "participant_id", "arm", "reason"]
 """Columns of :attr:`Models.excluded`."""
 _FAILS = (ConvergenceError, InputError, np.linalg.LinAlgError, ValueError)
@@ -101,7 +95,7 @@ def _mmrm(
     datasets = [by_var[v] for v in variables]
     effects: list[dict] = []
     fits: list[dict] = []
-    df = _DF[spec.df]
+    df = spec.df
     try:
         results = mmrm.fit_many(
             datasets, formula, "participant_id", "visit", spec.covariance, spec.method
@@ -318,7 +312,7 @@ def _dose_response(
     effects: list[dict] = []
     fits: list[dict] = []
     later = [v.name for v in protocol.follow_up_visits]
-    df = _DF[spec.df]
+    df = spec.df
     by_var = _by_variable(post)
     for var in protocol.variables:
         if var.name not in by_var:

@@ -9,6 +9,7 @@ import typer
 
 from frailtrial.cli.output import emit_json, fail
 from frailtrial.errors import ConvergenceError, InputError
+from frailtrial.stats.model_options import COVARIANCE_STRUCTURES, DF_METHODS, METHODS
 
 if TYPE_CHECKING:  # pandas, rich and the MMRM load only when the command runs
     import pandas as pd
@@ -88,13 +89,13 @@ def mmrm_command(
         "levels); repeatable. Without it: natural order.",
     ),
     covariance: str = typer.Option(
-        "us", "--covariance", help="us, cs, csh, ar1, ar1h, toep, toeph or adh."
+        "us", "--covariance", help=f"Covariance structure: {', '.join(COVARIANCE_STRUCTURES)}."
     ),
-    method: str = typer.Option("reml", "--method", help="reml or ml."),
+    method: str = typer.Option("reml", "--method", help=f"{' or '.join(METHODS)}."),
     df: str = typer.Option(
         "satterthwaite",
         "--df",
-        help="Degrees of freedom: satterthwaite, kr, kr-linear, residual or between-within.",
+        help=f"Degrees of freedom: {', '.join(DF_METHODS)} (also kr, kr-linear).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from frailtrial.stats.model_options import CovarianceName, DfMethod, MethodName
+
 Role = Literal[
     "admin",
     "investigator",
@@ -216,9 +218,10 @@ class ModelSpec(_Strict):
     outcome: Literal["change_from_baseline", "value"]
     baseline_covariate: bool = True
     covariates: list[Name] = Field(default_factory=list)
-    covariance: Literal["us", "cs", "csh", "ar1", "ar1h", "toep"] = "us"
-    method: Literal["reml", "ml"] = "reml"
-    df: Literal["satterthwaite", "kenward_roger", "residual", "between_within"] = "kenward_roger"
+    # the names the stats engine fits, from its one registry (frailtrial.stats.model_options)
+    covariance: CovarianceName = "us"
+    method: MethodName = "reml"
+    df: DfMethod = "kenward_roger"
     role: Literal["primary", "supportive"] = "primary"
 
     @model_validator(mode="before")

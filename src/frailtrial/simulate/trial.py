@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from frailtrial.dataset import TrialDataset, validate_dataset
+from frailtrial.dataset.populations import population_flags, scheduled_doses
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol
 from frailtrial.simulate.allocation import allocate
@@ -174,8 +175,6 @@ def simulate_trial(
     screening = draw_screening(protocol, cal, ids, randomized_on, start, streams[5])
 
     n_doses = dosing.groupby("participant_id").size().reindex(ids, fill_value=0).to_numpy()
-    scheduled = {a.name: len(a.dose.infusion_days) for a in protocol.arms}
-    full_course = n_doses == np.array([scheduled[a] for a in arms])
     attended = att.status == "attended"
     withdrawn = att.withdrawal_day >= 0
     withdrawn_on = np.where(
@@ -199,9 +198,10 @@ def simulate_trial(
     )
     for c in chars:
         participants[c] = base[c].to_numpy()
-    participants["itt"] = True
-    participants["safety"] = n_doses > 0
-    participants["per_protocol"] = full_course & attended[:, -1] & ~withdrawn
+    # attended visit days are drawn within their windows (attendance.py)
+    flags = population_flags(n_doses, scheduled_doses(protocol, arms), attended[:, -1], withdrawn)
+    for population, flag in flags.items():
+        participants[population] = flag
     participants["withdrawn_on"] = withdrawn_on
     participants["withdrawal_reason"] = pd.Series(["withdrew consent"] * n_total).where(withdrawn)
     participants["arm_received"] = pd.Series(arms).where(n_doses > 0)

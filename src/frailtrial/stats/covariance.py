@@ -13,7 +13,8 @@ the line search.
 
 Each structure also has SAS PROC MIXED's own parameterisation (``native``: variances,
 covariances, correlations as SAS lists them); Kenward-Roger uses it so that its
-second-derivative term matches SAS (``ddfm=kr``), and ``kr-linear`` drops that term.
+second-derivative term matches SAS (``ddfm=kr``), and ``kenward_roger_linear`` drops that term.
+The names are those of :mod:`frailtrial.stats.model_options` (:func:`make_structure`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from numpy.typing import NDArray
 
 Array = NDArray[Any]
 
-STRUCTURES = ("us", "cs", "csh", "ar1", "ar1h", "toep", "toeph", "adh")
 
 _STEP = 1e-20  # complex step
 _FD = 1e-5  # finite difference for second derivatives

@@ -18,8 +18,9 @@ formulaic's transforms (``log(y)``, ``I(x * 2)``, ``C(arm, Treatment('placebo'))
 
 Inference: coefficients, least-squares means (emmeans/SAS convention: equal weights over
 the levels of other factors, numeric covariates at their mean), treatment contrasts per
-visit and averaged over visits, with Satterthwaite, Kenward-Roger (``kr``, ``kr-linear``),
-residual or between-within degrees of freedom.
+visit and averaged over visits, with the degrees of freedom of
+:data:`frailtrial.stats.model_options.DF_METHODS` (Satterthwaite, Kenward-Roger and its
+linear variant, residual, between-within).
 """
 
 from __future__ import annotations
@@ -39,10 +40,9 @@ from threadpoolctl import threadpool_limits
 
 from frailtrial.errors import ConvergenceError, InputError
 from frailtrial.stats import mmrm_core as core
-from frailtrial.stats.covariance import STRUCTURES, Structure, make_structure
+from frailtrial.stats.covariance import Structure, make_structure
 from frailtrial.stats.mmrm_data import ModelFrame, build_frame
 from frailtrial.stats.mmrm_df import (
-    DF_METHODS,
     KenwardRoger,
     Parts,
     between_within,
@@ -51,16 +51,16 @@ from frailtrial.stats.mmrm_df import (
     satterthwaite,
     satterthwaite_many,
 )
+from frailtrial.stats.model_options import covariance_structure, df_method, estimation_method
 
 Array = NDArray[Any]
-METHODS = ("reml", "ml")
 CHUNK = 1000  # data sets optimised together (per-subject arrays ~20 MB at 30 x 6 x 13)
 OPTIMIZER = (
     "Newton-Raphson on -2 log L: analytic Hessian (REML trace term dropped), chord steps "
     "with the exact gradient near the optimum, backtracking line search"
 )
 
-__all__ = ["DF_METHODS", "METHODS", "STRUCTURES", "MmrmFit", "estimate_many", "fit_many", "mmrm"]
+__all__ = ["MmrmFit", "estimate_many", "fit_many", "mmrm"]
 
 
 @dataclass
@@ -158,11 +158,11 @@ class MmrmFit:
     # ---- inference -------------------------------------------------------------------
     def estimate(self, contrasts: Array, df: str = "satterthwaite") -> pd.DataFrame:
         """Estimate, se, df, t, p and 95% CI of each row of a contrast matrix (k, p)."""
-        df = _check_df(df)
+        df = df_method(df)
         lmat = np.atleast_2d(np.asarray(contrasts, dtype=float))
         est = lmat @ self.beta
-        if df in ("kr", "kr-linear"):
-            kr = self._kr(linear=df == "kr-linear")
+        if df in ("kenward_roger", "kenward_roger_linear"):
+            kr = self._kr(linear=df == "kenward_roger_linear")
             var = np.einsum("ip,pq,iq->i", lmat, kr.phi_adj, lmat)
             dfs = np.array([kr.df(self.vcov, row) for row in lmat])
         else:
@@ -305,7 +305,8 @@ class MmrmFit:
         return pd.DataFrame(labels, columns=["contrast", visit]), np.stack(rows)
 
     def to_dict(self, df: str = "satterthwaite") -> dict[str, Any]:
-        """The JSON document of ``frailtrial stats mmrm --json``."""
+        """The JSON document of ``frailtrial stats mmrm --json`` (``df_method`` canonical)."""
+        df = df_method(df)
         lsm = self.lsmeans(df=df) if self.default_specs() else pd.DataFrame()
         con = self.treatment_contrasts(df=df)
         return {
@@ -349,7 +350,7 @@ def estimate_many(fits: list[MmrmFit], contrasts: Array, df: str = "satterthwait
     Returns one row per fit and contrast row: ``fit``, ``row``, estimate, se, df, t, p,
     ci_low, ci_high.
     """
-    df = _check_df(df)
+    df = df_method(df)
     if not fits:
         return pd.DataFrame()
     frame, structure, method = fits[0].frame, fits[0].structure, fits[0].method
@@ -435,23 +436,8 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): v for k, v in row.items()} for row in out.to_dict(orient="records")]
 
 
-def _check_df(df: str) -> str:
-    key = df.lower().replace("_", "-")
-    aliases = {"kenward-roger": "kr", "kenward-roger-linear": "kr-linear", "bw": "between-within"}
-    key = aliases.get(key, key)
-    if key not in DF_METHODS:
-        raise InputError(f"unknown df method {df!r}; allowed: {', '.join(DF_METHODS)}")
-    return key
-
-
 def _check_options(covariance: str, method: str) -> tuple[str, str]:
-    cov = covariance.lower()
-    if cov not in STRUCTURES:
-        raise InputError(f"unknown covariance {covariance!r}; allowed: {', '.join(STRUCTURES)}")
-    meth = method.lower()
-    if meth not in METHODS:
-        raise InputError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
-    return cov, meth
+    return covariance_structure(covariance), estimation_method(method)
 
 
 def fit_many(

@@ -5,7 +5,7 @@
   parameterisation at the optimum).
 - Kenward-Roger (Kenward & Roger 1997, as SAS ``ddfm=kr``): adjusted covariance
   ``Phi_A = Phi + 2 Phi [sum W_hj (Q_hj - P_h Phi P_j - R_hj / 4)] Phi`` in SAS's own
-  covariance parameters, and the scaled-F degrees of freedom; ``kr-linear`` drops the
+  covariance parameters, and the scaled-F degrees of freedom; ``kenward_roger_linear`` drops the
   second-derivative term ``R`` (SAS ``ddfm=kr(linear)``; identical for linear structures
   such as ``us``, ``cs`` and ``toep``).
 - residual: ``N - rank(X)``; between-within: SAS's split of ``N`` into subjects and visits.
@@ -23,7 +23,6 @@ from frailtrial.errors import InputError
 from frailtrial.stats.mmrm_core import batched_cholesky, inverse_from_cholesky, sym_pairs
 
 Array = NDArray[Any]
-DF_METHODS = ("satterthwaite", "kr", "kr-linear", "residual", "between-within")
 
 
 @dataclass

@@ -17,17 +17,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from frailtrial.edc.errors import AccessDenied
-from frailtrial.edc.models import ROLES, Membership
+from frailtrial.edc.models import Membership
+from frailtrial.edc.roles import CLINICAL, ENTRY, OVERSIGHT, PHARMACY, ROLES
 
-CLINICAL = ("investigator", "coordinator")
-ENTRY = (*CLINICAL, "outcome_assessor")
-OVERSIGHT = ("admin", "monitor")
 ALL = ROLES
 
 PERMISSIONS: dict[str, tuple[str, ...]] = {
     "dashboard": ALL,
     "account": ALL,
-    "participants": (*ENTRY, *OVERSIGHT, "statistician", "dsmb", "unblinded_pharmacist"),
+    "participants": (*ENTRY, *OVERSIGHT, "statistician", "dsmb", *PHARMACY),
     "participant": (*ENTRY, *OVERSIGHT, "statistician", "dsmb"),
     "screening_log": (*CLINICAL, *OVERSIGHT),
     "screen": CLINICAL,
@@ -40,7 +38,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "emergency_unblind": ("investigator",),
     "ae_report": CLINICAL,
     "safety": (*CLINICAL, *OVERSIGHT, "statistician", "dsmb"),
-    "pharmacy": ("unblinded_pharmacist",),
+    "pharmacy": PHARMACY,
     "queries": (*CLINICAL, *OVERSIGHT),
     "query_raise": OVERSIGHT,
     "query_answer": CLINICAL,

@@ -5,9 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from frailtrial.protocol.model import STAFF_ROLES
-
-ROLES = STAFF_ROLES
+from frailtrial.edc.roles import ROLES
 
 
 class Trial(models.Model):

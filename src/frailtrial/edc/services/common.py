@@ -15,10 +15,9 @@ from django.utils import timezone
 
 from frailtrial.edc.errors import AccessDenied, TrialLocked
 from frailtrial.edc.models import Membership, Participant, Trial
+from frailtrial.edc.roles import CLINICAL as CLINICAL  # the services' role checks import it here
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol, parse
-
-CLINICAL = ("investigator", "coordinator")
 
 
 def require(actor: Membership, roles: Iterable[str], what: str) -> None:

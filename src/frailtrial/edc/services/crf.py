@@ -15,9 +15,9 @@ from django.db import IntegrityError
 from frailtrial.edc.eligibility import score_answers
 from frailtrial.edc.errors import Conflict
 from frailtrial.edc.models import Crf, Measurement, Membership, Participant
+from frailtrial.edc.roles import ENTRY
 from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import (
-    CLINICAL,
     now,
     participant,
     protocol_of,
@@ -28,8 +28,6 @@ from frailtrial.edc.services.common import (
 from frailtrial.edc.services.entry import check_version, clean_text, finite
 from frailtrial.edc.services.visits import occurrence
 from frailtrial.errors import InputError
-
-ENTRY_ROLES = (*CLINICAL, "outcome_assessor")
 
 
 def _check_visit(p: Participant, visit: str) -> None:
@@ -94,7 +92,7 @@ def record_measurements(
     below_lloq: dict[str, bool] | None = None,
 ) -> list[Measurement]:
     """Enter outcome variables measured at a visit (labs, performance tests) in one form."""
-    require(actor, ENTRY_ROLES, "entering measurements")
+    require(actor, ENTRY, "entering measurements")
     protocol = protocol_of(actor.trial)
     known = {v.name for v in protocol.variables}
     for name, value in values.items():
@@ -127,7 +125,7 @@ def enter_crf(
 ) -> Crf:
     """Save an instrument's answers with their scores; a second save is an edit with a reason,
     made on the stored ``version`` (Conflict when someone saved the CRF in between)."""
-    require(actor, ENTRY_ROLES, "entering a CRF")
+    require(actor, ENTRY, "entering a CRF")
     clean_text(answers, f"{instrument} answers")
     finite(answers, f"{instrument} answers")
     if reason is not None:

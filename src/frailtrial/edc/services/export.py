@@ -16,6 +16,7 @@ import pandas as pd
 from django.db import connection
 
 from frailtrial.dataset import TrialDataset, write_dataset
+from frailtrial.dataset.populations import population_flags, scheduled_doses
 from frailtrial.dataset.schema import DEMOGRAPHICS
 from frailtrial.edc.models import Membership, Trial
 from frailtrial.edc.services import audit
@@ -250,7 +251,6 @@ def build(trial: Trial, with_arm: bool) -> ExportTables:
     pid = parts.set_index("pk")["participant_id"]
     anchor = pd.to_datetime(parts["first_infusion_on"].fillna(parts["randomized_on"]))
     anchor.index = parts["pk"]
-    n_doses = len(protocol.arms[0].dose.infusion_days)
     last_visit = protocol.assessment_visits[-1].name
     doses = inf.groupby("pk").size()
     final = vis[(vis["visit"] == last_visit) & (vis["status"] == "attended")]
@@ -270,13 +270,14 @@ def build(trial: Trial, with_arm: bool) -> ExportTables:
     )
     p["bmi"] = (p["weight_kg"] / (p["height_cm"] / 100) ** 2).round(2)
     n_given = _lookup(doses, parts["pk"]).fillna(0).astype(int)
-    p["itt"] = True
-    p["safety"] = n_given.gt(0).to_numpy()
-    p["per_protocol"] = (
-        n_given.eq(n_doses)
-        & _lookup(final_ok, parts["pk"]).fillna(False).astype(bool)
-        & parts["withdrawn_on"].isna()
-    ).to_numpy()
+    flags = population_flags(
+        n_given,
+        scheduled_doses(protocol, parts["arm"]),
+        _lookup(final_ok, parts["pk"]).fillna(False).astype(bool),
+        parts["withdrawn_on"].notna(),
+    )
+    for population, flag in flags.items():
+        p[population] = flag
     p["withdrawn_on"] = pd.to_datetime(parts["withdrawn_on"])
     p["withdrawal_reason"] = parts["withdrawal_reason"].replace("", None)
     received = inf.groupby("pk")["is_placebo"].first()

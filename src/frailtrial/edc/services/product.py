@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from frailtrial.edc.models import Infusion, Lot, Membership, Preparation
+from frailtrial.edc.roles import CLINICAL, PHARMACY
 from frailtrial.edc.services import audit, safety, visits
 from frailtrial.edc.services.common import (
-    CLINICAL,
     now,
     participant,
     protocol_of,
@@ -34,7 +34,6 @@ from frailtrial.edc.services.entry import (
 from frailtrial.errors import InputError
 from frailtrial.protocol.model import DoseRule
 
-PHARMACY = ("unblinded_pharmacist",)
 ENDOTOXIN_MAX_EU_ML = 0.5
 VIABILITY_MIN_PCT = 70.0
 POSITIVE_MARKERS = ("cd73", "cd90", "cd105")

@@ -6,9 +6,9 @@ import datetime as dt
 from typing import Any
 
 from frailtrial.edc.models import Membership, Participant, VisitOccurrence
+from frailtrial.edc.roles import CLINICAL, ENTRY
 from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import (
-    CLINICAL,
     participant,
     protocol_of,
     require,
@@ -129,7 +129,7 @@ def attend(
 
     A date outside the window needs the deviation ``reason``; changing the date of a visit
     already held is made on its stored ``version`` (Conflict when it changed in between)."""
-    require(actor, (*CLINICAL, "outcome_assessor"), "recording a visit")
+    require(actor, ENTRY, "recording a visit")
     day = event_date(on, "visit date")
     reason = (reason or "").strip()
     clean_text(reason, "deviation reason")

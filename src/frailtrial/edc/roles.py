@@ -1,0 +1,21 @@
+"""The staff roles of the EDC and the groups that permissions are written with, in one place.
+
+The role names are the protocol's (``frailtrial.protocol.model.Role``: blinding lists them);
+the services (``edc/services``) and the web pages (``web/access.py``) build every
+permission from these groups, so a role added or renamed here reaches both.
+"""
+
+from __future__ import annotations
+
+from frailtrial.protocol.model import STAFF_ROLES
+
+ROLES: tuple[str, ...] = STAFF_ROLES
+"""Every role a member of the trial can hold (the participant is not a member)."""
+CLINICAL: tuple[str, ...] = ("investigator", "coordinator")
+"""Site staff who screen, consent, randomize, dose and report adverse events."""
+ENTRY: tuple[str, ...] = (*CLINICAL, "outcome_assessor")
+"""Who records visits and enters measurements and CRFs."""
+OVERSIGHT: tuple[str, ...] = ("admin", "monitor")
+"""Who raises and closes queries and reviews the audit trail."""
+PHARMACY: tuple[str, ...] = ("unblinded_pharmacist",)
+"""Who releases lots and prepares doses (unblinded)."""
