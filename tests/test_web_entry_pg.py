@@ -11,13 +11,11 @@ from typing import Any
 
 import pytest
 
-from edc_support import pg_url  # noqa: F401
-
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def world(pg_url: str) -> dict[str, Any]:  # noqa: F811
+def world(pg_url: str) -> dict[str, Any]:
     from frailtrial.web.config import setup
 
     setup(pg_url)

@@ -262,3 +262,23 @@ def test_password_change_revokes_tokens(
     token = issue_token(member)
     assert _post_login(Client(), user.username, PASSWORD, addr="10.7.0.2").status_code == 302
     assert member_for_token(token) is not None
+
+
+def test_a_rehash_at_login_keeps_the_tokens(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hasher upgrade (here: more PBKDF2 iterations) rehashes the password at the next
+    login; that is not a password change and must not cut off the user's API clients."""
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+    from django.test import Client
+
+    from frailtrial.web.security import issue_token, member_for_token
+
+    member = world["m"]["admin"]
+    token = issue_token(member)
+    before = member.user.password
+    monkeypatch.setattr(PBKDF2PasswordHasher, "iterations", PBKDF2PasswordHasher.iterations + 1)
+    assert _post_login(Client(), member.user.username, PASSWORD, addr="10.7.0.3").status_code == 302
+    member.user.refresh_from_db()
+    assert member.user.password != before  # rehashed
+    assert member_for_token(token) is not None

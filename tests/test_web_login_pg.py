@@ -7,14 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from edc_support import new_trial, pg_url  # noqa: F401
+from edc_support import new_trial
 
 N = 40
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 def test_40_parallel_guesses_are_counted_exactly(
-    pg_url: str,  # noqa: F811
+    pg_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from frailtrial.web.config import setup

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from edc_support import pg_url  # noqa: F401
 from web_support import trial_with_data, web_store
 
 MAX_EXAMPLES = 12

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from frailtrial.errors import InputError
 from frailtrial.protocol.checks import check
@@ -16,6 +16,7 @@ from frailtrial.protocol.yaml_errors import duplicate_keys, yaml_error
 
 _BUILTIN_PACKAGE = "frailtrial.protocol.builtin"
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class ProtocolError(InputError):
@@ -32,6 +33,20 @@ def package_yaml_names(package: str) -> list[str]:
     """The names (without .yaml) of the YAML files shipped in a package, sorted."""
     files = resources.files(package).iterdir()
     return sorted(f.name[:-5] for f in files if f.name.endswith(".yaml"))
+
+
+def load_packaged(package: str, name: str, model: type[_M], what: str) -> _M:
+    """The YAML file ``name`` shipped in ``package``, validated as ``model``; InputError
+    listing the available names when there is none (``what`` says what they are)."""
+    names = package_yaml_names(package)
+    if name not in names:
+        raise InputError(f"no {what} for {name!r}; available: {', '.join(names)}")
+    where = f"{package.removeprefix('frailtrial.protocol.').replace('.', '/')}/{name}.yaml"
+    text = resources.files(package).joinpath(f"{name}.yaml").read_text("utf-8")
+    try:
+        return model.model_validate(read_yaml(text, where))
+    except ValidationError as exc:  # a packaging error, not a user's
+        raise AssertionError(f"{where} is malformed: {exc}") from exc
 
 
 def builtin_names() -> list[str]:

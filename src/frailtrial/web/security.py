@@ -221,8 +221,13 @@ def revoke_tokens_of_user(user_id: int) -> int:
 def revoke_on_password_change(
     sender: Any, instance: Any, update_fields: Any = None, **_: Any
 ) -> None:
-    """pre_save of a user: a changed password hash revokes the user's API tokens."""
+    """pre_save of a user: a new password (set with ``set_password``, which every path that
+    changes one uses: the account page, ``web set-password``) revokes the user's API tokens.
+    Django's rehash of the same password at login (a hasher upgrade, more iterations) saves
+    a new hash too but sets no raw password: it revokes nothing."""
     if instance.pk is None or (update_fields is not None and "password" not in update_fields):
+        return
+    if getattr(instance, "_password", None) is None:  # a rehash, not a new password
         return
     stored = (
         type(instance).objects.filter(pk=instance.pk).values_list("password", flat=True).first()

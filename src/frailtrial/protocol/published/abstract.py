@@ -12,13 +12,11 @@ lists, in words, the facts a reader would want that the abstract does not give.
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from frailtrial.errors import InputError
-from frailtrial.protocol.loader import package_yaml_names, read_yaml
+from frailtrial.protocol.loader import load_packaged, package_yaml_names
 
 _PACKAGE = "frailtrial.protocol.published.abstracts"
 
@@ -71,13 +69,4 @@ def abstract_names() -> list[str]:
 
 def load_abstract(name: str) -> PublishedAbstract:
     """What the abstract of trial ``name`` (e.g. ``cratus-2017``) states."""
-    if name not in abstract_names():
-        raise InputError(
-            f"no published abstract for {name!r}; available: {', '.join(abstract_names())}"
-        )
-    text = resources.files(_PACKAGE).joinpath(f"{name}.yaml").read_text("utf-8")
-    data = read_yaml(text, f"published/abstracts/{name}.yaml")
-    try:
-        return PublishedAbstract.model_validate(data)
-    except ValidationError as exc:  # a packaging error, not a user's
-        raise AssertionError(f"published/abstracts/{name}.yaml is malformed: {exc}") from exc
+    return load_packaged(_PACKAGE, name, PublishedAbstract, "published abstract")

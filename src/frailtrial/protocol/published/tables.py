@@ -7,13 +7,11 @@ Numbers are the PRINTED strings, so that "76.0" and "9.0" keep their one decimal
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from frailtrial.errors import InputError
-from frailtrial.protocol.loader import package_yaml_names, read_yaml
+from frailtrial.protocol.loader import load_packaged, package_yaml_names
 
 _PACKAGE = "frailtrial.protocol.published"
 
@@ -207,13 +205,4 @@ def published_names() -> list[str]:
 
 def load_published(name: str) -> PublishedTrial:
     """The published tables of a trial by name (e.g. ``huc-msc-2024``)."""
-    if name not in published_names():
-        raise InputError(
-            f"no published tables for {name!r}; available: {', '.join(published_names())}"
-        )
-    text = resources.files(_PACKAGE).joinpath(f"{name}.yaml").read_text("utf-8")
-    data = read_yaml(text, f"published/{name}.yaml")
-    try:
-        return PublishedTrial.model_validate(data)
-    except ValidationError as exc:  # a packaging error, not a user's
-        raise AssertionError(f"published/{name}.yaml is malformed: {exc}") from exc
+    return load_packaged(_PACKAGE, name, PublishedTrial, "published tables")
