@@ -12,7 +12,7 @@ import pytest
 
 from frailtrial.errors import InputError
 from frailtrial.stats import incidence as inc
-from frailtrial.stats.tests import risk_difference
+from frailtrial.stats.effect_sizes import risk_difference
 
 REF: dict[str, Any] = json.loads(
     (Path(__file__).parent / "reference" / "incidence.json").read_text()

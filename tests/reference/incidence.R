@@ -1,5 +1,5 @@
 # Regenerates tests/reference/incidence.json, the R results tests/test_stats_incidence.py
-# compares frailtrial.stats.incidence (and the Newcombe risk difference of stats.tests)
+# compares frailtrial.stats.incidence (and the Newcombe risk difference of stats.effect_sizes)
 # against. Run from the repository root:
 #   Rscript tests/reference/incidence.R
 # (R base stats + jsonlite.) binom.test gives the Clopper-Pearson interval, fisher.test the

@@ -1,5 +1,6 @@
 # Regenerates tests/reference/stats_tests.json, the R results tests/test_stats_tests.py
-# compares frailtrial.stats.tests against. Run from the repository root:
+# compares the stats test families (frailtrial.stats.parametric, nonparametric, selection,
+# contingency, effect_sizes) against. Run from the repository root:
 #   Rscript tests/reference/stats_tests.R
 # (R 4.2 base stats + jsonlite + effectsize (Debian r-cran-effectsize); the Hedges g interval
 # is also computed here by inverting the noncentral t distribution with uniroot.)

@@ -36,7 +36,7 @@ from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol
 from frailtrial.protocol.model import Endpoint, ModelSpec
 from frailtrial.stats import incidence as inc
-from frailtrial.stats.tests import risk_difference
+from frailtrial.stats.effect_sizes import risk_difference
 
 INCIDENCE_VARIABLES: dict[str, str] = {
     "ae": "adverse event",

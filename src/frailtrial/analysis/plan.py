@@ -1,4 +1,5 @@
-"""The analysis plan's test rules applied through ``frailtrial.stats.tests``.
+"""The analysis plan's test rules applied through ``frailtrial.stats.selection`` and
+``frailtrial.stats.contingency``.
 
 Each function returns a :class:`Comparison` (test name, p, why) rather than raising when a
 comparison cannot be made on the data at hand (too few values, a constant sample, an empty
@@ -23,10 +24,12 @@ import numpy.typing as npt
 from frailtrial.errors import InputError
 from frailtrial.protocol.model import AnalysisPlan
 from frailtrial.stats import multiplicity as mult
-from frailtrial.stats import tests as st
+from frailtrial.stats.contingency import compare_proportions, fisher_exact
+from frailtrial.stats.results import TestResult
+from frailtrial.stats.selection import Rule, compare_to_baseline, compare_two_groups
 
 FloatArray = npt.NDArray[np.float64]
-_RULES: dict[str, st.Rule] = {
+_RULES: dict[str, Rule] = {
     "t_or_mann_whitney": "auto",
     "t": "parametric",
     "mann_whitney": "nonparametric",
@@ -57,13 +60,13 @@ def _none(reason: str) -> Comparison:
 
 
 def _two_samples(
-    compare: Callable[..., st.TestResult],
+    compare: Callable[..., TestResult],
     x: FloatArray,
     y: FloatArray,
     rule: str,
     plan: AnalysisPlan,
 ) -> Comparison:
-    """``compare`` (a ``stats.tests`` rule-based comparison) by the plan's ``rule``, without
+    """``compare`` (a ``stats.selection`` rule-based comparison) by the plan's ``rule``, without
     the estimate's CI; an ``InputError`` (a sample the test cannot take) becomes the reason
     of an empty cell."""
     try:
@@ -78,7 +81,7 @@ def between(a: FloatArray, b: FloatArray, plan: AnalysisPlan) -> Comparison:
     a, b = a[~np.isnan(a)], b[~np.isnan(b)]
     if min(a.size, b.size) < 3:
         return _none(f"fewer than 3 values in a group ({a.size}, {b.size})")
-    return _two_samples(st.compare_two_groups, a, b, plan.between_groups, plan)
+    return _two_samples(compare_two_groups, a, b, plan.between_groups, plan)
 
 
 def within(before: FloatArray, after: FloatArray, plan: AnalysisPlan) -> Comparison:
@@ -87,7 +90,7 @@ def within(before: FloatArray, after: FloatArray, plan: AnalysisPlan) -> Compari
     before, after = before[keep], after[keep]
     if before.size < 3:
         return _none(f"fewer than 3 pairs ({before.size})")
-    return _two_samples(st.compare_to_baseline, before, after, plan.within_group, plan)
+    return _two_samples(compare_to_baseline, before, after, plan.within_group, plan)
 
 
 def categorical(table: npt.NDArray[np.int64], plan: AnalysisPlan) -> Comparison:
@@ -97,7 +100,7 @@ def categorical(table: npt.NDArray[np.int64], plan: AnalysisPlan) -> Comparison:
     if t.shape[1] < 2 or (t.sum(axis=1) == 0).any():
         return _none("no variation between levels")
     try:
-        res = st.compare_proportions(t, rule=_CATEGORICAL[plan.categorical], odds_ratio=False)
+        res = compare_proportions(t, rule=_CATEGORICAL[plan.categorical], odds_ratio=False)
     except InputError as exc:
         return _none(str(exc))
     return Comparison(res.test, res.p, res.reason)
@@ -106,7 +109,7 @@ def categorical(table: npt.NDArray[np.int64], plan: AnalysisPlan) -> Comparison:
 def fisher(table: npt.NDArray[np.int64]) -> Comparison:
     """Fisher's exact test of a 2 x 2 (or r x c) table, as Table 2 reports per term."""
     try:
-        res = st.fisher_exact(table, odds_ratio=False)
+        res = fisher_exact(table, odds_ratio=False)
     except InputError as exc:
         return _none(str(exc))
     return Comparison(res.test, res.p, res.reason)

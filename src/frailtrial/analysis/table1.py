@@ -19,7 +19,8 @@ from frailtrial.analysis.plan import Comparison, between, categorical
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol
 from frailtrial.protocol.model import BaselineCharacteristic
-from frailtrial.stats import tests as st
+from frailtrial.stats.effect_sizes import smd_binary, smd_continuous
+from frailtrial.stats.selection import shapiro_wilk
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def _normal(values: list[np.ndarray], alpha: float) -> bool:
         if v.size < 3:
             return False
         try:
-            if not st.shapiro_wilk(v, alpha).normal:
+            if not shapiro_wilk(v, alpha).normal:
                 return False
         except InputError:
             return False
@@ -45,7 +46,7 @@ def _normal(values: list[np.ndarray], alpha: float) -> bool:
 
 def _smd_cont(a: np.ndarray, b: np.ndarray) -> float:
     try:
-        return st.smd_continuous(a, b)
+        return smd_continuous(a, b)
     except InputError:
         return math.nan
 
@@ -138,7 +139,7 @@ def _categorical(
         for arm, cmp in tests.items():
             ka, na = int(counts[arm][i]), totals[arm]
             kc, nc = int(counts[control][i]), totals[control]
-            smd = st.smd_binary(ka, na, kc, nc) if na and nc else math.nan
+            smd = smd_binary(ka, na, kc, nc) if na and nc else math.nan
             first = i == 0
             row |= _test_cols(arm, cmp if first else Comparison("", math.nan, ""), smd)
         rows.append(row)

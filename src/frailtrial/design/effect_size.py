@@ -2,6 +2,9 @@
 
 A planning effect taken from a small prior trial (mean, SD, n per arm) is itself an
 estimate; its confidence interval shows how wide the range of plausible sample sizes is.
+d, g and the noncentral-t interval are computed by :mod:`frailtrial.stats.effect_sizes`
+(as Hedges' g of two samples); this module checks a published table's numbers and adds
+the Hedges-Olkin interval.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any, Literal
 from scipy import stats
 
 from frailtrial.errors import InputError
-from frailtrial.stats.tests import hedges_j, noncentral_t_interval
+from frailtrial.stats.effect_sizes import pooled_smd, smd_interval
 
 CiMethod = Literal["noncentral-t", "hedges-olkin"]
 
@@ -68,13 +71,10 @@ def effect_size(
         raise InputError(f"confidence level must be in (0, 1), got {level}")
     if ci_method not in ("noncentral-t", "hedges-olkin"):
         raise InputError(f"ci method must be noncentral-t or hedges-olkin, got {ci_method!r}")
-    df = n1 + n2 - 2
-    sp = math.sqrt(((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / df)
-    d = (mean1 - mean2) / sp
-    j = hedges_j(df)
-    scale = math.sqrt(1 / n1 + 1 / n2)
+    s = pooled_smd(mean1 - mean2, sd1**2, n1, sd2**2, n2)
+    d, j = s.d, s.j
     if ci_method == "noncentral-t":
-        lo, hi = (v * scale for v in noncentral_t_interval(d / scale, df, level))
+        lo, hi = smd_interval(d, n1, n2, level)
         formula = "CI: noncentral-t inversion of t = d / sqrt(1/n1 + 1/n2), df = n1 + n2 - 2"
     else:
         se = math.sqrt((n1 + n2) / (n1 * n2) + d**2 / (2 * (n1 + n2)))
@@ -82,11 +82,11 @@ def effect_size(
         lo, hi = d - z * se, d + z * se
         formula = "CI: Hedges-Olkin d +- z * sqrt((n1 + n2)/(n1 n2) + d^2 / (2 (n1 + n2)))"
     return EffectSizeResult(
-        mean_difference=mean1 - mean2,
-        pooled_sd=sp,
-        df=df,
+        mean_difference=s.mean_difference,
+        pooled_sd=s.pooled_sd,
+        df=s.df,
         cohens_d=d,
-        hedges_g=j * d,
+        hedges_g=s.g,
         correction_j=j,
         ci_level=level,
         ci_method=ci_method,

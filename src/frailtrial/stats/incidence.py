@@ -10,7 +10,7 @@ Cochran-Armitage trend test, matching R's ``binom.test``, ``fisher.test`` and
     cochran_armitage([0, 1, 3], [10, 10, 10], [0, 1, 2])   # z, chi-square, p
 
 The risk difference with its Newcombe hybrid-score CI is
-:func:`frailtrial.stats.tests.risk_difference`.
+:func:`frailtrial.stats.effect_sizes.risk_difference`.
 """
 
 from __future__ import annotations
@@ -23,13 +23,8 @@ import numpy as np
 from scipy import stats as sps
 
 from frailtrial.errors import InputError
-from frailtrial.stats import tests as st
-
-
-def _count(events: int, n: int, name: str) -> tuple[int, int]:
-    if int(events) != events or int(n) != n or n < 1 or not 0 <= events <= n:
-        raise InputError(f"{name}: need whole counts with 0 <= events <= n and n >= 1")
-    return int(events), int(n)
+from frailtrial.stats.contingency import fisher_exact
+from frailtrial.stats.samples import whole_counts
 
 
 def clopper_pearson(events: int, n: int, conf_level: float = 0.95) -> tuple[float, float]:
@@ -37,7 +32,7 @@ def clopper_pearson(events: int, n: int, conf_level: float = 0.95) -> tuple[floa
     quantiles, with 0 (no events) and 1 (all events) as the open ends."""
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must lie in (0, 1), got {conf_level}")
-    x, m = _count(events, n, "incidence")
+    x, m = whole_counts(events, n, "incidence")
     a = (1 - conf_level) / 2
     low = 0.0 if x == 0 else float(sps.beta.ppf(a, x, m - x + 1))
     high = 1.0 if x == m else float(sps.beta.ppf(1 - a, x + 1, m - x))
@@ -48,12 +43,12 @@ def fisher_2x2(events_a: int, n_a: int, events_b: int, n_b: int) -> float:
     """Two-sided p of Fisher's exact test of events vs non-events in two groups, as R's
     ``fisher.test``. With no events (or only events) in both groups a single table has the
     observed margins, so p = 1, as R gives."""
-    xa, na = _count(events_a, n_a, "group a")
-    xb, nb = _count(events_b, n_b, "group b")
+    xa, na = whole_counts(events_a, n_a, "group a")
+    xb, nb = whole_counts(events_b, n_b, "group b")
     if xa + xb in (0, na + nb):
         return 1.0
     table = np.array([[xa, na - xa], [xb, nb - xb]], dtype=np.int64)
-    return st.fisher_exact(table, odds_ratio=False).p
+    return fisher_exact(table, odds_ratio=False).p
 
 
 @dataclass(frozen=True)
@@ -80,7 +75,7 @@ def cochran_armitage(
     if not len(events) == len(n) == len(scores) or len(events) < 2:
         raise InputError("trend test: need events, n and scores of the same >= 2 groups")
     counts = [
-        _count(x, m, f"group {i + 1}") for i, (x, m) in enumerate(zip(events, n, strict=True))
+        whole_counts(x, m, f"group {i + 1}") for i, (x, m) in enumerate(zip(events, n, strict=True))
     ]
     x = np.array([c[0] for c in counts], dtype=float)
     m = np.array([c[1] for c in counts], dtype=float)
