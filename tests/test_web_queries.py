@@ -20,9 +20,8 @@ def _login(t: dict, role: str):  # type: ignore[no-untyped-def]
 def test_query_lifecycle_is_audited(tmp_path: Path) -> None:
     web_store(tmp_path)
     t = trial_with_data()
-    from frailtrial.edc.models import AuditEntry
+    from frailtrial.edc.models import AuditEntry, DataQuery
     from frailtrial.edc.services import audit
-    from frailtrial.web.models import DataQuery
 
     monitor, coord = _login(t, "monitor"), _login(t, "coordinator")
     monitor.post(f"/queries/raise/{t['crf'].pk}/", {"field": "tug_s", "text": "source says 12.5"})
