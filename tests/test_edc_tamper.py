@@ -22,7 +22,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("tamper")
     url = sqlite_url(folder)
     use_store(url)
-    from frailtrial.edc.services import crf, randomization, safety, visits
+    from frailtrial.edc.services import crf, oversight, randomization, safety, visits
 
     t = new_trial()
     coord = t["m"]["coordinator"]
@@ -38,6 +38,15 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ae = report_sae(coord, pid, "2024-03-06")
     safety.update(coord, ae.pk, {"outcome": "recovered"}, "follow-up call", version=1)
     randomization.emergency_unblind(t["m"]["investigator"], pid, "anaphylaxis, arm needed now")
+    monitor = t["m"]["monitor"]
+    saved = crf.enter_crf(
+        coord, pid, "baseline", "tug", {"tug_s": 9.0}, reason="re-timed", version=2
+    )
+    asked = oversight.raise_query(monitor, saved.pk, "tug_s", "source says 9.5")
+    oversight.answer_query(coord, asked.pk, "re-timed on the day")
+    oversight.close_query(monitor, asked.pk)
+    oversight.raise_query(monitor, saved.pk, "tug_s", "left open")
+    oversight.mark_sdv(monitor, saved.pk)
     from django.db import connections
 
     connections.close_all()
@@ -103,6 +112,16 @@ ATTACKS = {
         "UPDATE edc_participant SET emergency_unblinded = 0",
     ),
     "adverse event": ("edc_adverseevent", "outcome", "UPDATE edc_adverseevent SET outcome = 'x'"),
+    "query answer rewritten": (
+        "web_dataquery",
+        "answer",
+        "UPDATE web_dataquery SET answer = 'never asked'",
+    ),
+    "sdv mark moved to a later version": (
+        "web_sdvmark",
+        "crf_version",
+        "UPDATE web_sdvmark SET crf_version = crf_version + 1",
+    ),
     "minimization secret set to a known value": (
         "edc_trial",
         "minimization_secret",
@@ -110,6 +129,7 @@ ATTACKS = {
     ),
 }
 WHERE = {
+    "web_dataquery": {"answer": "status = 'closed'"},
     "edc_listentry": {"arm": "used = 0", "used": "used = 1"},
     "edc_participant": {"emergency_unblinded": "emergency_unblinded = 1"},
 }
@@ -126,6 +146,18 @@ def test_direct_edit_is_found_naming_table_row_and_field(store: str, name: str) 
     report = verify_store()
     assert not report.ok
     assert (table, str(row), column) in {(f.table, f.row, f.field) for f in report.findings}
+
+
+def test_a_store_with_queries_and_sdv_marks_verifies_with_no_finding(store: str) -> None:
+    """Queries raised, answered and closed, and an SDV mark, all through the oversight
+    service: every row matches its last audited value (no false alarm)."""
+    from frailtrial.edc.models import DataQuery, SdvMark
+    from frailtrial.edc.services.integrity import verify_store
+
+    assert sorted(DataQuery.objects.values_list("status", flat=True)) == ["closed", "open"]
+    assert SdvMark.objects.count() == 1
+    report = verify_store()
+    assert report.ok and report.findings == (), report.problem
 
 
 def test_rows_deleted_or_inserted_without_audit_are_found(store: str) -> None:

@@ -22,7 +22,7 @@ from web_support import PASSWORD, trial_with_data, web_store
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     web_store(tmp_path_factory.mktemp("web-access"))
     t = trial_with_data()
-    from frailtrial.web.models import DataQuery
+    from frailtrial.edc.models import DataQuery
     from frailtrial.web.security import issue_token
 
     q = DataQuery.objects.create(

@@ -20,9 +20,8 @@ def _login(t: dict, role: str):  # type: ignore[no-untyped-def]
 def test_query_lifecycle_is_audited(tmp_path: Path) -> None:
     web_store(tmp_path)
     t = trial_with_data()
-    from frailtrial.edc.models import AuditEntry
+    from frailtrial.edc.models import AuditEntry, DataQuery
     from frailtrial.edc.services import audit
-    from frailtrial.web.models import DataQuery
 
     monitor, coord = _login(t, "monitor"), _login(t, "coordinator")
     monitor.post(f"/queries/raise/{t['crf'].pk}/", {"field": "tug_s", "text": "source says 12.5"})
@@ -45,3 +44,24 @@ def test_query_lifecycle_is_audited(tmp_path: Path) -> None:
     )
     assert reasons[-2:] == ["query answered", "query closed"]
     assert audit.verify_chain().ok
+
+
+def test_sdv_route_and_dsmb_page_call_the_oversight_service(tmp_path: Path) -> None:
+    web_store(tmp_path)
+    t = trial_with_data()
+    from frailtrial.edc.models import SdvMark
+    from frailtrial.edc.services import oversight
+
+    monitor = _login(t, "monitor")
+    for _ in range(2):
+        r = monitor.post(f"/sdv/{t['crf'].pk}/")
+        assert r.status_code == 302 and r["Location"].endswith("/crf/tug/")
+    assert SdvMark.objects.filter(crf_id=t["crf"].pk).count() == 1
+    assert monitor.post("/sdv/999999/").status_code == 403  # no such CRF
+    page = _login(t, "dsmb").get("/dsmb/").content.decode()
+    report = oversight.dsmb_report(t["m"]["dsmb"])
+    for key, label in oversight.COUNTS:
+        cells = "".join(f'<td class="num">{report.counts[key][a]}</td>' for a in report.arm_names)
+        assert f'<th scope="row">{label}</th>{cells}' in page
+    assert '<th scope="row">Infections</th>' in page
+    assert _login(t, "monitor").get("/dsmb/").status_code == 403

@@ -17,5 +17,7 @@ ENTRY: tuple[str, ...] = (*CLINICAL, "outcome_assessor")
 """Who records visits and enters measurements and CRFs."""
 OVERSIGHT: tuple[str, ...] = ("admin", "monitor")
 """Who raises and closes queries and reviews the audit trail."""
+SDV: tuple[str, ...] = ("monitor",)
+"""Who marks a CRF as verified against source."""
 PHARMACY: tuple[str, ...] = ("unblinded_pharmacist",)
 """Who releases lots and prepares doses (unblinded)."""

@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 
 from frailtrial.edc.errors import AccessDenied
 from frailtrial.edc.models import Membership
-from frailtrial.edc.roles import CLINICAL, ENTRY, OVERSIGHT, PHARMACY, ROLES
+from frailtrial.edc.roles import CLINICAL, ENTRY, OVERSIGHT, PHARMACY, ROLES, SDV
 
 ALL = ROLES
 
@@ -43,7 +43,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "query_raise": OVERSIGHT,
     "query_answer": CLINICAL,
     "query_close": OVERSIGHT,
-    "sdv": ("monitor",),
+    "sdv": SDV,
     "audit": (*CLINICAL, *OVERSIGHT),
     "dsmb_report": ("dsmb",),
     "lock": ("admin",),

@@ -1,46 +1,11 @@
-"""What the pages add to the store: data queries, SDV marks, API tokens, login throttles."""
+"""What the pages add to the store: API tokens and login throttles (queries and SDV marks
+are the EDC's: ``frailtrial.edc.models.oversight``)."""
 
 from __future__ import annotations
 
 from django.db import models
 
-from frailtrial.edc.models import Membership, Participant, Trial
-
-
-class DataQuery(models.Model):
-    """A question on one field of one record, raised by a monitor or investigator."""
-
-    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="queries")
-    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="queries")
-    model = models.CharField(max_length=64)
-    object_id = models.CharField(max_length=64)
-    field = models.CharField(max_length=80)
-    text = models.TextField()
-    status = models.CharField(max_length=16, default="open")  # open, answered, closed
-    raised_by = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="+")
-    raised_at = models.DateTimeField()
-    answer = models.TextField(blank=True, default="")
-    answered_by = models.ForeignKey(
-        Membership, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    answered_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
-
-
-class SdvMark(models.Model):
-    """A monitor's source-data verification of one CRF at its current version."""
-
-    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="+")
-    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="sdv")
-    crf_id = models.BigIntegerField()
-    crf_version = models.IntegerField()
-    by = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="+")
-    at = models.DateTimeField()
-
-    class Meta:
-        constraints = [  # noqa: RUF012
-            models.UniqueConstraint(fields=["crf_id", "crf_version"], name="sdv_unique"),
-        ]
+from frailtrial.edc.models import Membership
 
 
 class ApiToken(models.Model):

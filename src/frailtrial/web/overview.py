@@ -10,9 +10,16 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from frailtrial.edc.models import Crf, Membership, Participant, SaeAlert, Screening, VisitOccurrence
+from frailtrial.edc.models import (
+    Crf,
+    DataQuery,
+    Membership,
+    Participant,
+    SaeAlert,
+    Screening,
+    VisitOccurrence,
+)
 from frailtrial.edc.services.common import protocol_of
-from frailtrial.web.models import DataQuery
 
 
 def participants(member: Membership) -> QuerySet[Participant]:

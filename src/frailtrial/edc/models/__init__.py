@@ -11,6 +11,7 @@ from frailtrial.edc.models.enrolment import (
     Screening,
 )
 from frailtrial.edc.models.notices import Notice
+from frailtrial.edc.models.oversight import DataQuery, SdvMark
 from frailtrial.edc.models.product import Infusion, Lot, Preparation
 from frailtrial.edc.models.records import AdverseEvent, Crf, Measurement, SaeAlert, VisitOccurrence
 from frailtrial.edc.models.trial import ROLES, Membership, Site, Trial
@@ -23,6 +24,7 @@ __all__ = [
     "AuditHead",
     "Consent",
     "Crf",
+    "DataQuery",
     "EmergencyUnblinding",
     "Infusion",
     "ListEntry",
@@ -35,6 +37,7 @@ __all__ = [
     "RandomizationList",
     "SaeAlert",
     "Screening",
+    "SdvMark",
     "Site",
     "Trial",
     "VisitOccurrence",

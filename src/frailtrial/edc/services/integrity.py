@@ -43,6 +43,8 @@ CHECKED = (
     "measurement",
     "adverseevent",
     "saealert",
+    "dataquery",
+    "sdvmark",
 )
 OMITTED = "..."  # an audited value left out of the snapshot (the trial's protocol text)
 UNAUDITED = {"listentry": {"used"}}  # set on allocation; checked against the allocations

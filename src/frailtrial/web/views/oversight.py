@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import tempfile
 import zipfile
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +18,13 @@ from django.views.decorators.http import require_POST
 from frailtrial.edc.models import (
     AdverseEvent,
     Crf,
-    Infusion,
-    Measurement,
     Membership,
     Participant,
 )
-from frailtrial.edc.services import audit, export, trials, unblinding
-from frailtrial.edc.services.common import participant, protocol_of, sees_arm, snapshot, write
+from frailtrial.edc.services import audit, export, oversight, trials, unblinding
+from frailtrial.edc.services.common import participant, protocol_of, sees_arm
 from frailtrial.errors import InputError
 from frailtrial.web import access, overview
-from frailtrial.web.models import DataQuery, SdvMark
 
 
 @access.page("dashboard")
@@ -81,91 +77,49 @@ def query_list(request: HttpRequest, member: Membership) -> HttpResponse:
     )
 
 
-def _crf(member: Membership, crf_id: int) -> Crf | None:
-    """The trial's CRF by id, or None; AccessDenied when its participant is another site's."""
-    crf = Crf.objects.filter(pk=crf_id, participant__trial_id=member.trial_id).first()
-    if crf is not None:
-        participant(member, crf.participant.participant_id)
-    return crf
-
-
 def _back_to(crf: Crf) -> HttpResponse:
     return redirect(
         "web:crf", pid=crf.participant.participant_id, visit=crf.visit, instrument=crf.instrument
     )
 
 
+def _trial_crf(request: HttpRequest, member: Membership, crf_id: int) -> Crf | HttpResponse:
+    """The CRF the route names, or the 403 page when the trial has none."""
+    try:
+        return oversight.trial_crf(member, crf_id)
+    except InputError:
+        return access.denied(request, "No such CRF in this trial.")
+
+
 @access.page("query_raise")
 @require_POST
 def query_raise(request: HttpRequest, member: Membership, crf_id: int) -> HttpResponse:
     """Raise a query on one field of a CRF."""
-    crf = _crf(member, crf_id)
-    if crf is None:
-        return access.denied(request, "No such CRF in this trial.")
+    crf = _trial_crf(request, member, crf_id)
+    if isinstance(crf, HttpResponse):
+        return crf
     form = QueryForm(request.POST)
-    if form.is_valid():
-        with write(member) as trial:
-            q = DataQuery.objects.create(
-                trial=trial,
-                participant=crf.participant,
-                model="crf",
-                object_id=str(crf.pk),
-                field=form.cleaned_data["field"],
-                text=form.cleaned_data["text"],
-                raised_by=member,
-                raised_at=timezone.now(),
-            )
-            audit.record(member, "create", q, None, snapshot(q))
-        messages.success(request, "Query raised.")
-    else:
+    if not form.is_valid():
         messages.error(request, "A query needs a field and a question.")
+        return _back_to(crf)
+    try:
+        oversight.raise_query(member, crf.pk, form.cleaned_data["field"], form.cleaned_data["text"])
+        messages.success(request, "Query raised.")
+    except InputError as exc:
+        messages.error(request, str(exc))
     return _back_to(crf)
-
-
-def _query(member: Membership, query_id: int) -> DataQuery:
-    q = (
-        DataQuery.objects.select_related("participant")
-        .filter(pk=query_id, trial_id=member.trial_id)
-        .first()
-    )
-    if q is None:
-        raise InputError(f"no query {query_id}")
-    participant(member, q.participant.participant_id)
-    return q
 
 
 @access.page("query_answer")
 @require_POST
 def query_answer(request: HttpRequest, member: Membership, query_id: int) -> HttpResponse:
     """The site answers an open query."""
-    text = request.POST.get("answer", "").strip()
     try:
-        q = _query(member, query_id)
-        if not text or q.status == "closed":
-            raise InputError("an answer needs text, and the query must not be closed")
-        _audited_update(
-            member,
-            q,
-            "query answered",
-            answer=text,
-            status="answered",
-            answered_by=member,
-            answered_at=timezone.now(),
-        )
+        oversight.answer_query(member, query_id, request.POST.get("answer", ""))
         messages.success(request, "Answer saved.")
     except InputError as exc:
         messages.error(request, str(exc))
     return redirect("web:queries")
-
-
-def _audited_update(member: Membership, obj: Any, reason: str, **fields: Any) -> None:
-    """Change fields of a record in one write transaction, with its audit row."""
-    with write(member):
-        old = snapshot(obj)
-        for name, value in fields.items():
-            setattr(obj, name, value)
-        obj.save()
-        audit.record(member, "update", obj, old, snapshot(obj), reason)
 
 
 @access.page("query_close")
@@ -173,8 +127,7 @@ def _audited_update(member: Membership, obj: Any, reason: str, **fields: Any) ->
 def query_close(request: HttpRequest, member: Membership, query_id: int) -> HttpResponse:
     """The monitor closes a query."""
     try:
-        q = _query(member, query_id)
-        _audited_update(member, q, "query closed", status="closed", closed_at=timezone.now())
+        oversight.close_query(member, query_id)
         messages.success(request, "Query closed.")
     except InputError as exc:
         messages.error(request, str(exc))
@@ -185,22 +138,10 @@ def query_close(request: HttpRequest, member: Membership, query_id: int) -> Http
 @require_POST
 def sdv_mark(request: HttpRequest, member: Membership, crf_id: int) -> HttpResponse:
     """The monitor marks a CRF (its current version) as verified against source."""
-    crf = _crf(member, crf_id)
-    if crf is None:
-        return access.denied(request, "No such CRF in this trial.")
-    with write(member) as trial:
-        mark, made = SdvMark.objects.get_or_create(
-            crf_id=crf.pk,
-            crf_version=crf.version,
-            defaults={
-                "trial": trial,
-                "participant": crf.participant,
-                "by": member,
-                "at": timezone.now(),
-            },
-        )
-        if made:
-            audit.record(member, "create", mark, None, snapshot(mark))
+    crf = _trial_crf(request, member, crf_id)
+    if isinstance(crf, HttpResponse):
+        return crf
+    oversight.mark_sdv(member, crf.pk)
     messages.success(request, "Source data verified.")
     return _back_to(crf)
 
@@ -240,70 +181,29 @@ def audit_trail(
     )
 
 
+def _mean(cell: tuple[float, int] | None) -> str:
+    """A report cell: the mean and its count, or a dash when the arm has no value."""
+    if cell is None:
+        return "—"
+    mean, n = cell
+    return f"{mean:.2f} (n={n})"
+
+
 @access.page("dsmb_report")
 def dsmb_report(request: HttpRequest, member: Membership) -> HttpResponse:
     """Safety and outcomes by arm, for the DSMB only (an unblinded role)."""
-    if not sees_arm(member):
-        return access.denied(request, "The DSMB report needs an unblinded role.")
-    protocol = protocol_of(member.trial)
-    arms = protocol.arm_names
-    parts = list(
-        Participant.objects.filter(trial_id=member.trial_id).values(
-            "pk", "allocation__arm", "withdrawn_on"
-        )
-    )
-    arm_of = {p["pk"]: p["allocation__arm"] for p in parts}
-    counts: dict[str, dict[str, int]] = {a: defaultdict(int) for a in arms}
-    for p in parts:
-        c = counts[p["allocation__arm"]]
-        c["randomized"] += 1
-        c["withdrawn"] += p["withdrawn_on"] is not None
-    for pid in Infusion.objects.filter(participant__trial_id=member.trial_id).values_list(
-        "participant_id", flat=True
-    ):
-        counts[arm_of[pid]]["infusions"] += 1
-    by_system: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(arms, 0))
-    for ae in AdverseEvent.objects.filter(participant__trial_id=member.trial_id).values(
-        "participant_id", "serious", "te_sae", "related", "body_system"
-    ):
-        c = counts[arm_of[ae["participant_id"]]]
-        c["aes"] += 1
-        c["saes"] += ae["serious"]
-        c["te_saes"] += ae["te_sae"]
-        c["related"] += ae["related"]
-        by_system[ae["body_system"]][arm_of[ae["participant_id"]]] += 1
-    sums: dict[tuple[str, str, str], list[float]] = defaultdict(list)
-    for m in Measurement.objects.filter(participant__trial_id=member.trial_id).values(
-        "participant_id", "visit", "variable", "value"
-    ):
-        sums[(m["variable"], m["visit"], arm_of[m["participant_id"]])].append(m["value"])
-    order = [v.name for v in protocol.visits]
-    outcomes = []
-    for var in protocol.variables:
-        for visit in order:
-            cells = []
-            for a in arms:
-                vals = sums.get((var.name, visit, a), [])
-                cells.append(f"{sum(vals) / len(vals):.2f} (n={len(vals)})" if vals else "—")
-            if any(c != "—" for c in cells):
-                outcomes.append((var.name, visit, cells))
-    keys = [
-        ("randomized", "Randomized"),
-        ("withdrawn", "Withdrawn"),
-        ("infusions", "Infusions"),
-        ("aes", "Adverse events"),
-        ("saes", "Serious AEs"),
-        ("te_saes", "TE-SAEs"),
-        ("related", "Related AEs"),
-    ]
-    table = [(label, [counts[a][k] for a in arms]) for k, label in keys]
+    report = oversight.dsmb_report(member)  # AccessDenied (403) for a blinded role
+    arms = report.arm_names
+    outcomes = [(row.variable, row.visit, [_mean(c) for c in row.cells]) for row in report.outcomes]
     return render(
         request,
         "web/dsmb.html",
         {
-            "arms": [a.label for a in protocol.arms],
-            "table": table,
-            "by_system": sorted(by_system.items()),
+            "arms": report.arm_labels,
+            "table": [
+                (label, [report.counts[k][a] for a in arms]) for k, label in oversight.COUNTS
+            ],
+            "by_system": list(report.by_system.items()),
             "outcomes": outcomes,
             "arm_names": arms,
         },

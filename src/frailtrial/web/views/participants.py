@@ -14,13 +14,12 @@ from django.utils import timezone
 
 from frailtrial.dataset.schema import OUTCOME, SEVERITY
 from frailtrial.edc.errors import Conflict
-from frailtrial.edc.models import Crf, Membership, Participant
+from frailtrial.edc.models import Crf, DataQuery, Membership, Participant, SdvMark
 from frailtrial.edc.services import crf as crf_service
 from frailtrial.edc.services import participants, product, safety, unblinding, visits
 from frailtrial.edc.services.common import participant, protocol_of
 from frailtrial.errors import InputError
 from frailtrial.web import access, overview
-from frailtrial.web.models import DataQuery, SdvMark
 from frailtrial.web.views.forms import TrialDateField, crf_answers, crf_form, instrument_items
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
