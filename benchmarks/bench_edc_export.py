@@ -257,7 +257,8 @@ def main() -> None:
             f"seeded {args.n} participants x 6 visits x {N_VARIABLES} variables "
             f"in {time.perf_counter() - t0:.1f} s"
         )
-        from frailtrial.edc.services import export, trials
+        from frailtrial.edc.services import trials
+        from frailtrial.edc.services.exports import export
 
         member = trials.find_member("bench", "statistician", "statistician")
         start, cpu = time.perf_counter(), time.process_time()
@@ -266,10 +267,10 @@ def main() -> None:
             import pstats
 
             with cProfile.Profile() as prof:
-                summary = export.export(member, root / "export")
+                summary = export(member, root / "export")
             pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
         else:
-            summary = export.export(member, root / "export")
+            summary = export(member, root / "export")
         ours, ours_cpu = time.perf_counter() - start, time.process_time() - cpu
         cpu = time.process_time()
         theirs = peer(db, root)

@@ -135,13 +135,21 @@ def export(
     as_user: str | None = typer.Option(
         None, "--as", help="Acting user (default: the statistician); blinded roles get no arm."
     ),
+    formats: str = typer.Option(
+        "csv,spss,sas,sdtm",
+        "--format",
+        help="Formats to write, comma-separated: csv (the tidy dataset), spss, sas, sdtm.",
+    ),
     json_: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Write the tidy trial dataset, SPSS .sav, SAS .xpt and SDTM-style domains."""
-    actor = _member(db, trial, as_user, "statistician")
-    from frailtrial.edc.services import export as exporting
+    """Write the tidy trial dataset (csv), SPSS .sav, SAS .xpt and/or SDTM-style domains."""
+    from frailtrial.edc.services.exports.formats import parse_formats
 
-    summary = exporting.export(actor, out)
+    asked = parse_formats(formats)  # a bad name fails before the store is opened
+    actor = _member(db, trial, as_user, "statistician")
+    from frailtrial.edc.services.exports import export as exporting
+
+    summary = exporting(actor, out, asked)
     if json_:
         emit_json(summary)
         return
