@@ -258,7 +258,7 @@ def main() -> None:
             f"in {time.perf_counter() - t0:.1f} s"
         )
         from frailtrial.edc.services import trials
-        from frailtrial.edc.services.exports import export
+        from frailtrial.edc.services.exports.run import export
 
         member = trials.find_member("bench", "statistician", "statistician")
         start, cpu = time.perf_counter(), time.process_time()

@@ -58,8 +58,8 @@ def test_no_service_gives_a_blinded_role_an_arm(trial: dict) -> None:
 
 
 def test_blinded_export_holds_no_arm_anywhere(trial: dict, tmp_path: Path) -> None:
-    from frailtrial.edc.services import exports as export
     from frailtrial.edc.services.common import sees_arm
+    from frailtrial.edc.services.exports import run as export
 
     pattern = _arm_words(trial)
     for role, m in trial["m"].items():
@@ -83,8 +83,8 @@ def test_unblinded_export_has_arms_and_doses(trial: dict, tmp_path: Path) -> Non
     import pandas as pd
 
     from frailtrial.dataset import read_dataset
-    from frailtrial.edc.services import exports as export
     from frailtrial.edc.services import randomization
+    from frailtrial.edc.services.exports import run as export
 
     pharm = trial["m"]["unblinded_pharmacist"]
     export.export(pharm, tmp_path)

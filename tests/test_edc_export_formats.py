@@ -13,8 +13,8 @@ from cli_inprocess import invoke
 from edc_support import dose_first, enroll, new_trial, sqlite_url, use_store
 
 PACKAGE = "frailtrial.edc.services.exports"
-MODULES = [PACKAGE, *(f"{PACKAGE}.{m}" for m in ("tidy", "statfiles", "spss", "sas", "sdtm"))]
-MODULES.append(f"{PACKAGE}.formats")
+NAMES = ("formats", "tidy", "statfiles", "spss", "sas", "sdtm", "run")
+MODULES = [PACKAGE, *(f"{PACKAGE}.{m}" for m in NAMES)]
 
 
 @pytest.fixture(scope="module")
@@ -135,3 +135,24 @@ def test_each_export_module_imports_alone(tmp_path: Path) -> None:
     for module, proc in procs.items():
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, f"{module}: {err}"
+
+
+def test_a_wrong_format_fails_before_the_store_or_django_is_touched(tmp_path: Path) -> None:
+    """The registry names its writers without importing them: the CLI checks ``--format``
+    first, so a wrong name opens (or creates) no store."""
+    code = "import sys; from frailtrial.edc.services.exports.formats import parse_formats; "
+    code += "parse_formats('sdtm,csv'); "
+    code += "print(sorted(m for m in ('django', 'pandas') if m in sys.modules))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert proc.stdout.strip() == "[]"
+    db = tmp_path / "store.sqlite3"
+    cli = "from frailtrial.cli.main import run; run()"
+    args = ["edc", "export", "--db", str(db), "--out", str(tmp_path / "x"), "--format", "spss,pdf"]
+    proc = subprocess.run(
+        [sys.executable, "-c", cli, *args], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "unknown format 'pdf'" in proc.stderr
+    assert not db.exists() and not (tmp_path / "x").exists()

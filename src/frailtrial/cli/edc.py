@@ -147,7 +147,7 @@ def export(
 
     asked = parse_formats(formats)  # a bad name fails before the store is opened
     actor = _member(db, trial, as_user, "statistician")
-    from frailtrial.edc.services.exports import export as exporting
+    from frailtrial.edc.services.exports.run import export as exporting
 
     summary = exporting(actor, out, asked)
     if json_:

@@ -367,6 +367,6 @@ def export_trial(
     """Export the trial as ``username`` (the statistician, unblinded after lock, by default)."""
     setup(db_url)
     from frailtrial.edc.services import trials
-    from frailtrial.edc.services.exports import export
+    from frailtrial.edc.services.exports.run import export
 
     return export(trials.find_member(trial_name, username, "statistician"), out)

@@ -26,7 +26,7 @@ from frailtrial.edc.models import (
 )
 from frailtrial.edc.services import audit, trials, unblinding
 from frailtrial.edc.services.common import participant, protocol_of, sees_arm, snapshot, write
-from frailtrial.edc.services.exports import export
+from frailtrial.edc.services.exports.run import export
 from frailtrial.errors import InputError
 from frailtrial.web import access, overview
 from frailtrial.web.models import DataQuery, SdvMark

@@ -1,21 +1,29 @@
-"""The export formats: each name (``--format``) and the writer of its files."""
+"""The export formats: each name (``--format``) and the module whose ``write`` makes its files.
+
+The registry names the modules without importing them, so that the CLI checks ``--format``
+before it opens the store (and imports neither Django nor pandas for a wrong name).
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from frailtrial.edc.services.exports import sas, sdtm, spss, tidy
 from frailtrial.errors import InputError
-from frailtrial.protocol import Protocol
 
-Writer = Callable[[tidy.ExportTables, Path, Protocol], list[Path]]
+if TYPE_CHECKING:
+    from frailtrial.edc.services.exports.tidy import ExportTables
+    from frailtrial.protocol import Protocol
 
-FORMATS: dict[str, Writer] = {  # in the order they are written
-    "csv": tidy.write,  # the tidy dataset: what the analysis reads
-    "spss": spss.write,
-    "sas": sas.write,
-    "sdtm": sdtm.write,
+    Writer = Callable[[ExportTables, Path, Protocol], list[Path]]
+
+FORMATS: dict[str, str] = {  # in the order they are written
+    "csv": "tidy",  # the tidy dataset: what the analysis reads
+    "spss": "spss",
+    "sas": "sas",
+    "sdtm": "sdtm",
 }
 
 
@@ -35,3 +43,10 @@ def select(names: Iterable[str]) -> tuple[str, ...]:
 def parse_formats(text: str) -> tuple[str, ...]:
     """``"sas,csv"`` -> ``("csv", "sas")`` (see :func:`select`)."""
     return select(n.strip() for n in text.split(","))
+
+
+def writer(name: str) -> Writer:
+    """The ``write(tables, out, protocol) -> files`` of the format ``name``."""
+    module = importlib.import_module(f"{__package__}.{FORMATS[name]}")
+    write: Writer = module.write
+    return write
