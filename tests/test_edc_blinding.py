@@ -58,8 +58,8 @@ def test_no_service_gives_a_blinded_role_an_arm(trial: dict) -> None:
 
 
 def test_blinded_export_holds_no_arm_anywhere(trial: dict, tmp_path: Path) -> None:
-    from frailtrial.edc.services import export
     from frailtrial.edc.services.common import sees_arm
+    from frailtrial.edc.services.exports import run as export
 
     pattern = _arm_words(trial)
     for role, m in trial["m"].items():
@@ -83,7 +83,8 @@ def test_unblinded_export_has_arms_and_doses(trial: dict, tmp_path: Path) -> Non
     import pandas as pd
 
     from frailtrial.dataset import read_dataset
-    from frailtrial.edc.services import export, randomization
+    from frailtrial.edc.services import randomization
+    from frailtrial.edc.services.exports import run as export
 
     pharm = trial["m"]["unblinded_pharmacist"]
     export.export(pharm, tmp_path)
@@ -143,9 +144,9 @@ def test_emergency_unblinding_needs_reason_is_audited_and_flagged(trial: dict) -
     assert AuditEntry.objects.filter(
         model="emergencyunblinding", object_id=str(rec.pk), action="unblind"
     ).exists()
-    from frailtrial.edc.services import export
+    from frailtrial.edc.services.exports import tidy
 
-    flags = export.build(trial["trial"], with_arm=False).dataset.participants
+    flags = tidy.build(trial["trial"], with_arm=False).dataset.participants
     assert bool(flags.set_index("participant_id").loc[pid, "emergency_unblinded"])
     assert int(flags["emergency_unblinded"].sum()) == 1
 

@@ -135,13 +135,23 @@ def export(
     as_user: str | None = typer.Option(
         None, "--as", help="Acting user (default: the statistician); blinded roles get no arm."
     ),
+    formats: str | None = typer.Option(
+        None,
+        "--format",
+        help="Formats to write, comma-separated, of csv (the tidy dataset), spss, sas, sdtm "
+        "(default: all).",
+    ),
     json_: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Write the tidy trial dataset, SPSS .sav, SAS .xpt and SDTM-style domains."""
-    actor = _member(db, trial, as_user, "statistician")
-    from frailtrial.edc.services import export as exporting
+    """Write the tidy trial dataset (csv), SPSS .sav, SAS .xpt and/or SDTM-style domains."""
+    from frailtrial.edc.services.exports.formats import FORMATS, parse_formats
 
-    summary = exporting.export(actor, out)
+    # a bad name fails before the store is opened
+    asked = tuple(FORMATS) if formats is None else parse_formats(formats)
+    actor = _member(db, trial, as_user, "statistician")
+    from frailtrial.edc.services.exports.run import export as exporting
+
+    summary = exporting(actor, out, asked)
     if json_:
         emit_json(summary)
         return

@@ -366,6 +366,7 @@ def export_trial(
 ) -> dict[str, Any]:
     """Export the trial as ``username`` (the statistician, unblinded after lock, by default)."""
     setup(db_url)
-    from frailtrial.edc.services import export, trials
+    from frailtrial.edc.services import trials
+    from frailtrial.edc.services.exports.run import export
 
-    return export.export(trials.find_member(trial_name, username, "statistician"), out)
+    return export(trials.find_member(trial_name, username, "statistician"), out)

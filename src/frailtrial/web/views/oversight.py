@@ -21,8 +21,9 @@ from frailtrial.edc.models import (
     Membership,
     Participant,
 )
-from frailtrial.edc.services import audit, export, oversight, trials, unblinding
+from frailtrial.edc.services import audit, oversight, trials, unblinding
 from frailtrial.edc.services.common import participant, protocol_of, sees_arm
+from frailtrial.edc.services.exports.run import export
 from frailtrial.errors import InputError
 from frailtrial.web import access, overview
 
@@ -248,7 +249,7 @@ def export_zip(member: Membership) -> bytes:
     """Run the store's export as the actor into a temporary folder and zip it."""
     with tempfile.TemporaryDirectory(prefix="frailtrial-export-") as tmp:
         out = Path(tmp) / "export"
-        export.export(member, out)
+        export(member, out)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for path in sorted(out.rglob("*")):
@@ -266,7 +267,7 @@ def analysis_report(member: Membership) -> bytes:
     protocol = protocol_of(member.trial)
     with tempfile.TemporaryDirectory(prefix="frailtrial-analysis-") as tmp:
         data = Path(tmp) / "export"
-        export.export(member, data)
+        export(member, data)
         result = analyze(read_dataset(data, protocol), protocol, provenance(protocol, data))
         write_outputs(result, Path(tmp) / "analysis")
         return (Path(tmp) / "analysis" / "report.html").read_bytes()

@@ -1,4 +1,4 @@
-"""Export: the tidy trial dataset, SPSS .sav and SAS transport .xpt files, SDTM-style domains.
+"""The export tables read from the store, and the tidy trial dataset (csv) written from them.
 
 Tables are read with one SQL query each into pandas (the store can hold millions of
 measurements). A role that may not read arms gets an export without them: no arm columns in
@@ -18,14 +18,10 @@ from django.db import connection
 from frailtrial.dataset import TrialDataset, write_dataset
 from frailtrial.dataset.populations import population_flags, scheduled_doses
 from frailtrial.dataset.schema import DEMOGRAPHICS
-from frailtrial.edc.models import Membership, Trial
-from frailtrial.edc.services import audit
-from frailtrial.edc.services.anchor import write_anchor
-from frailtrial.edc.services.common import protocol_of, sees_arm
-from frailtrial.errors import InputError
+from frailtrial.edc.models import Trial
+from frailtrial.edc.services.common import protocol_of
 from frailtrial.protocol import Protocol
 
-ANCHOR_FILE = "audit-anchor.json"  # the signed audit head, written beside each export
 BLINDED_COLUMNS = {
     "participants": ("arm", "arm_received"),
     "dosing": ("cells", "cells_per_kg", "lot"),
@@ -174,6 +170,7 @@ class ExportTables:
     dataset: TrialDataset
     extra: dict[str, pd.DataFrame] = field(default_factory=dict)
     blinded: bool = False
+    derived: dict[str, Any] = field(default_factory=dict)  # built once, shared by writers
 
 
 def build(trial: Trial, with_arm: bool) -> ExportTables:
@@ -363,110 +360,6 @@ def build(trial: Trial, with_arm: bool) -> ExportTables:
     return ExportTables(ds, extra, blinded=not with_arm)
 
 
-def _xpt_names(columns: list[str]) -> dict[str, str]:
-    """SAS V5 names: at most 8 characters, upper case, unique."""
-    out: dict[str, str] = {}
-    used: set[str] = set()
-    for c in columns:
-        base = "".join(ch for ch in c.upper() if ch.isalnum() or ch == "_")[:8] or "VAR"
-        name, i = base, 1
-        while name in used:
-            i += 1
-            name = f"{base[: 8 - len(str(i))]}{i}"
-        used.add(name)
-        out[c] = name
-    return out
-
-
-def _for_stat_files(frame: pd.DataFrame) -> pd.DataFrame:
-    """Types SPSS and SAS files take: numbers, text, dates (booleans as 0/1)."""
-    out = pd.DataFrame(index=frame.index)
-    for c in frame.columns:
-        s = frame[c]
-        if s.dtype == bool or str(s.dtype) == "boolean" or str(s.dtype) == "Int64":
-            out[c] = s.astype("Float64").astype(float)
-        elif pd.api.types.is_datetime64_any_dtype(s):
-            out[c] = s.astype("datetime64[ns]")
-        elif pd.api.types.is_numeric_dtype(s):
-            out[c] = s.astype(float)
-        else:
-            out[c] = s.astype(object).where(s.notna(), "").astype(str)
-    return out
-
-
-def wide_measurements(m: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
-    """One row per participant and visit, one column per variable (how SPSS and SAS users
-    read repeated measures; also 20x fewer rows for the row-by-row file writers)."""
-    keys = ["participant_id", "visit"]
-    wide = m.pivot_table(
-        index=keys, columns="variable", values="value", aggfunc="first", observed=True
-    )
-    wide.columns = [str(c) for c in wide.columns]
-    day = m.groupby(keys, observed=True, sort=False)["day"].first()
-    wide.insert(0, "day", day.reindex(wide.index).astype("Float64").astype(float))
-    names = [v.name for v in protocol.variables if v.name in wide.columns]
-    return wide[["day", *names]].reset_index()
-
-
-def write_stat_files(tables: ExportTables, out: Path, protocol: Protocol) -> list[Path]:
-    """One SPSS .sav and one SAS transport (V5) .xpt file per table (measurements wide)."""
-    import pyreadstat
-
-    written = []
-    for name in ("participants", "measurements", "adverse_events", "screening", "dosing", "visits"):
-        table = tables.dataset.table(name)
-        if name == "measurements":
-            table = wide_measurements(table, protocol)
-        frame = _for_stat_files(table)
-        sav = out / "spss" / f"{name}.sav"
-        sav.parent.mkdir(parents=True, exist_ok=True)
-        pyreadstat.write_sav(frame, str(sav))
-        names = _xpt_names(list(frame.columns))
-        xpt = out / "sas" / f"{name[:8]}.xpt"
-        xpt.parent.mkdir(parents=True, exist_ok=True)
-        pyreadstat.write_xport(
-            frame.rename(columns=names),
-            str(xpt),
-            table_name=name[:8].upper(),
-            column_labels=list(frame.columns),
-            file_format_version=5,
-        )
-        written += [sav, xpt]
-    return written
-
-
-def export(actor: Membership, out: str | Path) -> dict[str, Any]:
-    """Write everything the actor may see under ``out``; returns a summary (counts, paths)."""
-    from frailtrial.edc.services import sdtm
-
-    trial = Trial.objects.get(pk=actor.trial_id)
-    with_arm = sees_arm(actor)
-    tables = build(trial, with_arm)
-    directory = Path(out)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"--out {directory}: cannot create ({exc.strerror})") from None
-    protocol = protocol_of(trial)
-    files = write_dataset(tables.dataset, directory)
-    files += write_stat_files(tables, directory, protocol)
-    files += sdtm.write_domains(protocol, tables, directory / "sdtm")
-    audit_summary = {"blinded": tables.blinded, "files": len(files)}
-    from django.db import transaction
-
-    with transaction.atomic():
-        audit.record(actor, "export", ("trial", str(trial.pk)), None, audit_summary)
-    anchored, _ = write_anchor(directory / ANCHOR_FILE)  # the trail as it was at this export
-    ds = tables.dataset
-    return {
-        "trial": trial.name,
-        "out": str(directory),
-        "blinded": tables.blinded,
-        "participants": len(ds.participants),
-        "measurements": len(ds.measurements),
-        "adverse_events": len(ds.adverse_events),
-        "screened": len(ds.screening),
-        "infusions": len(ds.dosing),
-        "files": [str(f) for f in files],
-        "anchor": anchored.source,
-    }
+def write(tables: ExportTables, out: Path, protocol: Protocol) -> list[Path]:
+    """The tidy trial dataset (what ``frailtrial analyze`` reads): one csv per table."""
+    return write_dataset(tables.dataset, out)

@@ -1,4 +1,5 @@
-"""CDISC SDTM-style domains (DM, EX, AE, QS, LB, VS, DS) as CSV, from the export tables.
+"""SDTM export: CDISC SDTM-style domains (DM, EX, AE, QS, LB, VS, DS) as CSV, from the export
+tables.
 
 "Style": variable names and codings follow SDTMIG 3.4 for these domains, without controlled
 terminology versioning or define.xml. Functional tests (TUG, gait, grip) go to QS with the
@@ -8,15 +9,12 @@ questionnaires, labs and cytokines to LB, height, weight and BMI to VS.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from frailtrial.edc.services.exports.tidy import ExportTables
 from frailtrial.protocol import Protocol
-
-if TYPE_CHECKING:
-    from frailtrial.edc.services.export import ExportTables
 
 LAB_INSTRUMENTS = ("cytokine", "egfr", "labs", "flow_cytometry", "hematology", "chemistry")
 SEVERITY = {
@@ -69,11 +67,12 @@ def _findings(
     return out
 
 
-def write_domains(protocol: Protocol, tables: ExportTables, out: Path) -> list[Path]:
-    """Write the seven domains as CSV files under ``out``."""
+def write(tables: ExportTables, out: Path, protocol: Protocol) -> list[Path]:
+    """Write the seven domains as CSV files under ``out / "sdtm"``."""
     ds = tables.dataset
     extra = tables.extra
     study = protocol.identity.registry_id
+    out = out / "sdtm"
     out.mkdir(parents=True, exist_ok=True)
     p = ds.participants
     anchor = extra["anchor"].set_index("participant_id")["anchor"]
