@@ -246,6 +246,14 @@ def incidence_frame(analyses: list[dict[str, Any]]) -> pd.DataFrame:
 _ADJ_CI = ("ci_low_adj", "ci_high_adj")  # simultaneous CI, where the adjustment gives one
 
 
+def risk_difference_text(e: dict[str, Any]) -> str:
+    """'+6.7 % (95 % CI -10.2 to 23.5), Fisher p = 0.598': an incidence effect vs control."""
+    return (
+        f"{signed(100 * e['estimate'], 1)} % (95 % CI {fmt(100 * e['ci_low'], 1)} to "
+        f"{fmt(100 * e['ci_high'], 1)}), Fisher {p_phrase(e['p'], ' ')}"
+    )
+
+
 def _incidence_headline(a: dict[str, Any], protocol: Protocol) -> dict[str, Any]:
     ep = protocol.primary_endpoint
     where = f"primary endpoint {_where(protocol, ep)}"
@@ -258,9 +266,7 @@ def _incidence_headline(a: dict[str, Any], protocol: Protocol) -> dict[str, Any]
     visit = next(v for v in protocol.visits if v.name == ep.visit)
     text = " / ".join(f"{protocol.arm(r['arm']).label} {r['events']}/{r['n']}" for r in a["arms"])
     detail = "; ".join(
-        f"{protocol.arm(e['arm']).label} − {protocol.control_arm.label} "
-        f"{signed(100 * e['estimate'], 1)} % (95 % CI {fmt(100 * e['ci_low'], 1)} to "
-        f"{fmt(100 * e['ci_high'], 1)}), Fisher {p_phrase(e['p'], ' ')}"
+        f"{protocol.arm(e['arm']).label} − {protocol.control_arm.label} {risk_difference_text(e)}"
         for e in a["effect_vs_control"]
     )
     if a["trend"] is not None and not math.isnan(a["trend"]["p"]):
