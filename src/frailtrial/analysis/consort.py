@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from frailtrial.analysis.endpoints import primary_model
 from frailtrial.analysis.models import Models
 from frailtrial.dataset import TrialDataset
 from frailtrial.protocol import Protocol
@@ -71,11 +72,11 @@ def primary_left_out(models: Models, protocol: Protocol) -> pd.DataFrame:
     """Participants the primary analysis leaves out: those the primary model could not use
     for the primary endpoint's variable (nobody for an incidence endpoint)."""
     ep = protocol.primary_endpoint
-    primary = next((s.name for s in protocol.analysis.models if s.role == "primary"), None)
+    primary = primary_model(protocol)
     e = models.excluded
-    if ep.measure == "incidence" or primary is None:
+    if primary is None:  # an incidence endpoint, or no model of its measure
         return e.iloc[:0]
-    return e[(e["model"] == primary) & (e["variable"] == ep.variable)]
+    return e[(e["model"] == primary.name) & (e["variable"] == ep.variable)]
 
 
 def consort_flow(

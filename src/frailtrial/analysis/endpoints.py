@@ -246,9 +246,12 @@ def incidence_frame(analyses: list[dict[str, Any]]) -> pd.DataFrame:
 _ADJ_CI = ("ci_low_adj", "ci_high_adj")  # simultaneous CI, where the adjustment gives one
 
 
-def _p(p: float) -> str:
-    """'p = 0.012' or 'p < 0.001', as the headline prints it."""
-    return p_phrase(p, " ")
+def risk_difference_text(e: dict[str, Any]) -> str:
+    """'+6.7 % (95 % CI -10.2 to 23.5), Fisher p = 0.598': an incidence effect vs control."""
+    return (
+        f"{signed(100 * e['estimate'], 1)} % (95 % CI {fmt(100 * e['ci_low'], 1)} to "
+        f"{fmt(100 * e['ci_high'], 1)}), Fisher {p_phrase(e['p'], ' ')}"
+    )
 
 
 def _incidence_headline(a: dict[str, Any], protocol: Protocol) -> dict[str, Any]:
@@ -263,13 +266,11 @@ def _incidence_headline(a: dict[str, Any], protocol: Protocol) -> dict[str, Any]
     visit = next(v for v in protocol.visits if v.name == ep.visit)
     text = " / ".join(f"{protocol.arm(r['arm']).label} {r['events']}/{r['n']}" for r in a["arms"])
     detail = "; ".join(
-        f"{protocol.arm(e['arm']).label} − {protocol.control_arm.label} "
-        f"{signed(100 * e['estimate'], 1)} % (95 % CI {fmt(100 * e['ci_low'], 1)} to "
-        f"{fmt(100 * e['ci_high'], 1)}), Fisher {_p(e['p'])}"
+        f"{protocol.arm(e['arm']).label} − {protocol.control_arm.label} {risk_difference_text(e)}"
         for e in a["effect_vs_control"]
     )
     if a["trend"] is not None and not math.isnan(a["trend"]["p"]):
-        detail += f"; trend over doses {_p(a['trend']['p'])}"
+        detail += f"; trend over doses {p_phrase(a['trend']['p'], ' ')}"
     return {
         **a,
         "measure": "incidence",
@@ -339,7 +340,7 @@ def _model_headline(
         "detail": "; ".join(
             f"{protocol.arm(x['arm']).label} vs {protocol.control_arm.label} "
             f"{signed(x['estimate'])} (95 % CI {fmt(x['ci_low'])} to {fmt(x['ci_high'])}), "
-            f"{_p(x['p'])} ({spec.name})"
+            f"{p_phrase(x['p'], ' ')} ({spec.name})"
             for x in effects
         ),
     }

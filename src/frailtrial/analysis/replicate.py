@@ -22,7 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from frailtrial.analysis.format import p_phrase
+from frailtrial.analysis.endpoints import risk_difference_text
+from frailtrial.analysis.format import p_phrase, signed
 from frailtrial.analysis.report import _ENV
 from frailtrial.analysis.results import AnalysisResult
 from frailtrial.analysis.table2 import ae_flags
@@ -350,7 +351,7 @@ def _finding(f: Finding, result: AnalysisResult, ab: PublishedAbstract) -> dict[
         ours, equal = "not estimated", False
     else:
         sig = f", {p_phrase(p, ' ')}" if not math.isnan(p) else ""
-        ours = f"{'improved' if ours_improved else 'not improved'}: {est:+.2f}{sig}"
+        ours = f"{'improved' if ours_improved else 'not improved'}: {signed(est)}{sig}"
         equal = ours_improved == f.improved
     note = "; ".join(x for x in (f.statement, f.note, f"ours: {what}") if x)
     return _fact(
@@ -410,8 +411,7 @@ def _primary_rows(
                 "Primary endpoint",
                 ab.primary.endpoint,
                 "not given",
-                f"{100 * e['estimate']:+.1f} % (95 % CI {100 * e['ci_low']:.1f} to "
-                f"{100 * e['ci_high']:.1f}), Fisher {p_phrase(e['p'], ' ')}",
+                risk_difference_text(e),
                 False,
                 "ours_only",
                 arm=e["arm"],

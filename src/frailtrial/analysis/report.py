@@ -9,7 +9,7 @@ import jinja2
 import pandas as pd
 
 from frailtrial.analysis.endpoints import primary_model
-from frailtrial.analysis.format import fmt, n_pct, p_phrase, pvalue, signed
+from frailtrial.analysis.format import fixed, fmt, n_pct, p_phrase, pvalue, signed
 from frailtrial.protocol import Protocol
 from frailtrial.protocol.model import ModelSpec
 
@@ -134,7 +134,7 @@ def _str(x: Any) -> str:
 def _ci(low: float, high: float, scale: float, decimals: int) -> str:
     if math.isnan(low):
         return ""
-    return f"{scale * low:.{decimals}f} to {scale * high:.{decimals}f}"
+    return f"{fixed(scale * low, decimals)} to {fixed(scale * high, decimals)}"
 
 
 def _estimate(e: dict[str, Any], scale: float, decimals: int) -> str:
@@ -142,7 +142,7 @@ def _estimate(e: dict[str, Any], scale: float, decimals: int) -> str:
     if math.isnan(e["estimate"]):
         return ""
     ci = _ci(e["ci_low"], e["ci_high"], scale, decimals)
-    return f"{scale * e['estimate']:+.{decimals}f} ({ci})"
+    return f"{signed(scale * e['estimate'], decimals)} ({ci})"
 
 
 def endpoint_display(a: dict[str, Any], result: AnalysisResult) -> dict[str, Any]:

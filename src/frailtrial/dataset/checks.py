@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from frailtrial import instruments
-from frailtrial.dataset.problems import SHOWN_PER_KIND, Problems, report_rows
+from frailtrial.dataset.problems import SHOWN_PER_KIND, Problems, cell, report_rows
 from frailtrial.dataset.schema import MEASUREMENTS, PARTICIPANTS, VISITS
 from frailtrial.instruments.base import result_range
 from frailtrial.protocol import Protocol
@@ -102,7 +102,7 @@ def _ranges(m: pd.DataFrame, protocol: Protocol, line_word: str, problems: Probl
         i = position[label]
         k = int(code[i])
         return (
-            f"{MEASUREMENTS.filename} {line_word} {label}, column value: {value[i]:g} is out of "
+            f"{cell(MEASUREMENTS.filename, label, 'value', line_word)}: {value[i]:g} is out of "
             f"range for {names[k]} (allowed: {words[k]})"
         )
 
@@ -142,7 +142,8 @@ def _visits_agree(ds: TrialDataset, protocol: Protocol, line_word: str, problems
 
     def said(line: Any) -> str:
         pid, visit = m.at[line, "participant_id"], m.at[line, "visit"]
-        return f"{where} {line}, column visit: {pid} has measurements at {visit}"
+        at_line = cell(MEASUREMENTS.filename, line, "visit", line_word)
+        return f"{at_line}: {pid} has measurements at {visit}"
 
     def absent(line: Any) -> str:
         return (

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from frailtrial.dataset.checks import check_contents, check_primary_endpoint
-from frailtrial.dataset.problems import Problems, report_rows
+from frailtrial.dataset.problems import Problems, cell, report_rows
 from frailtrial.dataset.schema import FILES, Column, FileSchema
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol
@@ -53,10 +53,6 @@ def _choices(schema: FileSchema, col: Column, protocol: Protocol) -> tuple[str, 
     raise AssertionError(f"no choices for {schema.name}.{col.name}")
 
 
-def _where(schema: FileSchema, line: object, column: str, line_word: str = "line") -> str:
-    return f"{schema.filename} {line_word} {line}, column {column}"
-
-
 def _parse_column(
     schema: FileSchema, col: Column, raw: pd.Series, protocol: Protocol, problems: Problems
 ) -> pd.Series:
@@ -70,7 +66,7 @@ def _parse_column(
             problems,
             bad,
             text.index,
-            lambda line: f"{_where(schema, line, col.name)}: {text[line]!r} {why}",
+            lambda line: f"{cell(schema.filename, line, col.name)}: {text[line]!r} {why}",
             more,
         )
 
@@ -80,7 +76,7 @@ def _parse_column(
             problems,
             empty,
             text.index,
-            lambda line: f"{_where(schema, line, col.name)}: empty, a value is required",
+            lambda line: f"{cell(schema.filename, line, col.name)}: empty, a value is required",
             more,
         )
     bad: pd.Series
@@ -183,7 +179,7 @@ def _check_keys(ds: TrialDataset, protocol: Protocol, line_word: str, problems: 
             ) -> str:
                 key = ", ".join(f"{k}={frame.at[line, k]!s}" for k in schema.key)
                 return (
-                    f"{_where(schema, line, schema.key[-1], line_word)}: "
+                    f"{cell(schema.filename, line, schema.key[-1], line_word)}: "
                     f"duplicate {schema.row} ({key})"
                 )
 
@@ -200,7 +196,7 @@ def _check_keys(ds: TrialDataset, protocol: Protocol, line_word: str, problems: 
 
         def stranger(line: Any, schema: FileSchema = schema, pid: pd.Series = pid) -> str:
             return (
-                f"{_where(schema, line, 'participant_id', line_word)}: "
+                f"{cell(schema.filename, line, 'participant_id', line_word)}: "
                 f"{pid[line]!r} is not in participants.csv"
             )
 

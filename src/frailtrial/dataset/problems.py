@@ -25,6 +25,12 @@ SHOWN_PER_KIND = 5
 """At most this many lines for one kind of problem (one column's bad cells, one check)."""
 
 
+def cell(filename: str, line: object, column: str, line_word: str = "line") -> str:
+    """Where a problem is, as every dataset message names it: "<file> line 12, column x"
+    (``line_word`` "row" for in-memory tables, whose row labels are not file lines)."""
+    return f"{filename} {line_word} {line}, column {column}"
+
+
 class Problems:
     """Collects every problem of a dataset, one line each, to raise them at once."""
 
