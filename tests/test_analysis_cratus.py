@@ -328,3 +328,19 @@ def test_tables_docx_holds_the_primary_endpoint(te_sae: AnalysisResult, tmp_path
     headings = [p.text for p in doc.paragraphs if p.style.name.startswith("Heading")]
     assert any(h.startswith("Primary endpoint te_sae_1m") for h in headings)
     assert not any(h.startswith("Primary model") for h in headings)
+
+
+def test_incidence_under_a_dunnett_plan_says_it_was_adjusted_by_bonferroni() -> None:
+    """Fisher p-values have no joint distribution for Dunnett: the plan's Dunnett adjusts
+    them by Bonferroni, and the headline, incidence.csv and the report say Bonferroni."""
+    plan = PROTOCOL.analysis.model_copy(update={"multiplicity": "dunnett"})
+    protocol = PROTOCOL.model_copy(update={"analysis": plan})
+    ds = make_dataset(protocol, n_per_arm=10, seed=3)
+    ds.adverse_events = _ae([("P0001", 12, True, True), ("P0002", 5, True, False)])
+    res = analyze(ds, protocol, provenance(protocol, None, 3))
+    effects = res.headline["effect_vs_control"]
+    raw = np.array([e["p"] for e in effects])
+    assert [e["adjustment"] for e in effects] == ["bonferroni"] * 2
+    assert [e["p_adjusted"] for e in effects] == pytest.approx(np.minimum(1, 2 * raw))
+    html = render_report(res, {"consort": "", "schedule": ""}, [])
+    assert "p adjusted (bonferroni)" in html and "p adjusted (dunnett)" not in html

@@ -29,7 +29,7 @@ import pandas as pd
 
 from frailtrial.analysis.format import fmt, p_phrase, signed
 from frailtrial.analysis.models import Models
-from frailtrial.analysis.plan import adjust
+from frailtrial.analysis.plan import adjust, p_method
 from frailtrial.analysis.table2 import ae_flags
 from frailtrial.dataset import TrialDataset
 from frailtrial.errors import InputError
@@ -195,10 +195,13 @@ def _trend(arms: list[dict[str, Any]], protocol: Protocol) -> dict[str, Any] | N
 
 
 def _adjusted(effects: list[dict[str, Any]], protocol: Protocol) -> None:
-    """``p_adjusted`` of each effect: the plan's multiplicity across the active arms."""
+    """``p_adjusted`` of each effect: the plan's multiplicity across the active arms, and
+    ``adjustment``, the method used (Fisher p-values have no joint distribution: a Dunnett
+    plan adjusts them by Bonferroni, and says so)."""
     adj = adjust(np.array([e["p"] for e in effects], dtype=float), protocol.analysis)
+    used = p_method(protocol.analysis) or "none"
     for e, q in zip(effects, adj, strict=True):
-        e["p_adjusted"] = float(q)
+        e["p_adjusted"], e["adjustment"] = float(q), used
 
 
 def incidence_endpoints(
@@ -238,6 +241,7 @@ def incidence_frame(analyses: list[dict[str, Any]]) -> pd.DataFrame:
                     "rd_ci_high": e.get("ci_high", math.nan),
                     "p_fisher": e.get("p", math.nan),
                     "p_adjusted": e.get("p_adjusted", math.nan),
+                    "adjustment": e.get("adjustment", "none"),
                 }
             )
     return pd.DataFrame(rows)

@@ -10,6 +10,7 @@ import pandas as pd
 
 from frailtrial.analysis.endpoints import primary_model
 from frailtrial.analysis.format import fixed, fmt, n_pct, p_phrase, pvalue, signed
+from frailtrial.analysis.plan import p_method
 from frailtrial.protocol import Protocol
 from frailtrial.protocol.model import ModelSpec
 
@@ -206,7 +207,10 @@ def endpoint_display(a: dict[str, Any], result: AnalysisResult) -> dict[str, Any
         "arms": arms,
         "effects": effects,
         "estimate_label": estimate_label,
-        "multiplicity": protocol.analysis.multiplicity,
+        # the method the p-values were adjusted by (an incidence under Dunnett: Bonferroni)
+        "multiplicity": p_method(protocol.analysis) or "none"
+        if incidence
+        else protocol.analysis.multiplicity,
         "trend": trend_text,
     }
 
