@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -172,3 +174,27 @@ def test_postgresql_backup_restores_into_an_empty_database_only(
         monkeypatch, capsys, "edc", "restore", str(out), "--db", str(tmp_path / "x.sqlite3")
     )
     assert code == 2 and "is a postgresql backup" in err
+
+
+def test_restore_runs_in_a_fresh_process(
+    store: tuple[str, dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """In-process tests have Django set up already; the real command starts without it (the
+    backup module imported the audit models at import time and `edc restore` crashed)."""
+    url, _ = store
+    out = tmp_path / "b.sqlite3"
+    code, _, _ = invoke(monkeypatch, capsys, "edc", "backup", "--db", url, "--out", str(out))
+    assert code == 0
+    target = tmp_path / "fresh.sqlite3"
+    cli = "from frailtrial.cli.main import run; run()"
+    proc = subprocess.run(
+        [sys.executable, "-c", cli, "edc", "restore", str(out), "--db", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "audit trail of" in proc.stdout

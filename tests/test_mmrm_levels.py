@@ -355,6 +355,13 @@ def test_cli_levels_errors_are_one_line(tmp_path: Path, levels: str, message: st
     assert message in out.output
 
 
+def test_cli_levels_missing_a_value_suggests_the_full_option(tmp_path: Path) -> None:
+    """The suggestion is the option to give (quoted for the shell), not the list just given."""
+    out = _run(*_base(_csv(tmp_path)), "--levels", "AVISIT=Week 2,Week 4,Week 8")
+    assert out.exit_code == 2
+    assert "give every level, e.g. --levels 'AVISIT=Week 2,Week 4,Week 8,Week 12'" in out.output
+
+
 # ---- formulas with transforms --------------------------------------------------------------
 
 FEV = pd.read_csv(REF / "fev_data.csv")

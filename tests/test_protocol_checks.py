@@ -371,6 +371,10 @@ def test_a_billion_laughs_document_is_read_without_expanding_its_aliases() -> No
             "not valid YAML at line 2, column 8: a ':' followed by a space is not allowed here",
         ),
         ("name: @x\n", "not valid YAML at line 1, column 7: the character '@' cannot start"),
+        (
+            "name: x\narms: [\n  - a\n",
+            "not valid YAML at line 3, column 3: a '- ' list item inside '[...]' or '{...}'",
+        ),
     ],
 )
 def test_a_yaml_syntax_error_says_what_and_where(tmp_path: Path, text: str, message: str) -> None:

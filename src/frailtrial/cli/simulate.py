@@ -39,16 +39,13 @@ def simulate(
     from frailtrial.dataset import write_dataset  # the simulator (scipy.optimize) loads only
     from frailtrial.protocol import load
     from frailtrial.simulate import simulate_trial  # when this command runs
-    from frailtrial.simulate.calibration import calibration_names
-    from frailtrial.simulate.default_calibration import calibration_yaml, default_calibration
+    from frailtrial.simulate.default_calibration import calibration_yaml, derived_calibration
 
     p = load(protocol)
     ds = simulate_trial(
         p, seed, n_per_arm=n_per_arm, match_published=match_published, calibration=calibration
     )
-    derived = None
-    if calibration is None and p.name not in calibration_names():
-        derived = default_calibration(p)
+    derived = derived_calibration(p, calibration)  # the one simulate_trial used, if any
     try:
         files = write_dataset(ds, out)
         if derived is not None:

@@ -76,6 +76,11 @@ def _reason(exc: yaml.YAMLError) -> str:
                 f"the '{bracket}' opened at {opened} is not closed by '{close}' "
                 "(or two of its entries lack a ',' between them)"
             )
+    if context == "while parsing a flow node" and problem.endswith("found '-'"):
+        return (
+            "a '- ' list item inside '[...]' or '{...}'; close the bracket first, or write "
+            "the list as '- ' lines without brackets"
+        )
     if "quoted scalar" in context and "end of stream" in problem:
         return f"the quoted value opened at {opened} is never closed"
     if context == "while parsing a block mapping":

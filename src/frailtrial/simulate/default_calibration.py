@@ -12,6 +12,7 @@ can edit it (e.g. the shifts of an alternative hypothesis) and pass it back with
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -22,7 +23,7 @@ from frailtrial.instruments.base import result_range, score_key
 from frailtrial.protocol import Protocol
 from frailtrial.protocol.model import SEX_LEVELS, BaselineCharacteristic
 from frailtrial.simulate.bounds import Bounds, variable_bounds
-from frailtrial.simulate.calibration import CalibrationFile
+from frailtrial.simulate.calibration import CalibrationFile, calibration_names
 
 START_DATE = "2020-01-06"  # with a year of recruitment and follow-up, every date is past
 RECRUITMENT_DAYS = 365
@@ -172,6 +173,14 @@ def _baseline(p: Protocol) -> tuple[list[dict[str, Any]], list[str]]:
         grouped.setdefault(said, []).append(c.name)
     notes += [f"{', '.join(names)}: {said}" for said, names in grouped.items()]
     return entries, notes
+
+
+def derived_calibration(protocol: Protocol, given: str | Path | None) -> CalibrationFile | None:
+    """The calibration a simulation of ``protocol`` derives: none when a calibration file is
+    ``given`` or the protocol has a built-in one, else :func:`default_calibration`."""
+    if given is not None or protocol.name in calibration_names():
+        return None
+    return default_calibration(protocol)
 
 
 def default_calibration(protocol: Protocol) -> CalibrationFile:

@@ -24,11 +24,10 @@ from frailtrial.simulate.attendance import Attendance, draw_attendance
 from frailtrial.simulate.baseline import draw_baseline
 from frailtrial.simulate.calibration import (
     Calibration,
-    calibration_names,
     load_calibration,
     resolve_calibration,
 )
-from frailtrial.simulate.default_calibration import default_calibration
+from frailtrial.simulate.default_calibration import derived_calibration
 from frailtrial.simulate.outcomes_published import draw_measurements
 from frailtrial.simulate.safety import draw_adverse_events
 from frailtrial.simulate.screening import draw_screening
@@ -118,8 +117,9 @@ def simulate_trial(
         raise InputError(f"--seed {seed}: must be a non-negative integer")
     if n_per_arm is not None and n_per_arm < 1:
         raise InputError(f"--n-per-arm {n_per_arm}: must be a positive integer")
-    if calibration is None and protocol.name not in calibration_names():
-        cal = resolve_calibration(protocol, default_calibration(protocol), "derived")
+    derived = derived_calibration(protocol, calibration)
+    if derived is not None:
+        cal = resolve_calibration(protocol, derived, "derived")
     else:
         cal = load_calibration(protocol, calibration)
     n_total = (

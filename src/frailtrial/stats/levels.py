@@ -10,6 +10,7 @@ natural order, numbers inside labels compared as numbers (``week2 < week4 < week
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterable
 from typing import Any
 
@@ -124,7 +125,12 @@ def declare_levels(
             raise InputError(
                 f"{option} {column}=...: column {column} has value(s) "
                 f"{_listed(undeclared)} not in the list (first at data row {row}); "
-                f"list every level: {', '.join(levels)}"
+                + (  # the option to give, ready to copy, when it is short enough
+                    f"give every level, e.g. {option} "
+                    + shlex.quote(f"{column}={','.join([*levels, *undeclared])}")
+                    if len(undeclared) <= 12
+                    else f"give every level of column {column}"
+                )
             )
         out[column] = pd.Categorical(text, categories=levels)
     return out

@@ -16,11 +16,14 @@ import sqlite3
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from frailtrial.edc import config
-from frailtrial.edc.services.audit import ChainReport, Finding
 from frailtrial.errors import InputError
+
+if TYPE_CHECKING:  # audit imports the Django models: restore runs before setup()
+    from frailtrial.edc.services.audit import ChainReport, Finding
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PGDUMP_MAGIC = b"PGDMP"
