@@ -18,6 +18,9 @@ from typing import Any
 from frailtrial.edc import config as edc_config
 from frailtrial.errors import InputError
 
+TOKEN_DAYS = 90
+"""Days an API token lives unless ``FRAILTRIAL_TOKEN_DAYS`` says otherwise."""
+
 SESSION_MINUTES = 30
 WEB_APP = "frailtrial.web.apps.WebConfig"
 EXTRA_APPS = ["django.contrib.sessions", "django.contrib.messages", "ninja", WEB_APP]
@@ -126,7 +129,7 @@ def _list(name: str, default: str) -> list[str]:
 
 def token_days() -> int:
     """Days an API token lives: ``FRAILTRIAL_TOKEN_DAYS`` (a whole number ≥ 1), default 90."""
-    text = os.environ.get("FRAILTRIAL_TOKEN_DAYS", "90").strip()
+    text = os.environ.get("FRAILTRIAL_TOKEN_DAYS", str(TOKEN_DAYS)).strip()
     if not text.isdigit() or int(text) < 1:
         raise InputError(f"FRAILTRIAL_TOKEN_DAYS={text!r} is not a whole number of days >= 1")
     return int(text)

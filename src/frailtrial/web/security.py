@@ -26,12 +26,12 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from frailtrial.edc.models import Membership, Trial
+from frailtrial.web.config import TOKEN_DAYS
 from frailtrial.web.models import ApiToken, LoginAttempt, LoginThrottle
 
 WINDOW = dt.timedelta(minutes=15)  # a key's count is forgotten this long after its last attempt
 DEVICE_COOKIE = "ft_device"
 DEVICE_DAYS = 180
-TOKEN_DAYS = 90
 
 
 @dataclass(frozen=True)
