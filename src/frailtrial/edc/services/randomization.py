@@ -56,6 +56,7 @@ from frailtrial.randomization.lists import (
     list_bytes,
     parse_header,
     parse_list,
+    rows_bytes,
     stratum_label,
 )
 
@@ -169,10 +170,9 @@ def check_list(trial: Trial) -> None:
     if rlist is None:
         return
     rows = ListEntry.objects.filter(rlist=rlist).order_by("sequence").values_list(*COLUMNS)
-    frame = pd.DataFrame(list(rows), columns=list(COLUMNS))
     # a list imported before lists had a header (no salt) is re-checked as it was committed
     header = ListHeader(trial.protocol_name, rlist.seed, rlist.salt) if rlist.salt else None
-    data = list_bytes(frame, header)
+    data = rows_bytes(rows.iterator(), header)
     actual = hashlib.sha256(data).hexdigest()
     created = AuditEntry.objects.filter(
         model="randomizationlist", object_id=str(rlist.pk), action="create"
