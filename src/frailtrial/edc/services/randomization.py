@@ -165,7 +165,7 @@ def import_list(
 def check_list(trial: Trial) -> None:
     """Rebuild the committed file from the stored list and entries and hash it; raise
     :class:`ListTampered` unless it gives the commitment stored at import, and that
-    commitment is the one the audit trail recorded then."""
+    commitment is the one the audit trail recorded then (in a row whose keyed hash holds)."""
     rlist = RandomizationList.objects.filter(trial=trial).first()
     if rlist is None:
         return
@@ -177,7 +177,9 @@ def check_list(trial: Trial) -> None:
     created = AuditEntry.objects.filter(
         model="randomizationlist", object_id=str(rlist.pk), action="create"
     ).first()
-    audited = json.loads(created.new).get("sha256") if created is not None else None
+    # the row's keyed hash, so an insider who rewrote it (and the list's) is caught here too
+    authentic = created is not None and audit.authentic(created)
+    audited = json.loads(created.new).get("sha256") if created and authentic else None
     if actual != rlist.sha256 or audited != rlist.sha256:
         raise ListTampered(
             f"the stored randomization list of trial {trial.name} does not match its "
