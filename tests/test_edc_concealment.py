@@ -165,6 +165,36 @@ def test_rewriting_the_stored_commitment_as_well_is_still_refused(store: str) ->
     assert enroll(t2, "D0").randomization_number
 
 
+def test_rewriting_the_audited_commitment_too_is_refused_by_its_keyed_hash(store: str) -> None:
+    """The insider goes further: drops the audit table's guard trigger and writes the forged
+    hash into the import's audit row as well. That row's keyed hash no longer holds, and
+    allocation is refused at once (not only at the next ``audit verify``)."""
+    from frailtrial.edc.models import ListEntry, RandomizationList
+    from frailtrial.edc.services import randomization
+    from frailtrial.randomization import ListHeader, rows_bytes
+    from frailtrial.randomization.lists import COLUMNS
+
+    t = new_trial(n_list=12)
+    enroll(t, "E0")
+    entry = ListEntry.objects.filter(trial=t["trial"], used=False).order_by("sequence").first()
+    assert entry is not None
+    flipped = "placebo" if entry.arm == "mscs" else "mscs"
+    _raw("UPDATE edc_listentry SET arm = %s WHERE id = %s", (flipped, entry.pk))
+    rlist = RandomizationList.objects.get(trial=t["trial"])
+    rows = ListEntry.objects.filter(rlist=rlist).order_by("sequence").values_list(*COLUMNS)
+    header = ListHeader(t["trial"].protocol_name, rlist.seed, rlist.salt)
+    forged = hashlib.sha256(rows_bytes(rows, header)).hexdigest()
+    _raw("UPDATE edc_randomizationlist SET sha256 = %s WHERE id = %s", (forged, rlist.pk))
+    _raw("DROP TRIGGER IF EXISTS edc_audit_no_update")
+    _raw(
+        "UPDATE edc_auditentry SET new = replace(new, %s, %s) "
+        "WHERE model = 'randomizationlist' AND object_id = %s AND action = 'create'",
+        (rlist.sha256, forged, str(rlist.pk)),
+    )
+    with pytest.raises(randomization.ListTampered, match="audited None"):
+        enroll(t, "E1")
+
+
 def _minimized() -> Protocol:
     base = load("huc-msc-2024")
     return base.model_copy(

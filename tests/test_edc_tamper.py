@@ -176,6 +176,29 @@ def test_rows_deleted_or_inserted_without_audit_are_found(store: str) -> None:
     assert "never audited" in found[("edc_measurement", str(inserted), "*")]
 
 
+def test_a_deleted_or_edited_unblinding_notice_is_found(store: str) -> None:
+    """The notices that tell the DSMB and sponsor of an emergency unblinding are checked
+    rows: an insider who deletes one (to hide the unblinding) or rewrites its text is found."""
+    from frailtrial.edc.models import Membership, Participant
+    from frailtrial.edc.services import unblinding
+    from frailtrial.edc.services.integrity import verify_store
+
+    investigator = Membership.objects.filter(role="investigator").first()
+    assert investigator is not None
+    pid = Participant.objects.order_by("pk").values_list("participant_id", flat=True).first()
+    unblinding.emergency_unblind(investigator, str(pid), "anaphylaxis again, arm needed")
+    assert verify_store().ok  # notices written through the service: no false alarm
+    deleted, edited = (
+        _first("edc_notice"),
+        _first("edc_notice", "id > (SELECT min(id) FROM edc_notice)"),
+    )
+    _raw("DELETE FROM edc_notice WHERE id = %s", (deleted,))
+    _raw("UPDATE edc_notice SET text = 'nothing happened' WHERE id = %s", (edited,))
+    found = {(f.table, f.row, f.field): f.problem for f in verify_store().findings}
+    assert found[("edc_notice", str(deleted), "*")] == "audited row is missing"
+    assert ("edc_notice", str(edited), "text") in found
+
+
 def test_cli_verify_lists_each_finding_without_values_and_exits_1(
     store: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

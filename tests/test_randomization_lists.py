@@ -14,11 +14,14 @@ from cli_inprocess import invoke
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol, load, parse
 from frailtrial.randomization import (
+    ListHeader,
     commitment,
     generate_list,
+    list_bytes,
     parse_header,
     parse_list,
     read_list,
+    rows_bytes,
     verify_list,
     write_list,
 )
@@ -197,3 +200,18 @@ def test_any_ratios_and_block_sizes_keep_exact_complete_blocks(
     assert len(frame) == n
     _assert_complete_blocks_exact(frame, p)
     assert frame.equals(generate_list(p, seed=seed, n=n))
+
+
+def test_rows_bytes_is_byte_identical_to_list_bytes() -> None:
+    """The EDC rebuilds the committed file from stored tuples without pandas (before every
+    allocation); the bytes must be exactly those :func:`list_bytes` wrote, or a sound list
+    would be refused as tampered. Covers strata, header or none, and values csv must quote."""
+    p = _variant("huc-msc-2024", scheme="random_permuted_blocks", strata=["sex", "hypertension"])
+    frame = generate_list(p, seed=2**130 + 7, n=30)
+    odd = frame.copy()
+    odd.loc[0, "stratum"] = 'a,"b"'
+    odd.loc[1, "arm"] = "x y"
+    for f in (frame, odd):
+        rows = list(f.astype(object).itertuples(index=False, name=None))
+        for header in (None, ListHeader(p.name, "given", "ab" * 16)):
+            assert rows_bytes(rows, header) == list_bytes(f, header)

@@ -268,6 +268,12 @@ def verify_chain(
     return ChainReport(True, rows, prev)
 
 
+def authentic(e: AuditEntry) -> bool:
+    """Whether one row's keyed hash matches its fields (it was not edited in place); a cheap
+    check of a single row, not of the chain around it (:func:`verify_chain` does that)."""
+    return hmac.compare_digest(_digest(audit_key(), store_id(), e.prev_hash, _fields(e)), e.hash)
+
+
 def trail(actor: Membership, model: str, object_id: str) -> list[dict[str, Any]]:
     """The audit rows of one record of the actor's trial (rows of another trial's record are
     not shown, whatever the actor's role there); values that reveal an arm are hidden from

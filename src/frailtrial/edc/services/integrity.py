@@ -4,7 +4,8 @@ rows against their last audited values.
 Every write of the tables below goes through the audit service with a full snapshot of the
 row, so the last audited ``new`` value of a row is what the row holds now. A row edited,
 inserted or deleted directly in the database (a CRF, a measurement, an allocation, a list
-entry, the lock, an unblinding) no longer matches, and the finding names table, row and field.
+entry, the lock, an unblinding or its notice) no longer matches, and the finding names table,
+row and field.
 Values are not printed (an allocation's would reveal an arm).
 """
 
@@ -36,6 +37,7 @@ CHECKED = (
     "listentry",
     "allocation",
     "emergencyunblinding",
+    "notice",
     "lot",
     "preparation",
     "infusion",

@@ -56,6 +56,7 @@ from frailtrial.randomization.lists import (
     list_bytes,
     parse_header,
     parse_list,
+    rows_bytes,
     stratum_label,
 )
 
@@ -164,20 +165,21 @@ def import_list(
 def check_list(trial: Trial) -> None:
     """Rebuild the committed file from the stored list and entries and hash it; raise
     :class:`ListTampered` unless it gives the commitment stored at import, and that
-    commitment is the one the audit trail recorded then."""
+    commitment is the one the audit trail recorded then (in a row whose keyed hash holds)."""
     rlist = RandomizationList.objects.filter(trial=trial).first()
     if rlist is None:
         return
     rows = ListEntry.objects.filter(rlist=rlist).order_by("sequence").values_list(*COLUMNS)
-    frame = pd.DataFrame(list(rows), columns=list(COLUMNS))
     # a list imported before lists had a header (no salt) is re-checked as it was committed
     header = ListHeader(trial.protocol_name, rlist.seed, rlist.salt) if rlist.salt else None
-    data = list_bytes(frame, header)
+    data = rows_bytes(rows.iterator(), header)
     actual = hashlib.sha256(data).hexdigest()
     created = AuditEntry.objects.filter(
         model="randomizationlist", object_id=str(rlist.pk), action="create"
     ).first()
-    audited = json.loads(created.new).get("sha256") if created is not None else None
+    # the row's keyed hash, so an insider who rewrote it (and the list's) is caught here too
+    authentic = created is not None and audit.authentic(created)
+    audited = json.loads(created.new).get("sha256") if created and authentic else None
     if actual != rlist.sha256 or audited != rlist.sha256:
         raise ListTampered(
             f"the stored randomization list of trial {trial.name} does not match its "
