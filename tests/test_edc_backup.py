@@ -198,3 +198,36 @@ def test_restore_runs_in_a_fresh_process(
     )
     assert proc.returncode == 0, proc.stderr
     assert "audit trail of" in proc.stdout
+
+
+def test_a_tampered_postgresql_backup_is_refused_and_leaves_the_target_empty(
+    pg_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """pg_restore writes into the target before the copy can be checked: a copy that fails
+    the check must not stay there for the next command to use."""
+    monkeypatch.setenv("FRAILTRIAL_DATA_DIR", str(tmp_path / "keys"))
+    source = _createdb(pg_url)
+    use_store(source)
+    t = new_trial()
+    enroll(t, "P1")
+    from django.db import connection, connections
+
+    with connection.cursor() as cur:  # an insider's edit before the backup is taken
+        cur.execute("ALTER TABLE edc_allocation DISABLE TRIGGER ALL")
+        cur.execute("UPDATE edc_allocation SET arm = 'x'")
+    connections.close_all()
+    out = tmp_path / "pg.dump"
+    assert invoke(monkeypatch, capsys, "edc", "backup", "--db", source, "--out", str(out))[0] == 0
+    target = _createdb(pg_url)
+    code, _, err = invoke(monkeypatch, capsys, "edc", "restore", str(out), "--db", target)
+    assert code == 1 and "edc_allocation" in err
+    import psycopg
+
+    with psycopg.connect(target) as conn:
+        tables = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchone()
+    assert tables == (0,)

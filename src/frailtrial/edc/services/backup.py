@@ -206,6 +206,21 @@ def _restore_postgresql(file: Path, url: str) -> Restored:
     command = [_tool("pg_restore"), "--no-owner", "--exit-on-error", "--dbname", target]
     _run([*command, str(file)], "pg_restore", env)
     config._current.clear()
-    report = _check(url)
+    try:
+        report = _check(url)
+    except TamperedBackup:
+        _empty_again(url)  # the database was empty: a refused copy must not stay in it
+        raise
     older = tuple(f for f in report.findings if _older(f))
     return Restored(url, report.rows, None, older)
+
+
+def _empty_again(url: str) -> None:
+    """Drop what a refused restore wrote into the (empty before) database: its schema."""
+    from django.db import connection, connections
+
+    with connection.cursor() as cur:
+        cur.execute("DROP SCHEMA public CASCADE")
+        cur.execute("CREATE SCHEMA public")
+    connections.close_all()
+    config._current.clear()
