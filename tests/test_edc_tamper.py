@@ -22,7 +22,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("tamper")
     url = sqlite_url(folder)
     use_store(url)
-    from frailtrial.edc.services import crf, oversight, randomization, safety, visits
+    from frailtrial.edc.services import crf, oversight, safety, unblinding, visits
 
     t = new_trial()
     coord = t["m"]["coordinator"]
@@ -37,7 +37,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     ae = report_sae(coord, pid, "2024-03-06")
     safety.update(coord, ae.pk, {"outcome": "recovered"}, "follow-up call", version=1)
-    randomization.emergency_unblind(t["m"]["investigator"], pid, "anaphylaxis, arm needed now")
+    unblinding.emergency_unblind(t["m"]["investigator"], pid, "anaphylaxis, arm needed now")
     monitor = t["m"]["monitor"]
     saved = crf.enter_crf(
         coord, pid, "baseline", "tug", {"tug_s": 9.0}, reason="re-timed", version=2
@@ -164,6 +164,7 @@ def test_rows_deleted_or_inserted_without_audit_are_found(store: str) -> None:
     from frailtrial.edc.services.integrity import verify_store
 
     unblinding = _first("edc_emergencyunblinding")
+    _raw("DELETE FROM edc_notice WHERE unblinding_id IS NOT NULL")  # the notices point to it
     _raw("DELETE FROM edc_emergencyunblinding")
     _raw(
         "INSERT INTO edc_measurement (participant_id, visit, variable, value, unit, below_lloq) "

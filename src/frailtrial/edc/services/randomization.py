@@ -26,7 +26,6 @@ from frailtrial.edc.errors import AccessDenied
 from frailtrial.edc.models import (
     Allocation,
     AuditEntry,
-    EmergencyUnblinding,
     ListEntry,
     Membership,
     Participant,
@@ -340,18 +339,3 @@ def arm_of(actor: Membership, participant_id: str) -> str:
             f"your role ({actor.role}) is blinded; use emergency unblinding with a reason"
         )
     return p.allocation.arm
-
-
-def emergency_unblind(actor: Membership, participant_id: str, reason: str) -> str:
-    """Break the blind for one participant in an emergency: reason required, audited, flagged."""
-    require(actor, ["investigator"], "emergency unblinding")
-    if len(reason.strip()) < 10:
-        raise InputError("emergency unblinding needs a reason (at least 10 characters)")
-    with write(actor):
-        p = participant(actor, participant_id)
-        record = EmergencyUnblinding.objects.create(
-            participant=p, by=actor, reason=reason, at=now()
-        )
-        audit.update(actor, p, {"emergency_unblinded": True}, reason)
-        audit.created(actor, record, reason, action="unblind")
-        return p.allocation.arm

@@ -16,9 +16,17 @@ from django.db import transaction
 
 from frailtrial.edc.errors import AccessDenied
 from frailtrial.edc.models import EmergencyUnblinding, Membership, Notice
-from frailtrial.edc.services import audit, randomization
-from frailtrial.edc.services.common import audited_snapshot, now, protocol_of, require
+from frailtrial.edc.services import audit
+from frailtrial.edc.services.common import (
+    audited_snapshot,
+    now,
+    participant,
+    protocol_of,
+    require,
+    write,
+)
 from frailtrial.edc.services.entry import clean_text
+from frailtrial.errors import InputError
 
 NOTIFIED_ROLES = ("dsmb", "admin")
 LIMIT = 3  # emergency unblindings per investigator ...
@@ -59,11 +67,26 @@ def _notify(actor: Membership, kind: str, text: str, record: EmergencyUnblinding
         transaction.on_commit(lambda: send_mail(subject, body, None, emails))
 
 
+def _unblind(actor: Membership, participant_id: str, reason: str) -> str:
+    """Record the unblinding (flag, record, audit rows) and return the arm. Only
+    ``emergency_unblind`` calls it, so no path skips the limit and the notices."""
+    with write(actor):
+        p = participant(actor, participant_id)
+        record = EmergencyUnblinding.objects.create(
+            participant=p, by=actor, reason=reason, at=now()
+        )
+        audit.update(actor, p, {"emergency_unblinded": True}, reason)
+        audit.created(actor, record, reason, action="unblind")
+        return p.allocation.arm
+
+
 def emergency_unblind(actor: Membership, participant_id: str, reason: str) -> str:
     """Break the blind for one participant (audited, flagged) and notify oversight; refused
     (and notified) beyond ``LIMIT`` per investigator in ``LIMIT_WINDOW``. Returns the arm."""
     require(actor, ["investigator"], "emergency unblinding")
     clean_text(reason, "unblinding reason")
+    if len(reason.strip()) < 10:
+        raise InputError("emergency unblinding needs a reason (at least 10 characters)")
     refused = None
     with transaction.atomic():
         Membership.objects.select_for_update().filter(pk=actor.pk).first()  # one at a time
@@ -76,7 +99,7 @@ def emergency_unblind(actor: Membership, participant_id: str, reason: str) -> st
             )
             _notify(actor, "unblinding_refused", refused, None)
         else:
-            arm = randomization.emergency_unblind(actor, participant_id, reason)
+            arm = _unblind(actor, participant_id, reason)
             record = recent.filter(participant__participant_id=participant_id).latest("at")
             _notify(
                 actor,
