@@ -139,7 +139,7 @@ def _perturbed(n: int, seed: int) -> list[pd.DataFrame]:
     return [
         base.assign(
             value=base["value"] + rng.normal(0, 4, len(base)) + np.repeat(rng.normal(0, 2, 30), 6)
-        )  # fmt: skip
+        )
         for _ in range(n)
     ]
 
