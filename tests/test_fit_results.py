@@ -112,7 +112,7 @@ def test_both_fits_offer_the_interface(name: str) -> None:
     assert doc["coefficients"][1]["ci_low"] == pytest.approx(
         fit.coefficients(conf_level=0.9)["ci_low"][1]
     )
-    for bad in (0.0, 1.0, 95, -0.1, math.nan):
+    for bad in (0.0, 1.0, 95, -0.1, math.nan, "0.9", True):
         with pytest.raises(InputError, match="conf_level"):
             fit.estimate(np.eye(p)[:1], conf_level=bad)
     with pytest.raises(InputError, match="conf_level"):

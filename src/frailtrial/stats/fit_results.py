@@ -42,7 +42,7 @@ def r_name(column: str) -> str:
 
 def check_conf_level(conf_level: float) -> float:
     """``conf_level`` if it lies strictly between 0 and 1; InputError otherwise."""
-    if isinstance(conf_level, bool) or not isinstance(conf_level, int | float):
+    if isinstance(conf_level, bool) or not isinstance(conf_level, int | float | np.floating):
         raise InputError(f"conf_level must be a number between 0 and 1, got {conf_level!r}")
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must lie strictly between 0 and 1, got {conf_level}")

@@ -473,7 +473,7 @@ def _vcov_gradient(s: _Stats, tau2: FloatArray, s2: FloatArray, cw: FloatArray) 
 # ---------------------------------------------------------------- design and entry
 
 
-def design(
+def _design(
     data: pd.DataFrame, formula: str, subject: str, keep: tuple[str, ...] = ()
 ) -> tuple[pd.DataFrame, ModelSpec, FloatArray, FloatArray]:
     """The complete rows of ``data`` (formula variables, subject and ``keep`` columns;
@@ -548,7 +548,7 @@ def fit_many_random_intercept(
     sizes = np.array([len(f) for f in datasets])
     allrows = datasets[0] if n_sets == 1 else pd.concat(datasets, ignore_index=True)
     allrows = allrows.assign(**{_KEY: np.repeat(np.arange(n_sets), sizes)})
-    frame, spec, x, y = design(allrows, formula, subject, keep=(_KEY,))
+    frame, spec, x, y = _design(allrows, formula, subject, keep=(_KEY,))
     dataset = frame[_KEY].to_numpy(dtype=np.intp)
     # subjects numbered per (data set, subject) in order of appearance, as factorizing the
     # pairs would, but through one integer key (a MultiIndex of strings is ~20x slower)
