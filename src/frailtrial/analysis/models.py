@@ -33,6 +33,7 @@ from frailtrial.errors import ConvergenceError, InputError
 from frailtrial.protocol import Protocol
 from frailtrial.protocol.model import ModelSpec
 from frailtrial.stats import lmm, lmm_many, mmrm
+from frailtrial.stats.fit_results import FitResults
 from frailtrial.stats.multiplicity import serial_gatekeeping
 
 EXCLUDED = ["model", "variable", "participant_id", "arm", "reason"]
@@ -181,7 +182,7 @@ def _fitted_row(
     spec: ModelSpec,
     variable: str,
     formula: str,
-    fit: mmrm.MmrmFit | lmm.RandomInterceptFit,
+    fit: FitResults,
     note: str = "",
     **extra: float,
 ) -> dict:

@@ -1,4 +1,6 @@
-"""Many random-intercept fits at once, vectorized over data sets (simulated trials).
+"""Random-intercept fits of many data sets at once, vectorized over data sets: the one engine
+of the random-intercept model (:func:`frailtrial.stats.lmm.fit_random_intercept` fits one
+data set as a batch of one, as ``mmrm`` is a batch of one of ``fit_many``).
 
     from frailtrial.stats.lmm_many import fit_many_random_intercept
     batch = fit_many_random_intercept(trials, "value ~ arm * visit", "participant_id")
@@ -6,11 +8,23 @@
     eff = batch.treatment_contrast("arm", "msc", "visit", "d180")
     power = (eff.p < 0.05).mean()
 
-Same model, likelihood and Satterthwaite df as :func:`frailtrial.stats.lmm.fit_random_intercept`
-(one fit each gives the same numbers), but the design of all data sets is built in one
-formulaic call (so factor levels are shared) and the profiled likelihood of every data set is
-evaluated in one batched numpy step: a grid in log(tau2 / sigma2) brackets each optimum, then
-bisection on the analytic derivative narrows all brackets together to 1e-12.
+Model: y_ij = x_ij' beta + u_i + e_ij, u_i ~ N(0, tau2), e_ij ~ N(0, sigma2), so each
+participant's covariance is V_i = sigma2 I + tau2 J, as R ``lme4::lmer(y ~ x + (1 | id))``.
+The design of all data sets is built in one formulaic call (factor levels shared; the
+declared order of a pandas Categorical, else natural order -- week2 < week4 < week12 -- as
+the MMRM; the first level is the reference). The likelihood is profiled in closed form: with
+gamma = tau2 / sigma2 only per-subject sums of X and y enter, and the profiled deviance of
+every data set is evaluated in one batched numpy step. A grid in log gamma brackets each
+optimum, then bisection and false position on the analytic derivative narrow all brackets
+together to ~1e-12; gamma = 0 (lme4's "singular fit") is taken when the deviance increases
+from there. ML or REML; log-likelihoods, AIC (p + 2 parameters) and BIC (log of the number
+of observations) are lme4's.
+
+Inference: vcov(beta) = (X'V^-1 X)^-1 at the estimates; Satterthwaite df as lmerTest
+(gradient of the contrast variance in (theta = tau / sigma, sigma), covariance of (theta,
+sigma) from the Hessian of the beta-profiled deviance, computed on first use), or
+``"normal"`` for z tests. Rows with a missing value in a formula variable or the subject are
+dropped and counted in ``n_dropped``.
 """
 
 from __future__ import annotations
@@ -18,23 +32,48 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import product
+from typing import Literal, cast, get_args
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from formulaic import Formula, model_matrix
 from formulaic.model_spec import ModelSpec
-from scipy import special
 
 from frailtrial.errors import InputError
-from frailtrial.stats.lmm import _GRID, _LOG2PI, DfMethod, Method, _design
+from frailtrial.stats.fit_results import inference, r_name
+from frailtrial.stats.levels import is_factor, ordered_factor
 
 FloatArray = npt.NDArray[np.float64]
+Method = Literal["ml", "reml"]
+DfMethod = Literal["satterthwaite", "normal"]
+DF_METHODS: tuple[DfMethod, ...] = get_args(DfMethod)
+"""Satterthwaite (lmerTest) or normal (z tests, infinite df)."""
+_LOG2PI = math.log(2 * math.pi)
+_GRID = np.linspace(-15.0, 10.0, 11)  # log(tau2 / sigma2) start points
 _KEY = "__dataset__"
+
+
+def check_method(method: str) -> Method:
+    """``ml`` or ``reml``; InputError otherwise."""
+    if method not in ("ml", "reml"):
+        raise InputError(f"method must be 'ml' or 'reml', got {method!r}")
+    return cast(Method, method)
+
+
+def check_df(df: str) -> DfMethod:
+    """A df method of the random-intercept model (:data:`DF_METHODS`); InputError otherwise."""
+    if df not in DF_METHODS:
+        raise InputError(f"df must be one of {', '.join(map(repr, DF_METHODS))}, got {df!r}")
+    return cast(DfMethod, df)
 
 
 @dataclass(frozen=True)
 class BatchEstimate:
-    """One linear combination of the fixed effects in every data set (arrays of length D)."""
+    """One linear combination of the fixed effects in every data set (arrays of length D);
+    ``df`` is None for z tests."""
 
     estimate: FloatArray
     se: FloatArray
@@ -47,6 +86,8 @@ class BatchEstimate:
 
 @dataclass(frozen=True)
 class _Stats:
+    """Per data set sufficient statistics of the design and response."""
+
     xtx: FloatArray  # (D, p, p)
     xty: FloatArray  # (D, p)
     yty: FloatArray  # (D,)
@@ -56,12 +97,24 @@ class _Stats:
     n: FloatArray  # (D,)
     p: int
 
+    def take(self, idx: npt.NDArray[np.intp]) -> _Stats:
+        """The statistics of the data sets ``idx``."""
+        return _Stats(self.xtx[idx], self.xty[idx], self.yty[idx], self.sx[idx], self.sy[idx],
+                      self.n_i[idx], self.n[idx], self.p)  # fmt: skip
+
+    def columns(self, cols: npt.NDArray[np.intp]) -> _Stats:
+        """The statistics of the design restricted to the columns ``cols``."""
+        return _Stats(self.xtx[:, cols][:, :, cols], self.xty[:, cols], self.yty,
+                      self.sx[:, :, cols], self.sy, self.n_i, self.n, int(cols.size))  # fmt: skip
+
 
 @dataclass(frozen=True)
 class RandomInterceptBatch:
-    """Results of :func:`fit_many_random_intercept`, arrays indexed by data set."""
+    """Results of :func:`fit_many_random_intercept`, arrays indexed by data set; ``terms``
+    are R's coefficient names, ``df_method`` the default df of the inference methods."""
 
     formula: str
+    subject: str
     method: Method
     df_method: DfMethod
     terms: list[str]
@@ -80,41 +133,71 @@ class RandomInterceptBatch:
     _stats: _Stats = field(repr=False)
     _spec: ModelSpec = field(repr=False)
     _frame: pd.DataFrame = field(repr=False)
-    _varpar_cov: FloatArray | None = field(repr=False)
 
-    def coefficient(self, term: str, conf_level: float = 0.95) -> BatchEstimate:
-        """One coefficient (formulaic's column name, e.g. ``arm[T.placebo]``)."""
+    # ------------------------------------------------------------ inference
+
+    @cached_property
+    def varpar_cov(self) -> FloatArray:
+        """Covariance of (theta, sigma) per data set, (D, 2, 2): twice the inverse Hessian
+        of the beta-profiled deviance (NaN where that Hessian is singular)."""
+        gamma = self.intercept_var / self.residual_var
+        hess = _hessian(self._stats, np.sqrt(gamma), np.sqrt(self.residual_var), self.method)
+        det = hess[:, 0, 0] * hess[:, 1, 1] - hess[:, 0, 1] ** 2
+        adj = np.stack([np.stack([hess[:, 1, 1], -hess[:, 0, 1]], 1),
+                        np.stack([-hess[:, 1, 0], hess[:, 0, 0]], 1)], 1)  # fmt: skip
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inv = adj / np.where(det != 0, det, np.nan)[:, None, None]
+        return np.asarray(2 * inv, dtype=np.float64)
+
+    def moments(
+        self, contrasts: FloatArray, df: str | None = None, index: int | None = None
+    ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
+        """Estimates, variances and df (None for z tests) of the rows of a (k, p) matrix of
+        beta weights, shape (D, k), or (1, k) for the data set ``index`` alone."""
+        method = check_df(self.df_method if df is None else df)
+        lmat = np.atleast_2d(np.asarray(contrasts, dtype=float))
+        if lmat.ndim != 2 or lmat.shape[1] != len(self.terms):
+            raise InputError(
+                f"contrasts must have {len(self.terms)} columns (one per coefficient), "
+                f"got shape {np.shape(contrasts)}"
+            )
+        sel = np.arange(self.beta.shape[0]) if index is None else np.array([index])
+        est = self.beta[sel] @ lmat.T
+        cw = np.einsum("dpq,kq->dkp", self.vcov[sel], lmat)  # C l per data set and row
+        var = np.einsum("dkp,kp->dk", cw, lmat)
+        if method == "normal":
+            return est, var, None
+        grad = _vcov_gradient(
+            self._stats.take(sel), self.intercept_var[sel], self.residual_var[sel], cw
+        )
+        denom = np.einsum("dki,dij,dkj->dk", grad, self.varpar_cov[sel], grad)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dfs = np.where(denom > 0, 2 * var * var / denom, np.inf)
+        dfs[np.isnan(denom)] = np.nan  # singular Hessian of the variance parameters
+        return est, var, dfs
+
+    def estimate(
+        self, weights: FloatArray, conf_level: float = 0.95, df: str | None = None
+    ) -> BatchEstimate:
+        """weights' beta in every data set with SE, df, t, p and the ``conf_level`` CI."""
+        w = np.asarray(weights, dtype=float)
+        if w.shape != (len(self.terms),):
+            raise InputError(f"weights must have length {len(self.terms)}, got shape {w.shape}")
+        est, var, dfs = self.moments(w[None], df)
+        se = np.sqrt(var[:, 0])
+        dfv = None if dfs is None else dfs[:, 0]
+        t, p, lo, hi = inference(est[:, 0], se, dfv, conf_level)
+        return BatchEstimate(est[:, 0], se, dfv, t, p, lo, hi)
+
+    def coefficient(
+        self, term: str, conf_level: float = 0.95, df: str | None = None
+    ) -> BatchEstimate:
+        """One coefficient by R's name (e.g. ``armplacebo``, ``armplacebo:visitd180``)."""
         if term not in self.terms:
             raise InputError(f"unknown term {term!r}; terms: {', '.join(self.terms)}")
         w = np.zeros(len(self.terms))
         w[self.terms.index(term)] = 1.0
-        return self.estimate(w, conf_level)
-
-    def estimate(self, weights: FloatArray, conf_level: float = 0.95) -> BatchEstimate:
-        """weights' beta in every data set with SE, Satterthwaite df, t, p and CI."""
-        w = np.asarray(weights, dtype=float)
-        if w.shape != (len(self.terms),):
-            raise InputError(f"weights must have length {len(self.terms)}, got shape {w.shape}")
-        if not 0 < conf_level < 1:
-            raise InputError(f"conf_level must lie strictly between 0 and 1, got {conf_level}")
-        est = self.beta @ w
-        cw = self.vcov @ w  # (D, p)
-        var = cw @ w
-        se = np.sqrt(var)
-        df: FloatArray | None = None
-        if self._varpar_cov is not None:
-            grad = _vcov_gradient(self._stats, self.intercept_var, self.residual_var, cw)
-            denom = np.einsum("di,dij,dj->d", grad, self._varpar_cov, grad)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                df = np.where(denom > 0, 2 * var * var / denom, np.inf)
-        t = est / se
-        if df is None:
-            p = 2 * special.ndtr(-np.abs(t))
-            q: FloatArray | float = float(special.ndtri(0.5 + conf_level / 2))
-        else:
-            p = 2 * special.stdtr(df, -np.abs(t))
-            q = special.stdtrit(df, 0.5 + conf_level / 2)
-        return BatchEstimate(est, se, df, t, p, est - q * se, est + q * se)
+        return self.estimate(w, conf_level, df)
 
     def treatment_contrast(
         self,
@@ -124,48 +207,100 @@ class RandomInterceptBatch:
         time_level: str | None = None,
         conf_level: float = 0.95,
         reference: str | None = None,
+        df: str | None = None,
     ) -> BatchEstimate:
         """``level`` of ``group`` minus ``reference`` (default: the first level), at
         ``time_level`` of ``time``, other factors averaged equally; numeric covariates at
         their mean over all data sets, which matters only when a covariate interacts with
         ``group`` or ``time``."""
-        levels = self._categories(group)
+        levels = self.levels(group)
         ref = levels[0] if reference is None else reference
         if level not in levels or ref not in levels or level == ref:
             raise InputError(
                 f"{group!r}: need two different levels among {', '.join(levels)}; "
                 f"got {level!r} vs {ref!r}"
             )
-        fixed: dict[str, str] = {}
+        specs = [group]
         if time is not None:
-            if time_level not in self._categories(time):
+            if time_level not in self.levels(time):
                 raise InputError(f"{time!r} has no level {time_level!r}")
-            fixed[time] = str(time_level)
-        w = self._grid_row({group: level, **fixed}) - self._grid_row({group: ref, **fixed})
-        return self.estimate(w, conf_level)
+            specs.append(time)
+        combos, lmat = self.grid(specs, self.numeric_means())
+        keys = [tuple(r) for r in combos.to_numpy()]
+        at = (time_level,) if time is not None else ()
+        w = lmat[keys.index((level, *at))] - lmat[keys.index((ref, *at))]
+        return self.estimate(w, conf_level, df)
 
-    def _categories(self, factor: str) -> list[str]:
-        state = self._spec.encoder_state.get(factor)
-        if state is None or "categories" not in state[1]:
-            raise InputError(f"{factor!r} is not a categorical variable of {self.formula!r}")
-        return [str(v) for v in state[1]["categories"]]
+    # ------------------------------------------------------------ the reference grid
 
-    def _grid_row(self, fixed: dict[str, str]) -> FloatArray:
-        state = self._spec.encoder_state
-        cats = {k: [str(v) for v in s[1]["categories"]] for k, s in state.items()
-                if "categories" in s[1]}  # fmt: skip
-        others = [k for k in cats if k not in fixed]
-        grid = pd.MultiIndex.from_product([cats[o] for o in others] or [["_"]]).to_frame(
-            index=False, name=others or ["_"]
+    @property
+    def factors(self) -> dict[str, list[str]]:
+        """Categorical variables of the formula -> their levels, reference first."""
+        return {k: [str(v) for v in s[1]["categories"]]
+                for k, s in self._spec.encoder_state.items() if "categories" in s[1]}  # fmt: skip
+
+    def levels(self, factor: str) -> list[str]:
+        """Levels of one categorical variable of the formula; InputError for another name."""
+        factors = self.factors
+        if factor not in factors:
+            raise InputError(
+                f"{factor!r} is not a categorical variable of the formula {self.formula!r}"
+                f" (categorical: {', '.join(factors) or 'none'})"
+            )
+        return factors[factor]
+
+    def numeric_means(self, index: int | None = None) -> dict[str, float]:
+        """Numeric variables of the formula -> their mean in data set ``index`` (all data
+        sets together when None): where the reference grid holds them."""
+        frame = self._frame if index is None else self._frame[self._frame[_KEY] == index]
+        names = [k for k, s in self._spec.encoder_state.items() if "categories" not in s[1]]
+        return {k: float(frame[k].mean()) for k in names}
+
+    def grid(self, specs: list[str], numerics: dict[str, float]) -> tuple[pd.DataFrame, FloatArray]:
+        """Level combinations of ``specs`` (product order) and the rows of beta weights of
+        their marginal means: emmeans' reference grid, every factor crossed with equal
+        weights, numeric covariates at ``numerics``."""
+        factors = self.factors
+        for s in specs:
+            self.levels(s)
+        names = list(factors)
+        full = pd.DataFrame(list(product(*(factors[v] for v in names))), columns=names)
+        for v in names:
+            full[v] = pd.Categorical(full[v], categories=factors[v])
+        for v, mean in numerics.items():
+            full[v] = mean
+        xg = np.asarray(self._spec.get_model_matrix(full), dtype=float)
+        shape = tuple(len(factors[s]) for s in specs)
+        codes = [full[s].cat.codes.to_numpy() for s in specs]
+        key = np.ravel_multi_index(codes, shape) if specs else np.zeros(len(full), dtype=np.intp)
+        size = int(np.prod(shape))
+        sums = np.zeros((size, xg.shape[1]))
+        np.add.at(sums, key, xg)
+        lmat = sums / np.bincount(key, minlength=size)[:, None]
+        combos = pd.DataFrame(list(product(*(factors[s] for s in specs))), columns=specs)
+        return combos, lmat
+
+    def term_columns(self, factors: set[str]) -> list[int]:
+        """Design columns of the formula term made of exactly ``factors`` (e.g. arm:visit)."""
+        for term, sl in self._spec.term_slices.items():
+            if {str(f) for f in term.factors} == factors:
+                return list(range(sl.start, sl.stop))
+        raise InputError(
+            f"the formula {self.formula!r} has no term {':'.join(sorted(factors))}; "
+            f"terms: {', '.join(str(t) for t in self._spec.terms)}"
         )
-        for k, v in fixed.items():
-            grid[k] = v
-        for k in cats:
-            grid[k] = pd.Categorical(grid[k], categories=cats[k])
-        for k in state:
-            if k not in cats:
-                grid[k] = float(self._frame[k].mean())
-        return np.asarray(self._spec.get_model_matrix(grid), dtype=float).mean(axis=0)
+
+    def ml_loglik(self, index: int, cols: list[int] | None = None) -> float:
+        """ML log-likelihood of data set ``index`` with the design columns ``cols`` (all
+        when None): the likelihood-ratio test's full and reduced models."""
+        s = self._stats.take(np.array([index]))
+        if cols is not None:
+            s = s.columns(np.asarray(cols, dtype=np.intp))
+        gamma, _ = _optimize(s, "ml")
+        return float(-_profile(s, gamma, "ml")[0][0] / 2)
+
+
+# ---------------------------------------------------------------- likelihood
 
 
 def _stats(
@@ -208,7 +343,8 @@ def _stats(
 def _profile(
     s: _Stats, gamma: FloatArray, method: Method
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Batched profiled deviance, its derivative in gamma, beta, A^-1 and RSS."""
+    """-2 log-likelihood with beta and sigma2 profiled out at gamma = tau2 / sigma2, its
+    derivative in gamma, beta, A^-1 = (X'V^-1 X)^-1 / sigma2 and the RSS, per data set."""
     g = gamma[:, None]
     c = g / (1 + s.n_i * g)
     sxt = s.sx.transpose(0, 2, 1)  # (D, p, M)
@@ -219,6 +355,8 @@ def _profile(
     beta = np.matmul(a_inv, b[:, :, None])[:, :, 0]
     rss = np.maximum(r - (b * beta).sum(axis=1), 1e-300)
     logdet_v = np.log1p(s.n_i * g).sum(axis=1)
+    # derivatives: d rss / d gamma = -sum c_i' (sy_i - sx_i beta)^2 (envelope theorem),
+    # c_i' = 1 / (1 + n_i gamma)^2; d log|A| = tr(A^-1 dA) = -sum c_i' sx_i' A^-1 sx_i
     cp = 1 / (1 + s.n_i * g) ** 2
     resid = s.sy - np.matmul(s.sx, beta[:, :, None])[:, :, 0]
     drss = -(cp * resid**2).sum(axis=1)
@@ -236,7 +374,8 @@ def _profile(
 
 
 def _optimize(s: _Stats, method: Method) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
-    """Optimal gamma per data set (see the module docstring) and convergence flags."""
+    """Optimal gamma per data set (see the module docstring) and convergence flags (False
+    where the deviance still falls at the end of the grid: tau2 / sigma2 unbounded)."""
     d = s.n.size
     dev0, ddev0, *_ = _profile(s, np.zeros(d), method)
     devs = np.stack([_profile(s, np.full(d, math.exp(t)), method)[0] for t in _GRID])
@@ -276,7 +415,8 @@ def _slope(s: _Stats, t: FloatArray, method: Method) -> FloatArray:
 
 
 def _deviance_varpar(s: _Stats, theta: FloatArray, sigma: FloatArray, method: Method) -> FloatArray:
-    """Batched -2 log-likelihood at (theta, sigma) with beta at its GLS estimate."""
+    """-2 log-likelihood at (theta = tau / sigma, sigma) with beta at its GLS estimate
+    (lmerTest's ``devfun_vp``), per data set."""
     gamma = theta * theta
     _, _, _, a_inv, rss = _profile(s, gamma, method)
     s2 = sigma * sigma
@@ -310,19 +450,70 @@ def _hessian(s: _Stats, theta: FloatArray, sigma: FloatArray, method: Method) ->
 
 
 def _vcov_gradient(s: _Stats, tau2: FloatArray, s2: FloatArray, cw: FloatArray) -> FloatArray:
-    """Gradient of w' C w in (theta, sigma) per data set; cw = C w, shape (D, p)."""
-    sigma = np.sqrt(s2)
-    theta = np.sqrt(tau2 / s2)
-    denom = s2[:, None] + s.n_i * tau2[:, None]
-    u = np.einsum("dmi,di->dm", s.sx, cw)
-    q_tau = (u**2 / denom**2).sum(axis=1)
-    c = tau2[:, None] / denom
+    """Gradient of w' C w in (theta, sigma) per data set and contrast row: cw = C w of shape
+    (D, k, p); returns (D, k, 2)."""
+    sigma = np.sqrt(s2)[:, None]
+    theta = np.sqrt(tau2 / s2)[:, None]
+    s2k = s2[:, None]
+    denom = s2[:, None] + s.n_i * tau2[:, None]  # (D, M)
+    u = np.einsum("dmi,dki->dkm", s.sx, cw)  # per-subject sx' C w
+    # dC = C (X'V^-1 dV V^-1 X) C: d(w'Cw)/d tau2 = sum (sx' C w)^2 / denom^2, and
+    # d/d s2 = w'C X'V^-2 X C w
+    q_tau = (u**2 / denom[:, None, :] ** 2).sum(axis=2)
+    c = (tau2[:, None] / denom)[:, None, :]
     q_s2 = (
-        np.einsum("di,dij,dj->d", cw, s.xtx, cw) - ((2 * c - s.n_i * c * c) * u**2).sum(axis=1)
-    ) / s2**2
-    g_theta = q_tau * 2 * theta * s2
+        np.einsum("dki,dij,dkj->dk", cw, s.xtx, cw)
+        - ((2 * c - s.n_i[:, None, :] * c * c) * u**2).sum(axis=2)
+    ) / s2k**2
+    g_theta = q_tau * 2 * theta * s2k
     g_sigma = q_tau * 2 * theta * theta * sigma + q_s2 * 2 * sigma
-    return np.stack([g_theta, g_sigma], axis=1)
+    return np.stack([g_theta, g_sigma], axis=2)
+
+
+# ---------------------------------------------------------------- design and entry
+
+
+def _design(
+    data: pd.DataFrame, formula: str, subject: str, keep: tuple[str, ...] = ()
+) -> tuple[pd.DataFrame, ModelSpec, FloatArray, FloatArray]:
+    """The complete rows of ``data`` (formula variables, subject and ``keep`` columns;
+    factors ordered as the MMRM orders them), the formula's design spec, X and y."""
+    if not isinstance(data, pd.DataFrame):
+        raise InputError("data must be a pandas DataFrame")
+    try:
+        parsed = Formula(formula)
+        needed = sorted(parsed.required_variables)
+    except Exception as exc:
+        raise InputError(f"cannot parse the formula {formula!r}: {exc}") from None
+    if "~" not in formula:
+        raise InputError(f"the formula {formula!r} needs a response: 'y ~ terms'")
+    missing = [v for v in [*needed, subject] if v not in data.columns]
+    if missing:
+        raise InputError(
+            f"unknown column(s) {', '.join(map(repr, missing))}; "
+            f"the data has: {', '.join(map(str, data.columns))}"
+        )
+    cols = list(dict.fromkeys([*needed, subject, *keep]))
+    frame = data[cols].copy()
+    frame = frame[frame.notna().all(axis=1)].reset_index(drop=True)
+    for c in needed:  # factors: declared (Categorical) or natural order, as the MMRM
+        if is_factor(frame[c]):
+            frame[c] = ordered_factor(frame[c])
+    try:
+        mm = model_matrix(formula, frame, na_action="raise")
+    except Exception as exc:
+        raise InputError(f"cannot build the design of {formula!r}: {exc}") from None
+    if mm.lhs.shape[1] != 1:
+        raise InputError(f"the response of {formula!r} must be one numeric column")
+    response = [v for v in parsed.lhs.required_variables if v in frame.columns]
+    if any(not pd.api.types.is_numeric_dtype(frame[v]) for v in response):
+        raise InputError(f"the response of {formula!r} must be numeric")
+    y = np.asarray(mm.lhs, dtype=float).ravel()
+    if y.size == 0:
+        raise InputError(f"no complete rows for {formula!r} (every row misses a value)")
+    if np.ptp(y) == 0:
+        raise InputError(f"the response of {formula!r} is constant; nothing to model")
+    return frame, mm.rhs.model_spec, np.asarray(mm.rhs, dtype=float), y
 
 
 def fit_many_random_intercept(
@@ -330,30 +521,34 @@ def fit_many_random_intercept(
     formula: str,
     subject: str,
     *,
-    method: Method = "ml",
-    df: DfMethod = "satterthwaite",
+    method: str = "ml",
+    df: str = "satterthwaite",
 ) -> RandomInterceptBatch:
-    """Fit the random-intercept model to every data set (same columns in each).
+    """Fit ``formula`` with a random intercept per ``subject`` to every data set (same
+    columns in each) by ML (default, as the HUC-MSC paper) or REML; ``df`` is the default
+    df method of the batch's inference (Satterthwaite or normal).
 
-    Raises InputError for an empty list, unknown columns, a data set with fewer than two
-    subjects or a singular design in some data set (named by its index).
+    Raises InputError for an empty list, unknown columns, a non-numeric or constant
+    response, a data set with fewer than two subjects, too few observations or a singular
+    design (named by its index when there are several data sets).
     """
-    if method not in ("ml", "reml"):
-        raise InputError(f"method must be 'ml' or 'reml', got {method!r}")
-    if df not in ("satterthwaite", "normal"):
-        raise InputError(f"df must be 'satterthwaite' or 'normal', got {df!r}")
+    meth, dfm = check_method(method), check_df(df)
     if len(datasets) == 0:
         raise InputError("no data sets to fit")
+    n_sets = len(datasets)
+    where = (lambda i: f"data set {i}: ") if n_sets > 1 else (lambda i: "")
     for i, frame in enumerate(datasets):
         if not isinstance(frame, pd.DataFrame):
-            raise InputError(f"data set {i} is not a pandas DataFrame")
+            raise InputError(f"{where(i)}data must be a pandas DataFrame")
         if subject not in frame.columns:
-            raise InputError(f"data set {i} has no subject column {subject!r}")
-    n_sets = len(datasets)
+            raise InputError(
+                f"{where(i)}unknown column {subject!r} (the subject); "
+                f"the data has: {', '.join(map(str, frame.columns))}"
+            )
     sizes = np.array([len(f) for f in datasets])
-    allrows = pd.concat(datasets, ignore_index=True)
-    allrows[_KEY] = np.repeat(np.arange(n_sets), sizes)
-    frame, _, spec, x, y, _, _ = _design(allrows, formula, subject, keep=(_KEY,))
+    allrows = datasets[0] if n_sets == 1 else pd.concat(datasets, ignore_index=True)
+    allrows = allrows.assign(**{_KEY: np.repeat(np.arange(n_sets), sizes)})
+    frame, spec, x, y = _design(allrows, formula, subject, keep=(_KEY,))
     dataset = frame[_KEY].to_numpy(dtype=np.intp)
     # subjects numbered per (data set, subject) in order of appearance, as factorizing the
     # pairs would, but through one integer key (a MultiIndex of strings is ~20x slower)
@@ -363,29 +558,28 @@ def fit_many_random_intercept(
     n_obs = np.bincount(dataset, minlength=n_sets).astype(np.int64)
     few = np.flatnonzero(n_subjects < 2)
     if few.size:
-        raise InputError(f"data set {int(few[0])} has fewer than 2 subjects with complete rows")
+        i = int(few[0])
+        raise InputError(
+            f"{where(i)}a random intercept needs at least 2 subjects in {subject!r} with "
+            f"complete rows, got {int(n_subjects[i])}"
+        )
     eig_min = np.linalg.eigvalsh(stats.xtx)[:, 0]
     scale = np.abs(np.diagonal(stats.xtx, axis1=1, axis2=2)).max(axis=1)
     bad = np.flatnonzero((eig_min <= 1e-10 * scale) | (n_obs <= stats.p + 1))
     if bad.size:
         raise InputError(
-            f"data set {int(bad[0])}: singular fixed-effects design or too few observations "
-            f"for {stats.p} fixed effects (e.g. a factor level absent from that data set)"
+            f"{where(int(bad[0]))}singular fixed-effects design or too few observations "
+            f"for {stats.p} fixed effects and 2 variances (the formula's columns are linearly "
+            "dependent, e.g. a factor level without observations)"
         )
-    gamma, converged = _optimize(stats, method)
-    dev, _, beta, a_inv, rss = _profile(stats, gamma, method)
-    s2 = rss / (stats.n if method == "ml" else stats.n - stats.p)
-    tau2 = gamma * s2
-    vcov = s2[:, None, None] * a_inv
-    varpar_cov = None
-    if df == "satterthwaite":
-        hess = _hessian(stats, np.sqrt(gamma), np.sqrt(s2), method)
-        varpar_cov = np.asarray(2 * np.linalg.inv(hess), dtype=np.float64)
+    gamma, converged = _optimize(stats, meth)
+    dev, _, beta, a_inv, rss = _profile(stats, gamma, meth)
+    s2 = rss / (stats.n if meth == "ml" else stats.n - stats.p)
     loglik = -dev / 2
     npar = stats.p + 2
     return RandomInterceptBatch(
-        formula, method, df, list(spec.column_names), n_obs, n_subjects,
-        sizes - n_obs, beta, vcov, tau2, s2, loglik, -2 * loglik + 2 * npar,
-        -2 * loglik + npar * np.log(stats.n), converged, gamma == 0.0, stats, spec, frame,
-        varpar_cov,
+        formula, subject, meth, dfm, [r_name(c) for c in spec.column_names], n_obs,
+        n_subjects, sizes - n_obs, beta, s2[:, None, None] * a_inv, gamma * s2, s2, loglik,
+        -2 * loglik + 2 * npar, -2 * loglik + npar * np.log(stats.n), converged, gamma == 0.0,
+        stats, spec, frame,
     )  # fmt: skip

@@ -41,6 +41,7 @@ from threadpoolctl import threadpool_limits
 from frailtrial.errors import ConvergenceError, InputError
 from frailtrial.stats import mmrm_core as core
 from frailtrial.stats.covariance import Structure, make_structure
+from frailtrial.stats.fit_results import check_conf_level, inference_frame
 from frailtrial.stats.mmrm_data import ModelFrame, build_frame
 from frailtrial.stats.mmrm_df import (
     KenwardRoger,
@@ -156,8 +157,10 @@ class MmrmFit:
         return self._cache[key]
 
     # ---- inference -------------------------------------------------------------------
-    def estimate(self, contrasts: Array, df: str = "satterthwaite") -> pd.DataFrame:
-        """Estimate, se, df, t, p and 95% CI of each row of a contrast matrix (k, p)."""
+    def estimate(
+        self, contrasts: Array, df: str = "satterthwaite", conf_level: float = 0.95
+    ) -> pd.DataFrame:
+        """Estimate, se, df, t, p and ``conf_level`` CI of each row of a contrast matrix (k, p)."""
         df = df_method(df)
         lmat = np.atleast_2d(np.asarray(contrasts, dtype=float))
         est = lmat @ self.beta
@@ -174,25 +177,11 @@ class MmrmFit:
                 dfs = np.full(lmat.shape[0], residual_df(self.n_obs, rank))
             else:
                 dfs = between_within(self.parts, lmat)
-        se = np.sqrt(np.maximum(var, 0.0))
-        t = est / se
-        p = 2 * sps.t.sf(np.abs(t), dfs)
-        half = sps.t.ppf(0.975, dfs) * se
-        return pd.DataFrame(
-            {
-                "estimate": est,
-                "se": se,
-                "df": dfs,
-                "t": t,
-                "p": p,
-                "ci_low": est - half,
-                "ci_high": est + half,
-            }
-        )
+        return inference_frame(est, np.sqrt(np.maximum(var, 0.0)), dfs, conf_level)
 
-    def coefficients(self, df: str = "satterthwaite") -> pd.DataFrame:
+    def coefficients(self, df: str = "satterthwaite", conf_level: float = 0.95) -> pd.DataFrame:
         """Fixed effects with inference, one row per coefficient (R's names and coding)."""
-        out = self.estimate(np.eye(len(self.beta)), df)
+        out = self.estimate(np.eye(len(self.beta)), df, conf_level)
         out.insert(0, "term", self.terms)
         return out
 
@@ -257,14 +246,16 @@ class MmrmFit:
         lmat = np.stack([xg[(keys == k).to_numpy()].mean(axis=0) for k in ckeys])
         return combos, lmat
 
-    def lsmeans(self, specs: list[str] | None = None, df: str = "satterthwaite") -> pd.DataFrame:
+    def lsmeans(
+        self, specs: list[str] | None = None, df: str = "satterthwaite", conf_level: float = 0.95
+    ) -> pd.DataFrame:
         """Least-squares means for each combination of the levels of ``specs``."""
         specs = self.default_specs() if specs is None else specs
         combos, lmat = self._grid(specs)
-        return pd.concat([combos, self.estimate(lmat, df)], axis=1)
+        return pd.concat([combos, self.estimate(lmat, df, conf_level)], axis=1)
 
     def treatment_contrasts(
-        self, arm: str | None = None, df: str = "satterthwaite"
+        self, arm: str | None = None, df: str = "satterthwaite", conf_level: float = 0.95
     ) -> pd.DataFrame:
         """Each arm level minus the reference (first) level, at each visit and averaged;
         levels in declared order (a Categorical's, ``C(arm, Treatment(ref))``'s reference
@@ -272,7 +263,7 @@ class MmrmFit:
         head, lmat = self.treatment_contrast_matrix(arm)
         if head.empty:
             return head
-        return pd.concat([head, self.estimate(lmat, df)], axis=1)
+        return pd.concat([head, self.estimate(lmat, df, conf_level)], axis=1)
 
     def treatment_contrast_matrix(self, arm: str | None = None) -> tuple[pd.DataFrame, Array]:
         """Labels and contrast matrix of :meth:`treatment_contrasts` (rows of beta weights),
@@ -304,16 +295,18 @@ class MmrmFit:
                 labels.append((f"{lvl} - {ref}", "overall"))
         return pd.DataFrame(labels, columns=["contrast", visit]), np.stack(rows)
 
-    def to_dict(self, df: str = "satterthwaite") -> dict[str, Any]:
+    def to_dict(self, df: str = "satterthwaite", conf_level: float = 0.95) -> dict[str, Any]:
         """The JSON document of ``frailtrial stats mmrm --json`` (``df_method`` canonical)."""
         df = df_method(df)
-        lsm = self.lsmeans(df=df) if self.default_specs() else pd.DataFrame()
-        con = self.treatment_contrasts(df=df)
+        conf_level = check_conf_level(conf_level)
+        lsm = self.lsmeans(df=df, conf_level=conf_level) if self.default_specs() else pd.DataFrame()
+        con = self.treatment_contrasts(df=df, conf_level=conf_level)
         return {
             "formula": self.frame.formula,
             "covariance_structure": self.structure.name,
             "method": self.method,
             "df_method": df,
+            "conf_level": conf_level,
             "loglik": self.loglik,
             "neg2loglik": self.neg2loglik,
             "aic": self.aic,
@@ -329,7 +322,7 @@ class MmrmFit:
                 "gradient_norm": self.gradient_norm,
                 "newton_decrement": self.newton_decrement,
             },
-            "coefficients": self.coefficients(df).to_dict(orient="records"),
+            "coefficients": self.coefficients(df, conf_level).to_dict(orient="records"),
             "covariance": {
                 "visits": [str(v) for v in self.visits],
                 "matrix": self.sigma.tolist(),

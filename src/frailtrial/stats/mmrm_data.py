@@ -13,7 +13,6 @@ on the first data set; formulas with transformations (``log(y)``, ``I(x * 2)``,
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,18 +24,11 @@ from numpy.typing import NDArray
 from scipy.linalg import qr
 
 from frailtrial.errors import InputError
+from frailtrial.stats.fit_results import LEVEL_COLUMN, r_name
 from frailtrial.stats.levels import is_factor, level_order, ordered_factor
 from frailtrial.stats.mmrm_core import Batch, make_batch, make_kron, normal_equations
 
 Array = NDArray[Any]
-_LEVEL = re.compile(r"^(?P<var>.+?)\[(?P<t>T\.)?(?P<lvl>.*)\]$")
-
-
-def r_name(column: str) -> str:
-    """formulaic column name -> R's coefficient name (``ARMCD[T.TRT]`` -> ``ARMCDTRT``)."""
-    if column == "Intercept":
-        return "(Intercept)"
-    return ":".join(_LEVEL.sub(r"\g<var>\g<lvl>", part) for part in column.split(":"))
 
 
 @dataclass
@@ -91,7 +83,7 @@ class _FastDesign:
             recipe: list[tuple[str, int | None]] = []
             if col != "Intercept":
                 for part in col.split(":"):
-                    m = _LEVEL.match(part)
+                    m = LEVEL_COLUMN.match(part)
                     if m and m["var"] in factors and m["lvl"] in level_strings[m["var"]]:
                         recipe.append((m["var"], level_strings[m["var"]].index(m["lvl"])))
                     elif part in numerics:
