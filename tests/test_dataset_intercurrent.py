@@ -48,7 +48,8 @@ def test_simulator_writes_one_row_per_withdrawal_at_its_first_withdrawn_visit(
 
 def test_strategy_comes_from_the_primary_endpoints_estimand() -> None:
     raw = HUC.model_dump()
-    assert declared_strategy(HUC, "treatment_discontinuation") == "MAR"  # none declared
+    raw["analysis"]["estimands"] = []
+    assert declared_strategy(type(HUC).model_validate(raw), "withdrawal") == "MAR"  # none
     raw["analysis"]["estimands"] = [
         {
             "endpoint": "mcs_6m",
@@ -64,7 +65,9 @@ def test_strategy_comes_from_the_primary_endpoints_estimand() -> None:
         },
     ]
     protocol = type(HUC).model_validate(raw)
-    assert declared_strategy(protocol, "withdrawal") == "CIR"
+    assert declared_strategy(protocol, "withdrawal") == "CIR"  # the primary's, not the first
+    assert declared_strategy(protocol, "treatment_discontinuation") == "MAR"
+    assert declared_strategy(HUC, "withdrawal") == "JR"  # the built-in protocol's estimand
 
 
 def test_a_dataset_without_the_file_reads_with_no_events(simulated: Path, tmp_path: Path) -> None:
