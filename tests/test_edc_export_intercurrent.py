@@ -43,4 +43,3 @@ def test_withdrawals_become_intercurrent_events(exported: Path) -> None:
     assert rows["event"].tolist() == ["withdrawal", "withdrawal"]
     assert rows["strategy"].tolist() == ["JR", "JR"]  # what huc-msc-2024 declares
     assert len(ice) == 2
-

@@ -70,6 +70,7 @@ def test_a_user_protocol_with_three_arms_validates(
     path = three_arm_with_estimand(tmp_path)
     code, out, err = invoke(monkeypatch, capsys, "protocol", "validate", str(path))
     assert code == 0, err
+    assert "valid protocol 'three-arm-estimand' (3 arms" in out
     p = load(str(path))
     assert len(p.arms) == 3
     assert p.analysis.estimands[0].sensitivity[2].tipping_point is not None
@@ -105,8 +106,7 @@ def test_a_wrong_estimand_is_one_line_naming_the_field(
         (
             lambda e: e.update(population="everyone"),
             "analysis.estimands[0].population",
-            "'everyone' is not allowed; expected 'itt', 'safety', 'per_protocol' or "
-            "'completers'",
+            "'everyone' is not allowed; expected 'itt', 'safety', 'per_protocol' or 'completers'",
         ),
         (
             lambda e: e["intercurrent_events"].append({"event": "withdrawal", "strategy": "CR"}),
