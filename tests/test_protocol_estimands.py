@@ -61,7 +61,7 @@ def test_the_builtin_protocol_declares_jr_for_withdrawals() -> None:
     names = [s.name for s in est.sensitivity]
     assert names == ["mar", "jr", "cr", "cir", "jr_tipping_point"]
     tp = est.sensitivity[-1].tipping_point
-    assert tp is not None and (tp.low, tp.high, tp.steps) == (-60, 0, 13)
+    assert tp is not None and (tp.low, tp.high, tp.steps) == (-400, 0, 21)
 
 
 def test_a_user_protocol_with_three_arms_validates(
