@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from scipy.optimize import brentq
 
 from frailtrial.errors import ConvergenceError, InputError
+from frailtrial.stats.model_options import covariance_structure
 from frailtrial.stats.sensitivity import pooling
 from frailtrial.stats.sensitivity.analysis import ancova
 from frailtrial.stats.sensitivity.fitting import Fits, fit_samples
@@ -182,6 +183,7 @@ def prepare_imputations(
     n_draw = DEFAULT_SAMPLES.get(method, 0) if samples is None else int(samples)
     if method != "condmean-jackknife" and n_draw < 2:
         raise InputError(f"samples {samples}: need at least 2")
+    covariance = covariance_structure(covariance)
     layout = build_layout(data, formula, subject, visit, group, reference, analysis, ice, strategy)
     n = layout.n
     rng = np.random.default_rng(seed)
