@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +168,52 @@ def test_three_arms_compare_each_active_arm_with_placebo(tmp_path: Path) -> None
     assert html.count('class="tipping-plot"') == 1
     tips = pd.read_csv(tmp_path / "out" / "tables" / "tipping_point.csv")
     assert sorted(set(tips["arm"])) == ["high_dose", "low_dose"]
+
+
+def test_a_sensitivity_analysis_the_engine_refuses_is_reported_not_fatal(
+    huc: dict, tmp_path: Path
+) -> None:
+    """LMCF at the first post-baseline visit has no earlier mean to carry forward: the
+    analysis taking the recorded strategies says why; the others and the report go on."""
+    data = Path(shutil.copytree(huc["data"], tmp_path / "data"))
+    ice = pd.read_csv(data / "intercurrent_events.csv", dtype=str)
+    ice.loc[0, ["visit", "strategy"]] = ["week1", "LMCF"]
+    ice.to_csv(data / "intercurrent_events.csv", index=False)
+    _analyze(data, HUC.name, tmp_path / "out")
+    csv = pd.read_csv(tmp_path / "out" / "tables" / "sensitivity.csv")
+    jr = csv[csv["analysis"] == "jr"]
+    assert len(jr) == 1 and np.isnan(jr["estimate"].iloc[0])
+    assert jr["note"].iloc[0].startswith("not estimated: LMCF for an intercurrent event at the")
+    assert np.isfinite(_row(csv, "mar")["estimate"])  # the analyses with a strategy ran
+    html = (tmp_path / "out" / "report.html").read_text("utf-8")
+    row = re.search(r'<tr data-analysis="jr">(.*?)</tr>', html, re.S)
+    assert row is not None and "not estimated" in row.group(1)
+    assert "jr: not estimated: LMCF" in html
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed")
+def test_the_report_page_shows_the_table_and_both_plots_in_chromium(huc: dict) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from test_web_browser import ARGS
+
+    artifacts = Path(__file__).resolve().parents[1] / "test-artifacts" / "analysis"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto((huc["out"] / "report.html").resolve().as_uri())
+        page.click('a[href="#estimands"]')
+        table = page.locator("#sensitivity-pcs_6m")
+        assert table.is_visible()
+        assert table.locator("tr[data-analysis]").count() == 6
+        for plot in ("svg.forest-plot", "svg.tipping-plot"):
+            box = page.locator(plot).bounding_box()
+            assert box is not None and box["width"] > 300 and box["height"] > 150
+        page.locator("#estimands").screenshot(path=str(artifacts / "estimands.png"))
+        browser.close()
