@@ -160,6 +160,11 @@ def test_a_wrong_estimand_is_one_line_naming_the_field(
             "duplicate name 'mar' (also analysis.estimands[0].sensitivity[0])",
         ),
         (
+            lambda e: e["sensitivity"][1].update(name="primary"),
+            "analysis.estimands[0].sensitivity[1].name",
+            "'primary' names the primary model's row beside the sensitivity analyses",
+        ),
+        (
             lambda e: e["sensitivity"][1].update(seed=-1),
             "analysis.estimands[0].sensitivity[1].seed",
             "must be at least 0",

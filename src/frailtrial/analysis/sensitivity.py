@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from frailtrial.analysis.populations import Populations
 from frailtrial.analysis.table3 import baseline_of
 from frailtrial.dataset.intercurrent import DEFAULT_STRATEGY
 from frailtrial.errors import ConvergenceError, InputError
@@ -93,8 +94,7 @@ class Sensitivity:
                 rows = mine[mine["analysis"] == s.name]
                 analyses.append(
                     {
-                        **s.model_dump(exclude={"tipping_point"}),
-                        "tipping_point": s.tipping_point.model_dump() if s.tipping_point else None,
+                        **s.model_dump(),
                         "effects": _records(rows.drop(columns=["endpoint", "analysis"])),
                         "tipping_points": [
                             t
@@ -254,15 +254,14 @@ def _run_pair(
 
 def run_estimands(
     measurements: pd.DataFrame,
-    populations: Any,
+    populations: Populations,
     participants: pd.DataFrame,
     ice: pd.DataFrame,
     effects: pd.DataFrame,
     protocol: Protocol,
 ) -> Sensitivity:
     """Every sensitivity analysis of the plan's estimands beside the primary model's
-    effects (``effects``: the plan's model effects; ``populations``: the
-    :class:`~frailtrial.analysis.populations.Populations`)."""
+    effects (``effects``: the plan's model effects)."""
     rows: list[dict] = []
     grids: list[pd.DataFrame] = []
     tips: list[dict[str, Any]] = []

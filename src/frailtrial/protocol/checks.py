@@ -362,6 +362,14 @@ def _sensitivity(path: str, est: Estimand, change: bool) -> list[Problem]:
         )
     for j, s in enumerate(est.sensitivity):
         at = f"{path}.sensitivity[{j}]"
+        if s.name == "primary":
+            out.append(
+                (
+                    f"{at}.name",
+                    "'primary' names the primary model's row beside the sensitivity analyses; "
+                    "choose another name",
+                )
+            )
         if s.method == "condmean-jackknife" and s.samples is not None:
             out.append(
                 (
