@@ -26,7 +26,14 @@ def forest_svg(rows: pd.DataFrame, labels: dict[str, str], title: str, protocol:
     """One line per row of ``rows`` (``analysis``, ``arm``, ``estimate``, ``ci_low``,
     ``ci_high``; the primary first), labelled by ``labels[analysis]``; a row without an
     estimate says so."""
-    w, left, right, top, row_h = 640.0, 230.0, 24.0, 34.0, 22.0
+    several = len(protocol.active_arms) > 1
+    texts = [
+        labels[str(r["analysis"])] + (f" · {protocol.arm(str(r['arm'])).label}" if several else "")
+        for r in rows.to_dict(orient="records")
+    ]
+    # room for the longest label (about 6.2 px a character at 11 px)
+    w, right, top, row_h = 640.0, 24.0, 34.0, 22.0
+    left = min(360.0, 16.0 + 6.2 * max((len(t) for t in texts), default=8))
     h = top + row_h * max(len(rows), 1) + 44
     ticks = _ticks(*_span(rows["ci_low"], rows["ci_high"]))
     x0, x1 = float(ticks[0]), float(ticks[-1]) if ticks[-1] > ticks[0] else float(ticks[0]) + 1
@@ -55,12 +62,8 @@ def forest_svg(rows: pd.DataFrame, labels: dict[str, str], title: str, protocol:
         f"Treatment − {escape(protocol.control_arm.label)} (95 % CI)</text>"
     )
     colours = arm_colours(protocol)
-    several = len(protocol.active_arms) > 1
-    for i, r in enumerate(rows.to_dict(orient="records")):
+    for i, (label, r) in enumerate(zip(texts, rows.to_dict(orient="records"), strict=True)):
         y = top + row_h * i + row_h / 2
-        label = labels[str(r["analysis"])]
-        if several:
-            label += f" · {protocol.arm(str(r['arm'])).label}"
         out.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">{escape(label)}</text>')
         est, lo, hi = (float(r[k]) for k in ("estimate", "ci_low", "ci_high"))
         if not np.isfinite(est):

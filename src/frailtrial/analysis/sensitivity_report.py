@@ -67,7 +67,8 @@ def estimand_figures(result: AnalysisResult) -> list[dict[str, str]]:
         visit = next(e.visit for e in protocol.endpoints if e.name == est.endpoint)
         title = f"{est.endpoint} at {visit}: primary and sensitivity analyses"
         rows = _at_visit(result, est)
-        svg = forest_svg(rows, _labels(est, protocol), title, protocol)
+        names = {"primary": "primary model", **{s.name: s.name for s in est.sensitivity}}
+        svg = forest_svg(rows, names, title, protocol)
         out.append({"name": f"forest_{est.endpoint}", "svg": svg, "endpoint": est.endpoint})
         for s in est.sensitivity:
             grid = grids[(grids["endpoint"] == est.endpoint) & (grids["analysis"] == s.name)]
