@@ -37,38 +37,41 @@ class Ancova:
 
 def ancova(layout: Layout, y: Array, counts: Array) -> Ancova:
     """ANCOVA at each visit of the completed outcomes ``y`` (B, n, T) of samples with
-    subject multiplicities ``counts`` (B, n)."""
+    subject multiplicities ``counts`` (B, n) (batched matrix products over visits)."""
     z, n_q = layout.z, layout.z.shape[2]
     n, t = z.shape[0], z.shape[1]
+    b = y.shape[0]
     outer = (z[..., :, None] * z[..., None, :]).reshape(n, -1)
-    xtx = (counts @ outer).reshape(-1, t, n_q, n_q)
-    xty = np.einsum("bnt,ntq->btq", counts[..., None] * y, z, optimize=True)
+    xtx = (counts @ outer).reshape(b, t, n_q, n_q)
+    zt = z.transpose(1, 0, 2)  # (T, n, q)
+    xty = np.matmul((counts[..., None] * y).transpose(2, 0, 1), zt)  # (T, B, q)
     try:
         inv = np.linalg.inv(xtx)
     except np.linalg.LinAlgError as exc:
         raise InputError("the analysis model's design is singular in a sample") from exc
-    coef = np.matmul(inv, xty[..., None])[..., 0]  # (B, T, q)
-    resid = y - np.einsum("ntq,btq->bnt", z, coef, optimize=True)
-    rss = np.einsum("bn,bnt->bt", counts, resid * resid)
+    coef = np.matmul(inv, xty.transpose(1, 0, 2)[..., None])[..., 0]  # (B, T, q)
+    fitted = np.matmul(zt, coef.transpose(1, 2, 0))  # (T, n, B)
+    resid = y - fitted.transpose(2, 1, 0)
+    rss = np.matmul(counts[:, None, :], resid * resid)[:, 0]  # (B, T)
     n_obs = counts.sum(axis=1)
     df = n_obs - n_q
     if (df <= 0).any():
         raise InputError("the analysis model has no residual degrees of freedom")
     s2 = rss / df[:, None]
-    lmat = (
-        np.einsum("bn,gntq->bgtq", counts, layout.z_level, optimize=True)
-        / n_obs[:, None, None, None]
-    )
+    g = layout.z_level.shape[0]
+    lmat = (counts @ layout.z_level.transpose(1, 0, 2, 3).reshape(n, -1)).reshape(b, g, t, n_q)
+    lmat /= n_obs[:, None, None, None]
     diff = lmat[:, 1:] - lmat[:, :1]
     return Ancova(
-        lsmean=np.einsum("bgtq,btq->bgt", lmat, coef),
+        lsmean=(lmat * coef[:, None]).sum(axis=-1),
         lsmean_se=_se(lmat, inv, s2),
-        effect=np.einsum("bgtq,btq->bgt", diff, coef),
+        effect=(diff * coef[:, None]).sum(axis=-1),
         effect_se=_se(diff, inv, s2),
         df=df,
     )
 
 
 def _se(lmat: Array, inv: Array, s2: Array) -> Array:
-    quad = np.einsum("bgtq,btqr,bgtr->bgt", lmat, inv, lmat, optimize=True)
+    """sqrt(l' (Z'Z)^-1 l s2) for contrast rows ``lmat`` (B, G, T, q)."""
+    quad = (np.matmul(inv[:, None], lmat[..., None])[..., 0] * lmat).sum(axis=-1)
     return np.sqrt(np.maximum(quad, 0.0) * s2[:, None, :])

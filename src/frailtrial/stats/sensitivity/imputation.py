@@ -23,8 +23,9 @@ Array = NDArray[Any]
 
 def imputation_means(layout: Layout, beta: Array) -> Array:
     """(B, n, T) mean of every subject under its strategy, for the parameters of B samples."""
-    own = np.einsum("ntp,bp->bnt", layout.x_own, beta)
-    ref = np.einsum("ntp,bp->bnt", layout.x_ref, beta)
+    n, t, p = layout.x_own.shape
+    own = (layout.x_own.reshape(n * t, p) @ beta.T).T.reshape(-1, n, t)
+    ref = (layout.x_ref.reshape(n * t, p) @ beta.T).T.reshape(-1, n, t)
     return strategy_mean(own, ref, layout.ice, layout.strategy)
 
 

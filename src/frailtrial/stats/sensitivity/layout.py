@@ -178,9 +178,9 @@ def _expand(
         out = np.full(n * t, np.nan) if numeric else np.full(n * t, None, dtype=object)
         out[cell] = values
         if col in constant and not present.all():
-            per_subject = frame.groupby(subj)[col].nunique(dropna=True)
+            distinct = pd.DataFrame({"s": subj, "v": values}).groupby("s")["v"].nunique()
             added = ~present.reshape(n, t).all(axis=1)
-            bad = np.flatnonzero(added & (per_subject.reindex(range(n)).to_numpy() > 1))
+            bad = np.flatnonzero(added & (distinct.reindex(range(n)).to_numpy() > 1))
             if bad.size:
                 raise InputError(
                     f"data: {col} varies within subject {subjects[bad[0]]!r}, which has no row "

@@ -80,16 +80,20 @@ class Imputations:
     seed: int | None
     _shift: Array = field(repr=False)  # (n, T) 1 where a delta is added
 
+    def __repr__(self) -> str:
+        b, n, t = self.completed.shape
+        return f"Imputations({self.method}: {b} data sets, {n} subjects, {t} visits)"
+
     @property
     def n_samples(self) -> int:
         """Resampled data sets (the full-data analysis not counted)."""
         return self.counts.shape[0] - (0 if self.method == "approx-bayes" else 1)
 
-    def result(
+    def pooled(
         self, delta: float = 0.0, conf_level: float = 0.95, bootstrap_ci: str = "percentile"
-    ) -> SensitivityResult:
-        """Analyse and pool with ``delta`` added to every imputed value of the
-        non-reference groups."""
+    ) -> tuple[pooling.Pooled, pooling.Pooled, str]:
+        """Pooled effects (G-1, T) and least-squares means (G, T) as arrays, and the pooling
+        method, with ``delta`` added to every imputed value of the non-reference groups."""
         if not 0 < conf_level < 1:
             raise InputError(f"conf_level {conf_level}: must be between 0 and 1")
         if bootstrap_ci not in BOOTSTRAP_CI:
@@ -98,22 +102,35 @@ class Imputations:
             raise InputError(f"delta {delta}: must be a finite number")
         fit = ancova(self.layout, self.completed + delta * self._shift, self.counts)
         if self.method == "condmean-jackknife":
-            eff = pooling.jackknife(fit.effect, conf_level)
-            lsm = pooling.jackknife(fit.lsmean, conf_level)
-            how = "jackknife"
-        elif self.method == "condmean-bootstrap":
+            return (
+                pooling.jackknife(fit.effect, conf_level),
+                pooling.jackknife(fit.lsmean, conf_level),
+                "jackknife",
+            )
+        if self.method == "condmean-bootstrap":
             pool = (
                 pooling.bootstrap_percentile
                 if bootstrap_ci == "percentile"
-                else (pooling.bootstrap_normal)
+                else pooling.bootstrap_normal
             )
-            eff, lsm = pool(fit.effect, conf_level), pool(fit.lsmean, conf_level)
-            how = f"bootstrap ({bootstrap_ci})"
-        else:
-            df = float(fit.df[0])
-            eff = pooling.rubin(fit.effect, fit.effect_se, df, conf_level)
-            lsm = pooling.rubin(fit.lsmean, fit.lsmean_se, df, conf_level)
-            how = "rubin"
+            return (
+                pool(fit.effect, conf_level),
+                pool(fit.lsmean, conf_level),
+                (f"bootstrap ({bootstrap_ci})"),
+            )
+        df = float(fit.df[0])
+        return (
+            pooling.rubin(fit.effect, fit.effect_se, df, conf_level),
+            pooling.rubin(fit.lsmean, fit.lsmean_se, df, conf_level),
+            "rubin",
+        )
+
+    def result(
+        self, delta: float = 0.0, conf_level: float = 0.95, bootstrap_ci: str = "percentile"
+    ) -> SensitivityResult:
+        """Analyse and pool with ``delta`` added to every imputed value of the
+        non-reference groups."""
+        eff, lsm, how = self.pooled(delta, conf_level, bootstrap_ci)
         lay = self.layout
         ref = lay.levels[0]
         visits = [str(v) for v in lay.visits]
@@ -331,11 +348,11 @@ def tipping_point(
         raise InputError(f"tipping point: visit {visit!r} not among {', '.join(visits)}")
     col = visits.index(target)
 
-    def row(d: float) -> pd.Series:
-        return imputations.result(float(d), 1 - alpha, bootstrap_ci).effects.iloc[col]
+    def at(d: float) -> dict[str, float]:
+        eff = imputations.pooled(float(d), 1 - alpha, bootstrap_ci)[0]
+        return {k: float(v[0, col]) for k, v in eff.items()}
 
-    rows = [row(d) for d in grid]
-    table = pd.DataFrame(rows).reset_index(drop=True)
+    table = pd.DataFrame([at(d) for d in grid])
     table.insert(0, "delta", grid)
     table["significant"] = table["p_value"] < alpha
     sig = table["significant"].to_numpy()
@@ -343,7 +360,6 @@ def tipping_point(
     tip = None
     if change.size:
         k = int(change[0])
-        tip = float(
-            brentq(lambda d: float(row(d)["p_value"]) - alpha, grid[k], grid[k + 1], xtol=1e-8)
-        )
-    return TippingPoint(target, str(rows[0]["contrast"]), alpha, table, tip)
+        tip = float(brentq(lambda d: at(d)["p_value"] - alpha, grid[k], grid[k + 1], xtol=1e-8))
+    contrast = f"{imputations.layout.levels[1]} - {imputations.layout.levels[0]}"
+    return TippingPoint(target, contrast, alpha, table, tip)

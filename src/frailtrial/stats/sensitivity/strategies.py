@@ -58,20 +58,26 @@ def strategy_mean(
     """The mean (..., n, T) each subject is imputed from, given its own group's mean ``own``
     and the reference group's ``ref`` (same shape; the subject's covariates), its ICE visit
     ``ice`` (n,) (T without ICE) and strategy codes (n,) (indices into STRATEGIES)."""
-    t = own.shape[-1]
-    visit = np.arange(t)
-    before = visit[None, :] < ice[:, None]  # (n, T)
-    last = np.clip(ice - 1, 0, t - 1)
-    rows = np.arange(own.shape[-2])
-    own_last = own[..., rows, last][..., None]  # (..., n, 1) own mean before the ICE
-    ref_last = ref[..., rows, last][..., None]
-    jr = np.where(before, own, ref)
-    cir = np.where(before, own, np.where(ice[:, None] > 0, own_last + ref - ref_last, ref))
-    lmcf = np.where(before, own, own_last)
-    table = {"JR": jr, "CR": ref, "CIR": cir, "LMCF": lmcf}
     out = own.copy()
-    for name, mean in table.items():
-        pick = codes == STRATEGIES.index(name)
-        if pick.any():
-            out[..., pick, :] = mean[..., pick, :]
+    for name in ("JR", "CR", "CIR", "LMCF"):
+        rows = np.flatnonzero(codes == STRATEGIES.index(name))
+        if rows.size:
+            out[..., rows, :] = _borrowed(name, own[..., rows, :], ref[..., rows, :], ice[rows])
     return out
+
+
+def _borrowed(name: str, own: Array, ref: Array, ice: NDArray[np.int64]) -> Array:
+    """Means (..., k, T) of k subjects with non-MAR strategy ``name``."""
+    t = own.shape[-1]
+    before = np.arange(t)[None, :] < ice[:, None]  # (k, T)
+    if name == "CR":
+        return ref
+    if name == "JR":
+        return np.where(before, own, ref)
+    rows = np.arange(own.shape[-2])
+    last = np.clip(ice - 1, 0, t - 1)
+    own_last = own[..., rows, last][..., None]  # own mean at the last visit before the ICE
+    if name == "LMCF":
+        return np.where(before, own, own_last)
+    ref_last = ref[..., rows, last][..., None]
+    return np.where(before, own, np.where(ice[:, None] > 0, own_last + ref - ref_last, ref))
