@@ -39,7 +39,8 @@ _STRATEGY = {
 def _labels(est: Estimand, protocol: Protocol) -> dict[str, str]:
     """Row label of each analysis: the primary model, then each sensitivity analysis."""
     spec = analysis_model(protocol, est)
-    primary = f"Primary: MMRM {spec.name}" if spec else "Primary"
+    population = protocol.analysis.primary_population.upper()  # the models' population
+    primary = f"Primary: MMRM {spec.name} ({population})" if spec else "Primary"
     return {"primary": primary, **{s.name: f"{s.name} ({s.method})" for s in est.sensitivity}}
 
 
