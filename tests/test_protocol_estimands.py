@@ -130,6 +130,17 @@ def test_a_wrong_estimand_is_one_line_naming_the_field(
             "'condmean-bootstrap' or 'approx-bayes'",
         ),
         (
+            lambda e: e["sensitivity"][0].update(strategy="BOCF"),
+            "analysis.estimands[0].sensitivity[0].strategy",
+            "'BOCF' is not allowed; expected 'MAR', 'JR', 'CR', 'CIR', 'LMCF' or "
+            "'treatment_policy'",
+        ),
+        (
+            lambda e: e["sensitivity"][4]["tipping_point"].pop("high"),
+            "analysis.estimands[0].sensitivity[4].tipping_point.high",
+            "is required",
+        ),
+        (
             lambda e: e["sensitivity"][0].update(samples=100),
             "analysis.estimands[0].sensitivity[0].samples",
             "condmean-jackknife leaves out one participant at a time and takes no samples",
