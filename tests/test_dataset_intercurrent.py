@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from cli_inprocess import invoke
-from frailtrial.dataset import read_dataset, write_dataset
+from frailtrial.dataset import DatasetError, read_dataset, write_dataset
 from frailtrial.dataset.intercurrent import declared_strategy, withdrawals
 from frailtrial.protocol import load
 from frailtrial.simulate import simulate_trial
@@ -133,6 +133,24 @@ def test_bad_event_row_is_exit_2_with_one_line(
     assert code == 2
     assert out == ""
     assert err.splitlines() == [f"error: {expected}"]
+
+
+def test_a_withdrawal_needs_the_participants_withdrawal_date(
+    simulated: Path, tmp_path: Path
+) -> None:
+    data = Path(shutil.copytree(simulated, tmp_path / "data"))
+    parts = pd.read_csv(data / "participants.csv", dtype=str, keep_default_na=False)
+    stayed = parts.loc[parts["withdrawn_on"] == "", "participant_id"].iloc[0]
+    ice = pd.read_csv(data / "intercurrent_events.csv", dtype=str)
+    ice.loc[0, "participant_id"] = stayed
+    ice.to_csv(data / "intercurrent_events.csv", index=False)
+    with pytest.raises(DatasetError) as info:
+        read_dataset(data, HUC)
+    assert str(info.value).splitlines() == [
+        f"intercurrent_events.csv line 2, column event: withdrawal of {stayed}, whom "
+        "participants.csv gives no withdrawn_on (a withdrawal needs the participant's "
+        "withdrawal date there)"
+    ]
 
 
 def test_the_same_participant_and_event_twice_is_refused(simulated: Path, tmp_path: Path) -> None:

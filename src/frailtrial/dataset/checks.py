@@ -5,7 +5,8 @@
   (``frailtrial.instruments.base.result_range``, the one place ranges are written);
 - when visits.csv is given, it agrees with measurements.csv: a visit with measurements has a
   row there, and that row does not say the visit was missed;
-- an intercurrent event names a post-baseline visit (the first visit it affects);
+- an intercurrent event names a post-baseline visit (the first visit it affects), and a
+  withdrawal belongs to a participant whom participants.csv gives a withdrawn_on;
 - for ``frailtrial analyze`` (:func:`check_primary_endpoint`), the primary endpoint (unless
   it is an incidence) has data in every arm: a participant with a value at its visit, and a
   baseline value too for a change from baseline.
@@ -42,6 +43,7 @@ def check_contents(
     _empty_tables(ds, problems)
     if len(ds.intercurrent_events):
         _event_visits(ds.intercurrent_events, protocol, line_word, problems)
+        _withdrawals_agree(ds, line_word, problems)
     if ds.measurements.empty:
         return
     _ranges(ds.measurements, protocol, line_word, problems)
@@ -87,6 +89,24 @@ def _event_visits(
         )
 
     report_rows(problems, bad, ice.index, message, f"{INTERCURRENT_EVENTS.filename}, visits")
+
+
+def _withdrawals_agree(ds: TrialDataset, line_word: str, problems: Problems) -> None:
+    """A withdrawal of a participant that participants.csv does not say withdrew."""
+    ice, parts = ds.intercurrent_events, ds.participants
+    left = set(parts.loc[parts["withdrawn_on"].notna(), "participant_id"].astype(str))
+    pid = ice["participant_id"].astype(str)
+    known = pid.isin(parts["participant_id"].astype(str))  # others: an unknown participant
+    bad = (ice["event"].astype(str) == "withdrawal") & known & ~pid.isin(left)
+
+    def message(line: Any) -> str:
+        at = cell(INTERCURRENT_EVENTS.filename, line, "event", line_word)
+        return (
+            f"{at}: withdrawal of {pid[line]}, whom {PARTICIPANTS.filename} gives no "
+            "withdrawn_on (a withdrawal needs the participant's withdrawal date there)"
+        )
+
+    report_rows(problems, bad, ice.index, message, f"{INTERCURRENT_EVENTS.filename}, withdrawals")
 
 
 def _bounds(protocol: Protocol) -> tuple[np.ndarray, np.ndarray, list[str]]:
