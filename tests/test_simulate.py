@@ -33,7 +33,7 @@ def test_same_seed_byte_identical_files(tmp_path: Path, match: bool) -> None:
     write_dataset(simulate_trial(HUC, 124, match_published=match), tmp_path / "c")
     a, b, c = (_files(tmp_path / n) for n in "abc")
     assert a == b
-    assert len(a) == 6
+    assert len(a) == 7  # the six tables and intercurrent_events.csv (its withdrawals)
     assert a["measurements.csv"] != c["measurements.csv"]
 
 

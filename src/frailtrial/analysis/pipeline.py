@@ -15,6 +15,8 @@ from frailtrial.analysis.models import fit_models
 from frailtrial.analysis.populations import attended_last_visit, build_populations
 from frailtrial.analysis.report import render_report
 from frailtrial.analysis.results import AnalysisResult, write_tables
+from frailtrial.analysis.sensitivity import run_estimands
+from frailtrial.analysis.sensitivity_report import estimand_figures
 from frailtrial.analysis.table1 import table1
 from frailtrial.analysis.table2 import table2
 from frailtrial.analysis.table3 import itt_measurements, table3
@@ -54,6 +56,10 @@ def analyze(
     t3 = table3(m, protocol)
     step("models")
     fitted = fit_models(m, protocol, ds.participants, primary)
+    step("sensitivity analyses")
+    sensitivity = run_estimands(
+        ds.measurements, pops, ds.participants, ds.intercurrent_events, fitted.effects, protocol
+    )
     flow = consort_flow(ds, protocol, primary, primary_left_out(fitted, protocol))
     return AnalysisResult(
         protocol=protocol,
@@ -69,6 +75,7 @@ def analyze(
         provenance=provenance,
         headline=headline(t3.cells, fitted, incidence, protocol),
         incidence=incidence,
+        sensitivity=sensitivity,
     )
 
 
@@ -93,11 +100,14 @@ def write_outputs(result: AnalysisResult, out: Path, step: Step = _quiet) -> dic
         text = change_svg(result.table3.cells, var.name, protocol)
         (figdir / f"change_{var.name}.svg").write_text(text, encoding="utf-8")
         changes.append({"variable": var.name, "svg": text})
+    estimand_svgs = estimand_figures(result)
+    for f in estimand_svgs:
+        (figdir / f"{f['name']}.svg").write_text(f["svg"], encoding="utf-8")
     step("tables and report")
     write_tables(result, out / "tables")
     write_docx(result, out / "tables.docx")
     report = out / "report.html"
-    report.write_text(render_report(result, svgs, changes), encoding="utf-8")
+    report.write_text(render_report(result, svgs, changes, estimand_svgs), encoding="utf-8")
     results = out / "results.json"
     results.write_text(result.to_json() + "\n", encoding="utf-8")
     return {

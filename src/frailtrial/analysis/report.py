@@ -11,6 +11,7 @@ import pandas as pd
 from frailtrial.analysis.endpoints import primary_model
 from frailtrial.analysis.format import fixed, fmt, n_pct, p_phrase, pvalue, signed
 from frailtrial.analysis.plan import p_method
+from frailtrial.analysis.sensitivity_report import estimands_html
 from frailtrial.protocol import Protocol
 from frailtrial.protocol.model import ModelSpec
 
@@ -372,9 +373,12 @@ def _exclusion_rows(result: AnalysisResult) -> list[dict[str, Any]]:
 
 
 def render_report(
-    result: AnalysisResult, figures: dict[str, str], change_figures: list[dict[str, str]]
+    result: AnalysisResult,
+    figures: dict[str, str],
+    change_figures: list[dict[str, str]],
+    estimand_figures: list[dict[str, str]] | None = None,
 ) -> str:
-    """The HTML of report.html."""
+    """The HTML of report.html (``estimand_figures``: those of :mod:`.sensitivity_report`)."""
     protocol = result.protocol
     labels = {v.name: v.label for v in protocol.visits}
     by_visit = result.compliance["by_visit"]
@@ -438,6 +442,7 @@ def render_report(
         table3_rows=t3_rows,
         table3_detail=t3_detail,
         models=_models_html(result),
+        estimands=estimands_html(result, estimand_figures or []),
         visits=[{"name": v.name, "label": labels[v.name]} for v in protocol.assessment_visits],
         figures=figures,
         change_figures=change_figures,

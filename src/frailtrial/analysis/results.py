@@ -15,6 +15,7 @@ from frailtrial.analysis.consort import ConsortFlow
 from frailtrial.analysis.endpoints import incidence_frame
 from frailtrial.analysis.models import Models
 from frailtrial.analysis.populations import Populations
+from frailtrial.analysis.sensitivity import Sensitivity
 from frailtrial.analysis.table1 import Table1
 from frailtrial.analysis.table2 import Table2
 from frailtrial.analysis.table3 import Table3
@@ -39,6 +40,7 @@ class AnalysisResult:
     headline: dict[str, Any]
     incidence: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    sensitivity: Sensitivity = field(default_factory=Sensitivity)
 
     def frames(self) -> dict[str, pd.DataFrame]:
         """Every table of the report by its CSV name (without .csv)."""
@@ -56,6 +58,8 @@ class AnalysisResult:
             "models": self.models.effects,
             "model_fits": self.models.fits,
             "incidence": incidence_frame(self.incidence),
+            "sensitivity": self.sensitivity.effects,
+            "tipping_point": self.sensitivity.tipping,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,6 +89,7 @@ class AnalysisResult:
                 "fits": _records(self.models.fits),
             },
             "incidence": self.incidence,
+            "sensitivity": self.sensitivity.to_dict(self.protocol),
             "notes": self.notes,
         }
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # the protocol and analysis stacks load only when a command r
     from frailtrial.protocol import Protocol
 
 Step = Callable[[str], None]
-STEPS = 7  # read, populations, Tables 1-2, Table 3, models, figures, tables and report
+STEPS = 8  # read, populations, Tables 1-2, Table 3, models, sensitivity, figures, report
 
 
 @contextmanager

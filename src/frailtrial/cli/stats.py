@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from frailtrial.cli.output import emit_json, fail
+from frailtrial.cli.sensitivity import sensitivity_command
 from frailtrial.errors import ConvergenceError, InputError
 from frailtrial.stats.model_options import COVARIANCE_STRUCTURES, DF_METHODS, METHODS
 
@@ -141,3 +142,6 @@ def mmrm_command(
             _table("Treatment contrasts", doc["contrasts"]),
         ],
     )
+
+
+app.command("sensitivity")(sensitivity_command)

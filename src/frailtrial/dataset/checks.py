@@ -5,6 +5,8 @@
   (``frailtrial.instruments.base.result_range``, the one place ranges are written);
 - when visits.csv is given, it agrees with measurements.csv: a visit with measurements has a
   row there, and that row does not say the visit was missed;
+- an intercurrent event names a post-baseline visit (the first visit it affects), and a
+  withdrawal belongs to a participant whom participants.csv gives a withdrawn_on;
 - for ``frailtrial analyze`` (:func:`check_primary_endpoint`), the primary endpoint (unless
   it is an incidence) has data in every arm: a participant with a value at its visit, and a
   baseline value too for a change from baseline.
@@ -22,7 +24,7 @@ import pandas as pd
 
 from frailtrial import instruments
 from frailtrial.dataset.problems import SHOWN_PER_KIND, Problems, cell, report_rows
-from frailtrial.dataset.schema import MEASUREMENTS, PARTICIPANTS, VISITS
+from frailtrial.dataset.schema import INTERCURRENT_EVENTS, MEASUREMENTS, PARTICIPANTS, VISITS
 from frailtrial.instruments.base import result_range
 from frailtrial.protocol import Protocol
 
@@ -39,6 +41,9 @@ def check_contents(
     """Record every content problem of ``ds`` in ``problems`` (``line_word``: "line" for
     files, where row labels are line numbers; "row" for in-memory tables)."""
     _empty_tables(ds, problems)
+    if len(ds.intercurrent_events):
+        _event_visits(ds.intercurrent_events, protocol, line_word, problems)
+        _withdrawals_agree(ds, line_word, problems)
     if ds.measurements.empty:
         return
     _ranges(ds.measurements, protocol, line_word, problems)
@@ -63,6 +68,45 @@ def _empty_tables(ds: TrialDataset, problems: Problems) -> None:
     for schema, what in needs.items():
         if ds.table(schema.name).empty:
             problems.add(f"{schema.filename}: no rows, only a header; the analysis needs {what}")
+
+
+def _event_visits(
+    ice: pd.DataFrame, protocol: Protocol, line_word: str, problems: Problems
+) -> None:
+    """Intercurrent events at a screening or baseline visit (an event affects the
+    post-baseline visits from the one it names)."""
+    later = [v.name for v in protocol.follow_up_visits]
+    visit = ice["visit"].astype(str)
+    known = visit.isin([v.name for v in protocol.visits])  # others: a bad cell already
+    bad = known & ~visit.isin(later)
+    allowed = ", ".join(later)
+
+    def message(line: Any) -> str:
+        at = cell(INTERCURRENT_EVENTS.filename, line, "visit", line_word)
+        return (
+            f"{at}: {visit[line]!r} is not a post-baseline visit, the first visit the event "
+            f"affects (allowed: {allowed})"
+        )
+
+    report_rows(problems, bad, ice.index, message, f"{INTERCURRENT_EVENTS.filename}, visits")
+
+
+def _withdrawals_agree(ds: TrialDataset, line_word: str, problems: Problems) -> None:
+    """A withdrawal of a participant that participants.csv does not say withdrew."""
+    ice, parts = ds.intercurrent_events, ds.participants
+    left = set(parts.loc[parts["withdrawn_on"].notna(), "participant_id"].astype(str))
+    pid = ice["participant_id"].astype(str)
+    known = pid.isin(parts["participant_id"].astype(str))  # others: an unknown participant
+    bad = (ice["event"].astype(str) == "withdrawal") & known & ~pid.isin(left)
+
+    def message(line: Any) -> str:
+        at = cell(INTERCURRENT_EVENTS.filename, line, "event", line_word)
+        return (
+            f"{at}: withdrawal of {pid[line]}, whom {PARTICIPANTS.filename} gives no "
+            "withdrawn_on (a withdrawal needs the participant's withdrawal date there)"
+        )
+
+    report_rows(problems, bad, ice.index, message, f"{INTERCURRENT_EVENTS.filename}, withdrawals")
 
 
 def _bounds(protocol: Protocol) -> tuple[np.ndarray, np.ndarray, list[str]]:

@@ -27,7 +27,8 @@ _FALSE = {"0", "false", "no", "FALSE", "False", "No"}
 
 @dataclass
 class TrialDataset:
-    """The six tables of a trial, typed; ``visits`` may be empty when not recorded."""
+    """The tables of a trial, typed; ``visits`` and ``intercurrent_events`` may be empty
+    when not recorded."""
 
     participants: pd.DataFrame
     measurements: pd.DataFrame
@@ -35,6 +36,7 @@ class TrialDataset:
     screening: pd.DataFrame
     dosing: pd.DataFrame
     visits: pd.DataFrame = field(default_factory=pd.DataFrame)
+    intercurrent_events: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def table(self, name: str) -> pd.DataFrame:
         frame: pd.DataFrame = getattr(self, name)
@@ -117,7 +119,9 @@ def _parse_column(
         "visit": "a visit",
         "variable": "a variable",
     }.get(col.name)
-    of = f"{what} of {protocol.name}" if what else f"a {col.name.replace('_', ' ')} value"
+    noun = col.name.replace("_", " ")
+    article = "an" if noun[0] in "aeiou" else "a"
+    of = f"{what} of {protocol.name}" if what else f"{article} {noun} value"
     report(bad, f"is not {of} (allowed: {', '.join(options)})")
     return text.where(~empty, None)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from frailtrial.protocol.model import SEX_LEVELS
+from frailtrial.protocol.model import ICE_EVENTS, ICE_STRATEGIES, SEX_LEVELS
 
 ColumnType = Literal["str", "int", "float", "bool", "date", "choice"]
 
@@ -146,6 +146,19 @@ VISITS = FileSchema(
     optional=True,
 )
 
+INTERCURRENT_EVENTS = FileSchema(
+    "intercurrent_events",
+    "participant x intercurrent event",
+    (
+        Column("participant_id", "str"),
+        Column("visit", "choice"),  # the first visit the event affects
+        Column("event", "choice", choices=ICE_EVENTS),
+        Column("strategy", "choice", choices=ICE_STRATEGIES),
+    ),
+    key=("participant_id", "event"),
+    optional=True,
+)
+
 FILES: tuple[FileSchema, ...] = (
     PARTICIPANTS,
     MEASUREMENTS,
@@ -153,4 +166,5 @@ FILES: tuple[FileSchema, ...] = (
     SCREENING,
     DOSING,
     VISITS,
+    INTERCURRENT_EVENTS,
 )

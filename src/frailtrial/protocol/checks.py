@@ -22,6 +22,7 @@ from frailtrial.instruments.base import (
 )
 from frailtrial.protocol.model import (
     SEX_LEVELS,
+    Estimand,
     FrailtyCriterion,
     Protocol,
     Variable,
@@ -42,6 +43,7 @@ def check(p: Protocol) -> list[Problem]:
         *_endpoints(p),
         *_randomization(p),
         *_analysis(p),
+        *_estimands(p),
         *_lists(p),
     ]
 
@@ -293,6 +295,99 @@ def _analysis(p: Protocol) -> list[Problem]:
                         f"{threshold:g} is not a p-value threshold; allowed: above 0, at most 1",
                     )
                 )
+    return out
+
+
+def _estimands(p: Protocol) -> list[Problem]:
+    """Each estimand names an endpoint of the plan once, a population of the plan and the
+    endpoint's variable; each event once; its sensitivity analyses are runnable."""
+    endpoints = {e.name: e for e in p.endpoints}
+    pops = [pop.name for pop in p.analysis.populations]
+    out: list[Problem] = _duplicates(
+        "analysis.estimands", "endpoint", [e.endpoint for e in p.analysis.estimands]
+    )
+    for i, est in enumerate(p.analysis.estimands):
+        path = f"analysis.estimands[{i}]"
+        ep = endpoints.get(est.endpoint)
+        if ep is None:
+            out.append(
+                (
+                    f"{path}.endpoint",
+                    f"{est.endpoint!r} is not an endpoint; allowed: {_listed(endpoints)}",
+                )
+            )
+        elif ep.measure == "incidence":
+            allowed = [e.name for e in p.endpoints if e.measure != "incidence"]
+            out.append(
+                (
+                    f"{path}.endpoint",
+                    f"{est.endpoint!r} is an incidence endpoint; an estimand with imputation "
+                    f"takes a continuous endpoint ({_listed(allowed)})",
+                )
+            )
+        elif est.variable != ep.variable:
+            out.append(
+                (
+                    f"{path}.variable",
+                    f"{est.variable!r} is not the variable of endpoint {ep.name!r}; "
+                    f"allowed: {ep.variable}",
+                )
+            )
+        if est.population not in pops:
+            out.append(
+                (
+                    f"{path}.population",
+                    f"{est.population!r} is not among analysis.populations; allowed: "
+                    f"{_listed(pops)}",
+                )
+            )
+        out += _duplicates(
+            f"{path}.intercurrent_events", "event", [e.event for e in est.intercurrent_events]
+        )
+        out += _sensitivity(path, est, ep is not None and ep.measure == "change_from_baseline")
+    return out
+
+
+def _sensitivity(path: str, est: Estimand, change: bool) -> list[Problem]:
+    """Samples only (and always) for the resampling methods; a tipping-point grid that
+    spans a range; sensitivity analyses of a change from baseline, each name once."""
+    out = _duplicates(f"{path}.sensitivity", "name", [s.name for s in est.sensitivity])
+    if est.sensitivity and not change:
+        out.append(
+            (
+                f"{path}.sensitivity",
+                "sensitivity analyses impute changes from baseline; allowed only for an "
+                "endpoint with measure change_from_baseline",
+            )
+        )
+    for j, s in enumerate(est.sensitivity):
+        at = f"{path}.sensitivity[{j}]"
+        if s.name == "primary":
+            out.append(
+                (
+                    f"{at}.name",
+                    "'primary' names the primary model's row beside the sensitivity analyses; "
+                    "choose another name",
+                )
+            )
+        if s.method == "condmean-jackknife" and s.samples is not None:
+            out.append(
+                (
+                    f"{at}.samples",
+                    "condmean-jackknife leaves out one participant at a time and takes no "
+                    "samples; remove samples (allowed with condmean-bootstrap, approx-bayes)",
+                )
+            )
+        if s.method != "condmean-jackknife" and s.samples is None:
+            out.append((f"{at}.samples", f"is required for {s.method} (a positive integer)"))
+        tp = s.tipping_point
+        if tp is not None and not tp.low < tp.high:
+            out.append(
+                (
+                    f"{at}.tipping_point",
+                    f"low {tp.low:g} must be below high {tp.high:g} (the grid of deltas)",
+                )
+            )
     return out
 
 

@@ -35,6 +35,7 @@ NonNegativeInt = Annotated[int, Field(ge=0)]
 
 
 SEX_LEVELS = ("male", "female")  # the levels of sex in protocols and the tidy dataset
+PopulationName = Literal["itt", "safety", "per_protocol", "completers"]
 
 
 class _Strict(BaseModel):
@@ -206,7 +207,7 @@ class BaselineCharacteristic(_Strict):
 class Population(_Strict):
     """An analysis population and its definition."""
 
-    name: Literal["itt", "safety", "per_protocol", "completers"]
+    name: PopulationName
     definition: str
 
 
@@ -239,11 +240,72 @@ class ModelSpec(_Strict):
         return data
 
 
+IceStrategy = Literal["MAR", "JR", "CR", "CIR", "LMCF", "treatment_policy"]
+ICE_STRATEGIES: tuple[str, ...] = get_args(IceStrategy)
+"""How an intercurrent event's missing data are imputed: missing at random, jump to
+reference, copy reference, copy increments from reference, last mean carried forward, or
+treatment policy (data after the event are used as observed, missing ones imputed MAR)."""
+IceEvent = Literal["withdrawal", "treatment_discontinuation"]
+ICE_EVENTS: tuple[str, ...] = get_args(IceEvent)
+"""The intercurrent events intercurrent_events.csv records."""
+SensitivityMethod = Literal["condmean-jackknife", "condmean-bootstrap", "approx-bayes"]
+SENSITIVITY_METHODS: tuple[str, ...] = get_args(SensitivityMethod)
+SummaryMeasure = Literal["difference_in_means"]
+
+
+class IntercurrentEvent(_Strict):
+    """An intercurrent event of an estimand and the strategy that handles it."""
+
+    event: IceEvent
+    strategy: IceStrategy
+
+
+class TippingPoint(_Strict):
+    """The grid of deltas searched for the tipping point: ``steps`` evenly spaced values
+    from ``low`` to ``high`` (added to the imputed values of the active arms)."""
+
+    low: float
+    high: float
+    steps: Annotated[int, Field(ge=2, le=200)] = 20
+
+
+class SensitivityAnalysis(_Strict):
+    """A sensitivity analysis of an estimand: multiple imputation by ``method`` under
+    ``strategy`` (every intercurrent event; None: each participant's strategy in
+    intercurrent_events.csv), imputed values of the active arms shifted by ``delta``, and
+    optionally a tipping-point search. ``samples`` is required for the bootstrap and
+    approximate Bayesian methods (the jackknife has one sample per participant)."""
+
+    name: Name
+    method: SensitivityMethod = "condmean-jackknife"
+    strategy: IceStrategy | None = None
+    delta: float = 0.0
+    tipping_point: TippingPoint | None = None
+    samples: PositiveInt | None = None
+    seed: NonNegativeInt = 0
+
+
+class Estimand(_Strict):
+    """The ICH E9(R1) attributes of an endpoint's estimand (the treatment is each active
+    arm vs the placebo arm) and the sensitivity analyses that stress its assumption."""
+
+    endpoint: Name
+    population: PopulationName
+    variable: Name
+    intercurrent_events: list[IntercurrentEvent] = Field(min_length=1)
+    summary_measure: SummaryMeasure = "difference_in_means"
+    sensitivity: list[SensitivityAnalysis] = Field(default_factory=list)
+
+    def strategy_of(self, event: str) -> str | None:
+        """The strategy this estimand declares for ``event`` (None when it has none)."""
+        return next((i.strategy for i in self.intercurrent_events if i.event == event), None)
+
+
 class AnalysisPlan(_Strict):
     """What the statistician committed to before unblinding."""
 
     populations: list[Population]
-    primary_population: Literal["itt", "safety", "per_protocol", "completers"] = "itt"
+    primary_population: PopulationName = "itt"
     alpha: Annotated[float, Field(gt=0, lt=1)] = 0.05
     normality_test: Literal["shapiro_wilk"] = "shapiro_wilk"
     normality_alpha: Annotated[float, Field(gt=0, lt=1)] = 0.05
@@ -263,6 +325,10 @@ class AnalysisPlan(_Strict):
     )
     within_group_alpha: Annotated[float, Field(gt=0, lt=1)] = 0.01
     models: list[ModelSpec] = Field(default_factory=list)
+    estimands: list[Estimand] = Field(
+        default_factory=list,
+        description="Per endpoint: its estimand (ICH E9(R1)) and sensitivity analyses",
+    )
     dose_response: bool = False
     te_sae_window_days: PositiveInt | None = None
     ae_collection_days: PositiveInt = 180

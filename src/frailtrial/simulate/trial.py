@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from frailtrial.dataset import TrialDataset, validate_dataset
+from frailtrial.dataset.intercurrent import withdrawals
 from frailtrial.dataset.populations import population_flags, scheduled_doses
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol
@@ -226,6 +227,7 @@ def simulate_trial(
         screening=screening,
         dosing=dosing,
         visits=visits,
+        intercurrent_events=withdrawals(visits, protocol),
     )
     validate_dataset(ds, protocol)
     return ds

@@ -16,6 +16,7 @@ import pandas as pd
 from django.db import connection
 
 from frailtrial.dataset import TrialDataset, write_dataset
+from frailtrial.dataset.intercurrent import withdrawals
 from frailtrial.dataset.populations import population_flags, scheduled_doses
 from frailtrial.dataset.schema import DEMOGRAPHICS
 from frailtrial.edc.models import Trial
@@ -343,7 +344,8 @@ def build(trial: Trial, with_arm: bool) -> ExportTables:
         .sort_values(["participant_id", "_o"], kind="stable")
         .drop(columns="_o")
     )
-    ds = TrialDataset(p, m, ae, s, d, v.reset_index(drop=True))
+    v = v.reset_index(drop=True)
+    ds = TrialDataset(p, m, ae, s, d, v, withdrawals(v, protocol))
     extra = {
         "infusions": inf.assign(participant_id=_lookup(pid, inf["pk"])),
         "visits": vis.assign(participant_id=_lookup(pid, vis["pk"])),

@@ -1,0 +1,46 @@
+"""intercurrent_events.csv rows from what producers record, written one way by all of them.
+
+A withdrawal is recorded in visits.csv: the visits not held after it have status
+``withdrawn``. Its row names the first of them (the first visit the event affects, as rbmi's
+``data_ice`` does) and the strategy the protocol's estimands declare for withdrawals.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from frailtrial.dataset.schema import INTERCURRENT_EVENTS
+from frailtrial.protocol import Protocol
+
+DEFAULT_STRATEGY = "MAR"
+"""The strategy of an event no estimand declares: missing at random, what the MMRM assumes."""
+
+
+def declared_strategy(protocol: Protocol, event: str) -> str:
+    """The strategy the plan declares for ``event``: that of the primary endpoint's
+    estimand, else of the first estimand naming the event, else MAR."""
+    primary = protocol.primary_endpoint.name
+    estimands = sorted(protocol.analysis.estimands, key=lambda e: e.endpoint != primary)
+    declared = (e.strategy_of(event) for e in estimands)
+    return next((s for s in declared if s is not None), DEFAULT_STRATEGY)
+
+
+def withdrawals(visits: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
+    """One ``withdrawal`` row per participant with a visit of status withdrawn in
+    ``visits`` (visits.csv columns): its first such visit in the protocol's order."""
+    order = pd.Index([v.name for v in protocol.visits])
+    gone = visits[visits["status"].astype(str) == "withdrawn"]
+    gone = gone.assign(_at=order.get_indexer(pd.Index(gone["visit"].astype(str))))
+    first = gone.sort_values(["participant_id", "_at"], kind="stable").drop_duplicates(
+        "participant_id"
+    )
+    columns = [c.name for c in INTERCURRENT_EVENTS.columns]
+    return pd.DataFrame(
+        {
+            "participant_id": first["participant_id"].astype(str).to_numpy(),
+            "visit": first["visit"].astype(str).to_numpy(),
+            "event": "withdrawal",
+            "strategy": declared_strategy(protocol, "withdrawal"),
+        },
+        columns=columns,
+    )

@@ -1,0 +1,365 @@
+"""Public API: reference-based and delta-adjusted sensitivity analyses (as R rbmi).
+
+``prepare_imputations`` fits the imputation MMRM to the data and to every resampled data
+set in one batch and imputes them; ``Imputations.result(delta)`` analyses and pools them
+(a delta only shifts imputed values, so a grid of deltas reuses the imputations);
+``run_sensitivity`` does both; ``tipping_point`` searches a grid of deltas for the one at
+which the effect at a visit stops being significant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy.optimize import brentq
+
+from frailtrial.errors import ConvergenceError, InputError
+from frailtrial.stats.model_options import covariance_structure
+from frailtrial.stats.sensitivity import pooling
+from frailtrial.stats.sensitivity.analysis import ancova
+from frailtrial.stats.sensitivity.fitting import Fits, fit_samples
+from frailtrial.stats.sensitivity.imputation import impute
+from frailtrial.stats.sensitivity.layout import Layout, build_layout
+from frailtrial.stats.sensitivity.strategies import STRATEGIES
+
+Array = NDArray[Any]
+METHODS = ("condmean-jackknife", "condmean-bootstrap", "approx-bayes")
+BOOTSTRAP_CI = ("percentile", "normal")
+DEFAULT_SAMPLES = {"condmean-bootstrap": 1000, "approx-bayes": 20}
+REDRAWS = 10  # rounds of redrawing bootstrap samples whose MMRM fit failed
+
+
+@dataclass(frozen=True)
+class SensitivityResult:
+    """Pooled effects (each non-reference group minus the reference, per visit) and
+    least-squares means (per group and visit)."""
+
+    method: str
+    pooling: str
+    reference: str
+    levels: list[str]
+    delta: float
+    conf_level: float
+    n_subjects: int
+    n_samples: int
+    seed: int | None
+    intercurrent_events: dict[str, int]
+    effects: pd.DataFrame
+    lsmeans: pd.DataFrame
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of ``frailtrial stats sensitivity --json``."""
+        return {
+            "method": self.method,
+            "pooling": self.pooling,
+            "reference": self.reference,
+            "levels": self.levels,
+            "delta": self.delta,
+            "conf_level": self.conf_level,
+            "n_subjects": self.n_subjects,
+            "n_samples": self.n_samples,
+            "seed": self.seed,
+            "intercurrent_events": self.intercurrent_events,
+            "effects": self.effects.to_dict(orient="records"),
+            "lsmeans": self.lsmeans.to_dict(orient="records"),
+        }
+
+
+@dataclass(frozen=True)
+class Imputations:
+    """Completed data sets of one method and their sample multiplicities."""
+
+    layout: Layout
+    method: str
+    completed: Array  # (B, n, T)
+    counts: Array  # (B, n) multiplicity of each subject in each sample
+    seed: int | None
+    _shift: Array = field(repr=False)  # (n, T) 1 where a delta is added
+
+    def __repr__(self) -> str:
+        b, n, t = self.completed.shape
+        return f"Imputations({self.method}: {b} data sets, {n} subjects, {t} visits)"
+
+    @property
+    def n_samples(self) -> int:
+        """Resampled data sets (the full-data analysis not counted)."""
+        return self.counts.shape[0] - (0 if self.method == "approx-bayes" else 1)
+
+    def pooled(
+        self, delta: float = 0.0, conf_level: float = 0.95, bootstrap_ci: str = "percentile"
+    ) -> tuple[pooling.Pooled, pooling.Pooled, str]:
+        """Pooled effects (G-1, T) and least-squares means (G, T) as arrays, and the pooling
+        method, with ``delta`` added to every imputed value of the non-reference groups."""
+        if not 0 < conf_level < 1:
+            raise InputError(f"conf_level {conf_level}: must be between 0 and 1")
+        if bootstrap_ci not in BOOTSTRAP_CI:
+            raise InputError(f"bootstrap CI {bootstrap_ci!r}: allowed {', '.join(BOOTSTRAP_CI)}")
+        if not np.isfinite(delta):
+            raise InputError(f"delta {delta}: must be a finite number")
+        fit = ancova(self.layout, self.completed + delta * self._shift, self.counts)
+        if self.method == "condmean-jackknife":
+            return (
+                pooling.jackknife(fit.effect, conf_level),
+                pooling.jackknife(fit.lsmean, conf_level),
+                "jackknife",
+            )
+        if self.method == "condmean-bootstrap":
+            pool = (
+                pooling.bootstrap_percentile
+                if bootstrap_ci == "percentile"
+                else pooling.bootstrap_normal
+            )
+            return (
+                pool(fit.effect, conf_level),
+                pool(fit.lsmean, conf_level),
+                (f"bootstrap ({bootstrap_ci})"),
+            )
+        df = float(fit.df[0])
+        return (
+            pooling.rubin(fit.effect, fit.effect_se, df, conf_level),
+            pooling.rubin(fit.lsmean, fit.lsmean_se, df, conf_level),
+            "rubin",
+        )
+
+    def result(
+        self, delta: float = 0.0, conf_level: float = 0.95, bootstrap_ci: str = "percentile"
+    ) -> SensitivityResult:
+        """Analyse and pool with ``delta`` added to every imputed value of the
+        non-reference groups."""
+        eff, lsm, how = self.pooled(delta, conf_level, bootstrap_ci)
+        lay = self.layout
+        ref = lay.levels[0]
+        visits = [str(v) for v in lay.visits]
+        effects = _table(eff, "contrast", [f"{lv} - {ref}" for lv in lay.levels[1:]], visits)
+        lsmeans = _table(lsm, "group", lay.levels, visits)
+        with_ice = lay.ice < len(lay.visits)
+        events = {s: int((with_ice & (lay.strategy == k)).sum()) for k, s in enumerate(STRATEGIES)}
+        return SensitivityResult(
+            method=self.method,
+            pooling=how,
+            reference=ref,
+            levels=lay.levels,
+            delta=float(delta),
+            conf_level=conf_level,
+            n_subjects=lay.n,
+            n_samples=self.n_samples,
+            seed=self.seed,
+            intercurrent_events={k: v for k, v in events.items() if v},
+            effects=effects,
+            lsmeans=lsmeans,
+        )
+
+
+def _table(
+    pooled: dict[str, Array], key: str, labels: list[str], visits: list[str]
+) -> pd.DataFrame:
+    g, t = pooled["estimate"].shape
+    out = pd.DataFrame({key: np.repeat(labels, t), "visit": np.tile(visits, g)})
+    for col in ("estimate", "se", "ci_low", "ci_high", "p_value", "df"):
+        if col in pooled:
+            out[col] = np.asarray(pooled[col], dtype=float).ravel()
+    return out
+
+
+def prepare_imputations(
+    data: pd.DataFrame,
+    *,
+    formula: str,
+    subject: str,
+    visit: str,
+    group: str,
+    reference: str,
+    analysis: str,
+    ice: pd.DataFrame | None = None,
+    strategy: str = "MAR",
+    method: str = "condmean-jackknife",
+    samples: int | None = None,
+    seed: int | None = None,
+    covariance: str = "us",
+) -> Imputations:
+    """Fit the imputation MMRM (REML, ``covariance``) to the data and to every resampled
+    data set of ``method`` in one batch, and impute the missing visits.
+
+    ``ice``: one row per subject with an intercurrent event: the subject column, the visit
+    column (the first visit affected) and optionally ``strategy`` (else ``strategy``).
+    ``method``: ``condmean-jackknife`` (conditional mean, leave-one-subject-out),
+    ``condmean-bootstrap`` (conditional mean, ``samples`` bootstrap samples stratified by
+    group) or ``approx-bayes`` (``samples`` bootstrap fits, one random imputation each).
+    """
+    if method not in METHODS:
+        raise InputError(f"method {method!r}: allowed {', '.join(METHODS)}")
+    if method == "condmean-jackknife" and samples is not None:
+        raise InputError(
+            "--samples is for condmean-bootstrap and approx-bayes (the jackknife "
+            "has one sample per subject)"
+        )
+    n_draw = DEFAULT_SAMPLES.get(method, 0) if samples is None else int(samples)
+    if method != "condmean-jackknife" and n_draw < 2:
+        raise InputError(f"samples {samples}: need at least 2")
+    covariance = covariance_structure(covariance)
+    layout = build_layout(data, formula, subject, visit, group, reference, analysis, ice, strategy)
+    n = layout.n
+    rng = np.random.default_rng(seed)
+    if method == "condmean-jackknife":
+        idx = np.tile(np.arange(n), (n + 1, 1))
+        present = np.ones(idx.shape, dtype=bool)
+        present[np.arange(1, n + 1), np.arange(n)] = False
+        fits = fit_samples(layout, idx, present, covariance)
+        _require(fits, "jackknife")
+        counts = present.astype(float)
+        completed = impute(layout, fits.beta, fits.sigma)
+    else:
+        idx, fits = _bootstrap_fits(layout, rng, n_draw, method == "condmean-bootstrap", covariance)
+        if method == "condmean-bootstrap":
+            counts = np.zeros((idx.shape[0], n))
+            np.add.at(counts, (np.arange(idx.shape[0])[:, None], idx), 1.0)
+            completed = impute(layout, fits.beta, fits.sigma)
+        else:
+            counts = np.ones((idx.shape[0], n))
+            completed = impute(layout, fits.beta, fits.sigma, rng)
+    shift = (layout.missing & (layout.group != 0)[:, None]).astype(float)
+    return Imputations(layout, method, completed, counts, seed, shift)
+
+
+def _require(fits: Fits, what: str) -> None:
+    bad = np.flatnonzero(~fits.converged)
+    if bad.size:
+        raise ConvergenceError(
+            f"the imputation MMRM did not converge for {bad.size} {what} sample(s) "
+            f"(first: sample {bad[0]}, {fits.reason[bad[0]]}); try a simpler --covariance"
+        )
+
+
+def _bootstrap_fits(
+    layout: Layout, rng: np.random.Generator, n_draw: int, with_full: bool, covariance: str
+) -> tuple[NDArray[np.int64], Fits]:
+    """Bootstrap samples stratified by group (rbmi's default), first the full data when
+    ``with_full``; samples whose fit fails are drawn again."""
+    strata = [np.flatnonzero(layout.group == g) for g in range(len(layout.levels))]
+
+    def draw(k: int) -> NDArray[np.int64]:
+        return np.concatenate(
+            [s[rng.integers(0, s.size, size=(k, s.size))] for s in strata], axis=1
+        )
+
+    idx = draw(n_draw)
+    if with_full:
+        idx = np.vstack([np.arange(layout.n)[None], idx])
+    fits = fit_samples(layout, idx, covariance=covariance)
+    if with_full and not fits.converged[0]:
+        _require(Fits(fits.beta[:1], fits.sigma[:1], fits.converged[:1], fits.reason[:1]), "full")
+    for _ in range(REDRAWS):
+        bad = np.flatnonzero(~fits.converged)
+        if bad.size == 0:
+            break
+        idx[bad] = draw(bad.size)
+        again = fit_samples(layout, idx[bad], covariance=covariance)
+        fits.beta[bad], fits.sigma[bad], fits.converged[bad] = (
+            again.beta,
+            again.sigma,
+            again.converged,
+        )
+        for k, i in enumerate(bad):
+            fits.reason[i] = again.reason[k]
+    _require(fits, "bootstrap")
+    return idx, fits
+
+
+def run_sensitivity(
+    data: pd.DataFrame,
+    *,
+    formula: str,
+    subject: str,
+    visit: str,
+    group: str,
+    reference: str,
+    analysis: str,
+    ice: pd.DataFrame | None = None,
+    strategy: str = "MAR",
+    method: str = "condmean-jackknife",
+    delta: float = 0.0,
+    samples: int | None = None,
+    seed: int | None = None,
+    conf_level: float = 0.95,
+    bootstrap_ci: str = "percentile",
+    covariance: str = "us",
+) -> SensitivityResult:
+    """One sensitivity analysis: :func:`prepare_imputations`, then analysis and pooling
+    with ``delta`` added to the imputed values of the non-reference groups."""
+    imputations = prepare_imputations(
+        data,
+        formula=formula,
+        subject=subject,
+        visit=visit,
+        group=group,
+        reference=reference,
+        analysis=analysis,
+        ice=ice,
+        strategy=strategy,
+        method=method,
+        samples=samples,
+        seed=seed,
+        covariance=covariance,
+    )
+    return imputations.result(delta, conf_level, bootstrap_ci)
+
+
+@dataclass(frozen=True)
+class TippingPoint:
+    """Effect at one visit over a grid of deltas, and the delta at which its significance
+    changes (None when it does not within the grid)."""
+
+    visit: str
+    contrast: str
+    alpha: float
+    grid: pd.DataFrame  # delta, estimate, se, ci_low, ci_high, p_value, significant
+    tipping_delta: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "visit": self.visit,
+            "contrast": self.contrast,
+            "alpha": self.alpha,
+            "tipping_delta": self.tipping_delta,
+            "grid": self.grid.to_dict(orient="records"),
+        }
+
+
+def tipping_point(
+    imputations: Imputations,
+    deltas: list[float] | Array,
+    visit: Any = None,
+    alpha: float = 0.05,
+    bootstrap_ci: str = "percentile",
+) -> TippingPoint:
+    """Effect at ``visit`` (default: the last) of the first non-reference group for each
+    delta of the grid (sorted); the tipping delta is where the p-value crosses ``alpha``
+    first, between two grid points, solved to 1e-8 (the imputations are reused)."""
+    grid = np.sort(np.asarray(deltas, dtype=float))
+    if grid.size < 2 or not np.isfinite(grid).all():
+        raise InputError("tipping point: give at least 2 finite deltas")
+    visits = [str(v) for v in imputations.layout.visits]
+    target = visits[-1] if visit is None else str(visit)
+    if target not in visits:
+        raise InputError(f"tipping point: visit {visit!r} not among {', '.join(visits)}")
+    col = visits.index(target)
+
+    def at(d: float) -> dict[str, float]:
+        eff = imputations.pooled(float(d), 1 - alpha, bootstrap_ci)[0]
+        return {k: float(v[0, col]) for k, v in eff.items()}
+
+    table = pd.DataFrame([at(d) for d in grid])
+    table.insert(0, "delta", grid)
+    table["significant"] = table["p_value"] < alpha
+    sig = table["significant"].to_numpy()
+    change = np.flatnonzero(sig[1:] != sig[:-1])
+    tip = None
+    if change.size:
+        k = int(change[0])
+        tip = float(brentq(lambda d: at(d)["p_value"] - alpha, grid[k], grid[k + 1], xtol=1e-8))
+    contrast = f"{imputations.layout.levels[1]} - {imputations.layout.levels[0]}"
+    return TippingPoint(target, contrast, alpha, table, tip)

@@ -1,0 +1,45 @@
+"""The EDC's tidy export maps a recorded withdrawal to intercurrent_events.csv: one row at
+the first visit the withdrawal closed, with the strategy the protocol declares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from edc_support import dose_first, enroll, new_trial, sqlite_url, use_store
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("ice")
+    use_store(sqlite_url(base))
+    t = new_trial()
+    from frailtrial.edc.services import visits
+    from frailtrial.edc.services.exports.run import export
+
+    coord = t["m"]["coordinator"]
+    pids = []
+    for i in range(3):
+        r = enroll(t, f"I{i}")
+        dose_first(t, r.participant_id)  # day 1 is 2024-03-05
+        visits.attend(coord, r.participant_id, "baseline", "2024-03-05")
+        pids.append(r.participant_id)
+    visits.attend(coord, pids[0], "week1", "2024-03-12")
+    visits.withdraw(coord, pids[0], "2024-03-20", "moved away")  # month1 is the first missed
+    visits.withdraw(coord, pids[1], "2024-03-06", "adverse event")  # week1 is the first
+    export(t["m"]["statistician"], base / "out", ("csv",))
+    return base / "out"
+
+
+def test_withdrawals_become_intercurrent_events(exported: Path) -> None:
+    ice = pd.read_csv(exported / "intercurrent_events.csv", dtype=str)
+    parts = pd.read_csv(exported / "participants.csv", dtype=str)
+    withdrawn = parts.loc[parts["withdrawn_on"].notna(), "participant_id"].tolist()
+    assert len(withdrawn) == 2
+    rows = ice.set_index("participant_id").loc[withdrawn]
+    assert rows["visit"].tolist() == ["month1", "week1"]
+    assert rows["event"].tolist() == ["withdrawal", "withdrawal"]
+    assert rows["strategy"].tolist() == ["JR", "JR"]  # what huc-msc-2024 declares
+    assert len(ice) == 2
