@@ -51,7 +51,9 @@ from frailtrial.stats.mmrm_df import (
     satterthwaite,
     satterthwaite_many,
 )
+from frailtrial.stats.mmrm_sandwich import empirical_vcov, vcov_method
 from frailtrial.stats.model_options import covariance_structure, df_method, estimation_method
+from frailtrial.stats.samples import check_conf_level
 
 Array = NDArray[Any]
 CHUNK = 1000  # data sets optimised together (per-subject arrays ~20 MB at 30 x 6 x 13)
@@ -81,6 +83,7 @@ class MmrmFit:
     gradient_norm: float
     newton_decrement: float
     reason: str = ""  # why the fit did not converge ("" when it did)
+    data: pd.DataFrame | None = field(default=None, repr=False)  # the data mmrm() fitted
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # ---- fit statistics -------------------------------------------------------------
@@ -156,28 +159,37 @@ class MmrmFit:
         return self._cache[key]
 
     # ---- inference -------------------------------------------------------------------
-    def estimate(self, contrasts: Array, df: str = "satterthwaite") -> pd.DataFrame:
-        """Estimate, se, df, t, p and 95% CI of each row of a contrast matrix (k, p)."""
+    def estimate(
+        self,
+        contrasts: Array,
+        df: str = "satterthwaite",
+        vcov: str = "model",
+        conf_level: float = 0.95,
+    ) -> pd.DataFrame:
+        """Estimate, se, df, t, p and ``conf_level`` CI of each row of a contrast matrix
+        (k, p); ``vcov``: the model-based covariance of beta or an empirical one
+        (:mod:`frailtrial.stats.mmrm_sandwich`; with residual or between-within df)."""
         df = df_method(df)
+        check_conf_level(conf_level)
         lmat = np.atleast_2d(np.asarray(contrasts, dtype=float))
         est = lmat @ self.beta
+        phi = self.beta_vcov(vcov, df)
         if df in ("kenward_roger", "kenward_roger_linear"):
             kr = self._kr(linear=df == "kenward_roger_linear")
             var = np.einsum("ip,pq,iq->i", lmat, kr.phi_adj, lmat)
             dfs = np.array([kr.df(self.vcov, row) for row in lmat])
         else:
-            var = np.einsum("ip,pq,iq->i", lmat, self.vcov, lmat)
+            var = np.einsum("ip,pq,iq->i", lmat, phi, lmat)
             if df == "satterthwaite":
                 dfs = satterthwaite(self.parts, lmat)
             elif df == "residual":
-                rank = int(np.linalg.matrix_rank(self.parts.x[self.parts.mask]))
-                dfs = np.full(lmat.shape[0], residual_df(self.n_obs, rank))
+                dfs = np.full(lmat.shape[0], self.residual_df())
             else:
                 dfs = between_within(self.parts, lmat)
         se = np.sqrt(np.maximum(var, 0.0))
         t = est / se
         p = 2 * sps.t.sf(np.abs(t), dfs)
-        half = sps.t.ppf(0.975, dfs) * se
+        half = sps.t.ppf(0.5 + conf_level / 2, dfs) * se
         return pd.DataFrame(
             {
                 "estimate": est,
@@ -190,9 +202,31 @@ class MmrmFit:
             }
         )
 
-    def coefficients(self, df: str = "satterthwaite") -> pd.DataFrame:
+    def residual_df(self) -> float:
+        """N minus the rank of the fixed-effects design."""
+        return residual_df(self.n_obs, int(np.linalg.matrix_rank(self.parts.x[self.parts.mask])))
+
+    def beta_vcov(self, vcov: str = "model", df: str = "satterthwaite") -> Array:
+        """Covariance of beta: ``model`` ((X' V^-1 X)^-1) or an empirical one (``sandwich``,
+        ``jackknife``, ``bias-reduced``), which takes residual or between-within df only."""
+        vcov = vcov_method(vcov)
+        if vcov == "model":
+            return self.vcov
+        if df_method(df) not in ("residual", "between_within"):
+            raise InputError(
+                f"vcov {vcov!r}: degrees of freedom {df!r} are not available with an "
+                "empirical covariance; use residual or between-within (SAS's default)"
+            )
+        key = f"vcov_{vcov}"
+        if key not in self._cache:
+            self._cache[key] = empirical_vcov(self, vcov)
+        return self._cache[key]
+
+    def coefficients(
+        self, df: str = "satterthwaite", vcov: str = "model", conf_level: float = 0.95
+    ) -> pd.DataFrame:
         """Fixed effects with inference, one row per coefficient (R's names and coding)."""
-        out = self.estimate(np.eye(len(self.beta)), df)
+        out = self.estimate(np.eye(len(self.beta)), df, vcov, conf_level)
         out.insert(0, "term", self.terms)
         return out
 
@@ -257,14 +291,24 @@ class MmrmFit:
         lmat = np.stack([xg[(keys == k).to_numpy()].mean(axis=0) for k in ckeys])
         return combos, lmat
 
-    def lsmeans(self, specs: list[str] | None = None, df: str = "satterthwaite") -> pd.DataFrame:
+    def lsmeans(
+        self,
+        specs: list[str] | None = None,
+        df: str = "satterthwaite",
+        vcov: str = "model",
+        conf_level: float = 0.95,
+    ) -> pd.DataFrame:
         """Least-squares means for each combination of the levels of ``specs``."""
         specs = self.default_specs() if specs is None else specs
         combos, lmat = self._grid(specs)
-        return pd.concat([combos, self.estimate(lmat, df)], axis=1)
+        return pd.concat([combos, self.estimate(lmat, df, vcov, conf_level)], axis=1)
 
     def treatment_contrasts(
-        self, arm: str | None = None, df: str = "satterthwaite"
+        self,
+        arm: str | None = None,
+        df: str = "satterthwaite",
+        vcov: str = "model",
+        conf_level: float = 0.95,
     ) -> pd.DataFrame:
         """Each arm level minus the reference (first) level, at each visit and averaged;
         levels in declared order (a Categorical's, ``C(arm, Treatment(ref))``'s reference
@@ -272,7 +316,7 @@ class MmrmFit:
         head, lmat = self.treatment_contrast_matrix(arm)
         if head.empty:
             return head
-        return pd.concat([head, self.estimate(lmat, df)], axis=1)
+        return pd.concat([head, self.estimate(lmat, df, vcov, conf_level)], axis=1)
 
     def treatment_contrast_matrix(self, arm: str | None = None) -> tuple[pd.DataFrame, Array]:
         """Labels and contrast matrix of :meth:`treatment_contrasts` (rows of beta weights),
@@ -304,16 +348,22 @@ class MmrmFit:
                 labels.append((f"{lvl} - {ref}", "overall"))
         return pd.DataFrame(labels, columns=["contrast", visit]), np.stack(rows)
 
-    def to_dict(self, df: str = "satterthwaite") -> dict[str, Any]:
+    def to_dict(
+        self, df: str = "satterthwaite", vcov: str = "model", conf_level: float = 0.95
+    ) -> dict[str, Any]:
         """The JSON document of ``frailtrial stats mmrm --json`` (``df_method`` canonical)."""
         df = df_method(df)
-        lsm = self.lsmeans(df=df) if self.default_specs() else pd.DataFrame()
-        con = self.treatment_contrasts(df=df)
+        vcov = vcov_method(vcov)
+        opts: dict[str, Any] = {"df": df, "vcov": vcov, "conf_level": conf_level}
+        lsm = self.lsmeans(**opts) if self.default_specs() else pd.DataFrame()
+        con = self.treatment_contrasts(**opts)
         return {
             "formula": self.frame.formula,
             "covariance_structure": self.structure.name,
             "method": self.method,
             "df_method": df,
+            "vcov": vcov,
+            "conf_level": conf_level,
             "loglik": self.loglik,
             "neg2loglik": self.neg2loglik,
             "aic": self.aic,
@@ -329,7 +379,7 @@ class MmrmFit:
                 "gradient_norm": self.gradient_norm,
                 "newton_decrement": self.newton_decrement,
             },
-            "coefficients": self.coefficients(df).to_dict(orient="records"),
+            "coefficients": self.coefficients(**opts).to_dict(orient="records"),
             "covariance": {
                 "visits": [str(v) for v in self.visits],
                 "matrix": self.sigma.tolist(),
@@ -537,6 +587,7 @@ def mmrm(
     cov, meth = _check_options(covariance, method)
     frame = build_frame([data], formula, subject, visit)
     fit = _fit_frame(frame, cov, meth, max_iter)[0]
+    fit.data = data
     if not fit.converged:
         raise ConvergenceError(
             f"MMRM ({cov}, {meth.upper()}) did not converge: {OPTIMIZER} from the moment "
