@@ -102,12 +102,12 @@ cr <- function(g) {
 }
 out$sandwich <- list(formula = "FEV1 ~ ARMCD*AVISIT + RACE", us = cr(g_us), ar1 = cr(g_ar1))
 
-# ---- residuals of the us fit (nlme) --------------------------------------------------
+# ---- residuals of the us fit (nlme; its "normalized" residuals are not R mmrm's L^-1 e
+# for subjects with missing visits, so only response and Pearson residuals are kept) -----
 out$residuals <- list(
   USUBJID = as.character(fev$USUBJID), AVISIT = as.character(fev$AVISIT),
   response = unname(resid(g_us, type = "response")),
   pearson = unname(resid(g_us, type = "pearson")),
-  normalized = unname(resid(g_us, type = "normalized")),
   fitted = unname(fitted(g_us))
 )
 

@@ -39,6 +39,13 @@ from scipy import stats as sps
 from threadpoolctl import threadpool_limits
 
 from frailtrial.errors import ConvergenceError, InputError
+from frailtrial.stats import (
+    mmrm_anova,
+    mmrm_compare,
+    mmrm_contrasts,
+    mmrm_predict,
+    mmrm_summary,
+)
 from frailtrial.stats import mmrm_core as core
 from frailtrial.stats.covariance import Structure, make_structure
 from frailtrial.stats.mmrm_data import ModelFrame, build_frame
@@ -347,6 +354,41 @@ class MmrmFit:
                 rows.append(np.mean(diffs, axis=0))
                 labels.append((f"{lvl} - {ref}", "overall"))
         return pd.DataFrame(labels, columns=["contrast", visit]), np.stack(rows)
+
+    # ---- more inference (modules mmrm_anova, mmrm_contrasts, mmrm_predict, ...) --------
+    def type3(self, df: str = "satterthwaite", vcov: str = "model") -> pd.DataFrame:
+        """Type III F tests of the model's terms (:mod:`frailtrial.stats.mmrm_anova`)."""
+        return mmrm_anova.type3(self, df, vcov)
+
+    def contrast(
+        self,
+        spec: str = "pairwise",
+        factor: str | None = None,
+        by_visit: bool = True,
+        adjust: str = "none",
+        df: str = "satterthwaite",
+        vcov: str = "model",
+        conf_level: float = 0.95,
+    ) -> pd.DataFrame:
+        """Named contrasts of LS means, emmeans-style (:mod:`frailtrial.stats.mmrm_contrasts`):
+        ``pairwise``, ``trt.vs.ctrl`` or ``"LEVEL - LEVEL"``, per visit, adjusted."""
+        return mmrm_contrasts.contrasts(self, spec, factor, by_visit, adjust, df, vcov, conf_level)
+
+    def predict(self, data: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Marginal and conditional predictions (:mod:`frailtrial.stats.mmrm_predict`)."""
+        return mmrm_predict.predict(self, data)
+
+    def residuals(self, data: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Marginal (raw, Pearson, normalized) and conditional residuals."""
+        return mmrm_predict.residuals(self, data)
+
+    def lr_test(self, other: MmrmFit) -> dict[str, Any]:
+        """Likelihood-ratio test of this fit's covariance (the null) against ``other``'s."""
+        return mmrm_compare.lr_test(self, other)
+
+    def summary(self, df: str = "satterthwaite", vcov: str = "model") -> str:
+        """The fit summarised as R's ``summary(mmrm_fit)`` prints it."""
+        return mmrm_summary.summary_text(self, df, vcov)
 
     def to_dict(
         self, df: str = "satterthwaite", vcov: str = "model", conf_level: float = 0.95

@@ -114,7 +114,7 @@ def f_test(
         wald = float(est @ np.linalg.solve(lmat @ phi @ lmat.T, est))
         f_value = wald / q
         if df == "satterthwaite":
-            vals, vecs = np.linalg.eigh(lmat @ phi @ lmat.T)
+            _, vecs = np.linalg.eigh(lmat @ phi @ lmat.T)
             den = _pool_satterthwaite(satterthwaite(fit.parts, vecs.T @ lmat))
         elif df == "residual":
             den = fit.residual_df()

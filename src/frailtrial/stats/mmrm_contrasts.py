@@ -12,7 +12,7 @@ emmeans' ``mvt``; :func:`frailtrial.stats.multiplicity.dunnett`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ from scipy import stats as sps
 
 from frailtrial.errors import InputError
 from frailtrial.stats.model_options import df_method
-from frailtrial.stats.multiplicity import adjust_p, dunnett
+from frailtrial.stats.multiplicity import PMethod, adjust_p, dunnett
 from frailtrial.stats.samples import check_conf_level
 
 if TYPE_CHECKING:
@@ -108,7 +108,9 @@ def contrasts(
     return pd.concat(out, ignore_index=True)
 
 
-def _adjust(res: pd.DataFrame, cov: Array, adjust: str, n_levels: int, level: float) -> pd.DataFrame:
+def _adjust(
+    res: pd.DataFrame, cov: Array, adjust: str, n_levels: int, level: float
+) -> pd.DataFrame:
     """Adjusted p-values and simultaneous intervals of one family."""
     k = len(res)
     est, se, dfs = (res[c].to_numpy(dtype=float) for c in ("estimate", "se", "df"))
@@ -117,7 +119,7 @@ def _adjust(res: pd.DataFrame, cov: Array, adjust: str, n_levels: int, level: fl
         return res
     alpha = 1.0 - level
     if adjust in ("bonferroni", "holm", "hochberg"):
-        res["p"] = adjust_p(res["p"].to_numpy(dtype=float), adjust)
+        res["p"] = adjust_p(res["p"].to_numpy(dtype=float), cast(PMethod, adjust))
         half = sps.t.ppf(1.0 - alpha / (2 * k), dfs) * se
     elif adjust == "tukey":
         q = np.abs(est / se) * np.sqrt(2.0)

@@ -76,10 +76,8 @@ def empirical_vcov(fit: MmrmFit, method: str = "sandwich") -> Array:
         t = w.shape[-1]
         obs = parts.mask[..., :, None] & parts.mask[..., None, :]
         resid_hat = np.where(obs, np.eye(t) - hat, np.eye(t))  # identity on missing visits
-        if method == "jackknife":
-            adj = np.linalg.inv(resid_hat)
-        else:
-            adj = _sym_power(resid_hat, -0.5)
+        jack = method == "jackknife"
+        adj = np.linalg.inv(resid_hat) if jack else _sym_power(resid_hat, -0.5)
         et = np.einsum("nab,nb->na", root, resid)
         score = np.einsum("nap,nab,nb->np", xt, adj, et)
     meat = score.T @ score
