@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from scipy import stats as sps
 
 from frailtrial.errors import InputError
-from frailtrial.stats.model_options import df_method
+from frailtrial.stats.model_options import CONTRAST_ADJUSTMENTS, df_method
 from frailtrial.stats.multiplicity import PMethod, adjust_p, dunnett
 from frailtrial.stats.samples import check_conf_level
 
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from frailtrial.stats.mmrm import MmrmFit
 
 Array = NDArray[Any]
-ADJUSTMENTS = ("none", "bonferroni", "holm", "hochberg", "tukey", "dunnett")
 
 
 def contrast_pairs(levels: list[str], spec: str) -> list[tuple[str, str]]:
@@ -76,8 +75,8 @@ def contrasts(
     df = df_method(df)
     check_conf_level(conf_level)
     adjust = adjust.strip().lower()
-    if adjust not in ADJUSTMENTS:
-        raise InputError(f"adjust {adjust!r}: unknown; allowed: {', '.join(ADJUSTMENTS)}")
+    if adjust not in CONTRAST_ADJUSTMENTS:
+        raise InputError(f"adjust {adjust!r}: unknown; allowed: {', '.join(CONTRAST_ADJUSTMENTS)}")
     factor = factor or fit.arm()
     if factor is None or factor not in fit.frame.factors or factor == fit.frame.visit:
         raise InputError(
