@@ -88,9 +88,9 @@ def test_empirical_type3_matches_sas(sas_name: str) -> None:
     fit = _fit("FEV1 ~ ARMCD", STRUCTURES[sas_name])
     row = fit.type3("between-within", "sandwich").iloc[0]
     assert row.effect == "ARMCD" and row.num_df == int(num) and row.den_df == int(den)
-    assert row.F == pytest.approx(t_value**2, rel=2e-4)
-    assert row.chisq == row.F  # one numerator df
-    assert row.F == pytest.approx(float(f_listed), abs=0.005 + 2e-4 * row.F)
+    assert row["F"] == pytest.approx(t_value**2, rel=2e-4)
+    assert row.chisq == row["F"]  # one numerator df
+    assert row["F"] == pytest.approx(float(f_listed), abs=0.005 + 2e-4 * row["F"])
 
 
 def test_empirical_needs_residual_or_between_within_df() -> None:
@@ -116,7 +116,7 @@ def test_type3_satterthwaite_matches_sas(name: str, formula: str) -> None:
         assert sorted(s.Effect.split("*")) == sorted(o.effect.split(":"))
         assert o.num_df == s.NumDF
         assert o.den_df == pytest.approx(s.DenDF, rel=1e-5)
-        assert o.F == pytest.approx(s.FValue, rel=1e-5)
+        assert o["F"] == pytest.approx(s.FValue, rel=1e-5)
         assert o.chisq == pytest.approx(s.ChiSq, rel=1e-5)
         assert o.p == pytest.approx(s.ProbF, rel=1e-4)
         assert o.p_chisq == pytest.approx(s.ProbChiSq, rel=1e-4)
@@ -130,10 +130,10 @@ def test_type3_kenward_roger_matches_sas(sas_name: str) -> None:
     _, num, den, _, f_listed, *_ = _type3_line(SAS / f"kr_{sas_name}.txt", "ARMCD")
     row = _fit("FEV1 ~ ARMCD", STRUCTURES[sas_name]).type3("kr").iloc[0]
     assert row.num_df == int(num)
-    assert row.F == pytest.approx(ref.tValue**2, rel=5e-4)
+    assert row["F"] == pytest.approx(ref.tValue**2, rel=5e-4)
     assert row.den_df == pytest.approx(ref.DF, abs=0.1)
     assert round(row.den_df) == int(den)
-    assert row.F == pytest.approx(float(f_listed), abs=0.005 + 5e-4 * row.F)
+    assert row["F"] == pytest.approx(float(f_listed), abs=0.005 + 5e-4 * row["F"])
 
 
 def test_type3_needs_an_intercept() -> None:
