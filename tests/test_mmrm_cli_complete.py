@@ -116,7 +116,7 @@ def test_summary_and_files(tmp_path: Path) -> None:
     ("extra", "message"),
     [
         (["--vcov", "robust"], "vcov"),
-        (["--vcov", "sandwich", "--df", "satterthwaite"], "between-within"),
+        (["--vcov", "sandwich", "--df", "kr"], "Kenward-Roger"),
         (["--conf-level", "1.2"], "conf_level"),
         (["--contrast", "TRT - NOPE"], "levels: PBO, TRT"),
         (["--contrast", "trt.vs.ctrl", "--adjust", "tukey"], "pairwise"),

@@ -187,6 +187,28 @@ def test_sandwich_variants_match_r(covariance: str, tol: float, method: str, key
     assert np.abs(ours - expected).max() <= tol * np.abs(expected).max()
 
 
+@pytest.mark.parametrize(("covariance", "tol"), [("ar1", 1e-8), ("us", 2e-5)])
+@pytest.mark.parametrize(("method", "key"), [("sandwich", "CR0"), ("jackknife", "CR3")])
+def test_empirical_satterthwaite_df_match_clubsandwich(
+    covariance: str, tol: float, method: str, key: str
+) -> None:
+    """Bell-McCaffrey df (R mmrm's Satterthwaite with an empirical covariance) against
+    clubSandwich::coef_test(..., test = "Satterthwaite")."""
+    fit = _fit(FIX["sandwich"]["formula"], covariance)
+    ours = fit.coefficients(vcov=method).df.to_numpy()
+    assert np.allclose(ours, FIX["sandwich"][covariance][f"{key}_df"], rtol=tol)
+    model_based = fit.coefficients().df.to_numpy()
+    assert not np.allclose(ours, model_based, rtol=1e-2)
+
+
+def test_bias_reduced_df_near_clubsandwich_cr2() -> None:
+    """clubSandwich's CR2 adjusts in another metric than R mmrm's (see above): its df
+    agree to 1e-5 here, not to rounding."""
+    fit = _fit(FIX["sandwich"]["formula"], "us")
+    ours = fit.coefficients(vcov="bias-reduced").df.to_numpy()
+    assert np.allclose(ours, FIX["sandwich"]["us"]["CR2_df"], rtol=2e-5)
+
+
 def test_bias_reduced_lies_between_sandwich_and_jackknife() -> None:
     fit = _fit(FIX["sandwich"]["formula"], "ar1")
     se = {m: np.sqrt(np.diag(fit.beta_vcov(m, "bw"))) for m in ("sandwich", "jackknife")}

@@ -93,10 +93,10 @@ def test_empirical_type3_matches_sas(sas_name: str) -> None:
     assert row["F"] == pytest.approx(float(f_listed), abs=0.005 + 2e-4 * row["F"])
 
 
-def test_empirical_needs_residual_or_between_within_df() -> None:
+def test_empirical_refuses_kenward_roger_df() -> None:
     fit = _fit("FEV1 ~ ARMCD", "cs")
-    for df in ("satterthwaite", "kr"):
-        with pytest.raises(InputError, match="between-within"):
+    for df in ("kr", "kr-linear"):
+        with pytest.raises(InputError, match="Kenward-Roger"):
             fit.coefficients(df=df, vcov="sandwich")
     with pytest.raises(InputError, match="unknown"):
         fit.coefficients(vcov="robust")

@@ -96,6 +96,8 @@ cr <- function(g) {
   res <- list(terms = names(coef(g)), neg2loglik = -2 * as.numeric(logLik(g)))
   for (type in c("CR0", "CR2", "CR3")) {
     res[[type]] <- unname(as.matrix(vcovCR(g, cluster = fev$USUBJID, type = type)))
+    tests <- coef_test(g, vcov = type, cluster = fev$USUBJID, test = "Satterthwaite")
+    res[[paste0(type, "_df")]] <- unname(tests$df_Satt)
   }
   res$bias_reduced <- bias_reduced(g)
   res

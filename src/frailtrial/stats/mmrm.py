@@ -58,7 +58,11 @@ from frailtrial.stats.mmrm_df import (
     satterthwaite,
     satterthwaite_many,
 )
-from frailtrial.stats.mmrm_sandwich import empirical_vcov, vcov_method
+from frailtrial.stats.mmrm_sandwich import (
+    empirical_satterthwaite,
+    empirical_vcov,
+    vcov_method,
+)
 from frailtrial.stats.model_options import covariance_structure, df_method, estimation_method
 from frailtrial.stats.samples import check_conf_level
 
@@ -187,7 +191,9 @@ class MmrmFit:
             dfs = np.array([kr.df(self.vcov, row) for row in lmat])
         else:
             var = np.einsum("ip,pq,iq->i", lmat, phi, lmat)
-            if df == "satterthwaite":
+            if df == "satterthwaite" and vcov_method(vcov) != "model":
+                dfs = empirical_satterthwaite(self, vcov, lmat)
+            elif df == "satterthwaite":
                 dfs = satterthwaite(self.parts, lmat)
             elif df == "residual":
                 dfs = np.full(lmat.shape[0], self.residual_df())
@@ -215,14 +221,15 @@ class MmrmFit:
 
     def beta_vcov(self, vcov: str = "model", df: str = "satterthwaite") -> Array:
         """Covariance of beta: ``model`` ((X' V^-1 X)^-1) or an empirical one (``sandwich``,
-        ``jackknife``, ``bias-reduced``), which takes residual or between-within df only."""
+        ``jackknife``, ``bias-reduced``), which takes Satterthwaite (Bell-McCaffrey),
+        residual or between-within df, not Kenward-Roger (its own adjusted covariance)."""
         vcov = vcov_method(vcov)
         if vcov == "model":
             return self.vcov
-        if df_method(df) not in ("residual", "between_within"):
+        if df_method(df) not in ("satterthwaite", "residual", "between_within"):
             raise InputError(
-                f"vcov {vcov!r}: degrees of freedom {df!r} are not available with an "
-                "empirical covariance; use residual or between-within (SAS's default)"
+                f"vcov {vcov!r}: Kenward-Roger df adjust the model-based covariance; with an "
+                "empirical covariance use satterthwaite, residual or between-within"
             )
         key = f"vcov_{vcov}"
         if key not in self._cache:

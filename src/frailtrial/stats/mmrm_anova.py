@@ -8,9 +8,10 @@ the factors it interacts with, and at zero of the numeric covariates it interact
 (SAS's convention). The F statistic is ``(L b)' (L Phi L')^-1 (L b) / q`` with:
 
 - Satterthwaite: the df of the ``q`` eigen-directions of ``L Phi L'`` pooled as SAS and
-  lmerTest do (``E = sum nu_m / (nu_m - 2)``, ``df = 2 E / (E - q)``);
+  lmerTest do (``E = sum nu_m / (nu_m - 2)``, ``df = 2 E / (E - q)``), with the model-based
+  or (Bell-McCaffrey df, as R mmrm) an empirical covariance;
 - Kenward-Roger: the adjusted covariance, the scaled F (``lambda F``) and its df;
-- residual, between-within: with the model-based or an empirical covariance of beta.
+- residual, between-within: with either covariance of beta.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from numpy.typing import NDArray
 from scipy import stats as sps
 
 from frailtrial.errors import InputError
-from frailtrial.stats.mmrm_df import between_within, satterthwaite
+from frailtrial.stats.mmrm_df import between_within
 from frailtrial.stats.model_options import df_method
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def f_test(
         f_value = wald / q
         if df == "satterthwaite":
             _, vecs = np.linalg.eigh(lmat @ phi @ lmat.T)
-            den = _pool_satterthwaite(satterthwaite(fit.parts, vecs.T @ lmat))
+            den = _pool_satterthwaite(fit.estimate(vecs.T @ lmat, df, vcov)["df"].to_numpy())
         elif df == "residual":
             den = fit.residual_df()
         else:

@@ -58,28 +58,51 @@ def _sym_power(mat: Array, power: float) -> Array:
     return np.einsum("...ij,...j,...kj->...ik", vecs, scaled, vecs)
 
 
+def _whitened(fit: MmrmFit, method: str) -> tuple[Array, Array, Array]:
+    """Per subject: the whitened design ``W_i^(1/2) X_i`` (n, T, p), the adjustment ``A_i``
+    (n, T, T; identity for the plain sandwich) and the whitened residuals (n, T)."""
+    parts = fit.parts
+    x = parts.x
+    y = fit.frame.batch.y[fit.index]
+    resid = (y - x @ fit.beta) * parts.mask  # (n, T)
+    root = _sym_power(parts.w, 0.5)  # W_i^(1/2), zero on missing visits
+    xt = root @ x
+    t = x.shape[1]
+    if method == "sandwich":
+        adj = np.broadcast_to(np.eye(t), (x.shape[0], t, t))
+    else:
+        hat = np.einsum("nap,pq,nbq->nab", xt, parts.phi, xt)
+        obs = parts.mask[..., :, None] & parts.mask[..., None, :]
+        resid_hat = np.where(obs, np.eye(t) - hat, np.eye(t))  # identity on missing visits
+        jack = method == "jackknife"
+        adj = np.linalg.inv(resid_hat) if jack else _sym_power(resid_hat, -0.5)
+    return xt, adj, np.einsum("nab,nb->na", root, resid)
+
+
 def empirical_vcov(fit: MmrmFit, method: str = "sandwich") -> Array:
     """Empirical covariance (p, p) of ``fit``'s beta by ``method`` (see the module)."""
     method = vcov_method(method)
     if method == "model":
         return fit.vcov
-    parts = fit.parts
-    phi, w, x = parts.phi, parts.w, parts.x
-    y = fit.frame.batch.y[fit.index]
-    resid = (y - x @ fit.beta) * parts.mask  # (n, T)
-    if method == "sandwich":
-        score = np.einsum("ntp,nt->np", parts.z, resid)  # X_i' W_i e_i
-    else:
-        root = _sym_power(w, 0.5)  # W_i^(1/2), zero on missing visits
-        xt = root @ x  # whitened design (n, T, p)
-        hat = np.einsum("nap,pq,nbq->nab", xt, phi, xt)
-        t = w.shape[-1]
-        obs = parts.mask[..., :, None] & parts.mask[..., None, :]
-        resid_hat = np.where(obs, np.eye(t) - hat, np.eye(t))  # identity on missing visits
-        jack = method == "jackknife"
-        adj = np.linalg.inv(resid_hat) if jack else _sym_power(resid_hat, -0.5)
-        et = np.einsum("nab,nb->na", root, resid)
-        score = np.einsum("nap,nab,nb->np", xt, adj, et)
-    meat = score.T @ score
-    out = phi @ meat @ phi
+    xt, adj, et = _whitened(fit, method)
+    score = np.einsum("nap,nab,nb->np", xt, adj, et)  # X_i' W_i^(1/2) A_i W_i^(1/2) e_i
+    phi = fit.vcov
+    out = phi @ (score.T @ score) @ phi
     return 0.5 * (out + out.T)
+
+
+def empirical_satterthwaite(fit: MmrmFit, method: str, contrasts: Array) -> Array:
+    """Satterthwaite df of each row ``c`` of ``contrasts`` (k, p) with an empirical
+    covariance (Bell & McCaffrey 2002, as R mmrm): ``tr(M)^2 / sum(M^2)`` with
+    ``M_ij = u_i' (I - H)_ij u_j``, ``u_i = A_i W_i^(1/2) X_i Phi c``, i.e.
+    ``M = diag(u_i' u_i) - S Phi S'`` with rows ``s_i = X_i' W_i^(1/2) u_i``."""
+    method = vcov_method(method)
+    xt, adj, _ = _whitened(fit, method)
+    phi = fit.vcov
+    out = np.empty(contrasts.shape[0])
+    for k, c in enumerate(np.atleast_2d(contrasts)):
+        u = np.einsum("nab,nbp,p->na", adj, xt, phi @ c)
+        s = np.einsum("nap,na->np", xt, u)
+        m = np.diag((u * u).sum(axis=1)) - s @ phi @ s.T
+        out[k] = np.trace(m) ** 2 / (m * m).sum()
+    return out
