@@ -74,6 +74,21 @@ def test_type3_kenward_roger_near_pbkrtest() -> None:
     assert np.allclose(ours.den_df, r.den_df, rtol=0.06)
 
 
+@pytest.mark.parametrize(
+    ("df", "key"), [("satterthwaite", "satterthwaite"), ("kr", "kenward_roger")]
+)
+def test_multi_df_type3_matches_lmertest_on_balanced_data(df: str, key: str) -> None:
+    """Complete, balanced three-arm trial: pbkrtest's expected information equals the
+    observed one, so its multi-df Kenward-Roger F and df are exact references here."""
+    ours = _three_fit().type3(df)
+    ref = pd.DataFrame(FIX["type3_three_arm"][key])
+    assert list(ours.effect) == list(ref.effect)
+    assert np.allclose(ours.num_df, ref.num_df)
+    assert np.allclose(ours["F"], ref["F"], rtol=1e-6)
+    assert np.allclose(ours.den_df, ref.den_df, rtol=1e-6)
+    assert np.allclose(ours.p, ref.p, rtol=1e-6)
+
+
 def test_type3_f_does_not_depend_on_the_basis_of_the_hypothesis() -> None:
     """The Wald F of a q-row hypothesis is the same for any basis of its row space."""
     fit = _fit("FEV1 ~ ARMCD*AVISIT + RACE + FEV1_BL", "cs")

@@ -60,6 +60,15 @@ out$contrasts <- list(
 )
 set.seed(1)
 out$contrasts$trt_vs_ctrl_dunnett <- ctab(contrast(emm, "trt.vs.ctrl", adjust = "mvt"))
+# complete, balanced data: pbkrtest's expected information is the observed one, so its
+# multi-df Kenward-Roger F (scaled) and df are a reference for ours
+old <- options(contrasts = c("contr.sum", "contr.poly"))
+m3s <- update(m3)
+out$type3_three_arm <- list(
+  satterthwaite = tab(anova(m3s, type = 3, ddf = "Satterthwaite")),
+  kenward_roger = tab(anova(m3s, type = 3, ddf = "Kenward-Roger"))
+)
+options(old)
 
 # ---- sandwich variants (clubSandwich CR0 / CR2 / CR3 on nlme::gls) -------------------
 ctl <- glsControl(tolerance = 1e-12, msTol = 1e-12, maxIter = 500, msMaxIter = 500)

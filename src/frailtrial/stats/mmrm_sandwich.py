@@ -95,14 +95,18 @@ def empirical_satterthwaite(fit: MmrmFit, method: str, contrasts: Array) -> Arra
     """Satterthwaite df of each row ``c`` of ``contrasts`` (k, p) with an empirical
     covariance (Bell & McCaffrey 2002, as R mmrm): ``tr(M)^2 / sum(M^2)`` with
     ``M_ij = u_i' (I - H)_ij u_j``, ``u_i = A_i W_i^(1/2) X_i Phi c``, i.e.
-    ``M = diag(u_i' u_i) - S Phi S'`` with rows ``s_i = X_i' W_i^(1/2) u_i``."""
+    ``M = diag(u_i' u_i) - S Phi S'`` with rows ``s_i = X_i' W_i^(1/2) u_i``; the sums are
+    taken without forming the (n, n) matrix, all contrasts at once."""
     method = vcov_method(method)
     xt, adj, _ = _whitened(fit, method)
     phi = fit.vcov
-    out = np.empty(contrasts.shape[0])
-    for k, c in enumerate(np.atleast_2d(contrasts)):
-        u = np.einsum("nab,nbp,p->na", adj, xt, phi @ c)
-        s = np.einsum("nap,na->np", xt, u)
-        m = np.diag((u * u).sum(axis=1)) - s @ phi @ s.T
-        out[k] = np.trace(m) ** 2 / (m * m).sum()
-    return out
+    lmat = np.atleast_2d(contrasts)
+    u = np.einsum("nab,nbp,kp->kna", adj, xt, lmat @ phi)  # (k, n, T)
+    s = np.einsum("nap,kna->knp", xt, u)  # (k, n, p)
+    uu = (u * u).sum(axis=2)  # (k, n)
+    diag = np.einsum("knp,pq,knq->kn", s, phi, s)  # diagonal of S Phi S'
+    pg = phi @ np.einsum("knp,knq->kpq", s, s)  # Phi S'S
+    frob = np.einsum("kpq,kqp->k", pg, pg)  # |S Phi S'|_F^2 = tr((Phi S'S)^2)
+    trace = uu.sum(axis=1) - diag.sum(axis=1)
+    sum_sq = (uu * uu).sum(axis=1) - 2 * (uu * diag).sum(axis=1) + frob
+    return np.asarray(trace**2 / sum_sq)
