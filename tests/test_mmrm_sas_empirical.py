@@ -146,3 +146,29 @@ def test_sas_listing_parser_reads_the_table() -> None:
     fields = _type3_line(ROBUST / "empirical_us.txt", "ARMCD")
     assert fields[:5] == ["ARMCD", "1", "195", "35.67", "35.67"]
     assert re.match(r"<\.0001", fields[5])
+
+
+@pytest.mark.parametrize(
+    ("listing", "method"), [("sas_log_reml.txt", "reml"), ("sas_log.txt", "ml")]
+)
+def test_type3_multi_df_satterthwaite_matches_sas(listing: str, method: str) -> None:
+    """FEV1 = RACE SEX ARMCD AVISIT AVISIT*ARMCD, unstructured, ddfm=satterthwaite: the
+    3-df and 2-df tests pool the df of the directions of SAS's basis (each level minus the
+    reference level); the sum-to-zero basis would give 150 where SAS prints 148."""
+    fit = mmrm(
+        pd.read_csv(SAS.parent / "fev_data.csv"),
+        "FEV1 ~ RACE + SEX + ARMCD*AVISIT",
+        "USUBJID",
+        "AVISIT",
+        "us",
+        method,
+    )
+    ours = fit.type3().set_index("effect")
+    names = {"AVISIT*ARMCD": "ARMCD:AVISIT"}
+    for effect in ("ARMCD", "AVISIT", "AVISIT*ARMCD", "RACE", "SEX"):
+        _, num, den, chisq, f_value, *_ = _type3_line(SAS / listing, effect)
+        row = ours.loc[names.get(effect, effect)]
+        assert row.num_df == int(num)
+        assert round(row.den_df) == int(den), effect
+        assert row["F"] == pytest.approx(float(f_value), abs=0.005 + 2e-4 * row["F"])
+        assert row.chisq == pytest.approx(float(chisq), abs=0.005 + 2e-4 * row.chisq)

@@ -8,7 +8,9 @@ the factors it interacts with, and at zero of the numeric covariates it interact
 (SAS's convention). The F statistic is ``(L b)' (L Phi L')^-1 (L b) / q`` with:
 
 - Satterthwaite: the df of the ``q`` eigen-directions of ``L Phi L'`` pooled as SAS and
-  lmerTest do (``E = sum nu_m / (nu_m - 2)``, ``df = 2 E / (E - q)``), with the model-based
+  lmerTest do (``E = sum nu_m / (nu_m - 2)``, ``df = 2 E / (E - q)``); this depends on the
+  basis of the hypothesis, and ``L`` is written in SAS's (each level minus the reference
+  level, per factor), not in the sum-to-zero one of R mmrm's ``car::Anova``; with the model-based
   or (Bell-McCaffrey df, as R mmrm) an empirical covariance;
 - Kenward-Roger: the adjusted covariance, the scaled F (``lambda F``) and its df;
 - residual, between-within: with either covariance of beta.
@@ -69,24 +71,59 @@ def type3_contrasts(fit: MmrmFit) -> dict[str, Array]:
     if "1" not in [str(t) for t in spec.term_indices]:
         raise InputError("type III tests need a model with an intercept")
     rhs, terms = _sum_coded_formula(fit)
-    used = [c for c in (*fit.frame.factors, *fit.frame.numerics) if c in fit.data.columns]
-    rows = fit.data.dropna(subset=used)
-    x_fit = np.asarray(spec.get_model_matrix(rows, na_action="raise"), dtype=float)
-    summed = model_matrix("1 + " + rhs, rows, na_action="raise")
+    used = [c for c in (*fit.frame.factors, *fit.frame.numerics, fit.frame.outcome)]
+    rows = fit.data.dropna(subset=[c for c in used if c in fit.data.columns])
+    try:
+        x_fit = np.asarray(spec.get_model_matrix(rows, na_action="raise"), dtype=float)
+        summed = model_matrix("1 + " + rhs, rows, na_action="raise")
+    except Exception as exc:
+        raise InputError(f"type III tests: cannot build the sum-coded design ({exc})") from exc
     x_sum = np.asarray(summed, dtype=float)
     trans, *_ = np.linalg.lstsq(x_sum, x_fit, rcond=None)
     if not np.allclose(x_sum @ trans, x_fit, atol=1e-8 * max(1.0, np.abs(x_fit).max())):
         raise InputError("type III tests: the sum-coded design does not span the fitted one")
-    index = {str(t): c for t, c in summed.model_spec.term_indices.items()}
+    index = {str(t): (t, c) for t, c in summed.model_spec.term_indices.items()}
     out = {}
     for label, _, sum_label in terms:
         key = next((k for k in index if _same_term(k, sum_label)), None)
         if key is None:
             raise InputError(f"type III tests: term {label!r} not found in the sum coding")
-        lmat = trans[index[key]]
+        term, cols = index[key]
+        lmat = _reference_basis(fit, summed, term, cols) @ trans[cols]
         lmat[np.abs(lmat) < 1e-10] = 0.0
         out[label] = lmat
     return out
+
+
+def _reference_basis(fit: MmrmFit, summed: Any, term: Any, cols: list[int]) -> Array:
+    """Rows taking a term's sum-coded coefficients to SAS's basis of the same hypothesis:
+    each level minus the reference level (ours: the first), per factor, Kronecker over the
+    factors (formulaic's first factor varies fastest). The F statistic does not depend on
+    the basis; the pooled Satterthwaite df of a multi-df test does, and SAS's is this."""
+    states = summed.model_spec.encoder_state
+    first_name = str(summed.columns[cols[0]])
+    blocks = []
+    for factor in term.factors:
+        expr = str(factor.expr)
+        kind, state = states.get(expr, (None, {}))
+        if str(getattr(kind, "value", kind)) != "categorical":
+            continue
+        levels = [str(v) for v in state["categories"]]
+        if f"{expr}[S." not in first_name:  # coded by all its levels: the identity
+            blocks.append(np.eye(len(levels)))
+            continue
+        var = expr[2:].split(",")[0].strip()  # C(var, contr.sum)
+        ref = levels.index(str(fit.frame.factors[var][0]))
+        k = len(levels)
+        all_levels = np.vstack([np.eye(k - 1), -np.ones((1, k - 1))])  # sum-to-zero effects
+        minus_ref = np.delete(np.eye(k), ref, axis=0) - np.eye(k)[ref]
+        blocks.append(minus_ref @ all_levels)
+    basis = np.eye(1)
+    for block in blocks:  # the first factor varies fastest: it is the innermost factor
+        basis = np.kron(block, basis)
+    if basis.shape != (len(cols), len(cols)):
+        raise InputError(f"type III tests: cannot lay out the columns of term {term!s}")
+    return basis
 
 
 def _same_term(a: str, b: str) -> bool:

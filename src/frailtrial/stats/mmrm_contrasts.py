@@ -78,10 +78,11 @@ def contrasts(
     if adjust not in CONTRAST_ADJUSTMENTS:
         raise InputError(f"adjust {adjust!r}: unknown; allowed: {', '.join(CONTRAST_ADJUSTMENTS)}")
     factor = factor or fit.arm()
-    if factor is None or factor not in fit.frame.factors or factor == fit.frame.visit:
+    others = [f for f in fit.frame.factors if f != fit.frame.visit]
+    if factor is None or factor not in others:
         raise InputError(
-            f"contrasts: {factor!r} is not a factor of the model other than the visit "
-            f"(factors: {', '.join(f for f in fit.frame.factors if f != fit.frame.visit)})"
+            f"contrasts of {factor or 'a treatment'}: the model has "
+            + (f"the factors {', '.join(others)}" if others else "no factor besides the visit")
         )
     if adjust == "tukey" and spec.strip() != "pairwise":
         raise InputError("adjust tukey is for pairwise contrasts; use dunnett (max-|t|) here")

@@ -31,17 +31,17 @@ if TYPE_CHECKING:
 Array = NDArray[Any]
 
 
-def _layout(fit: MmrmFit, data: pd.DataFrame, need_outcome: bool) -> dict[str, Any]:
+def _layout(fit: MmrmFit, data: pd.DataFrame) -> dict[str, Any]:
     """Rows of ``data`` with complete predictors, their design, visit index, subject and
-    outcome, laid out per subject x visit."""
+    outcome (the conditional mean needs it: a column, NaN where unknown)."""
     frame = fit.frame
     for col in (frame.subject, frame.visit):
         if col not in data.columns:
             raise InputError(f"data: no column {col!r}")
-    if need_outcome and frame.outcome not in data.columns:
+    if frame.outcome not in data.columns:
         raise InputError(
-            f"data: no outcome column {frame.outcome!r} (a transformed outcome is not "
-            "supported here)"
+            f"data: no outcome column {frame.outcome!r} (give it, NaN where unknown; a "
+            "transformed outcome is not supported here)"
         )
     used = [c for c in (*frame.factors, *frame.numerics) if c != frame.outcome]
     missing = [c for c in used if c not in data.columns]
@@ -67,9 +67,7 @@ def _layout(fit: MmrmFit, data: pd.DataFrame, need_outcome: bool) -> dict[str, A
     cell = subj * t + vcode
     if np.bincount(cell).max(initial=0) > 1:
         raise InputError("data: a subject has more than one row at a visit")
-    y = np.full(len(rows), np.nan)
-    if frame.outcome in rows.columns:
-        y = rows[frame.outcome].to_numpy(dtype=float)
+    y = pd.to_numeric(rows[frame.outcome], errors="coerce").to_numpy(dtype=float)
     n = int(subj.max()) + 1 if subj.size else 0
     return {"ok": ok, "x": x, "cell": cell, "n": n, "t": t, "y": y}
 
@@ -91,7 +89,7 @@ def predict(fit: MmrmFit, data: pd.DataFrame | None = None) -> pd.DataFrame:
     (x' beta), ``se_fit``, ``predicted`` (conditional on the subject's observed outcomes)
     and ``conditional_sd``; NaN where a predictor is missing."""
     data = _data(fit, data)
-    lay = _layout(fit, data, need_outcome=False)
+    lay = _layout(fit, data)
     x, cell, n, t = lay["x"], lay["cell"], lay["n"], lay["t"]
     mu = x @ fit.beta
     se = np.sqrt(np.maximum(np.einsum("ip,pq,iq->i", x, fit.vcov, x), 0.0))
@@ -127,7 +125,7 @@ def residuals(fit: MmrmFit, data: pd.DataFrame | None = None) -> pd.DataFrame:
     ``conditional_standardized`` residuals; NaN where the outcome or a predictor is
     missing."""
     data = _data(fit, data)
-    lay = _layout(fit, data, need_outcome=True)
+    lay = _layout(fit, data)
     x, cell, n, t, y = lay["x"], lay["cell"], lay["n"], lay["t"], lay["y"]
     mu = x @ fit.beta
     observed = ~np.isnan(y)
