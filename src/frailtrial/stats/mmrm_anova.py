@@ -118,7 +118,7 @@ def _reference_basis(fit: MmrmFit, summed: Any, term: Any, cols: list[int]) -> A
         all_levels = np.vstack([np.eye(k - 1), -np.ones((1, k - 1))])  # sum-to-zero effects
         minus_ref = np.delete(np.eye(k), ref, axis=0) - np.eye(k)[ref]
         blocks.append(minus_ref @ all_levels)
-    basis = np.eye(1)
+    basis: Array = np.eye(1)
     for block in blocks:  # the first factor varies fastest: it is the innermost factor
         basis = np.kron(block, basis)
     if basis.shape != (len(cols), len(cols)):
