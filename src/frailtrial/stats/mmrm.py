@@ -179,7 +179,8 @@ class MmrmFit:
     ) -> pd.DataFrame:
         """Estimate, se, df, t, p and ``conf_level`` CI of each row of a contrast matrix
         (k, p); ``vcov``: the model-based covariance of beta or an empirical one
-        (:mod:`frailtrial.stats.mmrm_sandwich`; with residual or between-within df)."""
+        (:mod:`frailtrial.stats.mmrm_sandwich`; Satterthwaite, residual or between-within
+        df)."""
         df = df_method(df)
         check_conf_level(conf_level)
         lmat = np.atleast_2d(np.asarray(contrasts, dtype=float))
