@@ -60,23 +60,26 @@ def _sym_power(mat: Array, power: float) -> Array:
 
 def _whitened(fit: MmrmFit, method: str) -> tuple[Array, Array, Array]:
     """Per subject: the whitened design ``W_i^(1/2) X_i`` (n, T, p), the adjustment ``A_i``
-    (n, T, T; identity for the plain sandwich) and the whitened residuals (n, T)."""
-    parts = fit.parts
-    x = parts.x
-    y = fit.frame.batch.y[fit.index]
-    resid = (y - x @ fit.beta) * parts.mask  # (n, T)
-    root = _sym_power(parts.w, 0.5)  # W_i^(1/2), zero on missing visits
-    xt = root @ x
+    (n, T, T; identity for the plain sandwich) and the whitened residuals (n, T). The
+    square roots are taken once per missingness pattern."""
+    batch = fit._batch()
+    x, mask, y = batch.x[0], batch.mask[0], batch.y[0]
     t = x.shape[1]
+    pm = batch.pattern_mask[0]  # (K, T)
+    both = pm[:, :, None] * pm[:, None, :]
+    sub = both * fit.sigma + (np.eye(t) - pm[:, :, None] * np.eye(t))
+    root = _sym_power(np.linalg.inv(sub) * both, 0.5)[batch.pattern_of[0]]  # (n, T, T)
+    xt = root @ x
+    resid = (y - x @ fit.beta) * mask
     if method == "sandwich":
         adj = np.broadcast_to(np.eye(t), (x.shape[0], t, t))
     else:
-        hat = np.einsum("nap,pq,nbq->nab", xt, parts.phi, xt)
-        obs = parts.mask[..., :, None] & parts.mask[..., None, :]
+        hat = xt @ fit.vcov @ xt.transpose(0, 2, 1)
+        obs = mask[:, :, None] & mask[:, None, :]
         resid_hat = np.where(obs, np.eye(t) - hat, np.eye(t))  # identity on missing visits
         jack = method == "jackknife"
         adj = np.linalg.inv(resid_hat) if jack else _sym_power(resid_hat, -0.5)
-    return xt, adj, np.einsum("nab,nb->na", root, resid)
+    return xt, adj, (root @ resid[..., None])[..., 0]
 
 
 def empirical_vcov(fit: MmrmFit, method: str = "sandwich") -> Array:
@@ -85,7 +88,7 @@ def empirical_vcov(fit: MmrmFit, method: str = "sandwich") -> Array:
     if method == "model":
         return fit.vcov
     xt, adj, et = _whitened(fit, method)
-    score = np.einsum("nap,nab,nb->np", xt, adj, et)  # X_i' W_i^(1/2) A_i W_i^(1/2) e_i
+    score = (xt.transpose(0, 2, 1) @ (adj @ et[..., None]))[..., 0]  # X_i' W^1/2 A_i W^1/2 e_i
     phi = fit.vcov
     out = phi @ (score.T @ score) @ phi
     return 0.5 * (out + out.T)
@@ -101,8 +104,8 @@ def empirical_satterthwaite(fit: MmrmFit, method: str, contrasts: Array) -> Arra
     xt, adj, _ = _whitened(fit, method)
     phi = fit.vcov
     lmat = np.atleast_2d(contrasts)
-    u = np.einsum("nab,nbp,kp->kna", adj, xt, lmat @ phi)  # (k, n, T)
-    s = np.einsum("nap,kna->knp", xt, u)  # (k, n, p)
+    u = (adj @ (xt @ (phi @ lmat.T))).transpose(2, 0, 1)  # (k, n, T)
+    s = (xt.transpose(0, 2, 1) @ u.transpose(1, 2, 0)).transpose(2, 0, 1)  # (k, n, p)
     uu = (u * u).sum(axis=2)  # (k, n)
     diag = np.einsum("knp,pq,knq->kn", s, phi, s)  # diagonal of S Phi S'
     pg = phi @ np.einsum("knp,knq->kpq", s, s)  # Phi S'S
