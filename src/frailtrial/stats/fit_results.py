@@ -24,7 +24,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-from frailtrial.errors import InputError
+from frailtrial.stats.samples import check_conf_level
 
 Array = NDArray[Any]
 ESTIMATE_COLUMNS = ("estimate", "se", "df", "t", "p", "ci_low", "ci_high")
@@ -38,15 +38,6 @@ def r_name(column: str) -> str:
     if column == "Intercept":
         return "(Intercept)"
     return ":".join(LEVEL_COLUMN.sub(r"\g<var>\g<lvl>", part) for part in column.split(":"))
-
-
-def check_conf_level(conf_level: float) -> float:
-    """``conf_level`` if it lies strictly between 0 and 1; InputError otherwise."""
-    if isinstance(conf_level, bool) or not isinstance(conf_level, int | float | np.floating):
-        raise InputError(f"conf_level must be a number between 0 and 1, got {conf_level!r}")
-    if not 0 < conf_level < 1:
-        raise InputError(f"conf_level must lie strictly between 0 and 1, got {conf_level}")
-    return float(conf_level)
 
 
 def inference(

@@ -39,6 +39,13 @@ from scipy import stats as sps
 from threadpoolctl import threadpool_limits
 
 from frailtrial.errors import ConvergenceError, InputError
+from frailtrial.stats import (
+    mmrm_anova,
+    mmrm_compare,
+    mmrm_contrasts,
+    mmrm_predict,
+    mmrm_summary,
+)
 from frailtrial.stats import mmrm_core as core
 from frailtrial.stats.covariance import Structure, make_structure
 from frailtrial.stats.fit_results import check_conf_level, inference_frame
@@ -51,6 +58,11 @@ from frailtrial.stats.mmrm_df import (
     residual_df,
     satterthwaite,
     satterthwaite_many,
+)
+from frailtrial.stats.mmrm_sandwich import (
+    empirical_satterthwaite,
+    empirical_vcov,
+    vcov_method,
 )
 from frailtrial.stats.model_options import covariance_structure, df_method, estimation_method
 
@@ -82,6 +94,7 @@ class MmrmFit:
     gradient_norm: float
     newton_decrement: float
     reason: str = ""  # why the fit did not converge ("" when it did)
+    data: pd.DataFrame | None = field(default=None, repr=False)  # the data mmrm() fitted
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # ---- fit statistics -------------------------------------------------------------
@@ -158,30 +171,63 @@ class MmrmFit:
 
     # ---- inference -------------------------------------------------------------------
     def estimate(
-        self, contrasts: Array, df: str = "satterthwaite", conf_level: float = 0.95
+        self,
+        contrasts: Array,
+        df: str = "satterthwaite",
+        conf_level: float = 0.95,
+        vcov: str = "model",
     ) -> pd.DataFrame:
-        """Estimate, se, df, t, p and ``conf_level`` CI of each row of a contrast matrix (k, p)."""
+        """Estimate, se, df, t, p and ``conf_level`` CI of each row of a contrast matrix
+        (k, p); ``vcov``: the model-based covariance of beta or an empirical one
+        (:mod:`frailtrial.stats.mmrm_sandwich`; Satterthwaite, residual or between-within
+        df)."""
         df = df_method(df)
+        check_conf_level(conf_level)
         lmat = np.atleast_2d(np.asarray(contrasts, dtype=float))
         est = lmat @ self.beta
+        phi = self.beta_vcov(vcov, df)
         if df in ("kenward_roger", "kenward_roger_linear"):
             kr = self._kr(linear=df == "kenward_roger_linear")
             var = np.einsum("ip,pq,iq->i", lmat, kr.phi_adj, lmat)
             dfs = np.array([kr.df(self.vcov, row) for row in lmat])
         else:
-            var = np.einsum("ip,pq,iq->i", lmat, self.vcov, lmat)
-            if df == "satterthwaite":
+            var = np.einsum("ip,pq,iq->i", lmat, phi, lmat)
+            if df == "satterthwaite" and vcov_method(vcov) != "model":
+                dfs = empirical_satterthwaite(self, vcov, lmat)
+            elif df == "satterthwaite":
                 dfs = satterthwaite(self.parts, lmat)
             elif df == "residual":
-                rank = int(np.linalg.matrix_rank(self.parts.x[self.parts.mask]))
-                dfs = np.full(lmat.shape[0], residual_df(self.n_obs, rank))
+                dfs = np.full(lmat.shape[0], self.residual_df())
             else:
                 dfs = between_within(self.parts, lmat)
         return inference_frame(est, np.sqrt(np.maximum(var, 0.0)), dfs, conf_level)
 
-    def coefficients(self, df: str = "satterthwaite", conf_level: float = 0.95) -> pd.DataFrame:
+    def residual_df(self) -> float:
+        """N minus the rank of the fixed-effects design."""
+        return residual_df(self.n_obs, int(np.linalg.matrix_rank(self.parts.x[self.parts.mask])))
+
+    def beta_vcov(self, vcov: str = "model", df: str = "satterthwaite") -> Array:
+        """Covariance of beta: ``model`` ((X' V^-1 X)^-1) or an empirical one (``sandwich``,
+        ``jackknife``, ``bias-reduced``), which takes Satterthwaite (Bell-McCaffrey),
+        residual or between-within df, not Kenward-Roger (its own adjusted covariance)."""
+        vcov = vcov_method(vcov)
+        if vcov == "model":
+            return self.vcov
+        if df_method(df) not in ("satterthwaite", "residual", "between_within"):
+            raise InputError(
+                f"vcov {vcov!r}: Kenward-Roger df adjust the model-based covariance; with an "
+                "empirical covariance use satterthwaite, residual or between-within"
+            )
+        key = f"vcov_{vcov}"
+        if key not in self._cache:
+            self._cache[key] = empirical_vcov(self, vcov)
+        return self._cache[key]
+
+    def coefficients(
+        self, df: str = "satterthwaite", conf_level: float = 0.95, vcov: str = "model"
+    ) -> pd.DataFrame:
         """Fixed effects with inference, one row per coefficient (R's names and coding)."""
-        out = self.estimate(np.eye(len(self.beta)), df, conf_level)
+        out = self.estimate(np.eye(len(self.beta)), df, conf_level, vcov)
         out.insert(0, "term", self.terms)
         return out
 
@@ -247,15 +293,23 @@ class MmrmFit:
         return combos, lmat
 
     def lsmeans(
-        self, specs: list[str] | None = None, df: str = "satterthwaite", conf_level: float = 0.95
+        self,
+        specs: list[str] | None = None,
+        df: str = "satterthwaite",
+        conf_level: float = 0.95,
+        vcov: str = "model",
     ) -> pd.DataFrame:
         """Least-squares means for each combination of the levels of ``specs``."""
         specs = self.default_specs() if specs is None else specs
         combos, lmat = self._grid(specs)
-        return pd.concat([combos, self.estimate(lmat, df, conf_level)], axis=1)
+        return pd.concat([combos, self.estimate(lmat, df, conf_level, vcov)], axis=1)
 
     def treatment_contrasts(
-        self, arm: str | None = None, df: str = "satterthwaite", conf_level: float = 0.95
+        self,
+        arm: str | None = None,
+        df: str = "satterthwaite",
+        conf_level: float = 0.95,
+        vcov: str = "model",
     ) -> pd.DataFrame:
         """Each arm level minus the reference (first) level, at each visit and averaged;
         levels in declared order (a Categorical's, ``C(arm, Treatment(ref))``'s reference
@@ -263,7 +317,7 @@ class MmrmFit:
         head, lmat = self.treatment_contrast_matrix(arm)
         if head.empty:
             return head
-        return pd.concat([head, self.estimate(lmat, df, conf_level)], axis=1)
+        return pd.concat([head, self.estimate(lmat, df, conf_level, vcov)], axis=1)
 
     def treatment_contrast_matrix(self, arm: str | None = None) -> tuple[pd.DataFrame, Array]:
         """Labels and contrast matrix of :meth:`treatment_contrasts` (rows of beta weights),
@@ -295,17 +349,57 @@ class MmrmFit:
                 labels.append((f"{lvl} - {ref}", "overall"))
         return pd.DataFrame(labels, columns=["contrast", visit]), np.stack(rows)
 
-    def to_dict(self, df: str = "satterthwaite", conf_level: float = 0.95) -> dict[str, Any]:
+    # ---- more inference (modules mmrm_anova, mmrm_contrasts, mmrm_predict, ...) --------
+    def type3(self, df: str = "satterthwaite", vcov: str = "model") -> pd.DataFrame:
+        """Type III F tests of the model's terms (:mod:`frailtrial.stats.mmrm_anova`)."""
+        return mmrm_anova.type3(self, df, vcov)
+
+    def contrast(
+        self,
+        spec: str = "pairwise",
+        factor: str | None = None,
+        by_visit: bool = True,
+        adjust: str = "none",
+        df: str = "satterthwaite",
+        vcov: str = "model",
+        conf_level: float = 0.95,
+    ) -> pd.DataFrame:
+        """Named contrasts of LS means, emmeans-style (:mod:`frailtrial.stats.mmrm_contrasts`):
+        ``pairwise``, ``trt.vs.ctrl`` or ``"LEVEL - LEVEL"``, per visit, adjusted."""
+        return mmrm_contrasts.contrasts(self, spec, factor, by_visit, adjust, df, vcov, conf_level)
+
+    def predict(self, data: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Marginal and conditional predictions (:mod:`frailtrial.stats.mmrm_predict`)."""
+        return mmrm_predict.predict(self, data)
+
+    def residuals(self, data: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Marginal (raw, Pearson, normalized) and conditional residuals."""
+        return mmrm_predict.residuals(self, data)
+
+    def lr_test(self, other: MmrmFit) -> dict[str, Any]:
+        """Likelihood-ratio test of this fit's covariance (the null) against ``other``'s."""
+        return mmrm_compare.lr_test(self, other)
+
+    def summary(self, df: str = "satterthwaite", vcov: str = "model") -> str:
+        """The fit summarised as R's ``summary(mmrm_fit)`` prints it."""
+        return mmrm_summary.summary_text(self, df, vcov)
+
+    def to_dict(
+        self, df: str = "satterthwaite", conf_level: float = 0.95, vcov: str = "model"
+    ) -> dict[str, Any]:
         """The JSON document of ``frailtrial stats mmrm --json`` (``df_method`` canonical)."""
         df = df_method(df)
         conf_level = check_conf_level(conf_level)
-        lsm = self.lsmeans(df=df, conf_level=conf_level) if self.default_specs() else pd.DataFrame()
-        con = self.treatment_contrasts(df=df, conf_level=conf_level)
+        vcov = vcov_method(vcov)
+        opts: dict[str, Any] = {"df": df, "vcov": vcov, "conf_level": conf_level}
+        lsm = self.lsmeans(**opts) if self.default_specs() else pd.DataFrame()
+        con = self.treatment_contrasts(**opts)
         return {
             "formula": self.frame.formula,
             "covariance_structure": self.structure.name,
             "method": self.method,
             "df_method": df,
+            "vcov": vcov,
             "conf_level": conf_level,
             "loglik": self.loglik,
             "neg2loglik": self.neg2loglik,
@@ -322,7 +416,7 @@ class MmrmFit:
                 "gradient_norm": self.gradient_norm,
                 "newton_decrement": self.newton_decrement,
             },
-            "coefficients": self.coefficients(df, conf_level).to_dict(orient="records"),
+            "coefficients": self.coefficients(**opts).to_dict(orient="records"),
             "covariance": {
                 "visits": [str(v) for v in self.visits],
                 "matrix": self.sigma.tolist(),
@@ -530,6 +624,7 @@ def mmrm(
     cov, meth = _check_options(covariance, method)
     frame = build_frame([data], formula, subject, visit)
     fit = _fit_frame(frame, cov, meth, max_iter)[0]
+    fit.data = data
     if not fit.converged:
         raise ConvergenceError(
             f"MMRM ({cov}, {meth.upper()}) did not converge: {OPTIMIZER} from the moment "

@@ -108,6 +108,11 @@ class KenwardRoger:
 
     def df(self, phi: Array, contrast: Array) -> float:
         """Kenward-Roger denominator df of a contrast matrix (q, p)."""
+        return self.df_scale(phi, contrast)[0]
+
+    def df_scale(self, phi: Array, contrast: Array) -> tuple[float, float]:
+        """Kenward-Roger denominator df ``m`` of a contrast matrix (q, p) and the scale
+        ``lambda = m / (E* (m - 2))`` of its F statistic."""
         lmat = np.atleast_2d(contrast)
         q = lmat.shape[0]
         m = lmat.T @ np.linalg.solve(lmat @ phi @ lmat.T, lmat)
@@ -122,7 +127,8 @@ class KenwardRoger:
         e_star = 1 / (1 - a2 / q)
         v_star = 2 / q * (1 + c1 * b) / ((1 - c2 * b) ** 2 * (1 - c3 * b))
         rho = v_star / (2 * e_star**2)
-        return float(4 + (q + 2) / (q * rho - 1))
+        m_df = 4 + (q + 2) / (q * rho - 1)
+        return float(m_df), float(m_df / (e_star * (m_df - 2)))
 
 
 def kenward_roger(

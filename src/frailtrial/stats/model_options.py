@@ -66,3 +66,9 @@ def estimation_method(name: str) -> MethodName:
     if key not in METHODS:
         raise InputError(f"unknown method {name!r}; allowed: {', '.join(METHODS)}")
     return cast(MethodName, key)
+
+
+ContrastAdjust = Literal["none", "bonferroni", "holm", "hochberg", "tukey", "dunnett"]
+CONTRAST_ADJUSTMENTS: tuple[ContrastAdjust, ...] = get_args(ContrastAdjust)
+"""Multiplicity adjustments of named MMRM contrasts within a visit
+(:mod:`frailtrial.stats.mmrm_contrasts`)."""
