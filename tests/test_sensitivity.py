@@ -87,7 +87,9 @@ def test_matches_independent_r_computation(strategy: str) -> None:
         for group, key in (("PLACEBO", "placebo"), ("DRUG", "drug")):
             got = lsm.loc[(group, visit)]
             assert got["estimate"] == pytest.approx(row[f"lsmean_{key}"], rel=1e-6)
-            assert got["se"] == pytest.approx(row[f"se_{key}"], rel=1e-5)
+            # nlme stops ~1e-6 (relative, in beta) short of the optimum in each of the 173
+            # fits; the jackknife of the LS means, smaller differences, carries that to 1e-5
+            assert got["se"] == pytest.approx(row[f"se_{key}"], rel=3e-5)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
