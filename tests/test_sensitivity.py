@@ -35,7 +35,7 @@ from sensitivity_support import (
     simulated_args,
 )
 
-# ../shared/reference/rbmi.md: R rbmi 1.6 (mmrm 0.3.18), condmean jackknife, visit 7,
+# the project's rbmi reference (rbmi.md): R rbmi 1.6 (mmrm 0.3.18), condmean jackknife, visit 7,
 # PLACEBO - DRUG (ours: DRUG - PLACEBO, the opposite sign)
 RBMI = {
     "MAR": (2.80177, 1.10672, 0.63263, 4.97091, 0.01135),
