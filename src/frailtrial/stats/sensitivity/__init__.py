@@ -1,19 +1,18 @@
 """Estimand sensitivity analyses: reference-based (JR, CR, CIR, LMCF) and delta-adjusted
 multiple imputation of missing visits, as R rbmi, with all MMRM refits batched.
 
-See :mod:`frailtrial.stats.sensitivity.run` for the API and ``docs/sensitivity.md``.
+API: :mod:`.run` and :mod:`.tipping`; see ``docs/sensitivity.md``.
 """
 
 from frailtrial.stats.sensitivity.run import (
     METHODS,
     Imputations,
     SensitivityResult,
-    TippingPoint,
     prepare_imputations,
     run_sensitivity,
-    tipping_point,
 )
 from frailtrial.stats.sensitivity.strategies import STRATEGIES
+from frailtrial.stats.sensitivity.tipping import TippingPoint, tipping_point
 
 __all__ = [
     "METHODS",

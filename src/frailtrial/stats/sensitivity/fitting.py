@@ -23,7 +23,8 @@ from frailtrial.stats.covariance import make_structure
 from frailtrial.stats.sensitivity.layout import Layout
 
 Array = NDArray[Any]
-CHUNK = 250  # data sets per optimiser call (bounds the work arrays)
+CHUNK = 250  # most data sets per optimiser call
+WORK_FLOATS = 1.5e7  # bound on the per-chunk work arrays (about 120 MB)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,17 @@ def _solve(
     return opt.beta, sigma, opt.converged, opt.reason
 
 
+def _chunk_size(layout: Layout, m: int) -> int:
+    """Data sets per chunk such that the per-subject work arrays (outcome products, the
+    design's subject columns per missingness pattern) stay within WORK_FLOATS."""
+    t = len(layout.visits)
+    codes = (layout.fit_mask.astype(np.int64) << np.arange(t)).sum(axis=1)
+    k = np.unique(codes).size + 1  # patterns, and one for left-out subjects
+    width = layout.kron[0].shape[1] if layout.kron is not None else layout.x_own.shape[2] * t
+    per_set = m * (t * t + width * (k + 1) + k)
+    return int(np.clip(WORK_FLOATS // per_set, 8, CHUNK))
+
+
 def fit_samples(
     layout: Layout,
     idx: NDArray[np.int64],
@@ -69,7 +81,8 @@ def fit_samples(
     if present is None:
         present = np.ones(idx.shape, dtype=bool)
     n_sets = idx.shape[0]
-    n_chunks = max(1, -(-n_sets // CHUNK), min(os.cpu_count() or 1, n_sets // 64))
+    n_chunks = max(1, -(-n_sets // _chunk_size(layout, idx.shape[1])))
+    n_chunks = max(n_chunks, min(os.cpu_count() or 1, n_sets // 64))
     chunks = np.array_split(np.arange(n_sets), n_chunks)
     with threadpool_limits(limits=1, user_api="blas"):
         if n_chunks == 1:
