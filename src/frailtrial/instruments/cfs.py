@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
+from frailtrial.instruments.base import FlatResult, Item, validate_answers
 from frailtrial.instruments.options import option_choice
 
 LABELS: dict[str, tuple[str, ...]] = {
@@ -77,6 +77,3 @@ class CFS:
         if level is None:
             return CFSResult(None, None, None)
         return CFSResult(level, LABELS[self.version][level - 1], level >= 5)
-
-
-REGISTRY.register("cfs", CFS)

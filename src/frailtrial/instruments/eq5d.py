@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from frailtrial.instruments.base import REGISTRY, Item, validate_answers
+from frailtrial.instruments.base import Item, validate_answers
 from frailtrial.instruments.options import option_choice
 
 DIMENSIONS = ("mobility", "self_care", "usual_activities", "pain_discomfort", "anxiety_depression")
@@ -154,7 +154,3 @@ class EQ5D3L(_EQ5D):
         if any(x == 3 for x in levels):
             value += any_3
         return value
-
-
-REGISTRY.register("eq5d5l", EQ5D5L)
-REGISTRY.register("eq5d3l", EQ5D3L)

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from frailtrial.errors import InputError
-from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
+from frailtrial.instruments.base import FlatResult, Item, validate_answers
 from frailtrial.instruments.grip import AWGS2019_LOW_GRIP_KG
 from frailtrial.instruments.options import option_bool, option_choice, option_number
 from frailtrial.instruments.walk4m import AWGS2019_SLOW_M_S
@@ -255,6 +255,3 @@ def _low_activity(kcal: float | None, direct: bool | None, male: bool | None) ->
     if male is None:
         return None
     return kcal < (383.0 if male else 270.0)
-
-
-REGISTRY.register("fried", Fried)

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
+from frailtrial.instruments.base import FlatResult, Item, validate_answers
 from frailtrial.instruments.options import option_choice
 
 TRIALS = 3
@@ -103,6 +103,3 @@ class Grip:
 def _best(values: Any) -> float | None:
     recorded = [v for v in values if v is not None]
     return max(recorded) if recorded else None
-
-
-REGISTRY.register("grip", Grip)

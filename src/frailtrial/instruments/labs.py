@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from frailtrial.errors import InputError
-from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
+from frailtrial.instruments.base import FlatResult, Item, validate_answers
 from frailtrial.instruments.options import option_choice
 
 CREATININE_UMOL_PER_MG_DL = 88.4
@@ -229,7 +229,3 @@ class Cytokine:
         )
         v = float(out)
         return CytokineResult(None if math.isnan(v) else v, bool(below), self.substitution)
-
-
-REGISTRY.register("egfr", EGFR)
-REGISTRY.register("cytokine", Cytokine)

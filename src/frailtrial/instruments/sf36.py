@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from frailtrial.instruments.base import REGISTRY, Item, validate_answers
+from frailtrial.instruments.base import Item, validate_answers
 from frailtrial.instruments.options import option_choice
 
 Version = Literal["v1", "v2"]
@@ -267,6 +267,3 @@ def _summaries(scales: Mapping[str, float | None], norms: str | None) -> SF36Res
         PCS_mean=None if p_sum is None else p_sum / 4.0,
         MCS_mean=None if m_sum is None else m_sum / 4.0,
     )
-
-
-REGISTRY.register("sf36", SF36)

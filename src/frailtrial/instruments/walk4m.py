@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
+from frailtrial.instruments.base import FlatResult, Item, validate_answers
 from frailtrial.instruments.options import option_choice, option_number
 
 # Slow gait: AWGS 2019 below 1.0 m/s (fried.py uses it too), EWGSOP2 at or below 0.8 m/s.
@@ -64,6 +64,3 @@ class Walk4m:
         t = min(times) if self.trials == "fastest" else sum(times) / len(times)
         speed = self.course_m / t
         return WalkResult(t, speed, speed < AWGS2019_SLOW_M_S, speed <= EWGSOP2_SLOW_M_S)
-
-
-REGISTRY.register("walk4m", Walk4m)
