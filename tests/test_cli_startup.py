@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -169,3 +170,20 @@ def test_nothing_in_src_imports_statsmodels() -> None:
             )
             found += [f"{path.name}: {n}" for n in names if n.partition(".")[0] == "statsmodels"]
     assert found == []
+
+
+def test_piped_progress_does_not_load_rich() -> None:
+    """analyze, replicate and demo show no progress bar when stderr is not a terminal, and
+    then do not import Rich at all."""
+    code = (
+        "import sys\n"
+        "from frailtrial.cli.analyze import progress\n"
+        "with progress(3) as step:\n"
+        "    step('reading')\n"
+        "print('rich' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert (out.stdout.strip(), out.stderr) == ("False", "")
