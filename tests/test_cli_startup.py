@@ -1,10 +1,12 @@
-"""The command line starts fast: no pandas, numba or Django until a command needs them; a
-missing dependency is one line and exit status 2; nothing in src/ imports statsmodels."""
+"""The command line starts fast: no numpy, pandas, numba or Django until a command needs
+them; a missing dependency is one line and exit status 2; nothing in src/ imports
+statsmodels."""
 
 from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "frailtrial"
-HEAVY = ("pandas", "numba", "django", "scipy", "matplotlib", "statsmodels")
+HEAVY = ("pandas", "numba", "django", "scipy", "matplotlib", "statsmodels", "numpy")
 MMRM_ARGS = ["--data", "x.csv", "--formula", "y ~ a", "--subject", "s", "--visit", "v"]
 BALANCE = '{"side_by_side_s": 10, "semi_tandem_s": 10, "tandem_s": 10}'
 
@@ -96,11 +98,13 @@ def test_version_and_help_import_no_heavy_library(tmp_path: Path, args: list[str
     assert imported == [], f"frailtrial {' '.join(args)} imported {imported}"
 
 
-def test_score_imports_neither_pandas_numba_nor_django(tmp_path: Path) -> None:
+def test_score_imports_no_heavy_library(tmp_path: Path) -> None:
+    """Scoring one instrument loads only its module: no numpy (fev1 and labs use it), no
+    pandas, numba, Django, scipy or matplotlib."""
     proc, imported = _cli(tmp_path, "score", "sppb", "--json", stdin=BALANCE)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)[0]["balance"] == 4  # it did score (all three stands held)
-    assert not {"pandas", "numba", "django"} & set(imported), imported
+    assert imported == [], imported
 
 
 def test_every_command_help_lists_its_options_without_loading_layers() -> None:
@@ -166,3 +170,20 @@ def test_nothing_in_src_imports_statsmodels() -> None:
             )
             found += [f"{path.name}: {n}" for n in names if n.partition(".")[0] == "statsmodels"]
     assert found == []
+
+
+def test_piped_progress_does_not_load_rich() -> None:
+    """analyze, replicate and demo show no progress bar when stderr is not a terminal, and
+    then do not import Rich at all."""
+    code = (
+        "import sys\n"
+        "from frailtrial.cli.analyze import progress\n"
+        "with progress(3) as step:\n"
+        "    step('reading')\n"
+        "print('rich' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert (out.stdout.strip(), out.stderr) == ("False", "")

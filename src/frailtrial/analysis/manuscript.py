@@ -24,7 +24,8 @@ def _table(doc: object, header: list[str], rows: list[list[str]]) -> None:
     t.style = "Light Grid Accent 1"
     for row, texts in zip(t.rows, [header, *rows], strict=True):  # all rows at once: add_row
         for cell, text in zip(row.cells, texts, strict=True):  # re-measures the grid each time
-            cell.text = text
+            cell.paragraphs[0].add_run(text)  # a new cell holds one empty paragraph: the XML
+            # of `cell.text = text` without removing and re-adding that paragraph
 
 
 def _primary_endpoint(doc: object, result: AnalysisResult) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -229,7 +230,7 @@ def _endpoints_title(result: AnalysisResult) -> str:
     return "Primary endpoint" + (" and incidence endpoints" if others else "")
 
 
-def _effect_cell(r: pd.Series) -> str:
+def _effect_cell(r: Mapping[str, Any]) -> str:
     """'+1.23 (0.10, 2.36) p=0.034', then the adjusted p (and simultaneous interval) when
     the plan's multiplicity adjusted it."""
     text = (
@@ -282,17 +283,16 @@ def _models_html(result: AnalysisResult) -> str:
         sub = e[e["model"] == name]
         f = fits[fits["model"] == name]
         visits = [v for v in protocol.assessment_visits if v.name in set(sub["visit"])]
+        # each variable's comparisons in order of appearance, each a visit -> effect row map
+        # (one pass over the effects instead of a filter per variable and arm)
+        by_comparison: dict[str, dict[Any, dict[Any, dict[str, Any]]]] = {}
+        for r in sub.to_dict(orient="records"):
+            by_comparison.setdefault(r["variable"], {}).setdefault(r["arm"], {})[r["visit"]] = r
         rows = []
         for var in protocol.variables:
             fv = f[f["variable"] == var.name]
-            for arm in dict.fromkeys(sub.loc[sub["variable"] == var.name, "arm"]):
-                s = sub[(sub["variable"] == var.name) & (sub["arm"] == arm)].set_index("visit")
-                cells = []
-                for v in visits:
-                    if v.name not in s.index:
-                        cells.append("")
-                        continue
-                    cells.append(_effect_cell(s.loc[v.name]))
+            for arm, effects in by_comparison.get(var.name, {}).items():
+                cells = [_effect_cell(effects[v.name]) if v.name in effects else "" for v in visits]
                 test = ""
                 if "arm_visit_p" in fv and len(fv):
                     test = pvalue(float(fv["arm_visit_p"].iloc[0]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,12 +22,17 @@ STEPS = 8  # read, populations, Tables 1-2, Table 3, models, sensitivity, figure
 
 @contextmanager
 def progress(total: int, quiet: bool = False) -> Iterator[Step]:
-    """A Rich progress bar on a terminal (stderr); silent when piped or ``quiet``."""
+    """A Rich progress bar on a terminal (stderr); silent when piped or ``quiet`` (then Rich
+    is not even imported, unless FORCE_COLOR or TTY_COMPATIBLE asks it to decide)."""
+    forced = any(os.environ.get(v) for v in ("FORCE_COLOR", "TTY_COMPATIBLE"))
+    if quiet or not (sys.stderr.isatty() or forced):
+        yield lambda _: None
+        return
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
-    if quiet or not console.is_terminal:
+    if not console.is_terminal:
         yield lambda _: None
         return
     with Progress(

@@ -42,18 +42,6 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def instrument_options(protocol: Protocol, name: str) -> dict[str, Any]:
-    """The options the protocol's conventions give an instrument (e.g. SF-36 version, norms)."""
-    c = protocol.conventions
-    options: dict[str, dict[str, Any]] = {
-        "sf36": {"version": c.sf36_version, "norms": c.sf36_norms},
-        "eq5d5l": {"value_set": c.eq5d_value_set},
-        "fried": {"criteria": c.fried_criteria},
-        "cytokine": {"substitution": c.cytokine_below_lloq},
-    }
-    return options.get(name, {})
-
-
 def score_answers(protocol: Protocol, name: str, answers: dict[str, Any]) -> dict[str, Any]:
     """Validate and score answers with the registered instrument; InputError when invalid."""
     from frailtrial import instruments
@@ -61,7 +49,7 @@ def score_answers(protocol: Protocol, name: str, answers: dict[str, Any]) -> dic
 
     if not isinstance(answers, dict):
         raise InputError(f"{name}: answers must be a mapping of item to value")
-    instrument = instruments.get(name, **instrument_options(protocol, name))
+    instrument = instruments.get(name, **protocol.conventions.options_for(name))
     return result_as_dict(instrument.score(answers))
 
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
 import math
 import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
-
-from pydantic import BaseModel
 
 from frailtrial.errors import InputError
 
@@ -119,32 +118,28 @@ class Instrument(Protocol):
 
 @dataclass
 class Registry:
-    """Instruments by name; modules register themselves on import of the package."""
+    """Instruments by name. Each name maps to ``"module:attribute"`` under
+    ``frailtrial.instruments``, imported the first time the name is asked for, so scoring one
+    instrument loads only its module (numpy and pydantic only for those that use them)."""
 
+    _where: dict[str, str]
     _factories: dict[str, Callable[..., Instrument]] = field(default_factory=dict)
 
-    def register(self, name: str, factory: Callable[..., Instrument]) -> None:
-        if name in self._factories:
-            raise ValueError(f"instrument {name!r} registered twice")
-        self._factories[name] = factory
-
     def names(self) -> list[str]:
-        return sorted(self._factories)
+        return sorted(self._where)
 
     def factory(self, name: str) -> Callable[..., Instrument]:
         """The callable registered under ``name``; its keyword parameters are its options."""
-        try:
-            return self._factories[name]
-        except KeyError:
-            raise InputError(
-                f"unknown instrument {name!r}; known: {', '.join(self.names())}"
-            ) from None
+        if name not in self._factories:
+            if name not in self._where:
+                raise InputError(f"unknown instrument {name!r}; known: {', '.join(self.names())}")
+            module, _, attribute = self._where[name].partition(":")
+            loaded = importlib.import_module(f"frailtrial.instruments.{module}")
+            self._factories[name] = getattr(loaded, attribute)
+        return self._factories[name]
 
     def get(self, name: str, **options: Any) -> Instrument:
         return self.factory(name)(**options)
-
-
-REGISTRY = Registry()
 
 
 class FlatResult:
@@ -159,6 +154,8 @@ def result_as_dict(result: Any) -> dict[str, Any]:
     """A score result as a flat dict under its published key names (dataclass or pydantic)."""
     if dataclasses.is_dataclass(result) and not isinstance(result, type):
         return dataclasses.asdict(result)
+    from pydantic import BaseModel  # only the pydantic-based instruments' results need it
+
     if isinstance(result, BaseModel):
         dumped: dict[str, Any] = result.model_dump(mode="json", by_alias=True)
         return dumped

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
-from frailtrial.instruments.options import option_choice
+from frailtrial.instruments.base import FlatResult, Item, validate_answers
+from frailtrial.instruments.options import CfsVersion, option_choice
 
 LABELS: dict[str, tuple[str, ...]] = {
     "2.0": (
@@ -60,12 +60,12 @@ class CFS:
         "score": (ITEMS[0].minimum, ITEMS[0].maximum)
     }
 
-    version: Literal["2.0", "csha"] = "2.0"
+    version: CfsVersion = "2.0"
     name: str = field(default="cfs", init=False, repr=False)
     title: str = field(default="Clinical Frailty Scale", init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.version = option_choice(self.name, "version", self.version, tuple(LABELS))
+        self.version = option_choice(self.name, "version", self.version, CfsVersion)
 
     @property
     def items(self) -> Sequence[Item]:
@@ -77,6 +77,3 @@ class CFS:
         if level is None:
             return CFSResult(None, None, None)
         return CFSResult(level, LABELS[self.version][level - 1], level >= 5)
-
-
-REGISTRY.register("cfs", CFS)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from frailtrial.instruments.base import REGISTRY, Item, validate_answers
-from frailtrial.instruments.options import option_choice
+from frailtrial.instruments.base import Item, validate_answers
+from frailtrial.instruments.options import Eq5d3lValueSet, Eq5d5lValueSet, option_choice
 
 DIMENSIONS = ("mobility", "self_care", "usual_activities", "pain_discomfort", "anxiety_depression")
 _LABELS = {
@@ -85,7 +85,7 @@ class _EQ5D(ABC):
     name: str
     title: str
     levels: int
-    value_sets: tuple[str, ...]
+    value_sets: Any  # the Literal type of the value sets it has
     result_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {"index": (None, 1.0)}
 
     def _configure(self, value_set: str) -> None:
@@ -123,9 +123,9 @@ class EQ5D5L(_EQ5D):
     name = "eq5d5l"
     title = "EQ-5D-5L (value sets CN Luo 2017, UK = England Devlin 2018, US Pickard 2019)"
     levels = 5
-    value_sets = ("CN", "UK", "US")
+    value_sets = Eq5d5lValueSet
 
-    def __init__(self, value_set: Literal["CN", "UK", "US"] = "UK") -> None:
+    def __init__(self, value_set: Eq5d5lValueSet = "UK") -> None:
         """``value_set``: country whose value set turns health states into index values."""
         self._configure(value_set)
 
@@ -140,9 +140,9 @@ class EQ5D3L(_EQ5D):
     name = "eq5d3l"
     title = "EQ-5D-3L (value sets UK Dolan 1997, CN Liu 2014)"
     levels = 3
-    value_sets = ("CN", "UK")
+    value_sets = Eq5d3lValueSet
 
-    def __init__(self, value_set: Literal["CN", "UK"] = "UK") -> None:
+    def __init__(self, value_set: Eq5d3lValueSet = "UK") -> None:
         """``value_set``: country whose value set turns health states into index values."""
         self._configure(value_set)
 
@@ -154,7 +154,3 @@ class EQ5D3L(_EQ5D):
         if any(x == 3 for x in levels):
             value += any_3
         return value
-
-
-REGISTRY.register("eq5d5l", EQ5D5L)
-REGISTRY.register("eq5d3l", EQ5D3L)

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from frailtrial.errors import InputError
-from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
+from frailtrial.instruments.base import FlatResult, Item, validate_answers
 
 ETHNICITIES: tuple[str, ...] = ("caucasian", "african_american", "ne_asian", "se_asian", "other")
 SEXES: tuple[str, ...] = ("male", "female")
@@ -185,6 +185,3 @@ class FEV1:
             return GLIResult(None, None, None, None)
         out = gli2012_fev1(a["age"], a["height_cm"], a["sex"], a["ethnicity"], a["fev1_l"])
         return GLIResult(**{k: float(v) for k, v in out.items()})
-
-
-REGISTRY.register("fev1", FEV1)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
+from frailtrial.instruments.base import FlatResult, Item, validate_answers
 
 ITEMS: tuple[Item, ...] = (
     Item(
@@ -45,6 +45,3 @@ class FlowCytometry:
     def score(self, answers: Mapping[str, Any]) -> FlowResult:
         """The validated percentage."""
         return FlowResult(validate_answers(self.name, ITEMS, answers)["percent"])
-
-
-REGISTRY.register("flow_cytometry", FlowCytometry)

@@ -37,16 +37,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from frailtrial.errors import InputError
-from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
+from frailtrial.instruments.base import FlatResult, Item, validate_answers
 from frailtrial.instruments.grip import AWGS2019_LOW_GRIP_KG
-from frailtrial.instruments.options import option_bool, option_choice, option_number
+from frailtrial.instruments.options import (
+    FriedCriteria,
+    option_bool,
+    option_choice,
+    option_number,
+)
 from frailtrial.instruments.walk4m import AWGS2019_SLOW_M_S
 
-Criteria = Literal["chs", "awgs2019", "jchs"]
-CRITERIA: tuple[str, ...] = ("chs", "awgs2019", "jchs")
 FIFTEEN_FEET_M = 15 * 0.3048
 TEN_POUNDS_KG = 10 * 0.45359237
 
@@ -134,14 +137,14 @@ class Fried:
 
     result_ranges: ClassVar[dict[str, tuple[float | None, float | None]]] = {"score": (0.0, 5.0)}
 
-    criteria: Criteria = "chs"
+    criteria: FriedCriteria = "chs"
     male_grip_bmi_26_28: float = 30.0
     allow_missing: bool = False
     name: str = field(default="fried", init=False, repr=False)
     title: str = field(default="Fried frailty phenotype", init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.criteria = option_choice(self.name, "criteria", self.criteria, CRITERIA)
+        self.criteria = option_choice(self.name, "criteria", self.criteria, FriedCriteria)
         cut = option_number(self.name, "male_grip_bmi_26_28", self.male_grip_bmi_26_28, 30, 31)
         if cut not in (30, 31):
             raise InputError(
@@ -255,6 +258,3 @@ def _low_activity(kcal: float | None, direct: bool | None, male: bool | None) ->
     if male is None:
         return None
     return kcal < (383.0 if male else 270.0)
-
-
-REGISTRY.register("fried", Fried)

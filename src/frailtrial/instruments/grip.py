@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
-from frailtrial.instruments.options import option_choice
+from frailtrial.instruments.base import FlatResult, Item, validate_answers
+from frailtrial.instruments.options import GripHand, option_choice
 
 TRIALS = 3
 HANDS = ("right", "left")
@@ -62,12 +62,12 @@ class Grip:
         "grip_kg": (ITEMS[2].minimum, ITEMS[2].maximum)
     }
 
-    hand: Literal["dominant", "either"] = "dominant"
+    hand: GripHand = "dominant"
     name: str = field(default="grip", init=False, repr=False)
     title: str = field(default="Hand-grip strength", init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.hand = option_choice(self.name, "hand", self.hand, ("dominant", "either"))
+        self.hand = option_choice(self.name, "hand", self.hand, GripHand)
 
     @property
     def items(self) -> Sequence[Item]:
@@ -103,6 +103,3 @@ class Grip:
 def _best(values: Any) -> float | None:
     recorded = [v for v in values if v is not None]
     return max(recorded) if recorded else None
-
-
-REGISTRY.register("grip", Grip)

@@ -15,14 +15,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from frailtrial.errors import InputError
-from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
-from frailtrial.instruments.options import option_choice
+from frailtrial.instruments.base import FlatResult, Item, validate_answers
+from frailtrial.instruments.options import EgfrUnit, LloqSubstitution, option_choice
 
 CREATININE_UMOL_PER_MG_DL = 88.4
 
@@ -36,8 +36,7 @@ CONVERSIONS: dict[str, tuple[str, str, float]] = {
     "triglycerides": ("mmol/L", "mg/dL", 88.57),
 }
 
-Substitution = Literal["lloq", "lloq/2", "lloq/sqrt2", "missing", "zero"]
-SUBSTITUTIONS: tuple[str, ...] = ("lloq", "lloq/2", "lloq/sqrt2", "missing", "zero")
+SUBSTITUTIONS: tuple[str, ...] = get_args(LloqSubstitution)
 _SUBSTITUTE_FACTOR = {"lloq": 1.0, "lloq/2": 0.5, "lloq/sqrt2": 1 / math.sqrt(2), "zero": 0.0,
                       "missing": math.nan}  # fmt: skip
 
@@ -147,14 +146,14 @@ class EGFRResult(FlatResult):
 class EGFR:
     """CKD-EPI 2021 eGFR; ``creatinine_unit`` item defaults to option ``unit`` (mg/dL)."""
 
-    unit: Literal["mg/dL", "umol/L"] = "mg/dL"
+    unit: EgfrUnit = "mg/dL"
     name: str = field(default="egfr", init=False, repr=False)
     title: str = field(
         default="eGFR, CKD-EPI 2021 creatinine equation (race-free)", init=False, repr=False
     )
 
     def __post_init__(self) -> None:
-        self.unit = option_choice(self.name, "unit", self.unit, ("mg/dL", "umol/L"))
+        self.unit = option_choice(self.name, "unit", self.unit, EgfrUnit)
 
     @property
     def items(self) -> Sequence[Item]:
@@ -199,7 +198,7 @@ class CytokineResult(FlatResult):
 class Cytokine:
     """One cytokine result; option ``substitution`` names the analysis plan's rule."""
 
-    substitution: Substitution = "lloq/2"
+    substitution: LloqSubstitution = "lloq/2"
     name: str = field(default="cytokine", init=False, repr=False)
     title: str = field(
         default="Cytokine concentration with below-LLOQ handling", init=False, repr=False
@@ -207,7 +206,7 @@ class Cytokine:
 
     def __post_init__(self) -> None:
         self.substitution = option_choice(
-            self.name, "substitution", self.substitution, SUBSTITUTIONS
+            self.name, "substitution", self.substitution, LloqSubstitution
         )
 
     @property
@@ -229,7 +228,3 @@ class Cytokine:
         )
         v = float(out)
         return CytokineResult(None if math.isnan(v) else v, bool(below), self.substitution)
-
-
-REGISTRY.register("egfr", EGFR)
-REGISTRY.register("cytokine", Cytokine)

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from frailtrial.instruments.base import REGISTRY, Item, validate_answers
+from frailtrial.instruments.base import Item, validate_answers
 
 _EPS = 1e-9
 TROUBLES = tuple(f"q5{c}" for c in "abcdefghij")
@@ -174,6 +174,3 @@ class PSQI:
             time_in_bed_h=tib_h,
             efficiency_pct=eff,
         )
-
-
-REGISTRY.register("psqi", PSQI)

@@ -19,16 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from frailtrial.instruments.base import REGISTRY, Item, validate_answers
-from frailtrial.instruments.options import option_choice
-
-Version = Literal["v1", "v2"]
-Norms = Literal["us1990", "us1998"]
-Scoring = Literal["sf36", "rand36"]
+from frailtrial.instruments.base import Item, validate_answers
+from frailtrial.instruments.options import Sf36Norms, Sf36Scoring, Sf36Version, option_choice
 
 SCALES = ("PF", "RP", "BP", "GH", "VT", "SF", "RE", "MH")
 PHYSICAL = ("PF", "RP", "BP", "GH")
@@ -154,7 +150,7 @@ class SF36Result(BaseModel):
     MCS_mean: float | None
 
 
-def _levels(d: _Def, version: Version) -> int:
+def _levels(d: _Def, version: Sf36Version) -> int:
     return d.levels_v1 if version == "v1" else d.levels_v2
 
 
@@ -170,15 +166,16 @@ class SF36:
     }
 
     def __init__(
-        self, version: Version = "v1", norms: Norms | None = None, scoring: Scoring = "sf36"
+        self,
+        version: Sf36Version = "v1",
+        norms: Sf36Norms | None = None,
+        scoring: Sf36Scoring = "sf36",
     ) -> None:
         """``norms`` defaults to us1990 for v1 and us1998 for v2."""
-        self.version: Version = option_choice(self.name, "version", version, ("v1", "v2"))
+        self.version: Sf36Version = option_choice(self.name, "version", version, Sf36Version)
         default_norms = "us1990" if self.version == "v1" else "us1998"
-        self.norms: Norms = option_choice(
-            self.name, "norms", norms or default_norms, ("us1990", "us1998")
-        )
-        self.scoring: Scoring = option_choice(self.name, "scoring", scoring, ("sf36", "rand36"))
+        self.norms: Sf36Norms = option_choice(self.name, "norms", norms or default_norms, Sf36Norms)
+        self.scoring: Sf36Scoring = option_choice(self.name, "scoring", scoring, Sf36Scoring)
         self._items = tuple(
             Item(d.id, d.label, "integer", 1, _levels(d, self.version)) for d in _DEFS
         )
@@ -267,6 +264,3 @@ def _summaries(scales: Mapping[str, float | None], norms: str | None) -> SF36Res
         PCS_mean=None if p_sum is None else p_sum / 4.0,
         MCS_mean=None if m_sum is None else m_sum / 4.0,
     )
-
-
-REGISTRY.register("sf36", SF36)

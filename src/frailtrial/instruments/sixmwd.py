@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
+from frailtrial.instruments.base import FlatResult, Item, validate_answers
 
 ITEMS: tuple[Item, ...] = (
     Item(
@@ -75,6 +75,3 @@ class SixMWD:
         if d is not None and predicted is not None and predicted > 0:
             pct = 100.0 * d / predicted
         return SixMWDResult(d, predicted, pct)
-
-
-REGISTRY.register("6mwd", SixMWD)

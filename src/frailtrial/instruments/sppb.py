@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
+from frailtrial.instruments.base import FlatResult, Item, validate_answers
 
 GAIT_COURSE_M = 4.0
 ITEMS: tuple[Item, ...] = (
@@ -138,6 +138,3 @@ class SPPB:
             gait_time_s=walk,
             gait_speed_m_s=None if walk is None else GAIT_COURSE_M / walk,
         )
-
-
-REGISTRY.register("sppb", SPPB)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from frailtrial.errors import InputError
-from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
+from frailtrial.instruments.base import FlatResult, Item, validate_answers
 from frailtrial.instruments.options import option_number
 
 N_ITEMS = 18
@@ -101,6 +101,3 @@ class SQOLF:
             return SQOLFResult(None, None, n_missing)
         total = sum(answered) * N_ITEMS / len(answered)
         return SQOLFResult(total, (total - N_ITEMS) / (5 * N_ITEMS) * 100.0, n_missing)
-
-
-REGISTRY.register("sqolf", SQOLF)

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
+from frailtrial.instruments.base import FlatResult, Item, validate_answers
 
 ITEMS: tuple[Item, ...] = (
     Item("time_s", "Time for five chair stands", kind="number", minimum=1, maximum=600, unit="s"),
@@ -52,6 +52,3 @@ class STS5:
         if t is None:
             return STS5Result(None, None, None)
         return STS5Result(t, t >= 12.0, t > 15.0)
-
-
-REGISTRY.register("sts5", STS5)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
+from frailtrial.instruments.base import FlatResult, Item, validate_answers
 
 FALL_RISK_S = 13.5
 ITEMS: tuple[Item, ...] = (
@@ -49,6 +49,3 @@ class TUG:
             return TUGResult(None, True)
         t = a["tug_s"]
         return TUGResult(t, None if t is None else t >= FALL_RISK_S)
-
-
-REGISTRY.register("tug", TUG)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-from frailtrial.instruments.base import REGISTRY, FlatResult, Item, validate_answers
-from frailtrial.instruments.options import option_choice, option_number
+from frailtrial.instruments.base import FlatResult, Item, validate_answers
+from frailtrial.instruments.options import WalkTrials, option_choice, option_number
 
 # Slow gait: AWGS 2019 below 1.0 m/s (fried.py uses it too), EWGSOP2 at or below 0.8 m/s.
 AWGS2019_SLOW_M_S = 1.0
@@ -43,13 +43,13 @@ class Walk4m:
     }
 
     course_m: float = 4.0
-    trials: Literal["fastest", "mean"] = "fastest"
+    trials: WalkTrials = "fastest"
     name: str = field(default="walk4m", init=False, repr=False)
     title: str = field(default="4-metre usual-pace walk", init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.course_m = option_number(self.name, "course_m", self.course_m, 1, 50)
-        self.trials = option_choice(self.name, "trials", self.trials, ("fastest", "mean"))
+        self.trials = option_choice(self.name, "trials", self.trials, WalkTrials)
 
     @property
     def items(self) -> Sequence[Item]:
@@ -64,6 +64,3 @@ class Walk4m:
         t = min(times) if self.trials == "fastest" else sum(times) / len(times)
         speed = self.course_m / t
         return WalkResult(t, speed, speed < AWGS2019_SLOW_M_S, speed <= EWGSOP2_SLOW_M_S)
-
-
-REGISTRY.register("walk4m", Walk4m)

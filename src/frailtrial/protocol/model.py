@@ -14,6 +14,14 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from frailtrial.instruments.options import (
+    Eq5d5lValueSet,
+    FriedCriteria,
+    LloqSubstitution,
+    Sf36Norms,
+    Sf36Version,
+    convention_options,
+)
 from frailtrial.stats.model_options import CovarianceName, DfMethod, MethodName
 
 Role = Literal[
@@ -341,14 +349,23 @@ class AnalysisPlan(_Strict):
 
 
 class InstrumentConventions(_Strict):
-    """How instruments are summarised in this trial (e.g. SF-36 PCS/MCS)."""
+    """How instruments are scored and summarised in this trial (e.g. SF-36 v1, US 1990
+    norms). Each field but ``sf36_summary`` sets one instrument option and takes that
+    option's allowed values, both from the instruments' option registry
+    (:data:`frailtrial.instruments.options.CONVENTIONS`); ``sf36_summary`` records which
+    SF-36 summary the trial reports (its variables name the result, e.g. ``PCS_sum``)."""
 
-    sf36_version: Literal["v1", "v2"] = "v2"
-    sf36_norms: Literal["us1990", "us1998"] = "us1998"
+    sf36_version: Sf36Version = "v2"
+    sf36_norms: Sf36Norms = "us1998"
     sf36_summary: Literal["norm_based", "sum", "mean"] = "norm_based"
-    eq5d_value_set: Literal["CN", "UK", "US"] = "UK"
-    fried_criteria: Literal["chs", "awgs2019", "jchs"] = "chs"
-    cytokine_below_lloq: Literal["lloq", "lloq/2", "lloq/sqrt2", "missing", "zero"] = "lloq/2"
+    eq5d_value_set: Eq5d5lValueSet = "UK"
+    fried_criteria: FriedCriteria = "chs"
+    cytokine_below_lloq: LloqSubstitution = "lloq/2"
+
+    def options_for(self, instrument: str) -> dict[str, Any]:
+        """The options these conventions give ``instrument`` (keyword arguments of its
+        factory; empty when none applies)."""
+        return convention_options(self, instrument)
 
 
 class Enrollment(_Strict):

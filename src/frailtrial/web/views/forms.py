@@ -7,7 +7,6 @@ from typing import Any
 
 from django import forms
 
-from frailtrial.edc.eligibility import instrument_options
 from frailtrial.edc.services.common import parse_date
 from frailtrial.errors import InputError
 from frailtrial.instruments import Item, get
@@ -107,7 +106,7 @@ def screening_input(protocol: Protocol, cleaned: dict[str, Any]) -> dict[str, An
 
 def instrument_items(protocol: Protocol, name: str) -> list[Item]:
     """The instrument's items with the protocol's options (SF-36 version, value set, ...)."""
-    return list(get(name, **instrument_options(protocol, name)).items)
+    return list(get(name, **protocol.conventions.options_for(name)).items)
 
 
 def _field(item: Item) -> forms.Field:
