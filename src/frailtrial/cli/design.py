@@ -194,7 +194,8 @@ def power(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Simulated power of the MMRM primary analysis, type I error and effect distribution."""
-    from frailtrial.design.power_plot import check_plot_path, plot_power_curves
+    from frailtrial.design.power_plot import plot_power_curves
+    from frailtrial.figure_files import check_plot_path
     from frailtrial.design.simulated_power import (
         ANALYSIS,
         Scenario,

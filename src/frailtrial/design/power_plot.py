@@ -10,15 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from frailtrial.design.simulated_power import GridPoint
-from frailtrial.errors import InputError
-
-
-def check_plot_path(path: str | Path) -> Path:
-    """The plot file, if its extension is one matplotlib writes here (.png, .svg, .pdf)."""
-    out = Path(path)
-    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise InputError(f"plot file must end in .png, .svg or .pdf, got {out.name!r}")
-    return out
+from frailtrial.figure_files import check_plot_path
 
 
 def plot_power_curves(points: list[GridPoint], path: str | Path, alpha: float = 0.05) -> Path:

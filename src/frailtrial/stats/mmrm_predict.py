@@ -24,6 +24,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from frailtrial.errors import InputError
+from frailtrial.figure_files import check_plot_path
 
 if TYPE_CHECKING:
     from frailtrial.stats.mmrm import MmrmFit
@@ -180,8 +181,6 @@ def diagnostics_plot(fit: MmrmFit, path: str, data: pd.DataFrame | None = None) 
     """A 2 x 2 figure (PNG, SVG or PDF by the extension): normalized residuals against
     fitted values, their normal Q-Q plot, Pearson residuals by visit, observed against
     fitted."""
-    from frailtrial.design.power_plot import check_plot_path
-
     out = check_plot_path(path)
     res = residuals(fit, data).dropna(subset=["response"])
     import matplotlib
