@@ -195,7 +195,6 @@ def power(
 ) -> None:
     """Simulated power of the MMRM primary analysis, type I error and effect distribution."""
     from frailtrial.design.power_plot import plot_power_curves
-    from frailtrial.figure_files import check_plot_path
     from frailtrial.design.simulated_power import (
         ANALYSIS,
         Scenario,
@@ -203,6 +202,7 @@ def power(
         power_grid,
         ramp_means,
     )
+    from frailtrial.figure_files import check_plot_path
 
     visit_names = tuple(v.strip() for v in visits.split(",") if v.strip())
     n_given = _floats(n, "--n")
