@@ -56,7 +56,15 @@ def test_assessment_and_coding_are_kept_and_checked(t: dict[str, Any]) -> None:
     )
     with pytest.raises(InputError, match="causality 'probable' means related=True"):
         safety.report(
-            coord, pid, "Rash", "Skin", "2024-03-06", "mild", False, "recovered", causality="probable"
+            coord,
+            pid,
+            "Rash",
+            "Skin",
+            "2024-03-06",
+            "mild",
+            False,
+            "recovered",
+            causality="probable",
         )
     with pytest.raises(InputError, match="causality 'maybe' is not allowed"):
         safety.report(

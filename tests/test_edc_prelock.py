@@ -87,9 +87,10 @@ def test_dates_after_the_lock_date_block(t: dict[str, Any]) -> None:
     ae, visit = t["ae"], t["ae"].participant.visits.get(visit="week1")
     assert f"date:adverseevent:{ae.pk}:onset_on" in dated  # onset 2024-03-20
     assert f"date:visitoccurrence:{visit.pk}:occurred_on" not in dated  # held 2024-03-12
-    assert "dated 2024-03-20, after the lock date 2024-03-15" in dated[
-        f"date:adverseevent:{ae.pk}:onset_on"
-    ]
+    assert (
+        "dated 2024-03-20, after the lock date 2024-03-15"
+        in dated[f"date:adverseevent:{ae.pk}:onset_on"]
+    )
     assert not [b for b in prelock.blockers(admin, dt.date.today()) if b.kind == "date"]
 
 
