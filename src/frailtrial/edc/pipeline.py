@@ -258,8 +258,9 @@ def _enter(
 
     lots = {False: "MSC-LOT-001", True: "PLACEBO-LOT-001"}
     tested = first_day - dt.timedelta(days=14)
+    # 1e7 cells/mL: the largest simulated dose (2e8 cells, CRATUS) is 20 mL of concentrate
     product.record_lot(
-        pharm, lots[False], protocol.arms[0].dose.product, tested, CELL_TESTS, cells_per_ml=1e6
+        pharm, lots[False], protocol.arms[0].dose.product, tested, CELL_TESTS, cells_per_ml=1e7
     )
     product.record_lot(
         pharm, lots[True], protocol.control_arm.dose.product, tested, PLACEBO_TESTS, is_placebo=True

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from django.db import DataError
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import NinjaAPI, Schema, Status
+from ninja import NinjaAPI, Path, Schema, Status
 from ninja.security import HttpBearer
 from pydantic import AfterValidator, Field
 
@@ -257,6 +257,10 @@ def report_ae(request: HttpRequest, body: AeIn) -> Any:
     )
 
 
+ROW_ID = 2**63 - 1  # the largest id a database column holds
+AeId = Annotated[int, Path(ge=1, le=ROW_ID, description="The adverse event's id.")]
+
+
 class FollowUpIn(Schema):
     on: TrialDate
     text: str = Field(min_length=1, max_length=2000)
@@ -269,7 +273,7 @@ class Created(Schema):
 
 
 @api.post("/adverse-events/{ae_id}/follow-ups", response={201: Created, **ERRORS})
-def ae_follow_up(request: HttpRequest, ae_id: int, body: FollowUpIn) -> Any:
+def ae_follow_up(request: HttpRequest, ae_id: AeId, body: FollowUpIn) -> Any:
     """Add a follow-up to an adverse event; its outcome (and end date) carry onto the event."""
     row = safety.follow_up(_member(request, "ae_follow_up"), ae_id, **dict(body))
     return Status(201, {"id": row.pk})
@@ -285,7 +289,7 @@ class AcknowledgedOut(Schema):
 
 
 @api.post("/adverse-events/{ae_id}/acknowledge", response={200: AcknowledgedOut, **ERRORS})
-def sae_acknowledge(request: HttpRequest, ae_id: int, body: AcknowledgeIn) -> Any:
+def sae_acknowledge(request: HttpRequest, ae_id: AeId, body: AcknowledgeIn) -> Any:
     """The medical monitor or sponsor acknowledges an SAE (in time or late)."""
     alert = safety.acknowledge(_member(request, "sae_acknowledge"), ae_id, body.note)
     return {
