@@ -252,7 +252,7 @@ def test_whole_participant(server: dict[str, Any], browser: Any) -> None:
     page.get_by_role("button", name="Save").click()
     assert "eq5d5l saved" in coord.text()
     page = coord.go(f"/participants/{pid}/ae/")
-    page.get_by_label("Term").fill("Pneumonia")
+    page.get_by_label("Term", exact=True).fill("Pneumonia")
     page.get_by_label("Body system").fill("Infections and infestations")
     page.get_by_label("Severity").select_option("severe")
     page.get_by_label("Outcome").select_option("recovered")
@@ -296,25 +296,35 @@ def test_sae_acknowledged_in_time_and_lock_refused_then_accepted(
     the coordinator reports an SAE, the medical monitor acknowledges it within 24 h on the
     printable SAE report; the admin's lock is refused by the checklist, then accepted with
     a reason per item."""
-    from edc_support import dose_first, enroll, new_trial
-    from web_support import PASSWORD
+    from concurrent.futures import ThreadPoolExecutor
 
-    t = new_trial()
-    for m in t["m"].values():
-        m.user.set_password(PASSWORD)
-        m.user.save()
-    pid = enroll(t, "SAE-01").participant_id
-    dose_first(t, pid)
-    from frailtrial.edc.services import crf, visits
+    def make_trial() -> tuple[dict[str, Any], str]:
+        """Outside Playwright's event loop (Django refuses the ORM inside one)."""
+        from django.db import connections
 
-    coord_m = t["m"]["coordinator"]
-    visits.attend(coord_m, pid, "week1", dt.date(2024, 3, 12))
-    crf.enter_crf(coord_m, pid, "week1", "tug", {"tug_s": 11.5})
+        from edc_support import dose_first, enroll, new_trial
+        from frailtrial.edc.services import crf, visits
+        from web_support import PASSWORD
+
+        t = new_trial()
+        for m in t["m"].values():
+            m.user.set_password(PASSWORD)
+            m.user.save()
+        pid = enroll(t, "SAE-01").participant_id
+        dose_first(t, pid)
+        coord_m = t["m"]["coordinator"]
+        visits.attend(coord_m, pid, "week1", dt.date(2024, 3, 12))
+        crf.enter_crf(coord_m, pid, "week1", "tug", {"tug_s": 11.5})
+        connections.close_all()
+        return t, pid
+
+    with ThreadPoolExecutor(1) as pool:
+        t, pid = pool.submit(make_trial).result()
     second = {**server, "t": t}
 
     coord = Session(browser, second, "coordinator")
     page = coord.go(f"/participants/{pid}/ae/")
-    page.get_by_label("Term").fill("Pneumonia")
+    page.get_by_label("Term", exact=True).fill("Pneumonia")
     page.get_by_label("Body system").fill("Infections and infestations")
     page.get_by_label("Severity").select_option("severe")
     page.get_by_label("Causality (relation to study product)").select_option("unlikely")
