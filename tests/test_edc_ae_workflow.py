@@ -76,6 +76,8 @@ def test_assessment_and_coding_are_kept_and_checked(t: dict[str, Any]) -> None:
     safety.update(coord, ae.pk, {"causality": "unlikely"}, "reassessed", ae.version)
     ae.refresh_from_db()
     assert ae.causality == "unlikely" and ae.related is False and ae.version == 2
+    with pytest.raises(InputError, match="causality 'unlikely' means related=False"):
+        safety.update(coord, ae.pk, {"related": True}, "changed my mind", ae.version)
 
 
 def test_follow_up_carries_outcome_and_resolution_and_is_audited(t: dict[str, Any]) -> None:

@@ -9,7 +9,14 @@ import datetime as dt
 from typing import Any
 
 from frailtrial.dataset.schema import OUTCOME, SEVERITY
-from frailtrial.edc.models import AdverseEvent, AeFollowUp, Membership, Participant, SaeAlert
+from frailtrial.edc.models import (
+    AdverseEvent,
+    AeFollowUp,
+    Membership,
+    Participant,
+    SaeAlert,
+    Trial,
+)
 from frailtrial.edc.roles import SAE_ACK
 from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import (
@@ -236,6 +243,8 @@ def update(
             raise InputError(
                 f"adverse event {ae_id}: end date {end} is before its onset {ae.onset_on}"
             )
+        if "causality" not in values and ae.causality:
+            _check_assessment({"causality": ae.causality}, values.get("related"))
         check_version(ae, version, f"adverse event {ae_id}")
         audit.update(actor, ae, {**values, "version": ae.version + 1}, reason)
     return ae
@@ -324,7 +333,8 @@ def escalate_overdue(actor: Membership) -> int:
         escalated_at__isnull=True,
         due_by__lt=now(),
     )
-    if actor.trial.locked_at is not None or not late.exists():
+    locked = Trial.objects.filter(pk=actor.trial_id).values_list("locked_at", flat=True)[0]
+    if locked is not None or not late.exists():
         return 0
     with write(actor):
         alerts = list(late.select_for_update().select_related("adverse_event__participant"))
