@@ -148,7 +148,7 @@ def dose_first(t: dict[str, Any], participant_id: str, weight: float = 61.0) -> 
 
     pharm = t["m"]["unblinded_pharmacist"]
     if not Lot.objects.filter(trial=t["trial"]).exists():
-        product.record_lot(pharm, "C1", "cells", "2024-02-01", CELL_TESTS)
+        product.record_lot(pharm, "C1", "cells", "2024-02-01", CELL_TESTS, cells_per_ml=5e6)
         product.record_lot(
             pharm,
             "P1",
@@ -170,6 +170,17 @@ def dose_first(t: dict[str, Any], participant_id: str, weight: float = 61.0) -> 
         prep.volume_ml,
     )
     return prep
+
+
+def lock_accepting_all(admin: Any, reason: str) -> Any:
+    """Lock the trial, accepting every open pre-lock checklist item with ``reason`` (for tests
+    about what happens after a lock, not about the checklist)."""
+    from django.utils import timezone
+
+    from frailtrial.edc.services import prelock, trials
+
+    items = prelock.open_blockers(admin, timezone.localdate())
+    return trials.lock(admin, reason, {b.key: reason for b in items})
 
 
 def free_port() -> int:

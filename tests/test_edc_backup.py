@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from cli_inprocess import invoke
-from edc_support import enroll, new_trial, sqlite_url, use_store
+from edc_support import enroll, lock_accepting_all, new_trial, sqlite_url, use_store
 
 
 def _file(url: str) -> Path:
@@ -102,7 +102,7 @@ def test_old_backup_restored_over_a_locked_trial_is_found(
     use_store(url)
     from frailtrial.edc.services import trials
 
-    trials.lock(t["m"]["admin"], "data clean")
+    lock_accepting_all(t["m"]["admin"], "data clean")
     trials.unblind_statistician(t["m"]["admin"], t["m"]["statistician"], "final analysis")
     code, _, err = invoke(monkeypatch, capsys, "edc", "restore", str(old), "--db", url, "--replace")
     assert code == 0 and "warning: the restored store is older than an anchor" in err

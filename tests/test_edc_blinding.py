@@ -127,15 +127,15 @@ def test_infusions_look_the_same_for_both_arms(trial: dict) -> None:
 
 def test_emergency_unblinding_needs_reason_is_audited_and_flagged(trial: dict) -> None:
     from frailtrial.edc.models import AuditEntry, EmergencyUnblinding, Participant
-    from frailtrial.edc.services import randomization
+    from frailtrial.edc.services import randomization, unblinding
     from frailtrial.errors import InputError
 
     inv, pid = trial["m"]["investigator"], trial["ids"][1]
     with pytest.raises(InputError, match="needs a reason"):
-        randomization.emergency_unblind(inv, pid, "")
+        unblinding.emergency_unblind(inv, pid, "")
     with pytest.raises(AccessDenied):
-        randomization.emergency_unblind(trial["m"]["coordinator"], pid, "anaphylaxis, ICU")
-    arm = randomization.emergency_unblind(inv, pid, "anaphylaxis, treating physician in ICU")
+        unblinding.emergency_unblind(trial["m"]["coordinator"], pid, "anaphylaxis, ICU")
+    arm = unblinding.emergency_unblind(inv, pid, "anaphylaxis, treating physician in ICU")
     assert arm == randomization.arm_of(trial["m"]["unblinded_pharmacist"], pid)
     p = Participant.objects.get(trial=trial["trial"], participant_id=pid)
     assert p.emergency_unblinded

@@ -12,6 +12,7 @@ from edc_support import (
     dose_first,
     eligible_input,
     enroll,
+    lock_accepting_all,
     new_trial,
     sqlite_url,
     use_store,
@@ -29,6 +30,7 @@ def test_lock_stops_every_write_and_unblinds_the_statistician_only_after(tmp_pat
         safety,
         screening,
         trials,
+        unblinding,
         visits,
     )
 
@@ -48,7 +50,7 @@ def test_lock_stops_every_write_and_unblinds_the_statistician_only_after(tmp_pat
         trials.unblind_statistician(admin, stat, "analysis")
     with pytest.raises(AccessDenied):
         trials.lock(coord, "done")
-    trials.lock(admin, "last participant last visit; data clean")
+    lock_accepting_all(admin, "last participant last visit; data clean")
     n_audit = AuditEntry.objects.count()
 
     pid = r.participant_id
@@ -58,8 +60,10 @@ def test_lock_stops_every_write_and_unblinds_the_statistician_only_after(tmp_pat
         lambda: screening.consent(coord, "K2", "1.0", "2024-03-02"),
         lambda: screening.close(coord, "K2", "declined"),
         lambda: randomization.randomize(coord, "K2"),
-        lambda: randomization.emergency_unblind(m["investigator"], pid, "emergency at night"),
-        lambda: product.record_lot(pharm, "L9", "cells", "2024-01-01", CELL_TESTS),
+        lambda: unblinding.emergency_unblind(m["investigator"], pid, "emergency at night"),
+        lambda: product.record_lot(
+            pharm, "L9", "cells", "2024-01-01", CELL_TESTS, cells_per_ml=1e6
+        ),
         lambda: product.prepare(pharm, pid, 2, "C1", 60.0),
         lambda: product.infuse(coord, pid, "KIT-X", start, start, 100.0),
         lambda: visits.attend(coord, pid, "week1", "2024-03-12"),
@@ -101,7 +105,7 @@ def test_lock_and_unblinding_undone_in_the_tables_are_found(tmp_path: Path) -> N
     r = enroll(t, "L1")
     dose_first(t, r.participant_id)
     visits.attend(m["coordinator"], r.participant_id, "baseline", "2024-03-05")
-    trials.lock(m["admin"], "data clean")
+    lock_accepting_all(m["admin"], "data clean")
     trials.unblind_statistician(m["admin"], m["statistician"], "final analysis")
     assert len(list(anchors_dir().glob("*.json"))) == 2  # lock and unblinding anchor the trail
     assert verify_store().ok

@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from edc_support import dose_first, enroll, new_trial, report_sae, sqlite_url, use_store
+from edc_support import (
+    dose_first,
+    enroll,
+    lock_accepting_all,
+    new_trial,
+    report_sae,
+    sqlite_url,
+    use_store,
+)
 from frailtrial.edc.errors import AccessDenied, TrialLocked
 from frailtrial.errors import InputError
 
@@ -190,10 +198,10 @@ def test_dsmb_report_is_refused_to_blinded_roles(world: dict[str, Any], role: st
 
 
 def test_oversight_writes_are_refused_after_the_lock(world: dict[str, Any]) -> None:
-    from frailtrial.edc.services import oversight, trials
+    from frailtrial.edc.services import oversight
 
     t = new_trial()  # another trial of the same store
-    trials.lock(t["m"]["admin"], "final analysis")
+    lock_accepting_all(t["m"]["admin"], "final analysis")
     with pytest.raises(TrialLocked):
         oversight.raise_query(t["m"]["monitor"], 1, "tug_s", "why?")
     with pytest.raises(TrialLocked):

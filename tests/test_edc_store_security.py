@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from edc_support import enroll, new_trial, use_store
+from edc_support import enroll, lock_accepting_all, new_trial, use_store
 
 
 def _mode(path: Path) -> int:
@@ -33,9 +33,8 @@ def test_sqlite_store_its_wal_folder_key_and_anchors_are_owner_only(
     use_store(f"sqlite:///{db}")
     t = new_trial()
     enroll(t, "M1")
-    from frailtrial.edc.services import trials
 
-    trials.lock(t["m"]["admin"], "done")  # writes an anchor
+    lock_accepting_all(t["m"]["admin"], "done")  # writes an anchor
     assert Path(f"{db}-wal").exists() and Path(f"{db}-shm").exists()
     for f in (db, Path(f"{db}-wal"), Path(f"{db}-shm"), db.parent / "frailtrial-audit-key"):
         assert _mode(f) == 0o600, f

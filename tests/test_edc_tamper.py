@@ -13,7 +13,15 @@ from typing import Any
 import pytest
 
 from cli_inprocess import invoke
-from edc_support import dose_first, enroll, new_trial, report_sae, sqlite_url, use_store
+from edc_support import (
+    dose_first,
+    enroll,
+    lock_accepting_all,
+    new_trial,
+    report_sae,
+    sqlite_url,
+    use_store,
+)
 
 
 @pytest.fixture(scope="module")
@@ -316,11 +324,10 @@ def test_the_minimization_secret_is_audited_only_as_a_digest(store: str) -> None
     """The trail is readable by oversight roles: the secret that drives minimization must not
     stand in it in clear (at creation, or in the lock's before/after), only its SHA-256."""
     from frailtrial.edc.models import AuditEntry, Membership, Trial
-    from frailtrial.edc.services import trials
 
     trial = Trial.objects.get()
     admin = Membership.objects.get(trial=trial, role="admin")
-    trials.lock(admin, "database lock")
+    lock_accepting_all(admin, "database lock")
     secret = Trial.objects.get().minimization_secret
     assert len(secret) == 32
     texts = [f"{e.old} {e.new}" for e in AuditEntry.objects.filter(model="trial")]

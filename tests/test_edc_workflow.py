@@ -112,14 +112,19 @@ def test_failed_lot_is_recorded_but_cannot_be_dosed(t: dict) -> None:
 
     pharm = t["m"]["unblinded_pharmacist"]
     failing = {**CELL_TESTS, "endotoxin_eu_ml": 0.6, "cd105": 90.0}
-    lot = product.record_lot(pharm, "BAD1", "cells", "2024-02-01", failing)
+    lot = product.record_lot(pharm, "BAD1", "cells", "2024-02-01", failing, cells_per_ml=1e6)
     assert not lot.released
     assert lot.failures == [
         "endotoxin: 0.6 EU/mL (must be <= 0.5)",
         "identity CD105: 90.0 % (must be >= 95)",
     ]
     ok = product.record_lot(
-        pharm, "GOOD1", "cells", "2024-02-01", {**CELL_TESTS, "endotoxin_eu_ml": 0.5}
+        pharm,
+        "GOOD1",
+        "cells",
+        "2024-02-01",
+        {**CELL_TESTS, "endotoxin_eu_ml": 0.5},
+        cells_per_ml=1e6,
     )
     assert ok.released
     pid = next(

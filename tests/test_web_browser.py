@@ -167,6 +167,7 @@ def test_whole_participant(server: dict[str, Any], browser: Any) -> None:
         page.get_by_label("Sterility").select_option("negative")
         page.get_by_label("Endotoxin (EU/mL)").fill(endotoxin)
         if not placebo:
+            page.get_by_label("Cells per mL").fill("1000000")
             page.get_by_label("Mycoplasma").select_option("negative")
             for label, value in [
                 ("Viability (%)", "93"),
@@ -204,6 +205,9 @@ def test_whole_participant(server: dict[str, Any], browser: Any) -> None:
     assert kit, message
     if arm != t["protocol"].control_arm.name:
         assert "6.2e+07 cells" in message  # 1e6 cells/kg x 62 kg
+        assert "draw 62 mL of lot MSC-01, add 38 mL vehicle, 100 mL in the bag" in message
+    else:
+        assert "draw 100 mL of lot PBO-01, add 0 mL vehicle, 100 mL in the bag" in message
     pharm.shot("06-pharmacy-prepared")
 
     # infusion, visit held, CRFs with validation and scores, AE (coordinator)
@@ -248,7 +252,7 @@ def test_whole_participant(server: dict[str, Any], browser: Any) -> None:
     page.get_by_role("button", name="Save").click()
     assert "eq5d5l saved" in coord.text()
     page = coord.go(f"/participants/{pid}/ae/")
-    page.get_by_label("Term").fill("Pneumonia")
+    page.get_by_label("Term", exact=True).fill("Pneumonia")
     page.get_by_label("Body system").fill("Infections and infestations")
     page.get_by_label("Severity").select_option("severe")
     page.get_by_label("Outcome").select_option("recovered")
@@ -282,4 +286,93 @@ def test_whole_participant(server: dict[str, Any], browser: Any) -> None:
     expect(page.locator(".swagger-ui .info")).to_contain_text("frailtrial EDC API")
     stat.shot("12-api-docs")
     for s in (coord, pharm, stat):
+        s.close()
+
+
+def test_sae_acknowledged_in_time_and_lock_refused_then_accepted(
+    server: dict[str, Any], browser: Any
+) -> None:
+    """A second trial in the served store (it is locked at the end, the first stays open):
+    the coordinator reports an SAE, the medical monitor acknowledges it within 24 h on the
+    printable SAE report; the admin's lock is refused by the checklist, then accepted with
+    a reason per item."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def make_trial() -> tuple[dict[str, Any], str]:
+        """Outside Playwright's event loop (Django refuses the ORM inside one)."""
+        from django.db import connections
+
+        from edc_support import dose_first, enroll, new_trial
+        from frailtrial.edc.services import crf, visits
+        from web_support import PASSWORD
+
+        t = new_trial()
+        for m in t["m"].values():
+            m.user.set_password(PASSWORD)
+            m.user.save()
+        pid = enroll(t, "SAE-01").participant_id
+        dose_first(t, pid)
+        coord_m = t["m"]["coordinator"]
+        visits.attend(coord_m, pid, "week1", dt.date(2024, 3, 12))
+        crf.enter_crf(coord_m, pid, "week1", "tug", {"tug_s": 11.5})
+        connections.close_all()
+        return t, pid
+
+    with ThreadPoolExecutor(1) as pool:
+        t, pid = pool.submit(make_trial).result()
+    second = {**server, "t": t}
+
+    coord = Session(browser, second, "coordinator")
+    page = coord.go(f"/participants/{pid}/ae/")
+    page.get_by_label("Term", exact=True).fill("Pneumonia")
+    page.get_by_label("Body system").fill("Infections and infestations")
+    page.get_by_label("Severity").select_option("severe")
+    page.get_by_label("Causality (relation to study product)").select_option("unlikely")
+    page.get_by_label("Expectedness").select_option("unexpected")
+    page.get_by_label("System organ class (coded)").fill("Infections and infestations")
+    page.get_by_label("Preferred term (coded)").fill("Pneumonia")
+    page.get_by_label("Outcome").select_option("recovering")
+    page.get_by_label("hospitalization").check()
+    page.get_by_role("button", name="Save adverse event").click()
+    assert "SAE alert raised" in coord.text()
+    assert page.locator("#sae-state").inner_text() == "open"
+    page.get_by_label("Follow-up information").fill("discharged home")
+    page.get_by_label("Outcome now").select_option("recovered")
+    page.get_by_role("button", name="Save follow-up").click()
+    assert "Follow-up saved." in coord.text() and "discharged home" in coord.text()
+    report_url = page.url
+    coord.shot("13-sae-report-site")
+    _no_arm(coord.text(), t)
+
+    monitor = Session(browser, second, "medical_monitor")
+    page = monitor.go("/dashboard/")
+    assert "SAE reported for" in monitor.text() and "Pneumonia" in monitor.text()
+    page.get_by_role("link", name=re.compile("Pneumonia")).first.click()
+    assert page.url == report_url
+    page.get_by_label("Acknowledgement note").fill("forwarded to the sponsor")
+    page.get_by_role("button", name="Acknowledge SAE").click()
+    assert "SAE acknowledged." in monitor.text()
+    assert page.locator("#sae-state").inner_text() == "acknowledged"  # within the 24 h
+    monitor.shot("14-sae-acknowledged")
+    _no_arm(monitor.text(), t)
+
+    admin = Session(browser, second, "admin")
+    page = admin.go("/lock/")
+    assert "block the lock" in page.locator("#checklist-status").inner_text()
+    admin.shot("15-lock-checklist")
+    page.get_by_label("Reason", exact=True).fill("last participant last visit")
+    page.get_by_label(re.compile("I have reviewed the pre-lock checklist")).check()
+    page.get_by_role("button", name="Lock the database").click()
+    assert "lock refused" in admin.text()
+    admin.shot("16-lock-refused")
+    fields = page.locator("#checklist input[name^=accept__]")
+    assert fields.count() >= 1  # the week 1 CRFs other than the TUG
+    for i in range(fields.count()):
+        fields.nth(i).fill("form not collected at this visit")
+    page.get_by_label("Reason", exact=True).fill("last participant last visit")
+    page.get_by_label(re.compile("I have reviewed the pre-lock checklist")).check()
+    page.get_by_role("button", name="Lock the database").click()
+    assert "Database locked." in admin.text()
+    admin.shot("17-locked")
+    for s in (coord, monitor, admin):
         s.close()

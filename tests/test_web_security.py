@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from edc_support import lock_accepting_all
 from web_support import PASSWORD, trial_with_data, web_store
 
 
@@ -216,11 +217,10 @@ def test_account_page_revokes_a_token(world: dict[str, Any]) -> None:
 def test_locked_trial_refuses_changes_on_pages_and_api(world: dict[str, Any]) -> None:
     from django.test import Client
 
-    from frailtrial.edc.services import trials
     from frailtrial.web.security import issue_token
 
     token = issue_token(world["m"]["coordinator"])
-    trials.lock(world["m"]["admin"], "test lock")
+    lock_accepting_all(world["m"]["admin"], "test lock")
     r = Client().post(
         "/api/crfs",
         {

@@ -51,7 +51,9 @@ def test_unblinding_notifies_dsmb_and_sponsor_by_dashboard_and_mail(
     from frailtrial.edc.models import AuditEntry, Notice
 
     pid, sent = world["pid"], world["sent"]
-    notices = Notice.objects.filter(trial=world["trial"], participant__participant_id=pid)
+    notices = Notice.objects.filter(
+        trial=world["trial"], participant__participant_id=pid, kind="emergency_unblinding"
+    )
     assert sorted(n.role for n in notices) == ["admin", "dsmb"]
     audited = AuditEntry.objects.filter(model="notice", object_id__in=[str(n.pk) for n in notices])
     assert audited.count() == 2  # a notice deleted later shows in the audit trail

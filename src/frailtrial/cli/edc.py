@@ -113,12 +113,34 @@ def lock(
     unblind_statistician: bool = typer.Option(
         False, "--unblind-statistician", help="Also unblind the statistician for analysis."
     ),
+    accept: list[str] = typer.Option(
+        [],
+        "--accept",
+        help="Accept a pre-lock checklist item: KEY=REASON (repeat for each item).",
+    ),
+    lock_date: str | None = typer.Option(
+        None, "--lock-date", help="No trial date may lie after it (YYYY-MM-DD; default today)."
+    ),
 ) -> None:
-    """Lock the database (nothing changes afterwards); optionally unblind the statistician."""
+    """Lock the database (nothing changes afterwards); optionally unblind the statistician.
+
+    Refused (exit 2, one line naming each item) while the pre-lock checklist has open items:
+    unacknowledged SAEs, open queries, missing CRFs, dates after the lock date; accept each
+    with ``--accept KEY=REASON``."""
+    from frailtrial.edc.services.common import parse_date
+    from frailtrial.errors import InputError
+
+    accepted: dict[str, str] = {}
+    for item in accept:
+        key, sep, why = item.partition("=")
+        if not sep or not key.strip() or not why.strip():
+            raise InputError(f"--accept {item!r}: expected KEY=REASON with both given")
+        accepted[key.strip()] = why
+    day = parse_date(lock_date, "--lock-date") if lock_date else None
     admin = _member(db, trial, None, "admin")
     from frailtrial.edc.services import trials
 
-    trials.lock(admin, reason)
+    trials.lock(admin, reason, accepted, day)
     typer.echo(f"trial {admin.trial.name} locked")
     if unblind_statistician:
         statistician = trials.find_member(trial, None, "statistician")

@@ -170,10 +170,13 @@ def _enter(
     list_seed: int | None,
 ) -> dict[str, Any]:
     """The body of :func:`load_simulated_trial`, inside its transaction."""
+    from django.utils import timezone
+
     from frailtrial.edc.models import ROLES
     from frailtrial.edc.services import (
         audit,
         crf,
+        prelock,
         product,
         randomization,
         safety,
@@ -255,8 +258,9 @@ def _enter(
 
     lots = {False: "MSC-LOT-001", True: "PLACEBO-LOT-001"}
     tested = first_day - dt.timedelta(days=14)
+    # 1e7 cells/mL: the largest simulated dose (2e8 cells, CRATUS) is 20 mL of concentrate
     product.record_lot(
-        pharm, lots[False], protocol.arms[0].dose.product, tested, CELL_TESTS, cells_per_ml=1e6
+        pharm, lots[False], protocol.arms[0].dose.product, tested, CELL_TESTS, cells_per_ml=1e7
     )
     product.record_lot(
         pharm, lots[True], protocol.control_arm.dose.product, tested, PLACEBO_TESTS, is_placebo=True
@@ -343,7 +347,13 @@ def _enter(
                 str(_value(r["withdrawal_reason"]) or "withdrew consent"),
             )
     if lock:
-        trials.lock(admin, "simulated trial complete")
+        _acknowledge_saes(members["medical_monitor"])
+        gaps = {
+            b.key: "simulated trial: its measurements are entered as values, without CRFs"
+            for b in prelock.open_blockers(admin, timezone.localdate())
+            if b.kind == "crf"
+        }
+        trials.lock(admin, "simulated trial complete", gaps)
         trials.unblind_statistician(admin, members["statistician"], "final analysis")
     return {
         "trial": trial.name,
@@ -356,6 +366,18 @@ def _enter(
         "list_sha256": digest,
         "locked": lock,
     }
+
+
+def _acknowledge_saes(monitor: Any) -> None:
+    """The medical monitor acknowledges every SAE of the simulated trial before the lock."""
+    from frailtrial.edc.models import SaeAlert
+    from frailtrial.edc.services import safety
+
+    alerts = SaeAlert.objects.filter(
+        adverse_event__participant__trial_id=monitor.trial_id, acknowledged_at__isnull=True
+    )
+    for ae_id in alerts.values_list("adverse_event_id", flat=True):
+        safety.acknowledge(monitor, ae_id, "simulated trial")
 
 
 def export_trial(

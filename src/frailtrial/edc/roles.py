@@ -21,3 +21,6 @@ SDV: tuple[str, ...] = ("monitor",)
 """Who marks a CRF as verified against source."""
 PHARMACY: tuple[str, ...] = ("unblinded_pharmacist",)
 """Who releases lots and prepares doses (unblinded)."""
+SAE_ACK: tuple[str, ...] = ("medical_monitor", "admin")
+"""Who acknowledges an SAE report for the sponsor (the admin acts for a sponsor without a
+medical monitor); they are notified of every SAE and of every overdue acknowledgement."""

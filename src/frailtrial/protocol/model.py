@@ -33,6 +33,7 @@ Role = Literal[
     "statistician",
     "monitor",
     "dsmb",
+    "medical_monitor",
     "participant",
 ]
 STAFF_ROLES: tuple[str, ...] = tuple(r for r in get_args(Role) if r != "participant")

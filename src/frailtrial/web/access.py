@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 
 from frailtrial.edc.errors import AccessDenied
 from frailtrial.edc.models import Membership
-from frailtrial.edc.roles import CLINICAL, ENTRY, OVERSIGHT, PHARMACY, ROLES, SDV
+from frailtrial.edc.roles import CLINICAL, ENTRY, OVERSIGHT, PHARMACY, ROLES, SAE_ACK, SDV
 
 ALL = ROLES
 
@@ -37,7 +37,10 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "infusion": CLINICAL,
     "emergency_unblind": ("investigator",),
     "ae_report": CLINICAL,
-    "safety": (*CLINICAL, *OVERSIGHT, "statistician", "dsmb"),
+    "safety": (*CLINICAL, *OVERSIGHT, "statistician", "dsmb", "medical_monitor"),
+    "sae_report": (*CLINICAL, *OVERSIGHT, "dsmb", "medical_monitor"),
+    "ae_follow_up": CLINICAL,
+    "sae_acknowledge": SAE_ACK,
     "pharmacy": PHARMACY,
     "queries": (*CLINICAL, *OVERSIGHT),
     "query_raise": OVERSIGHT,

@@ -15,14 +15,24 @@ from typing import Annotated, Any
 
 from django.db import DataError
 from django.http import FileResponse, HttpRequest, HttpResponse
-from ninja import NinjaAPI, Schema, Status
+from django.utils import timezone
+from ninja import NinjaAPI, Path, Schema, Status
 from ninja.security import HttpBearer
 from pydantic import AfterValidator, Field
 
 from frailtrial.edc.eligibility import ScreeningInput
 from frailtrial.edc.errors import AccessDenied, Conflict, TrialLocked
 from frailtrial.edc.models import Membership
-from frailtrial.edc.services import crf, participants, randomization, safety, screening, visits
+from frailtrial.edc.services import (
+    crf,
+    participants,
+    prelock,
+    randomization,
+    safety,
+    screening,
+    trials,
+    visits,
+)
 from frailtrial.edc.services.common import parse_date
 from frailtrial.errors import InputError
 from frailtrial.web import access, security
@@ -217,6 +227,10 @@ class AeIn(Schema):
     related: bool
     outcome: str
     seriousness: list[str] = Field(default_factory=list)
+    causality: str = Field("", description="not_related, unlikely, possible, probable, definite")
+    expectedness: str = Field("", description="expected or unexpected")
+    soc: str = Field("", max_length=200, description="System organ class (free-text coding).")
+    preferred_term: str = Field("", max_length=200, description="Preferred term (coded).")
 
 
 class AeOut(Schema):
@@ -241,6 +255,86 @@ def report_ae(request: HttpRequest, body: AeIn) -> Any:
             "sae_alert": ae.serious,
         },
     )
+
+
+ROW_ID = 2**63 - 1  # the largest id a database column holds
+AeId = Annotated[int, Path(ge=1, le=ROW_ID, description="The adverse event's id.")]
+
+
+class FollowUpIn(Schema):
+    on: TrialDate
+    text: str = Field(min_length=1, max_length=2000)
+    outcome: str
+    end_on: TrialDate | None = None
+
+
+class Created(Schema):
+    id: int
+
+
+@api.post("/adverse-events/{ae_id}/follow-ups", response={201: Created, **ERRORS})
+def ae_follow_up(request: HttpRequest, ae_id: AeId, body: FollowUpIn) -> Any:
+    """Add a follow-up to an adverse event; its outcome (and end date) carry onto the event."""
+    row = safety.follow_up(_member(request, "ae_follow_up"), ae_id, **dict(body))
+    return Status(201, {"id": row.pk})
+
+
+class AcknowledgeIn(Schema):
+    note: str = Field("", max_length=1000)
+
+
+class AcknowledgedOut(Schema):
+    acknowledged_at: dt.datetime
+    state: str
+
+
+@api.post("/adverse-events/{ae_id}/acknowledge", response={200: AcknowledgedOut, **ERRORS})
+def sae_acknowledge(request: HttpRequest, ae_id: AeId, body: AcknowledgeIn) -> Any:
+    """The medical monitor or sponsor acknowledges an SAE (in time or late)."""
+    alert = safety.acknowledge(_member(request, "sae_acknowledge"), ae_id, body.note)
+    return {
+        "acknowledged_at": alert.acknowledged_at,
+        "state": safety.sae_state(alert, alert.acknowledged_at),
+    }
+
+
+class ChecklistItem(Schema):
+    key: str
+    kind: str
+    text: str
+    accepted_reason: str | None
+
+
+@api.get("/lock/checklist", response={200: list[ChecklistItem], **ERRORS})
+def lock_checklist(request: HttpRequest, lock_date: TrialDate | None = None) -> Any:
+    """The pre-lock checklist: every item, with its reason when accepted."""
+    member = _member(request, "lock")
+    done = prelock.accepted(member)
+    items = prelock.blockers(member, lock_date or timezone.localdate())
+    return [
+        {
+            "key": b.key,
+            "kind": b.kind,
+            "text": b.text,
+            "accepted_reason": done[b.key].reason if b.key in done else None,
+        }
+        for b in items
+    ]
+
+
+class LockIn(Schema):
+    reason: str = Field(min_length=1, max_length=500)
+    accept: dict[str, str] = Field(
+        default_factory=dict, description="Checklist item key -> reason for accepting it."
+    )
+    lock_date: TrialDate | None = None
+
+
+@api.post("/lock", response={200: Done, **ERRORS})
+def lock(request: HttpRequest, body: LockIn) -> Any:
+    """Lock the database; 422 naming each checklist item not settled nor accepted."""
+    trials.lock(_member(request, "lock"), body.reason, body.accept, body.lock_date)
+    return {"ok": True}
 
 
 @api.get(

@@ -11,7 +11,6 @@ from typing import Any
 from django.db.models import QuerySet
 
 from frailtrial.edc.models import (
-    Crf,
     DataQuery,
     Membership,
     Participant,
@@ -19,6 +18,7 @@ from frailtrial.edc.models import (
     Screening,
     VisitOccurrence,
 )
+from frailtrial.edc.services import prelock
 from frailtrial.edc.services.common import protocol_of
 
 
@@ -46,27 +46,7 @@ def visits(member: Membership) -> QuerySet[VisitOccurrence]:
 
 def missing_crfs(member: Membership, limit: int = 200) -> list[dict[str, Any]]:
     """Instruments the protocol plans at attended visits that have no CRF yet."""
-    planned = {v.name: v.instruments for v in protocol_of(member.trial).visits}
-    attended = visits(member).filter(status="attended").order_by("occurred_on")
-    saved = set(
-        Crf.objects.filter(participant__in=participants(member)).values_list(
-            "participant_id", "visit", "instrument"
-        )
-    )
-    out = []
-    for v in attended:
-        for name in planned.get(v.visit, []):
-            if (v.participant_id, v.visit, name) not in saved:
-                out.append(
-                    {
-                        "participant": v.participant.participant_id,
-                        "visit": v.visit,
-                        "instrument": name,
-                    }
-                )
-                if len(out) >= limit:
-                    return out
-    return out
+    return prelock.crf_gaps(member.trial_id, member.site_id, limit)
 
 
 def open_sae_alerts(member: Membership) -> QuerySet[SaeAlert]:

@@ -7,7 +7,7 @@ from django.urls import URLPattern, URLResolver, include, path
 
 from frailtrial.web import static_files
 from frailtrial.web.api import api
-from frailtrial.web.views import auth, oversight, participants, pharmacy, screening
+from frailtrial.web.views import auth, oversight, participants, pharmacy, safety, screening
 
 PUBLIC = {"login", "logout", "choose", "static", "home"}
 
@@ -33,6 +33,10 @@ web_patterns: list[URLPattern | URLResolver] = [
         name="crf",
     ),
     path("safety/", oversight.safety_list, name="safety"),
+    path("safety/ae/<int:ae_id>/", safety.ae_report, name="ae_report"),
+    path("safety/ae/<int:ae_id>/follow-up/", safety.ae_follow_up, name="ae_follow_up"),
+    path("safety/ae/<int:ae_id>/assess/", safety.ae_assess, name="ae_assess"),
+    path("safety/ae/<int:ae_id>/acknowledge/", safety.sae_acknowledge, name="sae_acknowledge"),
     path("queries/", oversight.query_list, name="queries"),
     path("queries/raise/<int:crf_id>/", oversight.query_raise, name="query_raise"),
     path("queries/<int:query_id>/answer/", oversight.query_answer, name="query_answer"),

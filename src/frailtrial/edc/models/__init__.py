@@ -11,14 +11,22 @@ from frailtrial.edc.models.enrolment import (
     Screening,
 )
 from frailtrial.edc.models.notices import Notice
-from frailtrial.edc.models.oversight import DataQuery, SdvMark
+from frailtrial.edc.models.oversight import DataQuery, LockException, SdvMark
 from frailtrial.edc.models.product import Infusion, Lot, Preparation
-from frailtrial.edc.models.records import AdverseEvent, Crf, Measurement, SaeAlert, VisitOccurrence
+from frailtrial.edc.models.records import (
+    AdverseEvent,
+    AeFollowUp,
+    Crf,
+    Measurement,
+    SaeAlert,
+    VisitOccurrence,
+)
 from frailtrial.edc.models.trial import ROLES, Membership, Site, Trial
 
 __all__ = [
     "ROLES",
     "AdverseEvent",
+    "AeFollowUp",
     "Allocation",
     "AuditEntry",
     "AuditHead",
@@ -28,6 +36,7 @@ __all__ = [
     "EmergencyUnblinding",
     "Infusion",
     "ListEntry",
+    "LockException",
     "Lot",
     "Measurement",
     "Membership",

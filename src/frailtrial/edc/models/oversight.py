@@ -50,3 +50,19 @@ class SdvMark(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["crf_id", "crf_version"], name="sdv_unique"),
         ]
+
+
+class LockException(models.Model):
+    """A pre-lock checklist item accepted with a reason, so it no longer blocks the lock."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="+")
+    key = models.CharField(max_length=160)  # prelock.Blocker.key
+    text = models.TextField()  # what blocked, as the checklist said it
+    reason = models.TextField()
+    by = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "key"], name="lock_exception_unique"),
+        ]

@@ -16,6 +16,7 @@ class Lot(models.Model):
     product = models.CharField(max_length=200)
     is_placebo = models.BooleanField(default=False)
     cells_per_ml = models.FloatField(null=True, blank=True)
+    volume_ml = models.FloatField(null=True, blank=True)  # what the lot holds (None: untracked)
     tests = models.JSONField(default=dict)
     released = models.BooleanField()
     failures = models.JSONField(default=list)
@@ -42,7 +43,9 @@ class Preparation(models.Model):
     weight_kg = models.FloatField()
     cells = models.FloatField()
     cells_per_kg = models.FloatField()
-    volume_ml = models.FloatField()
+    volume_ml = models.FloatField()  # the protocol's fixed infusion volume (both arms)
+    draw_ml = models.FloatField(null=True, blank=True)  # drawn from the lot
+    diluent_ml = models.FloatField(null=True, blank=True)  # vehicle added up to volume_ml
     kit_code = models.CharField(max_length=40, unique=True)
     prepared_at = models.DateTimeField()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 
 from frailtrial.edc.models.enrolment import Participant
+from frailtrial.edc.models.trial import Membership
 
 VISIT_STATUS = ("scheduled", "attended", "missed", "withdrawn")
 
@@ -89,7 +90,25 @@ class AdverseEvent(models.Model):
     outcome = models.CharField(max_length=30)
     treatment_emergent = models.BooleanField()
     te_sae = models.BooleanField()
+    causality = models.CharField(max_length=20, blank=True, default="")  # safety.CAUSALITY
+    expectedness = models.CharField(max_length=12, blank=True, default="")  # safety.EXPECTEDNESS
+    soc = models.CharField(max_length=200, blank=True, default="")  # coded system organ class
+    preferred_term = models.CharField(max_length=200, blank=True, default="")  # coded term
     version = models.IntegerField(default=1)  # +1 per change: a stale edit is refused
+
+
+class AeFollowUp(models.Model):
+    """A follow-up of an adverse event: what is known on a date, and the outcome then."""
+
+    adverse_event = models.ForeignKey(
+        AdverseEvent, on_delete=models.PROTECT, related_name="follow_ups"
+    )
+    on = models.DateField()
+    text = models.TextField()
+    outcome = models.CharField(max_length=30)
+    end_on = models.DateField(null=True, blank=True)
+    by = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
 
 
 class SaeAlert(models.Model):
@@ -99,3 +118,8 @@ class SaeAlert(models.Model):
     raised_at = models.DateTimeField()
     due_by = models.DateTimeField()
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        Membership, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    acknowledgement = models.TextField(blank=True, default="")
+    escalated_at = models.DateTimeField(null=True, blank=True)  # overdue notice sent

@@ -44,9 +44,11 @@ CHECKED = (
     "crf",
     "measurement",
     "adverseevent",
+    "aefollowup",
     "saealert",
     "dataquery",
     "sdvmark",
+    "lockexception",
 )
 OMITTED = "..."  # an audited value left out of the snapshot (the trial's protocol text)
 UNAUDITED = {"listentry": {"used"}}  # set on allocation; checked against the allocations

@@ -13,6 +13,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Sum
+
 from frailtrial.edc.models import Infusion, Lot, Membership, Preparation
 from frailtrial.edc.roles import CLINICAL, PHARMACY
 from frailtrial.edc.services import audit, safety, visits
@@ -32,6 +34,7 @@ from frailtrial.edc.services.entry import (
     safe_id,
 )
 from frailtrial.errors import InputError
+from frailtrial.protocol import Protocol
 from frailtrial.protocol.model import DoseRule
 
 ENDOTOXIN_MAX_EU_ML = 0.5
@@ -77,11 +80,23 @@ def record_lot(
     tests: dict[str, Any],
     is_placebo: bool = False,
     cells_per_ml: float | None = None,
+    volume_ml: float | None = None,
 ) -> Lot:
-    """Record a lot's release tests; released only when every test passes."""
+    """Record a lot's release tests; released only when every test passes. A cell lot needs
+    its concentration (the draw volume is computed from it); ``volume_ml``, what the lot holds,
+    is optional (None: not tracked) and limits the doses drawn from it."""
     require(actor, PHARMACY, "lot release")
     if not lot_number.strip():
         raise InputError("a lot needs its lot number")
+    if is_placebo and cells_per_ml is not None:
+        raise InputError(f"lot {lot_number}: a placebo lot holds no cells (no cells per mL)")
+    if not is_placebo and (cells_per_ml is None or not 0 < cells_per_ml < 1e12):
+        raise InputError(
+            f"lot {lot_number}: a cell lot needs its concentration in cells per mL "
+            f"(above 0, below 1e12), got {cells_per_ml}"
+        )
+    if volume_ml is not None and not 0 < volume_ml <= 100_000:
+        raise InputError(f"lot {lot_number}: volume {volume_ml} mL is outside 0-100000 mL")
     safe_id(lot_number, "lot number")
     clean_text([product, tests], "lot")
     finite(tests, "lot tests")
@@ -95,6 +110,7 @@ def record_lot(
             product=product,
             is_placebo=is_placebo,
             cells_per_ml=cells_per_ml,
+            volume_ml=volume_ml,
             tests=tests,
             released=not failures,
             failures=failures,
@@ -103,6 +119,13 @@ def record_lot(
         )
         audit.created(actor, lot, blinded=True)
     return lot
+
+
+def infusion_volume(protocol: Protocol) -> float:
+    """The fixed volume of every bag, the same in every arm (blinding): the largest volume an
+    arm's dose rule sets, else ``DEFAULT_VOLUME_ML``."""
+    given = [a.dose.volume_ml for a in protocol.arms if a.dose.volume_ml]
+    return max(given) if given else DEFAULT_VOLUME_ML
 
 
 def dose_for(rule: DoseRule, weight_kg: float) -> tuple[float, float]:
@@ -116,6 +139,44 @@ def dose_for(rule: DoseRule, weight_kg: float) -> tuple[float, float]:
     return cells, cells / weight_kg
 
 
+@dataclass(frozen=True)
+class Volumes:
+    """One bag: drawn from the lot, vehicle added, and the total (the protocol's volume)."""
+
+    draw_ml: float
+    diluent_ml: float
+    total_ml: float
+
+
+def volumes(lot: Lot, cells: float, total_ml: float, used_ml: float, dose: str) -> Volumes:
+    """Draw ``cells`` from ``lot`` and make it up to ``total_ml`` with vehicle; a placebo bag
+    is ``total_ml`` of the placebo lot, so both arms look alike. InputError (naming the lot,
+    its concentration and volume, and the dose) when the lot cannot supply it: more
+    concentrate than the bag holds, or more than is left of the lot after ``used_ml``."""
+    if lot.is_placebo:
+        draw = total_ml
+    else:
+        draw = cells / float(lot.cells_per_ml or 0.0) if lot.cells_per_ml else float("inf")
+    left = None if lot.volume_ml is None else lot.volume_ml - used_ml
+    if draw > total_ml or (left is not None and draw > left):
+        conc = "placebo" if lot.is_placebo else f"{lot.cells_per_ml:.3g} cells/mL"
+        held = (
+            "volume not recorded"
+            if lot.volume_ml is None
+            else f"{left:g} of {lot.volume_ml:g} mL left"
+        )
+        limit = (
+            f"more than the {total_ml:g} mL infusion volume"
+            if draw > total_ml
+            else "more than is left of the lot"
+        )
+        raise InputError(
+            f"lot {lot.lot_number} ({conc}, {held}) cannot supply {dose}: "
+            f"it needs {draw:.4g} mL drawn, {limit}"
+        )
+    return Volumes(draw, total_ml - draw, total_ml)
+
+
 def prepare(
     actor: Membership,
     participant_id: str,
@@ -123,7 +184,8 @@ def prepare(
     lot_number: str,
     weight_kg: float,
 ) -> Preparation:
-    """The pharmacy prepares one infusion: lot checked, dose by the arm's rule, a kit code."""
+    """The pharmacy prepares one infusion: lot checked, dose by the arm's rule, the volume
+    drawn from the lot made up to the protocol's infusion volume, a kit code."""
     require(actor, PHARMACY, "dose preparation")
     if not 20 <= weight_kg <= 300:
         raise InputError(f"weight {weight_kg} kg is outside 20-300 kg")
@@ -147,6 +209,14 @@ def prepare(
         if Preparation.objects.filter(participant=p, dose_number=dose_number).exists():
             raise InputError(f"dose {dose_number} of {participant_id} is already prepared")
         cells, per_kg = dose_for(arm.dose, weight_kg)
+        used = Preparation.objects.filter(lot=lot).aggregate(v=Sum("draw_ml"))["v"] or 0.0
+        bag = volumes(
+            lot,
+            cells,
+            infusion_volume(protocol),
+            used,
+            f"dose {dose_number} of {participant_id} ({cells:.3g} cells)",
+        )
         prep = Preparation.objects.create(
             participant=p,
             dose_number=dose_number,
@@ -154,7 +224,9 @@ def prepare(
             weight_kg=weight_kg,
             cells=cells,
             cells_per_kg=per_kg,
-            volume_ml=arm.dose.volume_ml or DEFAULT_VOLUME_ML,
+            volume_ml=bag.total_ml,
+            draw_ml=bag.draw_ml,
+            diluent_ml=bag.diluent_ml,
             kit_code=f"KIT-{secrets.token_hex(4).upper()}",
             prepared_at=now(),
         )

@@ -1,4 +1,7 @@
-"""Adverse events: treatment-emergent and TE-SAE classification, SAE alerts for reporting."""
+"""Adverse events: treatment-emergent and TE-SAE classification, causality, expectedness and
+free-text coding (system organ class, preferred term: no licensed dictionary is shipped),
+follow-ups to resolution, and SAE alerts acknowledged by the medical monitor or sponsor within
+``SAE_REPORT_HOURS`` (notified on the dashboard and by e-mail; overdue ones escalated)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,15 @@ import datetime as dt
 from typing import Any
 
 from frailtrial.dataset.schema import OUTCOME, SEVERITY
-from frailtrial.edc.models import AdverseEvent, Membership, Participant, SaeAlert
+from frailtrial.edc.models import (
+    AdverseEvent,
+    AeFollowUp,
+    Membership,
+    Participant,
+    SaeAlert,
+    Trial,
+)
+from frailtrial.edc.roles import SAE_ACK
 from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import (
     CLINICAL,
@@ -24,6 +35,7 @@ from frailtrial.edc.services.entry import (
     event_date,
     not_before,
 )
+from frailtrial.edc.services.notify import notify
 from frailtrial.edc.services.visits import study_day
 from frailtrial.errors import InputError
 
@@ -36,6 +48,10 @@ SERIOUSNESS = (
     "important_medical_event",
 )
 SAE_REPORT_HOURS = 24
+CAUSALITY = ("not_related", "unlikely", "possible", "probable", "definite")
+RELATED = ("possible", "probable", "definite")  # causality that counts as related
+EXPECTEDNESS = ("expected", "unexpected")
+CODING_MAX = 200  # the coding fields' column size
 
 
 def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
@@ -80,8 +96,13 @@ def report(
     outcome: str,
     seriousness: list[str] | None = None,
     end_on: str | dt.date | None = None,
+    causality: str = "",
+    expectedness: str = "",
+    soc: str = "",
+    preferred_term: str = "",
 ) -> AdverseEvent:
-    """Report an adverse event; a serious one raises an alert for expedited reporting."""
+    """Report an adverse event; a serious one raises an alert for expedited reporting and
+    notifies the medical monitor and the sponsor."""
     require(actor, CLINICAL, "reporting an adverse event")
     if not term.strip() or not body_system.strip():
         raise InputError("an adverse event needs its term and body system")
@@ -89,6 +110,15 @@ def report(
     clean_text(body_system, "body system")
     _check_choice("severity", severity, SEVERITY)
     _check_choice("outcome", outcome, OUTCOME)
+    _check_assessment(
+        {
+            "causality": causality,
+            "expectedness": expectedness,
+            "soc": soc,
+            "preferred_term": preferred_term,
+        },
+        related,
+    )
     criteria = list(seriousness or [])
     for c in criteria:
         _check_choice("seriousness", c, SERIOUSNESS)
@@ -114,6 +144,10 @@ def report(
             outcome=outcome,
             treatment_emergent=te,
             te_sae=te_sae,
+            causality=causality,
+            expectedness=expectedness,
+            soc=soc,
+            preferred_term=preferred_term,
         )
         audit.created(actor, ae)
         if ae.serious:
@@ -124,7 +158,36 @@ def report(
                 due_by=raised + dt.timedelta(hours=SAE_REPORT_HOURS),
             )
             audit.created(actor, alert)
+            notify(
+                actor,
+                SAE_ACK,
+                "sae",
+                f"SAE reported for {p.participant_id}: {term} (onset {onset}); "
+                f"acknowledgement due by {alert.due_by:%Y-%m-%d %H:%M} UTC",
+                participant=p,
+                mail_note="Acknowledge it on the SAE report page of the EDC.",
+            )
     return ae
+
+
+def _check_assessment(values: dict[str, Any], related: bool | None) -> None:
+    """Causality and expectedness from their lists (or blank), coding fields as plain text of
+    at most ``CODING_MAX`` characters; a causality must agree with ``related`` when given."""
+    causality = values.get("causality", "")
+    if causality:
+        _check_choice("causality", causality, CAUSALITY)
+        if related is not None and related != (causality in RELATED):
+            raise InputError(
+                f"causality {causality!r} means related={causality in RELATED}, "
+                f"not related={related} (related: {', '.join(RELATED)})"
+            )
+    if values.get("expectedness"):
+        _check_choice("expectedness", values["expectedness"], EXPECTEDNESS)
+    for name in ("soc", "preferred_term"):
+        text = values.get(name, "")
+        if not isinstance(text, str) or len(text) > CODING_MAX:
+            raise InputError(f"{name} is text of at most {CODING_MAX} characters")
+        clean_text(text, name)
 
 
 def update(
@@ -137,7 +200,16 @@ def update(
     """Change an adverse event's outcome, end date, severity or relatedness, with a reason,
     made on its stored ``version`` (Conflict when someone changed it in between)."""
     require(actor, CLINICAL, "changing an adverse event")
-    allowed = {"outcome", "end_on", "severity", "related"}
+    allowed = {
+        "outcome",
+        "end_on",
+        "severity",
+        "related",
+        "causality",
+        "expectedness",
+        "soc",
+        "preferred_term",
+    }
     if not reason.strip():
         raise InputError("changing an adverse event needs a reason for change")
     clean_text(reason, "reason for change")
@@ -150,7 +222,10 @@ def update(
         _check_choice("outcome", changes["outcome"], OUTCOME)
     if "severity" in changes:
         _check_choice("severity", changes["severity"], SEVERITY)
+    _check_assessment(changes, changes.get("related"))
     values = dict(changes)
+    if values.get("causality"):
+        values["related"] = values["causality"] in RELATED
     if values.get("end_on"):
         values["end_on"] = event_date(values["end_on"], "end date")
     with write(actor):
@@ -168,6 +243,118 @@ def update(
             raise InputError(
                 f"adverse event {ae_id}: end date {end} is before its onset {ae.onset_on}"
             )
+        if "causality" not in values and ae.causality:
+            _check_assessment({"causality": ae.causality}, values.get("related"))
         check_version(ae, version, f"adverse event {ae_id}")
         audit.update(actor, ae, {**values, "version": ae.version + 1}, reason)
     return ae
+
+
+def _trial_ae(actor: Membership, ae_id: int) -> AdverseEvent:
+    """The actor's adverse event by id, locked for the change (site rules applied)."""
+    ae = (
+        AdverseEvent.objects.select_for_update(of=("self",))
+        .filter(pk=ae_id, participant__trial_id=actor.trial_id)
+        .select_related("participant")
+        .first()
+    )
+    if ae is None:
+        raise InputError(f"no adverse event {ae_id} in this trial")
+    require_site(actor, ae.participant.site_id, f"adverse event {ae_id}")
+    return ae
+
+
+def follow_up(
+    actor: Membership,
+    ae_id: int,
+    on: str | dt.date,
+    text: str,
+    outcome: str,
+    end_on: str | dt.date | None = None,
+) -> AeFollowUp:
+    """Record a follow-up of an adverse event and carry its outcome (and end date, when it
+    resolved) onto the event; both audited."""
+    require(actor, CLINICAL, "an adverse event follow-up")
+    if not text.strip():
+        raise InputError("a follow-up needs its text")
+    clean_text(text, "follow-up text")
+    _check_choice("outcome", outcome, OUTCOME)
+    day = event_date(on, "follow-up date")
+    end = event_date(end_on, "end date") if end_on else None
+    with write(actor):
+        ae = _trial_ae(actor, ae_id)
+        not_before(day, ae.onset_on, "follow-up date", "the onset")
+        if end is not None:
+            not_before(end, ae.onset_on, "end date", "the onset")
+            not_before(day, end, "follow-up date", "the end date")
+        row = AeFollowUp.objects.create(
+            adverse_event=ae, on=day, text=text, outcome=outcome, end_on=end, by=actor, at=now()
+        )
+        audit.created(actor, row)
+        changes: dict[str, Any] = {"outcome": outcome, "version": ae.version + 1}
+        if end is not None:
+            changes["end_on"] = end
+        audit.update(actor, ae, changes, f"follow-up {row.pk} of {day}")
+    return row
+
+
+def acknowledge(actor: Membership, ae_id: int, note: str = "") -> SaeAlert:
+    """The medical monitor (or the sponsor's admin) acknowledges an SAE report: time, who and
+    a note are kept; an acknowledgement after ``due_by`` is recorded as late."""
+    require(actor, SAE_ACK, "acknowledging an SAE")
+    clean_text(note, "acknowledgement note")
+    if len(note) > 1000:
+        raise InputError("an acknowledgement note has at most 1000 characters")
+    with write(actor):
+        ae = _trial_ae(actor, ae_id)
+        alert = SaeAlert.objects.select_for_update().filter(adverse_event=ae).first()
+        if alert is None:
+            raise InputError(f"adverse event {ae_id} is not serious: it has no SAE alert")
+        if alert.acknowledged_at is not None:
+            raise InputError(
+                f"the SAE of adverse event {ae_id} was acknowledged on "
+                f"{alert.acknowledged_at:%Y-%m-%d %H:%M} UTC"
+            )
+        audit.update(
+            actor,
+            alert,
+            {"acknowledged_at": now(), "acknowledged_by": actor, "acknowledgement": note},
+            "SAE acknowledged",
+        )
+    return alert
+
+
+def escalate_overdue(actor: Membership) -> int:
+    """Notify the medical monitor and the sponsor once of every SAE of the trial whose
+    acknowledgement is overdue; nothing on a locked trial. Returns how many were escalated."""
+    late = SaeAlert.objects.filter(
+        adverse_event__participant__trial_id=actor.trial_id,
+        acknowledged_at__isnull=True,
+        escalated_at__isnull=True,
+        due_by__lt=now(),
+    )
+    locked = Trial.objects.filter(pk=actor.trial_id).values_list("locked_at", flat=True)[0]
+    if locked is not None or not late.exists():
+        return 0
+    with write(actor):
+        alerts = list(late.select_for_update().select_related("adverse_event__participant"))
+        for alert in alerts:
+            ae = alert.adverse_event
+            audit.update(actor, alert, {"escalated_at": now()}, "SAE acknowledgement overdue")
+            notify(
+                actor,
+                SAE_ACK,
+                "sae_overdue",
+                f"SAE of {ae.participant.participant_id} ({ae.term}) not acknowledged: "
+                f"due {alert.due_by:%Y-%m-%d %H:%M} UTC, overdue",
+                participant=ae.participant,
+                mail_note="Acknowledge it on the SAE report page of the EDC.",
+            )
+    return len(alerts)
+
+
+def sae_state(alert: SaeAlert, at: dt.datetime) -> str:
+    """An alert's state at ``at``: acknowledged (in time or late), overdue or open."""
+    if alert.acknowledged_at is not None:
+        return "acknowledged" if alert.acknowledged_at <= alert.due_by else "acknowledged late"
+    return "overdue" if alert.due_by < at else "open"

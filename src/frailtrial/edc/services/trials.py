@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import secrets
@@ -9,10 +10,11 @@ import secrets
 import yaml
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from frailtrial.edc.errors import AccessDenied
 from frailtrial.edc.models import ROLES, Membership, Site, Trial
-from frailtrial.edc.services import audit
+from frailtrial.edc.services import audit, prelock
 from frailtrial.edc.services.anchor import write_anchor
 from frailtrial.edc.services.common import audited_snapshot, now, require, write
 from frailtrial.errors import InputError
@@ -118,12 +120,26 @@ def add_member(
     return member
 
 
-def lock(actor: Membership, reason: str) -> Trial:
-    """Lock the database: from now on every write service refuses."""
+def lock(
+    actor: Membership,
+    reason: str,
+    accept: dict[str, str] | None = None,
+    lock_date: dt.date | None = None,
+) -> Trial:
+    """Lock the database: from now on every write service refuses.
+
+    Refused (InputError, one line naming each item) while the pre-lock checklist
+    (``prelock``) has items not accepted; ``accept`` maps item keys to reasons, kept and
+    audited. ``lock_date`` (default today) is the date no trial date may lie after."""
     require(actor, ["admin"], "locking the database")
     if not reason.strip():
         raise InputError("locking needs a reason")
+    day = lock_date or timezone.localdate()
     with write(actor) as trial:
+        prelock.accept(actor, accept or {}, day)
+        blocking = prelock.open_blockers(actor, day)
+        if blocking:
+            raise InputError(prelock.refusal(blocking))
         old = audited_snapshot(trial)
         trial.locked_at, trial.lock_reason = now(), reason
         trial.save(update_fields=["locked_at", "lock_reason"])

@@ -10,15 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 
 from frailtrial.edc.errors import AccessDenied
 from frailtrial.edc.models import EmergencyUnblinding, Membership, Notice
 from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import (
-    audited_snapshot,
     now,
     participant,
     protocol_of,
@@ -26,6 +23,7 @@ from frailtrial.edc.services.common import (
     write,
 )
 from frailtrial.edc.services.entry import clean_text
+from frailtrial.edc.services.notify import notify
 from frailtrial.errors import InputError
 
 NOTIFIED_ROLES = ("dsmb", "admin")
@@ -39,32 +37,16 @@ def reason_visible_to(member: Membership) -> bool:
 
 
 def _notify(actor: Membership, kind: str, text: str, record: EmergencyUnblinding | None) -> None:
-    """A notice per notified role (inside the caller's transaction); e-mail after commit."""
-    at = now()
-    members = Membership.objects.filter(trial_id=actor.trial_id, role__in=NOTIFIED_ROLES)
-    emails = sorted({m.user.email for m in members.select_related("user") if m.user.email})
-    send = bool(getattr(settings, "FRAILTRIAL_EMAIL", False)) and bool(emails)
-    rows = Notice.objects.bulk_create(
-        [
-            Notice(
-                trial_id=actor.trial_id,
-                role=role,
-                kind=kind,
-                participant=record.participant if record else None,
-                unblinding=record,
-                text=text,
-                at=at,
-                emailed_to=emails if send else [],
-            )
-            for role in NOTIFIED_ROLES
-        ]
+    """Notices to the DSMB and the sponsor (inside the caller's transaction)."""
+    notify(
+        actor,
+        NOTIFIED_ROLES,
+        kind,
+        text,
+        participant=record.participant if record else None,
+        unblinding=record,
+        mail_note="The reason is shown on the dashboard to the DSMB and the sponsor.",
     )
-    # audited row by row (integrity.CHECKED): `audit verify` finds a deleted or edited notice
-    audit.record_many(actor, [("create", row, None, audited_snapshot(row)) for row in rows])
-    if send:
-        subject = f"[{actor.trial.name}] {kind.replace('_', ' ')}"
-        body = f"{text}\n\nThe reason is shown on the dashboard to the DSMB and the sponsor."
-        transaction.on_commit(lambda: send_mail(subject, body, None, emails))
 
 
 def _unblind(actor: Membership, participant_id: str, reason: str) -> str:

@@ -21,16 +21,19 @@ from frailtrial.edc.models import (
     Membership,
     Participant,
 )
-from frailtrial.edc.services import audit, oversight, trials, unblinding
+from frailtrial.edc.services import audit, oversight, prelock, safety, trials, unblinding
 from frailtrial.edc.services.common import participant, protocol_of, sees_arm
 from frailtrial.edc.services.exports.run import export
 from frailtrial.errors import InputError
 from frailtrial.web import access, overview
+from frailtrial.web.views.forms import TrialDateField
 
 
 @access.page("dashboard")
 def dashboard(request: HttpRequest, member: Membership) -> HttpResponse:
-    """Enrollment vs target, screening funnel, visits due and overdue, CRFs, queries, SAEs."""
+    """Enrollment vs target, screening funnel, visits due and overdue, CRFs, queries, SAEs
+    (an SAE not acknowledged in time is escalated once: notices and e-mail)."""
+    safety.escalate_overdue(member)
     return render(
         request,
         "web/dashboard.html",
@@ -38,6 +41,8 @@ def dashboard(request: HttpRequest, member: Membership) -> HttpResponse:
             "d": overview.dashboard(member, timezone.localdate()),
             "notices": unblinding.notices(member),
             "show_reason": unblinding.reason_visible_to(member),
+            "can_report": access.allowed(member, "sae_report"),
+            "now": timezone.now(),
         },
     )
 
@@ -45,14 +50,16 @@ def dashboard(request: HttpRequest, member: Membership) -> HttpResponse:
 @access.page("safety")
 def safety_list(request: HttpRequest, member: Membership) -> HttpResponse:
     """Adverse events of the actor's participants and the SAE alerts with their due times."""
+    safety.escalate_overdue(member)
     aes = AdverseEvent.objects.filter(participant__in=overview.participants(member))
+    now = timezone.now()
     return render(
         request,
         "web/safety.html",
         {
             "aes": aes.select_related("participant").order_by("-onset_on")[:500],
-            "alerts": overview.open_sae_alerts(member),
-            "now": timezone.now(),
+            "alerts": [(a, safety.sae_state(a, now)) for a in overview.open_sae_alerts(member)],
+            "can_report": access.allowed(member, "sae_report"),
         },
     )
 
@@ -215,33 +222,65 @@ class LockForm(forms.Form):
     reason = forms.CharField(max_length=500, label="Reason")
 
 
+class LockConfirmForm(LockForm):
+    lock_date = TrialDateField(label="Lock date (no trial date may lie after it)")
+    confirm = forms.BooleanField(
+        label="I have reviewed the pre-lock checklist; nothing can change after the lock"
+    )
+
+
+ACCEPT = "accept__"  # prefix of the checklist's reason fields (the item's key follows)
+
+
 @access.page("lock")
 def lock_page(request: HttpRequest, member: Membership) -> HttpResponse:
-    """Lock the database (nothing changes afterwards); then unblind the statistician."""
-    form = LockForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        reason = form.cleaned_data["reason"]
-        try:
-            if request.POST.get("action") == "lock":
-                trials.lock(member, reason)
-                messages.success(request, "Database locked.")
-            elif request.POST.get("action") == "unblind":
-                stat = (
-                    Membership.objects.filter(trial_id=member.trial_id, role="statistician")
-                    .order_by("pk")
-                    .first()
-                )
-                if stat is None:
-                    raise InputError("the trial has no statistician")
-                trials.unblind_statistician(member, stat, reason)
-                messages.success(request, "Statistician unblinded for the analysis.")
+    """Lock the database after a confirmation step showing the pre-lock checklist (each open
+    item settled or accepted with a reason); then unblind the statistician."""
+    today = timezone.localdate()
+    action = request.POST.get("action") if request.method == "POST" else None
+    form = LockConfirmForm(request.POST if action == "lock" else None, initial={"lock_date": today})
+    unblind_form = LockForm(request.POST if action == "unblind" else None)
+    reasons = {
+        k[len(ACCEPT) :]: v for k, v in request.POST.items() if k.startswith(ACCEPT) and v.strip()
+    }
+    lock_date = today
+    try:
+        if action == "lock" and form.is_valid():
+            lock_date = form.cleaned_data["lock_date"]
+            trials.lock(member, form.cleaned_data["reason"], reasons, lock_date)
+            messages.success(request, "Database locked.")
             return redirect("web:lock")
-        except InputError as exc:
-            messages.error(request, str(exc))
+        if action == "unblind" and unblind_form.is_valid():
+            stat = (
+                Membership.objects.filter(trial_id=member.trial_id, role="statistician")
+                .order_by("pk")
+                .first()
+            )
+            if stat is None:
+                raise InputError("the trial has no statistician")
+            trials.unblind_statistician(member, stat, unblind_form.cleaned_data["reason"])
+            messages.success(request, "Statistician unblinded for the analysis.")
+            return redirect("web:lock")
+    except InputError as exc:
+        messages.error(request, str(exc))
+    if action == "lock" and form.is_valid():
+        lock_date = form.cleaned_data["lock_date"]
     member.trial.refresh_from_db()
     stats = Membership.objects.filter(trial_id=member.trial_id, role="statistician")
+    done = prelock.accepted(member)
+    items = [] if member.trial.locked_at else prelock.blockers(member, lock_date)
+    checklist = [(b, done.get(b.key), f"{ACCEPT}{b.key}", reasons.get(b.key, "")) for b in items]
     return render(
-        request, "web/lock.html", {"form": form, "trial": member.trial, "statisticians": stats}
+        request,
+        "web/lock.html",
+        {
+            "form": form,
+            "unblind_form": unblind_form,
+            "trial": member.trial,
+            "statisticians": stats,
+            "checklist": checklist,
+            "open_items": sum(1 for _, accepted, _, _ in checklist if accepted is None),
+        },
     )
 
 

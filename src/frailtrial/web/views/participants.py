@@ -56,7 +56,17 @@ class AeForm(forms.Form):
     onset_on = TrialDateField(label="Onset date", initial=dt.date.today)
     end_on = TrialDateField(label="End date", required=False)
     severity = forms.ChoiceField(choices=[(s, s) for s in SEVERITY], label="Severity")
-    related = forms.BooleanField(label="Related to study product", required=False)
+    causality = forms.ChoiceField(
+        choices=[(c, c.replace("_", " ")) for c in safety.CAUSALITY],
+        label="Causality (relation to study product)",
+    )
+    expectedness = forms.ChoiceField(
+        choices=[("", "not assessed"), *[(e, e) for e in safety.EXPECTEDNESS]],
+        required=False,
+        label="Expectedness",
+    )
+    soc = forms.CharField(max_length=200, required=False, label="System organ class (coded)")
+    preferred_term = forms.CharField(max_length=200, required=False, label="Preferred term (coded)")
     outcome = forms.ChoiceField(choices=[(o, o) for o in OUTCOME], label="Outcome")
     seriousness = forms.MultipleChoiceField(
         choices=[(s, s.replace("_", " ")) for s in safety.SERIOUSNESS],
@@ -249,7 +259,8 @@ def ae_new(request: HttpRequest, member: Membership, pid: str) -> HttpResponse:
     form = AeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            ae = safety.report(member, pid, **form.cleaned_data)
+            d = form.cleaned_data
+            ae = safety.report(member, pid, related=d["causality"] in safety.RELATED, **d)
         except InputError as exc:
             form.add_error(None, str(exc))
         else:
@@ -258,6 +269,8 @@ def ae_new(request: HttpRequest, member: Membership, pid: str) -> HttpResponse:
                 "Adverse event saved"
                 + (": SAE alert raised for expedited reporting." if ae.serious else "."),
             )
+            if ae.serious:
+                return redirect("web:ae_report", ae_id=ae.pk)
             return redirect("web:participant", pid=pid)
     return render(request, "web/ae_form.html", {"p": p, "form": form})
 

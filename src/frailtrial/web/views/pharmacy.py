@@ -24,7 +24,12 @@ class LotForm(forms.Form):
     lot_number = forms.CharField(max_length=60, label="Lot number")
     product = forms.CharField(max_length=200, label="Product")
     is_placebo = forms.BooleanField(required=False, label="Placebo lot")
-    cells_per_ml = forms.FloatField(required=False, min_value=0, label="Cells per mL")
+    cells_per_ml = forms.FloatField(
+        required=False, min_value=0, label="Cells per mL", help_text="Cell lots only."
+    )
+    volume_ml = forms.FloatField(
+        required=False, min_value=0, label="Lot volume (mL)", help_text="Blank: not tracked."
+    )
     tested_on = TrialDateField(label="Tested on", initial=dt.date.today)
     sterility = forms.ChoiceField(choices=RESULT, label="Sterility")
     mycoplasma = forms.ChoiceField(choices=RESULT, label="Mycoplasma", required=False)
@@ -94,6 +99,7 @@ def pharmacy(request: HttpRequest, member: Membership) -> HttpResponse:
                     tests,
                     d["is_placebo"],
                     d["cells_per_ml"],
+                    d["volume_ml"],
                 )
                 if lot.released:
                     messages.success(request, f"Lot {lot.lot_number} released.")
@@ -112,7 +118,9 @@ def pharmacy(request: HttpRequest, member: Membership) -> HttpResponse:
                 messages.success(
                     request,
                     f"Dose {prep.dose_number} for {d['participant']}: {prep.cells:.3g} cells "
-                    f"({prep.cells_per_kg:.3g}/kg), {prep.volume_ml:g} mL, kit {prep.kit_code}.",
+                    f"({prep.cells_per_kg:.3g}/kg): draw {prep.draw_ml:.4g} mL of lot "
+                    f"{prep.lot.lot_number}, add {prep.diluent_ml:.4g} mL vehicle, "
+                    f"{prep.volume_ml:g} mL in the bag, kit {prep.kit_code}.",
                 )
                 return redirect("web:pharmacy")
     except InputError as exc:
@@ -136,5 +144,6 @@ def pharmacy(request: HttpRequest, member: Membership) -> HttpResponse:
             "arms": protocol.arms,
             "preps": preps[:500],
             "infused": infused,
+            "bag_ml": product.infusion_volume(protocol),
         },
     )

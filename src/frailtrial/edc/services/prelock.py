@@ -1,0 +1,205 @@
+"""The pre-lock checklist: what must be settled before the database is locked.
+
+The lock is refused while an SAE is not acknowledged, a data query is not closed, a planned
+CRF of a held visit is missing (or incomplete, by ``crf_gaps``), or a trial date lies after
+the lock date, unless each item is accepted with a reason (a ``LockException``, audited).
+The web confirmation step and ``frailtrial edc lock`` both call :func:`open_blockers`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Model
+
+from frailtrial.edc.models import (
+    AdverseEvent,
+    AeFollowUp,
+    Consent,
+    Crf,
+    DataQuery,
+    Infusion,
+    LockException,
+    Membership,
+    Participant,
+    SaeAlert,
+    Screening,
+    VisitOccurrence,
+)
+from frailtrial.edc.services import audit
+from frailtrial.edc.services.common import audited_snapshot, now, protocol_of
+from frailtrial.edc.services.entry import clean_text
+from frailtrial.errors import InputError
+
+REASON_MAX = 500
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """One checklist item: a stable key (to accept it by), its kind and what it is."""
+
+    key: str
+    kind: str  # sae, query, crf, date
+    text: str
+
+
+def crf_gaps(
+    trial_id: int, site_id: int | None = None, limit: int | None = None
+) -> list[dict[str, str]]:
+    """The planned CRFs of held visits that are missing: participant, visit, instrument.
+
+    The one place the checklist and the dashboard learn which forms are not done; a check of
+    incomplete forms belongs here too."""
+    trial_visits = VisitOccurrence.objects.filter(
+        participant__trial_id=trial_id, status="attended"
+    ).select_related("participant__trial")
+    saved_crfs = Crf.objects.filter(participant__trial_id=trial_id)
+    if site_id is not None:
+        trial_visits = trial_visits.filter(participant__site_id=site_id)
+        saved_crfs = saved_crfs.filter(participant__site_id=site_id)
+    attended = list(trial_visits.order_by("occurred_on", "pk"))
+    if not attended:
+        return []
+    planned = {v.name: v.instruments for v in protocol_of(attended[0].participant.trial).visits}
+    saved = set(saved_crfs.values_list("participant_id", "visit", "instrument"))
+    out = []
+    for v in attended:
+        for name in planned.get(v.visit, []):
+            if (v.participant_id, v.visit, name) not in saved:
+                out.append(
+                    {
+                        "participant": v.participant.participant_id,
+                        "visit": v.visit,
+                        "instrument": name,
+                    }
+                )
+                if limit is not None and len(out) >= limit:
+                    return out
+    return out
+
+
+# (model, date field, path from the row to its participant id or screening id, label)
+DATED: tuple[tuple[type[Model], str, str, str], ...] = (
+    (Screening, "screened_on", "screening_id", "screening"),
+    (Consent, "signed_on", "screening__screening_id", "consent"),
+    (Participant, "randomized_on", "participant_id", "randomization"),
+    (Participant, "withdrawn_on", "participant_id", "withdrawal"),
+    (Infusion, "given_on", "participant__participant_id", "infusion"),
+    (VisitOccurrence, "occurred_on", "participant__participant_id", "visit"),
+    (AdverseEvent, "onset_on", "participant__participant_id", "adverse event onset"),
+    (AdverseEvent, "end_on", "participant__participant_id", "adverse event end"),
+    (AeFollowUp, "on", "adverse_event__participant__participant_id", "adverse event follow-up"),
+)
+
+
+def _trial_filter(model: type[Model], trial_id: int) -> dict[str, Any]:
+    if model in (Screening, Participant):
+        return {"trial_id": trial_id}
+    if model is Consent:
+        return {"screening__trial_id": trial_id}
+    if model is AeFollowUp:
+        return {"adverse_event__participant__trial_id": trial_id}
+    return {"participant__trial_id": trial_id}
+
+
+def blockers(actor: Membership, lock_date: dt.date) -> list[Blocker]:
+    """Every checklist item of the actor's trial (accepted or not), in a fixed order."""
+    trial_id = actor.trial_id
+    found: list[Blocker] = []
+    alerts = SaeAlert.objects.filter(
+        adverse_event__participant__trial_id=trial_id, acknowledged_at__isnull=True
+    ).select_related("adverse_event__participant")
+    for a in alerts.order_by("pk"):
+        ae = a.adverse_event
+        found.append(
+            Blocker(
+                f"sae:{ae.pk}",
+                "sae",
+                f"SAE not acknowledged: {ae.participant.participant_id} {ae.term} "
+                f"(due {a.due_by:%Y-%m-%d %H:%M} UTC)",
+            )
+        )
+    queries = DataQuery.objects.filter(trial_id=trial_id).exclude(status="closed")
+    for q in queries.select_related("participant").order_by("pk"):
+        found.append(
+            Blocker(
+                f"query:{q.pk}",
+                "query",
+                f"query {q.pk} {q.status}: {q.participant.participant_id} {q.model} "
+                f"{q.object_id} field {q.field}",
+            )
+        )
+    for gap in crf_gaps(trial_id):
+        who = f"{gap['participant']}/{gap['visit']}/{gap['instrument']}"
+        found.append(Blocker(f"crf:{who}", "crf", f"CRF missing: {who}"))
+    for model, field, owner, label in DATED:
+        rows = model.objects.filter(
+            **_trial_filter(model, trial_id), **{f"{field}__gt": lock_date}
+        ).values_list("pk", field, owner)
+        for pk, day, who in rows.order_by("pk"):
+            found.append(
+                Blocker(
+                    f"date:{model._meta.model_name}:{pk}:{field}",
+                    "date",
+                    f"{label} of {who} dated {day}, after the lock date {lock_date}",
+                )
+            )
+    return found
+
+
+def accepted(actor: Membership) -> dict[str, LockException]:
+    """The checklist items of the trial accepted so far, by key."""
+    rows = LockException.objects.filter(trial_id=actor.trial_id).select_related("by__user")
+    return {row.key: row for row in rows}
+
+
+def accept(actor: Membership, items: dict[str, str], lock_date: dt.date) -> list[LockException]:
+    """Accept checklist items (key -> reason), each audited; call inside the lock's write
+    transaction. A key that is not on the checklist or a blank reason is refused."""
+    current = {b.key: b for b in blockers(actor, lock_date)}
+    done = accepted(actor)
+    new = []
+    for key, reason in items.items():
+        reason = reason.strip()
+        if key not in current:
+            raise InputError(f"{key!r} is not on the pre-lock checklist")
+        if not reason or len(reason) > REASON_MAX:
+            raise InputError(f"accepting {key} needs a reason of 1-{REASON_MAX} characters")
+        clean_text(reason, f"reason for accepting {key}")
+        if key not in done:
+            new.append((key, reason))
+    at = now()
+    rows = LockException.objects.bulk_create(
+        [
+            LockException(
+                trial_id=actor.trial_id,
+                key=key,
+                text=current[key].text,
+                reason=reason,
+                by=actor,
+                at=at,
+            )
+            for key, reason in new
+        ]
+    )
+    # audited row by row (integrity.CHECKED), each with its own reason
+    for row in rows:
+        audit.record(actor, "accept", row, None, audited_snapshot(row), row.reason)
+    return rows
+
+
+def open_blockers(actor: Membership, lock_date: dt.date) -> list[Blocker]:
+    """The checklist items not accepted: the lock is refused while any remains."""
+    done = accepted(actor)
+    return [b for b in blockers(actor, lock_date) if b.key not in done]
+
+
+def refusal(items: list[Blocker]) -> str:
+    """The one-line refusal naming what blocks the lock."""
+    listed = "; ".join(f"{b.key} ({b.text})" for b in items)
+    return (
+        f"lock refused: {len(items)} pre-lock checklist item(s) not settled nor accepted "
+        f"with a reason: {listed}"
+    )

@@ -1,0 +1,99 @@
+"""The AE/SAE pages, the SAE acknowledgement and the lock's confirmation step through the
+web app and the API (Django's test client)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from web_support import PASSWORD, trial_with_data, web_store
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    web_store(tmp_path_factory.mktemp("web-safety"))
+    t = trial_with_data()
+    from frailtrial.web.security import issue_token
+
+    t["tokens"] = {role: issue_token(m) for role, m in t["m"].items()}
+    return t
+
+
+def _page(t: dict[str, Any], role: str) -> Any:
+    from django.test import Client
+
+    c = Client()
+    r = c.post("/login/", {"username": t["m"][role].user.username, "password": PASSWORD})
+    assert r.status_code == 302
+    assert c.get("/choose/").status_code == 302  # one membership: chosen at once
+    return c
+
+
+def test_assessment_and_follow_up_by_the_site_only(world: dict[str, Any]) -> None:
+    from frailtrial.edc.models import AdverseEvent
+
+    ae = world["ae"]
+    url = f"/safety/ae/{ae.pk}/"
+    change = {
+        "causality": "possible",
+        "expectedness": "unexpected",
+        "soc": "Infections and infestations",
+        "preferred_term": "Pneumonia",
+        "reason": "coded at review",
+        "version": AdverseEvent.objects.get(pk=ae.pk).version,
+    }
+    assert _page(world, "monitor").post(url + "assess/", change).status_code == 403
+    r = _page(world, "investigator").post(url + "assess/", change, follow=True)
+    assert b"Assessment saved." in r.content
+    saved = AdverseEvent.objects.get(pk=ae.pk)
+    assert (saved.causality, saved.related, saved.preferred_term) == ("possible", True, "Pneumonia")
+    r = _page(world, "investigator").post(url + "assess/", change, follow=True)  # stale version
+    assert b"changed by" in r.content
+    follow = {"on": "2024-03-25", "text": "discharged", "outcome": "recovered"}
+    assert _page(world, "dsmb").post(url + "follow-up/", follow).status_code == 403
+    r = _page(world, "coordinator").post(url + "follow-up/", follow, follow=True)
+    assert b"Follow-up saved." in r.content and b"discharged" in r.content
+    assert _page(world, "coordinator").post(url + "acknowledge/", {}).status_code == 403
+
+
+def test_api_acknowledges_once_and_lock_answers_422_naming_the_items(
+    world: dict[str, Any],
+) -> None:
+    from django.test import Client
+
+    ae = world["ae"]
+
+    def call(role: str, path: str, body: Any = None) -> Any:
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {world['tokens'][role]}"}
+        if body is None:
+            return Client().get(path, **headers)
+        return Client().post(path, body, content_type="application/json", **headers)
+
+    r = call("admin", "/api/lock", {"reason": "final"})
+    assert r.status_code == 422 and r.json()["detail"].startswith("lock refused")
+    assert f"sae:{ae.pk}" in r.json()["detail"]
+    items = call("admin", "/api/lock/checklist").json()
+    assert {"key": f"sae:{ae.pk}", "kind": "sae"}.items() <= items[0].items()
+    r = call("medical_monitor", f"/api/adverse-events/{ae.pk}/acknowledge", {"note": "seen"})
+    assert r.status_code == 200 and r.json()["state"] == "acknowledged"
+    r = call("admin", f"/api/adverse-events/{ae.pk}/acknowledge", {"note": ""})
+    assert r.status_code == 422 and "was acknowledged on" in r.json()["detail"]
+    page = _page(world, "medical_monitor").get(f"/safety/ae/{ae.pk}/").content
+    assert b'id="sae-state" class="ok">acknowledged<' in page
+
+
+def test_the_lock_page_needs_the_confirmation(world: dict[str, Any]) -> None:
+    from frailtrial.edc.models import Trial
+
+    c = _page(world, "admin")
+    page = c.get("/lock/").content
+    assert b"Pre-lock checklist" in page and b"block the lock" in page
+    r = c.post("/lock/", {"action": "lock", "reason": "final", "lock_date": "2024-04-01"})
+    assert b"This field is required" in r.content  # the confirmation box
+    r = c.post(
+        "/lock/",
+        {"action": "lock", "reason": "final", "lock_date": "2024-04-01", "confirm": "on"},
+    )
+    assert b"lock refused" in r.content
+    assert Trial.objects.get(pk=world["trial"].pk).locked_at is None
