@@ -49,6 +49,7 @@ from frailtrial.stats.mmrm_df import (
     kenward_roger,
     residual_df,
     satterthwaite,
+    satterthwaite_from_gradient,
     satterthwaite_many,
 )
 from frailtrial.stats.model_options import covariance_structure, df_method, estimation_method
@@ -411,8 +412,14 @@ def _satterthwaite_df(
 ) -> Array:
     """Satterthwaite df (B, k) of contrasts with ``Phi l`` = ``phil`` (B, k, p) and variance
     ``var`` (B, k), from an exact-Hessian evaluation at each fit's ``theta``."""
+    reml = method == "reml"
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        ev = core.evaluate(structure.sigma(theta), batch, method == "reml", "exact")
+        sigma = structure.sigma(theta)
+        if batch.kron is not None:  # compiled, from the per-pattern sums
+            ev, msum = core.exact_with_variance_gradient(sigma, batch, reml, phil)
+            hess, grad = core.variance_chain_rule(structure, theta, ev, msum)
+            return satterthwaite_from_gradient(grad, hess, var)
+        ev = core.evaluate(sigma, batch, reml, "exact")
     _, hess, jac = core.theta_derivatives(structure, theta, ev)
     return satterthwaite_many(ev.z, jac, hess, phil, var)
 

@@ -768,3 +768,188 @@ def us_optimize(  # pragma: no cover - compiled
             step = 1.0
             for k in range(n_par):
                 trial[k] = th[k] + d[k]
+
+
+@njit(cache=True, nogil=True)
+def _trace_term(  # pragma: no cover - compiled
+    d: int, data: Any, wv: Array, a: Array, tw: Any, hess: Array
+) -> None:
+    """Add REML's ``-tr(A S_r A S_c)`` to the Hessian over the distinct entries r = (a, b)
+    of Sigma (``mmrm_core.trace_term``), from the per-pattern sums of a separable design:
+    ``S_r = Q_ab + Q_ba`` (``Q_aa`` on the diagonal) with ``Q_ab[i, j] = sum_k CC_k[ci_i,
+    ci_j] (W_k V)[a, vi_i] (W_k V)[b, vi_j]``; ``wv`` holds ``W_k V`` of the data set,
+    ``tw`` the scratch arrays of :func:`_trace_workspace`. The trace is the inner product
+    of ``A S_r`` with ``(A S_c)' = S_c A``."""
+    count, cc, ci, vi = data[1], data[2], data[6], data[7]
+    zrow, ccx, s_mat, m_mats, n_mats = tw
+    n_k = count.shape[1]
+    t = wv.shape[1]
+    p = ci.size
+    m = t * (t + 1) // 2
+    iu, ju = _pairs(t)
+    for k in range(n_k):  # the rows of W_k X_n / c_n and CC_k spread over the p columns
+        if count[d, k] == 0.0:
+            continue
+        for a_ in range(t):
+            for i in range(p):
+                zrow[k, a_, i] = wv[k, a_, vi[i]]
+        for i in range(p):
+            for j in range(p):
+                ccx[k, i, j] = cc[d, k, ci[i], ci[j]]
+    for r in range(m):
+        ia, ib = iu[r], ju[r]
+        for i in range(p):
+            for j in range(p):
+                s_mat[i, j] = 0.0
+        for k in range(n_k):
+            if count[d, k] == 0.0:
+                continue
+            for i in range(p):
+                wa = zrow[k, ia, i]
+                wb = zrow[k, ib, i]
+                if ia == ib:
+                    for j in range(p):
+                        s_mat[i, j] += ccx[k, i, j] * wa * zrow[k, ia, j]
+                else:
+                    for j in range(p):
+                        s_mat[i, j] += ccx[k, i, j] * (wa * zrow[k, ib, j] + wb * zrow[k, ia, j])
+        for i in range(p):  # A S_r, rows accumulated (contiguous inner loops)
+            for j in range(p):
+                m_mats[r, i, j] = 0.0
+            for q in range(p):
+                aiq = a[i, q]
+                for j in range(p):
+                    m_mats[r, i, j] += aiq * s_mat[q, j]
+        for i in range(p):  # (A S_r)' = S_r A
+            for j in range(p):
+                n_mats[r, i, j] = m_mats[r, j, i]
+    for r in range(m):
+        for c in range(r + 1):
+            acc = 0.0
+            for i in range(p):
+                for j in range(p):
+                    acc += m_mats[r, i, j] * n_mats[c, i, j]
+            hess[r, c] -= acc
+            if c != r:
+                hess[c, r] -= acc
+
+
+@njit(cache=True, nogil=True)
+def _trace_workspace(n_k: int, t: int, p: int) -> Any:  # pragma: no cover - compiled
+    """Scratch arrays of :func:`_trace_term`."""
+    m = t * (t + 1) // 2
+    return (
+        np.zeros((n_k, t, p)),  # zrow
+        np.zeros((n_k, p, p)),  # ccx
+        np.zeros((p, p)),  # s_mat
+        np.zeros((m, p, p)),  # A S_r
+        np.zeros((m, p, p)),  # S_r A
+    )
+
+
+@njit(cache=True, nogil=True)
+def kron_exact(  # pragma: no cover - compiled
+    idx: Array,
+    sigma: Array,
+    data: Any,
+    reml: bool,
+    phil: Array,
+    f: Array,
+    beta: Array,
+    a: Array,
+    grad: Array,
+    hess: Array,
+    vgrad: Array,
+) -> None:
+    """Satterthwaite's pieces for the data sets ``idx`` at ``sigma`` (one per entry of
+    ``idx``): criterion, beta, (X'WX)^-1, gradient and exact Hessian in Sigma (REML's
+    trace term included) as :func:`kron_evaluate`, and for each row ``u = Phi l`` of
+    ``phil`` (entries, k, p) the gradient in Sigma of its variance ``l' Phi l``,
+    ``sum_n (W X_n u)(W X_n u)' = sum_k (W_k V) U' CC_k U (W_k V)'`` (``U[ci_j, vi_j] =
+    u_j``), into ``vgrad`` (entries, k, T, T). NaN where the criterion is not finite."""
+    pattern_mask, count, cc, v, ci, vi = data[0], data[1], data[2], data[5], data[6], data[7]
+    n_k = pattern_mask.shape[1]
+    t = sigma.shape[1]
+    pc = cc.shape[2]
+    pv = v.shape[1]
+    p = ci.size
+    ws = _workspace(n_k, t, pc, pv, p)
+    wv = ws[1]
+    tw = _trace_workspace(n_k, t, p)
+    umat = np.zeros((pc, pv))
+    cu = np.zeros((pc, pv))
+    gk = np.zeros((pv, pv))
+    tv = np.zeros((t, pv))
+    for s in range(idx.size):
+        d = idx[s]
+        f[s] = _evaluate_one(d, sigma[s], data, reml, 2, ws, beta[s], a[s], grad[s], hess[s])
+        if not math.isfinite(f[s]):
+            grad[s, :, :] = np.nan
+            hess[s, :, :] = np.nan
+            vgrad[s, :, :, :] = np.nan
+            continue
+        if reml:
+            _trace_term(d, data, wv, a[s], tw, hess[s])
+        for q in range(phil.shape[1]):
+            for e in range(pc):
+                for g in range(pv):
+                    umat[e, g] = 0.0
+            for j in range(p):
+                umat[ci[j], vi[j]] = phil[s, q, j]
+            out = vgrad[s, q]
+            for i in range(t):
+                for j in range(t):
+                    out[i, j] = 0.0
+            for k in range(n_k):
+                if count[d, k] == 0.0:
+                    continue
+                _matmul(cc[d, k], umat, cu)
+                for e in range(pv):  # U' CC_k U
+                    for g in range(pv):
+                        acc = 0.0
+                        for c in range(pc):
+                            acc += umat[c, e] * cu[c, g]
+                        gk[e, g] = acc
+                _matmul(wv[k], gk, tv)
+                for i in range(t):
+                    for j in range(t):
+                        acc = 0.0
+                        for g in range(pv):
+                            acc += tv[i, g] * wv[k, j, g]
+                        out[i, j] += acc
+
+
+@njit(cache=True, nogil=True)
+def us_chain(  # pragma: no cover - compiled
+    theta: Array,
+    rows: Array,
+    cols: Array,
+    grad_sigma: Array,
+    hess_sigma: Array,
+    vgrad: Array,
+    grad: Array,
+    hess: Array,
+    vgrad_theta: Array,
+) -> None:
+    """The chain rule of :func:`_us_derivatives` for a stack of us fits: gradient and
+    Hessian of -2 log L in theta (B, P) and (B, P, P) from those in Sigma, and the
+    gradient in theta of each contrast's variance (B, k, P) from its gradient in Sigma
+    ``vgrad`` (B, k, T, T) (first derivatives only: ``tr(dSigma/dtheta_j M)``)."""
+    b, n_par = theta.shape
+    t = grad_sigma.shape[1]
+    m = hess_sigma.shape[1]
+    pair = _pair_index(t)
+    low = np.zeros((t, t))
+    js = np.zeros((n_par, t))
+    tmp = np.zeros((n_par, m))
+    for s in range(b):
+        _us_factor(theta[s], rows, cols, low)
+        _us_derivatives(
+            theta[s], rows, cols, low, grad_sigma[s], hess_sigma[s], True, pair, js, tmp,
+            grad[s], hess[s],
+        )  # fmt: skip
+        for q in range(vgrad.shape[1]):
+            _us_derivatives(
+                theta[s], rows, cols, low, vgrad[s, q], hess_sigma[s], False, pair, js, tmp,
+                vgrad_theta[s, q], hess[s],
+            )  # fmt: skip
