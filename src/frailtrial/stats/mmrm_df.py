@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from frailtrial.errors import InputError
-from frailtrial.stats.mmrm_core import batched_cholesky, inverse_from_cholesky, sym_pairs
+from frailtrial.stats.mmrm_core import batched_cholesky, sym_pairs
 
 Array = NDArray[Any]
 
@@ -93,13 +93,16 @@ def satterthwaite_from_gradient(grad: Array, hess: Array, var: Array) -> Array:
     variance in the covariance parameters."""
     usable = np.isfinite(hess).all(axis=(1, 2)) & np.isfinite(grad).all(axis=(1, 2))
     hess = np.where(usable[:, None, None], hess, np.eye(hess.shape[1]))
-    # H^-1 g by Cholesky where H is positive definite (a converged fit), else pinv
+    # g' H^-1 g = |L^-1 g|^2 by Cholesky where H is positive definite (a converged fit),
+    # else by pinv
     low, pd_ok = batched_cholesky(hess)
-    inv = inverse_from_cholesky(np.where(pd_ok[:, None, None], low, np.eye(hess.shape[1])))
+    denom = np.empty(grad.shape[:2])
+    if pd_ok.any():
+        half = np.linalg.solve(low[pd_ok], grad[pd_ok].transpose(0, 2, 1))
+        denom[pd_ok] = (half * half).sum(axis=1)
     if not pd_ok.all():
-        inv[~pd_ok] = np.linalg.pinv(hess[~pd_ok])
-    sol = np.matmul(inv[:, None], grad[..., None])[..., 0]
-    denom = (grad * sol).sum(axis=2)
+        sol = np.matmul(np.linalg.pinv(hess[~pd_ok])[:, None], grad[~pd_ok][..., None])[..., 0]
+        denom[~pd_ok] = (grad[~pd_ok] * sol).sum(axis=2)
     dfs = np.where(denom > 0, var**2 / np.maximum(denom, 1e-300), np.inf)
     return np.where(usable[:, None], dfs, np.nan)
 
