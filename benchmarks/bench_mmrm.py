@@ -179,8 +179,7 @@ def bench_single(repeat: int, r_repeat: int) -> None:
     )
     print(f"    peer {_nlme_peer(r_repeat)}")
     print(
-        f"    recorded, not run here: R mmrm 0.3.18 {R_MMRM_MS} "
-        f"(with Kenward-Roger {R_MMRM_KR_MS})"
+        f"    recorded, not run here: R mmrm 0.3.18 {R_MMRM_MS} (with Kenward-Roger {R_MMRM_KR_MS})"
     )
 
     bcva = pd.read_csv(REF / "bcva_data.csv")

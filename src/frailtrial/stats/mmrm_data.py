@@ -227,7 +227,7 @@ def build_frame(
     else:
         set_id = np.repeat(np.arange(len(datasets)), [len(d) for d in datasets])
         n_sets = len(datasets)
-        if n_sets == 1 or design.lhs is None and design.fast is not None:
+        if n_sets == 1 or (design.lhs is None and design.fast is not None):
             # the columns only (a data frame is needed for formulaic's transforms)
             big = first if n_sets == 1 else None
             cols = values0 if n_sets == 1 else {c: _stacked(datasets, c) for c in used}
@@ -481,9 +481,7 @@ def _data_variables(parsed: Any) -> tuple[frozenset[str], frozenset[str]]:
                     continue
                 called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
                 names |= {
-                    n.id
-                    for n in ast.walk(tree)
-                    if isinstance(n, ast.Name) and id(n) not in called
+                    n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in called
                 }
     return frozenset(parsed.required_variables), frozenset(names)
 

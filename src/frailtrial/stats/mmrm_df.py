@@ -91,7 +91,9 @@ def satterthwaite_many(z: Array, jac: Array, hess: Array, phil: Array, var: Arra
 def satterthwaite_from_gradient(grad: Array, hess: Array, var: Array) -> Array:
     """:func:`satterthwaite_many` from the gradient ``grad`` (B, k, P) of each contrast's
     variance in the covariance parameters."""
-    usable = np.isfinite(hess).all(axis=(1, 2)) & np.isfinite(grad).all(axis=(1, 2))
+    usable: NDArray[np.bool_] = np.asarray(
+        np.isfinite(hess).all(axis=(1, 2)) & np.isfinite(grad).all(axis=(1, 2))
+    )
     hess = np.where(usable[:, None, None], hess, np.eye(hess.shape[1]))
     # g' H^-1 g = |L^-1 g|^2 by Cholesky where H is positive definite (a converged fit),
     # else by pinv
