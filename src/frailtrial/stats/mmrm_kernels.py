@@ -775,75 +775,88 @@ def _trace_term(  # pragma: no cover - compiled
     d: int, data: Any, wv: Array, a: Array, tw: Any, hess: Array
 ) -> None:
     """Add REML's ``-tr(A S_r A S_c)`` to the Hessian over the distinct entries r = (a, b)
-    of Sigma (``mmrm_core.trace_term``), from the per-pattern sums of a separable design:
-    ``S_r = Q_ab + Q_ba`` (``Q_aa`` on the diagonal) with ``Q_ab[i, j] = sum_k CC_k[ci_i,
-    ci_j] (W_k V)[a, vi_i] (W_k V)[b, vi_j]``; ``wv`` holds ``W_k V`` of the data set,
-    ``tw`` the scratch arrays of :func:`_trace_workspace`. The trace is the inner product
-    of ``A S_r`` with ``(A S_c)' = S_c A``."""
+    of Sigma (``mmrm_core.trace_term``), from the per-pattern sums of a separable design.
+    ``S_r = Q_ab + Q_ba`` (``Q_aa`` on the diagonal), ``Q_ab = sum_k Y_ka CC_k Y_kb'`` with
+    ``Y_ka[i, e] = [ci_i = e] (W_k V)[a, vi_i]`` (p x Pc), so ``A S_r`` is a sum of
+    ``(A Y_ka CC_k) Y_kb'`` (``B_ka = A Y_ka CC_k`` formed once per pattern and visit) and
+    ``tr(A S_r A S_c)`` the inner product of ``A S_r`` with ``(A S_c)'``. ``wv`` holds
+    ``W_k V`` of the data set, ``tw`` the scratch arrays of :func:`_trace_workspace`."""
     count, cc, ci, vi = data[1], data[2], data[6], data[7]
-    zrow, ccx, s_mat, m_mats, n_mats = tw
+    zrow, bka, ay, m_mats, nt, acc = tw
     n_k = count.shape[1]
     t = wv.shape[1]
     p = ci.size
+    pc = cc.shape[2]
     m = t * (t + 1) // 2
     iu, ju = _pairs(t)
-    for k in range(n_k):  # the rows of W_k X_n / c_n and CC_k spread over the p columns
+    for k in range(n_k):
         if count[d, k] == 0.0:
             continue
         for a_ in range(t):
             for i in range(p):
                 zrow[k, a_, i] = wv[k, a_, vi[i]]
-        for i in range(p):
-            for j in range(p):
-                ccx[k, i, j] = cc[d, k, ci[i], ci[j]]
+            for i in range(p):
+                for e in range(pc):
+                    ay[i, e] = 0.0
+            for j in range(p):  # A Y_ka
+                e = ci[j]
+                zj = zrow[k, a_, j]
+                for i in range(p):
+                    ay[i, e] += a[i, j] * zj
+            for i in range(p):  # (A Y_ka) CC_k
+                for f in range(pc):
+                    s = 0.0
+                    for e in range(pc):
+                        s += ay[i, e] * cc[d, k, e, f]
+                    bka[k, a_, i, f] = s
     for r in range(m):
         ia, ib = iu[r], ju[r]
+        mr = m_mats[r]
         for i in range(p):
             for j in range(p):
-                s_mat[i, j] = 0.0
+                mr[i, j] = 0.0
         for k in range(n_k):
             if count[d, k] == 0.0:
                 continue
             for i in range(p):
-                wa = zrow[k, ia, i]
-                wb = zrow[k, ib, i]
-                if ia == ib:
-                    for j in range(p):
-                        s_mat[i, j] += ccx[k, i, j] * wa * zrow[k, ia, j]
-                else:
-                    for j in range(p):
-                        s_mat[i, j] += ccx[k, i, j] * (wa * zrow[k, ib, j] + wb * zrow[k, ia, j])
-        for i in range(p):  # A S_r, rows accumulated (contiguous inner loops)
-            for j in range(p):
-                m_mats[r, i, j] = 0.0
-            for q in range(p):
-                aiq = a[i, q]
                 for j in range(p):
-                    m_mats[r, i, j] += aiq * s_mat[q, j]
-        for i in range(p):  # (A S_r)' = S_r A
+                    if ia == ib:
+                        mr[i, j] += bka[k, ia, i, ci[j]] * zrow[k, ia, j]
+                    else:
+                        mr[i, j] += (
+                            bka[k, ia, i, ci[j]] * zrow[k, ib, j]
+                            + bka[k, ib, i, ci[j]] * zrow[k, ia, j]
+                        )
+        for i in range(p):
             for j in range(p):
-                n_mats[r, i, j] = m_mats[r, j, i]
-    for r in range(m):
+                nt[j, i, r] = mr[i, j]
+    for r in range(m):  # sums over (i, j) with the pairs c innermost (contiguous)
+        mr = m_mats[r]
         for c in range(r + 1):
-            acc = 0.0
-            for i in range(p):
-                for j in range(p):
-                    acc += m_mats[r, i, j] * n_mats[c, i, j]
-            hess[r, c] -= acc
+            acc[c] = 0.0
+        for i in range(p):
+            for j in range(p):
+                v = mr[i, j]
+                row = nt[i, j]
+                for c in range(r + 1):
+                    acc[c] += v * row[c]
+        for c in range(r + 1):
+            hess[r, c] -= acc[c]
             if c != r:
-                hess[c, r] -= acc
+                hess[c, r] -= acc[c]
 
 
 @njit(cache=True, nogil=True)
-def _trace_workspace(n_k: int, t: int, p: int) -> Any:  # pragma: no cover - compiled
+def _trace_workspace(n_k: int, t: int, p: int, pc: int) -> Any:  # pragma: no cover
     """Scratch arrays of :func:`_trace_term`."""
     m = t * (t + 1) // 2
     return (
-        np.zeros((n_k, t, p)),  # zrow
-        np.zeros((n_k, p, p)),  # ccx
-        np.zeros((p, p)),  # s_mat
+        np.zeros((n_k, t, p)),  # rows of W_k X / c spread over the p columns
+        np.zeros((n_k, t, p, pc)),  # B_ka
+        np.zeros((p, pc)),  # A Y_ka
         np.zeros((m, p, p)),  # A S_r
-        np.zeros((m, p, p)),  # S_r A
+        np.zeros((p, p, m)),  # (A S_r)' by pair, innermost
+        np.zeros(m),  # traces of one row
     )
 
 
@@ -875,7 +888,7 @@ def kron_exact(  # pragma: no cover - compiled
     p = ci.size
     ws = _workspace(n_k, t, pc, pv, p)
     wv = ws[1]
-    tw = _trace_workspace(n_k, t, p)
+    tw = _trace_workspace(n_k, t, p, pc)
     umat = np.zeros((pc, pv))
     cu = np.zeros((pc, pv))
     gk = np.zeros((pv, pv))
