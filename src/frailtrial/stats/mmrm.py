@@ -29,14 +29,14 @@ import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats as sps
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from frailtrial.errors import ConvergenceError, InputError
 from frailtrial.stats import mmrm_core as core
@@ -375,7 +375,7 @@ def estimate_many(fits: list[MmrmFit], contrasts: Array, df: str = "satterthwait
         theta = np.stack([f.theta for f in fits])
         chunks = np.array_split(np.arange(len(fits)), max(1, min(8, len(fits) // 64)))
         with (
-            threadpool_limits(limits=1, user_api="blas"),
+            _one_blas_thread(),
             ThreadPoolExecutor(min(os.cpu_count() or 1, len(chunks))) as pool,
         ):
             dfs = np.concatenate(
@@ -405,6 +405,19 @@ def estimate_many(fits: list[MmrmFit], contrasts: Array, df: str = "satterthwait
     out["ci_low"] = out["estimate"] - half
     out["ci_high"] = out["estimate"] + half
     return out
+
+
+@lru_cache(maxsize=1)
+def _blas_controller() -> ThreadpoolController:
+    """threadpoolctl's view of the loaded BLAS libraries, found once (finding them costs
+    milliseconds per call)."""
+    return ThreadpoolController()
+
+
+def _one_blas_thread() -> Any:
+    """Context limiting BLAS to one thread: batches of small matrices run in chunk threads,
+    which BLAS threads would only compete with."""
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def _satterthwaite_df(
@@ -468,7 +481,7 @@ def fit_many(
     cov, meth = _check_options(covariance, method)
     data = datasets if isinstance(datasets, pd.DataFrame) else list(datasets)
     # many small matrices: BLAS threads would only compete with the chunk threads
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _one_blas_thread():
         frame = build_frame(data, formula, subject, visit, dataset, strict=False)
         return _fit_frame(frame, cov, meth, max_iter)
 
