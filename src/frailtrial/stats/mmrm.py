@@ -523,6 +523,8 @@ def _fit_frame(frame: ModelFrame, cov: str, meth: str, max_iter: int) -> list[Mm
     with np.errstate(over="ignore", invalid="ignore"):  # degenerate data
         sigma = structure.sigma(sol.theta)
     grad_norm = np.linalg.norm(sol.grad, axis=1).tolist()
+    f, converged = sol.f.tolist(), sol.converged.tolist()  # Python scalars, converted at once
+    iterations, decrement = sol.iterations.tolist(), sol.decrement.tolist()
     return [
         MmrmFit(
             frame=frame,
@@ -533,11 +535,11 @@ def _fit_frame(frame: ModelFrame, cov: str, meth: str, max_iter: int) -> list[Mm
             beta=sol.beta[i],
             vcov=sol.a[i],
             sigma=sigma[i],
-            neg2loglik=float(sol.f[i]),
-            converged=bool(sol.converged[i]) and i not in frame.problems,
-            iterations=int(sol.iterations[i]),
+            neg2loglik=f[i],
+            converged=converged[i] and i not in frame.problems,
+            iterations=iterations[i],
             gradient_norm=grad_norm[i],
-            newton_decrement=float(sol.decrement[i]),
+            newton_decrement=decrement[i],
             reason=frame.problems.get(i, sol.reason[i]),
         )
         for i in range(frame.n_sets)
