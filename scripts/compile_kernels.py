@@ -3,8 +3,9 @@
 usage: python scripts/compile_kernels.py [STRUCTURE ...]   (default: us ar1)
 
 ``us`` compiles the compiled optimiser (what ``mmrm``/``fit_many`` run for an unstructured
-covariance: the demo and the protocols' primary models); ``ar1`` the evaluation kernel and
-the Newton step the other structures use. Several structures compile in parallel processes
+covariance: the demo and the protocols' primary models) and the Satterthwaite kernels of
+``estimate_many``; ``ar1`` the evaluation kernel and the Newton step the other structures
+use. Several structures compile in parallel processes
 (numba compiles on one core). The cache is per user and keyed by the kernels' source hash
 (``frailtrial.stats.kernel_cache``): a second checkout or a reinstall of the same source
 loads it instead of compiling; the test and benchmark workers load it too.
@@ -21,11 +22,12 @@ STRUCTURES = ("us", "ar1")
 
 
 def compile_for(covariance: str) -> float:
-    """Fit two tiny data sets with ``covariance`` (compiling what it runs); seconds taken."""
+    """Fit two tiny data sets with ``covariance`` (and, for us, test their contrasts),
+    compiling what that runs; seconds taken."""
     import numpy as np
     import pandas as pd
 
-    from frailtrial.stats.mmrm import fit_many
+    from frailtrial.stats.mmrm import estimate_many, fit_many
 
     rng = np.random.default_rng(0)
     n, visits = 8, ["V1", "V2", "V3"]
@@ -38,7 +40,9 @@ def compile_for(covariance: str) -> float:
         }
     )
     t0 = time.perf_counter()
-    fit_many([data, data], "y ~ arm*visit", "id", "visit", covariance=covariance)
+    fits = fit_many([data, data], "y ~ arm*visit", "id", "visit", covariance=covariance)
+    if covariance == "us":  # estimate_many's Satterthwaite kernels (one compile serves all)
+        estimate_many(fits, fits[0].treatment_contrast_matrix()[1])
     return time.perf_counter() - t0
 
 

@@ -202,3 +202,46 @@ def test_ols_start_from_the_per_pattern_sums_equals_the_per_subject_one(
 ) -> None:
     kron, plain = batches
     np.testing.assert_allclose(core.ols_sigma(kron), core.ols_sigma(plain), rtol=1e-10)
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_compiled_exact_hessian_and_variance_gradient_equal_the_per_subject_ones(
+    batches: tuple[core.Batch, core.Batch], reml: bool
+) -> None:
+    """Satterthwaite's pieces of estimate_many for separable designs (compiled, from the
+    per-pattern sums, REML's trace term included) against the per-subject numpy
+    evaluation: exact Hessian in Sigma, and the gradient in Sigma of l' Phi l,
+    sum_n (Z_n Phi l)(Z_n Phi l)'; then the chain rule to the us parameters."""
+    kron, plain = batches
+    rng = np.random.default_rng(12)
+    sigma = core.ols_sigma(plain) * rng.uniform(0.7, 1.3, (kron.n_sets, 1, 1))
+    want = core.evaluate(sigma, plain, reml, "exact")
+    phil = rng.standard_normal((kron.n_sets, 2, want.beta.shape[1]))
+    got, msum = core.exact_with_variance_gradient(sigma, kron, reml, phil)
+    np.testing.assert_allclose(got.f, want.f, rtol=1e-12)
+    assert got.hess_sigma is not None and want.hess_sigma is not None
+    scale = np.abs(want.hess_sigma).max()
+    np.testing.assert_allclose(got.hess_sigma, want.hess_sigma, rtol=0, atol=1e-10 * scale)
+    zl = np.einsum("bntp,bkp->bknt", want.z, phil)
+    wanted = np.einsum("bkna,bknc->bkac", zl, zl)
+    np.testing.assert_allclose(msum, wanted, rtol=0, atol=1e-10 * np.abs(wanted).max())
+    structure = Unstructured(kron.y.shape[2])
+    theta = structure.start(sigma)
+    hess, vgrad = core.variance_chain_rule(structure, theta, got, msum)  # compiled for us
+    _, hess_np, jac = core.theta_derivatives(structure, theta, got)
+    np.testing.assert_allclose(hess, hess_np, rtol=0, atol=1e-10 * np.abs(hess_np).max())
+    vgrad_np = np.einsum("bjac,bkac->bkj", jac, msum)
+    np.testing.assert_allclose(vgrad, vgrad_np, rtol=0, atol=1e-10 * np.abs(vgrad_np).max())
+
+
+def test_compiled_exact_evaluation_flags_a_sigma_it_cannot_evaluate(
+    batches: tuple[core.Batch, core.Batch],
+) -> None:
+    kron, plain = batches
+    sigma = core.ols_sigma(plain)[:3]
+    sigma[1] = -np.eye(sigma.shape[1])
+    got, msum = core.exact_with_variance_gradient(
+        sigma, kron.subset(np.arange(3)), True, np.ones((3, 1, kron.kron.ci.size))
+    )
+    assert np.isinf(got.f[1]) and np.isnan(got.hess_sigma[1]).all() and np.isnan(msum[1]).all()
+    assert np.isfinite(got.hess_sigma[[0, 2]]).all()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -429,8 +430,10 @@ class AnteDependence(_Correlation):
         ]
 
 
+@lru_cache(maxsize=64)
 def make_structure(name: str, n_visits: int) -> Structure:
-    """The structure called ``name`` over ``n_visits`` visits."""
+    """The structure called ``name`` over ``n_visits`` visits (one shared, immutable
+    instance per name and size)."""
     if name == "us":
         return Unstructured(n_visits)
     if name in ("cs", "csh"):

@@ -29,14 +29,14 @@ import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats as sps
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from frailtrial.errors import ConvergenceError, InputError
 from frailtrial.stats import (
@@ -57,6 +57,7 @@ from frailtrial.stats.mmrm_df import (
     kenward_roger,
     residual_df,
     satterthwaite,
+    satterthwaite_from_gradient,
     satterthwaite_many,
 )
 from frailtrial.stats.mmrm_sandwich import (
@@ -461,7 +462,7 @@ def estimate_many(fits: list[MmrmFit], contrasts: Array, df: str = "satterthwait
         theta = np.stack([f.theta for f in fits])
         chunks = np.array_split(np.arange(len(fits)), max(1, min(8, len(fits) // 64)))
         with (
-            threadpool_limits(limits=1, user_api="blas"),
+            _one_blas_thread(),
             ThreadPoolExecutor(min(os.cpu_count() or 1, len(chunks))) as pool,
         ):
             dfs = np.concatenate(
@@ -493,13 +494,32 @@ def estimate_many(fits: list[MmrmFit], contrasts: Array, df: str = "satterthwait
     return out
 
 
+@lru_cache(maxsize=1)
+def _blas_controller() -> ThreadpoolController:
+    """threadpoolctl's view of the loaded BLAS libraries, found once (finding them costs
+    milliseconds per call)."""
+    return ThreadpoolController()
+
+
+def _one_blas_thread() -> Any:
+    """Context limiting BLAS to one thread: batches of small matrices run in chunk threads,
+    which BLAS threads would only compete with."""
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
 def _satterthwaite_df(
     batch: core.Batch, structure: Structure, method: str, theta: Array, phil: Array, var: Array
 ) -> Array:
     """Satterthwaite df (B, k) of contrasts with ``Phi l`` = ``phil`` (B, k, p) and variance
     ``var`` (B, k), from an exact-Hessian evaluation at each fit's ``theta``."""
+    reml = method == "reml"
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        ev = core.evaluate(structure.sigma(theta), batch, method == "reml", "exact")
+        sigma = structure.sigma(theta)
+        if batch.kron is not None:  # compiled, from the per-pattern sums
+            ev, msum = core.exact_with_variance_gradient(sigma, batch, reml, phil)
+            hess, grad = core.variance_chain_rule(structure, theta, ev, msum)
+            return satterthwaite_from_gradient(grad, hess, var)
+        ev = core.evaluate(sigma, batch, reml, "exact")
     _, hess, jac = core.theta_derivatives(structure, theta, ev)
     return satterthwaite_many(ev.z, jac, hess, phil, var)
 
@@ -548,7 +568,7 @@ def fit_many(
     cov, meth = _check_options(covariance, method)
     data = datasets if isinstance(datasets, pd.DataFrame) else list(datasets)
     # many small matrices: BLAS threads would only compete with the chunk threads
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _one_blas_thread():
         frame = build_frame(data, formula, subject, visit, dataset, strict=False)
         return _fit_frame(frame, cov, meth, max_iter)
 
@@ -590,6 +610,8 @@ def _fit_frame(frame: ModelFrame, cov: str, meth: str, max_iter: int) -> list[Mm
     with np.errstate(over="ignore", invalid="ignore"):  # degenerate data
         sigma = structure.sigma(sol.theta)
     grad_norm = np.linalg.norm(sol.grad, axis=1).tolist()
+    f, converged = sol.f.tolist(), sol.converged.tolist()  # Python scalars, converted at once
+    iterations, decrement = sol.iterations.tolist(), sol.decrement.tolist()
     return [
         MmrmFit(
             frame=frame,
@@ -600,11 +622,11 @@ def _fit_frame(frame: ModelFrame, cov: str, meth: str, max_iter: int) -> list[Mm
             beta=sol.beta[i],
             vcov=sol.a[i],
             sigma=sigma[i],
-            neg2loglik=float(sol.f[i]),
-            converged=bool(sol.converged[i]) and i not in frame.problems,
-            iterations=int(sol.iterations[i]),
+            neg2loglik=f[i],
+            converged=converged[i] and i not in frame.problems,
+            iterations=iterations[i],
             gradient_norm=grad_norm[i],
-            newton_decrement=float(sol.decrement[i]),
+            newton_decrement=decrement[i],
             reason=frame.problems.get(i, sol.reason[i]),
         )
         for i in range(frame.n_sets)

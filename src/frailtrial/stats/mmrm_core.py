@@ -35,7 +35,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from frailtrial.stats.covariance import Structure, Unstructured
-from frailtrial.stats.mmrm_kernels import kron_evaluate, newton_directions, us_optimize
+from frailtrial.stats.mmrm_kernels import (
+    kron_evaluate,
+    kron_exact,
+    newton_directions,
+    us_chain,
+    us_optimize,
+)
 
 Array = NDArray[Any]
 LOG_2PI = float(np.log(2 * np.pi))
@@ -327,6 +333,53 @@ def _evaluate_kron(
         f, beta, a, grad, hess,
     )  # fmt: skip
     return _without_subjects(f, beta, a, grad if level else None, hess if level == 2 else None)
+
+
+def exact_with_variance_gradient(
+    sigma: Array, batch: Batch, reml: bool, phil: Array
+) -> tuple[Evaluation, Array]:
+    """:func:`evaluate` with ``"exact"`` derivatives for a separable design, by the compiled
+    kernel, and the gradient in Sigma of the variance ``l' Phi l`` of each contrast with
+    ``Phi l`` = ``phil`` (B, k, p): ``sum_n (W X_n Phi l)(W X_n Phi l)'`` (B, k, T, T), what
+    Satterthwaite's df need (NaN where the criterion is not finite)."""
+    kr = batch.kron
+    assert kr is not None, "a separable design is needed"
+    b, t = sigma.shape[0], sigma.shape[1]
+    p = kr.ci.size
+    m = t * (t + 1) // 2
+    f = np.empty(b)
+    beta = np.zeros((b, p))
+    a = np.zeros((b, p, p))
+    grad = np.zeros((b, t, t))
+    hess = np.zeros((b, m, m))
+    vgrad = np.zeros((b, phil.shape[1], t, t))
+    kron_exact(
+        np.arange(b), np.ascontiguousarray(sigma, dtype=float), kron_arrays(batch, kr), reml,
+        np.ascontiguousarray(phil, dtype=float), f, beta, a, grad, hess, vgrad,
+    )  # fmt: skip
+    return _without_subjects(f, beta, a, grad, hess), vgrad
+
+
+def variance_chain_rule(
+    structure: Structure, theta: Array, ev: Evaluation, msum: Array
+) -> tuple[Array, Array]:
+    """Exact Hessian of -2 log L in the structure's parameters (B, P, P) and the gradient
+    of each contrast's variance (B, k, P), from their derivatives in Sigma (``ev`` with
+    exact derivatives, ``msum`` of :func:`exact_with_variance_gradient`); compiled for us."""
+    assert ev.grad_sigma is not None and ev.hess_sigma is not None
+    if isinstance(structure, Unstructured):
+        b, n_par = theta.shape
+        grad = np.zeros((b, n_par))
+        hess = np.zeros((b, n_par, n_par))
+        vgrad = np.zeros((b, msum.shape[1], n_par))
+        rows, cols = structure.factor_index
+        us_chain(
+            np.ascontiguousarray(theta, dtype=float), rows, cols, ev.grad_sigma,
+            ev.hess_sigma, msum, grad, hess, vgrad,
+        )  # fmt: skip
+        return hess, vgrad
+    _, hess, jac = theta_derivatives(structure, theta, ev)
+    return hess, np.einsum("bjac,bkac->bkj", jac, msum)
 
 
 def _without_subjects(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -25,8 +26,14 @@ from scipy.linalg import qr
 
 from frailtrial.errors import InputError
 from frailtrial.stats.fit_results import LEVEL_COLUMN, r_name
-from frailtrial.stats.levels import is_factor, level_order, ordered_factor
-from frailtrial.stats.mmrm_core import Batch, make_batch, make_kron, normal_equations
+from frailtrial.stats.levels import is_factor, level_order, natural_order, ordered_factor
+from frailtrial.stats.mmrm_core import (
+    Batch,
+    batched_cholesky,
+    make_batch,
+    make_kron,
+    normal_equations,
+)
 
 Array = NDArray[Any]
 
@@ -61,6 +68,35 @@ def _check_columns(frame: pd.DataFrame, needed: list[str], where: str) -> None:
             f"{where}: unknown column(s) {', '.join(missing)}; "
             f"columns are: {', '.join(map(str, frame.columns))}"
         )
+
+
+def _stacked(datasets: list[pd.DataFrame], column: str) -> NDArray[Any]:
+    """The values of ``column`` of all data sets, one after the other."""
+    return np.concatenate([d[column].to_numpy() for d in datasets])
+
+
+@lru_cache(maxsize=64)
+def _parse(formula: str) -> tuple[str, tuple[frozenset[str], frozenset[str]]]:
+    """The outcome of a formula and the names it uses: formulaic's required variables,
+    and the other names inside its transforms (data columns among them are variables
+    too, see :func:`_data_variables`); memoised on the formula."""
+    try:
+        parsed = Formula(formula)
+    except Exception as exc:
+        raise InputError(f"cannot parse formula {formula!r}: {exc}") from exc
+    if not hasattr(parsed, "lhs") or len(parsed.lhs) != 1:
+        raise InputError(f"formula {formula!r} must have one outcome: 'Y ~ terms'")
+    return str(parsed.lhs[0]), _data_variables(parsed)
+
+
+def _levels_present(col: pd.Series, present: NDArray[np.bool_]) -> list[Any]:
+    """:func:`level_order` of ``col`` on the rows ``present`` (no missing values there)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy()[present]
+        seen = np.zeros(len(col.cat.categories), dtype=bool)
+        seen[codes[codes >= 0]] = True
+        return [c for c, s in zip(col.cat.categories, seen, strict=True) if s]
+    return natural_order(pd.unique(col.to_numpy()[present]).tolist())
 
 
 def _ordered(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -152,43 +188,45 @@ def build_frame(
         raise InputError("dataset= names a column of one long data frame, not of a list")
     if not datasets:
         raise InputError("no data sets given")
-    try:
-        parsed = Formula(formula)
-    except Exception as exc:
-        raise InputError(f"cannot parse formula {formula!r}: {exc}") from exc
-    if not hasattr(parsed, "lhs") or len(parsed.lhs) != 1:
-        raise InputError(f"formula {formula!r} must have one outcome: 'Y ~ terms'")
-    outcome = str(parsed.lhs[0])
+    outcome, names = _parse(formula)
     first = datasets[0]
-    variables = _data_variables(parsed, first.columns)
+    variables = sorted(names[0] | {n for n in names[1] if n in first.columns})
     needed = [*variables, subject, visit]
     for i, d in enumerate(datasets):
         _check_columns(d, needed, "data" if len(datasets) == 1 else f"data set {i}")
     used = list(dict.fromkeys(needed))
-    clean0 = first.loc[first[used].notna().all(axis=1), used].reset_index(drop=True)
-    if clean0.empty:
+    series0 = {c: first[c] for c in used}
+    values0 = {c: col.to_numpy() for c, col in series0.items()}
+    missing0 = {c: pd.isna(v) for c, v in values0.items()}
+    present0 = ~np.logical_or.reduce(list(missing0.values()))
+    if not present0.any():
         raise InputError("no complete observations (outcome and covariates all present)")
-    clean0 = _ordered(clean0, variables)
-    design = _design_spec(formula, clean0, variables)
+    design = _design_spec(formula, first, series0, present0, used, variables)
     spec, columns, factors, numeric_vars = (
         design.spec,
         design.columns,
         design.code_levels,
         design.numeric_vars,
     )
-    visits = level_order(first[visit])
+    visits = _levels_present(series0[visit], ~missing0[visit])
     if len(visits) < 2:
         raise InputError(f"visit column {visit} has fewer than 2 distinct visits")
 
     if long is not None:
         _check_columns(long, needed, "data")
         big, set_id, n_sets = long, set_codes, len(set_names)
+        cols = {c: big[c].to_numpy() for c in used}
     else:
         set_id = np.repeat(np.arange(len(datasets)), [len(d) for d in datasets])
-        big = first if len(datasets) == 1 else pd.concat(datasets, ignore_index=True)
         n_sets = len(datasets)
+        if n_sets == 1 or (design.lhs is None and design.fast is not None):
+            # the columns only (a data frame is needed for formulaic's transforms)
+            big = first if n_sets == 1 else None
+            cols = values0 if n_sets == 1 else {c: _stacked(datasets, c) for c in used}
+        else:
+            big = pd.concat(datasets, ignore_index=True)
+            cols = {c: big[c].to_numpy() for c in used}
     label = "data" if n_sets == 1 else "data sets"
-    cols = {c: big[c].to_numpy() for c in used}
     codes = {v: _codes(cols[v], factors.get(v, lv), v, label) for v, lv in design.factors.items()}
     vals = {v: _numbers(cols[v], v, label) for v in numeric_vars}
     y = _outcome(design, big, cols, used, label)
@@ -241,7 +279,7 @@ def build_frame(
             design.fast, visit, codes, vals, (set_id, local, vcodes), (b, n_max, t)
         )
     if factored is None:
-        x = _design(design, y.shape[0], codes, vals, label, lambda: big.iloc[rows][used])
+        x = _design(design, y.shape[0], codes, vals, label, lambda: _rows(big, rows, used))
         if not np.isfinite(x).all():
             j = int(np.flatnonzero(~np.isfinite(x).all(axis=0))[0])
             raise InputError(
@@ -308,19 +346,29 @@ class _DesignSpec:
 _SPECS: dict[tuple[Any, ...], _DesignSpec] = {}
 
 
-def _design_spec(formula: str, clean0: pd.DataFrame, variables: list[str]) -> _DesignSpec:
-    """formulaic's model spec for the first data set, memoised on the formula, the dtypes
-    and the levels of the non-numeric variables (all it depends on)."""
+def _design_spec(
+    formula: str,
+    first: pd.DataFrame,
+    series: dict[str, pd.Series],
+    present: NDArray[np.bool_],
+    used: list[str],
+    variables: list[str],
+) -> _DesignSpec:
+    """formulaic's model spec for the complete rows ``present`` of the first data set,
+    memoised on the formula, the dtypes and the levels of the non-numeric variables (all
+    it depends on: the factors are coded as Categoricals of their levels in
+    :func:`level_order`)."""
     key_parts: list[Any] = [formula]
     for v in variables:
-        col = clean0[v]
-        if isinstance(col.dtype, pd.CategoricalDtype):
-            key_parts.append((v, "category", tuple(col.cat.categories)))
+        col = series[v]
+        if is_factor(col):
+            key_parts.append((v, "category", tuple(_levels_present(col, present))))
         else:
             key_parts.append((v, str(col.dtype)))
     key = tuple(key_parts)
     if key in _SPECS:
         return _SPECS[key]
+    clean0 = _ordered(first.loc[present, used].reset_index(drop=True), variables)
     try:
         with np.errstate(all="ignore"):  # log(0) and the like: reported below, not warned
             mm = model_matrix(formula, clean0, na_action="raise")
@@ -406,10 +454,16 @@ def _design(
         raise InputError(f"cannot build the design for {label}: {exc}") from exc
 
 
-def _data_variables(parsed: Any, columns: pd.Index) -> list[str]:
-    """Data columns a formula uses: formulaic's required variables, plus the names inside
-    transforms it does not list (``poly(x, 2)``), function names left out."""
-    names = set(parsed.required_variables)
+def _rows(big: pd.DataFrame | None, rows: NDArray[np.int64], used: list[str]) -> pd.DataFrame:
+    assert big is not None, "formulaic's design needs the data frame"
+    return big.iloc[rows][used]
+
+
+def _data_variables(parsed: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """Names a formula uses: formulaic's required variables, and the names inside
+    transforms it does not list (``poly(x, 2)``), function names left out; the latter
+    are data columns where the data have such a column."""
+    names: set[str] = set()
     for part in (parsed.lhs, parsed.rhs):
         for term in part:
             for factor in term.factors:
@@ -419,11 +473,9 @@ def _data_variables(parsed: Any, columns: pd.Index) -> list[str]:
                     continue
                 called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
                 names |= {
-                    n.id
-                    for n in ast.walk(tree)
-                    if isinstance(n, ast.Name) and id(n) not in called and n.id in columns
+                    n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in called
                 }
-    return sorted(names)
+    return frozenset(parsed.required_variables), frozenset(names)
 
 
 def _variables_of(spec: Any, name: str) -> set[str]:
@@ -446,13 +498,18 @@ def _column_factors(spec: Any, factors: dict[str, list[Any]]) -> list[tuple[str,
 
 
 def _outcome(
-    design: _DesignSpec, big: pd.DataFrame, cols: dict[str, Array], used: list[str], label: str
+    design: _DesignSpec,
+    big: pd.DataFrame | None,
+    cols: dict[str, Array],
+    used: list[str],
+    label: str,
 ) -> Array:
     """The outcome of every row (NaN where a model variable is missing): the column, or
     its transformation (``log(FEV1)``), which must be finite where the data are."""
     outcome = str(design.outcome)
     if design.lhs is None:
         return _numbers(cols[outcome], outcome, label)
+    assert big is not None, "a transformed outcome needs the data frame"
     y = np.full(len(big), np.nan)
     present = big[used].notna().all(axis=1).to_numpy()
     try:
@@ -533,9 +590,17 @@ def _rank_problems(batch: Batch, columns: list[str]) -> dict[int, str]:
     xtx, _ = normal_equations(batch)
     scale = np.sqrt(np.clip(np.diagonal(xtx, axis1=1, axis2=2), 1e-300, None))
     corr = xtx / (scale[:, :, None] * scale[:, None, :])
-    vals = np.linalg.eigvalsh(corr)
+    # smallest eigenvalue below 1e-10 times the largest: a Cholesky factor of corr - 1e-10
+    # tr(corr) I (tr >= largest eigenvalue) rules it out; the eigenvalues only where not
+    trace = np.trace(corr, axis1=1, axis2=2)
+    shifted = corr - (1e-10 * trace)[:, None, None] * np.eye(corr.shape[1])
+    suspect = np.flatnonzero(~batched_cholesky(shifted)[1])
+    singular = np.zeros(b, dtype=bool)
+    if suspect.size:
+        vals = np.linalg.eigvalsh(corr[suspect])
+        singular[suspect] = ~(vals[:, 0] >= 1e-10 * vals[:, -1])
     out = {}
-    for s in np.flatnonzero(~(vals[:, 0] >= 1e-10 * vals[:, -1])):
+    for s in np.flatnonzero(singular):
         x = batch.subset(np.array([s])).x[0].reshape(-1, len(columns))
         x = x[np.abs(x).sum(axis=1) > 0]
         zero = [c for j, c in enumerate(columns) if not np.any(x[:, j])]

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from frailtrial.errors import InputError
-from frailtrial.stats.mmrm_core import batched_cholesky, inverse_from_cholesky, sym_pairs
+from frailtrial.stats.mmrm_core import batched_cholesky, sym_pairs
 
 Array = NDArray[Any]
 
@@ -85,15 +85,26 @@ def satterthwaite_many(z: Array, jac: Array, hess: Array, phil: Array, var: Arra
     wl = np.einsum("bntp,bkp->bknt", z, phil)  # Z_n Phi l
     msum = np.einsum("bkna,bknc->bkac", wl, wl)
     grad = np.einsum("bjac,bkac->bkj", jac, msum)  # d(l' Phi l)/dtheta
-    usable = np.isfinite(hess).all(axis=(1, 2)) & np.isfinite(grad).all(axis=(1, 2))
+    return satterthwaite_from_gradient(grad, hess, var)
+
+
+def satterthwaite_from_gradient(grad: Array, hess: Array, var: Array) -> Array:
+    """:func:`satterthwaite_many` from the gradient ``grad`` (B, k, P) of each contrast's
+    variance in the covariance parameters."""
+    usable: NDArray[np.bool_] = np.asarray(
+        np.isfinite(hess).all(axis=(1, 2)) & np.isfinite(grad).all(axis=(1, 2))
+    )
     hess = np.where(usable[:, None, None], hess, np.eye(hess.shape[1]))
-    # H^-1 g by Cholesky where H is positive definite (a converged fit), else pinv
+    # g' H^-1 g = |L^-1 g|^2 by Cholesky where H is positive definite (a converged fit),
+    # else by pinv
     low, pd_ok = batched_cholesky(hess)
-    inv = inverse_from_cholesky(np.where(pd_ok[:, None, None], low, np.eye(hess.shape[1])))
+    denom = np.empty(grad.shape[:2])
+    if pd_ok.any():
+        half = np.linalg.solve(low[pd_ok], grad[pd_ok].transpose(0, 2, 1))
+        denom[pd_ok] = (half * half).sum(axis=1)
     if not pd_ok.all():
-        inv[~pd_ok] = np.linalg.pinv(hess[~pd_ok])
-    sol = np.matmul(inv[:, None], grad[..., None])[..., 0]
-    denom = (grad * sol).sum(axis=2)
+        sol = np.matmul(np.linalg.pinv(hess[~pd_ok])[:, None], grad[~pd_ok][..., None])[..., 0]
+        denom[~pd_ok] = (grad[~pd_ok] * sol).sum(axis=2)
     dfs = np.where(denom > 0, var**2 / np.maximum(denom, 1e-300), np.inf)
     return np.where(usable[:, None], dfs, np.nan)
 
@@ -115,11 +126,19 @@ class KenwardRoger:
         ``lambda = m / (E* (m - 2))`` of its F statistic."""
         lmat = np.atleast_2d(contrast)
         q = lmat.shape[0]
-        m = lmat.T @ np.linalg.solve(lmat @ phi @ lmat.T, lmat)
-        mpv = np.einsum("ij,jk,hkl,lm->him", m, phi, self.p_mats, phi, optimize=True)
-        tr = np.einsum("hii->h", mpv)
-        a1 = float(tr @ self.cov_theta @ tr)
-        a2 = float(np.einsum("hj,hab,jba->", self.cov_theta, mpv, mpv, optimize=True))
+        if q == 1:  # M = l l' / v: tr(M Phi P_h Phi) = u' P_h u / v (u = Phi l), a2 = a1
+            u = phi @ lmat[0]
+            tr = np.matmul(self.p_mats, u) @ u / float(lmat[0] @ u)
+            a1 = a2 = float(tr @ self.cov_theta @ tr)
+        else:
+            m = lmat.T @ np.linalg.solve(lmat @ phi @ lmat.T, lmat)
+            mpv = np.matmul(m @ phi, np.matmul(self.p_mats, phi))  # M Phi P_h Phi
+            tr = np.trace(mpv, axis1=1, axis2=2)
+            a1 = float(tr @ self.cov_theta @ tr)
+            n_par = mpv.shape[0]
+            # a2 = sum_hj W_hj tr(MPV_h MPV_j)
+            prods = mpv.reshape(n_par, -1) @ mpv.transpose(0, 2, 1).reshape(n_par, -1).T
+            a2 = float((self.cov_theta * prods).sum())
         b = (a1 + 6 * a2) / (2 * q)
         g = ((q + 1) * a1 - (q + 4) * a2) / ((q + 2) * a2)
         denom = 3 * q + 2 * (1 - g)
@@ -148,10 +167,14 @@ def kenward_roger(
     phi = parts.phi
     # sum_kl W_kl Q_kl with Q_kl = sum_n (J_k Z_n)' W_n (J_l Z_n) = sum_n Z_n' A_n Z_n, where
     # A_n[a, d] = sum_bc W_n[b, c] K[b, c, a, d] and K = sum_kl W_kl J_k[b, a] J_l[c, d]
-    kmat = np.einsum("kl,kba,lcd->bcad", cov_theta, native_jac, native_jac, optimize=True)
+    n_par = native_jac.shape[0]
+    jflat = native_jac.reshape(n_par, t * t)
+    kmat = (jflat.T @ (cov_theta @ jflat)).reshape(t, t, t, t).transpose(0, 2, 1, 3)
     a_n = (parts.w.reshape(n, t * t) @ kmat.reshape(t * t, t * t)).reshape(n, t, t)
     inner = z.reshape(n * t, p).T @ (a_n @ z).reshape(n * t, p)
-    inner -= np.einsum("kl,kia,ab,lbj->ij", cov_theta, p_mats, phi, p_mats, optimize=True)
+    # sum_kl W_kl P_k Phi P_l
+    w_p = (cov_theta @ p_mats.reshape(n_par, p * p)).reshape(n_par, p, p)
+    inner -= np.matmul(np.matmul(p_mats, phi), w_p).sum(axis=0)
     if not linear and np.any(native_second):
         # sum_kl W_kl R_kl with R_kl = sum_n Z_n' d2Sigma/dphi_k dphi_l Z_n
         s2 = np.einsum("kl,klab->ab", cov_theta, native_second)

@@ -768,3 +768,201 @@ def us_optimize(  # pragma: no cover - compiled
             step = 1.0
             for k in range(n_par):
                 trial[k] = th[k] + d[k]
+
+
+@njit(cache=True, nogil=True)
+def _trace_term(  # pragma: no cover - compiled
+    d: int, data: Any, wv: Array, a: Array, tw: Any, hess: Array
+) -> None:
+    """Add REML's ``-tr(A S_r A S_c)`` to the Hessian over the distinct entries r = (a, b)
+    of Sigma (``mmrm_core.trace_term``), from the per-pattern sums of a separable design.
+    ``S_r = Q_ab + Q_ba`` (``Q_aa`` on the diagonal), ``Q_ab = sum_k Y_ka CC_k Y_kb'`` with
+    ``Y_ka[i, e] = [ci_i = e] (W_k V)[a, vi_i]`` (p x Pc), so ``A S_r`` is a sum of
+    ``(A Y_ka CC_k) Y_kb'`` (``B_ka = A Y_ka CC_k`` formed once per pattern and visit) and
+    ``tr(A S_r A S_c)`` the inner product of ``A S_r`` with ``(A S_c)'``. ``wv`` holds
+    ``W_k V`` of the data set, ``tw`` the scratch arrays of :func:`_trace_workspace`."""
+    count, cc, ci, vi = data[1], data[2], data[6], data[7]
+    zrow, bka, ay, m_mats, nt, acc = tw
+    n_k = count.shape[1]
+    t = wv.shape[1]
+    p = ci.size
+    pc = cc.shape[2]
+    m = t * (t + 1) // 2
+    iu, ju = _pairs(t)
+    for k in range(n_k):
+        if count[d, k] == 0.0:
+            continue
+        for a_ in range(t):
+            for i in range(p):
+                zrow[k, a_, i] = wv[k, a_, vi[i]]
+            for i in range(p):
+                for e in range(pc):
+                    ay[i, e] = 0.0
+            for j in range(p):  # A Y_ka
+                e = ci[j]
+                zj = zrow[k, a_, j]
+                for i in range(p):
+                    ay[i, e] += a[i, j] * zj
+            for i in range(p):  # (A Y_ka) CC_k
+                for f in range(pc):
+                    s = 0.0
+                    for e in range(pc):
+                        s += ay[i, e] * cc[d, k, e, f]
+                    bka[k, a_, i, f] = s
+    for r in range(m):
+        ia, ib = iu[r], ju[r]
+        mr = m_mats[r]
+        for i in range(p):
+            for j in range(p):
+                mr[i, j] = 0.0
+        for k in range(n_k):
+            if count[d, k] == 0.0:
+                continue
+            for i in range(p):
+                for j in range(p):
+                    if ia == ib:
+                        mr[i, j] += bka[k, ia, i, ci[j]] * zrow[k, ia, j]
+                    else:
+                        mr[i, j] += (
+                            bka[k, ia, i, ci[j]] * zrow[k, ib, j]
+                            + bka[k, ib, i, ci[j]] * zrow[k, ia, j]
+                        )
+        for i in range(p):
+            for j in range(p):
+                nt[j, i, r] = mr[i, j]
+    for r in range(m):  # sums over (i, j) with the pairs c innermost (contiguous)
+        mr = m_mats[r]
+        for c in range(r + 1):
+            acc[c] = 0.0
+        for i in range(p):
+            for j in range(p):
+                v = mr[i, j]
+                row = nt[i, j]
+                for c in range(r + 1):
+                    acc[c] += v * row[c]
+        for c in range(r + 1):
+            hess[r, c] -= acc[c]
+            if c != r:
+                hess[c, r] -= acc[c]
+
+
+@njit(cache=True, nogil=True)
+def _trace_workspace(n_k: int, t: int, p: int, pc: int) -> Any:  # pragma: no cover
+    """Scratch arrays of :func:`_trace_term`."""
+    m = t * (t + 1) // 2
+    return (
+        np.zeros((n_k, t, p)),  # rows of W_k X / c spread over the p columns
+        np.zeros((n_k, t, p, pc)),  # B_ka
+        np.zeros((p, pc)),  # A Y_ka
+        np.zeros((m, p, p)),  # A S_r
+        np.zeros((p, p, m)),  # (A S_r)' by pair, innermost
+        np.zeros(m),  # traces of one row
+    )
+
+
+@njit(cache=True, nogil=True)
+def kron_exact(  # pragma: no cover - compiled
+    idx: Array,
+    sigma: Array,
+    data: Any,
+    reml: bool,
+    phil: Array,
+    f: Array,
+    beta: Array,
+    a: Array,
+    grad: Array,
+    hess: Array,
+    vgrad: Array,
+) -> None:
+    """Satterthwaite's pieces for the data sets ``idx`` at ``sigma`` (one per entry of
+    ``idx``): criterion, beta, (X'WX)^-1, gradient and exact Hessian in Sigma (REML's
+    trace term included) as :func:`kron_evaluate`, and for each row ``u = Phi l`` of
+    ``phil`` (entries, k, p) the gradient in Sigma of its variance ``l' Phi l``,
+    ``sum_n (W X_n u)(W X_n u)' = sum_k (W_k V) U' CC_k U (W_k V)'`` (``U[ci_j, vi_j] =
+    u_j``), into ``vgrad`` (entries, k, T, T). NaN where the criterion is not finite."""
+    pattern_mask, count, cc, v, ci, vi = data[0], data[1], data[2], data[5], data[6], data[7]
+    n_k = pattern_mask.shape[1]
+    t = sigma.shape[1]
+    pc = cc.shape[2]
+    pv = v.shape[1]
+    p = ci.size
+    ws = _workspace(n_k, t, pc, pv, p)
+    wv = ws[1]
+    tw = _trace_workspace(n_k, t, p, pc)
+    umat = np.zeros((pc, pv))
+    cu = np.zeros((pc, pv))
+    gk = np.zeros((pv, pv))
+    tv = np.zeros((t, pv))
+    for s in range(idx.size):
+        d = idx[s]
+        f[s] = _evaluate_one(d, sigma[s], data, reml, 2, ws, beta[s], a[s], grad[s], hess[s])
+        if not math.isfinite(f[s]):
+            grad[s, :, :] = np.nan
+            hess[s, :, :] = np.nan
+            vgrad[s, :, :, :] = np.nan
+            continue
+        if reml:
+            _trace_term(d, data, wv, a[s], tw, hess[s])
+        for q in range(phil.shape[1]):
+            for e in range(pc):
+                for g in range(pv):
+                    umat[e, g] = 0.0
+            for j in range(p):
+                umat[ci[j], vi[j]] = phil[s, q, j]
+            out = vgrad[s, q]
+            for i in range(t):
+                for j in range(t):
+                    out[i, j] = 0.0
+            for k in range(n_k):
+                if count[d, k] == 0.0:
+                    continue
+                _matmul(cc[d, k], umat, cu)
+                for e in range(pv):  # U' CC_k U
+                    for g in range(pv):
+                        acc = 0.0
+                        for c in range(pc):
+                            acc += umat[c, e] * cu[c, g]
+                        gk[e, g] = acc
+                _matmul(wv[k], gk, tv)
+                for i in range(t):
+                    for j in range(t):
+                        acc = 0.0
+                        for g in range(pv):
+                            acc += tv[i, g] * wv[k, j, g]
+                        out[i, j] += acc
+
+
+@njit(cache=True, nogil=True)
+def us_chain(  # pragma: no cover - compiled
+    theta: Array,
+    rows: Array,
+    cols: Array,
+    grad_sigma: Array,
+    hess_sigma: Array,
+    vgrad: Array,
+    grad: Array,
+    hess: Array,
+    vgrad_theta: Array,
+) -> None:
+    """The chain rule of :func:`_us_derivatives` for a stack of us fits: gradient and
+    Hessian of -2 log L in theta (B, P) and (B, P, P) from those in Sigma, and the
+    gradient in theta of each contrast's variance (B, k, P) from its gradient in Sigma
+    ``vgrad`` (B, k, T, T) (first derivatives only: ``tr(dSigma/dtheta_j M)``)."""
+    b, n_par = theta.shape
+    t = grad_sigma.shape[1]
+    m = hess_sigma.shape[1]
+    pair = _pair_index(t)
+    low = np.zeros((t, t))
+    js = np.zeros((n_par, t))
+    tmp = np.zeros((n_par, m))
+    for s in range(b):
+        _us_factor(theta[s], rows, cols, low)
+        _us_derivatives(
+            theta[s], rows, cols, low, grad_sigma[s], hess_sigma[s], True, pair, js, tmp,
+            grad[s], hess[s],
+        )  # fmt: skip
+        for q in range(vgrad.shape[1]):
+            _us_derivatives(
+                theta[s], rows, cols, low, vgrad[s, q], hess_sigma[s], False, pair, js, tmp,
+                vgrad_theta[s, q], hess[s],
+            )  # fmt: skip
