@@ -41,7 +41,9 @@ def t(tmp_path: Path) -> dict[str, Any]:
 
 
 def _planned(t: dict[str, Any], visit: str) -> list[str]:
-    return next(v.instruments for v in t["protocol"].visits if v.name == visit)
+    from frailtrial.edc import collection
+
+    return [form.name for form in collection.forms_at(t["protocol"], visit)]
 
 
 def test_lock_is_refused_naming_every_item_until_settled_or_accepted(t: dict[str, Any]) -> None:
@@ -115,3 +117,19 @@ def test_cli_lock_exits_2_with_one_line_then_locks_with_accepted_items(
     assert code == 0 and "locked" in out, err
     code, out, _ = invoke(monkeypatch, capsys, "audit", "verify", "--db", db, "--json")
     assert code == 0 and json.loads(out)["ok"] is True
+
+
+def test_an_incomplete_crf_blocks_the_lock_with_its_empty_items(t: dict[str, Any]) -> None:
+    """A saved but partial form is not done: the checklist names it and its empty items."""
+    from frailtrial.edc.services import crf, prelock
+
+    coord, admin = t["m"]["coordinator"], t["m"]["admin"]
+    week1 = _planned(t, "week1")
+    partial = next(name for name in week1 if name != "tug")
+    crf.enter_crf(coord, t["pid"], "week1", partial, {})
+    items = {b.key: b.text for b in prelock.blockers(admin, dt.date(2030, 1, 1))}
+    key = f"crf:{t['pid']}/week1/{partial}"
+    assert items[key].startswith(f"CRF incomplete: {t['pid']}/week1/{partial} (empty: ")
+    crf.enter_crf(coord, t["pid"], "week1", "tug", {}, reason="cleared in error", version=1)
+    items = {b.key: b.text for b in prelock.blockers(admin, dt.date(2030, 1, 1))}
+    assert items[f"crf:{t['pid']}/week1/tug"].startswith("CRF incomplete:")  # was complete

@@ -55,6 +55,16 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     oversight.close_query(monitor, asked.pk)
     oversight.raise_query(monitor, saved.pk, "tug_s", "left open")
     oversight.mark_sdv(monitor, saved.pk)
+    from frailtrial.edc.models import Participant
+    from frailtrial.edc.services import corrections, logs
+
+    med = {"drug": "aspirin", "indication": "prevention", "started_on": "2020-01-01"}
+    entry = logs.add(coord, pid, "concomitant_medication", {**med, "ongoing": True})
+    fixed = {**med, "ongoing": True, "dose": "100 mg daily"}
+    corrections.correct(coord, "logrecord", entry.pk, {"answers": fixed}, "dose left out", 1)
+    corrections.correct(coord, "adverseevent", ae.pk, {"term": "Bacterial pneumonia"}, "coded", 2)
+    scr = Participant.objects.get(participant_id=pid).screening_id
+    corrections.correct(coord, "screening", scr, {"age": 70.0}, "transcription error", 1)
     from django.db import connections
 
     connections.close_all()
@@ -120,6 +130,8 @@ ATTACKS = {
         "UPDATE edc_participant SET emergency_unblinded = 0",
     ),
     "adverse event": ("edc_adverseevent", "outcome", "UPDATE edc_adverseevent SET outcome = 'x'"),
+    "log entry rewritten": ("edc_logrecord", "answers", "UPDATE edc_logrecord SET answers = '{}'"),
+    "corrected age put back": ("edc_participant", "age", "UPDATE edc_participant SET age = 65"),
     "query answer rewritten": (
         "web_dataquery",
         "answer",
@@ -139,7 +151,7 @@ ATTACKS = {
 WHERE = {
     "web_dataquery": {"answer": "status = 'closed'"},
     "edc_listentry": {"arm": "used = 0", "used": "used = 1"},
-    "edc_participant": {"emergency_unblinded": "emergency_unblinded = 1"},
+    "edc_participant": {"emergency_unblinded": "emergency_unblinded = 1", "age": "age = 70"},
 }
 
 

@@ -36,6 +36,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         raised_at=t["crf"].entered_at,
     )
     t["query"] = q
+    from frailtrial.edc.services import logs
+
+    t["log"] = logs.add(
+        t["m"]["coordinator"],
+        t["pid"],
+        "concomitant_medication",
+        {
+            "drug": "aspirin",
+            "indication": "prevention",
+            "started_on": "2020-01-01",
+            "ongoing": True,
+        },
+    )
     t["tokens"] = {role: issue_token(m) for role, m in t["m"].items()}
     return t
 
@@ -58,6 +71,10 @@ def _kwargs(t: dict[str, Any]) -> dict[str, Any]:
         "object_id": str(t["crf"].pk),
         "package": "web",
         "name": "site.css",
+        "record": "adverseevent",
+        "record_id": t["ae"].pk,
+        "form": "concomitant_medication",
+        "entry_id": t["log"].pk,
     }
 
 
@@ -185,6 +202,29 @@ def _api_calls(t: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] | None,
         ("get", "/api/lock/checklist", None, "lock"),
         ("post", "/api/lock", {"reason": "not yet: the checklist refuses"}, "lock"),
         ("get", "/api/export", None, "exports"),
+        (
+            "post",
+            "/api/corrections",
+            {
+                "record": "adverseevent",
+                "id": t["ae"].pk,
+                "changes": {"severity": "severe"},
+                "reason": "source document says severe",
+                "version": 1,
+            },
+            "correct",
+        ),
+        ("get", f"/api/audit/adverseevent/{t['ae'].pk}", None, "audit"),
+        (
+            "post",
+            "/api/logs",
+            {
+                "participant_id": t["pid"],
+                "form": "protocol_deviation",
+                "answers": {"occurred_on": "2024-03-12", "category": "visit_window"},
+            },
+            "log_enter",
+        ),
     ]
 
 

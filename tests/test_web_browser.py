@@ -14,6 +14,7 @@ import re
 import urllib.request
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -236,7 +237,7 @@ def test_whole_participant(server: dict[str, Any], browser: Any) -> None:
     coord.shot("08-crf-validation")
     page.get_by_label("Timed Up and Go (s)").fill("12.4")
     page.get_by_role("button", name="Save").click()
-    assert "tug saved" in coord.text()
+    assert "Timed Up and Go saved" in coord.text()
     assert page.locator("#scores").inner_text().count("12.4") >= 1
     coord.shot("09-crf-scores")
     page = coord.go(f"/participants/{pid}/visits/week1/crf/eq5d5l/")
@@ -250,7 +251,7 @@ def test_whole_participant(server: dict[str, Any], browser: Any) -> None:
     ]:
         page.get_by_label(label, exact=True).fill(value)
     page.get_by_role("button", name="Save").click()
-    assert "eq5d5l saved" in coord.text()
+    assert "EQ-5D-5L saved" in coord.text()
     page = coord.go(f"/participants/{pid}/ae/")
     page.get_by_label("Term", exact=True).fill("Pneumonia")
     page.get_by_label("Body system").fill("Infections and infestations")
@@ -376,3 +377,106 @@ def test_sae_acknowledged_in_time_and_lock_refused_then_accepted(
     admin.shot("17-locked")
     for s in (coord, monitor, admin):
         s.close()
+
+
+def test_collect_correct_and_complete(server: dict[str, Any], browser: Any) -> None:
+    """Cytokine and laboratory entry, an incomplete CRF shown as incomplete, a correction
+    with its field-level audit, and the participant table on a 390 px phone (issue 15)."""
+    from edc_support import CELL_TESTS, dose_first, enroll
+    from frailtrial.edc.services import visits
+
+    t = server["t"]
+
+    def setup() -> str:  # Django's ORM refuses to run in Playwright's event-loop thread
+        from django.db import connections
+
+        from frailtrial.edc.models import Lot
+        from frailtrial.edc.services import product
+
+        pharm = t["m"]["unblinded_pharmacist"]
+        if not Lot.objects.filter(trial=t["trial"], lot_number="C1").exists():  # dose_first's
+            product.record_lot(pharm, "C1", "cells", "2024-02-01", CELL_TESTS)
+            tests = {"sterility": "negative", "endotoxin_eu_ml": 0.05}
+            product.record_lot(pharm, "P1", "saline", "2024-02-01", tests, is_placebo=True)
+        got = enroll(t, "COL-001").participant_id
+        dose_first(t, got)
+        visits.attend(t["m"]["coordinator"], got, "baseline", dt.date(2024, 3, 4))
+        connections.close_all()
+        return got
+
+    with ThreadPoolExecutor(1) as pool:
+        pid = pool.submit(setup).result()
+
+    coord = Session(browser, server, "coordinator")
+    page = coord.go(f"/participants/{pid}/visits/baseline/crf/edta_plasma_cytokines/")
+    assert "Laboratory: IL-8, IL-17, IFN-γ, TNF-α" in coord.text()
+    page.get_by_label("Sample date").fill("2024-03-04")
+    for name, value in (("IL-8", "12.5"), ("IFN-γ", "3.1"), ("TNF-α", "7.25")):
+        page.get_by_label(f"{name}: Measured concentration (pg/mL)").fill(value)
+    for name in ("IL-8", "IL-17", "IFN-γ", "TNF-α"):
+        page.get_by_label(f"{name}: Assay lower limit of quantification (pg/mL)").fill("1")
+    page.get_by_label("IL-17: Laboratory reported the sample below the LLOQ").select_option("yes")
+    page.get_by_role("button", name="Save").click()
+    assert page.locator("#crf-state").inner_text() == "Complete"
+    scores = page.locator("#scores").inner_text()
+    assert "IL-17 below LLOQ" in scores and "0.5" in scores  # LLOQ/2 by the protocol's rule
+    coord.shot("21-cytokines-entered")
+
+    page = coord.go(f"/participants/{pid}/visits/baseline/crf/baseline_laboratory/")
+    page.get_by_label("Hemoglobin (g/L)").fill("128")
+    page.get_by_label("White blood cell count (10⁹/L)").fill("6.1")
+    page.get_by_role("button", name="Save").click()
+    assert page.locator("#crf-state").inner_text() == "Incomplete"
+    coord.shot("22-baseline-labs-incomplete")
+
+    page = coord.go(f"/participants/{pid}/visits/baseline/crf/sf36/")
+    page.locator("#id_item_1").fill("2")
+    page.locator("#id_item_3a").fill("1")
+    page.locator("#id_item_3b").fill("2")
+    page.get_by_role("button", name="Save").click()
+    assert page.locator("#crf-state").inner_text() == "Incomplete"
+    assert "Required items still empty (33)" in coord.text()
+    coord.shot("23-sf36-incomplete")
+    coord.go(f"/participants/{pid}/")
+    assert "SF-36 Health Survey (incomplete)" in coord.text()
+    coord.shot("24-participant-forms-state")
+
+    # a correction of the IL-8 value with its reason, then the field-level audit
+    page = coord.go(f"/participants/{pid}/visits/baseline/crf/edta_plasma_cytokines/")
+    page.get_by_label("IL-8: Measured concentration (pg/mL)").fill("13")
+    page.get_by_label("Reason for change").fill("transcription error, lab report says 13")
+    page.get_by_role("button", name="Save change").click()
+    page.get_by_role("link", name="Audit trail").click()
+    row = page.locator("#field-audit tr", has_text="answers.il8__value").last
+    cells = row.locator("td").all_inner_texts()
+    assert cells[5:] == ["12.5", "13.0", "transcription error, lab report says 13"], cells
+    assert t["m"]["coordinator"].user.username in cells[2]
+    coord.shot("25-field-level-audit")
+
+    # the visit date corrected from the participant page, audited with the reason
+    page = coord.go(f"/participants/{pid}/")
+    page.get_by_role("link", name="Correct the date of Baseline").click()
+    page.get_by_label("Visit date").fill("2024-03-03")
+    page.get_by_label("Reason for the correction").fill("visit was on the 3rd")
+    page.get_by_role("button", name="Save correction").click()
+    row = page.locator("#field-audit tr", has_text="occurred_on").last
+    assert row.locator("td").all_inner_texts()[5:] == [
+        "2024-03-04",
+        "2024-03-03",
+        "visit was on the 3rd",
+    ]
+    coord.shot("26-visit-correction-audit")
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844})
+    mobile = phone.new_page()
+    mobile.goto(server["base"] + "/login/")
+    mobile.get_by_label("User name").fill(t["m"]["coordinator"].user.username)
+    mobile.get_by_label("Password").fill(server["password"])
+    mobile.get_by_role("button", name="Log in").click()
+    mobile.goto(server["base"] + "/participants/")
+    width = mobile.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, width
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    mobile.screenshot(path=str(ARTIFACTS / "27-participants-phone.png"), full_page=True)
+    phone.close()
+    coord.close()

@@ -146,6 +146,24 @@ def _categorical(
     return rows
 
 
+NOT_COLLECTED = "not collected"
+
+
+def _not_collected(col: pd.Series) -> bool:
+    """Whether no participant has a value: the characteristic was not collected, which the
+    table says in words (a count of 0 would read as "nobody has it")."""
+    text = col.astype(str).str.strip().str.lower()
+    return bool((col.isna() | text.isin({"", "nan", "none", "<na>"})).all())
+
+
+def _not_collected_row(arms: list[str], protocol: Protocol) -> dict[str, object]:
+    row: dict[str, object] = {"level": "", "summary": "not_collected"}
+    row |= {a: NOT_COLLECTED for a in arms} | {f"{a}_n": 0 for a in arms}
+    for a in protocol.active_arms:
+        row |= _test_cols(a.name, Comparison("", math.nan, ""), math.nan)
+    return row
+
+
 def table1(participants: pd.DataFrame, itt: pd.Series, protocol: Protocol) -> Table1:
     """Table 1 of the ITT population (``itt``: arm by participant_id)."""
     p = participants.assign(_line=participants.index).set_index("participant_id").loc[itt.index]
@@ -159,6 +177,9 @@ def table1(participants: pd.DataFrame, itt: pd.Series, protocol: Protocol) -> Ta
             "label": c.label,
             "unit": c.unit or "",
         }
+        if _not_collected(col):
+            out.append(base | _not_collected_row(arms, protocol))
+            continue
         if c.kind in ("continuous", "ordinal"):
             values = pd.to_numeric(col, errors="coerce")
             by_arm = {a: values[itt == a].dropna().to_numpy(float) for a in arms}

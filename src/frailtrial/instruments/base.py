@@ -7,6 +7,7 @@ the CLI read ranges from one place, and implements ``score`` with its own missin
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 import importlib
 import math
@@ -18,7 +19,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from frailtrial.errors import InputError
 
-ItemKind = Literal["integer", "number", "time", "choice", "boolean"]
+ItemKind = Literal["integer", "number", "time", "choice", "boolean", "text", "date"]
+TEXT_MAX = 500  # characters of a free-text item
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -39,6 +41,10 @@ class Item:
         """Human-readable description of the allowed values, for error messages and help."""
         if self.kind == "time":
             return "a clock time HH:MM"
+        if self.kind == "text":
+            return f"text of up to {TEXT_MAX} characters"
+        if self.kind == "date":
+            return "a date YYYY-MM-DD"
         if self.kind == "boolean":
             return "true or false"
         if self.kind == "choice":
@@ -71,6 +77,10 @@ class Item:
         """Whether a non-missing value is allowed (the message is built only on rejection)."""
         if self.kind == "time":
             return isinstance(value, str) and _TIME.match(value) is not None
+        if self.kind == "text":
+            return isinstance(value, str) and 0 < len(value.strip()) <= TEXT_MAX
+        if self.kind == "date":
+            return isinstance(value, str) and _is_date(value)
         if self.kind == "boolean":
             return isinstance(value, bool)
         if self.kind == "choice":
@@ -88,6 +98,23 @@ class Item:
 
 def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
+
+
+def missing_items(instrument: Instrument, answers: Mapping[str, Any]) -> list[str]:
+    """The items a complete form of ``instrument`` needs that ``answers`` leaves empty, in
+    form order. An instrument states its own rule with ``required_items(answers)`` (e.g. a
+    timed test needs its time unless "unable" is ticked); without one every item is needed."""
+    rule = getattr(instrument, "required_items", None)
+    needed = set(rule(answers)) if rule is not None else {i.id for i in instrument.items}
+    return [i.id for i in instrument.items if i.id in needed and answers.get(i.id) is None]
 
 
 def validate_answers(

@@ -73,6 +73,13 @@ class Grip:
     def items(self) -> Sequence[Item]:
         return ITEMS
 
+    def required_items(self, answers: Mapping[str, Any]) -> tuple[str, ...]:
+        """Sex, the dominant hand and at least the first trial of the hand reported."""
+        hand = answers.get("dominant_hand")
+        if self.hand == "either":
+            return ("sex", "right_1", "left_1")
+        return ("sex", "dominant_hand", *((f"{hand}_1",) if hand in HANDS else ()))
+
     def score(self, answers: Mapping[str, Any]) -> GripResult:
         """Best trials and flags; missing values follow the module's rule."""
         a = validate_answers(self.name, ITEMS, answers)

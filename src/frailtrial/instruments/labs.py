@@ -159,6 +159,10 @@ class EGFR:
     def items(self) -> Sequence[Item]:
         return EGFR_ITEMS
 
+    def required_items(self, answers: Mapping[str, Any]) -> tuple[str, ...]:
+        """Creatinine, age and sex (the unit defaults to the option's)."""
+        return ("creatinine", "age", "sex")
+
     def score(self, answers: Mapping[str, Any]) -> EGFRResult:
         """eGFR; missing when creatinine, age or sex is missing."""
         a = validate_answers(self.name, EGFR_ITEMS, answers)
@@ -212,6 +216,10 @@ class Cytokine:
     @property
     def items(self) -> Sequence[Item]:
         return CYTOKINE_ITEMS
+
+    def required_items(self, answers: Mapping[str, Any]) -> tuple[str, ...]:
+        """The value and the assay's LLOQ; a sample flagged below the LLOQ needs no value."""
+        return ("lloq",) if answers.get("below_lloq") is True else ("value", "lloq")
 
     def score(self, answers: Mapping[str, Any]) -> CytokineResult:
         """Flag and substitute; without an LLOQ only the laboratory's flag is known."""

@@ -43,6 +43,10 @@ class STS5:
     def items(self) -> Sequence[Item]:
         return ITEMS
 
+    def required_items(self, answers: Mapping[str, Any]) -> tuple[str, ...]:
+        """A complete form has the time, unless the participant was unable."""
+        return () if answers.get("unable") is True else ("time_s",)
+
     def score(self, answers: Mapping[str, Any]) -> STS5Result:
         """Seconds and the two published flags."""
         a = validate_answers(self.name, ITEMS, answers)

@@ -42,6 +42,10 @@ class TUG:
     def items(self) -> Sequence[Item]:
         return ITEMS
 
+    def required_items(self, answers: Mapping[str, Any]) -> tuple[str, ...]:
+        """A complete form has the time, unless the participant was unable."""
+        return () if answers.get("unable") is True else ("tug_s",)
+
     def score(self, answers: Mapping[str, Any]) -> TUGResult:
         """Seconds and fall-risk flag."""
         a = validate_answers(self.name, ITEMS, answers)

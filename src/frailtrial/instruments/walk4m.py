@@ -55,6 +55,10 @@ class Walk4m:
     def items(self) -> Sequence[Item]:
         return ITEMS
 
+    def required_items(self, answers: Mapping[str, Any]) -> tuple[str, ...]:
+        """A complete form has the first trial (a second is optional)."""
+        return ("time_1_s",)
+
     def score(self, answers: Mapping[str, Any]) -> WalkResult:
         """Gait speed from the chosen trial time; missing when no trial is recorded."""
         a = validate_answers(self.name, ITEMS, answers)

@@ -20,11 +20,15 @@ from ninja import NinjaAPI, Path, Schema, Status
 from ninja.security import HttpBearer
 from pydantic import AfterValidator, Field
 
+from frailtrial.edc import collection
 from frailtrial.edc.eligibility import ScreeningInput
 from frailtrial.edc.errors import AccessDenied, Conflict, TrialLocked
 from frailtrial.edc.models import Membership
 from frailtrial.edc.services import (
+    completeness,
+    corrections,
     crf,
+    logs,
     participants,
     prelock,
     randomization,
@@ -33,7 +37,7 @@ from frailtrial.edc.services import (
     trials,
     visits,
 )
-from frailtrial.edc.services.common import parse_date
+from frailtrial.edc.services.common import parse_date, protocol_of
 from frailtrial.errors import InputError
 from frailtrial.web import access, security
 from frailtrial.web.views.oversight import export_zip
@@ -208,13 +212,102 @@ class CrfOut(Schema):
     id: int
     version: int
     scores: dict[str, Any]
+    complete: bool = Field(description="Whether every required item of the form is answered.")
+    missing_items: list[str] = Field(description="The required items still empty.")
 
 
 @api.post("/crfs", response={201: CrfOut, **ERRORS})
 def enter_crf(request: HttpRequest, body: CrfIn) -> Any:
-    """Save a CRF's answers; returns the scores. A second save needs a reason for change."""
-    saved = crf.enter_crf(_member(request, "crf_enter"), **dict(body))
-    return Status(201, {"id": saved.pk, "version": saved.version, "scores": saved.scores})
+    """Save a CRF's answers; returns the scores and whether the form is complete (a partial
+    form is saved, and stays on the missing-forms list). A second save needs a reason."""
+    member = _member(request, "crf_enter")
+    saved = crf.enter_crf(member, **dict(body))
+    gaps = completeness.crf_missing(protocol_of(member.trial), saved)
+    return Status(
+        201,
+        {
+            "id": saved.pk,
+            "version": saved.version,
+            "scores": saved.scores,
+            "complete": not gaps,
+            "missing_items": gaps,
+        },
+    )
+
+
+class LogIn(Schema):
+    participant_id: str = Field(min_length=1, max_length=40)
+    form: str = Field(description="concomitant_medication, protocol_deviation or end_of_study")
+    answers: dict[str, Any]
+
+
+class LogOut(Schema):
+    id: int
+    version: int
+    complete: bool
+    missing_items: list[str]
+
+
+@api.post("/logs", response={201: LogOut, **ERRORS})
+def add_log(request: HttpRequest, body: LogIn) -> Any:
+    """Add a concomitant medication, protocol deviation or the end of study to a
+    participant's log; says which required items are still empty."""
+    member = _member(request, "log_enter")
+    entry = logs.add(member, body.participant_id, body.form, body.answers)
+    gaps = collection.missing(
+        protocol_of(member.trial), collection.LOG_FORMS[entry.form], entry.answers
+    )
+    return Status(
+        201,
+        {"id": entry.pk, "version": entry.version, "complete": not gaps, "missing_items": gaps},
+    )
+
+
+class CorrectionIn(Schema):
+    record: str = Field(
+        description="screening, consent, visitoccurrence, infusion, adverseevent, crf or logrecord"
+    )
+    id: int
+    changes: dict[str, Any] = Field(description="Field -> corrected value (crf: answers).")
+    reason: str = Field(min_length=1, max_length=500)
+    version: int | None = Field(None, ge=1, description="The record version you read.")
+
+
+class CorrectionOut(Schema):
+    record: str
+    id: int
+    version: int
+    changed: list[str]
+
+
+@api.post("/corrections", response={200: CorrectionOut, **ERRORS})
+def correct(request: HttpRequest, body: CorrectionIn) -> Any:
+    """Correct fields of a record with a reason, on the version read (else 409); audited."""
+    done = corrections.correct(
+        _member(request, "correct"), body.record, body.id, body.changes, body.reason, body.version
+    )
+    return asdict(done)
+
+
+class FieldChangeOut(Schema):
+    seq: int
+    at: str
+    actor: str
+    role: str
+    action: str
+    field: str
+    old: Any
+    new: Any
+    reason: str
+
+
+@api.get("/audit/{record}/{record_id}", response={200: list[FieldChangeOut], **ERRORS})
+def audit_trail(request: HttpRequest, record: str, record_id: str) -> Any:
+    """A record's changes field by field: old -> new, who, when, why (arms hidden when
+    blinded)."""
+    return [
+        asdict(c) for c in corrections.record_changes(_member(request, "audit"), record, record_id)
+    ]
 
 
 class AeIn(Schema):

@@ -18,8 +18,8 @@ from frailtrial.edc.models import (
     Screening,
     VisitOccurrence,
 )
-from frailtrial.edc.services import prelock
 from frailtrial.edc.services.common import protocol_of
+from frailtrial.edc.services.completeness import completeness
 
 
 def participants(member: Membership) -> QuerySet[Participant]:
@@ -44,11 +44,6 @@ def visits(member: Membership) -> QuerySet[VisitOccurrence]:
     return found.select_related("participant")
 
 
-def missing_crfs(member: Membership, limit: int = 200) -> list[dict[str, Any]]:
-    """Instruments the protocol plans at attended visits that have no CRF yet."""
-    return prelock.crf_gaps(member.trial_id, member.site_id, limit)
-
-
 def open_sae_alerts(member: Membership) -> QuerySet[SaeAlert]:
     found = SaeAlert.objects.filter(adverse_event__participant__trial_id=member.trial_id)
     if member.site_id is not None:
@@ -71,6 +66,7 @@ def dashboard(member: Membership, today: dt.date) -> dict[str, Any]:
     parts = participants(member)
     scheduled = visits(member).filter(status="scheduled")
     randomized = parts.count()
+    comp = completeness(member)
     target = protocol.enrollment.target_randomized
     return {
         "target": target,
@@ -89,7 +85,9 @@ def dashboard(member: Membership, today: dt.date) -> dict[str, Any]:
         "upcoming": scheduled.filter(
             window_from__gt=today, window_from__lte=today + dt.timedelta(days=14)
         ).order_by("window_from"),
-        "missing_crfs": missing_crfs(member, limit=50),
+        "missing_crfs": comp.open[:50],
+        "n_open_forms": len(comp.open),
+        "completeness": comp,
         "open_queries": queries(member).exclude(status="closed").count(),
         "sae_alerts": open_sae_alerts(member).filter(acknowledged_at__isnull=True),
     }

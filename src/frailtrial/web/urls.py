@@ -7,7 +7,16 @@ from django.urls import URLPattern, URLResolver, include, path
 
 from frailtrial.web import static_files
 from frailtrial.web.api import api
-from frailtrial.web.views import auth, oversight, participants, pharmacy, safety, screening
+from frailtrial.web.views import (
+    auth,
+    corrections,
+    logs,
+    oversight,
+    participants,
+    pharmacy,
+    safety,
+    screening,
+)
 
 PUBLIC = {"login", "logout", "choose", "static", "home"}
 
@@ -32,6 +41,8 @@ web_patterns: list[URLPattern | URLResolver] = [
         participants.crf_page,
         name="crf",
     ),
+    path("participants/<str:pid>/log/<str:form>/", logs.log_page, name="log"),
+    path("participants/<str:pid>/log/<str:form>/<int:entry_id>/", logs.log_entry, name="log_entry"),
     path("safety/", oversight.safety_list, name="safety"),
     path("safety/ae/<int:ae_id>/", safety.ae_report, name="ae_report"),
     path("safety/ae/<int:ae_id>/follow-up/", safety.ae_follow_up, name="ae_follow_up"),
@@ -43,6 +54,7 @@ web_patterns: list[URLPattern | URLResolver] = [
     path("queries/<int:query_id>/close/", oversight.query_close, name="query_close"),
     path("sdv/<int:crf_id>/", oversight.sdv_mark, name="sdv"),
     path("audit/<str:model>/<str:object_id>/", oversight.audit_trail, name="audit"),
+    path("correct/<str:record>/<int:record_id>/", corrections.correct, name="correct"),
     path("pharmacy/", pharmacy.pharmacy, name="pharmacy"),
     path("dsmb/", oversight.dsmb_report, name="dsmb"),
     path("lock/", oversight.lock_page, name="lock"),

@@ -19,6 +19,7 @@ class Screening(models.Model):
     reasons = models.JSONField(default=list)
     reason_not_randomized = models.TextField(blank=True, default="")
     closed = models.BooleanField(default=False)
+    version = models.IntegerField(default=1)  # +1 per correction: a stale edit is refused
 
     class Meta:
         constraints = [
@@ -33,6 +34,7 @@ class Consent(models.Model):
     version = models.CharField(max_length=40)
     signed_on = models.DateField()
     withdrawn_on = models.DateField(null=True, blank=True)
+    record_version = models.IntegerField(default=1)  # +1 per correction (``version``: the form's)
 
 
 class Participant(models.Model):

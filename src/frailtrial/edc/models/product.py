@@ -68,3 +68,4 @@ class Infusion(models.Model):
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField()
     volume_ml = models.FloatField()
+    version = models.IntegerField(default=1)  # +1 per correction: a stale edit is refused

@@ -123,3 +123,19 @@ class SaeAlert(models.Model):
     )
     acknowledgement = models.TextField(blank=True, default="")
     escalated_at = models.DateTimeField(null=True, blank=True)  # overdue notice sent
+
+
+class LogRecord(models.Model):
+    """An entry of a participant's running log, not tied to a visit: a concomitant
+    medication, a protocol deviation, the end of study (forms in ``edc/collection.py``)."""
+
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="log_records"
+    )
+    form = models.CharField(max_length=40)
+    answers = models.JSONField()
+    version = models.IntegerField(default=1)  # +1 per correction: a stale edit is refused
+    entered_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["participant", "form"], name="log_form_idx")]

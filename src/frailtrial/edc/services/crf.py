@@ -12,9 +12,9 @@ from typing import Any
 
 from django.db import IntegrityError
 
-from frailtrial.edc.eligibility import score_answers
+from frailtrial.edc import collection
 from frailtrial.edc.errors import Conflict
-from frailtrial.edc.models import Crf, Measurement, Membership, Participant
+from frailtrial.edc.models import Crf, Measurement, Membership, Participant, VisitOccurrence
 from frailtrial.edc.roles import ENTRY
 from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import (
@@ -114,6 +114,23 @@ def record_measurements(
         )
 
 
+def _with_screening_sex(
+    actor: Membership, participant_id: str, spec: collection.FormSpec, answers: dict[str, Any]
+) -> dict[str, Any]:
+    """A form asking the participant's sex (grip, eGFR) takes it from screening: filled in
+    when not given, refused when it contradicts the participant's record."""
+    if not any(i.id == "sex" for i in spec.items):
+        return answers
+    sex = participant(actor, participant_id).sex
+    given = answers.get("sex")
+    if given is not None and given != sex:
+        raise InputError(
+            f"{spec.name}: sex {given!r} contradicts the participant's record ({sex!r}, "
+            "from screening); correct the screening record instead"
+        )
+    return {**answers, "sex": sex}
+
+
 def enter_crf(
     actor: Membership,
     participant_id: str,
@@ -131,19 +148,10 @@ def enter_crf(
     if reason is not None:
         clean_text(reason, "reason for change")
     protocol = protocol_of(actor.trial)
-    planned = {v.name: v for v in protocol.visits}
-    if visit not in planned:
-        raise InputError(f"{visit!r} is not a visit of {protocol.name}")
-    if instrument not in planned[visit].instruments:
-        raise InputError(
-            f"{instrument} is not collected at {visit} (collected: "
-            f"{', '.join(planned[visit].instruments) or 'none'})"
-        )
-    scores = score_answers(protocol, instrument, answers)  # raises before anything is written
-    derived = {}
-    for var in protocol.variables:
-        if var.instrument == instrument and scores.get(var.result) is not None:
-            derived[var.name] = float(scores[var.result])
+    spec = collection.form_at(protocol, visit, instrument)  # the protocol's forms of the visit
+    answers = _with_screening_sex(actor, participant_id, spec, answers)
+    scored = collection.score(protocol, spec, answers)  # raises before anything is written
+    scores, derived = scored.scores, scored.values
     try:
         with write(actor):
             p = participant(actor, participant_id)
@@ -183,10 +191,31 @@ def enter_crf(
                     },
                     reason,
                 )
-            _store_measurements(actor, p, visit, derived, reason, crf)
+            _store_measurements(actor, p, visit, derived, reason, crf, scored.below_lloq)
     except IntegrityError:  # a concurrent first save of the same CRF won the race
         raise Conflict(
             f"{instrument} at {visit} of {participant_id} was saved by someone else just now; "
             "reload it and enter your change again"
         ) from None
     return crf
+
+
+def latest_weight(p: Participant) -> tuple[float, str]:
+    """The participant's latest weight and where it was read: the vital signs of the latest
+    attended visit that recorded one, else the weight recorded at screening."""
+    held = {
+        v.visit: (v.occurred_on, v.order)
+        for v in VisitOccurrence.objects.filter(participant=p, status="attended")
+    }
+    best: tuple[Any, float, str] | None = None
+    for visit, answers in Crf.objects.filter(
+        participant=p, instrument=collection.VITAL_SIGNS
+    ).values_list("visit", "answers"):
+        kg = (answers or {}).get("weight_kg")
+        if kg is None or visit not in held:
+            continue
+        if best is None or held[visit] > best[0]:
+            best = (held[visit], float(kg), f"vital signs at {visit} ({held[visit][0]})")
+    if best is not None:
+        return best[1], best[2]
+    return float(p.weight_kg), "screening"

@@ -118,9 +118,12 @@ def finite(value: Any, what: str) -> None:
             finite(item, what)
 
 
-def check_version(obj: models.Model, expected: int | None, what: str) -> None:
-    """Refuse an edit made on a version other than the stored one, naming who changed it."""
-    current = int(getattr(obj, "version", 1))
+def check_version(
+    obj: models.Model, expected: int | None, what: str, field: str = "version"
+) -> None:
+    """Refuse an edit made on a version other than the stored one (the record's ``field``),
+    naming who changed it."""
+    current = int(getattr(obj, field, 1))
     if expected == current:
         return
     last = (

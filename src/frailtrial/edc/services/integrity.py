@@ -42,6 +42,7 @@ CHECKED = (
     "preparation",
     "infusion",
     "crf",
+    "logrecord",
     "measurement",
     "adverseevent",
     "aefollowup",

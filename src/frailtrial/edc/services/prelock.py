@@ -1,7 +1,7 @@
 """The pre-lock checklist: what must be settled before the database is locked.
 
 The lock is refused while an SAE is not acknowledged, a data query is not closed, a planned
-CRF of a held visit is missing (or incomplete, by ``crf_gaps``), or a trial date lies after
+CRF of a held visit is missing or incomplete (``completeness``), or a trial date lies after
 the lock date, unless each item is accepted with a reason (a ``LockException``, audited).
 The web confirmation step and ``frailtrial edc lock`` both call :func:`open_blockers`.
 """
@@ -18,7 +18,6 @@ from frailtrial.edc.models import (
     AdverseEvent,
     AeFollowUp,
     Consent,
-    Crf,
     DataQuery,
     Infusion,
     LockException,
@@ -29,7 +28,8 @@ from frailtrial.edc.models import (
     VisitOccurrence,
 )
 from frailtrial.edc.services import audit
-from frailtrial.edc.services.common import audited_snapshot, now, protocol_of
+from frailtrial.edc.services.common import audited_snapshot, now
+from frailtrial.edc.services.completeness import completeness_of
 from frailtrial.edc.services.entry import clean_text
 from frailtrial.errors import InputError
 
@@ -43,41 +43,6 @@ class Blocker:
     key: str
     kind: str  # sae, query, crf, date
     text: str
-
-
-def crf_gaps(
-    trial_id: int, site_id: int | None = None, limit: int | None = None
-) -> list[dict[str, str]]:
-    """The planned CRFs of held visits that are missing: participant, visit, instrument.
-
-    The one place the checklist and the dashboard learn which forms are not done; a check of
-    incomplete forms belongs here too."""
-    trial_visits = VisitOccurrence.objects.filter(
-        participant__trial_id=trial_id, status="attended"
-    ).select_related("participant__trial")
-    saved_crfs = Crf.objects.filter(participant__trial_id=trial_id)
-    if site_id is not None:
-        trial_visits = trial_visits.filter(participant__site_id=site_id)
-        saved_crfs = saved_crfs.filter(participant__site_id=site_id)
-    attended = list(trial_visits.order_by("occurred_on", "pk"))
-    if not attended:
-        return []
-    planned = {v.name: v.instruments for v in protocol_of(attended[0].participant.trial).visits}
-    saved = set(saved_crfs.values_list("participant_id", "visit", "instrument"))
-    out = []
-    for v in attended:
-        for name in planned.get(v.visit, []):
-            if (v.participant_id, v.visit, name) not in saved:
-                out.append(
-                    {
-                        "participant": v.participant.participant_id,
-                        "visit": v.visit,
-                        "instrument": name,
-                    }
-                )
-                if limit is not None and len(out) >= limit:
-                    return out
-    return out
 
 
 # (model, date field, path from the row to its participant id or screening id, label)
@@ -131,9 +96,12 @@ def blockers(actor: Membership, lock_date: dt.date) -> list[Blocker]:
                 f"{q.object_id} field {q.field}",
             )
         )
-    for gap in crf_gaps(trial_id):
-        who = f"{gap['participant']}/{gap['visit']}/{gap['instrument']}"
-        found.append(Blocker(f"crf:{who}", "crf", f"CRF missing: {who}"))
+    for form in completeness_of(actor.trial).open:
+        who = f"{form.participant_id}/{form.visit}/{form.form}"
+        text = f"CRF missing: {who}"
+        if form.state == "incomplete":
+            text = f"CRF incomplete: {who} (empty: {', '.join(form.missing_items)})"
+        found.append(Blocker(f"crf:{who}", "crf", text))
     for model, field, owner, label in DATED:
         rows = model.objects.filter(
             **_trial_filter(model, trial_id), **{f"{field}__gt": lock_date}

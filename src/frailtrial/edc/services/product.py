@@ -25,6 +25,7 @@ from frailtrial.edc.services.common import (
     require,
     write,
 )
+from frailtrial.edc.services.crf import latest_weight
 from frailtrial.edc.services.entry import (
     clean_text,
     event_date,
@@ -182,15 +183,20 @@ def prepare(
     participant_id: str,
     dose_number: int,
     lot_number: str,
-    weight_kg: float,
+    weight_kg: float | None = None,
 ) -> Preparation:
     """The pharmacy prepares one infusion: lot checked, dose by the arm's rule, the volume
-    drawn from the lot made up to the protocol's infusion volume, a kit code."""
+    drawn from the lot made up to the protocol's infusion volume, a kit code.
+
+    The dose per kg reads ``weight_kg`` when given, else the participant's latest recorded
+    weight (vital signs of the latest visit, else screening)."""
     require(actor, PHARMACY, "dose preparation")
-    if not 20 <= weight_kg <= 300:
+    if weight_kg is not None and not 20 <= weight_kg <= 300:
         raise InputError(f"weight {weight_kg} kg is outside 20-300 kg")
     with write(actor) as trial:
         p = participant(actor, participant_id)
+        if weight_kg is None:
+            weight_kg, _ = latest_weight(p)
         protocol = protocol_of(trial)
         arm = protocol.arm(p.allocation.arm)
         if not 1 <= dose_number <= len(arm.dose.infusion_days):

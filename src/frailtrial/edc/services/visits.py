@@ -124,11 +124,13 @@ def attend(
     on: str | dt.date,
     reason: str | None = None,
     version: int | None = None,
+    correction: str | None = None,
 ) -> VisitOccurrence:
     """Record a visit as held on a date; its study day and whether it fell in the window.
 
     A date outside the window needs the deviation ``reason``; changing the date of a visit
-    already held is made on its stored ``version`` (Conflict when it changed in between)."""
+    already held is made on its stored ``version`` (Conflict when it changed in between),
+    audited with the ``correction`` reason when one is given."""
     require(actor, ENTRY, "recording a visit")
     day = event_date(on, "visit date")
     reason = (reason or "").strip()
@@ -160,7 +162,7 @@ def attend(
                 "reason": "" if in_window else reason,
                 "version": v.version + 1,
             },
-            "" if in_window else reason,
+            correction or ("" if in_window else reason),
         )
     return v
 

@@ -9,7 +9,7 @@ from django import forms
 
 from frailtrial.edc.services.common import parse_date
 from frailtrial.errors import InputError
-from frailtrial.instruments import Item, get
+from frailtrial.instruments import Item
 from frailtrial.protocol import Protocol
 
 DATE = forms.DateInput(attrs={"type": "date", "min": "1900-01-01", "max": "2100-12-31"})
@@ -104,11 +104,6 @@ def screening_input(protocol: Protocol, cleaned: dict[str, Any]) -> dict[str, An
     }
 
 
-def instrument_items(protocol: Protocol, name: str) -> list[Item]:
-    """The instrument's items with the protocol's options (SF-36 version, value set, ...)."""
-    return list(get(name, **protocol.conventions.options_for(name)).items)
-
-
 def _field(item: Item) -> forms.Field:
     label = item.label + (f" ({item.unit})" if item.unit else "")
     help_text = f"Allowed: {item.allowed()}"
@@ -126,6 +121,15 @@ def _field(item: Item) -> forms.Field:
             label=label,
             help_text=help_text,
         )
+    if item.kind == "date":
+        return forms.CharField(
+            required=False,
+            label=label,
+            help_text=help_text,
+            widget=DATE,
+        )
+    if item.kind == "text":
+        return forms.CharField(required=False, label=label, help_text=help_text, max_length=500)
     if item.kind == "time":
         return forms.CharField(
             required=False,

@@ -6,7 +6,6 @@ import io
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -19,10 +18,16 @@ from frailtrial.edc.models import (
     AdverseEvent,
     Crf,
     Membership,
-    Participant,
 )
-from frailtrial.edc.services import audit, oversight, prelock, safety, trials, unblinding
-from frailtrial.edc.services.common import participant, protocol_of, sees_arm
+from frailtrial.edc.services import (
+    corrections,
+    oversight,
+    prelock,
+    safety,
+    trials,
+    unblinding,
+)
+from frailtrial.edc.services.common import protocol_of, sees_arm
 from frailtrial.edc.services.exports.run import export
 from frailtrial.errors import InputError
 from frailtrial.web import access, overview
@@ -34,11 +39,22 @@ def dashboard(request: HttpRequest, member: Membership) -> HttpResponse:
     """Enrollment vs target, screening funnel, visits due and overdue, CRFs, queries, SAEs
     (an SAE not acknowledged in time is escalated once: notices and e-mail)."""
     safety.escalate_overdue(member)
+    d = overview.dashboard(member, timezone.localdate())
+    protocol = protocol_of(member.trial)
+    visit_label = {v.name: v.label for v in protocol.visits}
+    form_title = {f.form: f.title for f in d["completeness"].forms}
+    comp = d["completeness"]
+    tables = [
+        ("By participant", sorted(comp.by_participant.items())),
+        ("By visit", [(visit_label.get(k, k), c) for k, c in comp.by_visit.items()]),
+        ("By form", [(form_title.get(k, k), c) for k, c in comp.by_form.items()]),
+    ]
     return render(
         request,
         "web/dashboard.html",
         {
-            "d": overview.dashboard(member, timezone.localdate()),
+            "d": d,
+            "completeness_tables": tables,
             "notices": unblinding.notices(member),
             "show_reason": unblinding.reason_visible_to(member),
             "can_report": access.allowed(member, "sae_report"),
@@ -154,38 +170,37 @@ def sdv_mark(request: HttpRequest, member: Membership, crf_id: int) -> HttpRespo
     return _back_to(crf)
 
 
-_OWNERS: dict[str, Any] = {
-    "participant": lambda oid: Participant.objects.filter(pk=oid),
-    "crf": lambda oid: Participant.objects.filter(crfs__pk=oid),
-    "visitoccurrence": lambda oid: Participant.objects.filter(visits__pk=oid),
-    "adverseevent": lambda oid: Participant.objects.filter(adverse_events__pk=oid),
-    "measurement": lambda oid: Participant.objects.filter(measurements__pk=oid),
-    "infusion": lambda oid: Participant.objects.filter(infusions__pk=oid),
-    "dataquery": lambda oid: Participant.objects.filter(queries__pk=oid),
-}
-
-
 @access.page("audit")
 def audit_trail(
     request: HttpRequest, member: Membership, model: str, object_id: str
 ) -> HttpResponse:
-    """Every change of one record: who, when, old and new value, reason (blinded values hidden)."""
-    owner_of = _OWNERS.get(model)
-    if owner_of is None:
-        return access.denied(request, "The audit trail is shown for participant records.")
-    owner = (
-        owner_of(object_id).filter(trial_id=member.trial_id).first()
-        if object_id.isdigit()
-        else None
-    )
-    if owner is None:
+    """Every change of one record, field by field: old -> new, who, when, why (values that
+    would reveal an arm hidden from blinded roles)."""
+    try:
+        owner = corrections.owner(member, model, object_id)
+    except InputError:
         return render(request, "web/denied.html", {"message": "No such record."}, status=404)
-    participant(member, owner.participant_id)
-    rows = unblinding.redact_reasons(member, audit.trail(member, model, object_id))
+    changes = corrections.record_changes(member, model, object_id)
     return render(
         request,
         "web/audit.html",
-        {"rows": rows, "model": model, "object_id": object_id, "owner": owner},
+        {
+            "rows": [
+                {
+                    **c.__dict__,
+                    "at": c.at[:19].replace("T", " "),
+                    "old": corrections.shown(c.old),
+                    "new": corrections.shown(c.new),
+                }
+                for c in changes
+            ],
+            "model": model,
+            "object_id": object_id,
+            "owner": owner,
+            "can_correct": access.allowed(member, "correct")
+            and model in corrections.WRITERS
+            and member.trial.locked_at is None,
+        },
     )
 
 

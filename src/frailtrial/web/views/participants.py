@@ -8,19 +8,30 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from frailtrial.dataset.schema import OUTCOME, SEVERITY
+from frailtrial.edc import collection
 from frailtrial.edc.errors import Conflict
-from frailtrial.edc.models import Crf, DataQuery, Membership, Participant, SdvMark
+from frailtrial.edc.models import (
+    Crf,
+    DataQuery,
+    LogRecord,
+    Membership,
+    Participant,
+    SdvMark,
+    VisitOccurrence,
+)
 from frailtrial.edc.services import crf as crf_service
 from frailtrial.edc.services import participants, product, safety, unblinding, visits
 from frailtrial.edc.services.common import participant, protocol_of
 from frailtrial.errors import InputError
+from frailtrial.instruments import Item
 from frailtrial.web import access, overview
-from frailtrial.web.views.forms import TrialDateField, crf_answers, crf_form, instrument_items
+from frailtrial.web.views.forms import TrialDateField, crf_answers, crf_form
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -83,9 +94,12 @@ def participant_list(request: HttpRequest, member: Membership) -> HttpResponse:
 
 
 def _visit_rows(member: Membership, p: Participant, today: dt.date) -> list[dict[str, Any]]:
-    """The store's schedule of the participant, each visit with its label, state and CRFs."""
-    planned = {v.name: v for v in protocol_of(member.trial).visits}
+    """The store's schedule of the participant, each visit with its label, state and forms
+    (each form: not entered, incomplete with its missing items, or complete)."""
+    protocol = protocol_of(member.trial)
+    planned = {v.name: v for v in protocol.visits}
     crfs = {(c.visit, c.instrument): c for c in Crf.objects.filter(participant=p)}
+    pks = dict(VisitOccurrence.objects.filter(participant=p).values_list("visit", "pk"))
     rows = []
     for v in participants.schedule(member, p.participant_id, today):
         state = v.status
@@ -94,14 +108,26 @@ def _visit_rows(member: Membership, p: Participant, today: dt.date) -> list[dict
         elif v.status == "scheduled" and v.window_from <= today:
             state = "due"
         spec = planned.get(v.visit)
+        forms = []
+        for f in collection.forms_at(protocol, v.visit) if spec else []:
+            c = crfs.get((v.visit, f.name))
+            gaps = collection.missing(protocol, f, c.answers) if c else []
+            forms.append(
+                {
+                    "name": f.name,
+                    "title": f.title,
+                    "crf": c,
+                    "state": "complete" if c and not gaps else "incomplete" if c else "",
+                    "missing": gaps,
+                }
+            )
         rows.append(
             {
                 "v": v,
+                "pk": pks.get(v.visit),
                 "label": spec.label if spec else v.visit,
                 "state": state,
-                "crfs": [
-                    (name, crfs.get((v.visit, name))) for name in (spec.instruments if spec else [])
-                ],
+                "crfs": forms,
             }
         )
     return rows
@@ -155,6 +181,12 @@ def participant_page(request: HttpRequest, member: Membership, pid: str) -> Http
         else:  # the visit forms are inline in the schedule: say what is wrong in the message
             messages.error(request, f"Not saved: {_problems(form)}")
     today = timezone.localdate()
+    counts = dict(
+        LogRecord.objects.filter(participant=p)
+        .values_list("form")
+        .annotate(n=Count("pk"))
+        .values_list("form", "n")
+    )
     return render(
         request,
         "web/participant.html",
@@ -170,33 +202,53 @@ def participant_page(request: HttpRequest, member: Membership, pid: str) -> Http
             "can_ae": access.allowed(member, "ae_report"),
             "can_audit": access.allowed(member, "audit"),
             "can_unblind": access.allowed(member, "emergency_unblind"),
+            "can_correct": access.allowed(member, "correct"),
+            "logs": [
+                (name, spec.title, counts.get(name, 0))
+                for name, spec in collection.LOG_FORMS.items()
+            ],
+            "locked": member.trial.locked_at is not None,
         },
     )
+
+
+def _crf_fields(spec: collection.FormSpec) -> list[Item]:
+    """The items a page asks: all but the participant's sex, which screening recorded."""
+    return [i for i in spec.items if i.id != "sex"]
 
 
 @access.page("crf_view")
 def crf_page(
     request: HttpRequest, member: Membership, pid: str, visit: str, instrument: str
 ) -> HttpResponse:
-    """A CRF generated from the instrument's items; scores on save, errors next to fields."""
+    """A CRF generated from the form's items; scores on save, errors next to fields; the
+    required items still empty are listed (a partial form is incomplete)."""
     p = participant(member, pid)
     protocol = protocol_of(member.trial)
-    spec = next((v for v in protocol.visits if v.name == visit), None)
-    if spec is None or instrument not in spec.instruments:
+    vspec = next((v for v in protocol.visits if v.name == visit), None)
+    try:
+        spec = collection.form_at(protocol, visit, instrument)
+    except InputError:
+        spec = None
+    if vspec is None or spec is None:
         return render(
             request,
             "web/denied.html",
             {"message": f"{instrument} is not collected at {visit}."},
             status=404,
         )
-    items = instrument_items(protocol, instrument)
+    items = _crf_fields(spec)
     saved = Crf.objects.filter(participant=p, visit=visit, instrument=instrument).first()
-    can_enter = access.allowed(member, "crf_enter")
+    locked = member.trial.locked_at is not None
+    can_enter = access.allowed(member, "crf_enter") and not locked
     status = 200
     form = crf_form(items, initial=saved.answers if saved else None, with_reason=saved is not None)
     if request.method == "POST" and request.POST.get("action") == "save":
         if not can_enter:
-            return access.denied(request, "Your role may not enter CRFs.")
+            return access.denied(
+                request,
+                "The database is locked." if locked else "Your role may not enter CRFs.",
+            )
         form = crf_form(items, request.POST, with_reason=saved is not None)
         form.is_valid()
         answers = crf_answers(form, items, instrument)
@@ -220,7 +272,7 @@ def crf_page(
             except InputError as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, f"{instrument} saved; scores below.")
+                messages.success(request, f"{spec.title} saved; scores below.")
                 return redirect("web:crf", pid=pid, visit=visit, instrument=instrument)
     queries = DataQuery.objects.filter(
         participant=p, model="crf", object_id=str(saved.pk) if saved else "-"
@@ -230,23 +282,37 @@ def crf_page(
         if saved
         else None
     )
+    labels = {i.id: i.label for i in spec.items}
+    gaps = collection.missing(protocol, spec, saved.answers) if saved else []
     return render(
         request,
         "web/crf.html",
         {
             "p": p,
             "visit": visit,
-            "visit_label": spec.label,
+            "visit_label": vspec.label,
             "instrument": instrument,
+            "title": spec.title,
             "form": form,
             "saved": saved,
             "can_enter": can_enter,
+            "locked": locked,
             "queries": queries,
             "fields": [(f"item_{i.id}", i.label) for i in items],
+            "missing": [labels.get(i, i) for i in gaps],
+            "scores": [
+                (collection.result_label(protocol, spec, k), collection.shown(v))
+                for k, v in (saved.scores.items() if saved else [])
+            ],
+            "answers": [
+                (labels.get(k, k), collection.shown(v))
+                for k, v in (saved.answers.items() if saved else [])
+            ],
             "sdv": sdv,
-            "can_raise": access.allowed(member, "query_raise"),
-            "can_sdv": access.allowed(member, "sdv"),
+            "can_raise": access.allowed(member, "query_raise") and not locked,
+            "can_sdv": access.allowed(member, "sdv") and not locked,
             "can_audit": access.allowed(member, "audit"),
+            "can_correct": access.allowed(member, "correct") and not locked,
         },
         status=status,
     )
@@ -257,6 +323,8 @@ def ae_new(request: HttpRequest, member: Membership, pid: str) -> HttpResponse:
     """Report an adverse event; a serious one raises an SAE alert."""
     p = participant(member, pid)
     form = AeForm(request.POST or None)
+    if member.trial.locked_at is not None:
+        return render(request, "web/denied.html", {"message": "The database is locked."})
     if request.method == "POST" and form.is_valid():
         try:
             d = form.cleaned_data

@@ -66,7 +66,13 @@ class PrepareForm(forms.Form):
     participant = forms.ChoiceField(label="Participant")
     dose_number = forms.IntegerField(min_value=1, max_value=20, label="Dose number", initial=1)
     lot = forms.ChoiceField(label="Released lot")
-    weight_kg = forms.FloatField(min_value=20, max_value=300, label="Weight at this visit (kg)")
+    weight_kg = forms.FloatField(
+        min_value=20,
+        max_value=300,
+        required=False,
+        label="Weight at this visit (kg)",
+        help_text="Empty: the latest recorded weight (vital signs, else screening).",
+    )
 
     def __init__(self, member: Membership, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -118,8 +124,9 @@ def pharmacy(request: HttpRequest, member: Membership) -> HttpResponse:
                 messages.success(
                     request,
                     f"Dose {prep.dose_number} for {d['participant']}: {prep.cells:.3g} cells "
-                    f"({prep.cells_per_kg:.3g}/kg): draw {prep.draw_ml:.4g} mL of lot "
-                    f"{prep.lot.lot_number}, add {prep.diluent_ml:.4g} mL vehicle, "
+                    f"({prep.cells_per_kg:.3g}/kg at {prep.weight_kg:g} kg): "
+                    f"draw {prep.draw_ml:.4g} mL of lot {prep.lot.lot_number}, "
+                    f"add {prep.diluent_ml:.4g} mL vehicle, "
                     f"{prep.volume_ml:g} mL in the bag, kit {prep.kit_code}.",
                 )
                 return redirect("web:pharmacy")

@@ -78,7 +78,9 @@ def screen_check(request: HttpRequest, member: Membership) -> JsonResponse:
     data["screening_id"] = data["screening_id"] or "check"
     data["screened_on"] = data["screened_on"] or dt.date.today()
     if data["age"] is None:
-        return JsonResponse({"eligible": False, "reasons": ["age not entered"]})
+        problem = form.errors.get("age")
+        said = f"age {request.POST.get('age', '')}: {problem[0]}" if problem else "age not entered"
+        return JsonResponse({"eligible": False, "reasons": [said]})
     try:
         reasons = evaluate(protocol, ScreeningInput.model_validate(data))
     except (InputError, ValidationError) as exc:
@@ -92,7 +94,7 @@ def screening_detail(request: HttpRequest, member: Membership, screening_id: str
     """One screened person: eligibility reasons, consent, close or randomize."""
     s = screening.get_screening(member, screening_id)
     consent_form, close_form = ConsentForm(), CloseForm()
-    can_act = access.allowed(member, "consent")
+    can_act = access.allowed(member, "consent") and member.trial.locked_at is None
     if request.method == "POST" and can_act:
         action = request.POST.get("action")
         try:
@@ -123,6 +125,8 @@ def screening_detail(request: HttpRequest, member: Membership, screening_id: str
             "consent_form": consent_form,
             "close_form": close_form,
             "can_act": can_act,
+            "can_audit": access.allowed(member, "audit"),
+            "can_correct": access.allowed(member, "correct") and member.trial.locked_at is None,
             "can_randomize": access.allowed(member, "randomize")
             and consented
             and not s.closed

@@ -19,6 +19,7 @@ from frailtrial.dataset import TrialDataset, write_dataset
 from frailtrial.dataset.intercurrent import withdrawals
 from frailtrial.dataset.populations import population_flags, scheduled_doses
 from frailtrial.dataset.schema import DEMOGRAPHICS
+from frailtrial.edc import collection
 from frailtrial.edc.models import Trial
 from frailtrial.edc.services.common import protocol_of
 from frailtrial.protocol import Protocol
@@ -74,6 +75,100 @@ def _participants(trial: Trial) -> pd.DataFrame:
         [trial.pk],
         cols,
     )
+
+
+def _json(value: Any) -> dict[str, Any]:
+    """A JSON column as read by a raw cursor: text on some backends, a dict on others."""
+    import json
+
+    out = value if isinstance(value, dict) else json.loads(value or "{}")
+    return out if isinstance(out, dict) else {}
+
+
+def _form_rows(trial: Trial, names: list[str]) -> pd.DataFrame:
+    """The saved CRFs of the named forms: participant pk, visit, form and answers."""
+    cols = ["pk", "visit", "form", "answers"]
+    if not names:
+        return pd.DataFrame(columns=cols)
+    marks = ", ".join("%s" for _ in names)
+    return _frame(
+        "SELECT c.participant_id, c.visit, c.instrument, c.answers FROM edc_crf c"
+        " JOIN edc_participant p ON p.id = c.participant_id"
+        f" WHERE p.trial_id = %s AND c.instrument IN ({marks}) ORDER BY c.id",
+        [trial.pk, *names],
+        cols,
+    )
+
+
+def _with_baseline_forms(trial: Trial, protocol: Protocol, parts: pd.DataFrame) -> pd.DataFrame:
+    """Participants with the baseline characteristics entered on the baseline forms
+    (medical history, medication, laboratory) merged over those recorded at screening."""
+    names = [f.name for f in collection.baseline_forms(protocol)]
+    rows = _form_rows(trial, names)
+    rows = rows[rows["visit"] == protocol.baseline_visit.name]
+    if rows.empty:
+        return parts
+    entered: dict[Any, dict[str, Any]] = {}
+    for pk, answers in zip(rows["pk"], rows["answers"], strict=True):
+        given = {k: v for k, v in _json(answers).items() if v is not None}
+        entered.setdefault(pk, {}).update(given)
+    merged = [
+        {**_json(b), **entered.get(pk, {})}
+        for pk, b in zip(parts["pk"], parts["baseline"], strict=True)
+    ]
+    return parts.assign(baseline=merged)
+
+
+VITAL_COLUMNS = [i.id for i in collection.VITAL_ITEMS]
+
+
+def vital_signs(trial: Trial, vis: pd.DataFrame, pid: pd.Series) -> pd.DataFrame:
+    """Vital signs and weight per participant and visit (``vital_signs.csv``)."""
+    rows = _form_rows(trial, [collection.VITAL_SIGNS])
+    answers = pd.DataFrame.from_records(
+        [_json(a) for a in rows["answers"]], index=rows.index, columns=VITAL_COLUMNS
+    )
+    day = vis.set_index(["pk", "visit"])["day"]
+    keys = pd.MultiIndex.from_arrays([rows["pk"], rows["visit"]])
+    out = pd.DataFrame(
+        {
+            "participant_id": _lookup(pid, rows["pk"]),
+            "visit": rows["visit"],
+            "day": pd.array(day.reindex(keys).to_numpy(), dtype="Int64"),
+        }
+    )
+    return pd.concat([out, answers], axis=1).sort_values(["participant_id", "day"], kind="stable")
+
+
+LOG_FILES = {
+    "concomitant_medication": "concomitant_medications.csv",
+    "protocol_deviation": "protocol_deviations.csv",
+    "end_of_study": "end_of_study.csv",
+}
+
+
+def log_tables(trial: Trial, pid: pd.Series) -> dict[str, pd.DataFrame]:
+    """The participants' running logs, one table per log form (entry id and its items)."""
+    rows = _frame(
+        "SELECT l.participant_id, l.id, l.form, l.answers FROM edc_logrecord l"
+        " JOIN edc_participant p ON p.id = l.participant_id WHERE p.trial_id = %s ORDER BY l.id",
+        [trial.pk],
+        ["pk", "entry_id", "form", "answers"],
+    )
+    out = {}
+    for name, spec in collection.LOG_FORMS.items():
+        sel = rows[rows["form"] == name]
+        items = [i.id for i in spec.items]
+        answers = pd.DataFrame.from_records(
+            [_json(a) for a in sel["answers"]], index=sel.index, columns=items
+        )
+        head = pd.DataFrame(
+            {"participant_id": _lookup(pid, sel["pk"]), "entry_id": sel["entry_id"]}
+        )
+        out[name] = pd.concat([head, answers], axis=1).sort_values(
+            ["participant_id", "entry_id"], kind="stable"
+        )
+    return out
 
 
 def _baseline_columns(df: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
@@ -177,7 +272,7 @@ class ExportTables:
 def build(trial: Trial, with_arm: bool) -> ExportTables:
     """Read the store into the tidy trial dataset (arms only when ``with_arm``)."""
     protocol = protocol_of(trial)
-    parts = _participants(trial)
+    parts = _with_baseline_forms(trial, protocol, _participants(trial))
     inf = _frame(
         "SELECT i.participant_id, i.dose_number, i.day, i.given_on, i.started_at, i.ended_at,"
         " i.volume_ml, pr.cells, pr.cells_per_kg, pr.weight_kg, pr.kit_code, l.lot_number,"
@@ -351,6 +446,8 @@ def build(trial: Trial, with_arm: bool) -> ExportTables:
         "visits": vis.assign(participant_id=_lookup(pid, vis["pk"])),
         "adverse_events": aes.assign(participant_id=_lookup(pid, aes["pk"])),
         "anchor": pd.DataFrame({"participant_id": pid, "anchor": anchor.reindex(pid.index)}),
+        "vital_signs": vital_signs(trial, vis, pid),
+        **log_tables(trial, pid),
     }
     if not with_arm:
         for name, columns in BLINDED_COLUMNS.items():
@@ -363,5 +460,14 @@ def build(trial: Trial, with_arm: bool) -> ExportTables:
 
 
 def write(tables: ExportTables, out: Path, protocol: Protocol) -> list[Path]:
-    """The tidy trial dataset (what ``frailtrial analyze`` reads): one csv per table."""
-    return write_dataset(tables.dataset, out)
+    """The tidy trial dataset (what ``frailtrial analyze`` reads): one csv per table, and
+    beside it ``vital_signs.csv`` (vital signs and weight per visit) and the logs
+    (``concomitant_medications.csv``, ``protocol_deviations.csv``, ``end_of_study.csv``)."""
+    files = write_dataset(tables.dataset, out)
+    for name, file in {"vital_signs": "vital_signs.csv", **LOG_FILES}.items():
+        frame = tables.extra.get(name)
+        if frame is not None:
+            path = Path(out) / file
+            frame.to_csv(path, index=False)
+            files.append(path)
+    return files

@@ -1,0 +1,200 @@
+"""The pages and API of issue 15: laboratory and baseline forms, incomplete CRFs shown as
+incomplete, corrections with their field-level audit, human labels, the screening age message,
+help texts that exist, and no entry form once the database is locked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Any
+
+import pytest
+
+from web_support import PASSWORD, trial_with_data, web_store
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    web_store(tmp_path_factory.mktemp("web-collect"))
+    from frailtrial.edc.services import visits
+    from frailtrial.web.security import issue_token
+
+    t = trial_with_data()
+    visits.attend(t["m"]["coordinator"], t["pid"], "baseline", dt.date(2024, 3, 4))
+    t["token"] = issue_token(t["m"]["coordinator"])
+    return t
+
+
+def _page(world: dict[str, Any], role: str) -> Any:
+    from django.test import Client
+
+    c = Client()
+    c.post("/login/", {"username": world["m"][role].user.username, "password": PASSWORD})
+    c.get("/choose/")
+    return c
+
+
+def _api(world: dict[str, Any], path: str, body: Any) -> Any:
+    from django.test import Client
+
+    return Client().post(
+        f"/api{path}",
+        json.dumps(body),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {world['token']}",
+    )
+
+
+def test_cytokine_form_on_the_page_saves_all_four(world: dict[str, Any]) -> None:
+    from frailtrial.edc.models import Measurement
+
+    c, pid = _page(world, "coordinator"), world["pid"]
+    url = f"/participants/{pid}/visits/week1/crf/edta_plasma_cytokines/"
+    page = c.get(url).content.decode()
+    assert "Laboratory: IL-8, IL-17, IFN-γ, TNF-α" in page
+    assert "IL-8: Measured concentration (pg/mL)" in page
+    form = {"action": "save", "item_sample_date": "2024-03-12"}
+    for var, value in (("il8", "10"), ("il17", "3"), ("ifng", "2"), ("tnfa", "5")):
+        form |= {f"item_{var}__value": value, f"item_{var}__lloq": "1"}
+    assert c.post(url, form).status_code == 302
+    got = Measurement.objects.filter(participant__participant_id=pid, visit="week1")
+    assert {m.variable for m in got} >= {"il8", "il17", "ifng", "tnfa"}
+    shown = c.get(url).content.decode()
+    assert 'id="crf-state">Complete' in shown
+    assert "IL-8 below LLOQ</dt><dd>no" in shown  # a label and yes/no, not il8_below_lloq/False
+
+
+def test_partial_sf36_is_shown_incomplete_and_stays_on_the_list(world: dict[str, Any]) -> None:
+    c, pid = _page(world, "coordinator"), world["pid"]
+    url = f"/participants/{pid}/visits/baseline/crf/sf36/"
+    assert (
+        c.post(url, {"action": "save", "item_1": "2", "item_3a": "1", "item_3b": "2"}).status_code
+        == 302
+    )
+    page = c.get(url).content.decode()
+    assert 'id="crf-state">Incomplete' in page and "Required items still empty (33)" in page
+    assert "<h1>SF-36 Health Survey" in page  # the title, not "sf36"
+    person = c.get(f"/participants/{pid}/").content.decode()
+    assert "SF-36 Health Survey (incomplete)" in person and "SF-36 Health Survey ✓" not in person
+    dash = c.get("/dashboard/").content.decode()
+    assert re.search(
+        r"Baseline · SF-36 Health Survey</a> — <span class=\"warn\">incomplete: 33 items", dash
+    )
+
+
+def test_empty_eq5d_through_the_api_is_incomplete(world: dict[str, Any]) -> None:
+    r = _api(
+        world,
+        "/crfs",
+        {
+            "participant_id": world["pid"],
+            "visit": "baseline",
+            "instrument": "eq5d5l",
+            "answers": {},
+        },
+    )
+    assert r.status_code == 201, r.content
+    body = r.json()
+    assert body["complete"] is False and len(body["missing_items"]) == 6
+    dash = _page(world, "monitor").get("/dashboard/").content.decode()
+    assert "Baseline · EQ-5D-5L</a>" in dash
+
+
+def test_grip_page_does_not_ask_sex(world: dict[str, Any]) -> None:
+    page = _page(world, "coordinator").get(f"/participants/{world['pid']}/visits/week1/crf/grip/")
+    assert 'name="item_sex"' not in page.content.decode()
+    assert 'name="item_dominant_hand"' in page.content.decode()
+
+
+def test_every_aria_describedby_points_at_an_element(world: dict[str, Any]) -> None:
+    page = _page(world, "coordinator").get(f"/participants/{world['pid']}/visits/week1/crf/sf36/")
+    html = page.content.decode()
+    refs = re.findall(r'aria-describedby="([^"]+)"', html)
+    assert len(refs) >= 36
+    ids = set(re.findall(r'id="([^"]+)"', html))
+    assert [r for r in refs if r not in ids] == []
+
+
+def test_age_150_is_said_as_out_of_range(world: dict[str, Any]) -> None:
+    r = _page(world, "coordinator").post("/screening/check/", {"age": "150", "sex": "female"})
+    reasons = r.json()["reasons"]
+    assert "age not entered" not in reasons
+    assert reasons[0].startswith("age 150:") and "130" in reasons[0]
+
+
+def test_correction_page_saves_and_the_audit_shows_old_new_who_why(world: dict[str, Any]) -> None:
+    from frailtrial.edc.models import AdverseEvent
+
+    c, ae = _page(world, "investigator"), world["ae"]
+    url = f"/correct/adverseevent/{ae.pk}/"
+    page = c.get(url).content.decode()
+    assert 'value="2024-03-20"' in page
+    current = AdverseEvent.objects.get(pk=ae.pk)
+    form = {
+        "version": str(current.version),
+        "term": current.term,
+        "body_system": current.body_system,
+        "onset_on": "2024-03-18",
+        "end_on": "",
+        "severity": current.severity,
+        "related": "true" if current.related else "false",
+        "outcome": current.outcome,
+        "reason": "onset date from the hospital letter",
+    }
+    r = c.post(url, form)
+    assert r.status_code == 302 and r["Location"] == f"/audit/adverseevent/{ae.pk}/"
+    audit = c.get(r["Location"]).content.decode()
+    rows = re.findall(
+        r"<code>onset_on</code></td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td>", audit
+    )
+    assert len(rows) == 2  # set on creation, then corrected
+    row = rows[-1]
+    assert "2024-03-20" in row[0] and "2024-03-18" in row[1]
+    assert row[2] == "onset date from the hospital letter"
+    assert world["m"]["investigator"].user.username in audit
+    stale = c.post(url, {**form, "onset_on": "2024-03-17"})  # the version read is now old
+    assert stale.status_code == 409
+
+
+def test_log_page_adds_and_corrects_an_entry(world: dict[str, Any]) -> None:
+    from frailtrial.edc.models import LogRecord
+
+    c, pid = _page(world, "coordinator"), world["pid"]
+    url = f"/participants/{pid}/log/concomitant_medication/"
+    med = {
+        "item_drug": "amlodipine",
+        "item_indication": "hypertension",
+        "item_started_on": "2019-05-01",
+        "item_ongoing": "true",
+        "item_route": "oral",
+    }
+    r = c.post(url, med)
+    assert r.status_code == 302
+    entry = LogRecord.objects.get(participant__participant_id=pid, form="concomitant_medication")
+    edit = f"/participants/{pid}/log/concomitant_medication/{entry.pk}/"
+    fixed = {**med, "item_dose": "5 mg daily", "version": "1", "reason": "dose was left out"}
+    r = c.post(edit, fixed)
+    assert r.status_code == 302
+    assert LogRecord.objects.get(pk=entry.pk).answers["dose"] == "5 mg daily"
+    assert "answers.dose" in c.get(f"/audit/logrecord/{entry.pk}/").content.decode()
+
+
+def test_participant_table_stacks_on_a_phone(world: dict[str, Any]) -> None:
+    html = _page(world, "coordinator").get("/participants/").content.decode()
+    assert 'class="stack"' in html
+    assert 'data-label="Randomization number"' in html
+
+
+def test_after_lock_no_entry_form_is_shown(world: dict[str, Any]) -> None:
+    from frailtrial.edc.services import trials
+
+    trials.lock(world["m"]["admin"], "final analysis")
+    c, pid = _page(world, "coordinator"), world["pid"]
+    crf = c.get(f"/participants/{pid}/visits/week1/crf/tug/").content.decode()
+    assert 'name="action" value="save"' not in crf and "database is locked" in crf
+    person = c.get(f"/participants/{pid}/").content.decode()
+    assert 'value="attend"' not in person and 'value="infusion"' not in person
+    assert "/correct/" not in person
+    corr = c.get(f"/correct/adverseevent/{world['ae'].pk}/").content.decode()
+    assert "<form" not in corr.split("<main")[1]
