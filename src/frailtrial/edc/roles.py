@@ -21,3 +21,9 @@ SDV: tuple[str, ...] = ("monitor",)
 """Who marks a CRF as verified against source."""
 PHARMACY: tuple[str, ...] = ("unblinded_pharmacist",)
 """Who releases lots and prepares doses (unblinded)."""
+SITE_LIMITED: tuple[str, ...] = (*ENTRY, "monitor")
+"""Roles that may be limited to one site (the others act on the whole trial)."""
+PEOPLE: tuple[str, ...] = ("admin",)
+"""Who invites, deactivates and places members at sites, and adds sites."""
+SIGNER: tuple[str, ...] = ("investigator",)
+"""Who signs a participant's casebook."""

@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 
 from frailtrial.edc.errors import AccessDenied
 from frailtrial.edc.models import Membership
-from frailtrial.edc.roles import CLINICAL, ENTRY, OVERSIGHT, PHARMACY, ROLES, SDV
+from frailtrial.edc.roles import CLINICAL, ENTRY, OVERSIGHT, PEOPLE, PHARMACY, ROLES, SDV, SIGNER
 
 ALL = ROLES
 
@@ -48,6 +48,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "dsmb_report": ("dsmb",),
     "lock": ("admin",),
     "exports": ("statistician",),
+    "people": PEOPLE,
+    "sign_casebook": SIGNER,
 }
 
 MENU: tuple[tuple[str, str, str], ...] = (
@@ -60,6 +62,7 @@ MENU: tuple[tuple[str, str, str], ...] = (
     ("dsmb_report", "web:dsmb", "DSMB report"),
     ("exports", "web:exports", "Exports"),
     ("lock", "web:lock", "Database lock"),
+    ("people", "web:people", "People"),
     ("account", "web:account", "Account"),
 )
 

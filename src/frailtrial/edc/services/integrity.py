@@ -47,6 +47,7 @@ CHECKED = (
     "saealert",
     "dataquery",
     "sdvmark",
+    "casebooksignature",
 )
 OMITTED = "..."  # an audited value left out of the snapshot (the trial's protocol text)
 UNAUDITED = {"listentry": {"used"}}  # set on allocation; checked against the allocations

@@ -16,7 +16,14 @@ from frailtrial.dataset.schema import OUTCOME, SEVERITY
 from frailtrial.edc.errors import Conflict
 from frailtrial.edc.models import Crf, DataQuery, Membership, Participant, SdvMark
 from frailtrial.edc.services import crf as crf_service
-from frailtrial.edc.services import participants, product, safety, unblinding, visits
+from frailtrial.edc.services import (
+    participants,
+    product,
+    safety,
+    signatures,
+    unblinding,
+    visits,
+)
 from frailtrial.edc.services.common import participant, protocol_of
 from frailtrial.errors import InputError
 from frailtrial.web import access, overview
@@ -160,6 +167,8 @@ def participant_page(request: HttpRequest, member: Membership, pid: str) -> Http
             "can_ae": access.allowed(member, "ae_report"),
             "can_audit": access.allowed(member, "audit"),
             "can_unblind": access.allowed(member, "emergency_unblind"),
+            "signatures": signatures.signatures(member, pid),
+            "can_sign": access.allowed(member, "sign_casebook"),
         },
     )
 
