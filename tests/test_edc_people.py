@@ -286,8 +286,10 @@ def test_an_edit_after_signing_invalidates_the_signature(world: dict[str, Any]) 
     coord, pid = world["m"]["coordinator"], world["pid"]
     crf.enter_crf(coord, pid, "week1", "tug", {"tug_s": 12.5}, "transcription error", 1)
     [view] = signatures.signatures(coord, pid)
-    assert not view.valid and "crf" in view.invalidated_by and coord.user.username in (
-        view.invalidated_by
+    assert (
+        not view.valid
+        and "crf" in view.invalidated_by
+        and coord.user.username in (view.invalidated_by)
     )
     page = _login(coord.user.username).get(f"/participants/{pid}/").content.decode()
     assert "Signature invalidated by a later edit" in page

@@ -68,7 +68,9 @@ def _site_for(actor: Membership, role: str, site_code: str | None) -> Site | Non
         )
     site = Site.objects.filter(trial_id=actor.trial_id, code=site_code).first()
     if site is None:
-        codes = ", ".join(Site.objects.filter(trial_id=actor.trial_id).values_list("code", flat=True))
+        codes = ", ".join(
+            Site.objects.filter(trial_id=actor.trial_id).values_list("code", flat=True)
+        )
         raise InputError(f"site {site_code!r} is not a site of this trial (sites: {codes})")
     return site
 

@@ -118,9 +118,9 @@ def _later_edit(sig: CasebookSignature, rows: list[models.Model]) -> AuditEntry 
     if signed is None:
         return None
     keys = {(row._meta.model_name, str(row.pk)) for row in rows}
-    later = AuditEntry.objects.filter(
-        seq__gt=signed.seq, model__in={m for m, _ in keys}
-    ).order_by("seq")
+    later = AuditEntry.objects.filter(seq__gt=signed.seq, model__in={m for m, _ in keys}).order_by(
+        "seq"
+    )
     return next((e for e in later.iterator() if (e.model, e.object_id) in keys), None)
 
 
@@ -134,7 +134,8 @@ def signatures(actor: Membership, participant_id: str) -> list[SignatureView]:
         edit = _later_edit(sig, rows)
         why = ""
         if edit is not None:
-            why = f"{edit.model} {edit.object_id} changed by {edit.actor} on {edit.at:%Y-%m-%d %H:%M} UTC"
+            when = f"{edit.at:%Y-%m-%d %H:%M} UTC"
+            why = f"{edit.model} {edit.object_id} changed by {edit.actor} on {when}"
         elif sig.content_sha256 != current:
             why = "the casebook's content changed outside the audit trail"
         out.append(

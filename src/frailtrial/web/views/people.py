@@ -27,7 +27,7 @@ class InviteForm(forms.Form):
     site = forms.ChoiceField(required=False, label="Site (roles limited to one site)")
 
     def __init__(self, member: Membership, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         sites = Site.objects.filter(trial_id=member.trial_id).order_by("code")
         self.fields["site"].choices = [("", "all sites")] + [
             (s.code, f"{s.code} · {s.name}") for s in sites
