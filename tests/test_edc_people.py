@@ -350,3 +350,41 @@ def test_sign_page_asks_the_password_and_shows_the_meaning(world: dict[str, Any]
     assert c.post(url, {"password": PASSWORD}).status_code == 302
     page = c.get(f"/participants/{world['pid']}/").content.decode()
     assert "<strong>Signed</strong>" in page and signatures.MEANING in page
+
+
+def _unmasked(html: str) -> str:
+    """A page without its CSRF token (masked anew in every response)."""
+    import re
+
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
+
+
+def test_site_b_cannot_tell_site_a_ids_from_unknown_ids(world: dict[str, Any]) -> None:
+    """Probing ids: an existing site-A id and an id nobody has get the same answer, on the
+    pages and the API; a trial-wide member asking for an unknown id gets 404, not a 500."""
+    from django.test import Client
+
+    from frailtrial.web.security import issue_token
+
+    t, real, fake = world, world["pid"], "ZZZ-999"
+    c = _login(t["m"]["other_site"].user.username)
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {issue_token(t['m']['other_site'])}"}
+    for pattern in ("/participants/{}/", "/participants/{}/visits/week1/crf/tug/"):
+        a, b = c.get(pattern.format(real)), c.get(pattern.format(fake))
+        assert a.status_code == b.status_code == 403
+        assert _unmasked(a.content.decode().replace(real, fake)) == _unmasked(b.content.decode())
+    assert c.get("/screening/S-002/").status_code == c.get("/screening/S-404/").status_code
+    assert c.get(f"/audit/crf/{t['crf'].pk}/").status_code in (403, 404)
+    answers = []
+    for pid in (real, fake):
+        r = Client().post(
+            f"/api/participants/{pid}/visits/month1/attend",
+            {"on": "2024-04-03"},
+            content_type="application/json",
+            **bearer,
+        )
+        answers.append((r.status_code, r.json()["detail"].replace(pid, "PID")))
+    assert answers[0] == answers[1] and answers[0][0] == 403
+    wide = _login(t["m"]["coordinator"].user.username)
+    r = wide.get(f"/participants/{fake}/")
+    assert r.status_code == 404 and "no participant" in r.content.decode()

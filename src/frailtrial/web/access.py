@@ -19,6 +19,7 @@ from django.shortcuts import redirect, render
 from frailtrial.edc.errors import AccessDenied
 from frailtrial.edc.models import Membership
 from frailtrial.edc.roles import CLINICAL, ENTRY, OVERSIGHT, PEOPLE, PHARMACY, ROLES, SDV, SIGNER
+from frailtrial.errors import InputError
 
 ALL = ROLES
 
@@ -119,6 +120,8 @@ def page(permission: str) -> Callable[[Callable[..., HttpResponse]], Callable[..
                 return view(request, member, *args, **kwargs)
             except AccessDenied as exc:
                 return denied(request, str(exc))
+            except InputError as exc:  # the address names no record (forms catch their own)
+                return render(request, "web/denied.html", {"message": str(exc)}, status=404)
 
         inner.permission = permission  # type: ignore[attr-defined]
         return inner
