@@ -388,3 +388,25 @@ def test_site_b_cannot_tell_site_a_ids_from_unknown_ids(world: dict[str, Any]) -
     wide = _login(t["m"]["coordinator"].user.username)
     r = wide.get(f"/participants/{fake}/")
     assert r.status_code == 404 and "no participant" in r.content.decode()
+
+
+def test_a_new_link_replaces_the_old_one_only_for_unused_accounts(world: dict[str, Any]) -> None:
+    import re
+
+    from frailtrial.edc.services import people
+    from frailtrial.errors import InputError
+
+    admin = world["m"]["admin"]
+    _, old = people.invite(admin, "late", "coordinator", "OTH", "Lee", "Late")
+    c = _login(admin.user.username)
+    r = c.post("/people/", {"action": "reinvite", "username": "late"})
+    link = re.search(r'id="invite-link">[^<]*(/invite/fti_[^<]+/)<', r.content.decode())
+    assert link
+    with pytest.raises(InputError, match="expired"):
+        people.invitation(old)  # the earlier link stops working
+    people.accept(link.group(1).split("/")[2], NEW_PASSWORD)
+    # an account in use gets no link: the admin cannot take over the investigator's account
+    with pytest.raises(InputError, match="has set its password"):
+        people.reinvite(admin, world["m"]["investigator"].user.username)
+    with pytest.raises(InputError, match="has set its password"):
+        people.reinvite(admin, "late")

@@ -75,6 +75,20 @@ def _site_for(actor: Membership, role: str, site_code: str | None) -> Site | Non
     return site
 
 
+def _new_invitation(actor: Membership, member: Membership, token: str) -> Invitation:
+    """Store (the SHA-256 of) ``token`` as the member's invitation, audited."""
+    at = now()
+    inv = Invitation.objects.create(
+        member=member,
+        digest=_digest(token),
+        invited_by=actor,
+        created_at=at,
+        expires_at=at + dt.timedelta(hours=INVITATION_HOURS),
+    )
+    audit.record(actor, "invite", inv, None, {"member": member.pk, "expires_at": inv.expires_at})
+    return inv
+
+
 def invite(
     actor: Membership,
     username: str,
@@ -116,18 +130,33 @@ def invite(
         audit.record(actor, "create", ("user", str(user.pk)), None, _user_snapshot(user))
         member = Membership.objects.create(user=user, trial_id=actor.trial_id, role=role, site=site)
         audit.created(actor, member)
-        at = now()
-        inv = Invitation.objects.create(
-            member=member,
-            digest=_digest(token),
-            invited_by=actor,
-            created_at=at,
-            expires_at=at + dt.timedelta(hours=INVITATION_HOURS),
-        )
-        audit.record(
-            actor, "invite", inv, None, {"member": member.pk, "expires_at": inv.expires_at}
-        )
+        _new_invitation(actor, member, token)
     return member, token
+
+
+def reinvite(actor: Membership, username: str) -> str:
+    """A new link for an invited account that has not set its password yet (the earlier
+    links stop working). Not for an account in use: an admin could otherwise set its
+    password and sign as its owner."""
+    require(actor, PEOPLE, "inviting a member")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        member = (
+            Membership.objects.select_related("user")
+            .filter(trial_id=actor.trial_id, user__username=username)
+            .order_by("pk")
+            .first()
+        )
+        if member is None:
+            raise InputError(f"no member {username!r} in this trial")
+        user = member.user
+        if not user.is_active:
+            raise InputError(f"the account {username!r} is deactivated")
+        if user.has_usable_password():
+            raise InputError(f"the account {username!r} has set its password: no new link")
+        Invitation.objects.filter(member__user=user, used_at__isnull=True).update(expires_at=now())
+        _new_invitation(actor, member, token)
+    return token
 
 
 def invitation(token: str) -> Invitation:

@@ -67,6 +67,9 @@ def people_page(request: HttpRequest, member: Membership) -> HttpResponse:
                     )
                     link = request.build_absolute_uri(f"/invite/{token}/")
                     invite_form = InviteForm(member)
+            elif action == "reinvite":
+                token = people.reinvite(member, request.POST.get("username", ""))
+                link = request.build_absolute_uri(f"/invite/{token}/")
             elif action == "site":
                 site_form = SiteForm(request.POST)
                 if site_form.is_valid():
