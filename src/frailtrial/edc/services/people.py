@@ -184,7 +184,11 @@ def accept(token: str, password: str) -> Membership:
     the invitation."""
     with transaction.atomic():
         inv = invitation(token)
-        inv = Invitation.objects.select_for_update().select_related("member__user").get(pk=inv.pk)
+        inv = (
+            Invitation.objects.select_for_update(of=("self",))
+            .select_related("member__user")
+            .get(pk=inv.pk)
+        )
         if inv.used_at is not None:  # spent by a parallel request since the check above
             raise InputError("this invitation link was used already; ask the admin for a new one")
         user = inv.member.user
