@@ -410,3 +410,22 @@ def test_a_new_link_replaces_the_old_one_only_for_unused_accounts(world: dict[st
         people.reinvite(admin, world["m"]["investigator"].user.username)
     with pytest.raises(InputError, match="has set its password"):
         people.reinvite(admin, "late")
+
+
+def test_monitoring_leaves_the_signature_valid_an_ae_change_does_not(
+    world: dict[str, Any],
+) -> None:
+    """Queries and SDV marks are the monitor's, not the casebook: they leave the signature;
+    a change of the participant's adverse event invalidates it."""
+    from frailtrial.edc.services import oversight, safety, signatures
+
+    _sign(world)
+    mon, crf_id = world["m"]["monitor"], world["crf"].pk
+    oversight.raise_query(mon, crf_id, "tug_s", "please check")
+    oversight.mark_sdv(mon, crf_id)
+    [view] = signatures.signatures(mon, world["pid"])
+    assert view.valid
+    ae = world["ae"]
+    safety.update(world["m"]["coordinator"], ae.pk, {"severity": "moderate"}, "re-graded", 1)
+    [view] = signatures.signatures(mon, world["pid"])
+    assert not view.valid and view.invalidated_by.startswith(f"adverseevent {ae.pk} changed")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.db import models
 
@@ -21,7 +21,6 @@ from frailtrial.edc.errors import AccessDenied
 from frailtrial.edc.models import (
     AuditEntry,
     CasebookSignature,
-    Consent,
     Membership,
     Participant,
 )
@@ -35,7 +34,7 @@ MEANING = (
 )
 # Rows tied to a participant that are not casebook content: the blinded allocation and its
 # emergency unblinding, notices, monitors' queries and SDV marks, the pharmacy's preparations,
-# and the signatures themselves.
+# the sponsor's SAE alert handling, and the signatures themselves.
 NOT_CASEBOOK = {
     "allocation",
     "emergencyunblinding",
@@ -43,21 +42,37 @@ NOT_CASEBOOK = {
     "dataquery",
     "sdvmark",
     "preparation",
+    "saealert",
     "casebooksignature",
 }
 NOT_CONTENT = {"participant": ("emergency_unblinded",)}
 
 
 def casebook_rows(p: Participant) -> list[models.Model]:
-    """The participant's casebook: its own row, its screening and consents, and every row of
-    the store's tables that names the participant (a table added later is included)."""
-    rows: list[models.Model] = [p, p.screening, *Consent.objects.filter(screening=p.screening)]
-    for rel in Participant._meta.related_objects:
-        if rel.related_model._meta.model_name in NOT_CASEBOOK:
-            continue
-        found = rel.related_model._default_manager.filter(**{rel.field.name: p})
-        rows.extend(found.order_by("pk"))
-    return rows
+    """The participant's casebook: its own row, its screening, and every row of the store's
+    tables reached from them by foreign keys (consents, visits, CRFs, measurements, AEs and
+    their follow-ups, infusions; a table added later is included), in a fixed order."""
+    found: dict[tuple[str, Any], models.Model] = {}
+    frontier: dict[type[models.Model], list[models.Model]] = {
+        Participant: [p],
+        type(p.screening): [p.screening],
+    }
+    for rows in frontier.values():
+        found.update({(r._meta.model_name or "", r.pk): r for r in rows})
+    while frontier:
+        reached: dict[type[models.Model], list[models.Model]] = {}
+        for model, rows in frontier.items():
+            for rel in model._meta.related_objects:
+                child = cast(type[models.Model], rel.related_model)  # a model, never "self"
+                if child._meta.model_name in NOT_CASEBOOK:
+                    continue
+                for row in child._default_manager.filter(**{f"{rel.field.name}__in": rows}):
+                    key = (child._meta.model_name or "", row.pk)
+                    if key not in found:
+                        found[key] = row
+                        reached.setdefault(child, []).append(row)
+        frontier = reached
+    return [found[k] for k in sorted(found, key=lambda k: (k[0], str(k[1])))]
 
 
 def _content(row: models.Model) -> dict[str, Any]:
