@@ -429,3 +429,47 @@ def test_monitoring_leaves_the_signature_valid_an_ae_change_does_not(
     safety.update(world["m"]["coordinator"], ae.pk, {"severity": "moderate"}, "re-graded", 1)
     [view] = signatures.signatures(mon, world["pid"])
     assert not view.valid and view.invalidated_by.startswith(f"adverseevent {ae.pk} changed")
+
+
+def test_an_admin_cannot_end_an_account_another_trial_uses(world: dict[str, Any]) -> None:
+    from edc_support import new_trial
+    from frailtrial.edc.errors import AccessDenied
+    from frailtrial.edc.services import people, trials
+
+    shared = world["m"]["monitor"].user.username
+    other = new_trial()
+    trials.add_member(other["trial"], shared, "monitor")
+    with pytest.raises(AccessDenied, match="another trial"):
+        people.deactivate(world["m"]["admin"], shared, "left")
+    with pytest.raises(AccessDenied, match="another trial"):
+        people.deactivate(other["m"]["admin"], shared, "left")
+
+
+def test_the_operator_ends_an_account_from_the_command_line(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+
+    from cli_inprocess import invoke
+    from frailtrial.edc.models import AuditEntry
+
+    url = "sqlite:///" + str(settings.DATABASES["default"]["NAME"])
+    name = world["m"]["monitor"].user.username
+    code, _, err = invoke(
+        monkeypatch, capsys, "web", "deactivate", "ghost", "--reason", "x", "--db", url
+    )
+    assert (
+        code == 2 and "no user 'ghost' in this store" in err and len(err.strip().splitlines()) == 1
+    )
+    code, out, _ = invoke(
+        monkeypatch, capsys, "web", "deactivate", name, "--reason", "left", "--db", url
+    )
+    assert (code, out.strip()) == (0, f"account {name} deactivated")
+    assert not get_user_model().objects.get(username=name).is_active
+    row = AuditEntry.objects.filter(action="deactivate").last()
+    assert row is not None and (row.actor, row.reason) == ("system", "left")
+    code, _, err = invoke(
+        monkeypatch, capsys, "web", "deactivate", name, "--reason", "again", "--db", url
+    )
+    assert code == 2 and "deactivated already" in err

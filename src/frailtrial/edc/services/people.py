@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
@@ -205,23 +206,43 @@ def accept(token: str, password: str) -> Membership:
 
 
 def deactivate(actor: Membership, username: str, reason: str) -> None:
-    """End an account's access (admin; not one's own): no login, session or API token."""
+    """End an account's access (admin of a trial it works on only; not one's own): no
+    login, session or API token."""
     require(actor, PEOPLE, "deactivating an account")
-    if not reason.strip():
-        raise InputError("deactivating an account needs a reason")
     with transaction.atomic():
         user = get_user_model().objects.select_for_update().filter(username=username).first()
         held = Membership.objects.filter(user=user, trial_id=actor.trial_id).exists()
         if user is None or not held:
             raise InputError(f"no member {username!r} in this trial")
+        if Membership.objects.filter(user=user).exclude(trial_id=actor.trial_id).exists():
+            raise AccessDenied(
+                f"{username!r} also works on another trial: the store's operator ends the "
+                "account (`frailtrial web deactivate`)"
+            )
         if user.pk == actor.user_id:
             raise AccessDenied("you cannot deactivate your own account")
-        if not user.is_active:
-            raise InputError(f"the account {username!r} is deactivated already")
-        old = _user_snapshot(user)
-        user.is_active = False
-        user.save(update_fields=["is_active"])
-        audit.record(actor, "deactivate", ("user", str(user.pk)), old, _user_snapshot(user), reason)
+        _end(actor, user, reason)
+
+
+def deactivate_account(username: str, reason: str) -> None:
+    """End an account's access on every trial of the store (the operator, from the command
+    line; audited as the system)."""
+    with transaction.atomic():
+        user = get_user_model().objects.select_for_update().filter(username=username).first()
+        if user is None:
+            raise InputError(f"no user {username!r} in this store")
+        _end(None, user, reason)
+
+
+def _end(actor: Membership | None, user: Any, reason: str) -> None:
+    if not reason.strip():
+        raise InputError("deactivating an account needs a reason")
+    if not user.is_active:
+        raise InputError(f"the account {user.get_username()!r} is deactivated already")
+    old = _user_snapshot(user)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    audit.record(actor, "deactivate", ("user", str(user.pk)), old, _user_snapshot(user), reason)
 
 
 def members(actor: Membership) -> list[Membership]:
