@@ -49,6 +49,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "ongoing": True,
         },
     )
+    from frailtrial.edc.services import people
+
+    t["invitation"] = people.invite(t["m"]["admin"], "invited", "monitor", "OTH", "In", "Vited")[1]
     t["tokens"] = {role: issue_token(m) for role, m in t["m"].items()}
     return t
 
@@ -75,6 +78,7 @@ def _kwargs(t: dict[str, Any]) -> dict[str, Any]:
         "record_id": t["ae"].pk,
         "form": "concomitant_medication",
         "entry_id": t["log"].pk,
+        "token": t["invitation"],
     }
 
 
@@ -141,6 +145,38 @@ def test_other_site_sees_nothing_of_this_site(world: dict[str, Any]) -> None:
     assert c.get("/screening/S-002/").status_code == 403
     r = c.get("/api/participants", HTTP_AUTHORIZATION=f"Bearer {world['tokens']['other_site']}")
     assert r.status_code == 200 and r.json() == []
+
+
+SITE_KEYS = {"pid", "screening_id", "crf_id", "query_id", "object_id"}
+
+
+def test_every_record_route_refuses_another_sites_member(world: dict[str, Any]) -> None:
+    """A site-B coordinator (and a site-B investigator, who may sign) tries every route that
+    names a site-A record, by GET and by POST: refused, and the record unchanged."""
+    from django.urls import reverse
+
+    from frailtrial.edc.models import AuditEntry
+    from frailtrial.edc.services import people
+    from frailtrial.web.access import PERMISSIONS
+
+    inv_b, _ = people.invite(world["m"]["admin"], "inv-site-b", "investigator", "OTH", "I", "B")
+    inv_b.user.set_password(PASSWORD)
+    inv_b.user.save()
+    world["m"]["inv_site_b"] = inv_b
+    kw = _kwargs(world)
+    before = AuditEntry.objects.count()
+    for who in ("other_site", "inv_site_b"):
+        c, role = _client(world, who), world["m"][who].role
+        for name, view, params in _routes():
+            if not SITE_KEYS & set(params) or role not in PERMISSIONS[view.permission]:
+                continue
+            url = reverse(f"web:{name}", kwargs={k: kw[k] for k in params})
+            assert c.get(url).status_code in (403, 404, 405), (who, url)
+            r = c.post(url, {"action": "attend", "answer": "x", "password": PASSWORD})
+            assert r.status_code in (403, 404) or (
+                r.status_code == 302 and "/login/" not in r["Location"]
+            ), (who, url, r.status_code)
+    assert AuditEntry.objects.count() == before  # nothing written
 
 
 def _api_calls(t: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] | None, str]]:

@@ -29,14 +29,13 @@ def trial_with_data() -> dict[str, Any]:
     """A trial: members (password set) per role, a member at another site, one participant
     randomized, dosed, with a visit held, a CRF, an SAE, a query; one open screening."""
     from edc_support import dose_first, eligible_input, enroll, new_trial, report_sae
-    from frailtrial.edc.models import Site
-    from frailtrial.edc.services import crf, screening, trials, visits
+    from frailtrial.edc.services import crf, people, screening, trials, visits
 
     t = new_trial()
     for m in t["m"].values():
         m.user.set_password(PASSWORD)
         m.user.save()
-    other = Site.objects.create(trial=t["trial"], name="Other Hospital", code="OTH")
+    other = people.add_site(t["m"]["admin"], "Other Hospital", "OTH")  # audited
     t["m"]["other_site"] = trials.add_member(
         t["trial"], f"othersite-{t['trial'].name}", "coordinator", site=other, password=PASSWORD
     )

@@ -1,4 +1,5 @@
-"""``frailtrial web``: passwords (with the password rules) and API tokens for the web EDC."""
+"""``frailtrial web``: passwords (with the password rules), deactivation and API tokens for
+the web EDC."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import typer
 
 from frailtrial.errors import InputError
 
-app = typer.Typer(help="Web EDC accounts: set passwords, issue API tokens.", no_args_is_help=True)
+app = typer.Typer(
+    help="Web EDC accounts: set passwords, deactivate, issue API tokens.", no_args_is_help=True
+)
 DB = typer.Option(None, "--db", help="Database URL (sqlite:///FILE or postgresql://...).")
 
 
@@ -39,6 +42,23 @@ def set_password(
     user.set_password(password)
     user.save()
     typer.echo(f"password of {username} set")
+
+
+@app.command("deactivate")
+def deactivate(
+    username: str = typer.Argument(..., help="User name."),
+    reason: str = typer.Option(..., "--reason", help="Why the account ends (audited)."),
+    db: str | None = DB,
+) -> None:
+    """End an account on every trial of the store: no login, session or API token; its
+    audit rows stay."""
+    from frailtrial.web.config import setup
+
+    setup(db)
+    from frailtrial.edc.services.people import deactivate_account
+
+    deactivate_account(username, reason)
+    typer.echo(f"account {username} deactivated")
 
 
 @app.command("token")

@@ -24,3 +24,9 @@ PHARMACY: tuple[str, ...] = ("unblinded_pharmacist",)
 SAE_ACK: tuple[str, ...] = ("medical_monitor", "admin")
 """Who acknowledges an SAE report for the sponsor (the admin acts for a sponsor without a
 medical monitor); they are notified of every SAE and of every overdue acknowledgement."""
+SITE_LIMITED: tuple[str, ...] = (*ENTRY, "monitor")
+"""Roles that may be limited to one site (the others act on the whole trial)."""
+PEOPLE: tuple[str, ...] = ("admin",)
+"""Who invites, deactivates and places members at sites, and adds sites."""
+SIGNER: tuple[str, ...] = ("investigator",)
+"""Who signs a participant's casebook."""

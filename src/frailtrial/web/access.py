@@ -18,7 +18,18 @@ from django.shortcuts import redirect, render
 
 from frailtrial.edc.errors import AccessDenied
 from frailtrial.edc.models import Membership
-from frailtrial.edc.roles import CLINICAL, ENTRY, OVERSIGHT, PHARMACY, ROLES, SAE_ACK, SDV
+from frailtrial.edc.roles import (
+    CLINICAL,
+    ENTRY,
+    OVERSIGHT,
+    PEOPLE,
+    PHARMACY,
+    ROLES,
+    SAE_ACK,
+    SDV,
+    SIGNER,
+)
+from frailtrial.errors import InputError
 
 ALL = ROLES
 
@@ -54,6 +65,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "dsmb_report": ("dsmb",),
     "lock": ("admin",),
     "exports": ("statistician",),
+    "people": PEOPLE,
+    "sign_casebook": SIGNER,
 }
 
 MENU: tuple[tuple[str, str, str], ...] = (
@@ -66,6 +79,7 @@ MENU: tuple[tuple[str, str, str], ...] = (
     ("dsmb_report", "web:dsmb", "DSMB report"),
     ("exports", "web:exports", "Exports"),
     ("lock", "web:lock", "Database lock"),
+    ("people", "web:people", "People"),
     ("account", "web:account", "Account"),
 )
 
@@ -122,6 +136,8 @@ def page(permission: str) -> Callable[[Callable[..., HttpResponse]], Callable[..
                 return view(request, member, *args, **kwargs)
             except AccessDenied as exc:
                 return denied(request, str(exc))
+            except InputError as exc:  # the address names no record (forms catch their own)
+                return render(request, "web/denied.html", {"message": str(exc)}, status=404)
 
         inner.permission = permission  # type: ignore[attr-defined]
         return inner

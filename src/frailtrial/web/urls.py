@@ -13,12 +13,13 @@ from frailtrial.web.views import (
     logs,
     oversight,
     participants,
+    people,
     pharmacy,
     safety,
     screening,
 )
 
-PUBLIC = {"login", "logout", "choose", "static", "home"}
+PUBLIC = {"login", "logout", "choose", "static", "home", "invitation"}
 
 web_patterns: list[URLPattern | URLResolver] = [
     path("", lambda request: redirect("web:dashboard"), name="home"),
@@ -36,6 +37,7 @@ web_patterns: list[URLPattern | URLResolver] = [
     path("participants/<str:pid>/", participants.participant_page, name="participant"),
     path("participants/<str:pid>/ae/", participants.ae_new, name="ae_new"),
     path("participants/<str:pid>/unblind/", participants.emergency_unblind, name="unblind"),
+    path("participants/<str:pid>/sign/", people.sign_page, name="sign"),
     path(
         "participants/<str:pid>/visits/<str:visit>/crf/<str:instrument>/",
         participants.crf_page,
@@ -59,6 +61,8 @@ web_patterns: list[URLPattern | URLResolver] = [
     path("dsmb/", oversight.dsmb_report, name="dsmb"),
     path("lock/", oversight.lock_page, name="lock"),
     path("exports/", oversight.exports_page, name="exports"),
+    path("people/", people.people_page, name="people"),
+    path("invite/<str:token>/", people.invitation_page, name="invitation"),
     path("static/<str:package>/<path:name>", static_files.serve, name="static"),
 ]
 

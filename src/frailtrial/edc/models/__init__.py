@@ -12,6 +12,7 @@ from frailtrial.edc.models.enrolment import (
 )
 from frailtrial.edc.models.notices import Notice
 from frailtrial.edc.models.oversight import DataQuery, LockException, SdvMark
+from frailtrial.edc.models.people import CasebookSignature, Invitation
 from frailtrial.edc.models.product import Infusion, Lot, Preparation
 from frailtrial.edc.models.records import (
     AdverseEvent,
@@ -31,11 +32,13 @@ __all__ = [
     "Allocation",
     "AuditEntry",
     "AuditHead",
+    "CasebookSignature",
     "Consent",
     "Crf",
     "DataQuery",
     "EmergencyUnblinding",
     "Infusion",
+    "Invitation",
     "ListEntry",
     "LockException",
     "LogRecord",

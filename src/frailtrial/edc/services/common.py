@@ -33,6 +33,15 @@ def require_site(actor: Membership, site_id: int, what: str) -> None:
         raise AccessDenied(f"{what} is not at your site")
 
 
+def missing(actor: Membership, what: str, message: str) -> Exception:
+    """The error for a record the actor looked up and the trial lacks: ``message`` as bad
+    input, but for a member limited to a site the same refusal as for another site's record,
+    so a site's member cannot probe which ids exist at other sites."""
+    if actor.site_id is not None:
+        return AccessDenied(f"{what} is not at your site")
+    return InputError(message)
+
+
 @functools.lru_cache(maxsize=32)
 def _parse(sha: str, text: str) -> Protocol:
     return parse(yaml.safe_load(text), f"trial snapshot {sha[:12]}")
@@ -128,6 +137,7 @@ def participant(actor: Membership, participant_id: str) -> Participant:
     try:
         p = Participant.objects.get(trial_id=actor.trial_id, participant_id=participant_id)
     except Participant.DoesNotExist:
-        raise InputError(f"no participant {participant_id!r} in this trial") from None
+        what, message = f"participant {participant_id}", f"no participant {participant_id!r}"
+        raise missing(actor, what, message + " in this trial") from None
     require_site(actor, p.site_id, f"participant {participant_id}")
     return p

@@ -50,6 +50,7 @@ CHECKED = (
     "dataquery",
     "sdvmark",
     "lockexception",
+    "casebooksignature",
 )
 OMITTED = "..."  # an audited value left out of the snapshot (the trial's protocol text)
 UNAUDITED = {"listentry": {"used"}}  # set on allocation; checked against the allocations

@@ -26,6 +26,7 @@ from frailtrial.edc.models import (
 from frailtrial.edc.roles import CLINICAL, OVERSIGHT, SDV
 from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import (
+    missing,
     now,
     participant,
     protocol_of,
@@ -48,7 +49,7 @@ def trial_crf(actor: Membership, crf_id: int) -> Crf:
         .first()
     )
     if crf is None:
-        raise InputError(f"no CRF {crf_id} in this trial")
+        raise missing(actor, f"CRF {crf_id}", f"no CRF {crf_id} in this trial")
     participant(actor, crf.participant.participant_id)
     return crf
 
@@ -90,7 +91,7 @@ def _query(actor: Membership, query_id: int) -> DataQuery:
         .first()
     )
     if q is None:
-        raise InputError(f"no query {query_id}")
+        raise missing(actor, f"query {query_id}", f"no query {query_id}")
     participant(actor, q.participant.participant_id)
     return q
 

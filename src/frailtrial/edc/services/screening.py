@@ -13,6 +13,7 @@ from frailtrial.edc.models import Consent, Membership, Screening, Site
 from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import (
     CLINICAL,
+    missing,
     protocol_of,
     require,
     require_site,
@@ -96,7 +97,8 @@ def get_screening(actor: Membership, screening_id: str) -> Screening:
     try:
         s = Screening.objects.get(trial_id=actor.trial_id, screening_id=screening_id)
     except Screening.DoesNotExist:
-        raise InputError(f"no screening {screening_id!r} in this trial") from None
+        message = f"no screening {screening_id!r} in this trial"
+        raise missing(actor, f"screening {screening_id}", message) from None
     require_site(actor, s.site_id, f"screening {screening_id}")
     return s
 

@@ -26,7 +26,14 @@ from frailtrial.edc.models import (
     VisitOccurrence,
 )
 from frailtrial.edc.services import crf as crf_service
-from frailtrial.edc.services import participants, product, safety, unblinding, visits
+from frailtrial.edc.services import (
+    participants,
+    product,
+    safety,
+    signatures,
+    unblinding,
+    visits,
+)
 from frailtrial.edc.services.common import participant, protocol_of
 from frailtrial.errors import InputError
 from frailtrial.instruments import Item
@@ -208,6 +215,8 @@ def participant_page(request: HttpRequest, member: Membership, pid: str) -> Http
                 for name, spec in collection.LOG_FORMS.items()
             ],
             "locked": member.trial.locked_at is not None,
+            "signatures": signatures.signatures(member, pid),
+            "can_sign": access.allowed(member, "sign_casebook"),
         },
     )
 
