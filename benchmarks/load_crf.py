@@ -205,6 +205,40 @@ def lost_writes(saved: list[tuple[str, str, str, dict[str, Any], int]]) -> int:
     return sum(1 for key, value in latest.items() if stored.get(key) != value)
 
 
+def tree_cpu(root: int | None) -> float:
+    """CPU seconds (user + system) used so far by process ``root`` and its live descendants
+    (Linux /proc; 0 elsewhere): what the server and the database spent, apart from whatever
+    else shares the machine."""
+    procs: dict[int, tuple[int, float]] = {}
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            raw = (d / "stat").read_text()
+        except OSError:
+            continue
+        rest = raw[raw.rindex(")") + 2 :].split()
+        procs[int(d.name)] = (int(rest[1]), (int(rest[11]) + int(rest[12])) / tick)
+    total, todo = 0.0, [root] if root else []
+    while todo:
+        pid = todo.pop()
+        total += procs.get(pid, (0, 0.0))[1]
+        todo += [child for child, (parent, _) in procs.items() if parent == pid]
+    return total
+
+
+def postmaster(url: str) -> int | None:
+    """The pid of the PostgreSQL server listening on the URL's port (None: not found)."""
+    port = f"-p {url.rsplit(':', 1)[1].split('/')[0]} "
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "postgres" in cmd and port in cmd:
+            return int(d.name)
+    return None
+
+
 TARGETS = {  # (phase, backend): what the phase must reach (issue 14)
     ("think", "sqlite"): "p95 < 100 ms",
     ("think", "postgresql"): "p95 < 100 ms",
@@ -237,12 +271,20 @@ def run_backend(backend: str, args: argparse.Namespace) -> bool:
         )
         proc, port = start_server(url, tmp, workers=workers, threads=threads)
         versions: dict[tuple[str, str, str], int] = {}
+        database = postmaster(url) if backend == "postgresql" else None
+        results, cpu = {}, {}
         try:
             warm_up(port, people[0][1])
-            results = {
-                "think": run_clients(port, people, args.saves, args.think, args.limit, versions),
-                "back": run_clients(port, people, args.saves, 0.0, args.limit, versions, True),
-            }
+            for phase, think in (("think", args.think), ("back", 0.0)):
+                before = tree_cpu(proc.pid), tree_cpu(database), time.process_time()
+                results[phase] = run_clients(
+                    port, people, args.saves, think, args.limit, versions, phase == "back"
+                )
+                after = tree_cpu(proc.pid), tree_cpu(database), time.process_time()
+                cpu[phase] = [
+                    1000 * (b - a) / max(1, results[phase]["requests"])
+                    for a, b in zip(before, after, strict=True)
+                ]
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -261,6 +303,11 @@ def run_backend(backend: str, args: argparse.Namespace) -> bool:
                 f"{args.clients} clients in {r['wall_s']:.1f} s = {r['rate']:.0f} saves/s; "
                 f"p50 {r['p50_ms']:.0f} ms, p95 {r['p95_ms']:.0f} ms, max {r['max_ms']:.0f} ms; "
                 f"errors {len(r['errors'])}. {verdict}"
+            )
+            server, db, clients = cpu[phase]
+            print(
+                f"  CPU per save: server {server:.1f} ms, database {db:.1f} ms, clients "
+                f"{clients:.1f} ms: {2000 / (server + db + clients):.0f} saves/s would fill 2 cores"
             )
             for e in r["errors"][:3]:
                 print("  error:", e)
