@@ -2,8 +2,8 @@
 
 :func:`write_csv` writes byte for byte what ``frame.to_csv(path, index=False,
 lineterminator="\\n")`` writes (the csv module's minimal quoting, missing values empty), but
-formats each column once with numpy's string functions (a categorical's categories once, not
-per row) and joins the rows in C. pandas formats and writes row by row, which made most of
+formats each column at once, each distinct value once (a categorical's categories, not its
+rows), and joins the rows in C. pandas formats and writes row by row, which made most of
 an export's time for a million measurements.
 """
 
@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-TEXT = np.dtypes.StringDType()
 CHUNK_ROWS = 200_000  # rows formatted and written at a time (bounds the memory used)
 
 
@@ -35,21 +34,29 @@ def _missing(values: Any) -> np.ndarray:
     return np.asarray(pd.isna(values), dtype=bool)
 
 
+def _take(labels: list[str], codes: np.ndarray) -> np.ndarray:
+    """``labels[code]`` per row (code -1: an empty cell), as an array of the same str objects."""
+    return np.array([*labels, ""], dtype=object)[codes]
+
+
 def _numbers(values: np.ndarray, missing: np.ndarray | None) -> np.ndarray:
-    """Numbers as numpy and pandas print them (shortest round-trip text), missing empty."""
-    out = values.astype(TEXT)
+    """Numbers as numpy and pandas print them (shortest round-trip text), missing empty; each
+    distinct value is formatted once (measurements repeat their values a lot)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    out = _take(np.asarray(uniques).astype(str).tolist(), codes)
+    if values.dtype.kind == "f":  # factorize holds -0.0 and 0.0 as one value
+        out[(values == 0) & np.signbit(values)] = "-0.0"
     if missing is not None and missing.any():
         out[missing] = ""
     return out
 
 
 def cells(column: pd.Series) -> np.ndarray:
-    """The column's cells as CSV text (a numpy string array)."""
+    """The column's cells as CSV text (an array of str)."""
     dtype = column.dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        labels = cells(pd.Series(column.cat.categories))
-        codes = column.cat.codes.to_numpy()
-        return np.append(labels, np.array([""], dtype=TEXT))[codes]  # code -1 (missing): ""
+        labels = cells(pd.Series(column.cat.categories)).tolist()
+        return _take(labels, column.cat.codes.to_numpy())
     if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
         values = column.to_numpy()
         return _numbers(values, _missing(values) if dtype.kind == "f" else None)
@@ -61,15 +68,14 @@ def cells(column: pd.Series) -> np.ndarray:
         return _numbers(values, missing)
     if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
         text = column.to_frame().to_csv(index=False, header=False, lineterminator="\n")
-        return np.array(text.split("\n")[:-1], dtype=TEXT)  # pandas' own date formats
+        return np.array(text.split("\n")[:-1], dtype=object)  # pandas' own date formats
     values = column.to_numpy(dtype=object)
-    missing = _missing(values)
-    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
         codes, uniques = pd.factorize(values)  # text only: format each distinct value once
-        labels = np.array([_field(v) for v in uniques] + [""], dtype=TEXT)
-        return labels[codes]
+        return _take([_field(v) for v in uniques], codes)
+    missing = _missing(values)
     return np.array(
-        ["" if gone else _field(v) for v, gone in zip(values, missing, strict=True)], dtype=TEXT
+        ["" if gone else _field(v) for v, gone in zip(values, missing, strict=True)], dtype=object
     )
 
 
@@ -83,8 +89,5 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
             columns = [cells(part.iloc[:, i]) for i in range(n_cols)]
             if n_cols == 1:  # the csv module quotes a row's only field when it is empty
                 columns[0][columns[0] == ""] = '""'
-            lines = columns[0]
-            for col in columns[1:]:
-                lines = np.strings.add(np.strings.add(lines, ","), col)
-            fh.write("\n".join(lines.tolist()))
+            fh.write("\n".join(map(",".join, zip(*columns, strict=True))))
             fh.write("\n")
