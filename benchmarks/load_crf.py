@@ -12,7 +12,8 @@ last). Bounded in requests per client and in wall time; loopback only.
 Prints saves/s and p50/p95/max latency of each phase beside its target (p95 < 100 ms with
 think time on both backends; >= 150 saves/s back to back on PostgreSQL), errors, and lost
 writes (every 201 answer must be a CRF in the store with the saved answers; the audit chain
-must verify). Exit status 1 when a target is not met.
+must verify). Exit status 1 when a save failed or was lost, or the chain does not verify
+(a target not met is printed, as by the other benchmarks).
 
     PYTHONPATH=src python benchmarks/load_crf.py [--db sqlite,postgresql] [--clients 50]
         [--saves 12] [--think 3]
@@ -253,7 +254,8 @@ def _met(phase: str, result: dict[str, Any]) -> bool:
 
 
 def run_backend(backend: str, args: argparse.Namespace) -> bool:
-    """Build the store, serve it, run both phases; prints the figures; whether targets hold."""
+    """Build the store, serve it, run both phases and print their figures beside the targets;
+    whether every save succeeded and was kept (no error, no lost write, the chain verifies)."""
     tmp = Path(tempfile.mkdtemp(prefix=f"frailtrial-load-{backend}-"))
     os.environ["FRAILTRIAL_DATA_DIR"] = str(tmp)  # keys of this throwaway store only
     with contextlib.ExitStack() as stack:
@@ -297,7 +299,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> bool:
             r = results[phase]
             target = TARGETS.get((phase, backend))
             verdict = f"target {target}: {'met' if _met(phase, r) else 'NOT met'}" if target else ""
-            ok = ok and (target is None or _met(phase, r)) and not r["errors"]
+            ok = ok and not r["errors"]
             print(
                 f"{backend} ({workers} workers), {label}: {r['requests']} saves by "
                 f"{args.clients} clients in {r['wall_s']:.1f} s = {r['rate']:.0f} saves/s; "
@@ -336,7 +338,6 @@ def main() -> None:
             ok = run_backend(backend, args) and ok
         except NoPostgres as exc:
             print(f"{backend}: not run ({exc})")
-            ok = False
     sys.exit(0 if ok else 1)
 
 
