@@ -62,7 +62,7 @@ quick:
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "$(QUICK_MARKS)"
 
 bench: install-dev kernels
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in benchmarks/bench_*.py benchmarks/load_crf.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache frailtrial-demo

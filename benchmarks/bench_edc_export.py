@@ -1,13 +1,12 @@
 """Export of a 10,000-participant trial (6 visits x 20 variables) from the SQLite store.
 
-Seeds the store with bulk inserts (1.2 million measurements), then times ``export`` (tidy
-CSV dataset + SPSS .sav + SAS .xpt + SDTM-style domains). The peer, measured in the same
+Seeds the store with bulk inserts (1.2 million measurements). The peer, measured in the same
 run on the same file: pandas.read_sql of the same measurement rows joined to participant and
-visit, plus to_csv -- the least any export must do. Target: under 30 s.
+visit, plus to_csv -- the least any export must do. Then times two exports: the tidy CSV
+dataset alone (what the peer writes; target: at least as fast as the peer), and every format
+(tidy CSV dataset + SPSS .sav + SAS .xpt + SDTM-style domains).
 
-``--format csv`` times the tidy dataset alone (what the peer writes).
-
-    PYTHONPATH=src python benchmarks/bench_edc_export.py [--n 10000] [--format csv,spss,sas,sdtm]
+    PYTHONPATH=src python benchmarks/bench_edc_export.py [--n 10000] [--format "csv;csv,sas"]
 """
 
 from __future__ import annotations
@@ -245,10 +244,32 @@ def peer(db: Path, out: Path) -> float:
     return time.perf_counter() - start
 
 
+def timed_export(member, root: Path, formats: tuple[str, ...], profile: bool):  # type: ignore[no-untyped-def]
+    """Run one export; (summary, wall s, CPU s)."""
+    from frailtrial.edc.services.exports.run import export
+
+    out = root / f"export-{'-'.join(formats)}"
+    start, cpu = time.perf_counter(), time.process_time()
+    if profile:
+        import cProfile
+        import pstats
+
+        with cProfile.Profile() as prof:
+            summary = export(member, out, formats)
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
+    else:
+        summary = export(member, out, formats)
+    return summary, time.perf_counter() - start, time.process_time() - cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000)
-    parser.add_argument("--format", default="csv,spss,sas,sdtm", help="Formats to export.")
+    parser.add_argument(
+        "--format",
+        default="csv;csv,spss,sas,sdtm",
+        help="Formats of each timed export, exports separated by ';'.",
+    )
     parser.add_argument("--profile", action="store_true", help="Print where export spends time.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -262,41 +283,29 @@ def main() -> None:
         )
         from frailtrial.edc.services import trials
         from frailtrial.edc.services.exports.formats import parse_formats
-        from frailtrial.edc.services.exports.run import export
-
-        formats = parse_formats(args.format)
 
         member = trials.find_member("bench", "statistician", "statistician")
-        start, cpu = time.perf_counter(), time.process_time()
-        if args.profile:
-            import cProfile
-            import pstats
-
-            with cProfile.Profile() as prof:
-                summary = export(member, root / "export", formats)
-            pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
-        else:
-            summary = export(member, root / "export", formats)
-        ours, ours_cpu = time.perf_counter() - start, time.process_time() - cpu
+        runs = [parse_formats(text) for text in args.format.split(";")]
         cpu = time.process_time()
         theirs = peer(db, root)
         theirs_cpu = time.process_time() - cpu
-        rows = summary["measurements"]
-        print(
-            f"frailtrial edc export: {ours:.2f} s wall, {ours_cpu:.2f} s CPU for {rows:,} "
-            f"measurements ({rows / ours:,.0f} rows/s; formats {','.join(formats)})"
-        )
-        print(
-            f"peer pandas.read_sql + to_csv: {theirs:.2f} s wall, {theirs_cpu:.2f} s CPU "
-            f"({rows / theirs:,.0f} rows/s)"
-        )
-        print(f"ratio ours/peer: {ours / theirs:.2f} (wall), {ours_cpu / theirs_cpu:.2f} (CPU)")
+        print(f"peer pandas.read_sql + to_csv: {theirs:.2f} s wall, {theirs_cpu:.2f} s CPU")
+        for formats in runs:
+            summary, ours, ours_cpu = timed_export(member, root, formats, args.profile)
+            rows = summary["measurements"]
+            print(
+                f"frailtrial edc export --format {','.join(formats)}: {ours:.2f} s wall, "
+                f"{ours_cpu:.2f} s CPU for {rows:,} measurements; ratio ours/peer "
+                f"{ours / theirs:.2f} (wall), {ours_cpu / theirs_cpu:.2f} (CPU)"
+            )
+            if formats == ("csv",):  # what the peer writes: the target is to be as fast
+                print(
+                    f"  target csv at least as fast as the peer: "
+                    f"{'met' if ours <= theirs else 'NOT met'} on wall time, "
+                    f"{'met' if ours_cpu <= theirs_cpu else 'NOT met'} on CPU time"
+                )
         slowdown = theirs / theirs_cpu  # > 1 when other processes share the cores
-        print(
-            f"target under 30 s: {'met' if ours < 30 else 'NOT met'} on wall time "
-            f"({ours:.1f} s), {'met' if ours_cpu < 30 else 'NOT met'} on CPU time "
-            f"({ours_cpu:.1f} s); the peer ran {slowdown:.1f}x slower than its CPU time here"
-        )
+        print(f"(the peer ran {slowdown:.1f}x slower than its CPU time here: a shared machine)")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from frailtrial.dataset.checks import check_contents, check_primary_endpoint
+from frailtrial.dataset.csv_writer import write_csv
 from frailtrial.dataset.problems import Problems, cell, report_rows
 from frailtrial.dataset.schema import FILES, Column, FileSchema
 from frailtrial.errors import InputError
@@ -273,6 +274,6 @@ def write_dataset(ds: TrialDataset, directory: str | Path) -> list[Path]:
         if schema.optional and frame.empty:
             continue
         path = d / schema.filename
-        _format(frame, schema).to_csv(path, index=False, lineterminator="\n")
+        write_csv(_format(frame, schema), path)
         written.append(path)
     return written

@@ -20,6 +20,7 @@ from frailtrial.errors import InputError
 
 DEFAULT_SQLITE = "frailtrial.sqlite3"
 BUSY_TIMEOUT_S = 30
+PG_CONNECTION_S = 600  # how long a PostgreSQL connection is reused by requests
 SQLITE_FILES = ("", "-wal", "-shm")  # the database file and the two SQLite adds beside it
 _current: dict[str, str] = {}
 
@@ -112,7 +113,10 @@ def database_settings(url: str, synchronous: str = "FULL") -> dict[str, Any]:
             "PRAGMA foreign_keys=ON;",
         }
     else:
-        cfg["CONN_MAX_AGE"] = 0
+        # a served request reuses its thread's connection (a new PostgreSQL connection costs
+        # a backend process, several ms); one that broke is replaced at the next request
+        cfg["CONN_MAX_AGE"] = PG_CONNECTION_S
+        cfg["CONN_HEALTH_CHECKS"] = True
     cfg["ATOMIC_REQUESTS"] = False
     return cfg
 

@@ -201,10 +201,11 @@ def member_for_token(token: str) -> Membership | None:
     """The membership a live token belongs to (None: unknown, revoked or expired)."""
     if not token.startswith("ft_"):
         return None
-    found = (
-        ApiToken.objects.select_related("member__user", "member__trial", "member__site")
-        .filter(digest=digest(token), revoked_at__isnull=True, expires_at__gt=now())
-        .first()
+    rows = ApiToken.objects.select_related("member__user", "member__trial", "member__site")
+    # a slice, not first(): the digest is unique, and every API request runs this query
+    found = next(
+        iter(rows.filter(digest=digest(token), revoked_at__isnull=True, expires_at__gt=now())[:1]),
+        None,
     )
     if found is None or not found.member.user.is_active:
         return None

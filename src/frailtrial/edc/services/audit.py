@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.db import models
+from django.db import connection, models, transaction
 from django.db.models import Q
 
 from frailtrial.edc import config
@@ -107,39 +107,84 @@ def record(
 def record_many(
     actor: Membership | None, changes: list[Change], reason: str = "", blinded: bool = False
 ) -> list[AuditEntry]:
-    """Append one chained row per change in one insert (inside the change's transaction)."""
-    head = AuditHead.objects.select_for_update().get(pk=1)  # created by migration 0003
-    if head.seq == 0 and not head.store:
-        head.store = uuid.uuid4().hex
-    key = audit_key(create=head.seq == 0)
-    at = now()
+    """Append one chained row per change (inside the change's transaction).
+
+    The chain's head stays locked until the transaction ends (every writer queues on it), so
+    a service calls this as the last step of its write, once all its changes are known.
+    """
     who = actor.user.get_username() if actor else "system"
     entries = []
-    prev, seq = head.hash, head.seq
     for action, obj, old, new in changes:
         model, object_id = obj if isinstance(obj, tuple) else (obj._meta.model_name, obj.pk)
-        seq += 1
-        entry = AuditEntry(
-            seq=seq,
-            at=at,
-            actor=who,
-            role=actor.role if actor else "system",
-            trial_id_ref=actor.trial_id if actor else None,
-            action=action,
-            model=str(model),
-            object_id=str(object_id),
-            old=canonical(old),
-            new=canonical(new),
-            reason=reason,
-            blinded=blinded,
-            prev_hash=prev,
+        entries.append(
+            AuditEntry(
+                actor=who,
+                role=actor.role if actor else "system",
+                trial_id_ref=actor.trial_id if actor else None,
+                action=action,
+                model=str(model),
+                object_id=str(object_id),
+                old=canonical(old),
+                new=canonical(new),
+                reason=reason,
+                blinded=blinded,
+            )
         )
-        entry.hash = prev = _digest(key, head.store, prev, _fields(entry))
-        entries.append(entry)
-    AuditEntry.objects.bulk_create(entries)
-    head.seq, head.hash = seq, prev
-    head.save()
+    _append(entries)
     return entries
+
+
+_INSERTED = [f for f in AuditEntry._meta.concrete_fields if not f.primary_key]
+
+
+def _append(entries: list[AuditEntry]) -> None:
+    """Chain ``entries`` onto the head and store them: lock and read the head, hash, insert,
+    move the head. Plain SQL, no ORM query building while the head is locked (the lock is held
+    until commit, so its time bounds the store's write rate); on PostgreSQL the insert and
+    the head's move are one statement."""
+    if not entries:
+        return
+    q = connection.ops.quote_name
+    head_table, table = q(AuditHead._meta.db_table), q(AuditEntry._meta.db_table)
+    # SQLite has no FOR UPDATE: its write transactions (BEGIN IMMEDIATE) already hold the
+    # store's only write lock from their first statement
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    # the caller's transaction, or one of its own when called outside any
+    with transaction.atomic(savepoint=False), connection.cursor() as cur:
+        cur.execute(f"SELECT seq, hash, store FROM {head_table} WHERE id = 1{lock}")
+        seq, prev, store = cur.fetchone()  # the head row is created by migration 0003
+        key = audit_key(create=seq == 0)
+        if seq == 0 and not store:
+            store = uuid.uuid4().hex
+        at = now()
+        for entry in entries:
+            seq += 1
+            entry.seq, entry.at, entry.prev_hash = seq, at, prev
+            entry.hash = prev = _digest(key, store, prev, _fields(entry))
+        columns = ", ".join(q(f.column) for f in _INSERTED)
+        marks = "(" + ", ".join(["%s"] * len(_INSERTED)) + ")"
+        size = connection.ops.bulk_batch_size(_INSERTED, entries) or len(entries)
+        statements = [
+            (
+                f"INSERT INTO {table} ({columns}) VALUES "
+                + ", ".join([marks] * len(entries[start : start + size])),
+                [
+                    f.get_db_prep_save(getattr(e, f.attname), connection)
+                    for e in entries[start : start + size]
+                    for f in _INSERTED
+                ],
+            )
+            for start in range(0, len(entries), size)
+        ]
+        move = f"UPDATE {head_table} SET seq = %s, hash = %s, store = %s WHERE id = 1"
+        if connection.vendor == "postgresql" and len(statements) == 1:
+            # one round trip while the head is locked: the insert as a data-modifying WITH
+            insert, params = statements[0]
+            statements = [(f"WITH appended AS ({insert}) {move}", [*params, seq, prev, store])]
+        else:
+            statements.append((move, [seq, prev, store]))
+        for sql, params in statements:
+            cur.execute(sql, params)
 
 
 def created(
@@ -153,16 +198,12 @@ def created(
     return record(actor, action, obj, None, audited_snapshot(obj), reason, blinded)
 
 
-def update_many(
-    actor: Membership | None,
-    changes: list[tuple[models.Model, dict[str, Any]]],
-    reason: str = "",
-    action: str = "update",
-) -> list[AuditEntry]:
-    """Set fields of rows of one model, save them in one query, audit old and new values.
-
-    Every row changes the same fields (those of the first change); one chained audit row each.
-    """
+def updated(
+    changes: list[tuple[models.Model, dict[str, Any]]], action: str = "update"
+) -> list[Change]:
+    """Set fields of rows of one model and save them in one query; returns the audit changes
+    (old and new values) for :func:`record_many`, which the caller appends with the rest of
+    its write. Every row changes the same fields (those of the first change)."""
     if not changes:
         return []
     fields = list(changes[0][1])
@@ -180,7 +221,18 @@ def update_many(
         rows[0].save(update_fields=fields)
     else:
         type(rows[0]).objects.bulk_update(rows, fields)
-    return record_many(actor, audited, reason)
+    return audited
+
+
+def update_many(
+    actor: Membership | None,
+    changes: list[tuple[models.Model, dict[str, Any]]],
+    reason: str = "",
+    action: str = "update",
+) -> list[AuditEntry]:
+    """Set fields of rows of one model, save them in one query, audit old and new values
+    (one chained audit row each; see :func:`updated`)."""
+    return record_many(actor, updated(changes, action), reason)
 
 
 def update(

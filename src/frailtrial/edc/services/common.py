@@ -42,9 +42,13 @@ def missing(actor: Membership, what: str, message: str) -> Exception:
     return InputError(message)
 
 
+# libyaml's safe loader when PyYAML has it (ten times faster; same documents, same types)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 @functools.lru_cache(maxsize=32)
 def _parse(sha: str, text: str) -> Protocol:
-    return parse(yaml.safe_load(text), f"trial snapshot {sha[:12]}")
+    return parse(yaml.load(text, Loader=_SAFE_LOADER), f"trial snapshot {sha[:12]}")
 
 
 def protocol_of(trial: Trial) -> Protocol:

@@ -46,7 +46,9 @@ def _store_measurements(
     reason: str | None,
     crf: Crf | None = None,
     below_lloq: dict[str, bool] | None = None,
-) -> list[Measurement]:
+) -> tuple[list[Measurement], list[audit.Change]]:
+    """Create or change the measurements of a visit; the rows and their audit changes (which
+    the caller appends with the rest of its write, the chain's head locked last)."""
     protocol = protocol_of(actor.trial)
     units = {v.name: v.unit or "" for v in protocol.variables}
     existing = {
@@ -76,11 +78,9 @@ def _store_measurements(
                     f"{name} at {visit} is already saved ({m.value:g}); a change needs a reason"
                 )
             changed.append((m, {"value": value, "below_lloq": flag, "crf": crf or m.crf}))
-    if created:
-        Measurement.objects.bulk_create(created)
-        audit.record_many(actor, [("create", m, None, snapshot(m)) for m in created])
-    audit.update_many(actor, changed, reason or "")
-    return created + list(existing.values())
+    Measurement.objects.bulk_create(created)
+    audited: list[audit.Change] = [("create", m, None, snapshot(m)) for m in created]
+    return created + list(existing.values()), audited + audit.updated(changed)
 
 
 def record_measurements(
@@ -109,9 +109,11 @@ def record_measurements(
     with write(actor):
         p = participant(actor, participant_id)
         _check_visit(p, visit)
-        return _store_measurements(
+        rows, changes = _store_measurements(
             actor, p, visit, {k: float(v) for k, v in values.items()}, reason, None, below_lloq
         )
+        audit.record_many(actor, changes, reason or "")
+    return rows
 
 
 def _with_screening_sex(
@@ -172,7 +174,7 @@ def enter_crf(
                     scores=scores,
                     entered_at=now(),
                 )
-                audit.created(actor, crf)
+                changes: list[audit.Change] = [("create", crf, None, snapshot(crf))]
             else:
                 if not reason or not reason.strip():
                     raise InputError(
@@ -180,18 +182,19 @@ def enter_crf(
                         "an edit needs a reason for change"
                     )
                 check_version(crf, version, f"{instrument} at {visit} of {participant_id}")
-                audit.update(
-                    actor,
-                    crf,
-                    {
-                        "answers": answers,
-                        "scores": scores,
-                        "version": crf.version + 1,
-                        "entered_at": now(),
-                    },
-                    reason,
-                )
-            _store_measurements(actor, p, visit, derived, reason, crf, scored.below_lloq)
+                values = {
+                    "answers": answers,
+                    "scores": scores,
+                    "version": crf.version + 1,
+                    "entered_at": now(),
+                }
+                changes = audit.updated([(crf, values)])
+            changes += _store_measurements(
+                actor, p, visit, derived, reason, crf, scored.below_lloq
+            )[1]
+            # one append for the form and its measurements, last: the chain's head is locked
+            # from here to the commit
+            audit.record_many(actor, changes, reason or "")
     except IntegrityError:  # a concurrent first save of the same CRF won the race
         raise Conflict(
             f"{instrument} at {visit} of {participant_id} was saved by someone else just now; "

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from frailtrial.dataset.csv_writer import write_csv
 from frailtrial.edc.services.exports.tidy import ExportTables
 from frailtrial.protocol import Protocol
 
@@ -222,6 +223,6 @@ def write(tables: ExportTables, out: Path, protocol: Protocol) -> list[Path]:
         ("ds", dsd),
     ):
         path = out / f"{name}.csv"
-        frame.to_csv(path, index=False, lineterminator="\n")
+        write_csv(frame, path)  # pandas' to_csv bytes, a column at a time
         written.append(path)
     return written

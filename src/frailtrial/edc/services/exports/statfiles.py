@@ -21,8 +21,9 @@ def _for_stat_files(frame: pd.DataFrame) -> pd.DataFrame:
             out[c] = s.astype("datetime64[ns]")
         elif pd.api.types.is_numeric_dtype(s):
             out[c] = s.astype(float)
-        else:
-            out[c] = s.astype(object).where(s.notna(), "").astype(str)
+        else:  # plain Python text (object dtype): the writers read it cell by cell, which on
+            # pandas' string dtype goes through a Python-level __getitem__ per cell
+            out[c] = s.astype(object).where(s.notna(), "").astype(str).astype(object)
     return out
 
 

@@ -7,6 +7,7 @@ participants, no cells or lot in dosing (a placebo's zero cells would tell), no 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,16 +200,42 @@ def _case(column: str, names: list[str]) -> tuple[str, list[Any]]:
 
 
 def _measurement_codes(trial: Trial, protocol: Protocol) -> pd.DataFrame:
-    """Measurements as integer codes (participant pk, visit and variable positions): fast to
-    read and to turn into categorical columns for a million rows."""
-    visit_sql, visit_params = _case("m.visit", [v.name for v in protocol.visits])
-    var_sql, var_params = _case("m.variable", [v.name for v in protocol.variables])
-    return _frame(
-        f"SELECT m.participant_id, {visit_sql}, {var_sql}, m.value,"
-        " COALESCE(CAST(m.below_lloq AS INTEGER), -1) FROM edc_measurement m"
-        " JOIN edc_participant p ON p.id = m.participant_id WHERE p.trial_id = %s",
-        [*visit_params, *var_params, trial.pk],
-        ["pk", "visit", "variable", "value", "below_lloq"],
+    """Measurements as integer codes (participant pk, visit and variable positions, -1 when
+    not in the protocol; the below-LLOQ flag, -1 when not given): fast to read and to turn
+    into categorical columns for a million rows.
+
+    The database packs the four codes into one integer per row, so that the driver makes two
+    Python objects per measurement instead of five (reading them is most of an export's time);
+    numpy unpacks them.
+    """
+    visits = [v.name for v in protocol.visits]
+    variables = [v.name for v in protocol.variables]
+    visit_sql, visit_params = _case("m.visit", visits)
+    var_sql, var_params = _case("m.variable", variables)
+    n_visit, n_var = len(visits) + 1, len(variables) + 1  # codes shifted by one: -1 -> 0
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT ((m.participant_id * {n_visit} + {visit_sql} + 1) * {n_var}"
+            f" + {var_sql} + 1) * 3 + COALESCE(CAST(m.below_lloq AS INTEGER), -1) + 1, m.value"
+            " FROM edc_measurement m JOIN edc_participant p ON p.id = m.participant_id"
+            " WHERE p.trial_id = %s",
+            [*visit_params, *var_params, trial.pk],
+        )
+        rows = cur.fetchall()
+    packed = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=2 * len(rows))
+    del rows
+    code = packed[0::2].astype(np.int64)  # exact: the packed codes stay far below 2**53
+    code, below = np.divmod(code, 3)
+    code, variable = np.divmod(code, n_var)
+    pk, visit = np.divmod(code, n_visit)
+    return pd.DataFrame(
+        {
+            "pk": pk,
+            "visit": visit - 1,
+            "variable": variable - 1,
+            "value": packed[1::2],
+            "below_lloq": below - 1,
+        }
     )
 
 
