@@ -395,7 +395,7 @@ def test_collect_correct_and_complete(server: dict[str, Any], browser: Any) -> N
 
         pharm = t["m"]["unblinded_pharmacist"]
         if not Lot.objects.filter(trial=t["trial"], lot_number="C1").exists():  # dose_first's
-            product.record_lot(pharm, "C1", "cells", "2024-02-01", CELL_TESTS)
+            product.record_lot(pharm, "C1", "cells", "2024-02-01", CELL_TESTS, cells_per_ml=5e6)
             tests = {"sterility": "negative", "endotoxin_eu_ml": 0.05}
             product.record_lot(pharm, "P1", "saline", "2024-02-01", tests, is_placebo=True)
         got = enroll(t, "COL-001").participant_id

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from edc_support import lock_accepting_all
 from web_support import PASSWORD, trial_with_data, web_store
 
 
@@ -187,9 +188,7 @@ def test_participant_table_stacks_on_a_phone(world: dict[str, Any]) -> None:
 
 
 def test_after_lock_no_entry_form_is_shown(world: dict[str, Any]) -> None:
-    from frailtrial.edc.services import trials
-
-    trials.lock(world["m"]["admin"], "final analysis")
+    lock_accepting_all(world["m"]["admin"], "final analysis")
     c, pid = _page(world, "coordinator"), world["pid"]
     crf = c.get(f"/participants/{pid}/visits/week1/crf/tug/").content.decode()
     assert 'name="action" value="save"' not in crf and "database is locked" in crf
