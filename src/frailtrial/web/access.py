@@ -34,6 +34,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "visit": ENTRY,
     "crf_view": (*ENTRY, *OVERSIGHT, "statistician", "dsmb"),
     "crf_enter": ENTRY,
+    "epro_start": ENTRY,
     "infusion": CLINICAL,
     "emergency_unblind": ("investigator",),
     "ae_report": CLINICAL,

@@ -7,7 +7,7 @@ from django.urls import URLPattern, URLResolver, include, path
 
 from frailtrial.web import static_files
 from frailtrial.web.api import api
-from frailtrial.web.views import auth, oversight, participants, pharmacy, screening
+from frailtrial.web.views import auth, epro, oversight, participants, pharmacy, screening
 
 PUBLIC = {"login", "logout", "choose", "static", "home"}
 
@@ -32,6 +32,7 @@ web_patterns: list[URLPattern | URLResolver] = [
         participants.crf_page,
         name="crf",
     ),
+    path("participants/<str:pid>/visits/<str:visit>/epro/", epro.start, name="epro_start"),
     path("safety/", oversight.safety_list, name="safety"),
     path("queries/", oversight.query_list, name="queries"),
     path("queries/raise/<int:crf_id>/", oversight.query_raise, name="query_raise"),
@@ -46,7 +47,21 @@ web_patterns: list[URLPattern | URLResolver] = [
     path("static/<str:package>/<path:name>", static_files.serve, name="static"),
 ]
 
+# Participant (ePRO) pages: no login, reached only through a redeemed session token; each
+# view checks its live session (frailtrial.web.views.epro.participant_page).
+epro_patterns: list[URLPattern | URLResolver] = [
+    path("", epro.home, name="home"),
+    path("start/<str:token>/", epro.redeem, name="redeem"),
+    path("language/", epro.language, name="language"),
+    path("end/", epro.finish, name="end"),
+    path("done/", epro.done, name="done"),
+    path("q/<str:instrument>/", epro.resume, name="resume"),
+    path("q/<str:instrument>/<int:n>/", epro.question, name="question"),
+    path("q/<str:instrument>/review/", epro.review, name="review"),
+]
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include((web_patterns, "web"), namespace="web")),
+    path("p/", include((epro_patterns, "epro"), namespace="epro")),
     path("api/", api.urls),
 ]

@@ -10,6 +10,7 @@ from frailtrial.edc.models.enrolment import (
     RandomizationList,
     Screening,
 )
+from frailtrial.edc.models.epro import EproSession
 from frailtrial.edc.models.notices import Notice
 from frailtrial.edc.models.oversight import DataQuery, SdvMark
 from frailtrial.edc.models.product import Infusion, Lot, Preparation
@@ -26,6 +27,7 @@ __all__ = [
     "Crf",
     "DataQuery",
     "EmergencyUnblinding",
+    "EproSession",
     "Infusion",
     "ListEntry",
     "Lot",
