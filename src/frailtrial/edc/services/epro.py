@@ -113,16 +113,20 @@ def _end(s: EproSession, why: str) -> None:
 
 def redeem(token: str) -> EproSession:
     """The session of a token, redeemed now: a token opens its session once, before expiry."""
-    with transaction.atomic():
+    problem = ""
+    with transaction.atomic():  # the session's end is saved before the refusal is raised
         s = EproSession.objects.select_for_update().filter(digest=digest(token)).first()
         if s is None or s.ended_at is not None or s.redeemed_at is not None:
-            raise AccessDenied("this questionnaire link is not valid (used, ended or unknown)")
-        if now() >= s.expires_at:
+            problem = "this questionnaire link is not valid (used, ended or unknown)"
+        elif now() >= s.expires_at:
             _end(s, "expired")
-            raise AccessDenied("this questionnaire link has expired")
-        s.redeemed_at = s.last_seen_at = now()
-        s.save(update_fields=["redeemed_at", "last_seen_at"])
-        return s
+            problem = "this questionnaire link has expired"
+        else:
+            s.redeemed_at = s.last_seen_at = now()
+            s.save(update_fields=["redeemed_at", "last_seen_at"])
+    if problem or s is None:
+        raise AccessDenied(problem)
+    return s
 
 
 def current(session_id: int | None) -> EproSession:
@@ -130,25 +134,28 @@ def current(session_id: int | None) -> EproSession:
     ``IDLE_MINUTES``; its activity time is renewed. AccessDenied otherwise (and it ends)."""
     if session_id is None:
         raise AccessDenied("no questionnaire session is open on this device")
-    with transaction.atomic():
+    live = False
+    with transaction.atomic():  # the session's end is saved before the refusal is raised
         s = (
             EproSession.objects.select_for_update()
             .select_related("participant__trial", "started_by__user", "started_by__trial")
             .filter(pk=session_id)
             .first()
         )
-        if s is None or s.ended_at is not None or s.redeemed_at is None:
-            raise AccessDenied("this questionnaire session has ended")
         at = now()
-        if at >= s.expires_at:
+        if s is None or s.ended_at is not None or s.redeemed_at is None:
+            pass
+        elif at >= s.expires_at:
             _end(s, "expired")
-            raise AccessDenied("this questionnaire session has ended")
-        if s.last_seen_at and at - s.last_seen_at > dt.timedelta(minutes=IDLE_MINUTES):
+        elif s.last_seen_at and at - s.last_seen_at > dt.timedelta(minutes=IDLE_MINUTES):
             _end(s, "idle")
-            raise AccessDenied("this questionnaire session has ended")
-        s.last_seen_at = at
-        s.save(update_fields=["last_seen_at"])
-        return s
+        else:
+            s.last_seen_at = at
+            s.save(update_fields=["last_seen_at"])
+            live = True
+    if not live or s is None:
+        raise AccessDenied("this questionnaire session has ended")
+    return s
 
 
 def open_instrument(s: EproSession, instrument: str) -> None:

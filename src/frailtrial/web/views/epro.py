@@ -154,8 +154,8 @@ def question(request: HttpRequest, s: EproSession, instrument: str, n: int) -> H
             if action != "back" or raw.strip():
                 following = n + 1 if action in ("next", "skip") else n - 1
                 epro.save_answer(s, instrument, q.item.id, raw, max(1, min(following, total)))
-        except InputError as exc:
-            error = str(exc)
+        except InputError:
+            error = _answer_problem(q)
             status = 400
         else:
             if action == "back":
@@ -185,6 +185,18 @@ def question(request: HttpRequest, s: EproSession, instrument: str, n: int) -> H
         },
         status=status,
     )
+
+
+def _answer_problem(q: wording.Question) -> str:
+    """What to do instead of an answer the item does not take, in the participant's words."""
+    if q.responses:
+        return _("Please choose one of the answers shown.")
+    if q.item.kind == "time":
+        return _("Please enter a time of day, such as 22:30.")
+    return _("Please enter a number from %(low)s to %(high)s.") % {
+        "low": f"{q.item.minimum:g}",
+        "high": f"{q.item.maximum:g}",
+    }
 
 
 @participant_page
