@@ -229,6 +229,11 @@ def test_answers_are_checked_and_kept_across_reload(world: dict[str, Any]) -> No
     assert re.search(r'value="4" checked', page)  # the answer given is shown again
     eq = c.post("/p/q/eq5d5l/6/", {"action": "next", "answer": "101"})
     assert eq.status_code == 400 and "Please enter a number from 0 to 100." in eq.content.decode()
+    assert c.post("/p/q/sf36/2/", {"action": "next", "answer": "3"}).status_code == 302
+    c.post("/p/end/")  # "stop for now": a new session of this visit resumes at question 3
+    c = _kiosk(t, t["pid"])
+    assert c.get("/p/q/sf36/")["Location"] == "/p/q/sf36/3/"
+    assert re.search(r'value="3" checked', c.get("/p/q/sf36/2/").content.decode())
     c.post("/p/end/")
 
 
@@ -278,8 +283,8 @@ def test_shipped_wording_is_public_domain_only() -> None:
 def test_licensed_wording_is_only_read_from_the_site_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from frailtrial.instruments import get, wording
     from frailtrial.errors import InputError
+    from frailtrial.instruments import get, wording
 
     items = get("eq5d5l").items
     monkeypatch.delenv("FRAILTRIAL_WORDING_DIR", raising=False)

@@ -4,7 +4,8 @@ of one visit, on a site tablet (kiosk) or by a one-time link; the participant an
 A session is reached only through its token (256 random bits; only its SHA-256 is stored),
 redeemed once. It reaches only its participant, visit and instruments, ends after
 ``IDLE_MINUTES`` without activity, at its expiry (``KIOSK_HOURS`` / ``LINK_HOURS``), or when
-every instrument is submitted. Each answer is stored as it is given (``drafts``); submitting
+every instrument is submitted. Each answer is stored as it is given (``drafts``; a new
+session of the same visit carries over the answers not yet sent); submitting
 an instrument saves it through :func:`crf.enter_crf` with source ``participant``, so scores
 are computed exactly as for staff entry and a later change needs a reason.
 """
@@ -91,6 +92,10 @@ def start(
             raise InputError(f"no questionnaire of {visit} can be shown: {'; '.join(why)}")
         at = now()
         hours = KIOSK_HOURS if kind == "kiosk" else LINK_HOURS
+        # answers given in an earlier session of this visit and not yet sent carry over
+        earlier = EproSession.objects.filter(participant=p, visit=visit).order_by("-pk").first()
+        kept = earlier.drafts if earlier else {}
+        where = earlier.position if earlier else {}
         s = EproSession.objects.create(
             participant=p,
             visit=visit,
@@ -99,6 +104,8 @@ def start(
             digest=digest(token),
             language=language,
             instruments=usable,
+            drafts={i: kept[i] for i in usable if i in kept},
+            position={i: where[i] for i in usable if i in where},
             created_at=at,
             expires_at=at + dt.timedelta(hours=hours),
         )

@@ -21,7 +21,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from frailtrial.edc.errors import AccessDenied
+from frailtrial.edc.errors import AccessDenied, Conflict, TrialLocked
 from frailtrial.edc.models import EproSession, Membership
 from frailtrial.edc.services import epro
 from frailtrial.edc.services.common import participant
@@ -75,7 +75,8 @@ def redeem(request: HttpRequest, token: str) -> HttpResponse:
     return redirect("epro:home")
 
 
-def _progress(s: EproSession, instrument: str, n_items: int) -> int:
+def _answered(s: EproSession, instrument: str) -> int:
+    """How many questions of the instrument have an answer (skipped ones do not count)."""
     return sum(1 for v in s.drafts.get(instrument, {}).values() if v is not None)
 
 
@@ -94,7 +95,7 @@ def home(request: HttpRequest, s: EproSession) -> HttpResponse:
                 "name": name,
                 "title": title,
                 "n": n,
-                "answered": len(s.drafts.get(name, {})),
+                "answered": _answered(s, name),
                 "submitted": name in s.submitted,
                 "available": n > 0,
             }
@@ -181,7 +182,7 @@ def question(request: HttpRequest, s: EproSession, instrument: str, n: int) -> H
             else str(given),
             "typed": not q.responses,
             "error": error,
-            "answered": len(s.drafts.get(instrument, {})),
+            "answered": _answered(s, instrument),
         },
         status=status,
     )
@@ -216,21 +217,17 @@ def review(request: HttpRequest, s: EproSession, instrument: str) -> HttpRespons
             shown = dict(q.responses).get(key, key)
         rows.append({"n": i, "q": q, "shown": shown})
     missing = [r for r in rows if r["shown"] is None]
-    required = [r for r in missing if r["q"].item.required]
     error = ""
-    if request.method == "POST":
-        if required:
-            error = _("Please answer the questions marked as needed before sending.")
+    if request.method == "POST":  # missing items are scored by the instrument's own rules
+        try:
+            epro.submit(s, instrument)
+        except (InputError, TrialLocked, Conflict) as exc:  # refused whole: nothing is lost
+            error = str(exc)
         else:
-            try:
-                epro.submit(s, instrument)
-            except InputError as exc:
-                error = str(exc)
-            else:
-                if s.ended_at is not None:
-                    request.session.pop(SESSION_KEY, None)
-                    return redirect("epro:done")
-                return redirect("epro:home")
+            if s.ended_at is not None:
+                request.session.pop(SESSION_KEY, None)
+                return redirect("epro:done")
+            return redirect("epro:home")
     return render(
         request,
         "epro/review.html",
