@@ -53,7 +53,8 @@ def _kiosk(t: dict[str, Any], pid: str, language: str = "en") -> Any:
     c = _login(t)
     r = c.post(f"/participants/{pid}/visits/week1/epro/", {"kind": "kiosk", "language": language})
     assert r.status_code == 302 and r["Location"].startswith("/p/start/"), r.status_code
-    r = c.get(r["Location"])
+    assert c.get(r["Location"]).status_code == 200  # a start button: a GET redeems nothing
+    r = c.post(r["Location"])
     assert r.status_code == 302 and r["Location"] == "/p/"
     return c
 
@@ -149,10 +150,12 @@ def test_one_time_link_opens_once_and_expires(world: dict[str, Any]) -> None:
     s = EproSession.objects.get(digest=epro.digest(token))
     assert token not in json.dumps([s.digest, s.drafts])  # only the hash is stored
     phone = Client()
-    assert phone.get(link.group(1)).status_code == 302
+    assert "开始" in Client().get(link.group(1)).content.decode()  # a link preview: GET only
+    assert phone.get(link.group(1)).status_code == 200
+    assert phone.post(link.group(1)).status_code == 302
     home = phone.get("/p/").content.decode()
     assert "您的问卷" in home and "2024年3月12日" in home  # zh-hans interface, local date
-    assert Client().get(link.group(1)).status_code == 403  # single use
+    assert Client().post(link.group(1)).status_code == 403  # single use
     # the staff browser is still staff: it never holds the participant session
     assert staff.get("/p/").status_code == 403
     # idle for longer than IDLE_MINUTES: the session ends by itself
@@ -170,8 +173,8 @@ def test_one_time_link_opens_once_and_expires(world: dict[str, Any]) -> None:
     EproSession.objects.filter(digest=epro.digest(path.split("/")[3])).update(
         expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     )
-    assert Client().get(path).status_code == 403
-    assert Client().get("/p/start/not-a-token/").status_code == 403
+    assert Client().post(path).status_code == 403
+    assert Client().post("/p/start/not-a-token/").status_code == 403
 
 
 def test_participant_session_reaches_nothing_else(world: dict[str, Any]) -> None:

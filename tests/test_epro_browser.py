@@ -151,8 +151,11 @@ def test_participant_completes_questionnaires(
     check("staff-start")
     page.get_by_label("Language").select_option(language)
     page.get_by_role("button", name="Open the questionnaires").click()
-    page.wait_for_url(re.compile(r".*/p/$"))
+    page.wait_for_url(re.compile(r".*/p/start/.*"))
     zh = language == "zh-hans"
+    check("open")
+    page.get_by_role("button", name="开始答题" if zh else "Begin").click()
+    page.wait_for_url(re.compile(r".*/p/$"))
     expect(page.locator("h1")).to_have_text("您的问卷" if zh else "Your questionnaires")
     expect(page.locator("main")).to_contain_text("2024年3月12日" if zh else "2024-03-12")
     check("home")

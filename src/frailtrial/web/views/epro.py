@@ -64,7 +64,14 @@ def participant_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
 
 
 def redeem(request: HttpRequest, token: str) -> HttpResponse:
-    """Open the session of a link (or the kiosk's redirect): single use, then /p/."""
+    """Open the session of a link or the kiosk: GET shows a start button (link previewers and
+    prefetchers only GET, so they cannot use up the single-use token); POST redeems it."""
+    if request.method != "POST":
+        chosen = EproSession.objects.filter(digest=epro.digest(token)).values_list(
+            "language", flat=True
+        )
+        translation.activate(chosen.first() or translation.get_language())
+        return render(request, "epro/open.html", {})
     try:
         s = epro.redeem(token)
     except AccessDenied:
