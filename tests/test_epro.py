@@ -358,6 +358,7 @@ def test_zh_hans_translation_is_complete_and_compiled() -> None:
     import gettext
 
     po = LOCALE / "zh_Hans/LC_MESSAGES/django.po"
+    assert "#, fuzzy" not in po.read_text(encoding="utf-8")  # msgfmt drops fuzzy entries
     entries = {k: v for k, v in _po_entries(po).items() if k}
     assert len(entries) >= 40
     assert [k for k, v in entries.items() if not v] == []  # every string translated
@@ -368,3 +369,16 @@ def test_zh_hans_translation_is_complete_and_compiled() -> None:
             catalog.ngettext(msgid, msgid, 1) if "%(missing)s" in msgid else catalog.gettext(msgid)
         )
         assert got == msgstr, msgid
+
+
+def test_each_user_picks_the_interface_language(world: dict[str, Any]) -> None:
+    c = _login(world)
+    page = c.get("/dashboard/").content.decode()
+    assert '<html lang="en">' in page and "Participants" in page
+    r = c.post("/language/", {"language": "zh-hans", "next": "/dashboard/"})
+    assert r.status_code == 302 and r["Location"] == "/dashboard/"
+    page = c.get("/dashboard/").content.decode()
+    assert '<html lang="zh-Hans">' in page and "受试者" in page and "退出登录" in page
+    r = c.post("/language/", {"language": "en", "next": "https://evil.example/"})
+    assert r["Location"] == "/"  # never sent off-site
+    assert _login(world).get("/dashboard/").content.decode().count("受试者") == 0  # per user

@@ -149,7 +149,7 @@ def test_participant_completes_questionnaires(
     _login(page, server, "coordinator")
     page.goto(f"{server['base']}/participants/{pid}/visits/week1/epro/")
     check("staff-start")
-    page.get_by_label("Language").select_option(language)
+    page.locator("#id_language").select_option(language)
     page.get_by_role("button", name="Open the questionnaires").click()
     page.wait_for_url(re.compile(r".*/p/start/.*"))
     zh = language == "zh-hans"
