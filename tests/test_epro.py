@@ -100,6 +100,9 @@ def test_kiosk_answers_become_crfs_scored_as_staff_entry(world: dict[str, Any]) 
     assert r["Location"] == "/p/done/"  # every questionnaire sent: the session ends
     assert c.get("/p/").status_code == 403
 
+    review = _login(t, "monitor").get(f"/participants/{pid}/visits/week1/crf/sf36/")
+    assert "answered by the participant" in review.content.decode()  # staff review it
+    assert "Participant questionnaires" in _login(t).get(f"/participants/{pid}/").content.decode()
     staff = t["m"]["coordinator"]
     for instrument, answers in (("sf36", SF36_ANSWERS), ("eq5d5l", EQ5D_ANSWERS)):
         given = {k: v for k, v in answers.items() if v is not None}
