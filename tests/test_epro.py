@@ -385,3 +385,37 @@ def test_each_user_picks_the_interface_language(world: dict[str, Any]) -> None:
     r = c.post("/language/", {"language": "en", "next": "https://evil.example/"})
     assert r["Location"] == "/"  # never sent off-site
     assert _login(world).get("/dashboard/").content.decode().count("受试者") == 0  # per user
+
+
+@pytest.mark.parametrize(
+    ("instrument", "item", "raw", "expected"),
+    [
+        ("psqi", "q1", "22:30", "22:30"),
+        ("psqi", "q2", "15", 15),
+        ("psqi", "q4", "6.5", 6.5),
+        ("psqi", "q6", " ", None),
+        ("eq5d5l", "vas", "70", 70),
+    ],
+)
+def test_typed_answers_take_the_item_type(
+    instrument: str, item: str, raw: str, expected: Any
+) -> None:
+    from frailtrial.edc.services.epro import typed_value
+    from frailtrial.instruments import get
+
+    spec = {i.id: i for i in get(instrument).items}[item]
+    assert typed_value(spec, raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("instrument", "item", "raw"),
+    [("psqi", "q1", "25:00"), ("psqi", "q2", "abc"), ("psqi", "q4", "25"), ("sf36", "1", "2.5")],
+)
+def test_typed_answers_outside_the_item_are_refused(instrument: str, item: str, raw: str) -> None:
+    from frailtrial.edc.services.epro import typed_value
+    from frailtrial.errors import InputError
+    from frailtrial.instruments import get
+
+    spec = {i.id: i for i in get(instrument).items}[item]
+    with pytest.raises(InputError, match="allowed|not a number"):
+        typed_value(spec, raw)
