@@ -417,5 +417,5 @@ def test_typed_answers_outside_the_item_are_refused(instrument: str, item: str, 
     from frailtrial.instruments import get
 
     spec = {i.id: i for i in get(instrument).items}[item]
-    with pytest.raises(InputError, match="allowed|not a number"):
+    with pytest.raises(InputError, match=r"allowed|not a number"):
         typed_value(spec, raw)
