@@ -61,6 +61,11 @@ quick:
 	$(BIN)/python scripts/compile_kernels.py
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "$(QUICK_MARKS)"
 
+# the interface translations: recompile the committed .mo after editing a .po (GNU msgfmt)
+messages:
+	for po in src/frailtrial/web/locale/*/LC_MESSAGES/django.po; do msgfmt --check -o $${po%.po}.mo $$po || exit 1; done
+.PHONY: messages
+
 bench: install-dev kernels
 	@for b in benchmarks/bench_*.py benchmarks/load_crf.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 

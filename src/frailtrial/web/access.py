@@ -15,6 +15,7 @@ from typing import Any
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 
 from frailtrial.edc.errors import AccessDenied
 from frailtrial.edc.models import Membership
@@ -47,6 +48,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "crf_enter": ENTRY,
     "log_view": (*ENTRY, *OVERSIGHT, "statistician", "dsmb"),
     "log_enter": CLINICAL,
+    "epro_start": ENTRY,
     "infusion": CLINICAL,
     "emergency_unblind": ("investigator",),
     "ae_report": CLINICAL,
@@ -69,18 +71,18 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "sign_casebook": SIGNER,
 }
 
-MENU: tuple[tuple[str, str, str], ...] = (
-    ("dashboard", "web:dashboard", "Dashboard"),
-    ("screening_log", "web:screening", "Screening"),
-    ("participants", "web:participants", "Participants"),
-    ("safety", "web:safety", "Adverse events"),
-    ("queries", "web:queries", "Queries"),
-    ("pharmacy", "web:pharmacy", "Pharmacy"),
-    ("dsmb_report", "web:dsmb", "DSMB report"),
-    ("exports", "web:exports", "Exports"),
-    ("lock", "web:lock", "Database lock"),
-    ("people", "web:people", "People"),
-    ("account", "web:account", "Account"),
+MENU: tuple[tuple[str, str, Any], ...] = (
+    ("dashboard", "web:dashboard", _("Dashboard")),
+    ("screening_log", "web:screening", _("Screening")),
+    ("participants", "web:participants", _("Participants")),
+    ("safety", "web:safety", _("Adverse events")),
+    ("queries", "web:queries", _("Queries")),
+    ("pharmacy", "web:pharmacy", _("Pharmacy")),
+    ("dsmb_report", "web:dsmb", _("DSMB report")),
+    ("exports", "web:exports", _("Exports")),
+    ("lock", "web:lock", _("Database lock")),
+    ("people", "web:people", _("People")),
+    ("account", "web:account", _("Account")),
 )
 
 SESSION_KEY = "frailtrial_member"

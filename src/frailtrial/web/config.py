@@ -22,11 +22,14 @@ TOKEN_DAYS = 90
 """Days an API token lives unless ``FRAILTRIAL_TOKEN_DAYS`` says otherwise."""
 
 SESSION_MINUTES = 30
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+"""Interface languages (Django codes); the participant pages are complete in each."""
 WEB_APP = "frailtrial.web.apps.WebConfig"
 EXTRA_APPS = ["django.contrib.sessions", "django.contrib.messages", "ninja", WEB_APP]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -114,6 +117,9 @@ def web_settings(url: str) -> dict[str, Any]:
         "MESSAGE_STORAGE": "django.contrib.messages.storage.session.SessionStorage",
         "STATIC_URL": "/static/",
         "FORMAT_MODULE_PATH": "frailtrial.web.formats",
+        "USE_I18N": True,
+        "LANGUAGE_CODE": "en",
+        "LANGUAGES": LANGUAGES,
         "LOGGING": {
             "version": 1,
             "disable_existing_loggers": False,

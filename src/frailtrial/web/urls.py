@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from django.shortcuts import redirect
 from django.urls import URLPattern, URLResolver, include, path
+from django.views.i18n import set_language
 
 from frailtrial.web import static_files
 from frailtrial.web.api import api
 from frailtrial.web.views import (
     auth,
     corrections,
+    epro,
     logs,
     oversight,
     participants,
@@ -45,6 +47,7 @@ web_patterns: list[URLPattern | URLResolver] = [
     ),
     path("participants/<str:pid>/log/<str:form>/", logs.log_page, name="log"),
     path("participants/<str:pid>/log/<str:form>/<int:entry_id>/", logs.log_entry, name="log_entry"),
+    path("participants/<str:pid>/visits/<str:visit>/epro/", epro.start, name="epro_start"),
     path("safety/", oversight.safety_list, name="safety"),
     path("safety/ae/<int:ae_id>/", safety.ae_report, name="ae_report"),
     path("safety/ae/<int:ae_id>/follow-up/", safety.ae_follow_up, name="ae_follow_up"),
@@ -66,7 +69,24 @@ web_patterns: list[URLPattern | URLResolver] = [
     path("static/<str:package>/<path:name>", static_files.serve, name="static"),
 ]
 
+# Participant (ePRO) pages: no login, reached only through a redeemed session token; each
+# view checks its live session (frailtrial.web.views.epro.participant_page).
+epro_patterns: list[URLPattern | URLResolver] = [
+    path("", epro.home, name="home"),
+    path("start/<str:token>/", epro.redeem, name="redeem"),
+    path("language/", epro.language, name="language"),
+    path("end/", epro.finish, name="end"),
+    path("done/", epro.done, name="done"),
+    path("q/<str:instrument>/", epro.resume, name="resume"),
+    path("q/<str:instrument>/<int:n>/", epro.question, name="question"),
+    path("q/<str:instrument>/review/", epro.review, name="review"),
+]
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include((web_patterns, "web"), namespace="web")),
+    path("p/", include((epro_patterns, "epro"), namespace="epro")),
+    # each user picks the interface language (a cookie read by LocaleMiddleware); public:
+    # it changes nothing but the language of this browser
+    path("language/", set_language, name="set_language"),
     path("api/", api.urls),
 ]

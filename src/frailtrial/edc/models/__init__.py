@@ -10,6 +10,7 @@ from frailtrial.edc.models.enrolment import (
     RandomizationList,
     Screening,
 )
+from frailtrial.edc.models.epro import EproSession
 from frailtrial.edc.models.notices import Notice
 from frailtrial.edc.models.oversight import DataQuery, LockException, SdvMark
 from frailtrial.edc.models.people import CasebookSignature, Invitation
@@ -37,6 +38,7 @@ __all__ = [
     "Crf",
     "DataQuery",
     "EmergencyUnblinding",
+    "EproSession",
     "Infusion",
     "Invitation",
     "ListEntry",

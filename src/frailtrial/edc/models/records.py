@@ -33,7 +33,8 @@ class VisitOccurrence(models.Model):
 
 
 class Crf(models.Model):
-    """An instrument's answers at a visit, with the scores computed on entry."""
+    """An instrument's answers at a visit, with the scores computed on entry; ``source`` says
+    who gave the answers: staff entry, or the participant in an ePRO session."""
 
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="crfs")
     visit = models.CharField(max_length=40)
@@ -42,6 +43,7 @@ class Crf(models.Model):
     scores = models.JSONField()
     version = models.IntegerField(default=1)
     entered_at = models.DateTimeField()
+    source = models.CharField(max_length=16, default="staff")
 
     class Meta:
         constraints = [

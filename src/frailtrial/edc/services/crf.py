@@ -29,6 +29,9 @@ from frailtrial.edc.services.entry import check_version, clean_text, finite
 from frailtrial.edc.services.visits import occurrence
 from frailtrial.errors import InputError
 
+SOURCES = ("staff", "participant")
+"""Who gave a CRF's answers: entered by staff, or by the participant in an ePRO session."""
+
 
 def _check_visit(p: Participant, visit: str) -> None:
     v = occurrence(p, visit)
@@ -141,10 +144,16 @@ def enter_crf(
     answers: dict[str, Any],
     reason: str | None = None,
     version: int | None = None,
+    source: str = "staff",
 ) -> Crf:
     """Save an instrument's answers with their scores; a second save is an edit with a reason,
-    made on the stored ``version`` (Conflict when someone saved the CRF in between)."""
+    made on the stored ``version`` (Conflict when someone saved the CRF in between).
+
+    ``source`` is who gave the answers: ``staff`` or ``participant`` (an ePRO session); it is
+    stored on the CRF and so in its audit rows and the exports."""
     require(actor, ENTRY, "entering a CRF")
+    if source not in SOURCES:
+        raise InputError(f"source {source!r} is not one of {', '.join(SOURCES)}")
     clean_text(answers, f"{instrument} answers")
     finite(answers, f"{instrument} answers")
     if reason is not None:
@@ -173,6 +182,7 @@ def enter_crf(
                     answers=answers,
                     scores=scores,
                     entered_at=now(),
+                    source=source,
                 )
                 changes: list[audit.Change] = [("create", crf, None, snapshot(crf))]
             else:
@@ -187,6 +197,7 @@ def enter_crf(
                     "scores": scores,
                     "version": crf.version + 1,
                     "entered_at": now(),
+                    "source": source,
                 }
                 changes = audit.updated([(crf, values)])
             changes += _store_measurements(

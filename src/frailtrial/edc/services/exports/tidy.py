@@ -286,6 +286,9 @@ def _measurements(
     return m.iloc[order].reset_index(drop=True)
 
 
+CRF_SOURCES = "crf_sources.csv"
+
+
 @dataclass
 class ExportTables:
     """The tidy dataset plus what the SDTM domains need that it does not hold."""
@@ -469,6 +472,7 @@ def build(trial: Trial, with_arm: bool) -> ExportTables:
     v = v.reset_index(drop=True)
     ds = TrialDataset(p, m, ae, s, d, v, withdrawals(v, protocol))
     extra = {
+        "crf_sources": _crf_sources(trial, pid),
         "infusions": inf.assign(participant_id=_lookup(pid, inf["pk"])),
         "visits": vis.assign(participant_id=_lookup(pid, vis["pk"])),
         "adverse_events": aes.assign(participant_id=_lookup(pid, aes["pk"])),
@@ -486,10 +490,28 @@ def build(trial: Trial, with_arm: bool) -> ExportTables:
     return ExportTables(ds, extra, blinded=not with_arm)
 
 
+def _crf_sources(trial: Trial, pid: pd.Series) -> pd.DataFrame:
+    """Who gave each CRF's answers (staff, or the participant in an ePRO session)."""
+    crfs = _frame(
+        "SELECT c.participant_id, c.visit, c.instrument, c.source, c.version FROM edc_crf c"
+        " JOIN edc_participant p ON p.id = c.participant_id WHERE p.trial_id = %s",
+        [trial.pk],
+        ["pk", "visit", "instrument", "source", "version"],
+    )
+    return (
+        crfs.assign(participant_id=_lookup(pid, crfs["pk"]))[
+            ["participant_id", "visit", "instrument", "source", "version"]
+        ]
+        .sort_values(["participant_id", "visit", "instrument"], kind="stable")
+        .reset_index(drop=True)
+    )
+
+
 def write(tables: ExportTables, out: Path, protocol: Protocol) -> list[Path]:
     """The tidy trial dataset (what ``frailtrial analyze`` reads): one csv per table, and
-    beside it ``vital_signs.csv`` (vital signs and weight per visit) and the logs
-    (``concomitant_medications.csv``, ``protocol_deviations.csv``, ``end_of_study.csv``)."""
+    beside it ``vital_signs.csv`` (vital signs and weight per visit), the logs
+    (``concomitant_medications.csv``, ``protocol_deviations.csv``, ``end_of_study.csv``) and
+    ``crf_sources.csv``: who gave each CRF's answers (source staff or participant)."""
     files = write_dataset(tables.dataset, out)
     for name, file in {"vital_signs": "vital_signs.csv", **LOG_FILES}.items():
         frame = tables.extra.get(name)
@@ -497,4 +519,6 @@ def write(tables: ExportTables, out: Path, protocol: Protocol) -> list[Path]:
             path = Path(out) / file
             frame.to_csv(path, index=False)
             files.append(path)
-    return files
+    sources = Path(out) / CRF_SOURCES
+    tables.extra["crf_sources"].to_csv(sources, index=False, lineterminator="\n")
+    return [*files, sources]
