@@ -217,6 +217,21 @@ def _crf_fields(spec: collection.FormSpec) -> list[Item]:
     return [i for i in spec.items if i.id != "sex"]
 
 
+def _save_and_next(
+    request: HttpRequest, member: Membership, p: Participant, visit: str, done: str, title: str
+) -> HttpResponse:
+    """After a save: the visit's next form not complete, or the participant page when none."""
+    saved = dict(
+        Crf.objects.filter(participant=p, visit=visit).values_list("instrument", "answers")
+    )
+    nxt = collection.next_open(protocol_of(member.trial), visit, done, saved)
+    if nxt is None:
+        messages.success(request, f"{title} saved; every form of this visit is complete.")
+        return redirect("web:participant", pid=p.participant_id)
+    messages.success(request, f"{title} saved; next form of this visit.")
+    return redirect("web:crf", pid=p.participant_id, visit=visit, instrument=nxt)
+
+
 @access.page("crf_view")
 def crf_page(
     request: HttpRequest, member: Membership, pid: str, visit: str, instrument: str
@@ -272,6 +287,8 @@ def crf_page(
             except InputError as exc:
                 form.add_error(None, str(exc))
             else:
+                if request.POST.get("next"):
+                    return _save_and_next(request, member, p, visit, instrument, spec.title)
                 messages.success(request, f"{spec.title} saved; scores below.")
                 return redirect("web:crf", pid=pid, visit=visit, instrument=instrument)
     queries = DataQuery.objects.filter(

@@ -1,0 +1,79 @@
+"""Daily work of issue 15: save and next through a visit's forms, queries that name their
+form, a voided AE, the visit calendar, printable CRFs and casebook, the SDV overview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from web_support import PASSWORD, trial_with_data, web_store
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    web_store(tmp_path_factory.mktemp("web-daily"))
+    return trial_with_data()
+
+
+def _page(world: dict[str, Any], role: str) -> Any:
+    from django.test import Client
+
+    c = Client()
+    c.post("/login/", {"username": world["m"][role].user.username, "password": PASSWORD})
+    c.get("/choose/")
+    return c
+
+
+def _version(pid: str, visit: str, instrument: str) -> str:
+    from frailtrial.edc.models import Crf
+
+    got = Crf.objects.get(participant__participant_id=pid, visit=visit, instrument=instrument)
+    return str(got.version)
+
+
+def test_save_and_next_opens_the_next_form_not_complete(world: dict[str, Any]) -> None:
+    from frailtrial.edc.services import crf
+
+    c, pid = _page(world, "coordinator"), world["pid"]
+    base = f"/participants/{pid}/visits/week1/crf/"
+    assert "Save and next" in c.get(f"{base}sts5/").content.decode()
+    r = c.post(f"{base}sts5/", {"action": "save", "item_time_s": "12.5", "next": "1"})
+    assert r.status_code == 302 and r["Location"] == f"{base}edta_plasma_cytokines/"
+    vitals = {"weight_kg": 60, "systolic_bp": 120, "diastolic_bp": 80, "heart_rate": 70}
+    crf.enter_crf(world["m"]["coordinator"], pid, "week1", "vital_signs", vitals)
+    form = {"action": "save", "next": "1", "item_sample_date": "2024-03-12"}
+    r = c.post(f"{base}edta_plasma_cytokines/", form)  # complete vital signs are skipped
+    assert r.status_code == 302 and r["Location"] == f"{base}sf36/"
+    r = c.post(
+        f"{base}tug/",
+        {
+            "action": "save",
+            "item_tug_s": "11",
+            "reason": "typo",
+            "version": _version(pid, "week1", "tug"),
+        },
+    )
+    assert r["Location"] == f"{base}tug/"  # a plain save stays on the form
+
+
+def test_save_and_next_ends_on_the_participant_page(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from frailtrial.edc import collection
+
+    c, pid = _page(world, "coordinator"), world["pid"]
+    tug = collection.form_at(world["protocol"], "week1", "tug")
+    monkeypatch.setattr(collection, "forms_at", lambda *a: [tug])  # the visit's only form
+    url = f"/participants/{pid}/visits/week1/crf/tug/"
+    r = c.post(
+        url,
+        {
+            "action": "save",
+            "item_tug_s": "11.2",
+            "reason": "typo",
+            "next": "1",
+            "version": _version(pid, "week1", "tug"),
+        },
+    )
+    assert r.status_code == 302 and r["Location"] == f"/participants/{pid}/"
