@@ -77,3 +77,18 @@ def test_save_and_next_ends_on_the_participant_page(
         },
     )
     assert r.status_code == 302 and r["Location"] == f"/participants/{pid}/"
+
+
+def test_queries_name_form_participant_visit_and_link_the_form(world: dict[str, Any]) -> None:
+    from frailtrial.edc import collection
+    from frailtrial.edc.services import oversight
+
+    pid, crf = world["pid"], world["crf"]
+    oversight.raise_query(world["m"]["monitor"], crf.pk, "tug_s", "Is 11.5 s right?")
+    tug = collection.form_at(world["protocol"], "week1", "tug")
+    link = f'<a href="/participants/{pid}/visits/week1/crf/tug/">{tug.title}</a>'
+    for role in ("coordinator", "investigator", "monitor", "admin"):
+        page = _page(world, role).get("/queries/").content.decode()
+        assert link in page and pid in page and "<td>1 week</td>" in page, role
+        assert f"crf {crf.pk}" not in page
+        assert dict((i.id, i.label) for i in tug.items)["tug_s"] in page
