@@ -92,3 +92,40 @@ def test_queries_name_form_participant_visit_and_link_the_form(world: dict[str, 
         assert link in page and pid in page and "<td>1 week</td>" in page, role
         assert f"crf {crf.pk}" not in page
         assert dict((i.id, i.label) for i in tug.items)["tug_s"] in page
+
+
+def test_a_voided_ae_leaves_every_count_but_stays_in_the_audit_trail(
+    world: dict[str, Any],
+) -> None:
+    import datetime as dt
+
+    from edc_support import report_sae
+    from frailtrial.edc.models import AdverseEvent
+    from frailtrial.edc.services import oversight, prelock
+    from frailtrial.edc.services.exports.tidy import build
+
+    coord, pid = world["m"]["coordinator"], world["pid"]
+    dup = report_sae(coord, pid, "2024-03-20", term="Pneumonia twice")
+    counted = sum(oversight.dsmb_report(world["m"]["dsmb"]).counts["aes"].values())
+    c = _page(world, "coordinator")
+    assert "Void this adverse event" in c.get(f"/safety/ae/{dup.pk}/").content.decode()
+    url = f"/safety/ae/{dup.pk}/void/"
+    c.post(url, {"reason": "", "version": dup.version})  # no reason: refused
+    assert AdverseEvent.objects.get(pk=dup.pk).voided_at is None
+    assert _page(world, "monitor").post(url, {"reason": "x", "version": 1}).status_code == 403
+    assert c.post(url, {"reason": "duplicate of the pneumonia", "version": dup.version})
+    assert AdverseEvent.objects.get(pk=dup.pk).voided_at is not None
+
+    dsmb = oversight.dsmb_report(world["m"]["dsmb"])
+    assert sum(dsmb.counts["aes"].values()) == counted - 1
+    terms = set(build(world["trial"], True).dataset.adverse_events["term"])
+    assert "Pneumonia" in terms and "Pneumonia twice" not in terms  # Table 2 reads this
+    keys = {b.key for b in prelock.blockers(world["m"]["admin"], dt.date(2024, 12, 31))}
+    assert f"sae:{world['ae'].pk}" in keys and f"sae:{dup.pk}" not in keys
+    assert "Pneumonia twice" not in c.get("/safety/").content.decode()
+    assert "(voided: duplicate of the pneumonia)" in c.get(f"/participants/{pid}/").content.decode()
+    report = c.get(f"/safety/ae/{dup.pk}/").content.decode()
+    assert 'id="ae-voided"' in report and "Void this adverse event" not in report
+    trail = c.get(f"/audit/adverseevent/{dup.pk}/").content.decode()
+    assert "voided_at" in trail or "Voided" in trail
+    assert "duplicate of the pneumonia" in trail

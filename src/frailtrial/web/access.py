@@ -42,6 +42,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "safety": (*CLINICAL, *OVERSIGHT, "statistician", "dsmb", "medical_monitor"),
     "sae_report": (*CLINICAL, *OVERSIGHT, "dsmb", "medical_monitor"),
     "ae_follow_up": CLINICAL,
+    "ae_void": CLINICAL,
     "sae_acknowledge": SAE_ACK,
     "pharmacy": PHARMACY,
     "queries": (*CLINICAL, *OVERSIGHT),

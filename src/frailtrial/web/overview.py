@@ -45,7 +45,9 @@ def visits(member: Membership) -> QuerySet[VisitOccurrence]:
 
 
 def open_sae_alerts(member: Membership) -> QuerySet[SaeAlert]:
-    found = SaeAlert.objects.filter(adverse_event__participant__trial_id=member.trial_id)
+    found = SaeAlert.objects.filter(
+        adverse_event__participant__trial_id=member.trial_id, adverse_event__voided_at=None
+    )
     if member.site_id is not None:
         found = found.filter(adverse_event__participant__site_id=member.site_id)
     return found.select_related("adverse_event__participant").order_by("due_by")

@@ -48,6 +48,7 @@ web_patterns: list[URLPattern | URLResolver] = [
     path("safety/ae/<int:ae_id>/follow-up/", safety.ae_follow_up, name="ae_follow_up"),
     path("safety/ae/<int:ae_id>/assess/", safety.ae_assess, name="ae_assess"),
     path("safety/ae/<int:ae_id>/acknowledge/", safety.sae_acknowledge, name="sae_acknowledge"),
+    path("safety/ae/<int:ae_id>/void/", safety.ae_void, name="ae_void"),
     path("queries/", oversight.query_list, name="queries"),
     path("queries/raise/<int:crf_id>/", oversight.query_raise, name="query_raise"),
     path("queries/<int:query_id>/answer/", oversight.query_answer, name="query_answer"),

@@ -71,7 +71,9 @@ def dashboard(request: HttpRequest, member: Membership) -> HttpResponse:
 def safety_list(request: HttpRequest, member: Membership) -> HttpResponse:
     """Adverse events of the actor's participants and the SAE alerts with their due times."""
     safety.escalate_overdue(member)
-    aes = AdverseEvent.objects.filter(participant__in=overview.participants(member))
+    aes = AdverseEvent.objects.filter(
+        participant__in=overview.participants(member), voided_at__isnull=True
+    )
     now = timezone.now()
     return render(
         request,
