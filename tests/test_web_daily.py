@@ -129,3 +129,22 @@ def test_a_voided_ae_leaves_every_count_but_stays_in_the_audit_trail(
     trail = c.get(f"/audit/adverseevent/{dup.pk}/").content.decode()
     assert "voided_at" in trail or "Voided" in trail
     assert "duplicate of the pneumonia" in trail
+
+
+def test_visit_calendar_lists_due_and_overdue_visits_of_the_site(world: dict[str, Any]) -> None:
+    from frailtrial.edc.models import VisitOccurrence
+    from frailtrial.web import overview
+
+    pid = world["pid"]
+    planned = VisitOccurrence.objects.filter(participant__participant_id=pid, status="scheduled")
+    month2 = planned.get(visit="month2")
+    on = month2.window_from
+    got = {r["v"].visit: r["state"] for r in overview.calendar(world["m"]["coordinator"], on)}
+    assert got["month2"] == "due" and got["month6"] == "upcoming"
+    assert got["month1"] == "overdue"  # its window ended before month 2's opened
+    assert "week1" not in got  # held
+    page = _page(world, "coordinator").get("/calendar/").content.decode()
+    window = f"{month2.window_from:%Y-%m-%d} – {month2.window_to:%Y-%m-%d}"
+    assert pid in page and window in page and ">overdue</span>" in page
+    other = _page(world, "other_site").get("/calendar/").content.decode()
+    assert pid not in other and "No visit to hold." in other

@@ -61,6 +61,26 @@ def queries(member: Membership) -> QuerySet[DataQuery]:
     return found.select_related("participant")
 
 
+def calendar(member: Membership, today: dt.date) -> list[dict[str, Any]]:
+    """Every visit still scheduled (site-limited), by site then window: its label, target and
+    window dates, and its state on ``today`` (overdue past the window, due inside it,
+    upcoming before it)."""
+    labels = {v.name: v.label for v in protocol_of(member.trial).visits}
+    rows = []
+    found = visits(member).filter(status="scheduled").select_related("participant__site")
+    for v in found.order_by("participant__site__code", "window_from", "participant_id"):
+        state = "overdue" if today > v.window_to else "due" if today >= v.window_from else ""
+        rows.append(
+            {
+                "v": v,
+                "label": labels.get(v.visit, v.visit),
+                "state": state or "upcoming",
+                "days": (v.window_to - today).days if state == "due" else None,
+            }
+        )
+    return rows
+
+
 def dashboard(member: Membership, today: dt.date) -> dict[str, Any]:
     """Enrollment vs target, screening funnel, visits due/overdue, missing CRFs, queries, SAEs."""
     protocol = protocol_of(member.trial)

@@ -33,6 +33,7 @@ web_patterns: list[URLPattern | URLResolver] = [
     path("screening/<str:screening_id>/", screening.screening_detail, name="screening_detail"),
     path("screening/<str:screening_id>/randomize/", screening.randomize, name="randomize"),
     path("participants/", participants.participant_list, name="participants"),
+    path("calendar/", participants.visit_calendar, name="calendar"),
     path("participants/<str:pid>/", participants.participant_page, name="participant"),
     path("participants/<str:pid>/ae/", participants.ae_new, name="ae_new"),
     path("participants/<str:pid>/unblind/", participants.emergency_unblind, name="unblind"),

@@ -93,6 +93,18 @@ def participant_list(request: HttpRequest, member: Membership) -> HttpResponse:
     return render(request, "web/participants.html", {"rows": overview.participants(member)})
 
 
+@access.page("calendar")
+def visit_calendar(request: HttpRequest, member: Membership) -> HttpResponse:
+    """Scheduled visits of the actor's site (or every site) with their windows, overdue and
+    due first in their site's list."""
+    today = timezone.localdate()
+    return render(
+        request,
+        "web/calendar.html",
+        {"rows": overview.calendar(member, today), "today": today, "site": member.site},
+    )
+
+
 def _visit_rows(member: Membership, p: Participant, today: dt.date) -> list[dict[str, Any]]:
     """The store's schedule of the participant, each visit with its label, state and forms
     (each form: not entered, incomplete with its missing items, or complete)."""
