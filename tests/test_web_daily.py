@@ -148,3 +148,56 @@ def test_visit_calendar_lists_due_and_overdue_visits_of_the_site(world: dict[str
     assert pid in page and window in page and ">overdue</span>" in page
     other = _page(world, "other_site").get("/calendar/").content.decode()
     assert pid not in other and "No visit to hold." in other
+
+
+def test_blank_crfs_of_every_form_print_each_item(world: dict[str, Any]) -> None:
+    from frailtrial.edc import collection
+
+    c = _page(world, "monitor")
+    index = c.get("/print/forms/").content.decode()
+    protocol = world["protocol"]
+    for v in protocol.visits:
+        for f in collection.forms_at(protocol, v.name):
+            assert f'href="/print/forms/{v.name}/{f.name}/"' in index
+    assert 'href="/print/forms/log/end_of_study/"' in index
+    sts5 = collection.form_at(protocol, "month3", "sts5")
+    page = c.get("/print/forms/month3/sts5/").content.decode()
+    assert f"<h1>{sts5.title}</h1>" in page and "3-month" in page
+    for item in sts5.items:
+        assert f"<td>{item.allowed()}</td>" in page.replace("&gt;", ">")
+    assert c.get("/print/forms/month3/nosuch/").status_code == 404
+    log = c.get("/print/forms/log/concomitant_medication/").content.decode()
+    assert "Medication (generic name)" in log
+
+
+def test_casebook_holds_every_form_value_ae_and_log(world: dict[str, Any]) -> None:
+    from frailtrial.edc import collection
+    from frailtrial.edc.services import crf, logs
+
+    pid = world["pid"]
+    crf.enter_crf(
+        world["m"]["coordinator"], pid, "week1", "walk4m", {"time_1_s": 4.25, "time_2_s": 4.75}
+    )
+    logs.add(
+        world["m"]["coordinator"],
+        pid,
+        "concomitant_medication",
+        {"drug": "metformin", "indication": "diabetes", "started_on": "2020-01-01"},
+    )
+    c = _page(world, "investigator")
+    assert (
+        f'href="/participants/{pid}/casebook/"' in c.get(f"/participants/{pid}/").content.decode()
+    )
+    book = c.get(f"/participants/{pid}/casebook/").content.decode()
+    assert "<h2>1 week — attended 2024-03-12</h2>" in book
+    walk = collection.form_at(world["protocol"], "week1", "walk4m")
+    label = {i.id: i.label for i in walk.items}
+    assert f"<dt>{label['time_1_s']}</dt><dd>4.25</dd>" in book
+    assert f"<dt>{label['time_2_s']}</dt><dd>4.75</dd>" in book
+    assert "<h3>SF-36 Health Survey: not entered</h3>" in book
+    assert "Pneumonia" in book and "metformin" in book
+    assert _page(world, "other_site").get(f"/participants/{pid}/casebook/").status_code == 403
+    assert (
+        _page(world, "unblinded_pharmacist").get(f"/participants/{pid}/casebook/").status_code
+        == 403
+    )

@@ -14,6 +14,7 @@ from frailtrial.web.views import (
     oversight,
     participants,
     pharmacy,
+    printing,
     safety,
     screening,
 )
@@ -34,6 +35,9 @@ web_patterns: list[URLPattern | URLResolver] = [
     path("screening/<str:screening_id>/randomize/", screening.randomize, name="randomize"),
     path("participants/", participants.participant_list, name="participants"),
     path("calendar/", participants.visit_calendar, name="calendar"),
+    path("print/forms/", printing.blank_index, name="blank_crfs"),
+    path("print/forms/<str:visit>/<str:instrument>/", printing.blank_crf, name="blank_crf"),
+    path("participants/<str:pid>/casebook/", printing.casebook, name="casebook"),
     path("participants/<str:pid>/", participants.participant_page, name="participant"),
     path("participants/<str:pid>/ae/", participants.ae_new, name="ae_new"),
     path("participants/<str:pid>/unblind/", participants.emergency_unblind, name="unblind"),
