@@ -3,6 +3,7 @@ form, a voided AE, the visit calendar, printable CRFs and casebook, the SDV over
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -97,7 +98,6 @@ def test_queries_name_form_participant_visit_and_link_the_form(world: dict[str, 
 def test_a_voided_ae_leaves_every_count_but_stays_in_the_audit_trail(
     world: dict[str, Any],
 ) -> None:
-    import datetime as dt
 
     from edc_support import report_sae
     from frailtrial.edc.models import AdverseEvent
@@ -201,3 +201,33 @@ def test_casebook_holds_every_form_value_ae_and_log(world: dict[str, Any]) -> No
         _page(world, "unblinded_pharmacist").get(f"/participants/{pid}/casebook/").status_code
         == 403
     )
+
+
+def test_sdv_overview_counts_verified_of_entered_per_visit(world: dict[str, Any]) -> None:
+    from frailtrial.edc.models import Crf
+    from frailtrial.edc.services import crf, oversight, visits
+    from frailtrial.web import overview
+
+    coord, monitor, pid = world["m"]["coordinator"], world["m"]["monitor"], world["pid"]
+    visits.attend(coord, pid, "month1", dt.date(2024, 4, 3))
+    tug = crf.enter_crf(coord, pid, "month1", "tug", {"tug_s": 10.0})
+    sts = crf.enter_crf(coord, pid, "month1", "sts5", {"time_s": 13.0})
+    oversight.mark_sdv(monitor, tug.pk)
+    oversight.mark_sdv(monitor, sts.pk)
+    row = next(r for r in overview.sdv_overview(monitor) if r["visit"] == "month1")
+    assert (row["entered"], row["verified"], row["todo"]) == (2, 2, 0)
+    crf.enter_crf(coord, pid, "month1", "sts5", {"time_s": 13.5}, reason="typo", version=1)
+    assert Crf.objects.get(pk=sts.pk).version == 2
+    row = next(r for r in overview.sdv_overview(monitor) if r["visit"] == "month1")
+    assert (row["entered"], row["verified"], row["todo"]) == (2, 1, 1)
+    page = _page(world, "monitor").get("/sdv/").content.decode()
+    n = Crf.objects.filter(participant__participant_id=pid).count()
+    assert f"1 of {n} CRFs entered are verified" in page
+    assert '<td data-label="Visit">1-month</td><td data-label="CRFs entered">2</td>' in page
+    assert _page(world, "coordinator").get("/sdv/").status_code == 403
+    from frailtrial.edc.services import trials
+
+    away = trials.add_member(
+        world["trial"], "monitor-away", "monitor", site=world["m"]["other_site"].site
+    )
+    assert overview.sdv_overview(away) == []  # site-limited

@@ -11,11 +11,13 @@ from typing import Any
 from django.db.models import QuerySet
 
 from frailtrial.edc.models import (
+    Crf,
     DataQuery,
     Membership,
     Participant,
     SaeAlert,
     Screening,
+    SdvMark,
     VisitOccurrence,
 )
 from frailtrial.edc.services.common import protocol_of
@@ -78,6 +80,38 @@ def calendar(member: Membership, today: dt.date) -> list[dict[str, Any]]:
                 "days": (v.window_to - today).days if state == "due" else None,
             }
         )
+    return rows
+
+
+def sdv_overview(member: Membership) -> list[dict[str, Any]]:
+    """Per participant and visit (site-limited, visits in schedule order): CRFs entered and
+    CRFs source-data verified at their current version (a later correction needs a new
+    verification)."""
+    labels = {v.name: v.label for v in protocol_of(member.trial).visits}
+    parts = participants(member)
+    verified = set(
+        SdvMark.objects.filter(participant__in=parts).values_list("crf_id", "crf_version")
+    )
+    counts: dict[tuple[str, str], list[int]] = {}
+    for pk, version, pid, visit in Crf.objects.filter(participant__in=parts).values_list(
+        "pk", "version", "participant__participant_id", "visit"
+    ):
+        cell = counts.setdefault((pid, visit), [0, 0])
+        cell[0] += 1
+        cell[1] += (pk, version) in verified
+    order = {v.name: i for i, v in enumerate(protocol_of(member.trial).visits)}
+    rows = [
+        {
+            "pid": pid,
+            "visit": visit,
+            "label": labels.get(visit, visit),
+            "entered": n,
+            "verified": done,
+            "todo": n - done,
+        }
+        for (pid, visit), (n, done) in counts.items()
+    ]
+    rows.sort(key=lambda r: (r["pid"], order.get(r["visit"], 0)))
     return rows
 
 

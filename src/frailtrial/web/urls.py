@@ -58,6 +58,7 @@ web_patterns: list[URLPattern | URLResolver] = [
     path("queries/raise/<int:crf_id>/", oversight.query_raise, name="query_raise"),
     path("queries/<int:query_id>/answer/", oversight.query_answer, name="query_answer"),
     path("queries/<int:query_id>/close/", oversight.query_close, name="query_close"),
+    path("sdv/", oversight.sdv_overview, name="sdv_overview"),
     path("sdv/<int:crf_id>/", oversight.sdv_mark, name="sdv"),
     path("audit/<str:model>/<str:object_id>/", oversight.audit_trail, name="audit"),
     path("correct/<str:record>/<int:record_id>/", corrections.correct, name="correct"),

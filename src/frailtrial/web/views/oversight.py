@@ -122,6 +122,16 @@ def _query_rows(member: Membership, found: list[DataQuery]) -> list[dict[str, An
     return rows
 
 
+@access.page("sdv_overview")
+def sdv_overview(request: HttpRequest, member: Membership) -> HttpResponse:
+    """Source-data verification per participant and visit: CRFs verified of those entered."""
+    rows = overview.sdv_overview(member)
+    total = sum(r["entered"] for r in rows), sum(r["verified"] for r in rows)
+    return render(
+        request, "web/sdv.html", {"rows": rows, "entered": total[0], "verified": total[1]}
+    )
+
+
 @access.page("queries")
 def query_list(request: HttpRequest, member: Membership) -> HttpResponse:
     """Data queries of the actor's participants; answer (site) or close (monitor)."""
