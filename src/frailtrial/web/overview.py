@@ -100,7 +100,8 @@ def sdv_overview(member: Membership) -> list[dict[str, Any]]:
         cell[0] += 1
         cell[1] += (pk, version) in verified
     order = {v.name: i for i, v in enumerate(protocol_of(member.trial).visits)}
-    rows = [
+    keys = sorted(counts, key=lambda k: (k[0], order.get(k[1], 0)))
+    return [
         {
             "pid": pid,
             "visit": visit,
@@ -109,10 +110,9 @@ def sdv_overview(member: Membership) -> list[dict[str, Any]]:
             "verified": done,
             "todo": n - done,
         }
-        for (pid, visit), (n, done) in counts.items()
+        for pid, visit in keys
+        for n, done in [counts[(pid, visit)]]
     ]
-    rows.sort(key=lambda r: (r["pid"], order.get(r["visit"], 0)))
-    return rows
 
 
 def dashboard(member: Membership, today: dt.date) -> dict[str, Any]:
