@@ -231,3 +231,27 @@ def test_sdv_overview_counts_verified_of_entered_per_visit(world: dict[str, Any]
         world["trial"], "monitor-away", "monitor", site=world["m"]["other_site"].site
     )
     assert overview.sdv_overview(away) == []  # site-limited
+
+
+def test_the_api_voids_an_adverse_event_with_a_reason(world: dict[str, Any]) -> None:
+    import json
+
+    from django.test import Client
+
+    from edc_support import report_sae
+    from frailtrial.edc.models import AdverseEvent
+    from frailtrial.web.security import issue_token
+
+    dup = report_sae(world["m"]["coordinator"], world["pid"], "2024-03-21", term="Flu twice")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {issue_token(world['m']['coordinator'])}"}
+    url = f"/api/adverse-events/{dup.pk}/void"
+
+    def post(body: dict[str, Any]) -> Any:
+        return Client().post(url, json.dumps(body), content_type="application/json", **auth)
+
+    assert post({"reason": "", "version": dup.version}).status_code == 422
+    r = post({"reason": "entered twice", "version": dup.version})
+    assert r.status_code == 200 and r.json()["version"] == dup.version + 1
+    got = AdverseEvent.objects.get(pk=dup.pk)
+    assert got.void_reason == "entered twice" and got.voided_at is not None
+    assert post({"reason": "again", "version": got.version}).status_code == 422
