@@ -419,3 +419,17 @@ def test_typed_answers_outside_the_item_are_refused(instrument: str, item: str, 
     spec = {i.id: i for i in get(instrument).items}[item]
     with pytest.raises(InputError, match=r"allowed|not a number"):
         typed_value(spec, raw)
+
+
+def test_every_menu_entry_is_translated(world: dict[str, Any]) -> None:
+    """A menu entry added without its zh-Hans string would show in English to a
+    Chinese-speaking site: each label must differ from its English text."""
+    from django.utils import translation
+
+    from frailtrial.web import access
+
+    with translation.override("en"):
+        english = {name: str(label) for name, _, label in access.MENU}
+    with translation.override("zh-hans"):
+        chinese = {name: str(label) for name, _, label in access.MENU}
+    assert [name for name in english if chinese[name] == english[name]] == []

@@ -251,6 +251,12 @@ def _api_calls(t: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] | None,
             "correct",
         ),
         ("get", f"/api/audit/adverseevent/{t['ae'].pk}", None, "audit"),
+        (  # a version no one read: refused with 409 for the site, so the event stays
+            "post",
+            f"/api/adverse-events/{t['ae'].pk}/void",
+            {"reason": "duplicate", "version": 999},
+            "ae_void",
+        ),
         (
             "post",
             "/api/logs",

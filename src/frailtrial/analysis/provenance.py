@@ -8,6 +8,7 @@ from pathlib import Path
 
 from frailtrial import __version__
 from frailtrial.protocol import Protocol
+from frailtrial.protocol.canonical import protocol_hash
 
 
 def sha256_file(path: Path) -> str:
@@ -16,11 +17,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def protocol_hash(protocol: Protocol) -> str:
-    """SHA-256 of the protocol's canonical JSON (same content, same hash)."""
-    return hashlib.sha256(protocol.model_dump_json().encode("utf-8")).hexdigest()
 
 
 def provenance(

@@ -243,6 +243,20 @@ def form_at(protocol: Protocol, visit: str, name: str) -> FormSpec:
     )
 
 
+def next_open(
+    protocol: Protocol, visit: str, current: str, saved: Mapping[str, Mapping[str, Any]]
+) -> str | None:
+    """The visit's next form after ``current`` (then from the start) that is not complete,
+    given the saved answers per form name; None when every other form is complete."""
+    forms = forms_at(protocol, visit)
+    at = next((i for i, f in enumerate(forms) if f.name == current), -1)
+    for f in forms[at + 1 :] + forms[: max(at, 0)]:
+        answers = saved.get(f.name)
+        if answers is None or missing(protocol, f, answers):
+            return f.name
+    return None
+
+
 def _split(answers: Mapping[str, Any], var: str) -> dict[str, Any]:
     prefix = var + SEP
     return {k[len(prefix) :]: v for k, v in answers.items() if k.startswith(prefix)}

@@ -372,6 +372,23 @@ def ae_follow_up(request: HttpRequest, ae_id: AeId, body: FollowUpIn) -> Any:
     return Status(201, {"id": row.pk})
 
 
+class VoidIn(Schema):
+    reason: str = Field(min_length=1, max_length=500)
+    version: int | None = Field(None, ge=1, le=ROW_ID)
+
+
+class VoidedOut(Schema):
+    voided_at: dt.datetime
+    version: int
+
+
+@api.post("/adverse-events/{ae_id}/void", response={200: VoidedOut, **ERRORS})
+def ae_void(request: HttpRequest, ae_id: AeId, body: VoidIn) -> Any:
+    """Void an adverse event entered in error, with a reason (audited; no longer counted)."""
+    ae = safety.void(_member(request, "ae_void"), ae_id, body.reason, body.version)
+    return {"voided_at": ae.voided_at, "version": ae.version}
+
+
 class AcknowledgeIn(Schema):
     note: str = Field("", max_length=1000)
 

@@ -11,11 +11,13 @@ from typing import Any
 from django.db.models import QuerySet
 
 from frailtrial.edc.models import (
+    Crf,
     DataQuery,
     Membership,
     Participant,
     SaeAlert,
     Screening,
+    SdvMark,
     VisitOccurrence,
 )
 from frailtrial.edc.services.common import protocol_of
@@ -45,7 +47,9 @@ def visits(member: Membership) -> QuerySet[VisitOccurrence]:
 
 
 def open_sae_alerts(member: Membership) -> QuerySet[SaeAlert]:
-    found = SaeAlert.objects.filter(adverse_event__participant__trial_id=member.trial_id)
+    found = SaeAlert.objects.filter(
+        adverse_event__participant__trial_id=member.trial_id, adverse_event__voided_at=None
+    )
     if member.site_id is not None:
         found = found.filter(adverse_event__participant__site_id=member.site_id)
     return found.select_related("adverse_event__participant").order_by("due_by")
@@ -57,6 +61,58 @@ def queries(member: Membership) -> QuerySet[DataQuery]:
     if member.site_id is not None:
         found = found.filter(participant__site_id=member.site_id)
     return found.select_related("participant")
+
+
+def calendar(member: Membership, today: dt.date) -> list[dict[str, Any]]:
+    """Every visit still scheduled (site-limited), by site then window: its label, target and
+    window dates, and its state on ``today`` (overdue past the window, due inside it,
+    upcoming before it)."""
+    labels = {v.name: v.label for v in protocol_of(member.trial).visits}
+    rows = []
+    found = visits(member).filter(status="scheduled").select_related("participant__site")
+    for v in found.order_by("participant__site__code", "window_from", "participant_id"):
+        state = "overdue" if today > v.window_to else "due" if today >= v.window_from else ""
+        rows.append(
+            {
+                "v": v,
+                "label": labels.get(v.visit, v.visit),
+                "state": state or "upcoming",
+                "days": (v.window_to - today).days if state == "due" else None,
+            }
+        )
+    return rows
+
+
+def sdv_overview(member: Membership) -> list[dict[str, Any]]:
+    """Per participant and visit (site-limited, visits in schedule order): CRFs entered and
+    CRFs source-data verified at their current version (a later correction needs a new
+    verification)."""
+    labels = {v.name: v.label for v in protocol_of(member.trial).visits}
+    parts = participants(member)
+    verified = set(
+        SdvMark.objects.filter(participant__in=parts).values_list("crf_id", "crf_version")
+    )
+    counts: dict[tuple[str, str], list[int]] = {}
+    for pk, version, pid, visit in Crf.objects.filter(participant__in=parts).values_list(
+        "pk", "version", "participant__participant_id", "visit"
+    ):
+        cell = counts.setdefault((pid, visit), [0, 0])
+        cell[0] += 1
+        cell[1] += (pk, version) in verified
+    order = {v.name: i for i, v in enumerate(protocol_of(member.trial).visits)}
+    keys = sorted(counts, key=lambda k: (k[0], order.get(k[1], 0)))
+    return [
+        {
+            "pid": pid,
+            "visit": visit,
+            "label": labels.get(visit, visit),
+            "entered": n,
+            "verified": done,
+            "todo": n - done,
+        }
+        for pid, visit in keys
+        for n, done in [counts[(pid, visit)]]
+    ]
 
 
 def dashboard(member: Membership, today: dt.date) -> dict[str, Any]:

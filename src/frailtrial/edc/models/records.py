@@ -97,6 +97,9 @@ class AdverseEvent(models.Model):
     soc = models.CharField(max_length=200, blank=True, default="")  # coded system organ class
     preferred_term = models.CharField(max_length=200, blank=True, default="")  # coded term
     version = models.IntegerField(default=1)  # +1 per change: a stale edit is refused
+    # entered in error (a duplicate, a wrong date): kept and audited, left out of every count
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.CharField(max_length=500, blank=True, default="")
 
 
 class AeFollowUp(models.Model):

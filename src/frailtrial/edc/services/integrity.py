@@ -11,7 +11,6 @@ Values are not printed (an allocation's would reveal an arm).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +22,7 @@ from frailtrial.edc.models import Allocation, AuditEntry, ListEntry, Trial
 from frailtrial.edc.services import anchor as anchors
 from frailtrial.edc.services.audit import ChainReport, Finding, canonical, store_id, verify_chain
 from frailtrial.edc.services.common import audited_snapshot
+from frailtrial.protocol.canonical import text_hash
 
 # Tables whose every write is audited with the row's full snapshot. Visits are left out: a
 # schedule is audited as one "schedule" row, not row by row.
@@ -96,7 +96,7 @@ def _derived() -> list[Finding]:
     each list entry's used flag against the allocations."""
     findings = []
     for pk, text, sha in Trial.objects.values_list("pk", "protocol_yaml", "protocol_sha256"):
-        if hashlib.sha256(text.encode("utf-8")).hexdigest() != sha:
+        if text_hash(text) != sha:
             findings.append(
                 Finding(
                     Trial._meta.db_table, str(pk), "protocol_yaml", "does not match its SHA-256"

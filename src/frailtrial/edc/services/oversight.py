@@ -194,9 +194,9 @@ def dsmb_report(actor: Membership) -> DsmbReport:
     ):
         counts["infusions"][arm_of[pid]] += 1
     by_system: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(arms, 0))
-    for ae in AdverseEvent.objects.filter(participant__trial_id=trial_id).values(
-        "participant_id", "serious", "te_sae", "related", "body_system"
-    ):
+    for ae in AdverseEvent.objects.filter(
+        participant__trial_id=trial_id, voided_at__isnull=True
+    ).values("participant_id", "serious", "te_sae", "related", "body_system"):
         arm = arm_of[ae["participant_id"]]
         counts["aes"][arm] += 1
         counts["saes"][arm] += ae["serious"]

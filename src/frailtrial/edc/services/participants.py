@@ -103,7 +103,9 @@ def schedule(
 
 def sae_alerts(actor: Membership, open_only: bool = True) -> list[SaeAlertView]:
     """SAE alerts of the actor's participants, newest first."""
-    rows = SaeAlert.objects.filter(adverse_event__participant__trial_id=actor.trial_id)
+    rows = SaeAlert.objects.filter(
+        adverse_event__participant__trial_id=actor.trial_id, adverse_event__voided_at=None
+    )
     if actor.site_id is not None:
         rows = rows.filter(adverse_event__participant__site_id=actor.site_id)
     if open_only:

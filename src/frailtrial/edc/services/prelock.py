@@ -74,7 +74,9 @@ def blockers(actor: Membership, lock_date: dt.date) -> list[Blocker]:
     trial_id = actor.trial_id
     found: list[Blocker] = []
     alerts = SaeAlert.objects.filter(
-        adverse_event__participant__trial_id=trial_id, acknowledged_at__isnull=True
+        adverse_event__participant__trial_id=trial_id,
+        adverse_event__voided_at=None,
+        acknowledged_at__isnull=True,
     ).select_related("adverse_event__participant")
     for a in alerts.order_by("pk"):
         ae = a.adverse_event

@@ -329,6 +329,7 @@ def escalate_overdue(actor: Membership) -> int:
     acknowledgement is overdue; nothing on a locked trial. Returns how many were escalated."""
     late = SaeAlert.objects.filter(
         adverse_event__participant__trial_id=actor.trial_id,
+        adverse_event__voided_at=None,
         acknowledged_at__isnull=True,
         escalated_at__isnull=True,
         due_by__lt=now(),
@@ -358,3 +359,26 @@ def sae_state(alert: SaeAlert, at: dt.datetime) -> str:
     if alert.acknowledged_at is not None:
         return "acknowledged" if alert.acknowledged_at <= alert.due_by else "acknowledged late"
     return "overdue" if alert.due_by < at else "open"
+
+
+def void(actor: Membership, ae_id: int, reason: str, version: int | None = None) -> AdverseEvent:
+    """Void an adverse event entered in error (a duplicate, a wrong or future date): it stays
+    in the store and its audit trail with the reason, and is left out of the safety counts,
+    the DSMB report, the exports and the SAE alerts still to acknowledge."""
+    require(actor, CLINICAL, "voiding an adverse event")
+    reason = reason.strip()
+    if not reason:
+        raise InputError("voiding an adverse event needs a reason")
+    clean_text(reason, "void reason")
+    if len(reason) > 500:
+        raise InputError("a void reason has at most 500 characters")
+    with write(actor):
+        ae = _trial_ae(actor, ae_id)
+        if ae.voided_at is not None:
+            raise InputError(
+                f"adverse event {ae_id} was voided on {ae.voided_at:%Y-%m-%d %H:%M} UTC"
+            )
+        check_version(ae, version, f"adverse event {ae_id}")
+        changes = {"voided_at": now(), "void_reason": reason, "version": ae.version + 1}
+        audit.update(actor, ae, changes, f"voided: {reason}")
+    return ae

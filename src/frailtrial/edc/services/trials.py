@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 import secrets
 
-import yaml
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -19,6 +17,7 @@ from frailtrial.edc.services.anchor import write_anchor
 from frailtrial.edc.services.common import audited_snapshot, now, require, write
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol
+from frailtrial.protocol.canonical import canonical_text, text_hash
 
 
 def _site_code(name: str, taken: set[str]) -> str:
@@ -33,7 +32,7 @@ def _site_code(name: str, taken: set[str]) -> str:
 def create_trial(protocol: Protocol, name: str | None = None) -> Trial:
     """A trial running ``protocol`` (snapshot + SHA-256), with the protocol's sites."""
     trial_name = name or protocol.name
-    text = yaml.safe_dump(protocol.model_dump(mode="json"), sort_keys=True, allow_unicode=True)
+    text = canonical_text(protocol)
     with transaction.atomic():
         if Trial.objects.filter(name=trial_name).exists():
             raise InputError(f"trial {trial_name!r} already exists in this store")
@@ -41,7 +40,7 @@ def create_trial(protocol: Protocol, name: str | None = None) -> Trial:
             name=trial_name,
             protocol_name=protocol.name,
             protocol_yaml=text,
-            protocol_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            protocol_sha256=text_hash(text),
             minimization_secret=secrets.token_hex(16),
         )
         audit.record(

@@ -6,17 +6,21 @@ import io
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from frailtrial.edc import collection
 from frailtrial.edc.models import (
     AdverseEvent,
     Crf,
+    DataQuery,
     Membership,
 )
 from frailtrial.edc.services import (
@@ -67,7 +71,9 @@ def dashboard(request: HttpRequest, member: Membership) -> HttpResponse:
 def safety_list(request: HttpRequest, member: Membership) -> HttpResponse:
     """Adverse events of the actor's participants and the SAE alerts with their due times."""
     safety.escalate_overdue(member)
-    aes = AdverseEvent.objects.filter(participant__in=overview.participants(member))
+    aes = AdverseEvent.objects.filter(
+        participant__in=overview.participants(member), voided_at__isnull=True
+    )
     now = timezone.now()
     return render(
         request,
@@ -87,6 +93,45 @@ class QueryForm(forms.Form):
     )
 
 
+def _query_rows(member: Membership, found: list[DataQuery]) -> list[dict[str, Any]]:
+    """Each query with the form's title, the visit's label, the field's label and, for a role
+    that may open CRFs, the form's address."""
+    protocol = protocol_of(member.trial)
+    crfs = Crf.objects.in_bulk([int(q.object_id) for q in found if q.model == "crf"])
+    visits = {v.name: v.label for v in protocol.visits}
+    link = access.allowed(member, "crf_view")
+    rows = []
+    for q in found:
+        c = crfs.get(int(q.object_id)) if q.model == "crf" else None
+        row: dict[str, Any] = {"q": q, "form": f"{q.model} {q.object_id}", "visit": "", "url": ""}
+        if c is not None:
+            spec = collection.form_at(protocol, c.visit, c.instrument)
+            labels = {i.id: i.label for i in spec.items}
+            row |= {"form": spec.title, "visit": visits.get(c.visit, c.visit)}
+            row["field"] = labels.get(q.field, q.field)
+            if link:
+                row["url"] = reverse(
+                    "web:crf",
+                    kwargs={
+                        "pid": q.participant.participant_id,
+                        "visit": c.visit,
+                        "instrument": c.instrument,
+                    },
+                )
+        rows.append(row)
+    return rows
+
+
+@access.page("sdv_overview")
+def sdv_overview(request: HttpRequest, member: Membership) -> HttpResponse:
+    """Source-data verification per participant and visit: CRFs verified of those entered."""
+    rows = overview.sdv_overview(member)
+    total = sum(r["entered"] for r in rows), sum(r["verified"] for r in rows)
+    return render(
+        request, "web/sdv.html", {"rows": rows, "entered": total[0], "verified": total[1]}
+    )
+
+
 @access.page("queries")
 def query_list(request: HttpRequest, member: Membership) -> HttpResponse:
     """Data queries of the actor's participants; answer (site) or close (monitor)."""
@@ -94,7 +139,9 @@ def query_list(request: HttpRequest, member: Membership) -> HttpResponse:
         request,
         "web/queries.html",
         {
-            "rows": overview.queries(member).order_by("status", "-raised_at")[:500],
+            "rows": _query_rows(
+                member, list(overview.queries(member).order_by("status", "-raised_at")[:500])
+            ),
             "can_answer": access.allowed(member, "query_answer"),
             "can_close": access.allowed(member, "query_close"),
         },

@@ -100,6 +100,18 @@ def participant_list(request: HttpRequest, member: Membership) -> HttpResponse:
     return render(request, "web/participants.html", {"rows": overview.participants(member)})
 
 
+@access.page("calendar")
+def visit_calendar(request: HttpRequest, member: Membership) -> HttpResponse:
+    """Scheduled visits of the actor's site (or every site) with their windows, overdue and
+    due first in their site's list."""
+    today = timezone.localdate()
+    return render(
+        request,
+        "web/calendar.html",
+        {"rows": overview.calendar(member, today), "today": today, "site": member.site},
+    )
+
+
 def _visit_rows(member: Membership, p: Participant, today: dt.date) -> list[dict[str, Any]]:
     """The store's schedule of the participant, each visit with its label, state and forms
     (each form: not entered, incomplete with its missing items, or complete)."""
@@ -226,6 +238,21 @@ def _crf_fields(spec: collection.FormSpec) -> list[Item]:
     return [i for i in spec.items if i.id != "sex"]
 
 
+def _save_and_next(
+    request: HttpRequest, member: Membership, p: Participant, visit: str, done: str, title: str
+) -> HttpResponse:
+    """After a save: the visit's next form not complete, or the participant page when none."""
+    saved = dict(
+        Crf.objects.filter(participant=p, visit=visit).values_list("instrument", "answers")
+    )
+    nxt = collection.next_open(protocol_of(member.trial), visit, done, saved)
+    if nxt is None:
+        messages.success(request, f"{title} saved; every form of this visit is complete.")
+        return redirect("web:participant", pid=p.participant_id)
+    messages.success(request, f"{title} saved; next form of this visit.")
+    return redirect("web:crf", pid=p.participant_id, visit=visit, instrument=nxt)
+
+
 @access.page("crf_view")
 def crf_page(
     request: HttpRequest, member: Membership, pid: str, visit: str, instrument: str
@@ -281,6 +308,8 @@ def crf_page(
             except InputError as exc:
                 form.add_error(None, str(exc))
             else:
+                if request.POST.get("next"):
+                    return _save_and_next(request, member, p, visit, instrument, spec.title)
                 messages.success(request, f"{spec.title} saved; scores below.")
                 return redirect("web:crf", pid=pid, visit=visit, instrument=instrument)
     queries = DataQuery.objects.filter(

@@ -52,6 +52,13 @@ class AssessForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput)
 
 
+class VoidForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500, label="Why this event was entered in error (a duplicate, a wrong date)"
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
 class AcknowledgeForm(forms.Form):
     note = forms.CharField(max_length=1000, required=False, label="Acknowledgement note")
 
@@ -97,6 +104,11 @@ def ae_report(request: HttpRequest, member: Membership, ae_id: int) -> HttpRespo
                 }
             )
             if access.allowed(member, "ae_follow_up")
+            else None,
+            "void_form": VoidForm(initial={"version": ae.version})
+            if ae.voided_at is None
+            and access.allowed(member, "ae_void")
+            and member.trial.locked_at is None
             else None,
             "ack_form": AcknowledgeForm()
             if found and not found.acknowledged_at and access.allowed(member, "sae_acknowledge")
@@ -154,5 +166,21 @@ def sae_acknowledge(request: HttpRequest, member: Membership, ae_id: int) -> Htt
         state = safety.sae_state(alert, timezone.now())
         messages.success(request, f"SAE {state}.")
     except InputError as exc:
+        messages.error(request, str(exc))
+    return _back(ae_id)
+
+
+@access.page("ae_void")
+@require_POST
+def ae_void(request: HttpRequest, member: Membership, ae_id: int) -> HttpResponse:
+    """Void an adverse event entered in error, with a reason (kept in the audit trail)."""
+    form = VoidForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Voiding an adverse event needs a reason.")
+        return _back(ae_id)
+    try:
+        safety.void(member, ae_id, **form.cleaned_data)
+        messages.success(request, "Adverse event voided: it no longer counts anywhere.")
+    except (InputError, Conflict) as exc:
         messages.error(request, str(exc))
     return _back(ae_id)

@@ -339,7 +339,7 @@ def build(trial: Trial, with_arm: bool) -> ExportTables:
         "SELECT a.participant_id, a.id, a.term, a.body_system, a.onset_on, a.end_on, a.serious,"
         " a.severity, a.related, a.outcome, a.treatment_emergent, a.te_sae"
         " FROM edc_adverseevent a JOIN edc_participant p ON p.id = a.participant_id"
-        " WHERE p.trial_id = %s ORDER BY a.id",
+        " WHERE p.trial_id = %s AND a.voided_at IS NULL ORDER BY a.id",
         [trial.pk],
         [
             "pk",
