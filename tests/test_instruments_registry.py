@@ -14,7 +14,7 @@ from frailtrial import instruments
 from frailtrial.errors import InputError
 
 PACKAGE = Path(instruments.__file__).parent
-SHARED = {"__init__", "base", "options"}  # modules that hold no instrument
+SHARED = {"__init__", "base", "options", "wording"}  # modules that hold no instrument
 
 
 @pytest.mark.parametrize("name", instruments.names())

@@ -167,7 +167,7 @@ def test_two_sites_named_users_and_signature(server: dict[str, Any], browser: An
     a.go(f"/participants/{pid}/visits/week1/crf/tug/")
     a.page.get_by_label("Timed Up and Go (s)").fill("13.1")
     a.page.get_by_label("Reason for change").fill("transcription error")
-    a.page.get_by_role("button", name="Save").click()
+    a.page.get_by_role("button", name="Save change", exact=True).click()
     assert "Timed Up and Go saved" in a.text()
     a.go(f"/participants/{pid}/")
     text = a.page.locator("#signatures").inner_text()
