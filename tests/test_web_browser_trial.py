@@ -309,7 +309,9 @@ def test_two_site_trial_end_to_end(server: dict[str, Any], browser: Any) -> None
     assert coord.page.locator("#id_item_1").count() == 0
     coord.shot("18-locked-crf")
     coord.go(f"{crf}/eq5d5l/")
+    assert "The database is locked: this form can no longer change." in coord.text()
     assert coord.page.get_by_role("button", name=re.compile("^Save")).count() == 0
+    assert coord.page.locator("form input[name^=item_]").count() == 0
     coord.go(f"/participants/{pid}/")
     text = coord.text()
     assert "The database is locked: records can no longer change." in text
