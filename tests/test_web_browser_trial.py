@@ -192,9 +192,9 @@ def test_two_site_trial_end_to_end(server: dict[str, Any], browser: Any) -> None
 
     # 5. an SF-36 with 3 of 36 items is incomplete, with its missing items listed
     coord.go(f"{crf}/sf36/")
-    page.locator("#id_item_1").fill("2")
-    page.locator("#id_item_3a").fill("1")
-    page.locator("#id_item_3b").fill("2")
+    page.locator("#id_item_1").select_option(label="2 — Very good")  # RAND-36 wording
+    page.locator("#id_item_3a").select_option("1")
+    page.locator("#id_item_3b").select_option("2")
     page.get_by_role("button", name="Save").click()
     assert page.locator("#crf-state").inner_text() == "Incomplete"
     assert "Required items still empty (33)" in coord.text()
