@@ -283,8 +283,8 @@ def test_two_site_trial_end_to_end(server: dict[str, Any], browser: Any) -> None
     admin.go("/lock/")
     assert "block the lock" in page.locator("#checklist-status").inner_text()
     checklist = page.locator("#checklist").inner_text()
-    for form in ("sf36", "baseline_laboratory"):  # the incomplete forms block the lock
-        assert f"CRF incomplete: {pid}/baseline/{form}" in checklist, checklist
+    for form in ("SF-36 Health Survey", "Laboratory"):  # the incomplete forms block the lock
+        assert f"CRF incomplete: {pid}, Baseline, {form} (empty: " in checklist, checklist
     assert "SAE" not in checklist, checklist  # the SAE was acknowledged
     admin.shot("15-lock-checklist")
     page.get_by_label("Reason", exact=True).fill("end of the trial")
