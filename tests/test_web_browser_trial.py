@@ -174,7 +174,7 @@ def test_two_site_trial_end_to_end(server: dict[str, Any], browser: Any) -> None
     for name in ("IL-8", "IL-17", "IFN-γ", "TNF-α"):
         page.get_by_label(f"{name}: Assay lower limit of quantification (pg/mL)").fill("2")
     page.get_by_label("IL-17: Laboratory reported the sample below the LLOQ").select_option("yes")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     assert page.locator("#crf-state").inner_text() == "Complete"
     scores = page.locator("#scores").inner_text()
     # the value below the LLOQ is LLOQ/2 = 1 by the protocol's rule
@@ -185,7 +185,7 @@ def test_two_site_trial_end_to_end(server: dict[str, Any], browser: Any) -> None
     coord.go(f"{crf}/baseline_laboratory/")
     page.get_by_label("Hemoglobin (g/L)").fill("128")
     page.get_by_label("White blood cell count (10⁹/L)").fill("6.1")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     assert "saved" in coord.text()
     assert page.locator("#crf-state").inner_text() == "Incomplete"
     coord.shot("06-baseline-labs")
@@ -195,7 +195,7 @@ def test_two_site_trial_end_to_end(server: dict[str, Any], browser: Any) -> None
     page.locator("#id_item_1").select_option(label="2 — Very good")  # RAND-36 wording
     page.locator("#id_item_3a").select_option("1")
     page.locator("#id_item_3b").select_option("2")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     assert page.locator("#crf-state").inner_text() == "Incomplete"
     assert "Required items still empty (33)" in coord.text()
     assert page.locator(".missing-items li").count() == 33
@@ -208,14 +208,14 @@ def test_two_site_trial_end_to_end(server: dict[str, Any], browser: Any) -> None
     # 6. a correction with its reason; the field-level audit shows old -> new, who, when, why
     coord.go(f"{crf}/edta_plasma_cytokines/")
     page.get_by_label("IL-8: Measured concentration (pg/mL)").fill("13")
-    page.get_by_role("button", name="Save change").click()
+    page.get_by_role("button", name="Save change", exact=True).click()
     # a change without its reason is refused: the saved version stays 1
     reason = page.locator(".field.invalid", has=page.get_by_label("Reason for change"))
     assert "This field is required." in reason.inner_text()
     assert "version 1," in page.locator("#scores").inner_text()
     page.get_by_label("IL-8: Measured concentration (pg/mL)").fill("13")
     page.get_by_label("Reason for change").fill("transcription error, lab report says 13")
-    page.get_by_role("button", name="Save change").click()
+    page.get_by_role("button", name="Save change", exact=True).click()
     page.get_by_role("link", name="Audit trail").click()
     row = page.locator("#field-audit tr", has_text="answers.il8__value").last
     cells = row.locator("td").all_inner_texts()
@@ -270,7 +270,7 @@ def test_two_site_trial_end_to_end(server: dict[str, Any], browser: Any) -> None
     coord.go(f"{crf}/baseline_laboratory/")
     page.get_by_label("Hemoglobin (g/L)").fill("126")
     page.get_by_label("Reason for change").fill("repeat sample, same day")
-    page.get_by_role("button", name="Save change").click()
+    page.get_by_role("button", name="Save change", exact=True).click()
     assert "saved" in coord.text()
     inv.go(f"/participants/{pid}/")
     text = inv.page.locator("#signatures").inner_text()
