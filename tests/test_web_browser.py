@@ -232,11 +232,11 @@ def test_whole_participant(server: dict[str, Any], browser: Any) -> None:
     coord.shot("07-participant-schedule")
     page = coord.go(f"/participants/{pid}/visits/week1/crf/tug/")
     page.get_by_label("Timed Up and Go (s)").fill("-3")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     assert "Not allowed: expected a number from 1 to 600" in coord.text()
     coord.shot("08-crf-validation")
     page.get_by_label("Timed Up and Go (s)").fill("12.4")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     assert "Timed Up and Go saved" in coord.text()
     assert page.locator("#scores").inner_text().count("12.4") >= 1
     coord.shot("09-crf-scores")
@@ -250,7 +250,7 @@ def test_whole_participant(server: dict[str, Any], browser: Any) -> None:
         ("EQ VAS, own health today", "70"),
     ]:
         page.get_by_label(label, exact=True).fill(value)
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     assert "EQ-5D-5L saved" in coord.text()
     page = coord.go(f"/participants/{pid}/ae/")
     page.get_by_label("Term", exact=True).fill("Pneumonia")
@@ -416,7 +416,7 @@ def test_collect_correct_and_complete(server: dict[str, Any], browser: Any) -> N
     for name in ("IL-8", "IL-17", "IFN-γ", "TNF-α"):
         page.get_by_label(f"{name}: Assay lower limit of quantification (pg/mL)").fill("1")
     page.get_by_label("IL-17: Laboratory reported the sample below the LLOQ").select_option("yes")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     assert page.locator("#crf-state").inner_text() == "Complete"
     scores = page.locator("#scores").inner_text()
     assert "IL-17 below LLOQ" in scores and "0.5" in scores  # LLOQ/2 by the protocol's rule
@@ -425,7 +425,7 @@ def test_collect_correct_and_complete(server: dict[str, Any], browser: Any) -> N
     page = coord.go(f"/participants/{pid}/visits/baseline/crf/baseline_laboratory/")
     page.get_by_label("Hemoglobin (g/L)").fill("128")
     page.get_by_label("White blood cell count (10⁹/L)").fill("6.1")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     assert page.locator("#crf-state").inner_text() == "Incomplete"
     coord.shot("22-baseline-labs-incomplete")
 
@@ -433,7 +433,7 @@ def test_collect_correct_and_complete(server: dict[str, Any], browser: Any) -> N
     page.locator("#id_item_1").select_option("2")
     page.locator("#id_item_3a").select_option("1")
     page.locator("#id_item_3b").select_option("2")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     assert page.locator("#crf-state").inner_text() == "Incomplete"
     assert "Required items still empty (33)" in coord.text()
     coord.shot("23-sf36-incomplete")
@@ -445,7 +445,7 @@ def test_collect_correct_and_complete(server: dict[str, Any], browser: Any) -> N
     page = coord.go(f"/participants/{pid}/visits/baseline/crf/edta_plasma_cytokines/")
     page.get_by_label("IL-8: Measured concentration (pg/mL)").fill("13")
     page.get_by_label("Reason for change").fill("transcription error, lab report says 13")
-    page.get_by_role("button", name="Save change").click()
+    page.get_by_role("button", name="Save change", exact=True).click()
     page.get_by_role("link", name="Audit trail").click()
     row = page.locator("#field-audit tr", has_text="answers.il8__value").last
     cells = row.locator("td").all_inner_texts()
