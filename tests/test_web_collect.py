@@ -120,7 +120,7 @@ def test_sf36_page_shows_the_rand36_response_wording(world: dict[str, Any]) -> N
         ("5", "5 — Poor"),
     ]
     assert '<option value="3">3 — No, not limited at all</option>' in html  # item 3a
-    assert html.count("<select name=\"item_") == 36
+    assert html.count('<select name="item_') == 36
     # a value outside the codes is still refused by the instrument's own check
     bad = c.post(url, {"action": "save", "item_1": "9"}).content.decode()
     assert "Not allowed: expected" in bad
