@@ -120,7 +120,9 @@ def test_cli_lock_exits_2_with_one_line_then_locks_with_accepted_items(
 
 
 def test_an_incomplete_crf_blocks_the_lock_with_its_empty_items(t: dict[str, Any]) -> None:
-    """A saved but partial form is not done: the checklist names it and its empty items."""
+    """A saved but partial form is not done: the checklist names it (by the participant, the
+    visit's label and the form's title, as people read them) and its empty items."""
+    from frailtrial.edc import collection
     from frailtrial.edc.services import crf, prelock
 
     coord, admin = t["m"]["coordinator"], t["m"]["admin"]
@@ -129,7 +131,10 @@ def test_an_incomplete_crf_blocks_the_lock_with_its_empty_items(t: dict[str, Any
     crf.enter_crf(coord, t["pid"], "week1", partial, {})
     items = {b.key: b.text for b in prelock.blockers(admin, dt.date(2030, 1, 1))}
     key = f"crf:{t['pid']}/week1/{partial}"
-    assert items[key].startswith(f"CRF incomplete: {t['pid']}/week1/{partial} (empty: ")
+    title = collection.form_at(t["protocol"], "week1", partial).title
+    label = next(v.label for v in t["protocol"].visits if v.name == "week1")
+    assert label != "week1" and title != partial
+    assert items[key].startswith(f"CRF incomplete: {t['pid']}, {label}, {title} (empty: ")
     crf.enter_crf(coord, t["pid"], "week1", "tug", {}, reason="cleared in error", version=1)
     items = {b.key: b.text for b in prelock.blockers(admin, dt.date(2030, 1, 1))}
     assert items[f"crf:{t['pid']}/week1/tug"].startswith("CRF incomplete:")  # was complete

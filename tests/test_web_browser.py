@@ -430,9 +430,9 @@ def test_collect_correct_and_complete(server: dict[str, Any], browser: Any) -> N
     coord.shot("22-baseline-labs-incomplete")
 
     page = coord.go(f"/participants/{pid}/visits/baseline/crf/sf36/")
-    page.locator("#id_item_1").fill("2")
-    page.locator("#id_item_3a").fill("1")
-    page.locator("#id_item_3b").fill("2")
+    page.locator("#id_item_1").select_option("2")
+    page.locator("#id_item_3a").select_option("1")
+    page.locator("#id_item_3b").select_option("2")
     page.get_by_role("button", name="Save", exact=True).click()
     assert page.locator("#crf-state").inner_text() == "Incomplete"
     assert "Required items still empty (33)" in coord.text()

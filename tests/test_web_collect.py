@@ -102,6 +102,39 @@ def test_empty_eq5d_through_the_api_is_incomplete(world: dict[str, Any]) -> None
     assert "Baseline · EQ-5D-5L</a>" in dash
 
 
+def test_sf36_page_shows_the_rand36_response_wording(world: dict[str, Any]) -> None:
+    """Staff pages read the shipped RAND-36 wording (the file the participant pages use):
+    each SF-36 item is a list of "code — wording"; the saved answer reads the same way."""
+    c, pid = _page(world, "coordinator"), world["pid"]
+    url = f"/participants/{pid}/visits/week1/crf/sf36/"
+    html = c.get(url).content.decode()
+    item1 = re.search(r'<select name="item_1"[^>]*>(.*?)</select>', html, re.S)
+    assert item1, html
+    options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', item1.group(1))
+    assert options == [
+        ("", "—"),
+        ("1", "1 — Excellent"),
+        ("2", "2 — Very good"),
+        ("3", "3 — Good"),
+        ("4", "4 — Fair"),
+        ("5", "5 — Poor"),
+    ]
+    assert '<option value="3">3 — No, not limited at all</option>' in html  # item 3a
+    assert html.count('<select name="item_') == 36
+    # a value outside the codes is still refused by the instrument's own check
+    bad = c.post(url, {"action": "save", "item_1": "9"}).content.decode()
+    assert "Not allowed: expected" in bad
+    assert c.post(url, {"action": "save", "item_1": "2"}).status_code == 302
+    html = c.get(url).content.decode()
+    assert '<option value="2" selected>2 — Very good</option>' in html
+    read_only = _page(world, "monitor").get(url).content.decode()
+    assert "<dd>2 — Very good</dd>" in read_only
+    # an instrument without wording keeps its typed fields
+    tug = c.get(f"/participants/{pid}/visits/week1/crf/tug/").content.decode()
+    assert re.search(r'<input type="number" name="item_tug_s"', tug)
+    assert not re.search(r"<option[^>]*>[^<]* — ", tug)
+
+
 def test_grip_page_does_not_ask_sex(world: dict[str, Any]) -> None:
     page = _page(world, "coordinator").get(f"/participants/{world['pid']}/visits/week1/crf/grip/")
     assert 'name="item_sex"' not in page.content.decode()

@@ -100,9 +100,10 @@ def blockers(actor: Membership, lock_date: dt.date) -> list[Blocker]:
         )
     for form in completeness_of(actor.trial).open:
         who = f"{form.participant_id}/{form.visit}/{form.form}"
-        text = f"CRF missing: {who}"
+        shown = f"{form.participant_id}, {form.visit_label or form.visit}, {form.title}"
+        text = f"CRF missing: {shown}"
         if form.state == "incomplete":
-            text = f"CRF incomplete: {who} (empty: {', '.join(form.missing_items)})"
+            text = f"CRF incomplete: {shown} (empty: {', '.join(form.missing_items)})"
         found.append(Blocker(f"crf:{who}", "crf", text))
     for model, field, owner, label in DATED:
         rows = model.objects.filter(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django import forms
+from django.utils import translation
 
 from frailtrial.edc.services.common import parse_date
 from frailtrial.errors import InputError
-from frailtrial.instruments import Item
+from frailtrial.instruments import Item, wording
 from frailtrial.protocol import Protocol
 
 DATE = forms.DateInput(attrs={"type": "date", "min": "1900-01-01", "max": "2100-12-31"})
@@ -104,9 +106,38 @@ def screening_input(protocol: Protocol, cleaned: dict[str, Any]) -> dict[str, An
     }
 
 
-def _field(item: Item) -> forms.Field:
+Responses = Mapping[str, Sequence[tuple[str, str]]]
+"""Per item id, its coded responses with their wording: (value as text, wording)."""
+
+
+def response_wording(
+    instrument: str, items: Sequence[Item]
+) -> dict[str, tuple[tuple[str, str], ...]]:
+    """The response wording of ``instrument`` for staff pages, in the page's language or else
+    English, from the wording files the participant pages read (shipped RAND-36 for SF-36
+    v1, or the site's supplied files); empty when there is none or it does not fit these
+    items (then the bare codes are shown)."""
+    active = (translation.get_language() or "en").lower()
+    for language in dict.fromkeys((active, "en")):
+        if language in wording.LANGUAGES and wording.path_of(instrument, language):
+            try:
+                loaded = wording.load(instrument, language, tuple(items))
+            except InputError:
+                return {}
+            return {q.item.id: q.responses for q in loaded.questions if q.responses}
+    return {}
+
+
+def _field(item: Item, responses: Sequence[tuple[str, str]] = ()) -> forms.Field:
     label = item.label + (f" ({item.unit})" if item.unit else "")
     help_text = f"Allowed: {item.allowed()}"
+    if responses:  # a select; the value is still checked by crf_answers like a typed one
+        return forms.CharField(
+            required=False,
+            label=label,
+            help_text=help_text,
+            widget=forms.Select(choices=[("", "—"), *[(v, f"{v} — {w}") for v, w in responses]]),
+        )
     if item.kind == "choice":
         return forms.ChoiceField(
             choices=[("", "—"), *[(c, c) for c in item.choices]],
@@ -158,9 +189,14 @@ def crf_form(
     data: Any = None,
     initial: dict[str, Any] | None = None,
     with_reason: bool = False,
+    responses: Responses | None = None,
 ) -> forms.Form:
-    """A CRF form: one field per item, named by the item id, allowed values as help text."""
-    fields: dict[str, forms.Field] = {f"item_{i.id}": _field(i) for i in items}
+    """A CRF form: one field per item, named by the item id, allowed values as help text;
+    an item with response wording is a list of its coded responses ("1 — Excellent")."""
+    worded = responses or {}
+    fields: dict[str, forms.Field] = {
+        f"item_{i.id}": _field(i, worded.get(i.id, ())) for i in items
+    }
     if with_reason:
         fields["reason"] = forms.CharField(label="Reason for change", max_length=500, required=True)
     form_class = type("CrfForm", (forms.Form,), fields)

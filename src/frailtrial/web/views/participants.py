@@ -38,7 +38,13 @@ from frailtrial.edc.services.common import participant, protocol_of
 from frailtrial.errors import InputError
 from frailtrial.instruments import Item
 from frailtrial.web import access, overview
-from frailtrial.web.views.forms import TrialDateField, crf_answers, crf_form
+from frailtrial.web.views.forms import (
+    Responses,
+    TrialDateField,
+    crf_answers,
+    crf_form,
+    response_wording,
+)
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -233,6 +239,12 @@ def participant_page(request: HttpRequest, member: Membership, pid: str) -> Http
     )
 
 
+def _worded(worded: Responses, item: str, shown: str) -> str:
+    """An answer as read-only pages show it: "2 — Very good" where the item has wording."""
+    wording_of = dict(worded.get(item, ()))
+    return f"{shown} — {wording_of[shown]}" if shown in wording_of else shown
+
+
 def _crf_fields(spec: collection.FormSpec) -> list[Item]:
     """The items a page asks: all but the participant's sex, which screening recorded."""
     return [i for i in spec.items if i.id != "sex"]
@@ -278,14 +290,20 @@ def crf_page(
     locked = member.trial.locked_at is not None
     can_enter = access.allowed(member, "crf_enter") and not locked
     status = 200
-    form = crf_form(items, initial=saved.answers if saved else None, with_reason=saved is not None)
+    worded = response_wording(instrument, spec.items)
+    form = crf_form(
+        items,
+        initial=saved.answers if saved else None,
+        with_reason=saved is not None,
+        responses=worded,
+    )
     if request.method == "POST" and request.POST.get("action") == "save":
         if not can_enter:
             return access.denied(
                 request,
                 "The database is locked." if locked else "Your role may not enter CRFs.",
             )
-        form = crf_form(items, request.POST, with_reason=saved is not None)
+        form = crf_form(items, request.POST, with_reason=saved is not None, responses=worded)
         form.is_valid()
         answers = crf_answers(form, items, instrument)
         if not form.errors:
@@ -343,7 +361,7 @@ def crf_page(
                 for k, v in (saved.scores.items() if saved else [])
             ],
             "answers": [
-                (labels.get(k, k), collection.shown(v))
+                (labels.get(k, k), _worded(worded, k, collection.shown(v)))
                 for k, v in (saved.answers.items() if saved else [])
             ],
             "sdv": sdv,
