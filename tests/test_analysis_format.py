@@ -110,6 +110,6 @@ def test_table3_footnote_without_markers() -> None:
     ],
 )
 def test_figure_axis_ticks_print_zero_as_0(lo: float, hi: float, labels: list[str]) -> None:
-    from frailtrial.analysis.figures import _ticks
+    from frailtrial.analysis.figures import axis_ticks
 
-    assert [f"{t:g}" for t in _ticks(lo, hi)] == labels
+    assert [f"{t:g}" for t in axis_ticks(lo, hi)] == labels

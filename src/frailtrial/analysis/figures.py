@@ -5,6 +5,7 @@ Both are hand-built SVG, written to figures/ and inlined in the report.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 import numpy as np
@@ -27,7 +28,7 @@ def arm_colours(protocol: Protocol) -> dict[str, str]:
     return out
 
 
-def _ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
+def axis_ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
     """Round tick values covering [lo, hi] (steps of 1, 2 or 5 x 10^k)."""
     span = hi - lo if hi > lo else 1.0
     raw = span / n
@@ -36,6 +37,34 @@ def _ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
     # whole multiples of the step: an accumulated sum printed 0 as -2.22045e-16 ("+ 0.0"
     # turns a negative zero into 0)
     return np.arange(np.floor(lo / step), np.ceil(hi / step) + 0.01) * step + 0.0
+
+
+def svg_head(w: float, h: float, label: str, title: str, css_class: str = "") -> list[str]:
+    """The opening ``<svg>`` (an image named ``label`` for screen readers) and its title line:
+    the frame every figure of the report shares."""
+    cls = f' class="{css_class}"' if css_class else ""
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w:.0f} {h:.0f}" role="img" '
+        f'aria-label="{escape(label)}" font-family="sans-serif" font-size="11"{cls}>',
+        f'<text x="{w / 2:.1f}" y="18" text-anchor="middle" font-size="13" '
+        f'font-weight="600">{escape(title)}</text>',
+    ]
+
+
+def y_gridlines(
+    ticks: np.ndarray, sy: Callable[[float], float], left: float, right: float, w: float
+) -> list[str]:
+    """A horizontal line and a label per y tick (zero drawn darker)."""
+    out = []
+    for t in ticks:
+        y = sy(float(t))
+        colour = "#888" if t == 0 else "#e5e8e8"
+        out.append(
+            f'<line x1="{left}" x2="{w - right}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="{colour}" stroke-width="1"/>'
+        )
+        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{t:g}</text>')
+    return out
 
 
 def change_svg(cells: pd.DataFrame, variable: str, protocol: Protocol) -> str:
@@ -48,7 +77,7 @@ def change_svg(cells: pd.DataFrame, variable: str, protocol: Protocol) -> str:
     m, e = sub["mean_change"].to_numpy(float), np.nan_to_num(sub["se_change"].to_numpy(float))
     ok = np.isfinite(m)
     lo_hi = [0.0, *(m[ok] - e[ok]), *(m[ok] + e[ok])]
-    ticks = _ticks(min(lo_hi), max(lo_hi))
+    ticks = axis_ticks(min(lo_hi), max(lo_hi))
     y0, y1 = float(ticks[0]), float(ticks[-1]) if ticks[-1] > ticks[0] else float(ticks[0]) + 1
     step_x = (w - left - right) / max(len(visits) - 1, 1)
 
@@ -58,21 +87,13 @@ def change_svg(cells: pd.DataFrame, variable: str, protocol: Protocol) -> str:
     def sy(v: float) -> float:
         return top + (y1 - v) / (y1 - y0) * (h - top - bottom)
 
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w:.0f} {h:.0f}" '
-        f'role="img" aria-label="{escape(var.label)} change from baseline" '
-        'font-family="sans-serif" font-size="11">',
-        f'<text x="{w / 2:.1f}" y="18" text-anchor="middle" font-size="13" font-weight="600">'
-        f"{escape(var.label)}: change from baseline (mean ± SE)</text>",
-    ]
-    for t in ticks:
-        y = sy(float(t))
-        colour = "#888" if t == 0 else "#e5e8e8"
-        out.append(
-            f'<line x1="{left}" x2="{w - right}" y1="{y:.1f}" y2="{y:.1f}" '
-            f'stroke="{colour}" stroke-width="1"/>'
-        )
-        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{t:g}</text>')
+    out = svg_head(
+        w,
+        h,
+        f"{var.label} change from baseline",
+        f"{var.label}: change from baseline (mean ± SE)",
+    )
+    out += y_gridlines(ticks, sy, left, right, w)
     for i, v in enumerate(visits):
         x = sx(i)
         out.append(

@@ -11,7 +11,7 @@ from html import escape
 import numpy as np
 import pandas as pd
 
-from frailtrial.analysis.figures import _ticks, arm_colours
+from frailtrial.analysis.figures import arm_colours, axis_ticks, svg_head, y_gridlines
 from frailtrial.protocol import Protocol
 
 
@@ -35,7 +35,7 @@ def forest_svg(rows: pd.DataFrame, labels: dict[str, str], title: str, protocol:
     w, right, top, row_h = 640.0, 24.0, 34.0, 22.0
     left = min(360.0, 16.0 + 6.2 * max((len(t) for t in texts), default=8))
     h = top + row_h * max(len(rows), 1) + 44
-    ticks = _ticks(*_span(rows["ci_low"], rows["ci_high"]))
+    ticks = axis_ticks(*_span(rows["ci_low"], rows["ci_high"]))
     x0, x1 = float(ticks[0]), float(ticks[-1]) if ticks[-1] > ticks[0] else float(ticks[0]) + 1
 
     def sx(v: float) -> float:
@@ -43,11 +43,7 @@ def forest_svg(rows: pd.DataFrame, labels: dict[str, str], title: str, protocol:
 
     bottom = top + row_h * max(len(rows), 1)
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w:.0f} {h:.0f}" role="img" '
-        f'aria-label="{escape(title)}" font-family="sans-serif" font-size="11" '
-        'class="forest-plot">',
-        f'<text x="{w / 2:.1f}" y="18" text-anchor="middle" font-size="13" '
-        f'font-weight="600">{escape(title)}</text>',
+        *svg_head(w, h, title, title, "forest-plot"),
     ]
     for t in ticks:
         x = sx(float(t))
@@ -91,8 +87,8 @@ def tipping_svg(
     ``delta``, ``estimate``, ``ci_low``, ``ci_high``), one colour per active arm, and each
     arm's tipping delta (``tips``) as a dashed line."""
     w, h, left, right, top, bottom = 560.0, 330.0, 62.0, 16.0, 34.0, 52.0
-    xt = _ticks(float(grid["delta"].min()), float(grid["delta"].max()))
-    yt = _ticks(*_span(grid["ci_low"], grid["ci_high"]))
+    xt = axis_ticks(float(grid["delta"].min()), float(grid["delta"].max()))
+    yt = axis_ticks(*_span(grid["ci_low"], grid["ci_high"]))
     x0, x1 = float(grid["delta"].min()), float(grid["delta"].max())
     y0, y1 = float(yt[0]), float(yt[-1]) if yt[-1] > yt[0] else float(yt[0]) + 1
 
@@ -102,21 +98,8 @@ def tipping_svg(
     def sy(v: float) -> float:
         return top + (y1 - v) / (y1 - y0) * (h - top - bottom)
 
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w:.0f} {h:.0f}" role="img" '
-        f'aria-label="{escape(title)}" font-family="sans-serif" font-size="11" '
-        'class="tipping-plot">',
-        f'<text x="{w / 2:.1f}" y="18" text-anchor="middle" font-size="13" '
-        f'font-weight="600">{escape(title)}</text>',
-    ]
-    for t in yt:
-        y = sy(float(t))
-        colour = "#888" if t == 0 else "#e5e8e8"
-        out.append(
-            f'<line x1="{left}" x2="{w - right}" y1="{y:.1f}" y2="{y:.1f}" '
-            f'stroke="{colour}" stroke-width="1"/>'
-        )
-        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{t:g}</text>')
+    out = svg_head(w, h, title, title, "tipping-plot")
+    out += y_gridlines(yt, sy, left, right, w)
     for t in xt:
         if x0 <= t <= x1:
             out.append(
