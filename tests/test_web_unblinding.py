@@ -30,6 +30,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
     locmem = "django.core.mail.backends.locmem.EmailBackend"
     with override_settings(FRAILTRIAL_EMAIL=True, EMAIL_BACKEND=locmem):
+        mail.outbox = []  # the process's mailbox: empty it of other tests' mail
         r = _page(t, "investigator").post(f"/participants/{t['pid']}/unblind/", {"reason": REASON})
         assert r.status_code == 200
         t["sent"] = list(mail.outbox)
