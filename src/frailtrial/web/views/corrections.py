@@ -36,7 +36,7 @@ def _reason() -> forms.CharField:
     return forms.CharField(max_length=500, label=_("Reason for the correction"))
 
 
-def _datetime(label: str) -> forms.DateTimeField:
+def _datetime(label: Any) -> forms.DateTimeField:
     return forms.DateTimeField(label=label, widget=DATETIME, input_formats=["%Y-%m-%dT%H:%M"])
 
 
@@ -54,8 +54,8 @@ FIELDS: dict[str, dict[str, Any]] = {
     },
     "visitoccurrence": {"occurred_on": lambda: TrialDateField(label=_("Visit date"))},
     "infusion": {
-        "started_at": lambda: _datetime("Start"),
-        "ended_at": lambda: _datetime("End"),
+        "started_at": lambda: _datetime(_("Start")),
+        "ended_at": lambda: _datetime(_("End")),
         "volume_ml": lambda: forms.FloatField(
             label=_("Volume infused (mL)"), min_value=0.1, max_value=1000
         ),
@@ -65,9 +65,11 @@ FIELDS: dict[str, dict[str, Any]] = {
         "body_system": lambda: forms.CharField(max_length=200, label=_("Body system")),
         "onset_on": lambda: TrialDateField(label=_("Onset date")),
         "end_on": lambda: TrialDateField(label=_("End date"), required=False),
-        "severity": lambda: forms.ChoiceField(choices=[(s, s) for s in SEVERITY]),
+        "severity": lambda: forms.ChoiceField(
+            choices=[(s, s) for s in SEVERITY], label=_("Severity")
+        ),
         "related": lambda: forms.ChoiceField(choices=YES_NO, label=_("Related to study product")),
-        "outcome": lambda: forms.ChoiceField(choices=[(o, o) for o in OUTCOME]),
+        "outcome": lambda: forms.ChoiceField(choices=[(o, o) for o in OUTCOME], label=_("Outcome")),
     },
 }
 

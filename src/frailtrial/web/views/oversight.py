@@ -39,6 +39,17 @@ from frailtrial.errors import InputError
 from frailtrial.web import access, overview
 from frailtrial.web.views.forms import TrialDateField
 
+# the labels of the DSMB report's counts (``oversight.COUNTS``) in the interface language
+COUNT_LABELS = {
+    "randomized": _("Randomized"),
+    "withdrawn": _("Withdrawn"),
+    "infusions": _("Infusions"),
+    "aes": _("Adverse events"),
+    "saes": _("Serious AEs"),
+    "te_saes": _("TE-SAEs"),
+    "related": _("Related AEs"),
+}
+
 
 @access.page("dashboard")
 def dashboard(request: HttpRequest, member: Membership) -> HttpResponse:
@@ -273,7 +284,8 @@ def dsmb_report(request: HttpRequest, member: Membership) -> HttpResponse:
         {
             "arms": report.arm_labels,
             "table": [
-                (label, [report.counts[k][a] for a in arms]) for k, label in oversight.COUNTS
+                (COUNT_LABELS.get(k, label), [report.counts[k][a] for a in arms])
+                for k, label in oversight.COUNTS
             ],
             "by_system": list(report.by_system.items()),
             "outcomes": outcomes,

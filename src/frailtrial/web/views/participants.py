@@ -83,7 +83,7 @@ class AeForm(forms.Form):
         label=_("Causality (relation to study product)"),
     )
     expectedness = forms.ChoiceField(
-        choices=[("", "not assessed"), *[(e, e) for e in safety.EXPECTEDNESS]],
+        choices=[("", _("not assessed")), *[(e, e) for e in safety.EXPECTEDNESS]],
         required=False,
         label=_("Expectedness"),
     )

@@ -31,7 +31,7 @@ class InviteForm(forms.Form):
     def __init__(self, member: Membership, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         sites = Site.objects.filter(trial_id=member.trial_id).order_by("code")
-        self.fields["site"].choices = [("", "all sites")] + [
+        self.fields["site"].choices = [("", _("all sites"))] + [
             (s.code, f"{s.code} · {s.name}") for s in sites
         ]
 

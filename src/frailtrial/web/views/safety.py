@@ -40,7 +40,7 @@ class FollowUpForm(forms.Form):
 class AssessForm(forms.Form):
     causality = forms.ChoiceField(choices=_choices(safety.CAUSALITY), label=_("Causality"))
     expectedness = forms.ChoiceField(
-        choices=[("", "not assessed"), *_choices(safety.EXPECTEDNESS)],
+        choices=[("", _("not assessed")), *_choices(safety.EXPECTEDNESS)],
         required=False,
         label=_("Expectedness"),
     )
