@@ -21,6 +21,12 @@ from web_support import PASSWORD, trial_with_data, web_store
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     web_store(tmp_path_factory.mktemp("web-access"))
+    return sweep_world()
+
+
+def sweep_world() -> dict[str, Any]:
+    """The trial of the sweep: every record a route parameter names (a query, a log entry,
+    an invitation) exists, and every role has an API token."""
     t = trial_with_data()
     from frailtrial.edc.models import DataQuery
     from frailtrial.web.security import issue_token

@@ -9,6 +9,7 @@ import datetime as dt
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from frailtrial.edc.models import (
     Crf,
@@ -129,12 +130,15 @@ def dashboard(member: Membership, today: dt.date) -> dict[str, Any]:
         "randomized": randomized,
         "percent": round(100 * randomized / target) if target else 0,
         "funnel": [
-            ("Screened", scr.count()),
-            ("Eligible", scr.filter(eligible=True).count()),
-            ("Consented", scr.filter(consents__isnull=False).distinct().count()),
-            ("Randomized", randomized),
-            ("First infusion given", parts.filter(first_infusion_on__isnull=False).count()),
-            ("Withdrawn", parts.filter(withdrawn_on__isnull=False).count()),
+            (gettext("Screened"), scr.count()),
+            (gettext("Eligible"), scr.filter(eligible=True).count()),
+            (gettext("Consented"), scr.filter(consents__isnull=False).distinct().count()),
+            (gettext("Randomized"), randomized),
+            (
+                gettext("First infusion given"),
+                parts.filter(first_infusion_on__isnull=False).count(),
+            ),
+            (gettext("Withdrawn"), parts.filter(withdrawn_on__isnull=False).count()),
         ],
         "due": scheduled.filter(window_from__lte=today, window_to__gte=today).order_by("window_to"),
         "overdue": scheduled.filter(window_to__lt=today).order_by("window_to"),

@@ -12,6 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from frailtrial.edc.models import Membership
@@ -19,8 +21,8 @@ from frailtrial.web import access, security
 
 
 class LoginForm(forms.Form):
-    username = forms.CharField(max_length=150, label="User name")
-    password = forms.CharField(widget=forms.PasswordInput, label="Password")
+    username = forms.CharField(max_length=150, label=_("User name"))
+    password = forms.CharField(widget=forms.PasswordInput, label=_("Password"))
 
 
 @require_http_methods(["GET", "POST"])
@@ -95,7 +97,7 @@ def account_view(request: HttpRequest, member: Membership) -> HttpResponse:
         if form.is_valid():
             user = form.save()
             update_session_auth_hash(request, user)
-            messages.success(request, "Password changed; your API tokens were revoked.")
+            messages.success(request, gettext("Password changed; your API tokens were revoked."))
             return redirect("web:account")
     elif request.method == "POST" and request.POST.get("action") == "token":
         token = security.issue_token(member)
@@ -103,9 +105,9 @@ def account_view(request: HttpRequest, member: Membership) -> HttpResponse:
         pk = request.POST.get("token", "")
         live = member.tokens.filter(pk=int(pk) if pk.isdigit() else None, revoked_at__isnull=True)
         if live.update(revoked_at=timezone.now()):
-            messages.success(request, "Token revoked: requests with it now get 401.")
+            messages.success(request, gettext("Token revoked: requests with it now get 401."))
         else:
-            messages.error(request, "No such live token of this role.")
+            messages.error(request, gettext("No such live token of this role."))
         return redirect("web:account")
     tokens = member.tokens.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
     tokens = tokens.order_by("-created_at")

@@ -10,6 +10,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from frailtrial.dataset.schema import OUTCOME, SEVERITY
 from frailtrial.edc.errors import Conflict
@@ -31,41 +33,43 @@ TITLES = {
 
 
 def _reason() -> forms.CharField:
-    return forms.CharField(max_length=500, label="Reason for the correction")
+    return forms.CharField(max_length=500, label=_("Reason for the correction"))
 
 
-def _datetime(label: str) -> forms.DateTimeField:
+def _datetime(label: Any) -> forms.DateTimeField:
     return forms.DateTimeField(label=label, widget=DATETIME, input_formats=["%Y-%m-%dT%H:%M"])
 
 
 FIELDS: dict[str, dict[str, Any]] = {
     "screening": {
-        "screened_on": lambda: TrialDateField(label="Screening date"),
-        "age": lambda: forms.FloatField(label="Age (years)", min_value=0, max_value=130),
+        "screened_on": lambda: TrialDateField(label=_("Screening date")),
+        "age": lambda: forms.FloatField(label=_("Age (years)"), min_value=0, max_value=130),
         "sex": lambda: forms.ChoiceField(choices=[("female", "female"), ("male", "male")]),
-        "height_cm": lambda: forms.FloatField(label="Height (cm)", min_value=50, max_value=250),
-        "weight_kg": lambda: forms.FloatField(label="Weight (kg)", min_value=20, max_value=300),
+        "height_cm": lambda: forms.FloatField(label=_("Height (cm)"), min_value=50, max_value=250),
+        "weight_kg": lambda: forms.FloatField(label=_("Weight (kg)"), min_value=20, max_value=300),
     },
     "consent": {
-        "form_version": lambda: forms.CharField(max_length=40, label="Consent form version"),
-        "signed_on": lambda: TrialDateField(label="Signed on"),
+        "form_version": lambda: forms.CharField(max_length=40, label=_("Consent form version")),
+        "signed_on": lambda: TrialDateField(label=_("Signed on")),
     },
-    "visitoccurrence": {"occurred_on": lambda: TrialDateField(label="Visit date")},
+    "visitoccurrence": {"occurred_on": lambda: TrialDateField(label=_("Visit date"))},
     "infusion": {
-        "started_at": lambda: _datetime("Start"),
-        "ended_at": lambda: _datetime("End"),
+        "started_at": lambda: _datetime(_("Start")),
+        "ended_at": lambda: _datetime(_("End")),
         "volume_ml": lambda: forms.FloatField(
-            label="Volume infused (mL)", min_value=0.1, max_value=1000
+            label=_("Volume infused (mL)"), min_value=0.1, max_value=1000
         ),
     },
     "adverseevent": {
-        "term": lambda: forms.CharField(max_length=200, label="Term"),
-        "body_system": lambda: forms.CharField(max_length=200, label="Body system"),
-        "onset_on": lambda: TrialDateField(label="Onset date"),
-        "end_on": lambda: TrialDateField(label="End date", required=False),
-        "severity": lambda: forms.ChoiceField(choices=[(s, s) for s in SEVERITY]),
-        "related": lambda: forms.ChoiceField(choices=YES_NO, label="Related to study product"),
-        "outcome": lambda: forms.ChoiceField(choices=[(o, o) for o in OUTCOME]),
+        "term": lambda: forms.CharField(max_length=200, label=_("Term")),
+        "body_system": lambda: forms.CharField(max_length=200, label=_("Body system")),
+        "onset_on": lambda: TrialDateField(label=_("Onset date")),
+        "end_on": lambda: TrialDateField(label=_("End date"), required=False),
+        "severity": lambda: forms.ChoiceField(
+            choices=[(s, s) for s in SEVERITY], label=_("Severity")
+        ),
+        "related": lambda: forms.ChoiceField(choices=YES_NO, label=_("Related to study product")),
+        "outcome": lambda: forms.ChoiceField(choices=[(o, o) for o in OUTCOME], label=_("Outcome")),
     },
 }
 
@@ -146,7 +150,7 @@ def correct(request: HttpRequest, member: Membership, record: str, record_id: in
             except InputError as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, "Correction saved; the audit trail shows it.")
+                messages.success(request, gettext("Correction saved; the audit trail shows it."))
                 return redirect("web:audit", model=record, object_id=str(object_id))
     return render(
         request,

@@ -8,6 +8,8 @@ from typing import Any
 
 from django import forms
 from django.utils import translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from frailtrial.edc.services.common import parse_date
 from frailtrial.errors import InputError
@@ -35,25 +37,29 @@ def screening_form(protocol: Protocol, data: Any = None) -> forms.Form:
     """The screening and eligibility form: demographics, frailty score, criteria, labs."""
     e = protocol.eligibility
     fields: dict[str, forms.Field] = {
-        "screening_id": forms.CharField(max_length=40, label="Screening ID"),
-        "screened_on": TrialDateField(label="Screening date", initial=dt.date.today),
-        "age": forms.FloatField(label="Age (years)", min_value=0, max_value=130),
-        "sex": forms.ChoiceField(choices=[("female", "female"), ("male", "male")], label="Sex"),
-        "height_cm": forms.FloatField(label="Height (cm)", min_value=50, max_value=250),
-        "weight_kg": forms.FloatField(label="Weight (kg)", min_value=20, max_value=300),
+        "screening_id": forms.CharField(max_length=40, label=_("Screening ID")),
+        "screened_on": TrialDateField(label=_("Screening date"), initial=dt.date.today),
+        "age": forms.FloatField(label=_("Age (years)"), min_value=0, max_value=130),
+        "sex": forms.ChoiceField(choices=[("female", "female"), ("male", "male")], label=_("Sex")),
+        "height_cm": forms.FloatField(label=_("Height (cm)"), min_value=50, max_value=250),
+        "weight_kg": forms.FloatField(label=_("Weight (kg)"), min_value=20, max_value=300),
         "frailty_score": forms.FloatField(
-            label=f"{e.frailty.instrument} score (eligible {e.frailty.score_min:g}-"
-            f"{e.frailty.score_max:g})",
+            label=gettext("%(instrument)s score (eligible %(low)s-%(high)s)")
+            % {
+                "instrument": e.frailty.instrument,
+                "low": f"{e.frailty.score_min:g}",
+                "high": f"{e.frailty.score_max:g}",
+            },
             required=False,
         ),
     }
     for c in e.other_instruments:
         fields[f"other__{c.instrument}"] = forms.FloatField(
-            label=f"{c.instrument} score", required=False
+            label=gettext("%(instrument)s score") % {"instrument": c.instrument}, required=False
         )
     for prefix, says, criteria in (
-        ("inc", "Inclusion met", e.inclusions),
-        ("exc", "Exclusion present", e.exclusions),
+        ("inc", gettext("Inclusion met"), e.inclusions),
+        ("exc", gettext("Exclusion present"), e.exclusions),
     ):
         for item in criteria:
             fields[f"{prefix}__{item.id}"] = forms.BooleanField(
@@ -61,14 +67,15 @@ def screening_form(protocol: Protocol, data: Any = None) -> forms.Form:
             )
     for lab in e.labs:
         fields[f"lab__{lab.variable}"] = forms.FloatField(
-            label=f"{lab.label} ({'value' if lab.relative_to_uln else lab.unit})", required=False
+            label=f"{lab.label} ({gettext('value') if lab.relative_to_uln else lab.unit})",
+            required=False,
         )
         if lab.relative_to_uln:
             fields[f"uln__{lab.variable}"] = forms.FloatField(
-                label=f"{lab.label}: upper limit of normal", required=False
+                label=gettext("%(lab)s: upper limit of normal") % {"lab": lab.label}, required=False
             )
     fields["investigator_exclusion"] = forms.CharField(
-        label="Other reason the investigator excludes (optional)", required=False, max_length=500
+        label=_("Other reason the investigator excludes (optional)"), required=False, max_length=500
     )
     form_class = type("ScreeningForm", (forms.Form,), fields)
     return form_class(data)
@@ -198,7 +205,9 @@ def crf_form(
         f"item_{i.id}": _field(i, worded.get(i.id, ())) for i in items
     }
     if with_reason:
-        fields["reason"] = forms.CharField(label="Reason for change", max_length=500, required=True)
+        fields["reason"] = forms.CharField(
+            label=_("Reason for change"), max_length=500, required=True
+        )
     form_class = type("CrfForm", (forms.Form,), fields)
     init = {
         f"item_{k}": ("true" if v is True else "false" if v is False else v)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 
 from frailtrial.edc import collection
 from frailtrial.edc.errors import Conflict
@@ -46,7 +47,7 @@ def log_page(request: HttpRequest, member: Membership, pid: str, form: str) -> H
             except InputError as exc:
                 entry_form.add_error(None, str(exc))
             else:
-                messages.success(request, f"{spec.title} saved.")
+                messages.success(request, gettext("%(form)s saved.") % {"form": spec.title})
                 return redirect("web:log", pid=pid, form=form)
     labels = {i.id: i.label for i in items}
     protocol = protocol_of(member.trial)
@@ -111,7 +112,7 @@ def log_entry(
             except InputError as exc:
                 entry_form.add_error(None, str(exc))
             else:
-                messages.success(request, "Correction saved; the audit trail shows it.")
+                messages.success(request, gettext("Correction saved; the audit trail shows it."))
                 return redirect("web:log", pid=pid, form=form)
     return render(
         request,

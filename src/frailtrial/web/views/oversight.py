@@ -14,6 +14,8 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from frailtrial.edc import collection
@@ -36,6 +38,17 @@ from frailtrial.edc.services.exports.run import export
 from frailtrial.errors import InputError
 from frailtrial.web import access, overview
 from frailtrial.web.views.forms import TrialDateField
+
+# the labels of the DSMB report's counts (``oversight.COUNTS``) in the interface language
+COUNT_LABELS = {
+    "randomized": _("Randomized"),
+    "withdrawn": _("Withdrawn"),
+    "infusions": _("Infusions"),
+    "aes": _("Adverse events"),
+    "saes": _("Serious AEs"),
+    "te_saes": _("TE-SAEs"),
+    "related": _("Related AEs"),
+}
 
 
 @access.page("dashboard")
@@ -87,9 +100,9 @@ def safety_list(request: HttpRequest, member: Membership) -> HttpResponse:
 
 
 class QueryForm(forms.Form):
-    field = forms.CharField(max_length=80, label="Field")
+    field = forms.CharField(max_length=80, label=_("Field"))
     text = forms.CharField(
-        max_length=1000, label="Question", widget=forms.Textarea(attrs={"rows": 2})
+        max_length=1000, label=_("Question"), widget=forms.Textarea(attrs={"rows": 2})
     )
 
 
@@ -171,11 +184,11 @@ def query_raise(request: HttpRequest, member: Membership, crf_id: int) -> HttpRe
         return crf
     form = QueryForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "A query needs a field and a question.")
+        messages.error(request, gettext("A query needs a field and a question."))
         return _back_to(crf)
     try:
         oversight.raise_query(member, crf.pk, form.cleaned_data["field"], form.cleaned_data["text"])
-        messages.success(request, "Query raised.")
+        messages.success(request, gettext("Query raised."))
     except InputError as exc:
         messages.error(request, str(exc))
     return _back_to(crf)
@@ -187,7 +200,7 @@ def query_answer(request: HttpRequest, member: Membership, query_id: int) -> Htt
     """The site answers an open query."""
     try:
         oversight.answer_query(member, query_id, request.POST.get("answer", ""))
-        messages.success(request, "Answer saved.")
+        messages.success(request, gettext("Answer saved."))
     except InputError as exc:
         messages.error(request, str(exc))
     return redirect("web:queries")
@@ -199,7 +212,7 @@ def query_close(request: HttpRequest, member: Membership, query_id: int) -> Http
     """The monitor closes a query."""
     try:
         oversight.close_query(member, query_id)
-        messages.success(request, "Query closed.")
+        messages.success(request, gettext("Query closed."))
     except InputError as exc:
         messages.error(request, str(exc))
     return redirect("web:queries")
@@ -213,7 +226,7 @@ def sdv_mark(request: HttpRequest, member: Membership, crf_id: int) -> HttpRespo
     if isinstance(crf, HttpResponse):
         return crf
     oversight.mark_sdv(member, crf.pk)
-    messages.success(request, "Source data verified.")
+    messages.success(request, gettext("Source data verified."))
     return _back_to(crf)
 
 
@@ -271,7 +284,8 @@ def dsmb_report(request: HttpRequest, member: Membership) -> HttpResponse:
         {
             "arms": report.arm_labels,
             "table": [
-                (label, [report.counts[k][a] for a in arms]) for k, label in oversight.COUNTS
+                (COUNT_LABELS.get(k, label), [report.counts[k][a] for a in arms])
+                for k, label in oversight.COUNTS
             ],
             "by_system": list(report.by_system.items()),
             "outcomes": outcomes,
@@ -281,13 +295,13 @@ def dsmb_report(request: HttpRequest, member: Membership) -> HttpResponse:
 
 
 class LockForm(forms.Form):
-    reason = forms.CharField(max_length=500, label="Reason")
+    reason = forms.CharField(max_length=500, label=_("Reason"))
 
 
 class LockConfirmForm(LockForm):
-    lock_date = TrialDateField(label="Lock date (no trial date may lie after it)")
+    lock_date = TrialDateField(label=_("Lock date (no trial date may lie after it)"))
     confirm = forms.BooleanField(
-        label="I have reviewed the pre-lock checklist; nothing can change after the lock"
+        label=_("I have reviewed the pre-lock checklist; nothing can change after the lock")
     )
 
 
@@ -310,7 +324,7 @@ def lock_page(request: HttpRequest, member: Membership) -> HttpResponse:
         if action == "lock" and form.is_valid():
             lock_date = form.cleaned_data["lock_date"]
             trials.lock(member, form.cleaned_data["reason"], reasons, lock_date)
-            messages.success(request, "Database locked.")
+            messages.success(request, gettext("Database locked."))
             return redirect("web:lock")
         if action == "unblind" and unblind_form.is_valid():
             stat = (
@@ -321,7 +335,7 @@ def lock_page(request: HttpRequest, member: Membership) -> HttpResponse:
             if stat is None:
                 raise InputError("the trial has no statistician")
             trials.unblind_statistician(member, stat, unblind_form.cleaned_data["reason"])
-            messages.success(request, "Statistician unblinded for the analysis.")
+            messages.success(request, gettext("Statistician unblinded for the analysis."))
             return redirect("web:lock")
     except InputError as exc:
         messages.error(request, str(exc))
@@ -382,14 +396,18 @@ def exports_page(request: HttpRequest, member: Membership) -> HttpResponse:
         if not sees_arm(member):
             messages.error(
                 request,
-                "The analysis report needs arms: lock the database and "
-                "unblind the statistician first.",
+                gettext(
+                    "The analysis report needs arms: lock the database and "
+                    "unblind the statistician first."
+                ),
             )
             return redirect("web:exports")
         try:
             report = analysis_report(member)
         except InputError as exc:
-            messages.error(request, f"The export cannot be analysed: {exc}")
+            messages.error(
+                request, gettext("The export cannot be analysed: %(error)s") % {"error": exc}
+            )
             return redirect("web:exports")
         return FileResponse(
             io.BytesIO(report),

@@ -12,6 +12,8 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from frailtrial.dataset.schema import OUTCOME, SEVERITY
 from frailtrial.edc import collection
@@ -50,53 +52,57 @@ DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%
 
 
 class AttendForm(forms.Form):
-    on = TrialDateField(label="Visit date", initial=dt.date.today)
+    on = TrialDateField(label=_("Visit date"), initial=dt.date.today)
     reason = forms.CharField(
-        max_length=500, required=False, label="Deviation reason (a date outside the window)"
+        max_length=500, required=False, label=_("Deviation reason (a date outside the window)")
     )
 
 
 class MissForm(forms.Form):
-    reason = forms.CharField(max_length=500, label="Reason missed")
+    reason = forms.CharField(max_length=500, label=_("Reason missed"))
 
 
 class InfusionForm(forms.Form):
-    kit_code = forms.CharField(max_length=40, label="Kit code on the bag")
+    kit_code = forms.CharField(max_length=40, label=_("Kit code on the bag"))
     started_at = forms.DateTimeField(
-        label="Start", widget=DATETIME, input_formats=["%Y-%m-%dT%H:%M"]
+        label=_("Start"), widget=DATETIME, input_formats=["%Y-%m-%dT%H:%M"]
     )
-    ended_at = forms.DateTimeField(label="End", widget=DATETIME, input_formats=["%Y-%m-%dT%H:%M"])
-    volume_ml = forms.FloatField(label="Volume infused (mL)", min_value=0.1, max_value=1000)
+    ended_at = forms.DateTimeField(
+        label=_("End"), widget=DATETIME, input_formats=["%Y-%m-%dT%H:%M"]
+    )
+    volume_ml = forms.FloatField(label=_("Volume infused (mL)"), min_value=0.1, max_value=1000)
 
 
 class WithdrawForm(forms.Form):
-    on = TrialDateField(label="Withdrawal date", initial=dt.date.today)
-    reason = forms.CharField(max_length=500, label="Reason")
+    on = TrialDateField(label=_("Withdrawal date"), initial=dt.date.today)
+    reason = forms.CharField(max_length=500, label=_("Reason"))
 
 
 class AeForm(forms.Form):
-    term = forms.CharField(max_length=200, label="Term")
-    body_system = forms.CharField(max_length=200, label="Body system")
-    onset_on = TrialDateField(label="Onset date", initial=dt.date.today)
-    end_on = TrialDateField(label="End date", required=False)
-    severity = forms.ChoiceField(choices=[(s, s) for s in SEVERITY], label="Severity")
+    term = forms.CharField(max_length=200, label=_("Term"))
+    body_system = forms.CharField(max_length=200, label=_("Body system"))
+    onset_on = TrialDateField(label=_("Onset date"), initial=dt.date.today)
+    end_on = TrialDateField(label=_("End date"), required=False)
+    severity = forms.ChoiceField(choices=[(s, s) for s in SEVERITY], label=_("Severity"))
     causality = forms.ChoiceField(
         choices=[(c, c.replace("_", " ")) for c in safety.CAUSALITY],
-        label="Causality (relation to study product)",
+        label=_("Causality (relation to study product)"),
     )
     expectedness = forms.ChoiceField(
-        choices=[("", "not assessed"), *[(e, e) for e in safety.EXPECTEDNESS]],
+        choices=[("", _("not assessed")), *[(e, e) for e in safety.EXPECTEDNESS]],
         required=False,
-        label="Expectedness",
+        label=_("Expectedness"),
     )
-    soc = forms.CharField(max_length=200, required=False, label="System organ class (coded)")
-    preferred_term = forms.CharField(max_length=200, required=False, label="Preferred term (coded)")
-    outcome = forms.ChoiceField(choices=[(o, o) for o in OUTCOME], label="Outcome")
+    soc = forms.CharField(max_length=200, required=False, label=_("System organ class (coded)"))
+    preferred_term = forms.CharField(
+        max_length=200, required=False, label=_("Preferred term (coded)")
+    )
+    outcome = forms.ChoiceField(choices=[(o, o) for o in OUTCOME], label=_("Outcome"))
     seriousness = forms.MultipleChoiceField(
         choices=[(s, s.replace("_", " ")) for s in safety.SERIOUSNESS],
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        label="Seriousness criteria (any makes it an SAE)",
+        label=_("Seriousness criteria (any makes it an SAE)"),
     )
 
 
@@ -201,10 +207,12 @@ def participant_page(request: HttpRequest, member: Membership, pid: str) -> Http
             except (InputError, Conflict) as exc:
                 messages.error(request, str(exc))
             else:
-                messages.success(request, "Saved.")
+                messages.success(request, gettext("Saved."))
                 return redirect("web:participant", pid=pid)
         else:  # the visit forms are inline in the schedule: say what is wrong in the message
-            messages.error(request, f"Not saved: {_problems(form)}")
+            messages.error(
+                request, gettext("Not saved: %(problems)s") % {"problems": _problems(form)}
+            )
     today = timezone.localdate()
     counts = dict(
         LogRecord.objects.filter(participant=p)
@@ -259,9 +267,12 @@ def _save_and_next(
     )
     nxt = collection.next_open(protocol_of(member.trial), visit, done, saved)
     if nxt is None:
-        messages.success(request, f"{title} saved; every form of this visit is complete.")
+        messages.success(
+            request,
+            gettext("%(form)s saved; every form of this visit is complete.") % {"form": title},
+        )
         return redirect("web:participant", pid=p.participant_id)
-    messages.success(request, f"{title} saved; next form of this visit.")
+    messages.success(request, gettext("%(form)s saved; next form of this visit.") % {"form": title})
     return redirect("web:crf", pid=p.participant_id, visit=visit, instrument=nxt)
 
 
@@ -328,7 +339,9 @@ def crf_page(
             else:
                 if request.POST.get("next"):
                     return _save_and_next(request, member, p, visit, instrument, spec.title)
-                messages.success(request, f"{spec.title} saved; scores below.")
+                messages.success(
+                    request, gettext("%(form)s saved; scores below.") % {"form": spec.title}
+                )
                 return redirect("web:crf", pid=pid, visit=visit, instrument=instrument)
     queries = DataQuery.objects.filter(
         participant=p, model="crf", object_id=str(saved.pk) if saved else "-"
@@ -390,8 +403,11 @@ def ae_new(request: HttpRequest, member: Membership, pid: str) -> HttpResponse:
         else:
             messages.success(
                 request,
-                "Adverse event saved"
-                + (": SAE alert raised for expedited reporting." if ae.serious else "."),
+                (
+                    gettext("Adverse event saved: SAE alert raised for expedited reporting.")
+                    if ae.serious
+                    else gettext("Adverse event saved.")
+                ),
             )
             if ae.serious:
                 return redirect("web:ae_report", ae_id=ae.pk)
@@ -404,7 +420,7 @@ class UnblindForm(forms.Form):
         min_length=10,
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        label="Medical reason the treatment must be known",
+        label=_("Medical reason the treatment must be known"),
     )
 
 

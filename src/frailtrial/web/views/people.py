@@ -8,6 +8,8 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from frailtrial.edc.models import Membership, Site
@@ -19,29 +21,29 @@ from frailtrial.web import access, security
 
 
 class InviteForm(forms.Form):
-    username = forms.CharField(max_length=150, label="User name")
-    first_name = forms.CharField(max_length=150, label="First name")
-    last_name = forms.CharField(max_length=150, label="Last name")
-    email = forms.EmailField(required=False, label="E-mail (optional)")
-    role = forms.ChoiceField(choices=[(r, r.replace("_", " ")) for r in ROLES], label="Role")
-    site = forms.ChoiceField(required=False, label="Site (roles limited to one site)")
+    username = forms.CharField(max_length=150, label=_("User name"))
+    first_name = forms.CharField(max_length=150, label=_("First name"))
+    last_name = forms.CharField(max_length=150, label=_("Last name"))
+    email = forms.EmailField(required=False, label=_("E-mail (optional)"))
+    role = forms.ChoiceField(choices=[(r, r.replace("_", " ")) for r in ROLES], label=_("Role"))
+    site = forms.ChoiceField(required=False, label=_("Site (roles limited to one site)"))
 
     def __init__(self, member: Membership, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         sites = Site.objects.filter(trial_id=member.trial_id).order_by("code")
-        self.fields["site"].choices = [("", "all sites")] + [
+        self.fields["site"].choices = [("", _("all sites"))] + [
             (s.code, f"{s.code} · {s.name}") for s in sites
         ]
 
 
 class SiteForm(forms.Form):
-    name = forms.CharField(max_length=120, label="Site name")
-    code = forms.CharField(max_length=16, label="Site code")
+    name = forms.CharField(max_length=120, label=_("Site name"))
+    code = forms.CharField(max_length=16, label=_("Site code"))
 
 
 class DeactivateForm(forms.Form):
     username = forms.CharField(max_length=150, widget=forms.HiddenInput)
-    reason = forms.CharField(max_length=500, label="Reason")
+    reason = forms.CharField(max_length=500, label=_("Reason"))
 
 
 @access.page("people")
@@ -74,14 +76,18 @@ def people_page(request: HttpRequest, member: Membership) -> HttpResponse:
                 site_form = SiteForm(request.POST)
                 if site_form.is_valid():
                     people.add_site(member, **site_form.cleaned_data)
-                    messages.success(request, "Site added.")
+                    messages.success(request, gettext("Site added."))
                     return redirect("web:people")
             elif action == "deactivate":
                 form = DeactivateForm(request.POST)
                 if not form.is_valid():
                     raise InputError("deactivating an account needs a reason")
                 people.deactivate(member, **form.cleaned_data)
-                messages.success(request, f"Account {form.cleaned_data['username']} deactivated.")
+                messages.success(
+                    request,
+                    gettext("Account %(user)s deactivated.")
+                    % {"user": form.cleaned_data["username"]},
+                )
                 return redirect("web:people")
         except InputError as exc:
             messages.error(request, str(exc))
@@ -97,8 +103,8 @@ def people_page(request: HttpRequest, member: Membership) -> HttpResponse:
 
 
 class PasswordForm(forms.Form):
-    password1 = forms.CharField(widget=forms.PasswordInput, label="New password", strip=False)
-    password2 = forms.CharField(widget=forms.PasswordInput, label="Again", strip=False)
+    password1 = forms.CharField(widget=forms.PasswordInput, label=_("New password"), strip=False)
+    password2 = forms.CharField(widget=forms.PasswordInput, label=_("Again"), strip=False)
 
 
 @require_http_methods(["GET", "POST"])
@@ -119,14 +125,14 @@ def invitation_page(request: HttpRequest, token: str) -> HttpResponse:
             except InputError as exc:
                 form.add_error("password1", str(exc))
             else:
-                messages.success(request, "Password set: log in with your user name.")
+                messages.success(request, gettext("Password set: log in with your user name."))
                 return redirect("web:login")
     return render(request, "web/invitation.html", {"inv": inv, "form": form})
 
 
 class SignForm(forms.Form):
     password = forms.CharField(
-        widget=forms.PasswordInput, label="Your password (to sign)", strip=False
+        widget=forms.PasswordInput, label=_("Your password (to sign)"), strip=False
     )
 
 
@@ -152,7 +158,7 @@ def sign_page(request: HttpRequest, member: Membership, pid: str) -> HttpRespons
             status = 401
         else:
             signatures.sign(member, pid, form.cleaned_data["password"])
-            messages.success(request, "Casebook signed.")
+            messages.success(request, gettext("Casebook signed."))
             return redirect("web:participant", pid=pid)
     context = {"p": p, "form": form, "meaning": signatures.MEANING}
     return render(request, "web/sign.html", context, status=status)

@@ -9,6 +9,8 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from frailtrial.edc.models import Lot, Membership, Preparation
 from frailtrial.edc.services import product
@@ -21,30 +23,30 @@ RESULT = [("negative", "negative"), ("positive", "positive"), ("", "not tested")
 
 
 class LotForm(forms.Form):
-    lot_number = forms.CharField(max_length=60, label="Lot number")
-    product = forms.CharField(max_length=200, label="Product")
-    is_placebo = forms.BooleanField(required=False, label="Placebo lot")
+    lot_number = forms.CharField(max_length=60, label=_("Lot number"))
+    product = forms.CharField(max_length=200, label=_("Product"))
+    is_placebo = forms.BooleanField(required=False, label=_("Placebo lot"))
     cells_per_ml = forms.FloatField(
-        required=False, min_value=0, label="Cells per mL", help_text="Cell lots only."
+        required=False, min_value=0, label=_("Cells per mL"), help_text=_("Cell lots only.")
     )
     volume_ml = forms.FloatField(
-        required=False, min_value=0, label="Lot volume (mL)", help_text="Blank: not tracked."
+        required=False, min_value=0, label=_("Lot volume (mL)"), help_text=_("Blank: not tracked.")
     )
-    tested_on = TrialDateField(label="Tested on", initial=dt.date.today)
-    sterility = forms.ChoiceField(choices=RESULT, label="Sterility")
-    mycoplasma = forms.ChoiceField(choices=RESULT, label="Mycoplasma", required=False)
-    endotoxin_eu_ml = forms.FloatField(min_value=0, label="Endotoxin (EU/mL)")
+    tested_on = TrialDateField(label=_("Tested on"), initial=dt.date.today)
+    sterility = forms.ChoiceField(choices=RESULT, label=_("Sterility"))
+    mycoplasma = forms.ChoiceField(choices=RESULT, label=_("Mycoplasma"), required=False)
+    endotoxin_eu_ml = forms.FloatField(min_value=0, label=_("Endotoxin (EU/mL)"))
     viability_pct = forms.FloatField(
-        required=False, min_value=0, max_value=100, label="Viability (%)"
+        required=False, min_value=0, max_value=100, label=_("Viability (%)")
     )
-    cd73 = forms.FloatField(required=False, min_value=0, max_value=100, label="CD73 (%)")
-    cd90 = forms.FloatField(required=False, min_value=0, max_value=100, label="CD90 (%)")
-    cd105 = forms.FloatField(required=False, min_value=0, max_value=100, label="CD105 (%)")
-    cd34 = forms.FloatField(required=False, min_value=0, max_value=100, label="CD34 (%)")
-    cd45 = forms.FloatField(required=False, min_value=0, max_value=100, label="CD45 (%)")
-    cd14 = forms.FloatField(required=False, min_value=0, max_value=100, label="CD14 (%)")
-    cd19 = forms.FloatField(required=False, min_value=0, max_value=100, label="CD19 (%)")
-    hla_dr = forms.FloatField(required=False, min_value=0, max_value=100, label="HLA-DR (%)")
+    cd73 = forms.FloatField(required=False, min_value=0, max_value=100, label=_("CD73 (%)"))
+    cd90 = forms.FloatField(required=False, min_value=0, max_value=100, label=_("CD90 (%)"))
+    cd105 = forms.FloatField(required=False, min_value=0, max_value=100, label=_("CD105 (%)"))
+    cd34 = forms.FloatField(required=False, min_value=0, max_value=100, label=_("CD34 (%)"))
+    cd45 = forms.FloatField(required=False, min_value=0, max_value=100, label=_("CD45 (%)"))
+    cd14 = forms.FloatField(required=False, min_value=0, max_value=100, label=_("CD14 (%)"))
+    cd19 = forms.FloatField(required=False, min_value=0, max_value=100, label=_("CD19 (%)"))
+    hla_dr = forms.FloatField(required=False, min_value=0, max_value=100, label=_("HLA-DR (%)"))
 
     TESTS = (
         "sterility",
@@ -63,15 +65,15 @@ class LotForm(forms.Form):
 
 
 class PrepareForm(forms.Form):
-    participant = forms.ChoiceField(label="Participant")
-    dose_number = forms.IntegerField(min_value=1, max_value=20, label="Dose number", initial=1)
-    lot = forms.ChoiceField(label="Released lot")
+    participant = forms.ChoiceField(label=_("Participant"))
+    dose_number = forms.IntegerField(min_value=1, max_value=20, label=_("Dose number"), initial=1)
+    lot = forms.ChoiceField(label=_("Released lot"))
     weight_kg = forms.FloatField(
         min_value=20,
         max_value=300,
         required=False,
-        label="Weight at this visit (kg)",
-        help_text="Empty: the latest recorded weight (vital signs, else screening).",
+        label=_("Weight at this visit (kg)"),
+        help_text=_("Empty: the latest recorded weight (vital signs, else screening)."),
     )
 
     def __init__(self, member: Membership, *args: Any, **kwargs: Any) -> None:
@@ -108,10 +110,14 @@ def pharmacy(request: HttpRequest, member: Membership) -> HttpResponse:
                     d["volume_ml"],
                 )
                 if lot.released:
-                    messages.success(request, f"Lot {lot.lot_number} released.")
+                    messages.success(
+                        request, gettext("Lot %(lot)s released.") % {"lot": lot.lot_number}
+                    )
                 else:
                     messages.error(
-                        request, f"Lot {lot.lot_number} failed release: " + "; ".join(lot.failures)
+                        request,
+                        gettext("Lot %(lot)s failed release: %(failures)s")
+                        % {"lot": lot.lot_number, "failures": "; ".join(lot.failures)},
                     )
                 return redirect("web:pharmacy")
         elif action == "prepare":
@@ -123,11 +129,23 @@ def pharmacy(request: HttpRequest, member: Membership) -> HttpResponse:
                 )
                 messages.success(
                     request,
-                    f"Dose {prep.dose_number} for {d['participant']}: {prep.cells:.3g} cells "
-                    f"({prep.cells_per_kg:.3g}/kg at {prep.weight_kg:g} kg): "
-                    f"draw {prep.draw_ml:.4g} mL of lot {prep.lot.lot_number}, "
-                    f"add {prep.diluent_ml:.4g} mL vehicle, "
-                    f"{prep.volume_ml:g} mL in the bag, kit {prep.kit_code}.",
+                    gettext(
+                        "Dose %(dose)s for %(participant)s: %(cells)s cells (%(per_kg)s/kg at "
+                        "%(weight)s kg): draw %(draw)s mL of lot %(lot)s, add %(vehicle)s mL "
+                        "vehicle, %(volume)s mL in the bag, kit %(kit)s."
+                    )
+                    % {
+                        "dose": prep.dose_number,
+                        "participant": d["participant"],
+                        "cells": f"{prep.cells:.3g}",
+                        "per_kg": f"{prep.cells_per_kg:.3g}",
+                        "weight": f"{prep.weight_kg:g}",
+                        "draw": f"{prep.draw_ml:.4g}",
+                        "lot": prep.lot.lot_number,
+                        "vehicle": f"{prep.diluent_ml:.4g}",
+                        "volume": f"{prep.volume_ml:g}",
+                        "kit": prep.kit_code,
+                    },
                 )
                 return redirect("web:pharmacy")
     except InputError as exc:

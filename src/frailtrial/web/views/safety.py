@@ -10,6 +10,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from frailtrial.dataset.schema import OUTCOME
@@ -27,40 +29,40 @@ def _choices(values: tuple[str, ...]) -> list[tuple[str, str]]:
 
 
 class FollowUpForm(forms.Form):
-    on = TrialDateField(label="Follow-up date", initial=dt.date.today)
+    on = TrialDateField(label=_("Follow-up date"), initial=dt.date.today)
     text = forms.CharField(
-        max_length=2000, label="Follow-up information", widget=forms.Textarea(attrs={"rows": 3})
+        max_length=2000, label=_("Follow-up information"), widget=forms.Textarea(attrs={"rows": 3})
     )
-    outcome = forms.ChoiceField(choices=_choices(OUTCOME), label="Outcome now")
-    end_on = TrialDateField(label="Resolved on (end date)", required=False)
+    outcome = forms.ChoiceField(choices=_choices(OUTCOME), label=_("Outcome now"))
+    end_on = TrialDateField(label=_("Resolved on (end date)"), required=False)
 
 
 class AssessForm(forms.Form):
-    causality = forms.ChoiceField(choices=_choices(safety.CAUSALITY), label="Causality")
+    causality = forms.ChoiceField(choices=_choices(safety.CAUSALITY), label=_("Causality"))
     expectedness = forms.ChoiceField(
-        choices=[("", "not assessed"), *_choices(safety.EXPECTEDNESS)],
+        choices=[("", _("not assessed")), *_choices(safety.EXPECTEDNESS)],
         required=False,
-        label="Expectedness",
+        label=_("Expectedness"),
     )
     soc = forms.CharField(
-        max_length=safety.CODING_MAX, required=False, label="System organ class (coded)"
+        max_length=safety.CODING_MAX, required=False, label=_("System organ class (coded)")
     )
     preferred_term = forms.CharField(
-        max_length=safety.CODING_MAX, required=False, label="Preferred term (coded)"
+        max_length=safety.CODING_MAX, required=False, label=_("Preferred term (coded)")
     )
-    reason = forms.CharField(max_length=500, label="Reason for change")
+    reason = forms.CharField(max_length=500, label=_("Reason for change"))
     version = forms.IntegerField(widget=forms.HiddenInput)
 
 
 class VoidForm(forms.Form):
     reason = forms.CharField(
-        max_length=500, label="Why this event was entered in error (a duplicate, a wrong date)"
+        max_length=500, label=_("Why this event was entered in error (a duplicate, a wrong date)")
     )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
 
 class AcknowledgeForm(forms.Form):
-    note = forms.CharField(max_length=1000, required=False, label="Acknowledgement note")
+    note = forms.CharField(max_length=1000, required=False, label=_("Acknowledgement note"))
 
 
 def _ae(member: Membership, ae_id: int) -> AdverseEvent | None:
@@ -127,11 +129,11 @@ def ae_follow_up(request: HttpRequest, member: Membership, ae_id: int) -> HttpRe
     """Add a follow-up to an adverse event (outcome, resolution date)."""
     form = FollowUpForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "A follow-up needs its date, text and outcome.")
+        messages.error(request, gettext("A follow-up needs its date, text and outcome."))
         return _back(ae_id)
     try:
         safety.follow_up(member, ae_id, **form.cleaned_data)
-        messages.success(request, "Follow-up saved.")
+        messages.success(request, gettext("Follow-up saved."))
     except InputError as exc:
         messages.error(request, str(exc))
     return _back(ae_id)
@@ -143,13 +145,15 @@ def ae_assess(request: HttpRequest, member: Membership, ae_id: int) -> HttpRespo
     """Change causality, expectedness and the coding of an adverse event, with a reason."""
     form = AssessForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "The assessment needs a causality and a reason for change.")
+        messages.error(
+            request, gettext("The assessment needs a causality and a reason for change.")
+        )
         return _back(ae_id)
     d = dict(form.cleaned_data)
     reason, version = d.pop("reason"), d.pop("version")
     try:
         safety.update(member, ae_id, d, reason, version)
-        messages.success(request, "Assessment saved.")
+        messages.success(request, gettext("Assessment saved."))
     except (InputError, Conflict) as exc:
         messages.error(request, str(exc))
     return _back(ae_id)
@@ -176,11 +180,11 @@ def ae_void(request: HttpRequest, member: Membership, ae_id: int) -> HttpRespons
     """Void an adverse event entered in error, with a reason (kept in the audit trail)."""
     form = VoidForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Voiding an adverse event needs a reason.")
+        messages.error(request, gettext("Voiding an adverse event needs a reason."))
         return _back(ae_id)
     try:
         safety.void(member, ae_id, **form.cleaned_data)
-        messages.success(request, "Adverse event voided: it no longer counts anywhere.")
+        messages.success(request, gettext("Adverse event voided: it no longer counts anywhere."))
     except (InputError, Conflict) as exc:
         messages.error(request, str(exc))
     return _back(ae_id)

@@ -8,6 +8,8 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from pydantic import ValidationError
 
@@ -21,12 +23,12 @@ from frailtrial.web.views.forms import TrialDateField, screening_form, screening
 
 
 class ConsentForm(forms.Form):
-    version = forms.CharField(max_length=40, label="Consent form version")
-    signed_on = TrialDateField(label="Date signed", initial=dt.date.today)
+    version = forms.CharField(max_length=40, label=_("Consent form version"))
+    signed_on = TrialDateField(label=_("Date signed"), initial=dt.date.today)
 
 
 class CloseForm(forms.Form):
-    reason = forms.CharField(max_length=500, label="Reason not randomized")
+    reason = forms.CharField(max_length=500, label=_("Reason not randomized"))
 
 
 @access.page("screening_log")
@@ -60,8 +62,12 @@ def screen_new(request: HttpRequest, member: Membership) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Screening {s.screening_id} saved: "
-                + ("eligible." if s.eligible else "not eligible."),
+                (
+                    gettext("Screening %(id)s saved: eligible.")
+                    if s.eligible
+                    else gettext("Screening %(id)s saved: not eligible.")
+                )
+                % {"id": s.screening_id},
             )
             return redirect("web:screening_detail", screening_id=s.screening_id)
     return render(request, "web/screen_form.html", {"form": form, "protocol": protocol})
@@ -102,13 +108,13 @@ def screening_detail(request: HttpRequest, member: Membership, screening_id: str
                 consent_form = ConsentForm(request.POST)
                 if consent_form.is_valid():
                     screening.consent(member, screening_id, **consent_form.cleaned_data)
-                    messages.success(request, "Consent recorded.")
+                    messages.success(request, gettext("Consent recorded."))
                     return redirect("web:screening_detail", screening_id=screening_id)
             elif action == "close":
                 close_form = CloseForm(request.POST)
                 if close_form.is_valid():
                     screening.close(member, screening_id, close_form.cleaned_data["reason"])
-                    messages.success(request, "Screening closed.")
+                    messages.success(request, gettext("Screening closed."))
                     return redirect("web:screening_detail", screening_id=screening_id)
         except InputError as exc:
             messages.error(request, str(exc))
