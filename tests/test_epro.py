@@ -124,6 +124,7 @@ def test_a_change_to_participant_answers_needs_a_reason(world: dict[str, Any]) -
     from frailtrial.errors import InputError
 
     t = world
+    _p2_sent_by_kiosk(t)
     saved = Crf.objects.filter(source="participant", instrument="eq5d5l").first()
     assert saved is not None
     pid = saved.participant.participant_id
@@ -360,10 +361,11 @@ LOCALE = Path(__file__).resolve().parents[1] / "src/frailtrial/web/locale"
 
 
 def _po_entries(path: Path) -> dict[str, str]:
-    """msgid -> msgstr (msgstr[0] for plurals) of a .po file; a small reader for the test."""
+    """msgid -> msgstr (msgstr[0] for plurals) of a .po file, a msgid with a context keyed
+    as ``context\x04msgid`` (gettext's own key); a small reader for the test."""
     entries: dict[str, str] = {}
     for block in path.read_text(encoding="utf-8").split("\n\n"):
-        parts = re.split(r"^(msgid_plural|msgid|msgstr\[0\]|msgstr)\s", block, flags=re.M)
+        parts = re.split(r"^(msgctxt|msgid_plural|msgid|msgstr\[0\]|msgstr)\s", block, flags=re.M)
         fields = dict(zip(parts[1::2], parts[2::2], strict=True))
         if "msgid" not in fields:
             continue
@@ -372,7 +374,10 @@ def _po_entries(path: Path) -> dict[str, str]:
             return "".join(json.loads(s) for s in re.findall(r'^".*"$', raw, re.M))
 
         msgstr = fields.get("msgstr", fields.get("msgstr[0]", ""))
-        entries[text(fields["msgid"])] = text(msgstr)
+        key = text(fields["msgid"])
+        if "msgctxt" in fields:
+            key = f"{text(fields['msgctxt'])}\x04{key}"
+        entries[key] = text(msgstr)
     return entries
 
 
@@ -387,9 +392,13 @@ def test_zh_hans_translation_is_complete_and_compiled() -> None:
     with (po.with_suffix(".mo")).open("rb") as fh:
         catalog = gettext.GNUTranslations(fh)
     for msgid, msgstr in entries.items():  # the committed .mo is the compiled .po
-        got = (
-            catalog.ngettext(msgid, msgid, 1) if "%(missing)s" in msgid else catalog.gettext(msgid)
-        )
+        context, _, text = msgid.rpartition("\x04")
+        if context:
+            got = catalog.pgettext(context, text)
+        elif "%(missing)s" in msgid:
+            got = catalog.ngettext(msgid, msgid, 1)
+        else:
+            got = catalog.gettext(msgid)
         assert got == msgstr, msgid
 
 

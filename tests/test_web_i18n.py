@@ -125,8 +125,14 @@ def test_no_staff_page_shows_a_marked_string_in_english(
 ) -> None:
     entries = _po_entries(LOCALE / "zh_Hans/LC_MESSAGES/django.po")
     # a msgid of one short word may also be a data value (a query's status "open"): the longer
-    # ones and every capitalised UI word are checked
-    english = {k for k, v in entries.items() if k and v != k and (" " in k or k[:1].isupper())}
+    # ones, every capitalised UI word and the stored states shown through the ``label`` filter
+    # (context "status") are checked
+    english = {
+        text
+        for key, v in entries.items()
+        for context, _, text in [key.rpartition("\x04")]
+        if text and v != text and (context == "status" or " " in text or text[:1].isupper())
+    }
     untranslated = {
         name: sorted((_visible(page) & english) - protocol_text) for name, page in zh_pages.items()
     }

@@ -19,6 +19,7 @@ from frailtrial.edc.models import Membership
 from frailtrial.edc.services import corrections
 from frailtrial.errors import InputError
 from frailtrial.web import access
+from frailtrial.web.templatetags.labels import choices
 from frailtrial.web.views.forms import TrialDateField
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -65,11 +66,9 @@ FIELDS: dict[str, dict[str, Any]] = {
         "body_system": lambda: forms.CharField(max_length=200, label=_("Body system")),
         "onset_on": lambda: TrialDateField(label=_("Onset date")),
         "end_on": lambda: TrialDateField(label=_("End date"), required=False),
-        "severity": lambda: forms.ChoiceField(
-            choices=[(s, s) for s in SEVERITY], label=_("Severity")
-        ),
+        "severity": lambda: forms.ChoiceField(choices=choices(SEVERITY), label=_("Severity")),
         "related": lambda: forms.ChoiceField(choices=YES_NO, label=_("Related to study product")),
-        "outcome": lambda: forms.ChoiceField(choices=[(o, o) for o in OUTCOME], label=_("Outcome")),
+        "outcome": lambda: forms.ChoiceField(choices=choices(OUTCOME), label=_("Outcome")),
     },
 }
 

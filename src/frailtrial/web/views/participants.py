@@ -40,6 +40,7 @@ from frailtrial.edc.services.common import participant, protocol_of
 from frailtrial.errors import InputError
 from frailtrial.instruments import Item
 from frailtrial.web import access, overview
+from frailtrial.web.templatetags.labels import choices
 from frailtrial.web.views.forms import (
     Responses,
     TrialDateField,
@@ -83,13 +84,13 @@ class AeForm(forms.Form):
     body_system = forms.CharField(max_length=200, label=_("Body system"))
     onset_on = TrialDateField(label=_("Onset date"), initial=dt.date.today)
     end_on = TrialDateField(label=_("End date"), required=False)
-    severity = forms.ChoiceField(choices=[(s, s) for s in SEVERITY], label=_("Severity"))
+    severity = forms.ChoiceField(choices=choices(SEVERITY), label=_("Severity"))
     causality = forms.ChoiceField(
-        choices=[(c, c.replace("_", " ")) for c in safety.CAUSALITY],
+        choices=choices(safety.CAUSALITY),
         label=_("Causality (relation to study product)"),
     )
     expectedness = forms.ChoiceField(
-        choices=[("", _("not assessed")), *[(e, e) for e in safety.EXPECTEDNESS]],
+        choices=[("", _("not assessed")), *choices(safety.EXPECTEDNESS)],
         required=False,
         label=_("Expectedness"),
     )
@@ -97,7 +98,7 @@ class AeForm(forms.Form):
     preferred_term = forms.CharField(
         max_length=200, required=False, label=_("Preferred term (coded)")
     )
-    outcome = forms.ChoiceField(choices=[(o, o) for o in OUTCOME], label=_("Outcome"))
+    outcome = forms.ChoiceField(choices=choices(OUTCOME), label=_("Outcome"))
     seriousness = forms.MultipleChoiceField(
         choices=[(s, s.replace("_", " ")) for s in safety.SERIOUSNESS],
         widget=forms.CheckboxSelectMultiple,

@@ -21,11 +21,8 @@ from frailtrial.edc.services import safety
 from frailtrial.edc.services.common import participant
 from frailtrial.errors import InputError
 from frailtrial.web import access
+from frailtrial.web.templatetags.labels import choices
 from frailtrial.web.views.forms import TrialDateField
-
-
-def _choices(values: tuple[str, ...]) -> list[tuple[str, str]]:
-    return [(v, v.replace("_", " ")) for v in values]
 
 
 class FollowUpForm(forms.Form):
@@ -33,14 +30,14 @@ class FollowUpForm(forms.Form):
     text = forms.CharField(
         max_length=2000, label=_("Follow-up information"), widget=forms.Textarea(attrs={"rows": 3})
     )
-    outcome = forms.ChoiceField(choices=_choices(OUTCOME), label=_("Outcome now"))
+    outcome = forms.ChoiceField(choices=choices(OUTCOME), label=_("Outcome now"))
     end_on = TrialDateField(label=_("Resolved on (end date)"), required=False)
 
 
 class AssessForm(forms.Form):
-    causality = forms.ChoiceField(choices=_choices(safety.CAUSALITY), label=_("Causality"))
+    causality = forms.ChoiceField(choices=choices(safety.CAUSALITY), label=_("Causality"))
     expectedness = forms.ChoiceField(
-        choices=[("", _("not assessed")), *_choices(safety.EXPECTEDNESS)],
+        choices=[("", _("not assessed")), *choices(safety.EXPECTEDNESS)],
         required=False,
         label=_("Expectedness"),
     )
