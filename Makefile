@@ -39,8 +39,10 @@ typecheck: install-dev
 kernels: install
 	$(BIN)/python scripts/compile_kernels.py
 
+# each test file on one worker: its module fixtures are built once and its tests run in
+# file order (several modules build on what an earlier test of the module saved)
 unit: install-dev system-deps kernels
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # every model change has its migration (makemigrations --check) and the import layers hold
 # (import-linter; the contracts are in pyproject.toml)

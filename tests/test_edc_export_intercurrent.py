@@ -1,5 +1,6 @@
-"""The EDC's tidy export maps a recorded withdrawal to intercurrent_events.csv: one row at
-the first visit the withdrawal closed, with the strategy the protocol declares."""
+"""The EDC's tidy export maps a recorded withdrawal and a recorded treatment discontinuation to
+intercurrent_events.csv: one row at the first visit each affects, with the strategy the
+protocol declares for the event."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("ice")
     use_store(sqlite_url(base))
     t = new_trial()
-    from frailtrial.edc.services import visits
+    from frailtrial.edc.services import logs, visits
     from frailtrial.edc.services.exports.run import export
 
     coord = t["m"]["coordinator"]
@@ -29,6 +30,9 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     visits.attend(coord, pids[0], "week1", "2024-03-12")
     visits.withdraw(coord, pids[0], "2024-03-20", "moved away")  # month1 is the first missed
     visits.withdraw(coord, pids[1], "2024-03-06", "adverse event")  # week1 is the first
+    # still followed, but no second infusion: week1 (planned 2024-03-12) is the first visit after
+    stop = {"on": "2024-03-08", "reason": "infusion reaction, no further dose"}
+    logs.add(coord, pids[2], "treatment_discontinuation", stop)
     export(t["m"]["statistician"], base / "out", ("csv",))
     return base / "out"
 
@@ -42,4 +46,14 @@ def test_withdrawals_become_intercurrent_events(exported: Path) -> None:
     assert rows["visit"].tolist() == ["month1", "week1"]
     assert rows["event"].tolist() == ["withdrawal", "withdrawal"]
     assert rows["strategy"].tolist() == ["JR", "JR"]  # what huc-msc-2024 declares
-    assert len(ice) == 2
+    assert len(ice) == 3
+
+
+def test_a_treatment_discontinuation_becomes_an_intercurrent_event(exported: Path) -> None:
+    ice = pd.read_csv(exported / "intercurrent_events.csv", dtype=str)
+    stops = pd.read_csv(exported / "treatment_discontinuations.csv", dtype=str)
+    assert len(stops) == 1 and stops["on"].tolist() == ["2024-03-08"]
+    row = ice[ice["event"] == "treatment_discontinuation"]
+    assert row["participant_id"].tolist() == stops["participant_id"].tolist()
+    assert row["visit"].tolist() == ["week1"]
+    assert row["strategy"].tolist() == ["treatment_policy"]  # what huc-msc-2024 declares

@@ -44,3 +44,32 @@ def withdrawals(visits: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
         },
         columns=columns,
     )
+
+
+def discontinuations(
+    stops: pd.DataFrame, visits: pd.DataFrame, dates: pd.Series, protocol: Protocol
+) -> pd.DataFrame:
+    """One ``treatment_discontinuation`` row per participant in ``stops`` (participant_id,
+    ``on``: the date study treatment stopped): the first visit after that date, by ``dates``
+    (the date of each row of ``visits``: held, else planned). A participant with no visit
+    after the stop has no data the event affects and no row."""
+    columns = [c.name for c in INTERCURRENT_EVENTS.columns]
+    if stops.empty:
+        return pd.DataFrame(columns=columns)
+    order = pd.Index([v.name for v in protocol.visits])
+    later = visits.assign(_on=pd.to_datetime(dates), _at=order.get_indexer(visits["visit"]))
+    later = later.merge(
+        stops.assign(_stop=pd.to_datetime(stops["on"]))[["participant_id", "_stop"]],
+        on="participant_id",
+    )
+    later = later[later["_on"] > later["_stop"]].sort_values(["participant_id", "_at"])
+    first = later.drop_duplicates("participant_id")
+    return pd.DataFrame(
+        {
+            "participant_id": first["participant_id"].astype(str).to_numpy(),
+            "visit": first["visit"].astype(str).to_numpy(),
+            "event": "treatment_discontinuation",
+            "strategy": declared_strategy(protocol, "treatment_discontinuation"),
+        },
+        columns=columns,
+    )

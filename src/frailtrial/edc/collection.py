@@ -115,6 +115,16 @@ LOG_FORMS: dict[str, FormSpec] = {
             required=("occurred_on", "category", "major", "description"),
         ),
         FormSpec(
+            "treatment_discontinuation",
+            "Treatment discontinuation",
+            "log",
+            (
+                Item("on", "Date study treatment stopped (no further dose)", kind="date"),
+                Item("reason", "Reason", kind="text"),
+            ),
+            required=("on", "reason"),
+        ),
+        FormSpec(
             "end_of_study",
             "End of study",
             "log",
@@ -127,7 +137,7 @@ LOG_FORMS: dict[str, FormSpec] = {
         ),
     )
 }
-ONCE = ("end_of_study",)  # a participant has one end of study
+ONCE = ("end_of_study", "treatment_discontinuation")  # one per participant
 
 
 def _humanize(name: str) -> str:

@@ -17,7 +17,7 @@ import pandas as pd
 from django.db import connection
 
 from frailtrial.dataset import TrialDataset, write_dataset
-from frailtrial.dataset.intercurrent import withdrawals
+from frailtrial.dataset.intercurrent import discontinuations, withdrawals
 from frailtrial.dataset.populations import population_flags, scheduled_doses
 from frailtrial.dataset.schema import DEMOGRAPHICS
 from frailtrial.edc import collection
@@ -144,6 +144,7 @@ def vital_signs(trial: Trial, vis: pd.DataFrame, pid: pd.Series) -> pd.DataFrame
 LOG_FILES = {
     "concomitant_medication": "concomitant_medications.csv",
     "protocol_deviation": "protocol_deviations.csv",
+    "treatment_discontinuation": "treatment_discontinuations.csv",
     "end_of_study": "end_of_study.csv",
 }
 
@@ -329,10 +330,20 @@ def build(trial: Trial, with_arm: bool) -> ExportTables:
     )
     vis = _frame(
         'SELECT v.participant_id, v.visit, v."order", v.status, v.day, v.reason, v.occurred_on,'
-        " v.in_window FROM edc_visitoccurrence v JOIN edc_participant p ON p.id = v.participant_id"
-        " WHERE p.trial_id = %s",
+        " v.in_window, v.target_on FROM edc_visitoccurrence v"
+        " JOIN edc_participant p ON p.id = v.participant_id WHERE p.trial_id = %s",
         [trial.pk],
-        ["pk", "visit", "order", "status", "day", "reason", "occurred_on", "in_window"],
+        [
+            "pk",
+            "visit",
+            "order",
+            "status",
+            "day",
+            "reason",
+            "occurred_on",
+            "in_window",
+            "target_on",
+        ],
     )
     meas = _measurement_codes(trial, protocol)
     aes = _frame(
@@ -470,7 +481,16 @@ def build(trial: Trial, with_arm: bool) -> ExportTables:
         .drop(columns="_o")
     )
     v = v.reset_index(drop=True)
-    ds = TrialDataset(p, m, ae, s, d, v, withdrawals(v, protocol))
+    logs = log_tables(trial, pid)
+    held = vis.assign(participant_id=_lookup(pid, vis["pk"]))
+    stopped = discontinuations(
+        logs["treatment_discontinuation"],
+        held,
+        held["occurred_on"].where(held["occurred_on"].notna(), held["target_on"]),
+        protocol,
+    )
+    ice = pd.concat([withdrawals(v, protocol), stopped], ignore_index=True)
+    ds = TrialDataset(p, m, ae, s, d, v, ice)
     extra = {
         "crf_sources": _crf_sources(trial, pid),
         "infusions": inf.assign(participant_id=_lookup(pid, inf["pk"])),
@@ -478,7 +498,7 @@ def build(trial: Trial, with_arm: bool) -> ExportTables:
         "adverse_events": aes.assign(participant_id=_lookup(pid, aes["pk"])),
         "anchor": pd.DataFrame({"participant_id": pid, "anchor": anchor.reindex(pid.index)}),
         "vital_signs": vital_signs(trial, vis, pid),
-        **log_tables(trial, pid),
+        **logs,
     }
     if not with_arm:
         for name, columns in BLINDED_COLUMNS.items():
