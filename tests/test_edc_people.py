@@ -473,3 +473,23 @@ def test_the_operator_ends_an_account_from_the_command_line(
         monkeypatch, capsys, "web", "deactivate", name, "--reason", "again", "--db", url
     )
     assert code == 2 and "deactivated already" in err
+
+
+def test_site_b_cannot_tell_a_site_a_adverse_event_from_an_unknown_one(
+    world: dict[str, Any],
+) -> None:
+    """Changing or following up an adverse event by id: site A's and an id nobody has get the
+    same refusal for a site-B member (it used to say 'no adverse event' for the unknown one)."""
+    from frailtrial.edc.errors import AccessDenied
+    from frailtrial.edc.services import safety
+
+    t, real = world, world["ae"].pk
+    fake = real + 100_000
+    said = []
+    for ae_id in (real, fake):
+        with pytest.raises(AccessDenied) as refused:
+            safety.update(t["m"]["other_site"], ae_id, {"outcome": "recovered"}, "probe")
+        said.append(str(refused.value).replace(str(ae_id), "ID"))
+        with pytest.raises(AccessDenied):
+            safety.follow_up(t["m"]["other_site"], ae_id, "2024-03-20", "probe", "recovered")
+    assert said[0] == said[1] == "adverse event ID is not at your site"

@@ -21,6 +21,7 @@ from frailtrial.edc.roles import SAE_ACK
 from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import (
     CLINICAL,
+    missing,
     now,
     participant,
     protocol_of,
@@ -229,15 +230,7 @@ def update(
     if values.get("end_on"):
         values["end_on"] = event_date(values["end_on"], "end date")
     with write(actor):
-        ae = (
-            AdverseEvent.objects.select_for_update(of=("self",))
-            .filter(pk=ae_id, participant__trial_id=actor.trial_id)
-            .select_related("participant")
-            .first()
-        )
-        if ae is None:
-            raise InputError(f"no adverse event {ae_id} in this trial")
-        require_site(actor, ae.participant.site_id, f"adverse event {ae_id}")
+        ae = _trial_ae(actor, ae_id)
         end = values.get("end_on")
         if end and end < ae.onset_on:
             raise InputError(
@@ -258,9 +251,10 @@ def _trial_ae(actor: Membership, ae_id: int) -> AdverseEvent:
         .select_related("participant")
         .first()
     )
-    if ae is None:
-        raise InputError(f"no adverse event {ae_id} in this trial")
-    require_site(actor, ae.participant.site_id, f"adverse event {ae_id}")
+    what = f"adverse event {ae_id}"
+    if ae is None:  # for a site's member, the same refusal as another site's event: no probing
+        raise missing(actor, what, f"no adverse event {ae_id} in this trial")
+    require_site(actor, ae.participant.site_id, what)
     return ae
 
 
