@@ -48,7 +48,7 @@ from frailtrial.stats import (
 )
 from frailtrial.stats import mmrm_core as core
 from frailtrial.stats.covariance import Structure, make_structure
-from frailtrial.stats.fit_results import check_conf_level, inference_frame
+from frailtrial.stats.fit_results import check_conf_level, contrast_rows, inference_frame
 from frailtrial.stats.mmrm_data import ModelFrame, build_frame
 from frailtrial.stats.mmrm_df import (
     KenwardRoger,
@@ -330,25 +330,9 @@ class MmrmFit:
                 return pd.DataFrame(), np.zeros((0, len(self.beta)))
         if arm not in self.frame.factors:
             raise InputError(f"arm variable {arm!r} is not a factor of the model")
-        by = [arm, visit] if visit in self.frame.factors else [arm]
-        combos, lmat = self._grid(by)
-        levels = self.frame.factors[arm]
-        ref = levels[0]
-        rows, labels = [], []
-        visits = self.frame.factors.get(visit, [None])
-        for lvl in levels[1:]:
-            diffs = []
-            for v in visits:
-                sel_t = (combos[arm] == lvl) & ((combos[visit] == v) if v is not None else True)
-                sel_r = (combos[arm] == ref) & ((combos[visit] == v) if v is not None else True)
-                d = lmat[sel_t.to_numpy()][0] - lmat[sel_r.to_numpy()][0]
-                diffs.append(d)
-                rows.append(d)
-                labels.append((f"{lvl} - {ref}", v))
-            if len(visits) > 1:
-                rows.append(np.mean(diffs, axis=0))
-                labels.append((f"{lvl} - {ref}", "overall"))
-        return pd.DataFrame(labels, columns=["contrast", visit]), np.stack(rows)
+        time = visit if visit in self.frame.factors else None
+        combos, lmat = self._grid([arm] if time is None else [arm, time])
+        return contrast_rows(combos, lmat, arm, self.frame.factors[arm][0], time)
 
     # ---- more inference (modules mmrm_anova, mmrm_contrasts, mmrm_predict, ...) --------
     def type3(self, df: str = "satterthwaite", vcov: str = "model") -> pd.DataFrame:
