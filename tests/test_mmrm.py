@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import Result
+from scipy import stats as sps
 from typer.testing import CliRunner
 
 from cli_inprocess import completed
@@ -61,6 +62,21 @@ def test_estimate_many_equals_per_fit_inference(df: str) -> None:
         got = many[many.fit == i].reset_index(drop=True)
         cols = ["estimate", "se", "df", "p", "ci_low", "ci_high"]
         np.testing.assert_allclose(got[cols], one[cols], rtol=1e-6)
+
+
+@pytest.mark.parametrize("df", ["satterthwaite", "kr"])
+def test_estimate_many_takes_the_confidence_level(df: str) -> None:
+    """90 % intervals: est -/+ t(0.95, df) se (scipy's quantile), as the per-fit table has."""
+    fits = fit_many(_datasets()[:3], **SIM_ARGS)
+    lmat = fits[0].treatment_contrast_matrix()[1]
+    many = estimate_many(fits, lmat, df=df, conf_level=0.90)
+    half = sps.t.ppf(0.95, many["df"]) * many["se"]
+    np.testing.assert_allclose(many["ci_high"] - many["estimate"], half, rtol=1e-10)
+    one = fits[1].treatment_contrasts(df=df, conf_level=0.90)
+    got = many[many.fit == 1].reset_index(drop=True)
+    np.testing.assert_allclose(got[["ci_low", "ci_high"]], one[["ci_low", "ci_high"]], rtol=1e-6)
+    with pytest.raises(InputError, match="conf"):
+        estimate_many(fits, lmat, conf_level=95)
 
 
 def test_fit_many_counts_subjects_with_missing_visits() -> None:

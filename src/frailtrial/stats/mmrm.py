@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import stats as sps
 from threadpoolctl import ThreadpoolController
 
 from frailtrial.errors import ConvergenceError, InputError
@@ -412,17 +411,20 @@ class MmrmFit:
         }
 
 
-def estimate_many(fits: list[MmrmFit], contrasts: Array, df: str = "satterthwaite") -> pd.DataFrame:
+def estimate_many(
+    fits: list[MmrmFit], contrasts: Array, df: str = "satterthwaite", conf_level: float = 0.95
+) -> pd.DataFrame:
     """Contrasts of beta for every fit of one :func:`fit_many` call, vectorised.
 
     ``contrasts`` is a vector or a (k, p) matrix of beta weights (for instance from
     :meth:`MmrmFit.treatment_contrast_matrix`). Satterthwaite and residual df are computed
     batched (exact-Hessian evaluations of chunks of fits, in threads over the CPU cores);
     other methods per fit.
-    Returns one row per fit and contrast row: ``fit``, ``row``, estimate, se, df, t, p,
-    ci_low, ci_high.
+    Returns one row per fit and contrast row: ``fit``, ``row``, estimate, se, df, t, p and
+    the ``conf_level`` interval ci_low, ci_high.
     """
     df = df_method(df)
+    conf_level = check_conf_level(conf_level)
     if not fits:
         return pd.DataFrame()
     frame, structure, method = fits[0].frame, fits[0].structure, fits[0].method
@@ -431,7 +433,8 @@ def estimate_many(fits: list[MmrmFit], contrasts: Array, df: str = "satterthwait
     lmat = np.atleast_2d(np.asarray(contrasts, dtype=float))
     if df not in ("satterthwaite", "residual"):
         parts = [
-            f.estimate(lmat, df).assign(fit=i, row=np.arange(len(lmat))) for i, f in enumerate(fits)
+            f.estimate(lmat, df, conf_level).assign(fit=i, row=np.arange(len(lmat)))
+            for i, f in enumerate(fits)
         ]
         return _order(pd.concat(parts, ignore_index=True))
     idx = np.array([f.index for f in fits])
@@ -460,21 +463,9 @@ def estimate_many(fits: list[MmrmFit], contrasts: Array, df: str = "satterthwait
                 )
             )
     se = np.sqrt(np.maximum(var, 0.0))
-    t = est / se
-    out = pd.DataFrame(
-        {
-            "fit": np.repeat(np.arange(len(fits)), lmat.shape[0]),
-            "row": np.tile(np.arange(lmat.shape[0]), len(fits)),
-            "estimate": est.ravel(),
-            "se": se.ravel(),
-            "df": np.asarray(dfs, dtype=float).ravel(),
-            "t": t.ravel(),
-        }
-    )
-    out["p"] = 2 * sps.t.sf(np.abs(out["t"]), out["df"])
-    half = sps.t.ppf(0.975, out["df"]) * out["se"]
-    out["ci_low"] = out["estimate"] - half
-    out["ci_high"] = out["estimate"] + half
+    out = inference_frame(est.ravel(), se.ravel(), np.asarray(dfs, dtype=float).ravel(), conf_level)
+    out.insert(0, "row", np.tile(np.arange(lmat.shape[0]), len(fits)))
+    out.insert(0, "fit", np.repeat(np.arange(len(fits)), lmat.shape[0]))
     return out
 
 
