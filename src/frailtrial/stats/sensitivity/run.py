@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from frailtrial.errors import ConvergenceError, InputError
 from frailtrial.stats.model_options import covariance_structure
+from frailtrial.stats.samples import check_conf_level
 from frailtrial.stats.sensitivity import pooling
 from frailtrial.stats.sensitivity.analysis import ancova
 from frailtrial.stats.sensitivity.fitting import Fits, fit_samples
@@ -150,8 +151,7 @@ class Imputations:
 def check_pooling(delta: float, conf_level: float, bootstrap_ci: str) -> None:
     """InputError unless ``delta`` is finite, ``conf_level`` in (0, 1) and ``bootstrap_ci``
     one of :data:`BOOTSTRAP_CI`."""
-    if not 0 < conf_level < 1:
-        raise InputError(f"conf_level {conf_level}: must be between 0 and 1")
+    check_conf_level(conf_level)
     if bootstrap_ci not in BOOTSTRAP_CI:
         raise InputError(f"bootstrap CI {bootstrap_ci!r}: allowed {', '.join(BOOTSTRAP_CI)}")
     if not np.isfinite(delta):
