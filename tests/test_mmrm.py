@@ -117,6 +117,8 @@ def test_duplicate_visit_rows_are_an_input_error() -> None:
 def test_non_convergence_says_what_was_tried() -> None:
     with pytest.raises(ConvergenceError, match=r"Newton-Raphson.*1 iterations"):
         mmrm(FEV, "FEV1 ~ RACE + ARMCD*AVISIT", "USUBJID", "AVISIT", max_iter=1)
+    with pytest.raises(ConvergenceError, match=r"did not converge \(iteration limit 1 reached\)"):
+        mmrm(FEV, "FEV1 ~ RACE + ARMCD*AVISIT", "USUBJID", "AVISIT", max_iter=1)
     many = fit_many([FEV], "FEV1 ~ RACE + ARMCD*AVISIT", "USUBJID", "AVISIT", max_iter=1)
     assert not many[0].converged
 
@@ -252,6 +254,18 @@ def test_fit_many_keeps_going_past_a_degenerate_data_set() -> None:
         row = tests[tests.fit == 2 * k].iloc[0]
         assert row.df == pytest.approx(want.df, rel=1e-6)
         assert row.p == pytest.approx(want.p, rel=1e-6)
+
+
+def test_infinite_outcome_is_refused_naming_the_row() -> None:
+    """One data set: an infinite FEV1 is bad input (row and what is allowed), not a
+    'did not converge, try a simpler covariance'."""
+    data = FEV.copy()
+    data.loc[5, "FEV1"] = np.inf
+    with pytest.raises(InputError, match=r"outcome FEV1 is infinite at data row 6 \("):
+        mmrm(data, "FEV1 ~ ARMCD*AVISIT", "USUBJID", "AVISIT")
+    many = fit_many([FEV, data, data], "FEV1 ~ ARMCD*AVISIT", "USUBJID", "AVISIT")
+    assert many[0].converged and not many[1].converged
+    assert "outcome FEV1 is infinite in data set 2" in many[2].reason
 
 
 def test_fit_many_takes_one_long_frame_with_a_data_set_column() -> None:

@@ -624,9 +624,9 @@ def mmrm(
     fit.data = data
     if not fit.converged:
         raise ConvergenceError(
-            f"MMRM ({cov}, {meth.upper()}) did not converge: {OPTIMIZER} from the moment "
-            f"estimate of the covariance ran {fit.iterations} iterations (limit {max_iter}); "
-            f"gradient norm {fit.gradient_norm:.3g}, Newton decrement "
+            f"MMRM ({cov}, {meth.upper()}) did not converge ({fit.reason}): {OPTIMIZER} from "
+            f"the moment estimate of the covariance ran {fit.iterations} iterations (limit "
+            f"{max_iter}); gradient norm {fit.gradient_norm:.3g}, Newton decrement "
             f"{fit.newton_decrement:.3g}. Try a simpler covariance structure (e.g. 'ar1h' or "
             "'cs') or check the data for visits with very few observations."
         )
