@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import Result
+from scipy import stats as sps
 from typer.testing import CliRunner
 
 from cli_inprocess import completed
@@ -63,6 +64,21 @@ def test_estimate_many_equals_per_fit_inference(df: str) -> None:
         np.testing.assert_allclose(got[cols], one[cols], rtol=1e-6)
 
 
+@pytest.mark.parametrize("df", ["satterthwaite", "kr"])
+def test_estimate_many_takes_the_confidence_level(df: str) -> None:
+    """90 % intervals: est -/+ t(0.95, df) se (scipy's quantile), as the per-fit table has."""
+    fits = fit_many(_datasets()[:3], **SIM_ARGS)
+    lmat = fits[0].treatment_contrast_matrix()[1]
+    many = estimate_many(fits, lmat, df=df, conf_level=0.90)
+    half = sps.t.ppf(0.95, many["df"]) * many["se"]
+    np.testing.assert_allclose(many["ci_high"] - many["estimate"], half, rtol=1e-10)
+    one = fits[1].treatment_contrasts(df=df, conf_level=0.90)
+    got = many[many.fit == 1].reset_index(drop=True)
+    np.testing.assert_allclose(got[["ci_low", "ci_high"]], one[["ci_low", "ci_high"]], rtol=1e-6)
+    with pytest.raises(InputError, match="conf"):
+        estimate_many(fits, lmat, conf_level=95)
+
+
 def test_fit_many_counts_subjects_with_missing_visits() -> None:
     fit = mmrm(FEV, "FEV1 ~ ARMCD*AVISIT", "USUBJID", "AVISIT")
     assert fit.n_subjects == 197  # 3 of 200 subjects have no FEV1 at all
@@ -100,6 +116,8 @@ def test_duplicate_visit_rows_are_an_input_error() -> None:
 
 def test_non_convergence_says_what_was_tried() -> None:
     with pytest.raises(ConvergenceError, match=r"Newton-Raphson.*1 iterations"):
+        mmrm(FEV, "FEV1 ~ RACE + ARMCD*AVISIT", "USUBJID", "AVISIT", max_iter=1)
+    with pytest.raises(ConvergenceError, match=r"did not converge \(iteration limit 1 reached\)"):
         mmrm(FEV, "FEV1 ~ RACE + ARMCD*AVISIT", "USUBJID", "AVISIT", max_iter=1)
     many = fit_many([FEV], "FEV1 ~ RACE + ARMCD*AVISIT", "USUBJID", "AVISIT", max_iter=1)
     assert not many[0].converged
@@ -236,6 +254,18 @@ def test_fit_many_keeps_going_past_a_degenerate_data_set() -> None:
         row = tests[tests.fit == 2 * k].iloc[0]
         assert row.df == pytest.approx(want.df, rel=1e-6)
         assert row.p == pytest.approx(want.p, rel=1e-6)
+
+
+def test_infinite_outcome_is_refused_naming_the_row() -> None:
+    """One data set: an infinite FEV1 is bad input (row and what is allowed), not a
+    'did not converge, try a simpler covariance'."""
+    data = FEV.copy()
+    data.loc[5, "FEV1"] = np.inf
+    with pytest.raises(InputError, match=r"outcome FEV1 is infinite at data row 6 \("):
+        mmrm(data, "FEV1 ~ ARMCD*AVISIT", "USUBJID", "AVISIT")
+    many = fit_many([FEV, data, data], "FEV1 ~ ARMCD*AVISIT", "USUBJID", "AVISIT")
+    assert many[0].converged and not many[1].converged
+    assert "outcome FEV1 is infinite in data set 2" in many[2].reason
 
 
 def test_fit_many_takes_one_long_frame_with_a_data_set_column() -> None:

@@ -77,6 +77,31 @@ def test_contrast_adjust_and_conf_level_match_emmeans() -> None:
     assert list(custom.contrast.unique()) == ["dose_high - dose_low"]
 
 
+def test_contrast_names_levels_with_spaces_and_dashes(tmp_path: Path) -> None:
+    """Three arms whose names hold spaces and ' - ': a 'LEVEL - LEVEL' contrast finds the
+    split into two levels (emmeans' pairwise estimates, opposite sign)."""
+    names = {"placebo": "Placebo", "dose_low": "Dose low", "dose_high": "Dose high - 20 mg"}
+    data = pd.read_csv(REF / "sim_three_arm.csv")
+    data["arm"] = data["arm"].map(names)
+    path = tmp_path / "three_arm_names.csv"
+    data.to_csv(path, index=False)
+    args = [*THREE[:-1], "arm=Placebo,Dose low,Dose high - 20 mg"]
+    args[args.index("--data") + 1] = str(path)
+    doc = _json(*args, "--contrast", "Dose high - 20 mg - Dose low", "--conf-level", "0.9")
+    rows = pd.DataFrame(doc["named_contrasts"][0]["rows"])
+    assert list(rows.contrast.unique()) == ["Dose high - 20 mg - Dose low"]
+    ref = pd.DataFrame(FIX["contrasts"]["pairwise_none_90"])
+    ref = ref[ref.contrast == "dose_low - dose_high"]
+    assert list(rows.visit) == list(ref.visit)
+    assert np.allclose(rows.estimate, -ref.estimate, atol=1e-6)
+    assert np.allclose(rows.ci_low, -ref.ci_high, atol=2e-6)
+    run = completed("stats", "mmrm", *args, "--contrast", "Dose high - 20 mg - Dose mid")
+    assert run.returncode == 2 and run.stderr.count("\n") == 1
+    assert "'Dose high - 20 mg - Dose mid': use pairwise, trt.vs.ctrl or 'LEVEL - LEVEL'" in (
+        run.stderr
+    )
+
+
 def test_compare_runs_the_likelihood_ratio_test() -> None:
     doc = _json(
         *FEV, "--formula", FIX["sandwich"]["formula"], "--covariance", "us", "--compare", "cs"
@@ -123,6 +148,9 @@ def test_summary_and_files(tmp_path: Path) -> None:
         (["--adjust", "holm"], "--contrast"),
         (["--compare", "ar1"], "not nested"),
         (["--summary", "--json"], "choose one"),
+        (["--summary", "--type3"], "--summary prints R's summary of the fit only"),
+        (["--summary", "--contrast", "pairwise"], "--type3, --contrast and --compare"),
+        (["--summary", "--compare", "us"], "drop --summary or them"),
         (["--predict", "no/such/folder/p.csv"], "does not exist"),
         (["--diagnostics", "plot.txt"], ".png"),
     ],

@@ -401,3 +401,24 @@ def test_rows_for_missing_visits_give_the_same_result() -> None:
     a = run_sensitivity(data, **antidepressant_args("JR")).effects
     b = run_sensitivity(full.sample(frac=1, random_state=1), **antidepressant_args("JR")).effects
     pd.testing.assert_frame_equal(a, b, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ({"conf_level": 1.5}, "conf_level 1.5"),
+        ({"bootstrap_ci": "bca"}, "bootstrap CI 'bca'"),
+        ({"delta": float("nan")}, "delta nan"),
+    ],
+)
+def test_bad_pooling_option_is_refused_before_any_fit(
+    option: dict[str, Any], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bootstrap of 1000 fits is not run only to refuse --conf-level afterwards."""
+
+    def no_fit(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the imputation MMRM was fitted before the options were checked")
+
+    monkeypatch.setattr("frailtrial.stats.sensitivity.run.fit_samples", no_fit)
+    with pytest.raises(InputError, match=message):
+        run_sensitivity(antidepressant(), **antidepressant_args("JR"), **option)

@@ -160,6 +160,13 @@ def mmrm_command(
     try:
         if summary and as_json:
             raise InputError("--summary and --json: choose one output")
+        if summary and (type3 or contrast or compare is not None):
+            raise InputError(
+                "--summary prints R's summary of the fit only; --type3, --contrast and "
+                "--compare go to the tables or --json: drop --summary or them"
+            )
+        if adjust != "none" and not contrast:
+            raise InputError("--adjust needs --contrast")
         vcov = vcov_method(vcov)
         df = df or ("satterthwaite" if vcov == "model" else "between_within")
         for path in (predict_out, residuals_out, diagnostics_out):
@@ -174,7 +181,7 @@ def mmrm_command(
                     f"--levels {column}=...: {column} is not a factor of the model "
                     f"(factors: {', '.join(factors)})"
                 )
-        doc = fit.to_dict(df=df, vcov=vcov, conf_level=conf_level)
+        doc = {} if summary else fit.to_dict(df=df, vcov=vcov, conf_level=conf_level)
         if type3:
             doc["type3"] = _records(fit.type3(df, vcov))
         if contrast:
@@ -188,8 +195,6 @@ def mmrm_command(
                 }
                 for spec in contrast
             ]
-        elif adjust != "none":
-            raise InputError("--adjust needs --contrast")
         if compare is not None:
             doc["lr_test"] = _lr_test(fit, frame, compare)
         _write_extras(fit, predict_out, residuals_out, diagnostics_out)

@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import stats as sps
 from threadpoolctl import ThreadpoolController
 
 from frailtrial.errors import ConvergenceError, InputError
@@ -48,7 +47,7 @@ from frailtrial.stats import (
 )
 from frailtrial.stats import mmrm_core as core
 from frailtrial.stats.covariance import Structure, make_structure
-from frailtrial.stats.fit_results import check_conf_level, inference_frame
+from frailtrial.stats.fit_results import check_conf_level, contrast_rows, inference_frame
 from frailtrial.stats.mmrm_data import ModelFrame, build_frame
 from frailtrial.stats.mmrm_df import (
     KenwardRoger,
@@ -330,25 +329,9 @@ class MmrmFit:
                 return pd.DataFrame(), np.zeros((0, len(self.beta)))
         if arm not in self.frame.factors:
             raise InputError(f"arm variable {arm!r} is not a factor of the model")
-        by = [arm, visit] if visit in self.frame.factors else [arm]
-        combos, lmat = self._grid(by)
-        levels = self.frame.factors[arm]
-        ref = levels[0]
-        rows, labels = [], []
-        visits = self.frame.factors.get(visit, [None])
-        for lvl in levels[1:]:
-            diffs = []
-            for v in visits:
-                sel_t = (combos[arm] == lvl) & ((combos[visit] == v) if v is not None else True)
-                sel_r = (combos[arm] == ref) & ((combos[visit] == v) if v is not None else True)
-                d = lmat[sel_t.to_numpy()][0] - lmat[sel_r.to_numpy()][0]
-                diffs.append(d)
-                rows.append(d)
-                labels.append((f"{lvl} - {ref}", v))
-            if len(visits) > 1:
-                rows.append(np.mean(diffs, axis=0))
-                labels.append((f"{lvl} - {ref}", "overall"))
-        return pd.DataFrame(labels, columns=["contrast", visit]), np.stack(rows)
+        time = visit if visit in self.frame.factors else None
+        combos, lmat = self._grid([arm] if time is None else [arm, time])
+        return contrast_rows(combos, lmat, arm, self.frame.factors[arm][0], time)
 
     # ---- more inference (modules mmrm_anova, mmrm_contrasts, mmrm_predict, ...) --------
     def type3(self, df: str = "satterthwaite", vcov: str = "model") -> pd.DataFrame:
@@ -428,17 +411,20 @@ class MmrmFit:
         }
 
 
-def estimate_many(fits: list[MmrmFit], contrasts: Array, df: str = "satterthwaite") -> pd.DataFrame:
+def estimate_many(
+    fits: list[MmrmFit], contrasts: Array, df: str = "satterthwaite", conf_level: float = 0.95
+) -> pd.DataFrame:
     """Contrasts of beta for every fit of one :func:`fit_many` call, vectorised.
 
     ``contrasts`` is a vector or a (k, p) matrix of beta weights (for instance from
     :meth:`MmrmFit.treatment_contrast_matrix`). Satterthwaite and residual df are computed
     batched (exact-Hessian evaluations of chunks of fits, in threads over the CPU cores);
     other methods per fit.
-    Returns one row per fit and contrast row: ``fit``, ``row``, estimate, se, df, t, p,
-    ci_low, ci_high.
+    Returns one row per fit and contrast row: ``fit``, ``row``, estimate, se, df, t, p and
+    the ``conf_level`` interval ci_low, ci_high.
     """
     df = df_method(df)
+    conf_level = check_conf_level(conf_level)
     if not fits:
         return pd.DataFrame()
     frame, structure, method = fits[0].frame, fits[0].structure, fits[0].method
@@ -447,7 +433,8 @@ def estimate_many(fits: list[MmrmFit], contrasts: Array, df: str = "satterthwait
     lmat = np.atleast_2d(np.asarray(contrasts, dtype=float))
     if df not in ("satterthwaite", "residual"):
         parts = [
-            f.estimate(lmat, df).assign(fit=i, row=np.arange(len(lmat))) for i, f in enumerate(fits)
+            f.estimate(lmat, df, conf_level).assign(fit=i, row=np.arange(len(lmat)))
+            for i, f in enumerate(fits)
         ]
         return _order(pd.concat(parts, ignore_index=True))
     idx = np.array([f.index for f in fits])
@@ -476,21 +463,9 @@ def estimate_many(fits: list[MmrmFit], contrasts: Array, df: str = "satterthwait
                 )
             )
     se = np.sqrt(np.maximum(var, 0.0))
-    t = est / se
-    out = pd.DataFrame(
-        {
-            "fit": np.repeat(np.arange(len(fits)), lmat.shape[0]),
-            "row": np.tile(np.arange(lmat.shape[0]), len(fits)),
-            "estimate": est.ravel(),
-            "se": se.ravel(),
-            "df": np.asarray(dfs, dtype=float).ravel(),
-            "t": t.ravel(),
-        }
-    )
-    out["p"] = 2 * sps.t.sf(np.abs(out["t"]), out["df"])
-    half = sps.t.ppf(0.975, out["df"]) * out["se"]
-    out["ci_low"] = out["estimate"] - half
-    out["ci_high"] = out["estimate"] + half
+    out = inference_frame(est.ravel(), se.ravel(), np.asarray(dfs, dtype=float).ravel(), conf_level)
+    out.insert(0, "row", np.tile(np.arange(lmat.shape[0]), len(fits)))
+    out.insert(0, "fit", np.repeat(np.arange(len(fits)), lmat.shape[0]))
     return out
 
 
@@ -649,9 +624,9 @@ def mmrm(
     fit.data = data
     if not fit.converged:
         raise ConvergenceError(
-            f"MMRM ({cov}, {meth.upper()}) did not converge: {OPTIMIZER} from the moment "
-            f"estimate of the covariance ran {fit.iterations} iterations (limit {max_iter}); "
-            f"gradient norm {fit.gradient_norm:.3g}, Newton decrement "
+            f"MMRM ({cov}, {meth.upper()}) did not converge ({fit.reason}): {OPTIMIZER} from "
+            f"the moment estimate of the covariance ran {fit.iterations} iterations (limit "
+            f"{max_iter}); gradient norm {fit.gradient_norm:.3g}, Newton decrement "
             f"{fit.newton_decrement:.3g}. Try a simpler covariance structure (e.g. 'ar1h' or "
             "'cs') or check the data for visits with very few observations."
         )

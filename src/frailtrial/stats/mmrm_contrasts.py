@@ -37,18 +37,28 @@ def contrast_pairs(levels: list[str], spec: str) -> list[tuple[str, str]]:
         return [(a, b) for i, a in enumerate(levels) for b in levels[i + 1 :]]
     if key == "trt.vs.ctrl":
         return [(a, levels[0]) for a in levels[1:]]
-    parts = [p.strip() for p in key.split(" - ")]
-    if len(parts) != 2 or not all(parts):
+    pieces = key.split(" - ")
+    splits = [
+        (" - ".join(pieces[:i]).strip(), " - ".join(pieces[i:]).strip())
+        for i in range(1, len(pieces))
+    ]  # every " - " may be the minus: level names may hold one ("Drug A - 10 mg")
+    named = [(a, b) for a, b in splits if a in levels and b in levels]
+    if len(named) > 1:
         raise InputError(
-            f"contrast {spec!r}: use pairwise, trt.vs.ctrl or 'LEVEL - LEVEL' "
-            f"(levels: {', '.join(levels)})"
+            f"contrast {spec!r}: ambiguous, it reads as "
+            + " or ".join(f"'{a}' minus '{b}'" for a, b in named)
         )
-    for p in parts:
-        if p not in levels:
-            raise InputError(f"contrast {spec!r}: no level {p!r} (levels: {', '.join(levels)})")
-    if parts[0] == parts[1]:
+    if not named:
+        if len(splits) != 1 or not all(splits[0]):
+            raise InputError(
+                f"contrast {spec!r}: use pairwise, trt.vs.ctrl or 'LEVEL - LEVEL' "
+                f"(levels: {', '.join(levels)})"
+            )
+        missing = next(p for p in splits[0] if p not in levels)
+        raise InputError(f"contrast {spec!r}: no level {missing!r} (levels: {', '.join(levels)})")
+    if named[0][0] == named[0][1]:
         raise InputError(f"contrast {spec!r}: a level minus itself")
-    return [(parts[0], parts[1])]
+    return named
 
 
 def _joint_cov(fit: MmrmFit, lmat: Array, df: str, vcov: str) -> Array:

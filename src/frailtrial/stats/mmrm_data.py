@@ -293,6 +293,14 @@ def build_frame(
     else:  # the design rows are built from the factors only when needed
         batch = make_kron(*factored, make_batch(ya, mask))
     problems: dict[int, str] = {}
+    infinite = np.isinf(y)
+    for s in np.unique(set_id[infinite])[::-1]:
+        i = int(rows[np.flatnonzero(infinite & (set_id == s))[0]])  # the row when b == 1
+        where = f"at data row {i + 1}" if b == 1 else f"in data set {s}"
+        problems[int(s)] = (
+            f"outcome {design.outcome} is infinite {where} (-2 log L not finite at the "
+            "starting values); give finite numbers, empty cells for missing"
+        )
     per_visit = mask.sum(axis=1)  # (B, T)
     for s, v in np.argwhere(per_visit < 2)[::-1]:
         where = "" if b == 1 else f" in data set {s}"

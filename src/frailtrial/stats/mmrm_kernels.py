@@ -86,6 +86,28 @@ def _matmul(a: Array, b: Array, out: Array) -> None:  # pragma: no cover - compi
 
 
 @njit(cache=True, nogil=True)
+def _matmul_tn(a: Array, b: Array, out: Array) -> None:  # pragma: no cover - compiled
+    """out = A' B for small 2-d arrays (summed in the order of the shared row index)."""
+    for i in range(a.shape[1]):
+        for j in range(b.shape[1]):
+            acc = 0.0
+            for k in range(a.shape[0]):
+                acc += a[k, i] * b[k, j]
+            out[i, j] = acc
+
+
+@njit(cache=True, nogil=True)
+def _matmul_nt_add(a: Array, b: Array, out: Array) -> None:  # pragma: no cover - compiled
+    """out += A B' for small 2-d arrays."""
+    for i in range(a.shape[0]):
+        for j in range(b.shape[0]):
+            acc = 0.0
+            for k in range(a.shape[1]):
+                acc += a[i, k] * b[j, k]
+            out[i, j] += acc
+
+
+@njit(cache=True, nogil=True)
 def _pairs(t: int) -> tuple[Array, Array]:  # pragma: no cover - compiled
     """Row and column of the distinct entries (a <= b) of a T x T symmetric matrix."""
     m = t * (t + 1) // 2
@@ -201,12 +223,7 @@ def _evaluate_one(  # pragma: no cover - compiled
         if count[d, k] == 0.0:
             continue
         _matmul(wk[k], v, wv[k])
-        for e in range(pv):  # V' W_k V
-            for c in range(pv):
-                acc = 0.0
-                for r in range(t):
-                    acc += v[r, e] * wv[k, r, c]
-                vwv[e, c] = acc
+        _matmul_tn(v, wv[k], vwv)  # V' W_k V
         _matmul(cy[d, k], wv[k], cwv)  # CY_k W_k V
         for i in range(p):
             for j in range(i + 1):
@@ -786,7 +803,6 @@ def _trace_term(  # pragma: no cover - compiled
     n_k = count.shape[1]
     t = wv.shape[1]
     p = ci.size
-    pc = cc.shape[2]
     m = t * (t + 1) // 2
     iu, ju = _pairs(t)
     for k in range(n_k):
@@ -795,26 +811,17 @@ def _trace_term(  # pragma: no cover - compiled
         for a_ in range(t):
             for i in range(p):
                 zrow[k, a_, i] = wv[k, a_, vi[i]]
-            for i in range(p):
-                for e in range(pc):
-                    ay[i, e] = 0.0
+            ay[:, :] = 0.0
             for j in range(p):  # A Y_ka
                 e = ci[j]
                 zj = zrow[k, a_, j]
                 for i in range(p):
                     ay[i, e] += a[i, j] * zj
-            for i in range(p):  # (A Y_ka) CC_k
-                for f in range(pc):
-                    s = 0.0
-                    for e in range(pc):
-                        s += ay[i, e] * cc[d, k, e, f]
-                    bka[k, a_, i, f] = s
+            _matmul(ay, cc[d, k], bka[k, a_])  # (A Y_ka) CC_k
     for r in range(m):
         ia, ib = iu[r], ju[r]
         mr = m_mats[r]
-        for i in range(p):
-            for j in range(p):
-                mr[i, j] = 0.0
+        mr[:, :] = 0.0
         for k in range(n_k):
             if count[d, k] == 0.0:
                 continue
@@ -904,32 +911,18 @@ def kron_exact(  # pragma: no cover - compiled
         if reml:
             _trace_term(d, data, wv, a[s], tw, hess[s])
         for q in range(phil.shape[1]):
-            for e in range(pc):
-                for g in range(pv):
-                    umat[e, g] = 0.0
+            umat[:, :] = 0.0
             for j in range(p):
                 umat[ci[j], vi[j]] = phil[s, q, j]
             out = vgrad[s, q]
-            for i in range(t):
-                for j in range(t):
-                    out[i, j] = 0.0
+            out[:, :] = 0.0
             for k in range(n_k):
                 if count[d, k] == 0.0:
                     continue
                 _matmul(cc[d, k], umat, cu)
-                for e in range(pv):  # U' CC_k U
-                    for g in range(pv):
-                        acc = 0.0
-                        for c in range(pc):
-                            acc += umat[c, e] * cu[c, g]
-                        gk[e, g] = acc
+                _matmul_tn(umat, cu, gk)  # U' CC_k U
                 _matmul(wv[k], gk, tv)
-                for i in range(t):
-                    for j in range(t):
-                        acc = 0.0
-                        for g in range(pv):
-                            acc += tv[i, g] * wv[k, j, g]
-                        out[i, j] += acc
+                _matmul_nt_add(tv, wv[k], out)  # (W_k V) U' CC_k U (W_k V)'
 
 
 @njit(cache=True, nogil=True)

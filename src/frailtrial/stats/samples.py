@@ -50,9 +50,9 @@ def check_conf_level(conf_level: float) -> float:
     """``conf_level`` as a float if it is a number strictly between 0 and 1; InputError
     otherwise."""
     if isinstance(conf_level, bool) or not isinstance(conf_level, int | float | np.floating):
-        raise InputError(f"conf_level must be a number between 0 and 1, got {conf_level!r}")
+        raise InputError(f"conf_level {conf_level!r}: must be a number between 0 and 1")
     if not 0.0 < conf_level < 1.0:
-        raise InputError(f"conf_level must lie strictly between 0 and 1, got {conf_level}")
+        raise InputError(f"conf_level {conf_level}: must be between 0 and 1 (both excluded)")
     return float(conf_level)
 
 

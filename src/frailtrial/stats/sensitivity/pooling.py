@@ -17,23 +17,16 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats as sps
+
+from frailtrial.stats.fit_results import inference
 
 Array = NDArray[Any]
 Pooled = dict[str, Array]
 
 
 def _normal(est: Array, se: Array, conf_level: float) -> Pooled:
-    z = sps.norm.ppf(0.5 + conf_level / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = 2 * sps.norm.sf(np.abs(est / se))
-    return {
-        "estimate": est,
-        "se": se,
-        "ci_low": est - z * se,
-        "ci_high": est + z * se,
-        "p_value": p,
-    }
+    _, p, low, high = inference(est, se, None, conf_level)
+    return {"estimate": est, "se": se, "ci_low": low, "ci_high": high, "p_value": p}
 
 
 def jackknife(est: Array, conf_level: float = 0.95) -> Pooled:
@@ -95,16 +88,8 @@ def rubin(est: Array, se: Array, df_complete: float, conf_level: float = 0.95) -
     var_t = var_w + (1 + 1 / m) * var_b
     df = barnard_rubin_df(var_b, var_t, m, df_complete)
     se_t = np.sqrt(var_t)
-    q = sps.t.ppf(0.5 + conf_level / 2, df)
-    p = 2 * sps.t.sf(np.abs(point / se_t), df)
-    return {
-        "estimate": point,
-        "se": se_t,
-        "ci_low": point - q * se_t,
-        "ci_high": point + q * se_t,
-        "p_value": p,
-        "df": df,
-    }
+    _, p, low, high = inference(point, se_t, df, conf_level)
+    return {"estimate": point, "se": se_t, "ci_low": low, "ci_high": high, "p_value": p, "df": df}
 
 
 def barnard_rubin_df(var_b: Array, var_t: Array, m: int, df_complete: float) -> Array:

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from frailtrial.errors import ConvergenceError, InputError
 from frailtrial.stats.model_options import covariance_structure
+from frailtrial.stats.samples import check_conf_level
 from frailtrial.stats.sensitivity import pooling
 from frailtrial.stats.sensitivity.analysis import ancova
 from frailtrial.stats.sensitivity.fitting import Fits, fit_samples
@@ -92,12 +93,7 @@ class Imputations:
     ) -> tuple[pooling.Pooled, pooling.Pooled, str]:
         """Pooled effects (G-1, T) and least-squares means (G, T) as arrays, and the pooling
         method, with ``delta`` added to every imputed value of the non-reference groups."""
-        if not 0 < conf_level < 1:
-            raise InputError(f"conf_level {conf_level}: must be between 0 and 1")
-        if bootstrap_ci not in BOOTSTRAP_CI:
-            raise InputError(f"bootstrap CI {bootstrap_ci!r}: allowed {', '.join(BOOTSTRAP_CI)}")
-        if not np.isfinite(delta):
-            raise InputError(f"delta {delta}: must be a finite number")
+        check_pooling(delta, conf_level, bootstrap_ci)
         fit = ancova(self.layout, self.completed + delta * self._shift, self.counts)
         if self.method == "condmean-jackknife":
             return (
@@ -150,6 +146,16 @@ class Imputations:
             effects=effects,
             lsmeans=lsmeans,
         )
+
+
+def check_pooling(delta: float, conf_level: float, bootstrap_ci: str) -> None:
+    """InputError unless ``delta`` is finite, ``conf_level`` in (0, 1) and ``bootstrap_ci``
+    one of :data:`BOOTSTRAP_CI`."""
+    check_conf_level(conf_level)
+    if bootstrap_ci not in BOOTSTRAP_CI:
+        raise InputError(f"bootstrap CI {bootstrap_ci!r}: allowed {', '.join(BOOTSTRAP_CI)}")
+    if not np.isfinite(delta):
+        raise InputError(f"delta {delta}: must be a finite number")
 
 
 def _table(
@@ -287,7 +293,9 @@ def run_sensitivity(
     covariance: str = "us",
 ) -> SensitivityResult:
     """One sensitivity analysis: :func:`prepare_imputations`, then analysis and pooling
-    with ``delta`` added to the imputed values of the non-reference groups."""
+    with ``delta`` added to the imputed values of the non-reference groups (the pooling
+    options are checked first: a bad one is refused before the fits, not after them)."""
+    check_pooling(delta, conf_level, bootstrap_ci)
     imputations = prepare_imputations(
         data,
         formula=formula,
