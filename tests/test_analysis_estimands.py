@@ -123,6 +123,19 @@ def test_mar_conditional_mean_equals_the_mmrm_of_the_imputation_model(huc: dict)
     assert _row(huc["csv"], "mar")["n_subjects"] == d["participant_id"].nunique()
 
 
+def test_the_report_names_the_imputation_and_analysis_models(huc: dict) -> None:
+    """The MAR row differs from the primary MMRM (one baseline slope) because the imputation
+    model lets the slope vary by visit, as the per-visit ANCOVA does: the report says so,
+    with the formulas the engine ran (the MMRM of the test above reproduces the MAR row)."""
+    block = huc["html"].split('id="sensitivity-pcs_6m"')[1].split("</p>")[0]
+    assert (
+        "Imputation model: <code>change ~ base * visit + arm * visit</code> (us covariance)"
+        in block
+    )
+    assert "analysis model at each visit: <code>change ~ arm + base</code>" in block
+    assert "primary model (<code>change ~ base + arm * visit</code>)" in block
+
+
 def test_one_event_per_participant_prefers_the_earliest_that_changes_the_imputation() -> None:
     ice = pd.DataFrame(
         {

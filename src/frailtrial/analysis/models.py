@@ -84,13 +84,19 @@ def _arm_factor(s: pd.Series, protocol: Protocol) -> pd.Categorical[Any]:
     return _factor(s, order)
 
 
+def mmrm_formula(spec: ModelSpec) -> str:
+    """The mean structure of an MMRM of change: ``change ~ base + covariates + arm * visit``
+    (one baseline slope for every visit; ``base`` unless the spec leaves it out)."""
+    covariates = (["base"] if spec.baseline_covariate else []) + spec.covariates
+    return "change ~ " + " + ".join([*covariates, "arm * visit"])
+
+
 def _mmrm(
     post: pd.DataFrame, protocol: Protocol, spec: ModelSpec, covs: _PairSe
 ) -> tuple[list[dict], list[dict]]:
     """``post``: the change-from-baseline rows of :func:`_change_frame`; with Dunnett, the
     standard errors of arm-vs-arm contrasts go to ``covs``."""
-    covariates = (["base"] if spec.baseline_covariate else []) + spec.covariates
-    formula = "change ~ " + " + ".join([*covariates, "arm * visit"])
+    formula = mmrm_formula(spec)
     by_var = _by_variable(post.assign(arm=_arm_factor(post["arm"], protocol)))
     variables = [v.name for v in protocol.variables if v.name in by_var]
     datasets = [by_var[v] for v in variables]

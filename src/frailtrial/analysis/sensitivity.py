@@ -127,6 +127,25 @@ def analysis_model(protocol: Protocol, estimand: Estimand) -> ModelSpec | None:
     return next((s for s in mmrms if s.role == "primary"), mmrms[0] if mmrms else None)
 
 
+def model_formulas(spec: ModelSpec | None) -> tuple[str, str]:
+    """The imputation model and the per-visit analysis model of the sensitivity analyses
+    analysed by ``spec``: ``change ~ base * visit + covariates + arm * visit`` and
+    ``change ~ arm + base + covariates`` (``base`` unless the spec leaves it out).
+
+    The baseline slope varies by visit in the imputation model because the ANCOVA at each
+    visit estimates its own: an imputation model with one common slope would be poorer than
+    the analysis model (uncongenial). With it, MAR by conditional mean reproduces an MMRM of
+    the same mean structure; the primary MMRM, with one baseline slope for all visits, can
+    differ from the MAR row by that model difference."""
+    covariates = list(spec.covariates) if spec else []
+    base = ["base"] if spec is None or spec.baseline_covariate else []
+    terms = [*(f"{b} * visit" for b in base), *covariates]
+    return (
+        "change ~ " + " + ".join([*terms, "arm * visit"]),
+        "change ~ " + " + ".join(["arm", *base, *covariates]),
+    )
+
+
 def sensitivity_data(
     measurements: pd.DataFrame,
     population: pd.Series,
@@ -274,12 +293,7 @@ def run_estimands(
         spec = analysis_model(protocol, est)
         rows += _primary_rows(effects, spec, est)
         covariates = list(spec.covariates) if spec else []
-        base = ["base"] if spec is None or spec.baseline_covariate else []
-        terms = [*(f"{b} * visit" for b in base), *covariates]
-        formulas = (
-            "change ~ " + " + ".join([*terms, "arm * visit"]),
-            "change ~ " + " + ".join(["arm", *base, *covariates]),
-        )
+        formulas = model_formulas(spec)
         data = sensitivity_data(
             measurements,
             populations.arms(est.population),
