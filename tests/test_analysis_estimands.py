@@ -106,6 +106,29 @@ def test_recorded_jr_strategy_is_the_one_used(huc: dict) -> None:
     assert np.all(np.diff(grid.sort_values("delta")["estimate"]) > 0)  # more delta, more effect
 
 
+def test_an_analysis_strategy_leaves_treatment_policy_events_alone(
+    huc: dict, tmp_path: Path
+) -> None:
+    """The estimand keeps the data after a treatment discontinuation (treatment policy); an
+    analysis that assumes JR for the missing data must not turn those events into JR: with
+    withdrawals recorded JR, the explicit-JR analysis equals the as-recorded one."""
+    data = Path(shutil.copytree(huc["data"], tmp_path / "data"))
+    ice = pd.read_csv(data / "intercurrent_events.csv", dtype=str)
+    m = pd.read_csv(data / "measurements.csv")
+    full = m[(m["variable"] == "pcs") & (m["visit"] == "month6")]["participant_id"]
+    stayed = sorted(set(full) - set(ice["participant_id"]))[:12]
+    stops = pd.DataFrame({"participant_id": stayed, "visit": "month1"}).assign(
+        event="treatment_discontinuation", strategy="treatment_policy"
+    )
+    pd.concat([ice, stops]).to_csv(data / "intercurrent_events.csv", index=False)
+    _analyze(data, HUC.name, tmp_path / "out")
+    csv = pd.read_csv(tmp_path / "out" / "tables" / "sensitivity.csv")
+    recorded, explicit = _row(csv, "jr"), _row(csv, "jr_tipping_point")
+    assert explicit["estimate"] == pytest.approx(recorded["estimate"], rel=1e-12)
+    assert explicit["se"] == pytest.approx(recorded["se"], rel=1e-12)
+    assert recorded["estimate"] == pytest.approx(_row(huc["csv"], "jr")["estimate"], rel=1e-12)
+
+
 def test_mar_conditional_mean_equals_the_mmrm_of_the_imputation_model(huc: dict) -> None:
     """Under MAR the conditional-mean estimate equals the treatment effect of the MMRM with
     the same terms (Wolbers et al. 2022): an independent check of the data laid out for the

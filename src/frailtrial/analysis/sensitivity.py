@@ -13,7 +13,8 @@ analyses, every active arm is compared with the placebo arm on the data of those
 - intercurrent events from intercurrent_events.csv: one per participant (rbmi takes one),
   the earliest whose strategy is not treatment policy (a treatment-policy event keeps the
   data and imputes MAR, as no event), else the earliest; the analysis's ``strategy``, when
-  given, replaces every participant's;
+  given, replaces every other strategy (it varies the assumption about missing data, not
+  the estimand's treatment-policy events);
 - a tipping-point search at the endpoint visit reuses the imputations over the grid.
 
 A sensitivity analysis the engine refuses (too few data before the events, no convergence)
@@ -244,8 +245,9 @@ def _run_pair(
     pair = data[data["arm"].isin([control, arm])]
     ids = set(pair["participant_id"])
     events = ice[ice["participant_id"].isin(ids)]
-    if s.strategy is not None:
-        events = events.drop(columns=["strategy"])
+    if s.strategy is not None:  # treatment-policy events keep their data (no imputation)
+        tp = events["strategy"] == "treatment_policy"
+        events = events.assign(strategy=events["strategy"].where(tp, s.strategy))
     imputations = prepare_imputations(
         pair,
         formula=formulas[0],
