@@ -84,11 +84,16 @@ def _arm_factor(s: pd.Series, protocol: Protocol) -> pd.Categorical[Any]:
     return _factor(s, order)
 
 
+def adjusted_for(spec: ModelSpec) -> list[str]:
+    """The terms a model of change adjusts for: ``base`` (unless the spec leaves it out)
+    and the spec's baseline covariates."""
+    return (["base"] if spec.baseline_covariate else []) + list(spec.covariates)
+
+
 def mmrm_formula(spec: ModelSpec) -> str:
     """The mean structure of an MMRM of change: ``change ~ base + covariates + arm * visit``
-    (one baseline slope for every visit; ``base`` unless the spec leaves it out)."""
-    covariates = (["base"] if spec.baseline_covariate else []) + spec.covariates
-    return "change ~ " + " + ".join([*covariates, "arm * visit"])
+    (one baseline slope for every visit)."""
+    return "change ~ " + " + ".join([*adjusted_for(spec), "arm * visit"])
 
 
 def _mmrm(
@@ -314,8 +319,7 @@ def _dose_response(
             else {}
         ),
     )
-    covariates = (["base"] if spec.baseline_covariate else []) + spec.covariates
-    formula = "change ~ " + " + ".join([*covariates, "visit", "visit:dose"])
+    formula = "change ~ " + " + ".join([*adjusted_for(spec), "visit", "visit:dose"])
     effects: list[dict] = []
     fits: list[dict] = []
     later = [v.name for v in protocol.follow_up_visits]

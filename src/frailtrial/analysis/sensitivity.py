@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from frailtrial.analysis.models import adjusted_for
 from frailtrial.analysis.populations import Populations
 from frailtrial.analysis.table3 import baseline_of
 from frailtrial.dataset.intercurrent import DEFAULT_STRATEGY
@@ -138,12 +139,11 @@ def model_formulas(spec: ModelSpec | None) -> tuple[str, str]:
     the analysis model (uncongenial). With it, MAR by conditional mean reproduces an MMRM of
     the same mean structure; the primary MMRM, with one baseline slope for all visits, can
     differ from the MAR row by that model difference."""
-    covariates = list(spec.covariates) if spec else []
-    base = ["base"] if spec is None or spec.baseline_covariate else []
-    terms = [*(f"{b} * visit" for b in base), *covariates]
+    adjusted = adjusted_for(spec) if spec else ["base"]
+    terms = [f"{t} * visit" if t == "base" else t for t in adjusted]
     return (
         "change ~ " + " + ".join([*terms, "arm * visit"]),
-        "change ~ " + " + ".join(["arm", *base, *covariates]),
+        "change ~ " + " + ".join(["arm", *adjusted]),
     )
 
 
