@@ -37,7 +37,7 @@ from frailtrial.dataset.intercurrent import DEFAULT_STRATEGY
 from frailtrial.errors import ConvergenceError, InputError
 from frailtrial.protocol import Protocol
 from frailtrial.protocol.model import Estimand, ModelSpec, SensitivityAnalysis
-from frailtrial.stats.sensitivity import prepare_imputations, tipping_point
+from frailtrial.stats.sensitivity import Imputations, prepare_imputations, tipping_point
 
 EFFECT_COLUMNS = [
     "endpoint",
@@ -229,6 +229,48 @@ def _primary_rows(effects: pd.DataFrame, spec: ModelSpec | None, est: Estimand) 
     ]
 
 
+def _imputations(
+    pair: pd.DataFrame,
+    events: pd.DataFrame,
+    s: SensitivityAnalysis,
+    formulas: tuple[str, str],
+    covariance: str,
+    control: str,
+    cache: dict[tuple[Any, ...], Imputations],
+) -> Imputations:
+    """The imputations of one analysis of ``pair`` (an active arm and ``control``): fitted
+    once per arm, method, samples, seed and events with their strategies, so analyses that
+    differ only in delta or tipping grid (or name the recorded strategy explicitly) share
+    them."""
+    if s.strategy is not None:  # treatment-policy events keep their data (no imputation)
+        tp = events["strategy"] == "treatment_policy"
+        events = events.assign(strategy=events["strategy"].where(tp, s.strategy))
+    key = (
+        tuple(sorted(set(pair["arm"]))),
+        s.method,
+        s.samples,
+        s.seed,
+        tuple(map(tuple, events.to_numpy().tolist())),
+    )
+    if key not in cache:
+        cache[key] = prepare_imputations(
+            pair,
+            formula=formulas[0],
+            subject="participant_id",
+            visit="visit",
+            group="arm",
+            reference=control,
+            analysis=formulas[1],
+            ice=events if len(events) else None,
+            strategy=DEFAULT_STRATEGY,
+            method=s.method,
+            samples=s.samples,
+            seed=s.seed,
+            covariance=covariance,
+        )
+    return cache[key]
+
+
 def _run_pair(
     data: pd.DataFrame,
     ice: pd.DataFrame,
@@ -239,30 +281,13 @@ def _run_pair(
     arm: str,
     endpoint_visit: str,
     alpha: float,
+    cache: dict[tuple[Any, ...], Imputations],
 ) -> tuple[pd.DataFrame, dict[str, Any], Any]:
     """One analysis of ``arm`` vs ``control``: its effects per visit, its counts and its
     tipping point (None without a grid)."""
     pair = data[data["arm"].isin([control, arm])]
-    ids = set(pair["participant_id"])
-    events = ice[ice["participant_id"].isin(ids)]
-    if s.strategy is not None:  # treatment-policy events keep their data (no imputation)
-        tp = events["strategy"] == "treatment_policy"
-        events = events.assign(strategy=events["strategy"].where(tp, s.strategy))
-    imputations = prepare_imputations(
-        pair,
-        formula=formulas[0],
-        subject="participant_id",
-        visit="visit",
-        group="arm",
-        reference=control,
-        analysis=formulas[1],
-        ice=events if len(events) else None,
-        strategy=s.strategy or DEFAULT_STRATEGY,
-        method=s.method,
-        samples=s.samples,
-        seed=s.seed,
-        covariance=covariance,
-    )
+    events = ice[ice["participant_id"].isin(set(pair["participant_id"]))]
+    imputations = _imputations(pair, events, s, formulas, covariance, control, cache)
     res = imputations.result(s.delta, 1 - alpha)
     tip = None
     if s.tipping_point is not None:
@@ -305,6 +330,7 @@ def run_estimands(
             covariates,
         )
         visit = next(e.visit for e in protocol.endpoints if e.name == est.endpoint)
+        cache: dict[tuple[Any, ...], Imputations] = {}  # this estimand's data only
         for s in est.sensitivity:
             for arm in (a.name for a in protocol.active_arms):
                 head = {
@@ -326,6 +352,7 @@ def run_estimands(
                         arm,
                         visit,
                         alpha,
+                        cache,
                     )
                 except _ENGINE_FAILS as exc:
                     rows.append({**head, "visit": visit, "note": f"not estimated: {exc}"})
