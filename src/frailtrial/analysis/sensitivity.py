@@ -121,15 +121,15 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): v for k, v in r.items()} for r in clean.to_dict(orient="records")]
 
 
-def analysis_model(protocol: Protocol, estimand: Estimand) -> ModelSpec | None:
-    """The plan's MMRM of change that analyses the estimand's endpoint: the primary
-    one first (None when the plan has none)."""
+def analysis_model(protocol: Protocol, estimand: Estimand) -> ModelSpec:
+    """The plan's MMRM of change that analyses the estimand's endpoint: the primary one,
+    else the first (``protocol validate`` requires one beside sensitivity analyses)."""
     mmrms = [s for s in protocol.analysis.models if s.kind == "mmrm"]
     mmrms = [s for s in mmrms if s.outcome == "change_from_baseline"]
-    return next((s for s in mmrms if s.role == "primary"), mmrms[0] if mmrms else None)
+    return next((s for s in mmrms if s.role == "primary"), mmrms[0])
 
 
-def model_formulas(spec: ModelSpec | None) -> tuple[str, str]:
+def model_formulas(spec: ModelSpec) -> tuple[str, str]:
     """The imputation model and the per-visit analysis model of the sensitivity analyses
     analysed by ``spec``: ``change ~ base * visit + covariates + arm * visit`` and
     ``change ~ arm + base + covariates`` (``base`` unless the spec leaves it out).
@@ -139,7 +139,7 @@ def model_formulas(spec: ModelSpec | None) -> tuple[str, str]:
     the analysis model (uncongenial). With it, MAR by conditional mean reproduces an MMRM of
     the same mean structure; the primary MMRM, with one baseline slope for all visits, can
     differ from the MAR row by that model difference."""
-    adjusted = adjusted_for(spec) if spec else ["base"]
+    adjusted = adjusted_for(spec)
     terms = [f"{t} * visit" if t == "base" else t for t in adjusted]
     return (
         "change ~ " + " + ".join([*terms, "arm * visit"]),
@@ -201,10 +201,8 @@ def one_event_each(ice: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
     return first[["participant_id", "visit", "strategy"]].astype(str).reset_index(drop=True)
 
 
-def _primary_rows(effects: pd.DataFrame, spec: ModelSpec | None, est: Estimand) -> list[dict]:
+def _primary_rows(effects: pd.DataFrame, spec: ModelSpec, est: Estimand) -> list[dict]:
     """The model's effects of the estimand's variable (analysis ``primary``)."""
-    if spec is None:
-        return []
     e = effects[(effects["model"] == spec.name) & (effects["variable"] == est.variable)]
     e = e[e["arm"] != "trend"]
     return [
@@ -319,7 +317,7 @@ def run_estimands(
             continue
         spec = analysis_model(protocol, est)
         rows += _primary_rows(effects, spec, est)
-        covariates = list(spec.covariates) if spec else []
+        covariates = list(spec.covariates)
         formulas = model_formulas(spec)
         data = sensitivity_data(
             measurements,
@@ -347,7 +345,7 @@ def run_estimands(
                         events,
                         s,
                         formulas,
-                        spec.covariance if spec else "us",
+                        spec.covariance,
                         control,
                         arm,
                         visit,

@@ -41,7 +41,7 @@ def _labels(est: Estimand, protocol: Protocol) -> dict[str, str]:
     """Row label of each analysis: the primary model, then each sensitivity analysis."""
     spec = analysis_model(protocol, est)
     population = protocol.analysis.primary_population.upper()  # the models' population
-    primary = f"Primary: MMRM {spec.name} ({population})" if spec else "Primary"
+    primary = f"Primary: MMRM {spec.name} ({population})"
     return {"primary": primary, **{s.name: f"{s.name} ({s.method})" for s in est.sensitivity}}
 
 
@@ -146,8 +146,8 @@ def estimands_html(result: AnalysisResult, figures: list[dict[str, str]]) -> str
             {
                 "imputation": imputation,
                 "analysis": per_visit,
-                "covariance": spec.covariance if spec else "us",
-                "primary_formula": mmrm_formula(spec) if spec else "",
+                "covariance": spec.covariance,
+                "primary_formula": mmrm_formula(spec),
                 "endpoint": est.endpoint,
                 "population": est.population.upper(),
                 "variable": f"{var.label}: {ep.measure.replace('_', ' ')} at {ep.visit}",
