@@ -106,6 +106,50 @@ def test_recorded_jr_strategy_is_the_one_used(huc: dict) -> None:
     assert np.all(np.diff(grid.sort_values("delta")["estimate"]) > 0)  # more delta, more effect
 
 
+def test_an_analysis_strategy_leaves_treatment_policy_events_alone(
+    huc: dict, tmp_path: Path
+) -> None:
+    """The estimand keeps the data after a treatment discontinuation (treatment policy); an
+    analysis that assumes JR for the missing data must not turn those events into JR: with
+    withdrawals recorded JR, the explicit-JR analysis equals the as-recorded one."""
+    data = Path(shutil.copytree(huc["data"], tmp_path / "data"))
+    ice = pd.read_csv(data / "intercurrent_events.csv", dtype=str)
+    m = pd.read_csv(data / "measurements.csv")
+    full = m[(m["variable"] == "pcs") & (m["visit"] == "month6")]["participant_id"]
+    stayed = sorted(set(full) - set(ice["participant_id"]))[:12]
+    stops = pd.DataFrame({"participant_id": stayed, "visit": "month1"}).assign(
+        event="treatment_discontinuation", strategy="treatment_policy"
+    )
+    pd.concat([ice, stops]).to_csv(data / "intercurrent_events.csv", index=False)
+    _analyze(data, HUC.name, tmp_path / "out")
+    csv = pd.read_csv(tmp_path / "out" / "tables" / "sensitivity.csv")
+    recorded, explicit = _row(csv, "jr"), _row(csv, "jr_tipping_point")
+    assert explicit["estimate"] == pytest.approx(recorded["estimate"], rel=1e-12)
+    assert explicit["se"] == pytest.approx(recorded["se"], rel=1e-12)
+    assert recorded["estimate"] == pytest.approx(_row(huc["csv"], "jr")["estimate"], rel=1e-12)
+
+
+def test_analyses_with_the_same_imputations_share_one_fit(
+    huc: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """jr (the recorded JR) and jr_tipping_point (explicit JR) impute alike: 4 fits for the
+    5 analyses of HUC-MSC, the same numbers as fitted apart (the module fixture)."""
+    from frailtrial.analysis import sensitivity
+
+    calls: list[str] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs["method"])
+        return prepare(*args, **kwargs)
+
+    prepare = sensitivity.prepare_imputations
+    monkeypatch.setattr(sensitivity, "prepare_imputations", counted)
+    _analyze(huc["data"], HUC.name, tmp_path / "out")
+    assert len(calls) == 4
+    csv = pd.read_csv(tmp_path / "out" / "tables" / "sensitivity.csv")
+    pd.testing.assert_frame_equal(csv, huc["csv"], rtol=1e-12)
+
+
 def test_mar_conditional_mean_equals_the_mmrm_of_the_imputation_model(huc: dict) -> None:
     """Under MAR the conditional-mean estimate equals the treatment effect of the MMRM with
     the same terms (Wolbers et al. 2022): an independent check of the data laid out for the
@@ -121,6 +165,19 @@ def test_mar_conditional_mean_equals_the_mmrm_of_the_imputation_model(huc: dict)
     expected = effects[effects["visit"].astype(str) == "month6"]["estimate"].iloc[0]
     assert _row(huc["csv"], "mar")["estimate"] == pytest.approx(expected, rel=1e-6)
     assert _row(huc["csv"], "mar")["n_subjects"] == d["participant_id"].nunique()
+
+
+def test_the_report_names_the_imputation_and_analysis_models(huc: dict) -> None:
+    """The MAR row differs from the primary MMRM (one baseline slope) because the imputation
+    model lets the slope vary by visit, as the per-visit ANCOVA does: the report says so,
+    with the formulas the engine ran (the MMRM of the test above reproduces the MAR row)."""
+    block = huc["html"].split('id="sensitivity-pcs_6m"')[1].split("</p>")[0]
+    assert (
+        "Imputation model: <code>change ~ base * visit + arm * visit</code> (us covariance)"
+        in block
+    )
+    assert "analysis model at each visit: <code>change ~ arm + base</code>" in block
+    assert "primary model (<code>change ~ base + arm * visit</code>)" in block
 
 
 def test_one_event_per_participant_prefers_the_earliest_that_changes_the_imputation() -> None:

@@ -342,7 +342,15 @@ def _bad(change: Any) -> dict[str, Any]:
         ),
         (lambda d: d["items"][5].update(responses={"1": "x"}), "it takes no responses"),
         (lambda d: d["items"][1].update(text="a\x07b"), "control character (U+0007)"),
-        (lambda d: d.update(extra=1), "unknown key 'extra'"),
+        (
+            lambda d: d.update(extra=1),
+            "unknown key 'extra'; allowed: format, instrument, language, licence, title, "
+            "instructions, items",
+        ),
+        (
+            lambda d: d["items"][0].update(label="x"),
+            "items[1]: unknown key 'label'; allowed: id, intro, text, responses",
+        ),
     ],
 )
 def test_bad_wording_file_is_one_line(change: Any, message: str) -> None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from frailtrial.errors import InputError
 from frailtrial.instruments import get
+from frailtrial.instruments.base import missing_items
 from frailtrial.instruments.fried import category_of
 
 ROBUST_MAN: dict[str, Any] = {
@@ -177,3 +178,38 @@ def test_monotone_grip_and_walk(g1: float, g2: float, t1: float, t2: float) -> N
     fast, slow = sorted((t1, t2))
     assert score(grip_kg=hi_g).known_points <= score(grip_kg=lo_g).known_points
     assert score(walk_time_s=fast).known_points <= score(walk_time_s=slow).known_points
+
+
+@pytest.mark.parametrize(
+    ("criteria", "answers", "missing"),
+    [
+        # the direct answers and gait speed stand for CES-D, kcal/week and the walk time
+        ("chs", {"sex": "female", "height_cm": 160, "weight_kg": 60, "weight_loss_kg": 0,
+                 "exhausted": False, "low_activity": True, "gait_speed_m_s": 0.9,
+                 "grip_kg": 20}, []),
+        ("chs", {"sex": "male", "height_cm": 175, "bmi": 25, "weight_loss_kg": 1,
+                 "cesd_effort": 1, "cesd_going": 0, "kcal_week": 500, "walk_time_s": 5,
+                 "grip_kg": 35}, []),
+        ("awgs2019", {"sex": "male", "weight_kg": 70, "weight_loss_kg": 1, "exhausted": True,
+                      "kcal_week": 500, "gait_speed_m_s": 1.2, "grip_kg": 35}, []),
+        ("jchs", {"sex": "male", "weight_loss_kg": 1, "exhausted": True,
+                  "low_activity": False, "walk_time_s": 4, "grip_kg": 35}, []),
+        ("chs", {"sex": "male", "height_cm": 175, "weight_kg": 70, "weight_loss_kg": 1,
+                 "cesd_effort": 1, "exhausted": False, "low_activity": True,
+                 "walk_time_s": 5, "grip_kg": 35}, ["cesd_going"]),
+        ("chs", {"sex": "male", "weight_kg": 70, "weight_loss_kg": 1, "exhausted": False,
+                 "low_activity": True, "gait_speed_m_s": 1.0}, ["height_cm", "grip_kg"]),
+        ("awgs2019", {"sex": "male", "weight_loss_kg": 1, "exhausted": False,
+                      "low_activity": True, "grip_kg": 30}, ["weight_kg", "gait_speed_m_s"]),
+    ],
+)  # fmt: skip
+def test_a_form_is_complete_exactly_when_every_criterion_is_known(
+    criteria: str, answers: dict[str, Any], missing: list[str]
+) -> None:
+    """Completeness follows the module's missing rule: one of each pair of alternative
+    inputs (CES-D or the direct answer, kcal/week or the direct answer, walk time or speed,
+    BMI or weight and height), not every item of the form."""
+    fried = get("fried", criteria=criteria)
+    full = {i.id: answers.get(i.id) for i in fried.items}
+    assert missing_items(fried, full) == missing
+    assert (fried.score(full).score is None) == bool(missing)

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from frailtrial.errors import InputError
 from frailtrial.instruments import get
+from frailtrial.instruments.base import missing_items
 
 CASES = json.loads((Path(__file__).parent / "reference" / "psqi_lcbc.json").read_text())["cases"]
 TROUBLES = [f"q5{c}" for c in "abcdefghij"]
@@ -139,6 +140,18 @@ def test_missing_item_makes_its_components_and_global_missing(
     for comp in ("C1", "C2", "C3", "C4", "C5", "C6", "C7"):
         assert (getattr(r, comp) is None) == (comp in components), comp
     assert r.global_ is None and r.poor_sleeper is None
+
+
+@pytest.mark.parametrize("item", ["q1", "q5a", "q5j", "q9"])
+def test_a_form_is_complete_only_when_its_global_score_can_be_computed(item: str) -> None:
+    """Completeness follows the published rule (a missing item makes its component and the
+    global score missing): a form without q5j, "other reasons" (0 when there are none),
+    is not complete, as C5 sums q5b-q5j."""
+    psqi = get("psqi")
+    assert missing_items(psqi, _base()) == []
+    answers = _base(**{item: None})
+    assert missing_items(psqi, answers) == [item]
+    assert psqi.score(answers).global_ is None
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from frailtrial.errors import InputError
 from frailtrial.instruments import get
+from frailtrial.instruments.base import missing_items
 
 FULL: dict[str, Any] = {
     "side_by_side_s": 10,
@@ -109,3 +110,42 @@ def test_slower_never_scores_higher(
     assert sppb(chair_stands_s=sluggish).chair <= sppb(chair_stands_s=quick).chair
     short, long = sorted((t1, t2))
     assert sppb(tandem_s=short).balance <= sppb(tandem_s=long).balance
+
+
+@pytest.mark.parametrize(
+    ("answers", "missing"),
+    [
+        # failed side-by-side: the test stops, no later stand is asked; both unable
+        ({"side_by_side_s": 4.0, "gait_unable": True, "chair_unable": True}, []),
+        (
+            {
+                "side_by_side_s": 10,
+                "semi_tandem_s": 6.5,
+                "gait_time_1_s": 5.0,
+                "chair_stands_s": 12.0,
+            },
+            [],
+        ),
+        (
+            {"side_by_side_s": 10, "gait_time_1_s": 5.0, "chair_stands_s": 12.0},
+            ["semi_tandem_s"],
+        ),
+        (
+            {"side_by_side_s": 10, "semi_tandem_s": 10, "gait_unable": True},
+            ["tandem_s", "chair_stands_s"],
+        ),
+        (
+            {"side_by_side_s": 10, "semi_tandem_s": 10, "tandem_s": 2.0},
+            ["gait_time_1_s", "chair_stands_s"],
+        ),
+    ],
+)
+def test_a_form_is_complete_exactly_when_the_total_can_be_scored(
+    answers: dict[str, Any], missing: list[str]
+) -> None:
+    """Completeness follows the published stop-at-first-failure balance rule and the
+    'unable' answers: nothing the protocol never asks is required, nothing the total needs
+    is left out."""
+    full = {i.id: answers.get(i.id) for i in get("sppb").items}
+    assert missing_items(get("sppb"), full) == missing
+    assert (get("sppb").score(full).total is None) == bool(missing)

@@ -213,3 +213,13 @@ def test_sensitivity_analyses_need_a_change_from_baseline() -> None:
         "sensitivity analyses impute changes from baseline; allowed only for an endpoint "
         "with measure change_from_baseline",
     )
+
+
+def test_sensitivity_analyses_need_an_mmrm_of_change_in_the_plan() -> None:
+    """Their imputation model takes the plan's MMRM of change covariates and covariance;
+    without one, validate says so (analyze used to go on with guessed defaults)."""
+    assert_problem(
+        lambda d: d["analysis"].update(models=d["analysis"]["models"][1:]),
+        "analysis.estimands[0].sensitivity",
+        "needs an mmrm model of change_from_baseline in analysis.models",
+    )

@@ -84,13 +84,24 @@ def _arm_factor(s: pd.Series, protocol: Protocol) -> pd.Categorical[Any]:
     return _factor(s, order)
 
 
+def adjusted_for(spec: ModelSpec) -> list[str]:
+    """The terms a model of change adjusts for: ``base`` (unless the spec leaves it out)
+    and the spec's baseline covariates."""
+    return (["base"] if spec.baseline_covariate else []) + list(spec.covariates)
+
+
+def mmrm_formula(spec: ModelSpec) -> str:
+    """The mean structure of an MMRM of change: ``change ~ base + covariates + arm * visit``
+    (one baseline slope for every visit)."""
+    return "change ~ " + " + ".join([*adjusted_for(spec), "arm * visit"])
+
+
 def _mmrm(
     post: pd.DataFrame, protocol: Protocol, spec: ModelSpec, covs: _PairSe
 ) -> tuple[list[dict], list[dict]]:
     """``post``: the change-from-baseline rows of :func:`_change_frame`; with Dunnett, the
     standard errors of arm-vs-arm contrasts go to ``covs``."""
-    covariates = (["base"] if spec.baseline_covariate else []) + spec.covariates
-    formula = "change ~ " + " + ".join([*covariates, "arm * visit"])
+    formula = mmrm_formula(spec)
     by_var = _by_variable(post.assign(arm=_arm_factor(post["arm"], protocol)))
     variables = [v.name for v in protocol.variables if v.name in by_var]
     datasets = [by_var[v] for v in variables]
@@ -308,8 +319,7 @@ def _dose_response(
             else {}
         ),
     )
-    covariates = (["base"] if spec.baseline_covariate else []) + spec.covariates
-    formula = "change ~ " + " + ".join([*covariates, "visit", "visit:dose"])
+    formula = "change ~ " + " + ".join([*adjusted_for(spec), "visit", "visit:dose"])
     effects: list[dict] = []
     fits: list[dict] = []
     later = [v.name for v in protocol.follow_up_visits]

@@ -13,7 +13,8 @@ analyses, every active arm is compared with the placebo arm on the data of those
 - intercurrent events from intercurrent_events.csv: one per participant (rbmi takes one),
   the earliest whose strategy is not treatment policy (a treatment-policy event keeps the
   data and imputes MAR, as no event), else the earliest; the analysis's ``strategy``, when
-  given, replaces every participant's;
+  given, replaces every other strategy (it varies the assumption about missing data, not
+  the estimand's treatment-policy events);
 - a tipping-point search at the endpoint visit reuses the imputations over the grid.
 
 A sensitivity analysis the engine refuses (too few data before the events, no convergence)
@@ -29,13 +30,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from frailtrial.analysis.models import adjusted_for
 from frailtrial.analysis.populations import Populations
 from frailtrial.analysis.table3 import baseline_of
 from frailtrial.dataset.intercurrent import DEFAULT_STRATEGY
 from frailtrial.errors import ConvergenceError, InputError
 from frailtrial.protocol import Protocol
 from frailtrial.protocol.model import Estimand, ModelSpec, SensitivityAnalysis
-from frailtrial.stats.sensitivity import prepare_imputations, tipping_point
+from frailtrial.stats.sensitivity import Imputations, prepare_imputations, tipping_point
 
 EFFECT_COLUMNS = [
     "endpoint",
@@ -119,12 +121,30 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): v for k, v in r.items()} for r in clean.to_dict(orient="records")]
 
 
-def analysis_model(protocol: Protocol, estimand: Estimand) -> ModelSpec | None:
-    """The plan's MMRM of change that analyses the estimand's endpoint: the primary
-    one first (None when the plan has none)."""
+def analysis_model(protocol: Protocol, estimand: Estimand) -> ModelSpec:
+    """The plan's MMRM of change that analyses the estimand's endpoint: the primary one,
+    else the first (``protocol validate`` requires one beside sensitivity analyses)."""
     mmrms = [s for s in protocol.analysis.models if s.kind == "mmrm"]
     mmrms = [s for s in mmrms if s.outcome == "change_from_baseline"]
-    return next((s for s in mmrms if s.role == "primary"), mmrms[0] if mmrms else None)
+    return next((s for s in mmrms if s.role == "primary"), mmrms[0])
+
+
+def model_formulas(spec: ModelSpec) -> tuple[str, str]:
+    """The imputation model and the per-visit analysis model of the sensitivity analyses
+    analysed by ``spec``: ``change ~ base * visit + covariates + arm * visit`` and
+    ``change ~ arm + base + covariates`` (``base`` unless the spec leaves it out).
+
+    The baseline slope varies by visit in the imputation model because the ANCOVA at each
+    visit estimates its own: an imputation model with one common slope would be poorer than
+    the analysis model (uncongenial). With it, MAR by conditional mean reproduces an MMRM of
+    the same mean structure; the primary MMRM, with one baseline slope for all visits, can
+    differ from the MAR row by that model difference."""
+    adjusted = adjusted_for(spec)
+    terms = [f"{t} * visit" if t == "base" else t for t in adjusted]
+    return (
+        "change ~ " + " + ".join([*terms, "arm * visit"]),
+        "change ~ " + " + ".join(["arm", *adjusted]),
+    )
 
 
 def sensitivity_data(
@@ -181,10 +201,8 @@ def one_event_each(ice: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
     return first[["participant_id", "visit", "strategy"]].astype(str).reset_index(drop=True)
 
 
-def _primary_rows(effects: pd.DataFrame, spec: ModelSpec | None, est: Estimand) -> list[dict]:
+def _primary_rows(effects: pd.DataFrame, spec: ModelSpec, est: Estimand) -> list[dict]:
     """The model's effects of the estimand's variable (analysis ``primary``)."""
-    if spec is None:
-        return []
     e = effects[(effects["model"] == spec.name) & (effects["variable"] == est.variable)]
     e = e[e["arm"] != "trend"]
     return [
@@ -209,6 +227,48 @@ def _primary_rows(effects: pd.DataFrame, spec: ModelSpec | None, est: Estimand) 
     ]
 
 
+def _imputations(
+    pair: pd.DataFrame,
+    events: pd.DataFrame,
+    s: SensitivityAnalysis,
+    formulas: tuple[str, str],
+    covariance: str,
+    control: str,
+    cache: dict[tuple[Any, ...], Imputations],
+) -> Imputations:
+    """The imputations of one analysis of ``pair`` (an active arm and ``control``): fitted
+    once per arm, method, samples, seed and events with their strategies, so analyses that
+    differ only in delta or tipping grid (or name the recorded strategy explicitly) share
+    them."""
+    if s.strategy is not None:  # treatment-policy events keep their data (no imputation)
+        tp = events["strategy"] == "treatment_policy"
+        events = events.assign(strategy=events["strategy"].where(tp, s.strategy))
+    key = (
+        tuple(sorted(set(pair["arm"]))),
+        s.method,
+        s.samples,
+        s.seed,
+        tuple(map(tuple, events.to_numpy().tolist())),
+    )
+    if key not in cache:
+        cache[key] = prepare_imputations(
+            pair,
+            formula=formulas[0],
+            subject="participant_id",
+            visit="visit",
+            group="arm",
+            reference=control,
+            analysis=formulas[1],
+            ice=events if len(events) else None,
+            strategy=DEFAULT_STRATEGY,
+            method=s.method,
+            samples=s.samples,
+            seed=s.seed,
+            covariance=covariance,
+        )
+    return cache[key]
+
+
 def _run_pair(
     data: pd.DataFrame,
     ice: pd.DataFrame,
@@ -219,29 +279,13 @@ def _run_pair(
     arm: str,
     endpoint_visit: str,
     alpha: float,
+    cache: dict[tuple[Any, ...], Imputations],
 ) -> tuple[pd.DataFrame, dict[str, Any], Any]:
     """One analysis of ``arm`` vs ``control``: its effects per visit, its counts and its
     tipping point (None without a grid)."""
     pair = data[data["arm"].isin([control, arm])]
-    ids = set(pair["participant_id"])
-    events = ice[ice["participant_id"].isin(ids)]
-    if s.strategy is not None:
-        events = events.drop(columns=["strategy"])
-    imputations = prepare_imputations(
-        pair,
-        formula=formulas[0],
-        subject="participant_id",
-        visit="visit",
-        group="arm",
-        reference=control,
-        analysis=formulas[1],
-        ice=events if len(events) else None,
-        strategy=s.strategy or DEFAULT_STRATEGY,
-        method=s.method,
-        samples=s.samples,
-        seed=s.seed,
-        covariance=covariance,
-    )
+    events = ice[ice["participant_id"].isin(set(pair["participant_id"]))]
+    imputations = _imputations(pair, events, s, formulas, covariance, control, cache)
     res = imputations.result(s.delta, 1 - alpha)
     tip = None
     if s.tipping_point is not None:
@@ -273,13 +317,8 @@ def run_estimands(
             continue
         spec = analysis_model(protocol, est)
         rows += _primary_rows(effects, spec, est)
-        covariates = list(spec.covariates) if spec else []
-        base = ["base"] if spec is None or spec.baseline_covariate else []
-        terms = [*(f"{b} * visit" for b in base), *covariates]
-        formulas = (
-            "change ~ " + " + ".join([*terms, "arm * visit"]),
-            "change ~ " + " + ".join(["arm", *base, *covariates]),
-        )
+        covariates = list(spec.covariates)
+        formulas = model_formulas(spec)
         data = sensitivity_data(
             measurements,
             populations.arms(est.population),
@@ -289,6 +328,7 @@ def run_estimands(
             covariates,
         )
         visit = next(e.visit for e in protocol.endpoints if e.name == est.endpoint)
+        cache: dict[tuple[Any, ...], Imputations] = {}  # this estimand's data only
         for s in est.sensitivity:
             for arm in (a.name for a in protocol.active_arms):
                 head = {
@@ -305,11 +345,12 @@ def run_estimands(
                         events,
                         s,
                         formulas,
-                        spec.covariance if spec else "us",
+                        spec.covariance,
                         control,
                         arm,
                         visit,
                         alpha,
+                        cache,
                     )
                 except _ENGINE_FAILS as exc:
                     rows.append({**head, "visit": visit, "note": f"not estimated: {exc}"})

@@ -11,7 +11,8 @@ import jinja2
 import pandas as pd
 
 from frailtrial.analysis.format import fixed, pvalue, signed
-from frailtrial.analysis.sensitivity import analysis_model
+from frailtrial.analysis.models import mmrm_formula
+from frailtrial.analysis.sensitivity import analysis_model, model_formulas
 from frailtrial.analysis.sensitivity_figures import forest_svg, tipping_svg
 from frailtrial.protocol import Protocol
 from frailtrial.protocol.model import Estimand
@@ -40,7 +41,7 @@ def _labels(est: Estimand, protocol: Protocol) -> dict[str, str]:
     """Row label of each analysis: the primary model, then each sensitivity analysis."""
     spec = analysis_model(protocol, est)
     population = protocol.analysis.primary_population.upper()  # the models' population
-    primary = f"Primary: MMRM {spec.name} ({population})" if spec else "Primary"
+    primary = f"Primary: MMRM {spec.name} ({population})"
     return {"primary": primary, **{s.name: f"{s.name} ({s.method})" for s in est.sensitivity}}
 
 
@@ -139,8 +140,14 @@ def estimands_html(result: AnalysisResult, figures: list[dict[str, str]]) -> str
             for t in result.sensitivity.tipping_points
             if t["endpoint"] == est.endpoint
         ]
+        spec = analysis_model(protocol, est)
+        imputation, per_visit = model_formulas(spec)
         blocks.append(
             {
+                "imputation": imputation,
+                "analysis": per_visit,
+                "covariance": spec.covariance,
+                "primary_formula": mmrm_formula(spec),
                 "endpoint": est.endpoint,
                 "population": est.population.upper(),
                 "variable": f"{var.label}: {ep.measure.replace('_', ' ')} at {ep.visit}",

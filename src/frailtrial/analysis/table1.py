@@ -152,8 +152,7 @@ NOT_COLLECTED = "not collected"
 def _not_collected(col: pd.Series) -> bool:
     """Whether no participant has a value: the characteristic was not collected, which the
     table says in words (a count of 0 would read as "nobody has it")."""
-    text = col.astype(str).str.strip().str.lower()
-    return bool((col.isna() | text.isin({"", "nan", "none", "<na>"})).all())
+    return bool((col.isna() | (col.astype(str).str.strip() == "")).all())
 
 
 def _not_collected_row(arms: list[str], protocol: Protocol) -> dict[str, object]:

@@ -25,25 +25,32 @@ def declared_strategy(protocol: Protocol, event: str) -> str:
     return next((s for s in declared if s is not None), DEFAULT_STRATEGY)
 
 
-def withdrawals(visits: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
-    """One ``withdrawal`` row per participant with a visit of status withdrawn in
-    ``visits`` (visits.csv columns): its first such visit in the protocol's order."""
+def _first_rows(rows: pd.DataFrame, event: str, protocol: Protocol) -> pd.DataFrame:
+    """One ``event`` row per participant of ``rows`` (participant_id, visit): the first
+    of its visits in the protocol's order, with the strategy the plan declares."""
     order = pd.Index([v.name for v in protocol.visits])
-    gone = visits[visits["status"].astype(str) == "withdrawn"]
-    gone = gone.assign(_at=order.get_indexer(pd.Index(gone["visit"].astype(str))))
-    first = gone.sort_values(["participant_id", "_at"], kind="stable").drop_duplicates(
-        "participant_id"
+    at = order.get_indexer(pd.Index(rows["visit"].astype(str)))
+    first = (
+        rows.assign(_at=at)
+        .sort_values(["participant_id", "_at"], kind="stable")
+        .drop_duplicates("participant_id")
     )
-    columns = [c.name for c in INTERCURRENT_EVENTS.columns]
     return pd.DataFrame(
         {
             "participant_id": first["participant_id"].astype(str).to_numpy(),
             "visit": first["visit"].astype(str).to_numpy(),
-            "event": "withdrawal",
-            "strategy": declared_strategy(protocol, "withdrawal"),
+            "event": event,
+            "strategy": declared_strategy(protocol, event),
         },
-        columns=columns,
+        columns=[c.name for c in INTERCURRENT_EVENTS.columns],
     )
+
+
+def withdrawals(visits: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
+    """One ``withdrawal`` row per participant with a visit of status withdrawn in
+    ``visits`` (visits.csv columns): its first such visit in the protocol's order."""
+    gone = visits[visits["status"].astype(str) == "withdrawn"]
+    return _first_rows(gone, "withdrawal", protocol)
 
 
 def discontinuations(
@@ -53,23 +60,8 @@ def discontinuations(
     ``on``: the date study treatment stopped): the first visit after that date, by ``dates``
     (the date of each row of ``visits``: held, else planned). A participant with no visit
     after the stop has no data the event affects and no row."""
-    columns = [c.name for c in INTERCURRENT_EVENTS.columns]
-    if stops.empty:
-        return pd.DataFrame(columns=columns)
-    order = pd.Index([v.name for v in protocol.visits])
-    later = visits.assign(_on=pd.to_datetime(dates), _at=order.get_indexer(visits["visit"]))
-    later = later.merge(
+    later = visits.assign(_on=pd.to_datetime(dates)).merge(
         stops.assign(_stop=pd.to_datetime(stops["on"]))[["participant_id", "_stop"]],
         on="participant_id",
     )
-    later = later[later["_on"] > later["_stop"]].sort_values(["participant_id", "_at"])
-    first = later.drop_duplicates("participant_id")
-    return pd.DataFrame(
-        {
-            "participant_id": first["participant_id"].astype(str).to_numpy(),
-            "visit": first["visit"].astype(str).to_numpy(),
-            "event": "treatment_discontinuation",
-            "strategy": declared_strategy(protocol, "treatment_discontinuation"),
-        },
-        columns=columns,
-    )
+    return _first_rows(later[later["_on"] > later["_stop"]], "treatment_discontinuation", protocol)

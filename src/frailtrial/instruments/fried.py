@@ -158,6 +158,31 @@ class Fried:
     def items(self) -> Sequence[Item]:
         return ITEMS
 
+    def required_items(self, answers: Mapping[str, Any]) -> tuple[str, ...]:
+        """What makes every criterion known under the module's rule, one of each pair of
+        alternatives: both CES-D items unless only the direct exhaustion answer is given;
+        kcal/week unless the direct activity answer is; the walk as the criteria read it
+        (CHS time, else speed) unless the other form is given; weight unless BMI and height
+        give it; CHS also height (walk cells, BMI) and BMI or weight."""
+        given = {k for k, v in answers.items() if v is not None}
+        needed = ["sex", "weight_loss_kg", "grip_kg"]
+        if "exhausted" not in given or given & {"cesd_effort", "cesd_going"}:
+            needed += ["cesd_effort", "cesd_going"]
+        if "low_activity" not in given or "kcal_week" in given:
+            needed.append("kcal_week")
+        walk, other = ("walk_time_s", "gait_speed_m_s")
+        if self.criteria != "chs":
+            walk, other = other, walk
+        if other not in given:
+            needed.append(walk)
+        if self.criteria == "chs":
+            needed.append("height_cm")
+        shrinking_needs_weight = self.criteria != "jchs" and not {"bmi", "height_cm"} <= given
+        grip_needs_bmi = self.criteria == "chs" and "bmi" not in given
+        if shrinking_needs_weight or grip_needs_bmi:
+            needed.append("weight_kg")
+        return tuple(needed)
+
     def score(self, answers: Mapping[str, Any]) -> FriedResult:
         """Flags, points and category; missing criteria follow the module's rule."""
         a = validate_answers(self.name, ITEMS, answers)

@@ -141,10 +141,6 @@ class PSQI:
     def items(self) -> tuple[Item, ...]:
         return ITEMS
 
-    def required_items(self, answers: Mapping[str, Any]) -> tuple[str, ...]:
-        """Every item but q5j ("other reasons"), which is answered only when there are some."""
-        return tuple(i.id for i in ITEMS if i.id != "q5j")
-
     def score(self, answers: Mapping[str, Any]) -> PSQIResult:
         """Score one respondent; see the module docstring for boundaries and missing items."""
         v = validate_answers(self.name, ITEMS, answers)

@@ -116,6 +116,22 @@ class SPPB:
     def items(self) -> Sequence[Item]:
         return ITEMS
 
+    def required_items(self, answers: Mapping[str, Any]) -> tuple[str, ...]:
+        """What the missing rule needs: each balance stand reached (the test stops at the
+        first one not held 10 s), a walk trial unless unable (a second is optional, the
+        faster counts), the chair time unless unable."""
+        needed = ["side_by_side_s"]
+        for held, following in (("side_by_side_s", "semi_tandem_s"), ("semi_tandem_s", "tandem_s")):
+            t = answers.get(held)
+            if isinstance(t, bool) or not isinstance(t, int | float) or t < 10:
+                break
+            needed.append(following)
+        if answers.get("gait_unable") is not True:
+            needed.append("gait_time_1_s")
+        if answers.get("chair_unable") is not True:
+            needed.append("chair_stands_s")
+        return tuple(needed)
+
     def score(self, answers: Mapping[str, Any]) -> SPPBResult:
         """Component scores and total; missing components follow the module's rule."""
         a = validate_answers(self.name, ITEMS, answers)

@@ -34,6 +34,8 @@ SHIPPED = Path(__file__).parent / "data" / "wording"
 PUBLIC_DOMAIN = frozenset({"sf36"})
 """Instruments whose shipped wording is public domain (RAND-36); all others are supplied."""
 MAX_CHOICES = 11
+_KEYS = ("format", "instrument", "language", "licence", "title", "instructions", "items")
+_ITEM_KEYS = ("id", "intro", "text", "responses")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -108,12 +110,9 @@ def parse(data: Any, items: tuple[Item, ...] | list[Item], instrument: str, wher
     naming the file and the place) when anything is wrong."""
     if not isinstance(data, dict):
         raise InputError(f"{where}: a wording file is a JSON object")
-    unknown = sorted(
-        set(data)
-        - {"format", "instrument", "language", "licence", "title", "instructions", "items"}
-    )
+    unknown = sorted(set(data) - set(_KEYS))
     if unknown:
-        raise InputError(f"{where}: unknown key {unknown[0]!r}")
+        raise InputError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(_KEYS)}")
     if data.get("format") != FORMAT:
         raise InputError(f"{where}: format must be {FORMAT!r}, not {data.get('format')!r}")
     if data.get("instrument") != instrument:
@@ -136,9 +135,9 @@ def parse(data: Any, items: tuple[Item, ...] | list[Item], instrument: str, wher
         at = f"{where}: items[{n}]"
         if not isinstance(entry, dict):
             raise InputError(f"{at} must be an object with id, text and responses")
-        extra = sorted(set(entry) - {"id", "intro", "text", "responses"})
+        extra = sorted(set(entry) - set(_ITEM_KEYS))
         if extra:
-            raise InputError(f"{at}: unknown key {extra[0]!r}")
+            raise InputError(f"{at}: unknown key {extra[0]!r}; allowed: {', '.join(_ITEM_KEYS)}")
         item = by_id.get(entry.get("id"))  # type: ignore[arg-type]
         if item is None:
             raise InputError(

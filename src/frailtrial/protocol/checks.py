@@ -306,6 +306,9 @@ def _estimands(p: Protocol) -> list[Problem]:
     out: list[Problem] = _duplicates(
         "analysis.estimands", "endpoint", [e.endpoint for e in p.analysis.estimands]
     )
+    change_mmrm = any(
+        m.kind == "mmrm" and m.outcome == "change_from_baseline" for m in p.analysis.models
+    )
     for i, est in enumerate(p.analysis.estimands):
         path = f"analysis.estimands[{i}]"
         ep = endpoints.get(est.endpoint)
@@ -345,6 +348,14 @@ def _estimands(p: Protocol) -> list[Problem]:
             f"{path}.intercurrent_events", "event", [e.event for e in est.intercurrent_events]
         )
         out += _sensitivity(path, est, ep is not None and ep.measure == "change_from_baseline")
+        if est.sensitivity and not change_mmrm:
+            out.append(
+                (
+                    f"{path}.sensitivity",
+                    "needs an mmrm model of change_from_baseline in analysis.models (the "
+                    "imputation model takes its covariates and covariance); the plan has none",
+                )
+            )
     return out
 
 

@@ -280,10 +280,11 @@ class TippingPoint(_Strict):
 
 class SensitivityAnalysis(_Strict):
     """A sensitivity analysis of an estimand: multiple imputation by ``method`` under
-    ``strategy`` (every intercurrent event; None: each participant's strategy in
-    intercurrent_events.csv), imputed values of the active arms shifted by ``delta``, and
-    optionally a tipping-point search. ``samples`` is required for the bootstrap and
-    approximate Bayesian methods (the jackknife has one sample per participant)."""
+    ``strategy`` (every intercurrent event not under treatment policy; None: each
+    participant's strategy in intercurrent_events.csv), imputed values of the active arms
+    shifted by ``delta``, and optionally a tipping-point search. ``samples`` is required for
+    the bootstrap and approximate Bayesian methods (the jackknife has one sample per
+    participant)."""
 
     name: Name
     method: SensitivityMethod = "condmean-jackknife"
