@@ -19,6 +19,7 @@ from epro_support import (
     held_participant,
     write_wordings,
 )
+from i18n_support import LOCALE, po_entries
 from web_support import PASSWORD, trial_with_data, web_store
 
 
@@ -357,36 +358,13 @@ def test_bad_wording_file_is_one_line(change: Any, message: str) -> None:
 
 # --- translation ------------------------------------------------------------------------
 
-LOCALE = Path(__file__).resolve().parents[1] / "src/frailtrial/web/locale"
-
-
-def _po_entries(path: Path) -> dict[str, str]:
-    """msgid -> msgstr (msgstr[0] for plurals) of a .po file, a msgid with a context keyed
-    as ``context\x04msgid`` (gettext's own key); a small reader for the test."""
-    entries: dict[str, str] = {}
-    for block in path.read_text(encoding="utf-8").split("\n\n"):
-        parts = re.split(r"^(msgctxt|msgid_plural|msgid|msgstr\[0\]|msgstr)\s", block, flags=re.M)
-        fields = dict(zip(parts[1::2], parts[2::2], strict=True))
-        if "msgid" not in fields:
-            continue
-
-        def text(raw: str) -> str:
-            return "".join(json.loads(s) for s in re.findall(r'^".*"$', raw, re.M))
-
-        msgstr = fields.get("msgstr", fields.get("msgstr[0]", ""))
-        key = text(fields["msgid"])
-        if "msgctxt" in fields:
-            key = f"{text(fields['msgctxt'])}\x04{key}"
-        entries[key] = text(msgstr)
-    return entries
-
 
 def test_zh_hans_translation_is_complete_and_compiled() -> None:
     import gettext
 
     po = LOCALE / "zh_Hans/LC_MESSAGES/django.po"
     assert "#, fuzzy" not in po.read_text(encoding="utf-8")  # msgfmt drops fuzzy entries
-    entries = {k: v for k, v in _po_entries(po).items() if k}
+    entries = {k: v for k, v in po_entries(po).items() if k}
     assert len(entries) >= 40
     assert [k for k, v in entries.items() if not v] == []  # every string translated
     with (po.with_suffix(".mo")).open("rb") as fh:

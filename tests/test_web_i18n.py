@@ -14,14 +14,9 @@ from typing import Any
 
 import pytest
 
-from frailtrial.protocol.model import STAFF_ROLES
-from test_epro import LOCALE, _po_entries
+from i18n_support import LOCALE, ROLE_ORDER, po_entries
 from test_web_access import _client, _kwargs, _routes, world  # noqa: F401  (the fixture)
 
-# one role allowed on every page it reaches, most powerful first; the pharmacy and DSMB pages
-# are seen only by their unblinded roles
-FIRST = ("admin", "coordinator")
-ROLE_ORDER = (*FIRST, *(r for r in STAFF_ROLES if r not in FIRST))
 # what a Chinese-speaking site must never see in English on the main pages
 ENGLISH_UI = ("Participants", "Save", "Visit", "Adverse event", "Adverse events", "Screening log")
 
@@ -123,7 +118,7 @@ def test_the_sweep_reaches_the_staff_pages(zh_pages: dict[str, str]) -> None:
 def test_no_staff_page_shows_a_marked_string_in_english(
     zh_pages: dict[str, str], protocol_text: set[str]
 ) -> None:
-    entries = _po_entries(LOCALE / "zh_Hans/LC_MESSAGES/django.po")
+    entries = po_entries(LOCALE / "zh_Hans/LC_MESSAGES/django.po")
     # a msgid of one short word may also be a data value (a query's status "open"): the longer
     # ones, every capitalised UI word and the stored states shown through the ``label`` filter
     # (context "status") are checked
