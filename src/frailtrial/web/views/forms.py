@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django import forms
+from django.contrib import messages
+from django.http import HttpRequest
 from django.utils import translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from frailtrial.edc.errors import Conflict
 from frailtrial.edc.services.common import parse_date
 from frailtrial.errors import InputError
 from frailtrial.instruments import Item, wording
@@ -31,6 +34,28 @@ class TrialDateField(forms.DateField):
                 parse_date(value, self.label or "date")
             except InputError as exc:
                 raise forms.ValidationError(str(exc)) from None
+
+
+def problems(form: forms.Form) -> str:
+    """A bound form's errors as one line, each led by its field's label."""
+    out = []
+    for name, errors in form.errors.items():
+        label = str(form[name].label) if name in form.fields else ""  # a field's or its name
+        out += [e if not label or e.startswith(label) else f"{label}: {e}" for e in errors]
+    return "; ".join(e.rstrip(".") for e in out) + "."
+
+
+def post_form(request: HttpRequest, form: forms.Form, do: Callable[[dict[str, Any]], str]) -> None:
+    """Run ``do`` on the valid POSTed ``form``'s data and show the message it returns; else
+    show in one line what is wrong: each field's problem led by its label, or the service's
+    refusal (for the small action forms that post and go back to the page they sit on)."""
+    if not form.is_valid():
+        messages.error(request, gettext("Not saved: %(problems)s") % {"problems": problems(form)})
+        return
+    try:
+        messages.success(request, do(form.cleaned_data))
+    except (InputError, Conflict) as exc:
+        messages.error(request, str(exc))
 
 
 def screening_form(protocol: Protocol, data: Any = None) -> forms.Form:

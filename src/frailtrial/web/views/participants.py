@@ -46,6 +46,7 @@ from frailtrial.web.views.forms import (
     TrialDateField,
     crf_answers,
     crf_form,
+    problems,
     response_wording,
 )
 
@@ -171,15 +172,6 @@ def _version(request: HttpRequest) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def _problems(form: forms.Form) -> str:
-    """A bound form's errors as one line, each led by its field's label."""
-    out = []
-    for name, errors in form.errors.items():
-        label = str(form.fields[name].label) if name in form.fields else ""
-        out += [e if not label or e.startswith(label) else f"{label}: {e}" for e in errors]
-    return "; ".join(e.rstrip(".") for e in out) + "."
-
-
 # action -> (permission, form, service, whether the service takes the POSTed visit); each
 # form's fields are the service's keyword arguments.
 ACTIONS: dict[str, tuple[str, type[forms.Form], Callable[..., Any], bool]] = {
@@ -212,7 +204,7 @@ def participant_page(request: HttpRequest, member: Membership, pid: str) -> Http
                 return redirect("web:participant", pid=pid)
         else:  # the visit forms are inline in the schedule: say what is wrong in the message
             messages.error(
-                request, gettext("Not saved: %(problems)s") % {"problems": _problems(form)}
+                request, gettext("Not saved: %(problems)s") % {"problems": problems(form)}
             )
     today = timezone.localdate()
     counts = dict(
