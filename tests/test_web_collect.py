@@ -5,6 +5,7 @@ help texts that exist, and no entry form once the database is locked."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import re
 from typing import Any
@@ -212,6 +213,39 @@ def test_log_page_adds_and_corrects_an_entry(world: dict[str, Any]) -> None:
     assert r.status_code == 302
     assert LogRecord.objects.get(pk=entry.pk).answers["dose"] == "5 mg daily"
     assert "answers.dose" in c.get(f"/audit/logrecord/{entry.pk}/").content.decode()
+
+
+def test_a_garbled_version_is_refused_not_taken_as_none(world: dict[str, Any]) -> None:
+    """A posted version that is not a whole number (a forged or mangled form) would have
+    turned the stale-edit check off; it is refused in one line naming the field."""
+    from frailtrial.edc.models import AdverseEvent, LogRecord
+
+    c, ae, pid = _page(world, "investigator"), world["ae"], world["pid"]
+    current = AdverseEvent.objects.get(pk=ae.pk)
+    form = {
+        "term": current.term,
+        "body_system": current.body_system,
+        "onset_on": "2024-03-11",
+        "end_on": "",
+        "severity": current.severity,
+        "related": "true" if current.related else "false",
+        "outcome": current.outcome,
+        "reason": "garbled version",
+    }
+    for bad in ("abc", "1e9", "-1"):
+        r = c.post(f"/correct/adverseevent/{ae.pk}/", {**form, "version": bad})
+        assert r.status_code == 200, bad
+        assert f"version: a whole number of at least 1 (the version you read), not {bad!r}" in (
+            html.unescape(r.content.decode())
+        )
+    assert AdverseEvent.objects.get(pk=ae.pk).onset_on == current.onset_on
+    entry = LogRecord.objects.filter(participant__participant_id=pid).first()
+    assert entry is not None
+    edit = f"/participants/{pid}/log/{entry.form}/{entry.pk}/"
+    r = _page(world, "coordinator").post(edit, {"version": "v1", "reason": "x"})
+    assert r.status_code == 200
+    assert "version: a whole number" in html.unescape(r.content.decode())
+    assert LogRecord.objects.get(pk=entry.pk).version == entry.version
 
 
 def test_participant_table_stacks_on_a_phone(world: dict[str, Any]) -> None:

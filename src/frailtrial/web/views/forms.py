@@ -45,6 +45,20 @@ def problems(form: forms.Form) -> str:
     return "; ".join(e.rstrip(".") for e in out) + "."
 
 
+def posted_version(request: HttpRequest) -> int | None:
+    """The record version the posted form was made on (None when it carries none); a value
+    that is not a whole number of at least 1 is refused, not taken as none (which would turn
+    the stale-edit check off)."""
+    text = request.POST.get("version", "")
+    if text == "":
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise InputError(
+            f"version: a whole number of at least 1 (the version you read), not {text!r}"
+        )
+    return int(text)
+
+
 def post_form(request: HttpRequest, form: forms.Form, do: Callable[[dict[str, Any]], str]) -> None:
     """Run ``do`` on the valid POSTed ``form``'s data and show the message it returns; else
     show in one line what is wrong: each field's problem led by its label, or the service's

@@ -46,6 +46,7 @@ from frailtrial.web.views.forms import (
     TrialDateField,
     crf_answers,
     crf_form,
+    posted_version,
     problems,
     response_wording,
 )
@@ -164,12 +165,6 @@ def _visit_rows(member: Membership, p: Participant, today: dt.date) -> list[dict
             }
         )
     return rows
-
-
-def _version(request: HttpRequest) -> int | None:
-    """The record version the posted form was made on (None when it carries none)."""
-    text = request.POST.get("version", "")
-    return int(text) if text.isdigit() else None
 
 
 # action -> (permission, form, service, whether the service takes the POSTed visit); each
@@ -319,7 +314,7 @@ def crf_page(
                     instrument,
                     answers,
                     reason=form.cleaned_data.get("reason"),
-                    version=_version(request),
+                    version=posted_version(request),
                 )
             except Conflict as exc:
                 form.add_error(None, f"Not saved: {exc}")
