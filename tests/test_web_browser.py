@@ -28,12 +28,13 @@ pytestmark = BROWSER
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A trial (members with passwords, an imported list) served by `frailtrial serve`."""
-    from edc_support import new_trial
-    from frailtrial.web.security import issue_token
     from web_support import PASSWORD, web_store
 
     tmp = tmp_path_factory.mktemp("web-browser")
-    url = web_store(tmp)
+    url = web_store(tmp)  # Django is set up: its models and the app's modules can be imported
+    from edc_support import new_trial
+    from frailtrial.web.security import issue_token
+
     t = with_passwords(new_trial())
     token = issue_token(t["m"]["unblinded_pharmacist"])
     with served(url, tmp) as base:

@@ -25,11 +25,12 @@ pytestmark = BROWSER
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A trial with two sites, one participant at site A (a visit held, a CRF), served."""
-    from frailtrial.edc.models import Participant
     from web_support import PASSWORD, trial_with_data, web_store
 
     tmp = tmp_path_factory.mktemp("web-people")
-    url = web_store(tmp)
+    url = web_store(tmp)  # Django is set up: its models can be imported
+    from frailtrial.edc.models import Participant
+
     t = trial_with_data()
     site_a = Participant.objects.get(trial=t["trial"], participant_id=t["pid"]).site.code
     with served(url, tmp) as base:

@@ -35,13 +35,14 @@ pytestmark = BROWSER
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A one-site trial (role accounts with passwords), one participant randomized, dosed and
     seen at baseline, served by ``frailtrial serve``."""
-    from edc_support import dose_first, enroll, new_trial
-    from frailtrial.edc.models import Participant, Site
-    from frailtrial.edc.services import visits
     from web_support import web_store
 
     tmp = tmp_path_factory.mktemp("web-trial")
-    url = web_store(tmp)
+    url = web_store(tmp)  # Django is set up: its models can be imported
+    from edc_support import dose_first, enroll, new_trial
+    from frailtrial.edc.models import Participant, Site
+    from frailtrial.edc.services import visits
+
     t = with_passwords(new_trial())
     assert Site.objects.filter(trial=t["trial"]).count() == 1  # site B is added in the browser
     pid = enroll(t, "TRI-001").participant_id

@@ -248,6 +248,43 @@ def test_a_garbled_version_is_refused_not_taken_as_none(world: dict[str, Any]) -
     assert LogRecord.objects.get(pk=entry.pk).version == entry.version
 
 
+def test_api_correction_and_audit_answer_the_service_records(world: dict[str, Any]) -> None:
+    """The API's correction and audit answers are the service's own records (Corrected,
+    FieldChange) as JSON, and the OpenAPI schema describes them."""
+    from django.test import Client
+
+    from frailtrial.edc.models import VisitOccurrence as Visit
+
+    visit = Visit.objects.filter(participant__participant_id=world["pid"]).first()
+    assert visit is not None
+    body = {
+        "record": "visitoccurrence",
+        "id": visit.pk,
+        "changes": {"occurred_on": "2024-03-13"},
+        "reason": "date from the clinic diary",
+        "version": visit.version,
+    }
+    r = _api(world, "/corrections", body)
+    assert r.status_code == 200, r.content
+    assert r.json() == {
+        "record": "visitoccurrence",
+        "id": visit.pk,
+        "version": visit.version + 1,
+        "changed": ["occurred_on"],
+    }
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {world['token']}"}
+    rows = Client().get(f"/api/audit/visitoccurrence/{visit.pk}", **auth).json()
+    last = [r for r in rows if r["field"] == "occurred_on"][-1]
+    assert (last["old"], last["new"], last["reason"]) == (
+        visit.occurred_on.isoformat(),
+        "2024-03-13",
+        "date from the clinic diary",
+    )
+    assert set(last) == {"seq", "at", "actor", "role", "action", "field", "old", "new", "reason"}
+    schema = Client().get("/api/openapi.json").json()["components"]["schemas"]
+    assert {"Corrected", "FieldChange"} <= set(schema)
+
+
 def test_participant_table_stacks_on_a_phone(world: dict[str, Any]) -> None:
     html = _page(world, "coordinator").get("/participants/").content.decode()
     assert 'class="stack"' in html
