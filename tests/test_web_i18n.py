@@ -139,3 +139,23 @@ def test_key_pages_hold_no_english_ui_word(zh_pages: dict[str, str]) -> None:
     for name in ("dashboard", "participants", "participant", "crf", "safety", "screening"):
         visible = _visible(zh_pages[name])
         assert [w for w in ENGLISH_UI if w in visible] == [], name
+
+
+def test_correction_choices_are_in_the_users_language(world: dict[str, Any]) -> None:  # noqa: F811
+    """The yes/no and sex choices of the correction forms (and a CRF's yes/no items) come
+    from the translated words, not English literals."""
+    from django.conf import settings
+
+    from frailtrial.edc.models import Screening
+
+    c = _client(world, "investigator")
+    c.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    screening = Screening.objects.filter(trial=world["trial"]).first()
+    assert screening is not None
+    options = []
+    for url in (f"/correct/adverseevent/{world['ae'].pk}/", f"/correct/screening/{screening.pk}/"):
+        r = c.get(url)
+        assert r.status_code == 200, url
+        options += re.findall(r"<option[^>]*>([^<]*)</option>", r.content.decode())
+    assert {"是", "否", "女", "男"} <= set(options), options
+    assert not {"yes", "no", "female", "male"} & set(options), options

@@ -19,11 +19,10 @@ from frailtrial.edc.models import Membership
 from frailtrial.edc.services import corrections
 from frailtrial.errors import InputError
 from frailtrial.web import access
-from frailtrial.web.templatetags.labels import choices
+from frailtrial.web.templatetags.labels import SEXES, choices, yes_no
 from frailtrial.web.views.forms import TrialDateField, posted_version
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-YES_NO = [("true", "yes"), ("false", "no")]
 TITLES = {
     "screening": "screening",
     "consent": "consent",
@@ -45,7 +44,7 @@ FIELDS: dict[str, dict[str, Any]] = {
     "screening": {
         "screened_on": lambda: TrialDateField(label=_("Screening date")),
         "age": lambda: forms.FloatField(label=_("Age (years)"), min_value=0, max_value=130),
-        "sex": lambda: forms.ChoiceField(choices=[("female", "female"), ("male", "male")]),
+        "sex": lambda: forms.ChoiceField(choices=choices(SEXES), label=_("Sex")),
         "height_cm": lambda: forms.FloatField(label=_("Height (cm)"), min_value=50, max_value=250),
         "weight_kg": lambda: forms.FloatField(label=_("Weight (kg)"), min_value=20, max_value=300),
     },
@@ -67,7 +66,7 @@ FIELDS: dict[str, dict[str, Any]] = {
         "onset_on": lambda: TrialDateField(label=_("Onset date")),
         "end_on": lambda: TrialDateField(label=_("End date"), required=False),
         "severity": lambda: forms.ChoiceField(choices=choices(SEVERITY), label=_("Severity")),
-        "related": lambda: forms.ChoiceField(choices=YES_NO, label=_("Related to study product")),
+        "related": lambda: forms.ChoiceField(choices=yes_no(), label=_("Related to study product")),
         "outcome": lambda: forms.ChoiceField(choices=choices(OUTCOME), label=_("Outcome")),
     },
 }

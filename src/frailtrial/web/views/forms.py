@@ -18,6 +18,7 @@ from frailtrial.edc.services.common import parse_date
 from frailtrial.errors import InputError
 from frailtrial.instruments import Item, wording
 from frailtrial.protocol import Protocol
+from frailtrial.web.templatetags.labels import SEXES, choices, yes_no
 
 DATE = forms.DateInput(attrs={"type": "date", "min": "1900-01-01", "max": "2100-12-31"})
 
@@ -79,7 +80,7 @@ def screening_form(protocol: Protocol, data: Any = None) -> forms.Form:
         "screening_id": forms.CharField(max_length=40, label=_("Screening ID")),
         "screened_on": TrialDateField(label=_("Screening date"), initial=dt.date.today),
         "age": forms.FloatField(label=_("Age (years)"), min_value=0, max_value=130),
-        "sex": forms.ChoiceField(choices=[("female", "female"), ("male", "male")], label=_("Sex")),
+        "sex": forms.ChoiceField(choices=choices(SEXES), label=_("Sex")),
         "height_cm": forms.FloatField(label=_("Height (cm)"), min_value=50, max_value=250),
         "weight_kg": forms.FloatField(label=_("Weight (kg)"), min_value=20, max_value=300),
         "frailty_score": forms.FloatField(
@@ -193,7 +194,7 @@ def _field(item: Item, responses: Sequence[tuple[str, str]] = ()) -> forms.Field
         )
     if item.kind == "boolean":
         return forms.ChoiceField(
-            choices=[("", "—"), ("true", "yes"), ("false", "no")],
+            choices=[("", "—"), *yes_no()],
             required=False,
             label=label,
             help_text=help_text,
