@@ -242,6 +242,9 @@ def test_answers_are_checked_and_kept_across_reload(world: dict[str, Any]) -> No
     assert c.post("/p/q/sf36/2/", {"action": "back"})["Location"] == "/p/q/sf36/1/"
     page = c.get("/p/q/sf36/1/").content.decode()
     assert re.search(r'value="4" checked', page)  # the answer given is shown again
+    odd = c.post("/p/q/sf36/1/", {"action": "finish", "answer": "1"})  # not a button's value
+    assert odd.status_code == 400 and "next, skip or back" in odd.content.decode()
+    assert re.search(r'value="4" checked', c.get("/p/q/sf36/1/").content.decode())  # kept
     eq = c.post("/p/q/eq5d5l/6/", {"action": "next", "answer": "101"})
     assert eq.status_code == 400 and "Please enter a number from 0 to 100." in eq.content.decode()
     assert c.post("/p/q/sf36/2/", {"action": "next", "answer": "3"}).status_code == 302
