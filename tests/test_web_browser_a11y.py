@@ -17,7 +17,7 @@ import pytest
 from axe_support import violations
 from browser_support import BROWSER, served
 from i18n_support import ROLE_ORDER
-from test_web_access import _kwargs, _routes, sweep_world
+from web_support import route_kwargs, routes, sweep_world
 
 # pages that must be among those checked (the sweep found them as HTML pages)
 MUST = (
@@ -70,9 +70,9 @@ def _pages(t: dict[str, Any]) -> list[tuple[str, str | None, str]]:
     from frailtrial.web.access import PERMISSIONS
     from frailtrial.web.urls import PUBLIC
 
-    kw = _kwargs(t)
+    kw = route_kwargs(t)
     out = []
-    for name, view, params in _routes():
+    for name, view, params in routes():
         path = reverse(f"web:{name}", kwargs={k: kw[k] for k in params})
         perm = getattr(view, "permission", None)
         if name in ("login", "invitation"):

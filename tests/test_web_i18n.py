@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from i18n_support import LOCALE, ROLE_ORDER, po_entries
-from test_web_access import _client, _kwargs, _routes, world  # noqa: F401  (the fixture)
+from web_support import client, route_kwargs, routes, sweep_world, web_store
 
 # what a Chinese-speaking site must never see in English on the main pages
 ENGLISH_UI = ("Participants", "Save", "Visit", "Adverse event", "Adverse events", "Screening log")
@@ -54,11 +54,11 @@ def _zh_pages(t: dict[str, Any]) -> dict[str, str]:
 
     clients = {}
     for role in ROLE_ORDER:
-        clients[role] = _client(t, role)
+        clients[role] = client(t, role)
         clients[role].cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
-    kw = _kwargs(t)
+    kw = route_kwargs(t)
     pages = {}
-    for name, view, params in _routes():
+    for name, view, params in routes():
         if name in PUBLIC:
             continue
         perm = getattr(view, "permission", None)
@@ -72,12 +72,19 @@ def _zh_pages(t: dict[str, Any]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def zh_pages(world: dict[str, Any]) -> dict[str, str]:  # noqa: F811
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The access sweep's trial (every record a route names), in a store of this file's."""
+    web_store(tmp_path_factory.mktemp("web-i18n"))
+    return sweep_world()
+
+
+@pytest.fixture(scope="module")
+def zh_pages(world: dict[str, Any]) -> dict[str, str]:
     return _zh_pages(world)
 
 
 @pytest.fixture(scope="module")
-def protocol_text(world: dict[str, Any]) -> set[str]:  # noqa: F811
+def protocol_text(world: dict[str, Any]) -> set[str]:
     """The protocol's own wording and the item wording of the forms (as for the instruments,
     the form items are worded by the form definition, not the interface)."""
     from frailtrial.edc import collection
@@ -141,14 +148,14 @@ def test_key_pages_hold_no_english_ui_word(zh_pages: dict[str, str]) -> None:
         assert [w for w in ENGLISH_UI if w in visible] == [], name
 
 
-def test_correction_choices_are_in_the_users_language(world: dict[str, Any]) -> None:  # noqa: F811
+def test_correction_choices_are_in_the_users_language(world: dict[str, Any]) -> None:
     """The yes/no and sex choices of the correction forms (and a CRF's yes/no items) come
     from the translated words, not English literals."""
     from django.conf import settings
 
     from frailtrial.edc.models import Screening
 
-    c = _client(world, "investigator")
+    c = client(world, "investigator")
     c.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
     screening = Screening.objects.filter(trial=world["trial"]).first()
     assert screening is not None
