@@ -54,3 +54,16 @@ def pg_url() -> Iterator[str]:
         except NoPostgres as exc:
             pytest.skip(str(exc))
         yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's Chromium, headless, driven by Playwright (browser_support.CHROMIUM, ARGS)."""
+    from playwright.sync_api import sync_playwright
+
+    from browser_support import ARGS, CHROMIUM
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()

@@ -257,7 +257,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 def test_the_report_page_shows_the_table_and_both_plots_in_chromium(huc: dict) -> None:
     from playwright.sync_api import sync_playwright
 
-    from test_web_browser import ARGS
+    from browser_support import ARGS
 
     artifacts = Path(__file__).resolve().parents[1] / "test-artifacts" / "analysis"
     artifacts.mkdir(parents=True, exist_ok=True)

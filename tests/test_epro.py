@@ -19,6 +19,7 @@ from epro_support import (
     held_participant,
     write_wordings,
 )
+from i18n_support import LOCALE, po_entries
 from web_support import PASSWORD, trial_with_data, web_store
 
 
@@ -241,6 +242,9 @@ def test_answers_are_checked_and_kept_across_reload(world: dict[str, Any]) -> No
     assert c.post("/p/q/sf36/2/", {"action": "back"})["Location"] == "/p/q/sf36/1/"
     page = c.get("/p/q/sf36/1/").content.decode()
     assert re.search(r'value="4" checked', page)  # the answer given is shown again
+    odd = c.post("/p/q/sf36/1/", {"action": "finish", "answer": "1"})  # not a button's value
+    assert odd.status_code == 400 and "next, skip or back" in odd.content.decode()
+    assert re.search(r'value="4" checked', c.get("/p/q/sf36/1/").content.decode())  # kept
     eq = c.post("/p/q/eq5d5l/6/", {"action": "next", "answer": "101"})
     assert eq.status_code == 400 and "Please enter a number from 0 to 100." in eq.content.decode()
     assert c.post("/p/q/sf36/2/", {"action": "next", "answer": "3"}).status_code == 302
@@ -365,36 +369,13 @@ def test_bad_wording_file_is_one_line(change: Any, message: str) -> None:
 
 # --- translation ------------------------------------------------------------------------
 
-LOCALE = Path(__file__).resolve().parents[1] / "src/frailtrial/web/locale"
-
-
-def _po_entries(path: Path) -> dict[str, str]:
-    """msgid -> msgstr (msgstr[0] for plurals) of a .po file, a msgid with a context keyed
-    as ``context\x04msgid`` (gettext's own key); a small reader for the test."""
-    entries: dict[str, str] = {}
-    for block in path.read_text(encoding="utf-8").split("\n\n"):
-        parts = re.split(r"^(msgctxt|msgid_plural|msgid|msgstr\[0\]|msgstr)\s", block, flags=re.M)
-        fields = dict(zip(parts[1::2], parts[2::2], strict=True))
-        if "msgid" not in fields:
-            continue
-
-        def text(raw: str) -> str:
-            return "".join(json.loads(s) for s in re.findall(r'^".*"$', raw, re.M))
-
-        msgstr = fields.get("msgstr", fields.get("msgstr[0]", ""))
-        key = text(fields["msgid"])
-        if "msgctxt" in fields:
-            key = f"{text(fields['msgctxt'])}\x04{key}"
-        entries[key] = text(msgstr)
-    return entries
-
 
 def test_zh_hans_translation_is_complete_and_compiled() -> None:
     import gettext
 
     po = LOCALE / "zh_Hans/LC_MESSAGES/django.po"
     assert "#, fuzzy" not in po.read_text(encoding="utf-8")  # msgfmt drops fuzzy entries
-    entries = {k: v for k, v in _po_entries(po).items() if k}
+    entries = {k: v for k, v in po_entries(po).items() if k}
     assert len(entries) >= 40
     assert [k for k, v in entries.items() if not v] == []  # every string translated
     with (po.with_suffix(".mo")).open("rb") as fh:

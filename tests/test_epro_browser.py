@@ -14,78 +14,51 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+import browser_support
 from axe_support import violations
+from browser_support import BROWSER, log_in, served, with_passwords
 from epro_support import EQ5D_ANSWERS, SF36_ANSWERS, held_participant, write_wordings
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "epro"
+ARTIFACTS = browser_support.ARTIFACTS / "epro"
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "tablet": {"width": 820, "height": 1180}}
 RUNS = [(v, lang) for v in VIEWPORTS for lang in ("en", "zh-hans")]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed"),
-]
+pytestmark = BROWSER
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A trial with one held week-1 visit per run (and one for staff entry), served."""
     from edc_support import new_trial
-    from web_support import PASSWORD, start_server, web_store
+    from web_support import web_store
 
     tmp = tmp_path_factory.mktemp("epro-browser")
     url = web_store(tmp)
-    t = new_trial()
-    for m in t["m"].values():
-        m.user.set_password(PASSWORD)
-        m.user.save()
+    t = with_passwords(new_trial())
     pids = {
         run: held_participant(t, f"S-B{i}", "week1", "2024-03-12") for i, run in enumerate(RUNS)
     }
     staff_pid = held_participant(t, "S-STAFF", "week1", "2024-03-12")
-    from django.db import connections
-
-    connections.close_all()
     before = os.environ.get("FRAILTRIAL_WORDING_DIR")
     os.environ["FRAILTRIAL_WORDING_DIR"] = str(write_wordings(tmp / "wording"))
-    proc, port = start_server(url, tmp, workers=1, threads=4)
     try:
-        yield {"base": f"http://127.0.0.1:{port}", "t": t, "pids": pids, "staff_pid": staff_pid}
+        with served(url, tmp) as base:
+            yield {"base": base, "t": t, "pids": pids, "staff_pid": staff_pid}
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
         if before is None:
             os.environ.pop("FRAILTRIAL_WORDING_DIR", None)
         else:
             os.environ["FRAILTRIAL_WORDING_DIR"] = before
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
-
-
 def _login(page: Any, server: dict[str, Any], role: str) -> None:
     from web_support import PASSWORD
 
-    page.goto(server["base"] + "/login/")
-    page.get_by_label("User name").fill(server["t"]["m"][role].user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r".*/dashboard/$"))
+    log_in(page, server["base"], server["t"]["m"][role].user.username, PASSWORD)
 
 
 class Checked:

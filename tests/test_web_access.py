@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from frailtrial.protocol.model import STAFF_ROLES
-from web_support import PASSWORD, trial_with_data, web_store
+from web_support import PASSWORD, client, route_kwargs, routes, sweep_world, web_store
 
 
 @pytest.fixture(scope="module")
@@ -24,84 +24,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return sweep_world()
 
 
-def sweep_world() -> dict[str, Any]:
-    """The trial of the sweep: every record a route parameter names (a query, a log entry,
-    an invitation) exists, and every role has an API token."""
-    t = trial_with_data()
-    from frailtrial.edc.models import DataQuery
-    from frailtrial.web.security import issue_token
-
-    q = DataQuery.objects.create(
-        trial=t["trial"],
-        participant=t["crf"].participant,
-        model="crf",
-        object_id=str(t["crf"].pk),
-        field="tug_s",
-        text="check",
-        raised_by=t["m"]["monitor"],
-        raised_at=t["crf"].entered_at,
-    )
-    t["query"] = q
-    from frailtrial.edc.services import logs
-
-    t["log"] = logs.add(
-        t["m"]["coordinator"],
-        t["pid"],
-        "concomitant_medication",
-        {
-            "drug": "aspirin",
-            "indication": "prevention",
-            "started_on": "2020-01-01",
-            "ongoing": True,
-        },
-    )
-    from frailtrial.edc.services import people
-
-    t["invitation"] = people.invite(t["m"]["admin"], "invited", "monitor", "OTH", "In", "Vited")[1]
-    t["tokens"] = {role: issue_token(m) for role, m in t["m"].items()}
-    return t
-
-
 def _arm_pattern(t: dict[str, Any]) -> re.Pattern[str]:
     words = {a.name for a in t["protocol"].arms} | {a.label for a in t["protocol"].arms}
     return re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
-
-
-def _kwargs(t: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "screening_id": "S-002",
-        "pid": t["pid"],
-        "visit": "week1",
-        "instrument": "tug",
-        "crf_id": t["crf"].pk,
-        "query_id": t["query"].pk,
-        "ae_id": t["ae"].pk,
-        "model": "crf",
-        "object_id": str(t["crf"].pk),
-        "package": "web",
-        "name": "site.css",
-        "record": "adverseevent",
-        "record_id": t["ae"].pk,
-        "form": "concomitant_medication",
-        "entry_id": t["log"].pk,
-        "token": t["invitation"],
-    }
-
-
-def _routes() -> list[tuple[str, Any, list[str]]]:
-    from frailtrial.web.urls import web_patterns
-
-    return [(p.name, p.callback, list(p.pattern.converters)) for p in web_patterns]
-
-
-def _client(t: dict[str, Any], role: str) -> Any:
-    from django.test import Client
-
-    c = Client()
-    r = c.post("/login/", {"username": t["m"][role].user.username, "password": PASSWORD})
-    assert r.status_code == 302, (role, r.status_code)
-    assert c.get("/choose/").status_code == 302  # one membership: chosen at once
-    return c
 
 
 ROLES = list(STAFF_ROLES)
@@ -116,11 +41,11 @@ def test_every_page_as_role(world: dict[str, Any], role: str) -> None:
     from frailtrial.web.access import PERMISSIONS
     from frailtrial.web.urls import PUBLIC
 
-    t, c = world, _client(world, role)
+    t, c = world, client(world, role)
     arm = _arm_pattern(t)
     blinded = not sees_arm(t["m"][role])
-    kw = _kwargs(t)
-    for name, view, params in _routes():
+    kw = route_kwargs(t)
+    for name, view, params in routes():
         url = reverse(f"web:{name}", kwargs={k: kw[k] for k in params})
         if name == "logout":
             continue
@@ -144,7 +69,7 @@ def test_every_page_as_role(world: dict[str, Any], role: str) -> None:
 
 
 def test_other_site_sees_nothing_of_this_site(world: dict[str, Any]) -> None:
-    c = _client(world, "other_site")
+    c = client(world, "other_site")
     assert world["pid"] not in c.get("/participants/").content.decode()
     assert c.get(f"/participants/{world['pid']}/").status_code == 403
     assert c.get(f"/participants/{world['pid']}/visits/week1/crf/tug/").status_code == 403
@@ -169,11 +94,11 @@ def test_every_record_route_refuses_another_sites_member(world: dict[str, Any]) 
     inv_b.user.set_password(PASSWORD)
     inv_b.user.save()
     world["m"]["inv_site_b"] = inv_b
-    kw = _kwargs(world)
+    kw = route_kwargs(world)
     before = AuditEntry.objects.count()
     for who in ("other_site", "inv_site_b"):
-        c, role = _client(world, who), world["m"][who].role
-        for name, view, params in _routes():
+        c, role = client(world, who), world["m"][who].role
+        for name, view, params in routes():
             if not SITE_KEYS & set(params) or role not in PERMISSIONS[view.permission]:
                 continue
             url = reverse(f"web:{name}", kwargs={k: kw[k] for k in params})
@@ -331,7 +256,7 @@ def test_unblinded_roles_do_see_the_arm(world: dict[str, Any]) -> None:
         "/api/participants", HTTP_AUTHORIZATION=f"Bearer {world['tokens']['unblinded_pharmacist']}"
     )
     assert _arm_pattern(world).search(r.content.decode())
-    page = _client(world, "unblinded_pharmacist").get("/pharmacy/").content
+    page = client(world, "unblinded_pharmacist").get("/pharmacy/").content
     assert b"Pharmacy" in page
     for secret in PHARMACY_ONLY:  # the check above can fail: the pharmacist sees them
         assert secret in page, secret

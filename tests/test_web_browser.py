@@ -20,106 +20,37 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "web"
+from browser_support import ARTIFACTS, BROWSER, Person, no_arm, report_sae, served, with_passwords
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's Chromium (/usr/bin/chromium) "
-        "is not installed; scripts/system-deps.sh installs it",
-    ),
-]
+pytestmark = BROWSER
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A trial (members with passwords, an imported list) served by `frailtrial serve`."""
-    from web_support import PASSWORD, start_server, web_store
+    from web_support import PASSWORD, web_store
 
     tmp = tmp_path_factory.mktemp("web-browser")
-    url = web_store(tmp)
+    url = web_store(tmp)  # Django is set up: its models and the app's modules can be imported
     from edc_support import new_trial
-
-    t = new_trial()
-    for m in t["m"].values():
-        m.user.set_password(PASSWORD)
-        m.user.save()
-    from django.db import connections
-
     from frailtrial.web.security import issue_token
 
+    t = with_passwords(new_trial())
     token = issue_token(t["m"]["unblinded_pharmacist"])
-    connections.close_all()
-    proc, port = start_server(url, tmp, workers=1, threads=4)
-    try:
-        yield {
-            "base": f"http://127.0.0.1:{port}",
-            "t": t,
-            "password": PASSWORD,
-            "pharmacist_token": token,
-        }
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with served(url, tmp) as base:
+        yield {"base": base, "t": t, "password": PASSWORD, "pharmacist_token": token}
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
-
-
-class Session:
-    """One role's browser context, logged in."""
+class Session(Person):
+    """One role's browser context, logged in; ``go`` returns the page."""
 
     def __init__(self, browser: Any, server: dict[str, Any], role: str) -> None:
-        self.base, self.role = server["base"], role
-        self.ctx = browser.new_context(
-            viewport={"width": 1024, "height": 1366},  # tablet
-            accept_downloads=True,
-        )
-        self.page = self.ctx.new_page()
-        self.page.goto(self.base + "/login/")
-        self.page.get_by_label("User name").fill(server["t"]["m"][role].user.username)
-        self.page.get_by_label("Password").fill(server["password"])
-        self.page.get_by_role("button", name="Log in").click()
-        self.page.wait_for_url(re.compile(r".*/dashboard/$"))
+        super().__init__(browser, server["base"], "web")
+        self.login(server["t"]["m"][role].user.username, server["password"])
 
     def go(self, path: str) -> Any:
-        self.page.goto(self.base + path)
+        super().go(path)
         return self.page
-
-    def shot(self, name: str) -> None:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-    def text(self) -> str:
-        return str(self.page.inner_text("body"))
-
-    def close(self) -> None:
-        self.ctx.close()
-
-
-def _no_arm(text: str, t: dict[str, Any]) -> None:
-    for arm in t["protocol"].arms:
-        assert not re.search(rf"\b({arm.name}|{arm.label})\b", text, re.IGNORECASE), arm.name
 
 
 def test_whole_participant(server: dict[str, Any], browser: Any) -> None:
@@ -154,7 +85,7 @@ def test_whole_participant(server: dict[str, Any], browser: Any) -> None:
     pid = page.locator("#participant-id").inner_text()
     number = page.locator("#randomization-number").inner_text()
     coord.shot("04-randomized-blinded")
-    _no_arm(coord.text(), t)
+    no_arm(coord.text(), t)
 
     # pharmacy: release lots (one failing), calculate and prepare dose 1 (unblinded)
     pharm = Session(browser, server, "unblinded_pharmacist")
@@ -266,7 +197,7 @@ def test_whole_participant(server: dict[str, Any], browser: Any) -> None:
     page = coord.go(f"/participants/{pid}/")
     text = coord.text()
     assert number in text and kit.group(1) in text
-    _no_arm(text, t)
+    no_arm(text, t)
 
     # export downloaded by the statistician (blinded before lock: no arm in the files)
     stat = Session(browser, server, "statistician")
@@ -279,7 +210,7 @@ def test_whole_participant(server: dict[str, Any], browser: Any) -> None:
         assert "participants.csv" in names
         participants = zf.read("participants.csv").decode()
     assert pid in participants
-    _no_arm(participants, t)
+    no_arm(participants, t)
     stat.shot("11-exports")
 
     # the API documentation renders from the bundled Swagger UI (no CDN, strict CSP)
@@ -324,26 +255,18 @@ def test_sae_acknowledged_in_time_and_lock_refused_then_accepted(
     second = {**server, "t": t}
 
     coord = Session(browser, second, "coordinator")
-    page = coord.go(f"/participants/{pid}/ae/")
-    page.get_by_label("Term", exact=True).fill("Pneumonia")
-    page.get_by_label("Body system").fill("Infections and infestations")
-    page.get_by_label("Severity").select_option("severe")
-    page.get_by_label("Causality (relation to study product)").select_option("unlikely")
-    page.get_by_label("Expectedness").select_option("unexpected")
-    page.get_by_label("System organ class (coded)").fill("Infections and infestations")
-    page.get_by_label("Preferred term (coded)").fill("Pneumonia")
-    page.get_by_label("Outcome").select_option("recovering")
-    page.get_by_label("hospitalization").check()
-    page.get_by_role("button", name="Save adverse event").click()
-    assert "SAE alert raised" in coord.text()
-    assert page.locator("#sae-state").inner_text() == "open"
+    coded = {
+        "System organ class (coded)": "Infections and infestations",
+        "Preferred term (coded)": "Pneumonia",
+    }
+    page = report_sae(coord, pid, coded)
     page.get_by_label("Follow-up information").fill("discharged home")
     page.get_by_label("Outcome now").select_option("recovered")
     page.get_by_role("button", name="Save follow-up").click()
     assert "Follow-up saved." in coord.text() and "discharged home" in coord.text()
     report_url = page.url
     coord.shot("13-sae-report-site")
-    _no_arm(coord.text(), t)
+    no_arm(coord.text(), t)
 
     monitor = Session(browser, second, "medical_monitor")
     page = monitor.go("/dashboard/")
@@ -355,7 +278,7 @@ def test_sae_acknowledged_in_time_and_lock_refused_then_accepted(
     assert "SAE acknowledged." in monitor.text()
     assert page.locator("#sae-state").inner_text() == "acknowledged"  # within the 24 h
     monitor.shot("14-sae-acknowledged")
-    _no_arm(monitor.text(), t)
+    no_arm(monitor.text(), t)
 
     admin = Session(browser, second, "admin")
     page = admin.go("/lock/")
@@ -476,7 +399,7 @@ def test_collect_correct_and_complete(server: dict[str, Any], browser: Any) -> N
     mobile.goto(server["base"] + "/participants/")
     width = mobile.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, width
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    mobile.screenshot(path=str(ARTIFACTS / "27-participants-phone.png"), full_page=True)
+    (ARTIFACTS / "web").mkdir(parents=True, exist_ok=True)
+    mobile.screenshot(path=str(ARTIFACTS / "web" / "27-participants-phone.png"), full_page=True)
     phone.close()
     coord.close()

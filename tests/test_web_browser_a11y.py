@@ -10,17 +10,15 @@ redirects) are left out; the login and invitation pages are checked logged out.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from axe_support import violations
-from test_web_access import _kwargs, _routes, sweep_world
-from test_web_i18n import ROLE_ORDER
+from browser_support import BROWSER, served
+from i18n_support import ROLE_ORDER
+from web_support import route_kwargs, routes, sweep_world
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 # pages that must be among those checked (the sweep found them as HTML pages)
 MUST = (
     "dashboard",
@@ -51,39 +49,18 @@ MUST = (
     "invitation",
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed"),
-]
+pytestmark = BROWSER
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    from web_support import start_server, web_store
+    from web_support import web_store
 
     tmp = tmp_path_factory.mktemp("a11y-browser")
     url = web_store(tmp)
     t = sweep_world()
-    from django.db import connections
-
-    connections.close_all()
-    proc, port = start_server(url, tmp, workers=1, threads=4)
-    try:
-        yield {"base": f"http://127.0.0.1:{port}", "t": t}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
+    with served(url, tmp) as base:
+        yield {"base": base, "t": t}
 
 
 def _pages(t: dict[str, Any]) -> list[tuple[str, str | None, str]]:
@@ -93,9 +70,9 @@ def _pages(t: dict[str, Any]) -> list[tuple[str, str | None, str]]:
     from frailtrial.web.access import PERMISSIONS
     from frailtrial.web.urls import PUBLIC
 
-    kw = _kwargs(t)
+    kw = route_kwargs(t)
     out = []
-    for name, view, params in _routes():
+    for name, view, params in routes():
         path = reverse(f"web:{name}", kwargs={k: kw[k] for k in params})
         perm = getattr(view, "permission", None)
         if name in ("login", "invitation"):

@@ -11,117 +11,52 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from test_web_browser import ARGS, CHROMIUM
+from browser_support import BROWSER, Person, invite, served
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "web-people"
 NEW_PASSWORDS = {"coord-b": "amber-lantern-river-58", "inv-a": "quartz-meadow-signal-73"}
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's Chromium (/usr/bin/chromium) "
-        "is not installed; scripts/system-deps.sh installs it",
-    ),
-]
+pytestmark = BROWSER
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A trial with two sites, one participant at site A (a visit held, a CRF), served."""
-    from web_support import PASSWORD, start_server, trial_with_data, web_store
+    from web_support import PASSWORD, trial_with_data, web_store
 
     tmp = tmp_path_factory.mktemp("web-people")
-    url = web_store(tmp)
-    t = trial_with_data()
-    from django.db import connections
-
+    url = web_store(tmp)  # Django is set up: its models can be imported
     from frailtrial.edc.models import Participant
 
+    t = trial_with_data()
     site_a = Participant.objects.get(trial=t["trial"], participant_id=t["pid"]).site.code
-    connections.close_all()
-    proc, port = start_server(url, tmp, workers=1, threads=4)
-    try:
-        yield {"base": f"http://127.0.0.1:{port}", "t": t, "password": PASSWORD, "site_a": site_a}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
-
-
-class Person:
-    """One person's browser context."""
-
-    def __init__(self, browser: Any, base: str) -> None:
-        self.base = base
-        self.ctx = browser.new_context(viewport={"width": 1024, "height": 1366})
-        self.page = self.ctx.new_page()
-
-    def login(self, username: str, password: str) -> None:
-        self.page.goto(self.base + "/login/")
-        self.page.get_by_label("User name").fill(username)
-        self.page.get_by_label("Password").fill(password)
-        self.page.get_by_role("button", name="Log in").click()
-        self.page.wait_for_url(re.compile(r".*/dashboard/$"))
-
-    def go(self, path: str) -> Any:
-        return self.page.goto(self.base + path)
-
-    def shot(self, name: str) -> None:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-    def text(self) -> str:
-        return str(self.page.inner_text("body"))
-
-
-def _invite(admin: Person, username: str, first: str, last: str, role: str, site: str) -> str:
-    page = admin.page
-    admin.go("/people/")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("First name").fill(first)
-    page.get_by_label("Last name").fill(last)
-    page.get_by_label("Role", exact=True).select_option(role)
-    page.get_by_label("Site (roles limited to one site)").select_option(site)
-    page.get_by_role("button", name="Invite").click()
-    return str(page.locator("#invite-link").inner_text()).strip()
+    with served(url, tmp) as base:
+        yield {"base": base, "t": t, "password": PASSWORD, "site_a": site_a}
 
 
 def test_two_sites_named_users_and_signature(server: dict[str, Any], browser: Any) -> None:
     t, base, pid = server["t"], server["base"], server["t"]["pid"]
 
     # the admin adds a site and invites two named people at two sites
-    admin = Person(browser, base)
+    admin = Person(browser, base, "web-people")
     admin.login(t["m"]["admin"].user.username, server["password"])
     admin.go("/people/")
     admin.page.get_by_label("Site name").fill("North Clinic")
     admin.page.get_by_label("Site code").fill("NC")
     admin.page.get_by_role("button", name="Add site").click()
     assert "NC · North Clinic" in admin.text()
-    link_b = _invite(admin, "coord-b", "Bea", "Brown", "coordinator", "OTH")
-    link_a = _invite(admin, "inv-a", "Ada", "Archer", "investigator", server["site_a"])
+    link_b = invite(admin, "coord-b", "Bea", "Brown", "coordinator", "OTH")
+    link_a = invite(admin, "inv-a", "Ada", "Archer", "investigator", server["site_a"])
     admin.shot("01-people-invited")
     assert "invited" in admin.text()
 
     # each sets a password through the link; the link then no longer works
     people = {}
     for username, link in (("coord-b", link_b), ("inv-a", link_a)):
-        p = Person(browser, base)
+        p = Person(browser, base, "web-people")
         p.page.goto(link)
         p.page.get_by_label("New password").fill("short")
         p.page.get_by_label("Again").fill("short")

@@ -16,104 +16,47 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from test_web_browser import ARGS, CHROMIUM, _no_arm
-from test_web_browser_people import _invite
+from browser_support import BROWSER, Person, invite, report_sae, served, with_passwords
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "web-trial"
 NEW_PASSWORDS = {
     "coord-a": "cedar-harbour-ledger-41",
     "inv-a": "quartz-meadow-signal-73",
     "coord-b": "amber-lantern-river-58",
 }
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's Chromium (/usr/bin/chromium) "
-        "is not installed; scripts/system-deps.sh installs it",
-    ),
-]
+pytestmark = BROWSER
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A one-site trial (role accounts with passwords), one participant randomized, dosed and
     seen at baseline, served by ``frailtrial serve``."""
-    from edc_support import dose_first, enroll, new_trial
-    from web_support import PASSWORD, start_server, web_store
+    from web_support import web_store
 
     tmp = tmp_path_factory.mktemp("web-trial")
-    url = web_store(tmp)
-    t = new_trial()
-    for m in t["m"].values():
-        m.user.set_password(PASSWORD)
-        m.user.save()
-    from django.db import connections
-
+    url = web_store(tmp)  # Django is set up: its models can be imported
+    from edc_support import dose_first, enroll, new_trial
     from frailtrial.edc.models import Participant, Site
     from frailtrial.edc.services import visits
 
+    t = with_passwords(new_trial())
     assert Site.objects.filter(trial=t["trial"]).count() == 1  # site B is added in the browser
     pid = enroll(t, "TRI-001").participant_id
     dose_first(t, pid)
     visits.attend(t["m"]["coordinator"], pid, "baseline", dt.date(2024, 3, 4))
     site_a = Participant.objects.get(trial=t["trial"], participant_id=pid).site.code
-    connections.close_all()
-    proc, port = start_server(url, tmp, workers=1, threads=4)
-    try:
-        yield {"base": f"http://127.0.0.1:{port}", "t": t, "pid": pid, "site_a": site_a}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with served(url, tmp) as base:
+        yield {"base": base, "t": t, "pid": pid, "site_a": site_a}
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
-
-
-class Person:
-    """One named person's browser context; ``blinded`` people are checked for arm leaks on
-    every page they read."""
-
-    def __init__(self, browser: Any, server: dict[str, Any], blinded: bool = True) -> None:
-        self.base, self.t, self.blinded = server["base"], server["t"], blinded
-        self.ctx = browser.new_context(viewport={"width": 1024, "height": 1366})
-        self.page = self.ctx.new_page()
-
-    def login(self, username: str, password: str) -> Person:
-        self.page.goto(self.base + "/login/")
-        self.page.get_by_label("User name").fill(username)
-        self.page.get_by_label("Password").fill(password)
-        self.page.get_by_role("button", name="Log in").click()
-        self.page.wait_for_url(re.compile(r".*/dashboard/$"))
-        return self
-
-    def go(self, path: str) -> Any:
-        return self.page.goto(self.base + path)
-
-    def shot(self, name: str) -> None:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-        self.text()
-
-    def text(self) -> str:
-        body = str(self.page.inner_text("body"))
-        if self.blinded:
-            _no_arm(body, self.t)
-        return body
+def person(browser: Any, server: dict[str, Any]) -> Person:
+    """One named person's browser context, checked for arm leaks on every page read (no one
+    in this test is unblinded)."""
+    return Person(browser, server["base"], "web-trial", blind_to=server["t"])
 
 
 def test_two_site_trial_end_to_end(server: dict[str, Any], browser: Any) -> None:
@@ -123,16 +66,16 @@ def test_two_site_trial_end_to_end(server: dict[str, Any], browser: Any) -> None
     crf = f"/participants/{pid}/visits/baseline/crf"
 
     # 1. the admin adds site B and invites named people at both sites
-    admin = Person(browser, server).login(t["m"]["admin"].user.username, PASSWORD)
+    admin = person(browser, server).login(t["m"]["admin"].user.username, PASSWORD)
     admin.go("/people/")
     admin.page.get_by_label("Site name").fill("North Clinic")
     admin.page.get_by_label("Site code").fill("NC")
     admin.page.get_by_role("button", name="Add site").click()
     assert "NC · North Clinic" in admin.text()
     links = {
-        "coord-a": _invite(admin, "coord-a", "Cara", "Avery", "coordinator", site_a),
-        "inv-a": _invite(admin, "inv-a", "Ada", "Archer", "investigator", site_a),
-        "coord-b": _invite(admin, "coord-b", "Bea", "Brown", "coordinator", "NC"),
+        "coord-a": invite(admin, "coord-a", "Cara", "Avery", "coordinator", site_a),
+        "inv-a": invite(admin, "inv-a", "Ada", "Archer", "investigator", site_a),
+        "coord-b": invite(admin, "coord-b", "Bea", "Brown", "coordinator", "NC"),
     }
     members = admin.page.locator("table").first.inner_text()
     for username in links:
@@ -142,7 +85,7 @@ def test_two_site_trial_end_to_end(server: dict[str, Any], browser: Any) -> None
     # 2. each sets a password through the one-time link and logs in
     people: dict[str, Person] = {}
     for username, link in links.items():
-        p = Person(browser, server)
+        p = person(browser, server)
         p.page.goto(link)
         p.page.get_by_label("New password").fill(NEW_PASSWORDS[username])
         p.page.get_by_label("Again").fill(NEW_PASSWORDS[username])
@@ -225,21 +168,11 @@ def test_two_site_trial_end_to_end(server: dict[str, Any], browser: Any) -> None
     coord.shot("09-field-level-audit")
 
     # 7. the coordinator reports an SAE; the medical monitor acknowledges it within 24 h
-    coord.go(f"/participants/{pid}/ae/")
-    page.get_by_label("Term", exact=True).fill("Pneumonia")
-    page.get_by_label("Body system").fill("Infections and infestations")
-    page.get_by_label("Severity").select_option("severe")
-    page.get_by_label("Causality (relation to study product)").select_option("unlikely")
-    page.get_by_label("Expectedness").select_option("unexpected")
-    page.get_by_label("Outcome").select_option("recovering")
-    page.get_by_label("hospitalization").check()
-    page.get_by_role("button", name="Save adverse event").click()
-    assert "SAE alert raised" in coord.text()
-    assert page.locator("#sae-state").inner_text() == "open"
+    report_sae(coord, pid)
     report_url = page.url
     coord.shot("10-sae-reported")
 
-    monitor = Person(browser, server).login(t["m"]["medical_monitor"].user.username, PASSWORD)
+    monitor = person(browser, server).login(t["m"]["medical_monitor"].user.username, PASSWORD)
     monitor.go("/dashboard/")
     assert "SAE reported for" in monitor.text()
     monitor.page.get_by_role("link", name=re.compile("Pneumonia")).first.click()

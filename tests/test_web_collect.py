@@ -5,6 +5,7 @@ help texts that exist, and no entry form once the database is locked."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import re
 from typing import Any
@@ -212,6 +213,76 @@ def test_log_page_adds_and_corrects_an_entry(world: dict[str, Any]) -> None:
     assert r.status_code == 302
     assert LogRecord.objects.get(pk=entry.pk).answers["dose"] == "5 mg daily"
     assert "answers.dose" in c.get(f"/audit/logrecord/{entry.pk}/").content.decode()
+
+
+def test_a_garbled_version_is_refused_not_taken_as_none(world: dict[str, Any]) -> None:
+    """A posted version that is not a whole number (a forged or mangled form) would have
+    turned the stale-edit check off; it is refused in one line naming the field."""
+    from frailtrial.edc.models import AdverseEvent, LogRecord
+
+    c, ae, pid = _page(world, "investigator"), world["ae"], world["pid"]
+    current = AdverseEvent.objects.get(pk=ae.pk)
+    form = {
+        "term": current.term,
+        "body_system": current.body_system,
+        "onset_on": "2024-03-11",
+        "end_on": "",
+        "severity": current.severity,
+        "related": "true" if current.related else "false",
+        "outcome": current.outcome,
+        "reason": "garbled version",
+    }
+    for bad in ("abc", "1e9", "-1"):
+        r = c.post(f"/correct/adverseevent/{ae.pk}/", {**form, "version": bad})
+        assert r.status_code == 200, bad
+        assert f"version: a whole number of at least 1 (the version you read), not {bad!r}" in (
+            html.unescape(r.content.decode())
+        )
+    assert AdverseEvent.objects.get(pk=ae.pk).onset_on == current.onset_on
+    entry = LogRecord.objects.filter(participant__participant_id=pid).first()
+    assert entry is not None
+    edit = f"/participants/{pid}/log/{entry.form}/{entry.pk}/"
+    r = _page(world, "coordinator").post(edit, {"version": "v1", "reason": "x"})
+    assert r.status_code == 200
+    assert "version: a whole number" in html.unescape(r.content.decode())
+    assert LogRecord.objects.get(pk=entry.pk).version == entry.version
+
+
+def test_api_correction_and_audit_answer_the_service_records(world: dict[str, Any]) -> None:
+    """The API's correction and audit answers are the service's own records (Corrected,
+    FieldChange) as JSON, and the OpenAPI schema describes them."""
+    from django.test import Client
+
+    from frailtrial.edc.models import VisitOccurrence as Visit
+
+    visit = Visit.objects.filter(participant__participant_id=world["pid"]).first()
+    assert visit is not None
+    body = {
+        "record": "visitoccurrence",
+        "id": visit.pk,
+        "changes": {"occurred_on": "2024-03-13"},
+        "reason": "date from the clinic diary",
+        "version": visit.version,
+    }
+    r = _api(world, "/corrections", body)
+    assert r.status_code == 200, r.content
+    assert r.json() == {
+        "record": "visitoccurrence",
+        "id": visit.pk,
+        "version": visit.version + 1,
+        "changed": ["occurred_on"],
+    }
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {world['token']}"}
+    rows = Client().get(f"/api/audit/visitoccurrence/{visit.pk}", **auth).json()
+    last = [r for r in rows if r["field"] == "occurred_on"][-1]
+    assert (last["old"], last["new"], last["reason"]) == (
+        visit.occurred_on.isoformat(),
+        "2024-03-13",
+        "date from the clinic diary",
+    )
+    assert set(last) == {"seq", "at", "actor", "role", "action", "field", "old", "new", "reason"}
+    schema = Client().get("/api/openapi.json").json()["components"]["schemas"]
+    assert {"Corrected", "FieldChange"} <= set(schema)
 
 
 def test_participant_table_stacks_on_a_phone(world: dict[str, Any]) -> None:

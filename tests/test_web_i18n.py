@@ -14,14 +14,9 @@ from typing import Any
 
 import pytest
 
-from frailtrial.protocol.model import STAFF_ROLES
-from test_epro import LOCALE, _po_entries
-from test_web_access import _client, _kwargs, _routes, world  # noqa: F401  (the fixture)
+from i18n_support import LOCALE, ROLE_ORDER, po_entries
+from web_support import client, route_kwargs, routes, sweep_world, web_store
 
-# one role allowed on every page it reaches, most powerful first; the pharmacy and DSMB pages
-# are seen only by their unblinded roles
-FIRST = ("admin", "coordinator")
-ROLE_ORDER = (*FIRST, *(r for r in STAFF_ROLES if r not in FIRST))
 # what a Chinese-speaking site must never see in English on the main pages
 ENGLISH_UI = ("Participants", "Save", "Visit", "Adverse event", "Adverse events", "Screening log")
 
@@ -59,11 +54,11 @@ def _zh_pages(t: dict[str, Any]) -> dict[str, str]:
 
     clients = {}
     for role in ROLE_ORDER:
-        clients[role] = _client(t, role)
+        clients[role] = client(t, role)
         clients[role].cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
-    kw = _kwargs(t)
+    kw = route_kwargs(t)
     pages = {}
-    for name, view, params in _routes():
+    for name, view, params in routes():
         if name in PUBLIC:
             continue
         perm = getattr(view, "permission", None)
@@ -77,12 +72,19 @@ def _zh_pages(t: dict[str, Any]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def zh_pages(world: dict[str, Any]) -> dict[str, str]:  # noqa: F811
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The access sweep's trial (every record a route names), in a store of this file's."""
+    web_store(tmp_path_factory.mktemp("web-i18n"))
+    return sweep_world()
+
+
+@pytest.fixture(scope="module")
+def zh_pages(world: dict[str, Any]) -> dict[str, str]:
     return _zh_pages(world)
 
 
 @pytest.fixture(scope="module")
-def protocol_text(world: dict[str, Any]) -> set[str]:  # noqa: F811
+def protocol_text(world: dict[str, Any]) -> set[str]:
     """The protocol's own wording and the item wording of the forms (as for the instruments,
     the form items are worded by the form definition, not the interface)."""
     from frailtrial.edc import collection
@@ -123,7 +125,7 @@ def test_the_sweep_reaches_the_staff_pages(zh_pages: dict[str, str]) -> None:
 def test_no_staff_page_shows_a_marked_string_in_english(
     zh_pages: dict[str, str], protocol_text: set[str]
 ) -> None:
-    entries = _po_entries(LOCALE / "zh_Hans/LC_MESSAGES/django.po")
+    entries = po_entries(LOCALE / "zh_Hans/LC_MESSAGES/django.po")
     # a msgid of one short word may also be a data value (a query's status "open"): the longer
     # ones, every capitalised UI word and the stored states shown through the ``label`` filter
     # (context "status") are checked
@@ -144,3 +146,23 @@ def test_key_pages_hold_no_english_ui_word(zh_pages: dict[str, str]) -> None:
     for name in ("dashboard", "participants", "participant", "crf", "safety", "screening"):
         visible = _visible(zh_pages[name])
         assert [w for w in ENGLISH_UI if w in visible] == [], name
+
+
+def test_correction_choices_are_in_the_users_language(world: dict[str, Any]) -> None:
+    """The yes/no and sex choices of the correction forms (and a CRF's yes/no items) come
+    from the translated words, not English literals."""
+    from django.conf import settings
+
+    from frailtrial.edc.models import Screening
+
+    c = client(world, "investigator")
+    c.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    screening = Screening.objects.filter(trial=world["trial"]).first()
+    assert screening is not None
+    options = []
+    for url in (f"/correct/adverseevent/{world['ae'].pk}/", f"/correct/screening/{screening.pk}/"):
+        r = c.get(url)
+        assert r.status_code == 200, url
+        options += re.findall(r"<option[^>]*>([^<]*)</option>", r.content.decode())
+    assert {"是", "否", "女", "男"} <= set(options), options
+    assert not {"yes", "no", "female", "male"} & set(options), options

@@ -3,6 +3,8 @@ web app and the API (Django's test client)."""
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
 
 import pytest
@@ -97,3 +99,36 @@ def test_the_lock_page_needs_the_confirmation(world: dict[str, Any]) -> None:
     )
     assert b"lock refused" in r.content
     assert Trial.objects.get(pk=world["trial"].pk).locked_at is None
+
+
+def test_bad_posts_on_the_ae_pages_say_which_field_is_wrong(world: dict[str, Any]) -> None:
+    """A bad date, an unknown outcome or causality, a too-long note: one message naming the
+    field and what is wrong (not a fixed sentence blaming missing fields, not a silent drop)."""
+    from frailtrial.edc.models import AdverseEvent, SaeAlert
+
+    ae = world["ae"]
+    url = f"/safety/ae/{ae.pk}/"
+
+    def said(role: str, action: str, data: dict[str, Any]) -> str:
+        r = _page(world, role).post(url + action, data, follow=True)
+        assert r.status_code == 200
+        return " ".join(
+            html.unescape(m)
+            for m in re.findall(r'<p class="msg [^"]*">(.*?)</p>', r.content.decode())
+        )
+
+    follow = {"on": "2024-13-45", "text": "discharged", "outcome": "cured"}
+    text = said("coordinator", "follow-up/", follow)
+    assert "Not saved: Follow-up date: Enter a valid date" in text, text
+    assert "Outcome now: Select a valid choice. cured is not one of" in text, text
+    assess = {"causality": "surely", "reason": "coded", "version": "x"}
+    text = said("investigator", "assess/", assess)
+    assert "Causality: Select a valid choice. surely is not one of" in text, text
+    assert "Version: Enter a whole number" in text, text
+    text = said("investigator", "void/", {"reason": "dup", "version": "9" * 30})
+    assert "since you read it (you had version 999999999999999999999999999999" in text, text
+    before = SaeAlert.objects.get(adverse_event_id=ae.pk).acknowledged_at
+    text = said("medical_monitor", "acknowledge/", {"note": "n" * 1001})
+    assert "Acknowledgement note: Ensure this value has at most 1000 characters" in text, text
+    assert SaeAlert.objects.get(adverse_event_id=ae.pk).acknowledged_at == before  # not dropped
+    assert AdverseEvent.objects.get(pk=ae.pk).voided_at is None

@@ -87,3 +87,81 @@ def start_server(
     proc.kill()
     proc.wait()
     raise RuntimeError(f"frailtrial serve did not start:\n{log.read_text()}")
+
+
+def sweep_world() -> dict[str, Any]:
+    """The trial of the sweep: every record a route parameter names (a query, a log entry,
+    an invitation) exists, and every role has an API token."""
+    t = trial_with_data()
+    from frailtrial.edc.models import DataQuery
+    from frailtrial.web.security import issue_token
+
+    q = DataQuery.objects.create(
+        trial=t["trial"],
+        participant=t["crf"].participant,
+        model="crf",
+        object_id=str(t["crf"].pk),
+        field="tug_s",
+        text="check",
+        raised_by=t["m"]["monitor"],
+        raised_at=t["crf"].entered_at,
+    )
+    t["query"] = q
+    from frailtrial.edc.services import logs
+
+    t["log"] = logs.add(
+        t["m"]["coordinator"],
+        t["pid"],
+        "concomitant_medication",
+        {
+            "drug": "aspirin",
+            "indication": "prevention",
+            "started_on": "2020-01-01",
+            "ongoing": True,
+        },
+    )
+    from frailtrial.edc.services import people
+
+    t["invitation"] = people.invite(t["m"]["admin"], "invited", "monitor", "OTH", "In", "Vited")[1]
+    t["tokens"] = {role: issue_token(m) for role, m in t["m"].items()}
+    return t
+
+
+def route_kwargs(t: dict[str, Any]) -> dict[str, Any]:
+    """A value for every parameter of the web routes, naming the sweep trial's records."""
+    return {
+        "screening_id": "S-002",
+        "pid": t["pid"],
+        "visit": "week1",
+        "instrument": "tug",
+        "crf_id": t["crf"].pk,
+        "query_id": t["query"].pk,
+        "ae_id": t["ae"].pk,
+        "model": "crf",
+        "object_id": str(t["crf"].pk),
+        "package": "web",
+        "name": "site.css",
+        "record": "adverseevent",
+        "record_id": t["ae"].pk,
+        "form": "concomitant_medication",
+        "entry_id": t["log"].pk,
+        "token": t["invitation"],
+    }
+
+
+def routes() -> list[tuple[str, Any, list[str]]]:
+    """(name, view, parameter names) of every web route."""
+    from frailtrial.web.urls import web_patterns
+
+    return [(p.name, p.callback, list(p.pattern.converters)) for p in web_patterns]
+
+
+def client(t: dict[str, Any], role: str) -> Any:
+    """A test client logged in as ``role`` of trial ``t`` (its one membership chosen)."""
+    from django.test import Client
+
+    c = Client()
+    r = c.post("/login/", {"username": t["m"][role].user.username, "password": PASSWORD})
+    assert r.status_code == 302, (role, r.status_code)
+    assert c.get("/choose/").status_code == 302  # one membership: chosen at once
+    return c

@@ -273,41 +273,19 @@ class CorrectionIn(Schema):
     version: int | None = Field(None, ge=1, description="The record version you read.")
 
 
-class CorrectionOut(Schema):
-    record: str
-    id: int
-    version: int
-    changed: list[str]
-
-
-@api.post("/corrections", response={200: CorrectionOut, **ERRORS})
+@api.post("/corrections", response={200: corrections.Corrected, **ERRORS})
 def correct(request: HttpRequest, body: CorrectionIn) -> Any:
     """Correct fields of a record with a reason, on the version read (else 409); audited."""
-    done = corrections.correct(
+    return corrections.correct(
         _member(request, "correct"), body.record, body.id, body.changes, body.reason, body.version
     )
-    return asdict(done)
 
 
-class FieldChangeOut(Schema):
-    seq: int
-    at: str
-    actor: str
-    role: str
-    action: str
-    field: str
-    old: Any
-    new: Any
-    reason: str
-
-
-@api.get("/audit/{record}/{record_id}", response={200: list[FieldChangeOut], **ERRORS})
+@api.get("/audit/{record}/{record_id}", response={200: list[corrections.FieldChange], **ERRORS})
 def audit_trail(request: HttpRequest, record: str, record_id: str) -> Any:
     """A record's changes field by field: old -> new, who, when, why (arms hidden when
     blinded)."""
-    return [
-        asdict(c) for c in corrections.record_changes(_member(request, "audit"), record, record_id)
-    ]
+    return corrections.record_changes(_member(request, "audit"), record, record_id)
 
 
 class AeIn(Schema):

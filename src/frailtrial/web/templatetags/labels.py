@@ -1,5 +1,5 @@
 """The ``label`` filter: stored status codes (visit states, SAE states, query statuses, AE
-severity and outcome) shown as words in the user's language; a value it does not know is
+severity and outcome, sex) shown as words in the user's language; a value it does not know is
 shown as stored. The words carry the context "status" (a stored state, not the same word
 elsewhere on a page)."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django import template
 from django.utils.functional import Promise
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 register = template.Library()
 
@@ -44,7 +44,16 @@ LABELS: dict[str, Promise] = {
     "definite": pgettext_lazy("status", "definite"),
     "expected": pgettext_lazy("status", "expected"),
     "unexpected": pgettext_lazy("status", "unexpected"),
+    # participants
+    "female": pgettext_lazy("status", "female"),
+    "male": pgettext_lazy("status", "male"),
 }
+SEXES = ("female", "male")
+
+
+def yes_no() -> list[tuple[str, object]]:
+    """A yes/no choice posted as "true"/"false", shown in the user's language."""
+    return [("true", gettext_lazy("yes")), ("false", gettext_lazy("no"))]
 
 
 def choices(values: tuple[str, ...]) -> list[tuple[str, object]]:

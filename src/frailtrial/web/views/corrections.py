@@ -19,11 +19,10 @@ from frailtrial.edc.models import Membership
 from frailtrial.edc.services import corrections
 from frailtrial.errors import InputError
 from frailtrial.web import access
-from frailtrial.web.templatetags.labels import choices
-from frailtrial.web.views.forms import TrialDateField
+from frailtrial.web.templatetags.labels import SEXES, choices, yes_no
+from frailtrial.web.views.forms import TrialDateField, posted_version
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-YES_NO = [("true", "yes"), ("false", "no")]
 TITLES = {
     "screening": "screening",
     "consent": "consent",
@@ -45,7 +44,7 @@ FIELDS: dict[str, dict[str, Any]] = {
     "screening": {
         "screened_on": lambda: TrialDateField(label=_("Screening date")),
         "age": lambda: forms.FloatField(label=_("Age (years)"), min_value=0, max_value=130),
-        "sex": lambda: forms.ChoiceField(choices=[("female", "female"), ("male", "male")]),
+        "sex": lambda: forms.ChoiceField(choices=choices(SEXES), label=_("Sex")),
         "height_cm": lambda: forms.FloatField(label=_("Height (cm)"), min_value=50, max_value=250),
         "weight_kg": lambda: forms.FloatField(label=_("Weight (kg)"), min_value=20, max_value=300),
     },
@@ -67,7 +66,7 @@ FIELDS: dict[str, dict[str, Any]] = {
         "onset_on": lambda: TrialDateField(label=_("Onset date")),
         "end_on": lambda: TrialDateField(label=_("End date"), required=False),
         "severity": lambda: forms.ChoiceField(choices=choices(SEVERITY), label=_("Severity")),
-        "related": lambda: forms.ChoiceField(choices=YES_NO, label=_("Related to study product")),
+        "related": lambda: forms.ChoiceField(choices=yes_no(), label=_("Related to study product")),
         "outcome": lambda: forms.ChoiceField(choices=choices(OUTCOME), label=_("Outcome")),
     },
 }
@@ -108,6 +107,32 @@ def _changes(record: str, cleaned: dict[str, Any], current: dict[str, Any]) -> d
     return out
 
 
+def save(
+    request: HttpRequest,
+    member: Membership,
+    form: forms.Form,
+    record: str,
+    record_id: int,
+    changes: dict[str, Any],
+) -> int | None:
+    """Save a correction posted with its reason and the version read: None when saved (the
+    message says so), else the page's status with the refusal on the form (409: the record
+    changed since it was read)."""
+    try:
+        version = posted_version(request)
+        corrections.correct(
+            member, record, record_id, changes, form.cleaned_data["reason"], version
+        )
+    except Conflict as exc:
+        form.add_error(None, f"Not saved: {exc}")
+        return 409
+    except InputError as exc:
+        form.add_error(None, str(exc))
+        return 200
+    messages.success(request, gettext("Correction saved; the audit trail shows it."))
+    return None
+
+
 @access.page("correct")
 def correct(request: HttpRequest, member: Membership, record: str, record_id: int) -> HttpResponse:
     """Correct one record: its fields with their current values, a reason, the version."""
@@ -133,24 +158,10 @@ def correct(request: HttpRequest, member: Membership, record: str, record_id: in
         form = form_class(request.POST, initial=current)
         if form.is_valid():
             changes = _changes(record, form.cleaned_data, current)
-            text = request.POST.get("version", "")
-            try:
-                corrections.correct(
-                    member,
-                    record,
-                    object_id,
-                    changes,
-                    form.cleaned_data["reason"],
-                    int(text) if text.isdigit() else None,
-                )
-            except Conflict as exc:
-                form.add_error(None, f"Not saved: {exc}")
-                status = 409
-            except InputError as exc:
-                form.add_error(None, str(exc))
-            else:
-                messages.success(request, gettext("Correction saved; the audit trail shows it."))
+            refused = save(request, member, form, record, object_id, changes)
+            if refused is None:
                 return redirect("web:audit", model=record, object_id=str(object_id))
+            status = refused
     return render(
         request,
         "web/correct.html",

@@ -155,12 +155,18 @@ def question(request: HttpRequest, s: EproSession, instrument: str, n: int) -> H
     status = 200
     if request.method == "POST":
         action = request.POST.get("action", "next")
+        if action not in ("next", "skip", "back"):  # no button posts it: changes nothing
+            return HttpResponse(
+                f"action: next, skip or back, not {action[:40]!r}",
+                status=400,
+                content_type="text/plain; charset=utf-8",
+            )
         raw = request.POST.get("answer", "")
         if action == "skip":
             raw = ""
         try:
             if action != "back" or raw.strip():
-                following = n + 1 if action in ("next", "skip") else n - 1
+                following = n - 1 if action == "back" else n + 1
                 epro.save_answer(s, instrument, q.item.id, raw, max(1, min(following, total)))
         except InputError:
             error = _answer_problem(q)

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django import forms
+from django.contrib import messages
+from django.http import HttpRequest
 from django.utils import translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from frailtrial.edc.errors import Conflict
 from frailtrial.edc.services.common import parse_date
 from frailtrial.errors import InputError
 from frailtrial.instruments import Item, wording
 from frailtrial.protocol import Protocol
+from frailtrial.web.templatetags.labels import SEXES, choices, yes_no
 
 DATE = forms.DateInput(attrs={"type": "date", "min": "1900-01-01", "max": "2100-12-31"})
 
@@ -33,6 +37,42 @@ class TrialDateField(forms.DateField):
                 raise forms.ValidationError(str(exc)) from None
 
 
+def problems(form: forms.Form) -> str:
+    """A bound form's errors as one line, each led by its field's label."""
+    out = []
+    for name, errors in form.errors.items():
+        label = str(form[name].label) if name in form.fields else ""  # a field's or its name
+        out += [e if not label or e.startswith(label) else f"{label}: {e}" for e in errors]
+    return "; ".join(e.rstrip(".") for e in out) + "."
+
+
+def posted_version(request: HttpRequest) -> int | None:
+    """The record version the posted form was made on (None when it carries none); a value
+    that is not a whole number of at least 1 is refused, not taken as none (which would turn
+    the stale-edit check off)."""
+    text = request.POST.get("version", "")
+    if text == "":
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise InputError(
+            f"version: a whole number of at least 1 (the version you read), not {text!r}"
+        )
+    return int(text)
+
+
+def post_form(request: HttpRequest, form: forms.Form, do: Callable[[dict[str, Any]], str]) -> None:
+    """Run ``do`` on the valid POSTed ``form``'s data and show the message it returns; else
+    show in one line what is wrong: each field's problem led by its label, or the service's
+    refusal (for the small action forms that post and go back to the page they sit on)."""
+    if not form.is_valid():
+        messages.error(request, gettext("Not saved: %(problems)s") % {"problems": problems(form)})
+        return
+    try:
+        messages.success(request, do(form.cleaned_data))
+    except (InputError, Conflict) as exc:
+        messages.error(request, str(exc))
+
+
 def screening_form(protocol: Protocol, data: Any = None) -> forms.Form:
     """The screening and eligibility form: demographics, frailty score, criteria, labs."""
     e = protocol.eligibility
@@ -40,7 +80,7 @@ def screening_form(protocol: Protocol, data: Any = None) -> forms.Form:
         "screening_id": forms.CharField(max_length=40, label=_("Screening ID")),
         "screened_on": TrialDateField(label=_("Screening date"), initial=dt.date.today),
         "age": forms.FloatField(label=_("Age (years)"), min_value=0, max_value=130),
-        "sex": forms.ChoiceField(choices=[("female", "female"), ("male", "male")], label=_("Sex")),
+        "sex": forms.ChoiceField(choices=choices(SEXES), label=_("Sex")),
         "height_cm": forms.FloatField(label=_("Height (cm)"), min_value=50, max_value=250),
         "weight_kg": forms.FloatField(label=_("Weight (kg)"), min_value=20, max_value=300),
         "frailty_score": forms.FloatField(
@@ -154,7 +194,7 @@ def _field(item: Item, responses: Sequence[tuple[str, str]] = ()) -> forms.Field
         )
     if item.kind == "boolean":
         return forms.ChoiceField(
-            choices=[("", "—"), ("true", "yes"), ("false", "no")],
+            choices=[("", "—"), *yes_no()],
             required=False,
             label=label,
             help_text=help_text,

@@ -8,12 +8,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext
 
 from frailtrial.edc import collection
-from frailtrial.edc.errors import Conflict
 from frailtrial.edc.models import LogRecord, Membership
-from frailtrial.edc.services import corrections, logs
+from frailtrial.edc.services import logs
 from frailtrial.edc.services.common import participant, protocol_of
 from frailtrial.errors import InputError
 from frailtrial.web import access
+from frailtrial.web.views.corrections import save
 from frailtrial.web.views.forms import crf_answers, crf_form
 
 
@@ -96,24 +96,11 @@ def log_entry(
         entry_form.is_valid()
         answers = crf_answers(entry_form, items, form)
         if not entry_form.errors:
-            text = request.POST.get("version", "")
-            try:
-                corrections.correct(
-                    member,
-                    "logrecord",
-                    entry.pk,
-                    {"answers": answers},
-                    entry_form.cleaned_data["reason"],
-                    int(text) if text.isdigit() else None,
-                )
-            except Conflict as exc:
-                entry_form.add_error(None, f"Not saved: {exc}")
-                status = 409
-            except InputError as exc:
-                entry_form.add_error(None, str(exc))
-            else:
-                messages.success(request, gettext("Correction saved; the audit trail shows it."))
+            changes = {"answers": answers}
+            refused = save(request, member, entry_form, "logrecord", entry.pk, changes)
+            if refused is None:
                 return redirect("web:log", pid=pid, form=form)
+            status = refused
     return render(
         request,
         "web/log_entry.html",

@@ -37,7 +37,7 @@ from frailtrial.edc.services.common import protocol_of, sees_arm
 from frailtrial.edc.services.exports.run import export
 from frailtrial.errors import InputError
 from frailtrial.web import access, overview
-from frailtrial.web.views.forms import TrialDateField
+from frailtrial.web.views.forms import TrialDateField, post_form
 
 # the labels of the DSMB report's counts (``oversight.COUNTS``) in the interface language
 COUNT_LABELS = {
@@ -182,15 +182,12 @@ def query_raise(request: HttpRequest, member: Membership, crf_id: int) -> HttpRe
     crf = _trial_crf(request, member, crf_id)
     if isinstance(crf, HttpResponse):
         return crf
-    form = QueryForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, gettext("A query needs a field and a question."))
-        return _back_to(crf)
-    try:
-        oversight.raise_query(member, crf.pk, form.cleaned_data["field"], form.cleaned_data["text"])
-        messages.success(request, gettext("Query raised."))
-    except InputError as exc:
-        messages.error(request, str(exc))
+
+    def do(d: dict[str, Any]) -> str:
+        oversight.raise_query(member, crf.pk, d["field"], d["text"])
+        return gettext("Query raised.")
+
+    post_form(request, QueryForm(request.POST), do)
     return _back_to(crf)
 
 

@@ -46,6 +46,8 @@ from frailtrial.web.views.forms import (
     TrialDateField,
     crf_answers,
     crf_form,
+    posted_version,
+    problems,
     response_wording,
 )
 
@@ -165,21 +167,6 @@ def _visit_rows(member: Membership, p: Participant, today: dt.date) -> list[dict
     return rows
 
 
-def _version(request: HttpRequest) -> int | None:
-    """The record version the posted form was made on (None when it carries none)."""
-    text = request.POST.get("version", "")
-    return int(text) if text.isdigit() else None
-
-
-def _problems(form: forms.Form) -> str:
-    """A bound form's errors as one line, each led by its field's label."""
-    out = []
-    for name, errors in form.errors.items():
-        label = str(form.fields[name].label) if name in form.fields else ""
-        out += [e if not label or e.startswith(label) else f"{label}: {e}" for e in errors]
-    return "; ".join(e.rstrip(".") for e in out) + "."
-
-
 # action -> (permission, form, service, whether the service takes the POSTed visit); each
 # form's fields are the service's keyword arguments.
 ACTIONS: dict[str, tuple[str, type[forms.Form], Callable[..., Any], bool]] = {
@@ -212,7 +199,7 @@ def participant_page(request: HttpRequest, member: Membership, pid: str) -> Http
                 return redirect("web:participant", pid=pid)
         else:  # the visit forms are inline in the schedule: say what is wrong in the message
             messages.error(
-                request, gettext("Not saved: %(problems)s") % {"problems": _problems(form)}
+                request, gettext("Not saved: %(problems)s") % {"problems": problems(form)}
             )
     today = timezone.localdate()
     counts = dict(
@@ -327,7 +314,7 @@ def crf_page(
                     instrument,
                     answers,
                     reason=form.cleaned_data.get("reason"),
-                    version=_version(request),
+                    version=posted_version(request),
                 )
             except Conflict as exc:
                 form.add_error(None, f"Not saved: {exc}")

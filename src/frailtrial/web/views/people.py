@@ -18,6 +18,7 @@ from frailtrial.edc.services import people, signatures
 from frailtrial.edc.services.common import participant
 from frailtrial.errors import InputError
 from frailtrial.web import access, security
+from frailtrial.web.views.forms import problems
 
 
 class InviteForm(forms.Form):
@@ -81,7 +82,7 @@ def people_page(request: HttpRequest, member: Membership) -> HttpResponse:
             elif action == "deactivate":
                 form = DeactivateForm(request.POST)
                 if not form.is_valid():
-                    raise InputError("deactivating an account needs a reason")
+                    raise InputError(f"deactivating an account: {problems(form)}")
                 people.deactivate(member, **form.cleaned_data)
                 messages.success(
                     request,

@@ -4,9 +4,9 @@ assessment entry (site), and the SAE acknowledgement (medical monitor or sponsor
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django import forms
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -15,14 +15,12 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from frailtrial.dataset.schema import OUTCOME
-from frailtrial.edc.errors import Conflict
 from frailtrial.edc.models import AdverseEvent, Membership, SaeAlert
 from frailtrial.edc.services import safety
 from frailtrial.edc.services.common import participant
-from frailtrial.errors import InputError
 from frailtrial.web import access
 from frailtrial.web.templatetags.labels import choices
-from frailtrial.web.views.forms import TrialDateField
+from frailtrial.web.views.forms import TrialDateField, post_form
 
 
 class FollowUpForm(forms.Form):
@@ -124,15 +122,12 @@ def _back(ae_id: int) -> HttpResponse:
 @require_POST
 def ae_follow_up(request: HttpRequest, member: Membership, ae_id: int) -> HttpResponse:
     """Add a follow-up to an adverse event (outcome, resolution date)."""
-    form = FollowUpForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, gettext("A follow-up needs its date, text and outcome."))
-        return _back(ae_id)
-    try:
-        safety.follow_up(member, ae_id, **form.cleaned_data)
-        messages.success(request, gettext("Follow-up saved."))
-    except InputError as exc:
-        messages.error(request, str(exc))
+
+    def do(d: dict[str, Any]) -> str:
+        safety.follow_up(member, ae_id, **d)
+        return gettext("Follow-up saved.")
+
+    post_form(request, FollowUpForm(request.POST), do)
     return _back(ae_id)
 
 
@@ -140,19 +135,14 @@ def ae_follow_up(request: HttpRequest, member: Membership, ae_id: int) -> HttpRe
 @require_POST
 def ae_assess(request: HttpRequest, member: Membership, ae_id: int) -> HttpResponse:
     """Change causality, expectedness and the coding of an adverse event, with a reason."""
-    form = AssessForm(request.POST)
-    if not form.is_valid():
-        messages.error(
-            request, gettext("The assessment needs a causality and a reason for change.")
-        )
-        return _back(ae_id)
-    d = dict(form.cleaned_data)
-    reason, version = d.pop("reason"), d.pop("version")
-    try:
+
+    def do(d: dict[str, Any]) -> str:
+        d = dict(d)
+        reason, version = d.pop("reason"), d.pop("version")
         safety.update(member, ae_id, d, reason, version)
-        messages.success(request, gettext("Assessment saved."))
-    except (InputError, Conflict) as exc:
-        messages.error(request, str(exc))
+        return gettext("Assessment saved.")
+
+    post_form(request, AssessForm(request.POST), do)
     return _back(ae_id)
 
 
@@ -160,14 +150,12 @@ def ae_assess(request: HttpRequest, member: Membership, ae_id: int) -> HttpRespo
 @require_POST
 def sae_acknowledge(request: HttpRequest, member: Membership, ae_id: int) -> HttpResponse:
     """The medical monitor (or the sponsor's admin) acknowledges an SAE report."""
-    form = AcknowledgeForm(request.POST)
-    note = form.cleaned_data["note"] if form.is_valid() else ""
-    try:
-        alert = safety.acknowledge(member, ae_id, note)
-        state = safety.sae_state(alert, timezone.now())
-        messages.success(request, f"SAE {state}.")
-    except InputError as exc:
-        messages.error(request, str(exc))
+
+    def do(d: dict[str, Any]) -> str:
+        alert = safety.acknowledge(member, ae_id, d["note"])
+        return f"SAE {safety.sae_state(alert, timezone.now())}."
+
+    post_form(request, AcknowledgeForm(request.POST), do)
     return _back(ae_id)
 
 
@@ -175,13 +163,10 @@ def sae_acknowledge(request: HttpRequest, member: Membership, ae_id: int) -> Htt
 @require_POST
 def ae_void(request: HttpRequest, member: Membership, ae_id: int) -> HttpResponse:
     """Void an adverse event entered in error, with a reason (kept in the audit trail)."""
-    form = VoidForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, gettext("Voiding an adverse event needs a reason."))
-        return _back(ae_id)
-    try:
-        safety.void(member, ae_id, **form.cleaned_data)
-        messages.success(request, gettext("Adverse event voided: it no longer counts anywhere."))
-    except (InputError, Conflict) as exc:
-        messages.error(request, str(exc))
+
+    def do(d: dict[str, Any]) -> str:
+        safety.void(member, ae_id, **d)
+        return gettext("Adverse event voided: it no longer counts anywhere.")
+
+    post_form(request, VoidForm(request.POST), do)
     return _back(ae_id)
