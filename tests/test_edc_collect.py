@@ -335,6 +335,45 @@ def test_other_site_cannot_correct_or_read_the_audit(world: dict[str, Any]) -> N
         corrections.record_changes(other, "crf", str(world["crf"].pk))
 
 
+def test_a_site_member_cannot_tell_another_sites_record_from_an_unknown_id(
+    world: dict[str, Any],
+) -> None:
+    """Attack: a member of another site walks record ids through the correction and the
+    audit view; an existing record of another site and an id that does not exist get the
+    same refusal (before, an unknown id said 'no ... in this trial' and an existing one
+    named the participant or the screening)."""
+    from frailtrial.edc.errors import AccessDenied
+    from frailtrial.edc.models import Consent, Infusion, Participant, Screening, VisitOccurrence
+    from frailtrial.edc.services import corrections
+
+    other, pid = world["m"]["other_site"], world["pid"]
+    p = Participant.objects.get(participant_id=pid, trial=world["trial"])
+    screening = Screening.objects.get(pk=p.screening_id)
+    records = {
+        "adverseevent": (world["ae"].pk, {"term": "Flu"}),
+        "crf": (world["crf"].pk, {"answers": {"tug_s": 1.0}}),
+        "infusion": (Infusion.objects.get(participant=p, dose_number=1).pk, {"volume_ml": 9.0}),
+        "visitoccurrence": (
+            VisitOccurrence.objects.get(participant__participant_id=pid, visit="week1").pk,
+            {"occurred_on": "2024-03-13"},
+        ),
+        "screening": (screening.pk, {"age": 70.0}),
+        "consent": (Consent.objects.filter(screening=screening).first().pk, {"form_version": "9"}),
+    }
+    unknown = 10**6
+    for record, (pk, changes) in records.items():
+        refusals = []
+        for tried in (pk, unknown):
+            with pytest.raises(AccessDenied) as correcting:
+                corrections.correct(other, record, tried, changes, "probe", 1)
+            with pytest.raises(AccessDenied) as reading:
+                corrections.record_changes(other, record, str(tried))
+            refusals.append((str(correcting.value), str(reading.value)))
+        known_text = tuple(t.replace(str(pk), "<id>") for t in refusals[0])
+        unknown_text = tuple(t.replace(str(unknown), "<id>") for t in refusals[1])
+        assert known_text == unknown_text == (f"{record} <id> is not at your site",) * 2, record
+
+
 @pytest.mark.parametrize("name", ["huc-msc-2024", "cratus-2017"])
 def test_every_endpoint_variable_has_a_form_at_baseline_and_its_visit(name: str) -> None:
     """No endpoint of a built-in protocol is left without a form to enter it (the cytokines

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import transaction
+from django.db.models import F
 from pydantic import ValidationError
 
 from frailtrial.dataset.schema import OUTCOME, SEVERITY
@@ -38,6 +40,7 @@ from frailtrial.edc.models import (
 from frailtrial.edc.roles import CLINICAL, ENTRY
 from frailtrial.edc.services import audit, crf, logs, safety, unblinding, visits
 from frailtrial.edc.services.common import (
+    missing,
     participant,
     protocol_of,
     require,
@@ -89,6 +92,32 @@ def _changed(obj: Any, values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if getattr(obj, k) != v}
 
 
+# record -> (its trial, its site) as lookups from its row
+_SCOPE: dict[str, tuple[str, str]] = {
+    "screening": ("trial_id", "site_id"),
+    "consent": ("screening__trial_id", "screening__site_id"),
+}
+_PARTICIPANT_SCOPE = ("participant__trial_id", "participant__site_id")
+
+
+def _row(actor: Membership, record: str, pk: int) -> Any:
+    """The record's row of the actor's trial, locked for the correction; for a member limited
+    to a site an unknown id gets the same refusal as another site's, so ids cannot be probed."""
+    trial, site = _SCOPE.get(record, _PARTICIPANT_SCOPE)
+    row = (
+        MODELS[record]
+        .objects.select_for_update(of=("self",))
+        .filter(pk=pk, **{trial: actor.trial_id})
+        .annotate(site_of=F(site))
+        .first()
+    )
+    what = f"{record} {pk}"
+    if row is None:
+        raise missing(actor, what, f"no {record} {pk} in this trial")
+    require_site(actor, row.site_of, what)
+    return row
+
+
 def _parse_time(value: Any, what: str) -> dt.datetime:
     if isinstance(value, dt.datetime):
         out = value
@@ -105,10 +134,7 @@ def _parse_time(value: Any, what: str) -> dt.datetime:
 
 
 def _screening(actor: Membership, pk: int, changes: dict[str, Any], reason: str) -> list[str]:
-    s = Screening.objects.select_for_update().filter(pk=pk, trial_id=actor.trial_id).first()
-    if s is None:
-        raise InputError(f"no screening {pk} in this trial")
-    require_site(actor, s.site_id, f"screening {s.screening_id}")
+    s = _row(actor, "screening", pk)
     inputs = dict(s.inputs)
     for name in DEMOGRAPHIC:
         if name in changes:
@@ -146,15 +172,7 @@ def _screening(actor: Membership, pk: int, changes: dict[str, Any], reason: str)
 
 
 def _consent(actor: Membership, pk: int, changes: dict[str, Any], reason: str) -> list[str]:
-    c = (
-        Consent.objects.select_for_update(of=("self",))
-        .filter(pk=pk, screening__trial_id=actor.trial_id)
-        .select_related("screening")
-        .first()
-    )
-    if c is None:
-        raise InputError(f"no consent {pk} in this trial")
-    require_site(actor, c.screening.site_id, f"consent {pk}")
+    c = _row(actor, "consent", pk)
     values: dict[str, Any] = {}
     if "form_version" in changes:
         text = str(changes["form_version"]).strip()
@@ -177,9 +195,7 @@ def _consent(actor: Membership, pk: int, changes: dict[str, Any], reason: str) -
 
 
 def _visit(actor: Membership, pk: int, changes: dict[str, Any], reason: str) -> list[str]:
-    v = VisitOccurrence.objects.filter(pk=pk, participant__trial_id=actor.trial_id).first()
-    if v is None:
-        raise InputError(f"no visit {pk} in this trial")
+    v = _row(actor, "visitoccurrence", pk)
     p = participant(actor, v.participant.participant_id)
     if v.status != "attended":
         raise InputError(f"visit {v.visit} of {p.participant_id} is {v.status}; nothing to correct")
@@ -196,14 +212,7 @@ def _visit(actor: Membership, pk: int, changes: dict[str, Any], reason: str) -> 
 
 
 def _infusion(actor: Membership, pk: int, changes: dict[str, Any], reason: str) -> list[str]:
-    i = (
-        Infusion.objects.select_for_update(of=("self",))
-        .filter(pk=pk, participant__trial_id=actor.trial_id)
-        .select_related("participant")
-        .first()
-    )
-    if i is None:
-        raise InputError(f"no infusion {pk} in this trial")
+    i = _row(actor, "infusion", pk)
     p = participant(actor, i.participant.participant_id)
     start = _parse_time(changes.get("started_at", i.started_at), "infusion start")
     end = _parse_time(changes.get("ended_at", i.ended_at), "infusion end")
@@ -243,14 +252,7 @@ def _infusion(actor: Membership, pk: int, changes: dict[str, Any], reason: str) 
 
 
 def _log_record(actor: Membership, pk: int, changes: dict[str, Any], reason: str) -> list[str]:
-    record = (
-        LogRecord.objects.select_for_update(of=("self",))
-        .filter(pk=pk, participant__trial_id=actor.trial_id)
-        .select_related("participant")
-        .first()
-    )
-    if record is None:
-        raise InputError(f"no log entry {pk} in this trial")
+    record = _row(actor, "logrecord", pk)
     if not isinstance(changes["answers"], dict):
         raise InputError("answers must be a mapping of item to value")
     changed = logs.correct(actor, record, changes["answers"], reason, changes.get("_version"))
@@ -258,14 +260,7 @@ def _log_record(actor: Membership, pk: int, changes: dict[str, Any], reason: str
 
 
 def _adverse_event(actor: Membership, pk: int, changes: dict[str, Any], reason: str) -> list[str]:
-    ae = (
-        AdverseEvent.objects.select_for_update(of=("self",))
-        .filter(pk=pk, participant__trial_id=actor.trial_id)
-        .select_related("participant")
-        .first()
-    )
-    if ae is None:
-        raise InputError(f"no adverse event {pk} in this trial")
+    ae = _row(actor, "adverseevent", pk)
     p = participant(actor, ae.participant.participant_id)
     values: dict[str, Any] = {}
     for name in ("term", "body_system"):
@@ -346,9 +341,8 @@ def correct(
     if not changes:
         raise InputError(f"a correction names at least one field ({', '.join(fields)})")
     if record == "crf":
-        saved = Crf.objects.filter(pk=record_id, participant__trial_id=actor.trial_id).first()
-        if saved is None:
-            raise InputError(f"no crf {record_id} in this trial")
+        with transaction.atomic():
+            saved = _row(actor, "crf", record_id)
         pid = saved.participant.participant_id
         if not isinstance(changes["answers"], dict):
             raise InputError("answers must be a mapping of item to value")
@@ -450,15 +444,17 @@ _PARTICIPANT_OF: dict[str, str] = {
 
 def owner(actor: Membership, record: str, record_id: str) -> Owner:
     """The owner of a record of the actor's trial; InputError when there is no such record
-    here, AccessDenied when it is at another site."""
+    here, AccessDenied when it is at another site (and, for a member limited to a site, when
+    there is no such record: the same refusal, so ids cannot be probed)."""
+    what = f"{record} {record_id}"
     if not str(record_id).isdigit():
-        raise InputError(f"no {record} {record_id!r} in this trial")
+        raise missing(actor, what, f"no {record} {record_id!r} in this trial")
     if record in ("screening", "consent"):
         where = {"pk": record_id} if record == "screening" else {"consents__pk": record_id}
         s = Screening.objects.filter(trial_id=actor.trial_id, **where).first()
         if s is None:
-            raise InputError(f"no {record} {record_id} in this trial")
-        require_site(actor, s.site_id, f"screening {s.screening_id}")
+            raise missing(actor, what, f"no {record} {record_id} in this trial")
+        require_site(actor, s.site_id, what)
         p = Participant.objects.filter(screening=s).first()
         return Owner(p.participant_id if p else None, s.screening_id)
     lookup = _PARTICIPANT_OF.get(record)
@@ -466,8 +462,8 @@ def owner(actor: Membership, record: str, record_id: str) -> Owner:
         raise InputError(f"the audit view shows participant and screening records, not {record}")
     p = Participant.objects.filter(trial_id=actor.trial_id, **{lookup: record_id}).first()
     if p is None:
-        raise InputError(f"no {record} {record_id} in this trial")
-    require_site(actor, p.site_id, f"participant {p.participant_id}")
+        raise missing(actor, what, f"no {record} {record_id} in this trial")
+    require_site(actor, p.site_id, what)
     return Owner(p.participant_id, None)
 
 
