@@ -335,6 +335,27 @@ def test_other_site_cannot_correct_or_read_the_audit(world: dict[str, Any]) -> N
         corrections.record_changes(other, "crf", str(world["crf"].pk))
 
 
+def test_an_ae_correction_keeps_relatedness_and_causality_in_agreement(
+    world: dict[str, Any],
+) -> None:
+    """A correction of 'related' is held to the event's causality as a change through
+    safety.update is (before, the correction wrote related=false under causality 'probable')."""
+    from frailtrial.edc.models import AdverseEvent
+    from frailtrial.edc.services import corrections, safety
+    from frailtrial.errors import InputError
+
+    coord = _coord(world)
+    ae = safety.report(
+        coord, world["pid"], "Rash", "Skin", "2024-03-21", "mild", True, "recovering",
+        causality="probable",
+    )  # fmt: skip
+    with pytest.raises(InputError, match="causality 'probable' means related=True"):
+        corrections.correct(coord, "adverseevent", ae.pk, {"related": False}, "re-assessed", 1)
+    with pytest.raises(InputError, match="severity 'grave' is not allowed"):
+        corrections.correct(coord, "adverseevent", ae.pk, {"severity": "grave"}, "typo", 1)
+    assert AdverseEvent.objects.get(pk=ae.pk).related is True
+
+
 def test_a_site_member_cannot_tell_another_sites_record_from_an_unknown_id(
     world: dict[str, Any],
 ) -> None:

@@ -271,12 +271,13 @@ def _adverse_event(actor: Membership, pk: int, changes: dict[str, Any], reason: 
             values[name] = text
     for name, allowed in (("severity", SEVERITY), ("outcome", OUTCOME)):
         if name in changes:
-            if changes[name] not in allowed:
-                raise InputError(f"{name} {changes[name]!r} is not allowed ({', '.join(allowed)})")
+            safety.check_choice(name, changes[name], allowed)
             values[name] = changes[name]
     if "related" in changes:
         if not isinstance(changes["related"], bool):
             raise InputError("related must be true or false")
+        # the stored causality must still agree (as on a change through safety.update)
+        safety.check_assessment({"causality": ae.causality}, changes["related"])
         values["related"] = changes["related"]
     onset = event_date(changes["onset_on"], "onset date") if "onset_on" in changes else ae.onset_on
     not_before(onset, consent_date(p), "onset date", "consent on")
