@@ -22,10 +22,9 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F
-from pydantic import ValidationError
 
 from frailtrial.dataset.schema import OUTCOME, SEVERITY
-from frailtrial.edc.eligibility import ScreeningInput, evaluate
+from frailtrial.edc.eligibility import evaluate
 from frailtrial.edc.models import (
     AdverseEvent,
     Consent,
@@ -38,7 +37,7 @@ from frailtrial.edc.models import (
     VisitOccurrence,
 )
 from frailtrial.edc.roles import CLINICAL, ENTRY
-from frailtrial.edc.services import audit, crf, logs, safety, unblinding, visits
+from frailtrial.edc.services import audit, crf, logs, safety, screening, unblinding, visits
 from frailtrial.edc.services.common import (
     missing,
     participant,
@@ -146,14 +145,9 @@ def _screening(actor: Membership, pk: int, changes: dict[str, Any], reason: str)
         if first is not None and screened_on > first:
             raise InputError(f"screening date {screened_on} is after consent on {first}")
         inputs["screened_on"] = screened_on.isoformat()
-    try:
-        checked = ScreeningInput.model_validate(
-            {**inputs, "frailty_answers": None, "screening_id": s.screening_id}
-        )
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise InputError(f"screening field {where}: {err['msg']}") from None
+    checked = screening.parse_input(
+        {**inputs, "frailty_answers": None, "screening_id": s.screening_id}
+    )
     check_version(s, changes.get("_version"), f"screening {s.screening_id}")
     reasons = evaluate(protocol_of(actor.trial), checked)
     values: dict[str, Any] = {"screened_on": screened_on, "inputs": inputs}
