@@ -335,6 +335,31 @@ def test_other_site_cannot_correct_or_read_the_audit(world: dict[str, Any]) -> N
         corrections.record_changes(other, "crf", str(world["crf"].pk))
 
 
+def test_a_screening_correction_reopens_or_closes_it_with_its_eligibility(
+    world: dict[str, Any],
+) -> None:
+    """A screening closed only because an age was mistyped opens again when the age is
+    corrected (before, it stayed closed with the old reason, so consent was refused), and an
+    open one closes when a correction makes the person ineligible."""
+    from edc_support import eligible_input
+    from frailtrial.edc.services import corrections, screening
+
+    coord, protocol = _coord(world), world["protocol"]
+    age_max = protocol.eligibility.age_max
+    typo = screening.screen(coord, eligible_input(protocol, "S-TYPO", age=age_max + 20.0))
+    assert typo.closed and not typo.eligible
+    corrections.correct(coord, "screening", typo.pk, {"age": age_max - 1.0}, "typo", 1)
+    typo.refresh_from_db()
+    assert (typo.eligible, typo.closed, typo.reason_not_randomized) == (True, False, "")
+    screening.consent(coord, "S-TYPO", "1.0", "2024-03-02")
+
+    fine = screening.screen(coord, eligible_input(protocol, "S-OLD"))
+    corrections.correct(coord, "screening", fine.pk, {"age": age_max + 1.0}, "typo", 1)
+    fine.refresh_from_db()
+    assert fine.closed and fine.reason_not_randomized == fine.reasons[0]
+    assert fine.reasons[0].startswith(f"age {age_max + 1:g} outside")
+
+
 def test_an_ae_correction_keeps_relatedness_and_causality_in_agreement(
     world: dict[str, Any],
 ) -> None:

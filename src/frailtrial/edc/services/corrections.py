@@ -151,13 +151,16 @@ def _screening(actor: Membership, pk: int, changes: dict[str, Any], reason: str)
     check_version(s, changes.get("_version"), f"screening {s.screening_id}")
     reasons = evaluate(protocol_of(actor.trial), checked)
     values: dict[str, Any] = {"screened_on": screened_on, "inputs": inputs}
+    p = Participant.objects.filter(screening=s).first()
     if reasons != s.reasons:
         values |= {"eligible": not reasons, "reasons": reasons}
+        if p is None and s.reason_not_randomized == "; ".join(s.reasons):
+            # open or closed by eligibility alone (not by close()): follows the new judgement
+            values |= {"closed": bool(reasons), "reason_not_randomized": "; ".join(reasons)}
     changed = _changed(s, values)
     if not changed:
         raise InputError(f"screening {s.screening_id}: nothing differs from the record")
     audit.update(actor, s, {**changed, "version": s.version + 1}, reason)
-    p = Participant.objects.filter(screening=s).first()
     if p is not None:
         demo = _changed(p, {k: checked.model_dump()[k] for k in DEMOGRAPHIC})
         if demo:
