@@ -64,6 +64,37 @@ def test_invited_user_sets_a_password_once_and_logs_in(world: dict[str, Any]) ->
         people.accept(token, "another-fine-password-9")
 
 
+def test_an_invitation_written_into_the_database_fails_integrity(world: dict[str, Any]) -> None:
+    """Attack: an insider who can write the database adds an invitation with a token they
+    know to the admin's membership (the link would set the admin's password), or keeps a
+    replaced link alive; 'edc verify' names the row. Invitations made, replaced and accepted
+    through the service verify clean (before, invitations were not checked at all)."""
+    from frailtrial.edc.models import Invitation
+    from frailtrial.edc.services import people
+    from frailtrial.edc.services.integrity import verify_store
+
+    admin = world["m"]["admin"]
+    member, _ = people.invite(admin, "late-joiner", "coordinator", None, "Lena", "Late")
+    token = people.reinvite(admin, "late-joiner")  # the first link expires
+    people.accept(token, NEW_PASSWORD)
+    assert verify_store().ok
+    replaced = Invitation.objects.filter(member=member).order_by("pk").first()
+    Invitation.objects.filter(pk=replaced.pk).update(
+        expires_at=dt.datetime(2099, 1, 1, tzinfo=dt.UTC)
+    )
+    forged = Invitation.objects.create(
+        member=admin,
+        digest=people._digest(people.TOKEN_PREFIX + "known"),
+        invited_by=admin,
+        created_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+        expires_at=dt.datetime(2099, 1, 1, tzinfo=dt.UTC),
+    )
+    found = {(f.table, f.row, f.field): f.problem for f in verify_store().findings}
+    table = Invitation._meta.db_table
+    assert "never audited" in found[(table, str(forged.pk), "*")]
+    assert found[(table, str(replaced.pk), "expires_at")] == "differs from its last audited value"
+
+
 def test_invitation_refuses_weak_passwords_guessed_and_expired_links(
     world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -52,6 +52,7 @@ CHECKED = (
     "lockexception",
     "casebooksignature",
     "eprosession",
+    "invitation",
 )
 OMITTED = "..."  # an audited value left out of the snapshot (the trial's protocol text)
 UNAUDITED = {
