@@ -204,6 +204,14 @@ def test_export_carries_cytokines_baseline_forms_vitals_and_logs(
     assert list(vitals["weight_kg"]) == [61.0, 55.5] and list(vitals["day"]) == [-1, 8]
     dev = pd.read_csv(out / "protocol_deviations.csv")
     assert dev.loc[0, "description"] == "visit one day late" and dev.loc[0, "participant_id"] == pid
+    from frailtrial.edc.services.exports import tidy
+
+    # the files beside the dataset are what pandas writes of their tables (the reference)
+    extra = tidy.build(world["trial"], with_arm=True).extra
+    files = {"vital_signs": "vital_signs.csv", **tidy.LOG_FILES, "crf_sources": tidy.CRF_SOURCES}
+    for name, file in files.items():
+        expected = extra[name].to_csv(index=False, lineterminator="\n")
+        assert (out / file).read_text(encoding="utf-8") == expected, file
 
 
 def test_table1_says_not_collected_for_a_characteristic_nobody_has() -> None:
