@@ -342,6 +342,27 @@ def test_an_edit_of_another_participant_leaves_the_signature_valid(
     assert view.valid
 
 
+def test_a_participant_session_after_signing_leaves_the_signature_valid(
+    world: dict[str, Any],
+) -> None:
+    """A questionnaire session opened and answered (not yet submitted) after the signature
+    is no casebook content: its drafts and activity times are not audited, and before they
+    made the signature read 'changed outside the audit trail'. A submitted questionnaire is
+    a CRF and does invalidate it."""
+    from frailtrial.edc.services import epro, signatures
+
+    _sign(world)
+    _, token = epro.start(world["m"]["coordinator"], world["pid"], "week1", "kiosk", "en")
+    live = epro.redeem(token)
+    form = live.instruments[0]
+    epro.save_answer(live, form, epro.items_of(live, form)[0].id, "1", 1)
+    [view] = signatures.signatures(world["m"]["investigator"], world["pid"])
+    assert view.valid, view.invalidated_by
+    epro.submit(epro.current(live.pk), form)
+    [view] = signatures.signatures(world["m"]["investigator"], world["pid"])
+    assert not view.valid and view.invalidated_by.startswith("crf ")
+
+
 def test_a_direct_database_edit_invalidates_the_signature_and_fails_integrity(
     world: dict[str, Any],
 ) -> None:

@@ -34,8 +34,11 @@ MEANING = (
 )
 # Rows tied to a participant that are not casebook content: the blinded allocation and its
 # emergency unblinding, notices, monitors' queries and SDV marks, the pharmacy's preparations,
-# the sponsor's SAE alert handling, and the signatures themselves.
+# the sponsor's SAE alert handling, the signatures themselves, and participant (ePRO)
+# sessions: a way to enter data whose drafts and activity are not audited; what a session
+# submits is a CRF, which is content.
 NOT_CASEBOOK = {
+    "eprosession",
     "allocation",
     "emergencyunblinding",
     "notice",
