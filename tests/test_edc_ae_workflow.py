@@ -80,6 +80,23 @@ def test_assessment_and_coding_are_kept_and_checked(t: dict[str, Any]) -> None:
         safety.update(coord, ae.pk, {"related": True}, "changed my mind", ae.version)
 
 
+def test_a_change_of_end_date_or_relatedness_of_the_wrong_type_is_bad_input(
+    t: dict[str, Any],
+) -> None:
+    """An empty end date clears it; a 'related' that is not true/false is refused with one
+    line (before: Django's ValidationError from the save, a traceback, not bad input)."""
+    from frailtrial.edc.services import safety
+
+    coord = t["m"]["coordinator"]
+    ae = report_sae(coord, t["pid"], "2024-03-06")
+    ae = safety.update(coord, ae.pk, {"end_on": "2024-03-09"}, "resolved", ae.version)
+    ae = safety.update(coord, ae.pk, {"end_on": ""}, "not resolved after all", ae.version)
+    ae.refresh_from_db()
+    assert ae.end_on is None
+    with pytest.raises(InputError, match=r"^related must be true or false$"):
+        safety.update(coord, ae.pk, {"related": "yes"}, "reassessed", ae.version)
+
+
 def test_follow_up_carries_outcome_and_resolution_and_is_audited(t: dict[str, Any]) -> None:
     from frailtrial.edc.models import AuditEntry
     from frailtrial.edc.services import safety

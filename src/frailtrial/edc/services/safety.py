@@ -224,12 +224,14 @@ def update(
         check_choice("outcome", changes["outcome"], OUTCOME)
     if "severity" in changes:
         check_choice("severity", changes["severity"], SEVERITY)
+    if "related" in changes and not isinstance(changes["related"], bool):
+        raise InputError("related must be true or false")
     check_assessment(changes, changes.get("related"))
     values = dict(changes)
     if values.get("causality"):
         values["related"] = values["causality"] in RELATED
-    if values.get("end_on"):
-        values["end_on"] = event_date(values["end_on"], "end date")
+    if "end_on" in values:  # empty: not ended
+        values["end_on"] = event_date(values["end_on"], "end date") if values["end_on"] else None
     with write(actor):
         ae = _trial_ae(actor, ae_id)
         end = values.get("end_on")
