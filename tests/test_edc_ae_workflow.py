@@ -151,6 +151,22 @@ def test_sae_notifies_and_is_acknowledged_within_the_window(t: dict[str, Any]) -
         safety.acknowledge(t["m"]["medical_monitor"], plain.pk)
 
 
+def test_a_deactivated_account_gets_no_sae_mail(t: dict[str, Any]) -> None:
+    """A medical monitor whose account was ended (left the study) is not mailed an SAE with
+    the participant's id and event (before: every member of the role, active or not)."""
+    from django.core import mail
+    from django.test import override_settings
+
+    from frailtrial.edc.services import people
+
+    people.deactivate(t["m"]["admin"], t["m"]["medical_monitor"].user.username, "left the study")
+    with override_settings(FRAILTRIAL_EMAIL=True, EMAIL_BACKEND=LOCMEM):
+        mail.outbox = []
+        report_sae(t["m"]["coordinator"], t["pid"], "2024-03-20")
+        sent = list(mail.outbox)
+    assert [m.to for m in sent] == [["admin@example.org"]]
+
+
 def test_an_overdue_sae_is_escalated_once_and_acknowledged_late(
     t: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
