@@ -343,6 +343,19 @@ def test_other_site_cannot_correct_or_read_the_audit(world: dict[str, Any]) -> N
         corrections.record_changes(other, "crf", str(world["crf"].pk))
 
 
+def test_an_infusion_volume_that_is_not_a_number_is_bad_input(world: dict[str, Any]) -> None:
+    """On entry as on correction (one check): before, entry compared the text with numbers
+    and raised TypeError (a traceback)."""
+    from frailtrial.edc.services import product
+    from frailtrial.errors import InputError
+
+    start = dt.datetime(2024, 3, 5, 9, tzinfo=dt.UTC)
+    with pytest.raises(InputError, match=r"^volume '100' mL is outside 0-1000 mL$"):
+        product.infuse(
+            _coord(world), world["pid"], "KIT-0", start, start + dt.timedelta(hours=1), "100"
+        )
+
+
 def test_a_screening_correction_reopens_or_closes_it_with_its_eligibility(
     world: dict[str, Any],
 ) -> None:

@@ -37,7 +37,16 @@ from frailtrial.edc.models import (
     VisitOccurrence,
 )
 from frailtrial.edc.roles import CLINICAL, ENTRY
-from frailtrial.edc.services import audit, crf, logs, safety, screening, unblinding, visits
+from frailtrial.edc.services import (
+    audit,
+    crf,
+    logs,
+    product,
+    safety,
+    screening,
+    unblinding,
+    visits,
+)
 from frailtrial.edc.services.common import (
     missing,
     participant,
@@ -213,18 +222,14 @@ def _infusion(actor: Membership, pk: int, changes: dict[str, Any], reason: str) 
     p = participant(actor, i.participant.participant_id)
     start = _parse_time(changes.get("started_at", i.started_at), "infusion start")
     end = _parse_time(changes.get("ended_at", i.ended_at), "infusion end")
-    if end < start:
-        raise InputError("infusion end is before its start")
-    volume = changes.get("volume_ml", i.volume_ml)
-    if isinstance(volume, bool) or not isinstance(volume, (int, float)) or not 0 < volume <= 1000:
-        raise InputError(f"volume {volume!r} mL is outside 0-1000 mL")
+    volume = product.check_infusion(start, end, changes.get("volume_ml", i.volume_ml))
     given_on = start.date()
     not_before(given_on, p.randomized_on, "infusion date", "the randomization date")
     check_version(i, changes.get("_version"), f"infusion {i.dose_number} of {p.participant_id}")
     values: dict[str, Any] = {
         "started_at": start,
         "ended_at": end,
-        "volume_ml": float(volume),
+        "volume_ml": volume,
         "given_on": given_on,
     }
     if i.dose_number == 1 and given_on != p.first_infusion_on:
