@@ -22,6 +22,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from frailtrial.dataset.schema import OUTCOME, SEVERITY
 from frailtrial.edc.eligibility import evaluate
@@ -135,8 +136,6 @@ def _parse_time(value: Any, what: str) -> dt.datetime:
         except ValueError:
             raise InputError(f"{what}: {value!r} is not a date and time YYYY-MM-DDTHH:MM") from None
     if out.tzinfo is None:
-        from django.utils import timezone
-
         out = timezone.make_aware(out)
     return event_time(out, what)
 
