@@ -80,6 +80,23 @@ def test_assessment_and_coding_are_kept_and_checked(t: dict[str, Any]) -> None:
         safety.update(coord, ae.pk, {"related": True}, "changed my mind", ae.version)
 
 
+def test_a_change_of_end_date_or_relatedness_of_the_wrong_type_is_bad_input(
+    t: dict[str, Any],
+) -> None:
+    """An empty end date clears it; a 'related' that is not true/false is refused with one
+    line (before: Django's ValidationError from the save, a traceback, not bad input)."""
+    from frailtrial.edc.services import safety
+
+    coord = t["m"]["coordinator"]
+    ae = report_sae(coord, t["pid"], "2024-03-06")
+    ae = safety.update(coord, ae.pk, {"end_on": "2024-03-09"}, "resolved", ae.version)
+    ae = safety.update(coord, ae.pk, {"end_on": ""}, "not resolved after all", ae.version)
+    ae.refresh_from_db()
+    assert ae.end_on is None
+    with pytest.raises(InputError, match=r"^related must be true or false$"):
+        safety.update(coord, ae.pk, {"related": "yes"}, "reassessed", ae.version)
+
+
 def test_follow_up_carries_outcome_and_resolution_and_is_audited(t: dict[str, Any]) -> None:
     from frailtrial.edc.models import AuditEntry
     from frailtrial.edc.services import safety
@@ -132,6 +149,22 @@ def test_sae_notifies_and_is_acknowledged_within_the_window(t: dict[str, Any]) -
     )
     with pytest.raises(InputError, match="is not serious"):
         safety.acknowledge(t["m"]["medical_monitor"], plain.pk)
+
+
+def test_a_deactivated_account_gets_no_sae_mail(t: dict[str, Any]) -> None:
+    """A medical monitor whose account was ended (left the study) is not mailed an SAE with
+    the participant's id and event (before: every member of the role, active or not)."""
+    from django.core import mail
+    from django.test import override_settings
+
+    from frailtrial.edc.services import people
+
+    people.deactivate(t["m"]["admin"], t["m"]["medical_monitor"].user.username, "left the study")
+    with override_settings(FRAILTRIAL_EMAIL=True, EMAIL_BACKEND=LOCMEM):
+        mail.outbox = []
+        report_sae(t["m"]["coordinator"], t["pid"], "2024-03-20")
+        sent = list(mail.outbox)
+    assert [m.to for m in sent] == [["admin@example.org"]]
 
 
 def test_an_overdue_sae_is_escalated_once_and_acknowledged_late(

@@ -204,6 +204,14 @@ def test_export_carries_cytokines_baseline_forms_vitals_and_logs(
     assert list(vitals["weight_kg"]) == [61.0, 55.5] and list(vitals["day"]) == [-1, 8]
     dev = pd.read_csv(out / "protocol_deviations.csv")
     assert dev.loc[0, "description"] == "visit one day late" and dev.loc[0, "participant_id"] == pid
+    from frailtrial.edc.services.exports import tidy
+
+    # the files beside the dataset are what pandas writes of their tables (the reference)
+    extra = tidy.build(world["trial"], with_arm=True).extra
+    files = {"vital_signs": "vital_signs.csv", **tidy.LOG_FILES, "crf_sources": tidy.CRF_SOURCES}
+    for name, file in files.items():
+        expected = extra[name].to_csv(index=False, lineterminator="\n")
+        assert (out / file).read_text(encoding="utf-8") == expected, file
 
 
 def test_table1_says_not_collected_for_a_characteristic_nobody_has() -> None:
@@ -333,6 +341,104 @@ def test_other_site_cannot_correct_or_read_the_audit(world: dict[str, Any]) -> N
         corrections.correct(other, "crf", world["crf"].pk, {"answers": {"tug_s": 1.0}}, "x", 9)
     with pytest.raises(AccessDenied):
         corrections.record_changes(other, "crf", str(world["crf"].pk))
+
+
+def test_an_infusion_volume_that_is_not_a_number_is_bad_input(world: dict[str, Any]) -> None:
+    """On entry as on correction (one check): before, entry compared the text with numbers
+    and raised TypeError (a traceback)."""
+    from frailtrial.edc.services import product
+    from frailtrial.errors import InputError
+
+    start = dt.datetime(2024, 3, 5, 9, tzinfo=dt.UTC)
+    with pytest.raises(InputError, match=r"^volume '100' mL is outside 0-1000 mL$"):
+        product.infuse(
+            _coord(world), world["pid"], "KIT-0", start, start + dt.timedelta(hours=1), "100"
+        )
+
+
+def test_a_screening_correction_reopens_or_closes_it_with_its_eligibility(
+    world: dict[str, Any],
+) -> None:
+    """A screening closed only because an age was mistyped opens again when the age is
+    corrected (before, it stayed closed with the old reason, so consent was refused), and an
+    open one closes when a correction makes the person ineligible."""
+    from edc_support import eligible_input
+    from frailtrial.edc.services import corrections, screening
+
+    coord, protocol = _coord(world), world["protocol"]
+    age_max = protocol.eligibility.age_max
+    typo = screening.screen(coord, eligible_input(protocol, "S-TYPO", age=age_max + 20.0))
+    assert typo.closed and not typo.eligible
+    corrections.correct(coord, "screening", typo.pk, {"age": age_max - 1.0}, "typo", 1)
+    typo.refresh_from_db()
+    assert (typo.eligible, typo.closed, typo.reason_not_randomized) == (True, False, "")
+    screening.consent(coord, "S-TYPO", "1.0", "2024-03-02")
+
+    fine = screening.screen(coord, eligible_input(protocol, "S-OLD"))
+    corrections.correct(coord, "screening", fine.pk, {"age": age_max + 1.0}, "typo", 1)
+    fine.refresh_from_db()
+    assert fine.closed and fine.reason_not_randomized == fine.reasons[0]
+    assert fine.reasons[0].startswith(f"age {age_max + 1:g} outside")
+
+
+def test_an_ae_correction_keeps_relatedness_and_causality_in_agreement(
+    world: dict[str, Any],
+) -> None:
+    """A correction of 'related' is held to the event's causality as a change through
+    safety.update is (before, the correction wrote related=false under causality 'probable')."""
+    from frailtrial.edc.models import AdverseEvent
+    from frailtrial.edc.services import corrections, safety
+    from frailtrial.errors import InputError
+
+    coord = _coord(world)
+    ae = safety.report(
+        coord, world["pid"], "Rash", "Skin", "2024-03-21", "mild", True, "recovering",
+        causality="probable",
+    )  # fmt: skip
+    with pytest.raises(InputError, match="causality 'probable' means related=True"):
+        corrections.correct(coord, "adverseevent", ae.pk, {"related": False}, "re-assessed", 1)
+    with pytest.raises(InputError, match="severity 'grave' is not allowed"):
+        corrections.correct(coord, "adverseevent", ae.pk, {"severity": "grave"}, "typo", 1)
+    assert AdverseEvent.objects.get(pk=ae.pk).related is True
+
+
+def test_a_site_member_cannot_tell_another_sites_record_from_an_unknown_id(
+    world: dict[str, Any],
+) -> None:
+    """Attack: a member of another site walks record ids through the correction and the
+    audit view; an existing record of another site and an id that does not exist get the
+    same refusal (before, an unknown id said 'no ... in this trial' and an existing one
+    named the participant or the screening)."""
+    from frailtrial.edc.errors import AccessDenied
+    from frailtrial.edc.models import Consent, Infusion, Participant, Screening, VisitOccurrence
+    from frailtrial.edc.services import corrections
+
+    other, pid = world["m"]["other_site"], world["pid"]
+    p = Participant.objects.get(participant_id=pid, trial=world["trial"])
+    screening = Screening.objects.get(pk=p.screening_id)
+    records = {
+        "adverseevent": (world["ae"].pk, {"term": "Flu"}),
+        "crf": (world["crf"].pk, {"answers": {"tug_s": 1.0}}),
+        "infusion": (Infusion.objects.get(participant=p, dose_number=1).pk, {"volume_ml": 9.0}),
+        "visitoccurrence": (
+            VisitOccurrence.objects.get(participant__participant_id=pid, visit="week1").pk,
+            {"occurred_on": "2024-03-13"},
+        ),
+        "screening": (screening.pk, {"age": 70.0}),
+        "consent": (Consent.objects.filter(screening=screening).first().pk, {"form_version": "9"}),
+    }
+    unknown = 10**6
+    for record, (pk, changes) in records.items():
+        refusals = []
+        for tried in (pk, unknown):
+            with pytest.raises(AccessDenied) as correcting:
+                corrections.correct(other, record, tried, changes, "probe", 1)
+            with pytest.raises(AccessDenied) as reading:
+                corrections.record_changes(other, record, str(tried))
+            refusals.append((str(correcting.value), str(reading.value)))
+        known_text = tuple(t.replace(str(pk), "<id>") for t in refusals[0])
+        unknown_text = tuple(t.replace(str(unknown), "<id>") for t in refusals[1])
+        assert known_text == unknown_text == (f"{record} <id> is not at your site",) * 2, record
 
 
 @pytest.mark.parametrize("name", ["huc-msc-2024", "cratus-2017"])

@@ -64,6 +64,37 @@ def test_invited_user_sets_a_password_once_and_logs_in(world: dict[str, Any]) ->
         people.accept(token, "another-fine-password-9")
 
 
+def test_an_invitation_written_into_the_database_fails_integrity(world: dict[str, Any]) -> None:
+    """Attack: an insider who can write the database adds an invitation with a token they
+    know to the admin's membership (the link would set the admin's password), or keeps a
+    replaced link alive; 'edc verify' names the row. Invitations made, replaced and accepted
+    through the service verify clean (before, invitations were not checked at all)."""
+    from frailtrial.edc.models import Invitation
+    from frailtrial.edc.services import people
+    from frailtrial.edc.services.integrity import verify_store
+
+    admin = world["m"]["admin"]
+    member, _ = people.invite(admin, "late-joiner", "coordinator", None, "Lena", "Late")
+    token = people.reinvite(admin, "late-joiner")  # the first link expires
+    people.accept(token, NEW_PASSWORD)
+    assert verify_store().ok
+    replaced = Invitation.objects.filter(member=member).order_by("pk").first()
+    Invitation.objects.filter(pk=replaced.pk).update(
+        expires_at=dt.datetime(2099, 1, 1, tzinfo=dt.UTC)
+    )
+    forged = Invitation.objects.create(
+        member=admin,
+        digest=people._digest(people.TOKEN_PREFIX + "known"),
+        invited_by=admin,
+        created_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+        expires_at=dt.datetime(2099, 1, 1, tzinfo=dt.UTC),
+    )
+    found = {(f.table, f.row, f.field): f.problem for f in verify_store().findings}
+    table = Invitation._meta.db_table
+    assert "never audited" in found[(table, str(forged.pk), "*")]
+    assert found[(table, str(replaced.pk), "expires_at")] == "differs from its last audited value"
+
+
 def test_invitation_refuses_weak_passwords_guessed_and_expired_links(
     world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -309,6 +340,27 @@ def test_an_edit_of_another_participant_leaves_the_signature_valid(
     visits.withdraw(world["m"]["coordinator"], other.participant_id, dt.date(2024, 3, 6), "moved")
     [view] = signatures.signatures(world["m"]["coordinator"], world["pid"])
     assert view.valid
+
+
+def test_a_participant_session_after_signing_leaves_the_signature_valid(
+    world: dict[str, Any],
+) -> None:
+    """A questionnaire session opened and answered (not yet submitted) after the signature
+    is no casebook content: its drafts and activity times are not audited, and before they
+    made the signature read 'changed outside the audit trail'. A submitted questionnaire is
+    a CRF and does invalidate it."""
+    from frailtrial.edc.services import epro, signatures
+
+    _sign(world)
+    _, token = epro.start(world["m"]["coordinator"], world["pid"], "week1", "kiosk", "en")
+    live = epro.redeem(token)
+    form = live.instruments[0]
+    epro.save_answer(live, form, epro.items_of(live, form)[0].id, "1", 1)
+    [view] = signatures.signatures(world["m"]["investigator"], world["pid"])
+    assert view.valid, view.invalidated_by
+    epro.submit(epro.current(live.pk), form)
+    [view] = signatures.signatures(world["m"]["investigator"], world["pid"])
+    assert not view.valid and view.invalidated_by.startswith("crf ")
 
 
 def test_a_direct_database_edit_invalidates_the_signature_and_fails_integrity(

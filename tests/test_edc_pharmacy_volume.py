@@ -89,3 +89,37 @@ def test_a_cell_lot_needs_its_concentration(t: dict[str, Any]) -> None:
         product.record_lot(
             t["pharm"], "P3", "saline", "2024-02-01", PLACEBO_TESTS, True, cells_per_ml=1e6
         )
+
+
+def test_three_arm_protocol_draws_each_arms_own_dose(tmp_path: Path) -> None:
+    """A protocol that is not built in (tests/protocols/three-arm-sex.yaml): 2e8 and 1e8
+    fixed cells and placebo. From a lot of 4e6 cells/mL: 2e8 / 4e6 = 50 mL and
+    1e8 / 4e6 = 25 mL drawn, made up to the 100 mL bag; placebo 100 mL (hand computation)."""
+    use_store(sqlite_url(tmp_path))
+    from frailtrial.edc.services import product, randomization
+
+    t = new_trial(str(Path(__file__).parent / "protocols" / "three-arm-sex.yaml"))
+    pharm = t["m"]["unblinded_pharmacist"]
+    product.record_lot(
+        pharm, "MSC", "allogeneic MSCs", "2024-02-01", CELL_TESTS, cells_per_ml=4e6, volume_ml=80
+    )
+    product.record_lot(pharm, "VEH", "vehicle", "2024-02-01", PLACEBO_TESTS, is_placebo=True)
+    bags: dict[str, tuple[float, float, float, float]] = {}
+    refused: list[str] = []
+    for i in range(12):
+        pid = enroll(t, f"A{i}").participant_id
+        arm = randomization.arm_of(pharm, pid)
+        lot = "VEH" if arm == "placebo" else "MSC"
+        try:
+            prep = product.prepare(pharm, pid, 1, lot, 70.0)
+        except InputError as exc:
+            refused.append(str(exc))
+            continue
+        bags.setdefault(arm, (prep.cells, prep.draw_ml, prep.diluent_ml, prep.volume_ml))
+    assert bags == {
+        "high_dose": (2e8, 50.0, 50.0, 100.0),
+        "low_dose": (1e8, 25.0, 75.0, 100.0),
+        "placebo": (0.0, 100.0, 0.0, 100.0),
+    }
+    # the 80 mL lot runs out: each refusal says what is left of it
+    assert refused and all("mL left) cannot supply dose 1" in r for r in refused)

@@ -65,6 +65,14 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     corrections.correct(coord, "adverseevent", ae.pk, {"term": "Bacterial pneumonia"}, "coded", 2)
     scr = Participant.objects.get(participant_id=pid).screening_id
     corrections.correct(coord, "screening", scr, {"age": 70.0}, "transcription error", 1)
+    from frailtrial.edc.services import epro
+
+    _, token = epro.start(coord, pid, "baseline", "link", "en")  # used as it is used:
+    live = epro.redeem(token)  # redeemed, an answer kept, one instrument submitted, ended
+    form = live.instruments[0]
+    epro.save_answer(live, form, epro.items_of(live, form)[0].id, "1", 1)
+    epro.submit(epro.current(live.pk), form)
+    epro.end(live)
     from django.db import connections
 
     connections.close_all()
@@ -132,6 +140,21 @@ ATTACKS = {
     "adverse event": ("edc_adverseevent", "outcome", "UPDATE edc_adverseevent SET outcome = 'x'"),
     "log entry rewritten": ("edc_logrecord", "answers", "UPDATE edc_logrecord SET answers = '{}'"),
     "corrected age put back": ("edc_participant", "age", "UPDATE edc_participant SET age = 65"),
+    "staff crf passed off as the participant's": (
+        "edc_crf",
+        "source",
+        "UPDATE edc_crf SET source = 'participant'",
+    ),
+    "participant session expiry extended": (
+        "edc_eprosession",
+        "expires_at",
+        "UPDATE edc_eprosession SET expires_at = '2099-01-01 00:00:00', ended_at = NULL",
+    ),
+    "participant session token replaced by a known one": (
+        "edc_eprosession",
+        "digest",
+        "UPDATE edc_eprosession SET digest = '" + "0" * 64 + "', redeemed_at = NULL",
+    ),
     "query answer rewritten": (
         "web_dataquery",
         "answer",
@@ -192,7 +215,16 @@ def test_rows_deleted_or_inserted_without_audit_are_found(store: str) -> None:
         "WHERE id = (SELECT min(id) FROM edc_measurement)"
     )
     inserted = _first("edc_measurement", "visit = 'week1'")
+    _raw(  # a participant session whose token the intruder knows, for another visit
+        "INSERT INTO edc_eprosession (participant_id, visit, started_by_id, kind, digest, "
+        "language, instruments, drafts, position, submitted, created_at, expires_at, ended_why) "
+        "SELECT participant_id, 'week1', started_by_id, kind, %s, language, instruments, '{}', "
+        "'{}', '[]', created_at, '2099-01-01 00:00:00', '' FROM edc_eprosession",
+        ("0" * 64,),
+    )
+    session = _first("edc_eprosession", "visit = 'week1'")
     found = {(f.table, f.row, f.field): f.problem for f in verify_store().findings}
+    assert "never audited" in found[("edc_eprosession", str(session), "*")]
     assert found[("edc_emergencyunblinding", str(unblinding), "*")] == "audited row is missing"
     assert "never audited" in found[("edc_measurement", str(inserted), "*")]
 

@@ -20,10 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
 from frailtrial.dataset.schema import OUTCOME, SEVERITY
-from frailtrial.edc.eligibility import ScreeningInput, evaluate
+from frailtrial.edc.eligibility import evaluate
 from frailtrial.edc.models import (
     AdverseEvent,
     Consent,
@@ -36,8 +38,18 @@ from frailtrial.edc.models import (
     VisitOccurrence,
 )
 from frailtrial.edc.roles import CLINICAL, ENTRY
-from frailtrial.edc.services import audit, crf, logs, safety, unblinding, visits
+from frailtrial.edc.services import (
+    audit,
+    crf,
+    logs,
+    product,
+    safety,
+    screening,
+    unblinding,
+    visits,
+)
 from frailtrial.edc.services.common import (
+    missing,
     participant,
     protocol_of,
     require,
@@ -89,6 +101,32 @@ def _changed(obj: Any, values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if getattr(obj, k) != v}
 
 
+# record -> (its trial, its site) as lookups from its row
+_SCOPE: dict[str, tuple[str, str]] = {
+    "screening": ("trial_id", "site_id"),
+    "consent": ("screening__trial_id", "screening__site_id"),
+}
+_PARTICIPANT_SCOPE = ("participant__trial_id", "participant__site_id")
+
+
+def _row(actor: Membership, record: str, pk: int) -> Any:
+    """The record's row of the actor's trial, locked for the correction; for a member limited
+    to a site an unknown id gets the same refusal as another site's, so ids cannot be probed."""
+    trial, site = _SCOPE.get(record, _PARTICIPANT_SCOPE)
+    row = (
+        MODELS[record]
+        .objects.select_for_update(of=("self",))
+        .filter(pk=pk, **{trial: actor.trial_id})
+        .annotate(site_of=F(site))
+        .first()
+    )
+    what = f"{record} {pk}"
+    if row is None:
+        raise missing(actor, what, f"no {record} {pk} in this trial")
+    require_site(actor, row.site_of, what)
+    return row
+
+
 def _parse_time(value: Any, what: str) -> dt.datetime:
     if isinstance(value, dt.datetime):
         out = value
@@ -98,17 +136,12 @@ def _parse_time(value: Any, what: str) -> dt.datetime:
         except ValueError:
             raise InputError(f"{what}: {value!r} is not a date and time YYYY-MM-DDTHH:MM") from None
     if out.tzinfo is None:
-        from django.utils import timezone
-
         out = timezone.make_aware(out)
     return event_time(out, what)
 
 
 def _screening(actor: Membership, pk: int, changes: dict[str, Any], reason: str) -> list[str]:
-    s = Screening.objects.select_for_update().filter(pk=pk, trial_id=actor.trial_id).first()
-    if s is None:
-        raise InputError(f"no screening {pk} in this trial")
-    require_site(actor, s.site_id, f"screening {s.screening_id}")
+    s = _row(actor, "screening", pk)
     inputs = dict(s.inputs)
     for name in DEMOGRAPHIC:
         if name in changes:
@@ -120,24 +153,22 @@ def _screening(actor: Membership, pk: int, changes: dict[str, Any], reason: str)
         if first is not None and screened_on > first:
             raise InputError(f"screening date {screened_on} is after consent on {first}")
         inputs["screened_on"] = screened_on.isoformat()
-    try:
-        checked = ScreeningInput.model_validate(
-            {**inputs, "frailty_answers": None, "screening_id": s.screening_id}
-        )
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise InputError(f"screening field {where}: {err['msg']}") from None
+    checked = screening.parse_input(
+        {**inputs, "frailty_answers": None, "screening_id": s.screening_id}
+    )
     check_version(s, changes.get("_version"), f"screening {s.screening_id}")
     reasons = evaluate(protocol_of(actor.trial), checked)
     values: dict[str, Any] = {"screened_on": screened_on, "inputs": inputs}
+    p = Participant.objects.filter(screening=s).first()
     if reasons != s.reasons:
         values |= {"eligible": not reasons, "reasons": reasons}
+        if p is None and s.reason_not_randomized == "; ".join(s.reasons):
+            # open or closed by eligibility alone (not by close()): follows the new judgement
+            values |= {"closed": bool(reasons), "reason_not_randomized": "; ".join(reasons)}
     changed = _changed(s, values)
     if not changed:
         raise InputError(f"screening {s.screening_id}: nothing differs from the record")
     audit.update(actor, s, {**changed, "version": s.version + 1}, reason)
-    p = Participant.objects.filter(screening=s).first()
     if p is not None:
         demo = _changed(p, {k: checked.model_dump()[k] for k in DEMOGRAPHIC})
         if demo:
@@ -146,15 +177,7 @@ def _screening(actor: Membership, pk: int, changes: dict[str, Any], reason: str)
 
 
 def _consent(actor: Membership, pk: int, changes: dict[str, Any], reason: str) -> list[str]:
-    c = (
-        Consent.objects.select_for_update(of=("self",))
-        .filter(pk=pk, screening__trial_id=actor.trial_id)
-        .select_related("screening")
-        .first()
-    )
-    if c is None:
-        raise InputError(f"no consent {pk} in this trial")
-    require_site(actor, c.screening.site_id, f"consent {pk}")
+    c = _row(actor, "consent", pk)
     values: dict[str, Any] = {}
     if "form_version" in changes:
         text = str(changes["form_version"]).strip()
@@ -177,9 +200,7 @@ def _consent(actor: Membership, pk: int, changes: dict[str, Any], reason: str) -
 
 
 def _visit(actor: Membership, pk: int, changes: dict[str, Any], reason: str) -> list[str]:
-    v = VisitOccurrence.objects.filter(pk=pk, participant__trial_id=actor.trial_id).first()
-    if v is None:
-        raise InputError(f"no visit {pk} in this trial")
+    v = _row(actor, "visitoccurrence", pk)
     p = participant(actor, v.participant.participant_id)
     if v.status != "attended":
         raise InputError(f"visit {v.visit} of {p.participant_id} is {v.status}; nothing to correct")
@@ -196,29 +217,18 @@ def _visit(actor: Membership, pk: int, changes: dict[str, Any], reason: str) -> 
 
 
 def _infusion(actor: Membership, pk: int, changes: dict[str, Any], reason: str) -> list[str]:
-    i = (
-        Infusion.objects.select_for_update(of=("self",))
-        .filter(pk=pk, participant__trial_id=actor.trial_id)
-        .select_related("participant")
-        .first()
-    )
-    if i is None:
-        raise InputError(f"no infusion {pk} in this trial")
+    i = _row(actor, "infusion", pk)
     p = participant(actor, i.participant.participant_id)
     start = _parse_time(changes.get("started_at", i.started_at), "infusion start")
     end = _parse_time(changes.get("ended_at", i.ended_at), "infusion end")
-    if end < start:
-        raise InputError("infusion end is before its start")
-    volume = changes.get("volume_ml", i.volume_ml)
-    if isinstance(volume, bool) or not isinstance(volume, (int, float)) or not 0 < volume <= 1000:
-        raise InputError(f"volume {volume!r} mL is outside 0-1000 mL")
+    volume = product.check_infusion(start, end, changes.get("volume_ml", i.volume_ml))
     given_on = start.date()
     not_before(given_on, p.randomized_on, "infusion date", "the randomization date")
     check_version(i, changes.get("_version"), f"infusion {i.dose_number} of {p.participant_id}")
     values: dict[str, Any] = {
         "started_at": start,
         "ended_at": end,
-        "volume_ml": float(volume),
+        "volume_ml": volume,
         "given_on": given_on,
     }
     if i.dose_number == 1 and given_on != p.first_infusion_on:
@@ -243,14 +253,7 @@ def _infusion(actor: Membership, pk: int, changes: dict[str, Any], reason: str) 
 
 
 def _log_record(actor: Membership, pk: int, changes: dict[str, Any], reason: str) -> list[str]:
-    record = (
-        LogRecord.objects.select_for_update(of=("self",))
-        .filter(pk=pk, participant__trial_id=actor.trial_id)
-        .select_related("participant")
-        .first()
-    )
-    if record is None:
-        raise InputError(f"no log entry {pk} in this trial")
+    record = _row(actor, "logrecord", pk)
     if not isinstance(changes["answers"], dict):
         raise InputError("answers must be a mapping of item to value")
     changed = logs.correct(actor, record, changes["answers"], reason, changes.get("_version"))
@@ -258,14 +261,7 @@ def _log_record(actor: Membership, pk: int, changes: dict[str, Any], reason: str
 
 
 def _adverse_event(actor: Membership, pk: int, changes: dict[str, Any], reason: str) -> list[str]:
-    ae = (
-        AdverseEvent.objects.select_for_update(of=("self",))
-        .filter(pk=pk, participant__trial_id=actor.trial_id)
-        .select_related("participant")
-        .first()
-    )
-    if ae is None:
-        raise InputError(f"no adverse event {pk} in this trial")
+    ae = _row(actor, "adverseevent", pk)
     p = participant(actor, ae.participant.participant_id)
     values: dict[str, Any] = {}
     for name in ("term", "body_system"):
@@ -276,12 +272,13 @@ def _adverse_event(actor: Membership, pk: int, changes: dict[str, Any], reason: 
             values[name] = text
     for name, allowed in (("severity", SEVERITY), ("outcome", OUTCOME)):
         if name in changes:
-            if changes[name] not in allowed:
-                raise InputError(f"{name} {changes[name]!r} is not allowed ({', '.join(allowed)})")
+            safety.check_choice(name, changes[name], allowed)
             values[name] = changes[name]
     if "related" in changes:
         if not isinstance(changes["related"], bool):
             raise InputError("related must be true or false")
+        # the stored causality must still agree (as on a change through safety.update)
+        safety.check_assessment({"causality": ae.causality}, changes["related"])
         values["related"] = changes["related"]
     onset = event_date(changes["onset_on"], "onset date") if "onset_on" in changes else ae.onset_on
     not_before(onset, consent_date(p), "onset date", "consent on")
@@ -346,9 +343,8 @@ def correct(
     if not changes:
         raise InputError(f"a correction names at least one field ({', '.join(fields)})")
     if record == "crf":
-        saved = Crf.objects.filter(pk=record_id, participant__trial_id=actor.trial_id).first()
-        if saved is None:
-            raise InputError(f"no crf {record_id} in this trial")
+        with transaction.atomic():
+            saved = _row(actor, "crf", record_id)
         pid = saved.participant.participant_id
         if not isinstance(changes["answers"], dict):
             raise InputError("answers must be a mapping of item to value")
@@ -450,15 +446,17 @@ _PARTICIPANT_OF: dict[str, str] = {
 
 def owner(actor: Membership, record: str, record_id: str) -> Owner:
     """The owner of a record of the actor's trial; InputError when there is no such record
-    here, AccessDenied when it is at another site."""
+    here, AccessDenied when it is at another site (and, for a member limited to a site, when
+    there is no such record: the same refusal, so ids cannot be probed)."""
+    what = f"{record} {record_id}"
     if not str(record_id).isdigit():
-        raise InputError(f"no {record} {record_id!r} in this trial")
+        raise missing(actor, what, f"no {record} {record_id!r} in this trial")
     if record in ("screening", "consent"):
         where = {"pk": record_id} if record == "screening" else {"consents__pk": record_id}
         s = Screening.objects.filter(trial_id=actor.trial_id, **where).first()
         if s is None:
-            raise InputError(f"no {record} {record_id} in this trial")
-        require_site(actor, s.site_id, f"screening {s.screening_id}")
+            raise missing(actor, what, f"no {record} {record_id} in this trial")
+        require_site(actor, s.site_id, what)
         p = Participant.objects.filter(screening=s).first()
         return Owner(p.participant_id if p else None, s.screening_id)
     lookup = _PARTICIPANT_OF.get(record)
@@ -466,8 +464,8 @@ def owner(actor: Membership, record: str, record_id: str) -> Owner:
         raise InputError(f"the audit view shows participant and screening records, not {record}")
     p = Participant.objects.filter(trial_id=actor.trial_id, **{lookup: record_id}).first()
     if p is None:
-        raise InputError(f"no {record} {record_id} in this trial")
-    require_site(actor, p.site_id, f"participant {p.participant_id}")
+        raise missing(actor, what, f"no {record} {record_id} in this trial")
+    require_site(actor, p.site_id, what)
     return Owner(p.participant_id, None)
 
 

@@ -29,7 +29,9 @@ def notify(
     """A notice per role (inside the caller's transaction); e-mail after commit when
     configured, with ``mail_note`` appended to the text. Returns the notices."""
     at = now()
-    members = Membership.objects.filter(trial_id=actor.trial_id, role__in=roles)
+    members = Membership.objects.filter(
+        trial_id=actor.trial_id, role__in=roles, user__is_active=True
+    )  # an ended account is mailed nothing
     emails = sorted({m.user.email for m in members.select_related("user") if m.user.email})
     send = bool(getattr(settings, "FRAILTRIAL_EMAIL", False)) and bool(emails)
     rows = Notice.objects.bulk_create(

@@ -3,7 +3,8 @@
 The lock is refused while an SAE is not acknowledged, a data query is not closed, a planned
 CRF of a held visit is missing or incomplete (``completeness``), or a trial date lies after
 the lock date, unless each item is accepted with a reason (a ``LockException``, audited).
-The web confirmation step and ``frailtrial edc lock`` both call :func:`open_blockers`.
+The lock (``trials.lock``: the web confirmation step and ``frailtrial edc lock``) accepts
+the items given and is refused by what :func:`accept` returns still open.
 """
 
 from __future__ import annotations
@@ -126,10 +127,13 @@ def accepted(actor: Membership) -> dict[str, LockException]:
     return {row.key: row for row in rows}
 
 
-def accept(actor: Membership, items: dict[str, str], lock_date: dt.date) -> list[LockException]:
+def accept(actor: Membership, items: dict[str, str], lock_date: dt.date) -> list[Blocker]:
     """Accept checklist items (key -> reason), each audited; call inside the lock's write
-    transaction. A key that is not on the checklist or a blank reason is refused."""
-    current = {b.key: b for b in blockers(actor, lock_date)}
+    transaction. A key that is not on the checklist or a blank reason is refused. Returns
+    the items still open (the checklist is built once: the CRF completeness is the costly
+    part)."""
+    listed = blockers(actor, lock_date)
+    current = {b.key: b for b in listed}
     done = accepted(actor)
     new = []
     for key, reason in items.items():
@@ -158,7 +162,8 @@ def accept(actor: Membership, items: dict[str, str], lock_date: dt.date) -> list
     # audited row by row (integrity.CHECKED), each with its own reason
     for row in rows:
         audit.record(actor, "accept", row, None, audited_snapshot(row), row.reason)
-    return rows
+    settled = set(done) | set(items)
+    return [b for b in listed if b.key not in settled]
 
 
 def open_blockers(actor: Membership, lock_date: dt.date) -> list[Blocker]:

@@ -254,6 +254,19 @@ class InfusionView:
     volume_ml: float
 
 
+def check_infusion(started_at: dt.datetime, ended_at: dt.datetime, volume_ml: Any) -> float:
+    """The checks of an infusion's times and volume, on entry and on correction: the volume
+    as a float."""
+    event_time(started_at, "infusion start")
+    event_time(ended_at, "infusion end")
+    if ended_at < started_at:
+        raise InputError("infusion end is before its start")
+    number = isinstance(volume_ml, (int, float)) and not isinstance(volume_ml, bool)
+    if not number or not 0 < volume_ml <= 1000:
+        raise InputError(f"volume {volume_ml!r} mL is outside 0-1000 mL")
+    return float(volume_ml)
+
+
 def infuse(
     actor: Membership,
     participant_id: str,
@@ -264,12 +277,7 @@ def infuse(
 ) -> InfusionView:
     """Record an infusion at the bedside by kit code; the first one anchors the schedule."""
     require(actor, (*CLINICAL, *PHARMACY), "recording an infusion")
-    event_time(started_at, "infusion start")
-    event_time(ended_at, "infusion end")
-    if ended_at < started_at:
-        raise InputError("infusion end is before its start")
-    if not 0 < volume_ml <= 1000:
-        raise InputError(f"volume {volume_ml} mL is outside 0-1000 mL")
+    volume_ml = check_infusion(started_at, ended_at, volume_ml)
     with write(actor):
         p = participant(actor, participant_id)
         prep = Preparation.objects.filter(participant=p, kit_code=kit_code).first()

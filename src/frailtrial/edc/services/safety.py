@@ -55,7 +55,8 @@ EXPECTEDNESS = ("expected", "unexpected")
 CODING_MAX = 200  # the coding fields' column size
 
 
-def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    """Refuse a value not in ``allowed``, naming the field and the allowed values."""
     if value not in allowed:
         raise InputError(f"{name} {value!r} is not allowed ({', '.join(allowed)})")
 
@@ -109,9 +110,9 @@ def report(
         raise InputError("an adverse event needs its term and body system")
     clean_text(term, "adverse event term")
     clean_text(body_system, "body system")
-    _check_choice("severity", severity, SEVERITY)
-    _check_choice("outcome", outcome, OUTCOME)
-    _check_assessment(
+    check_choice("severity", severity, SEVERITY)
+    check_choice("outcome", outcome, OUTCOME)
+    check_assessment(
         {
             "causality": causality,
             "expectedness": expectedness,
@@ -122,7 +123,7 @@ def report(
     )
     criteria = list(seriousness or [])
     for c in criteria:
-        _check_choice("seriousness", c, SERIOUSNESS)
+        check_choice("seriousness", c, SERIOUSNESS)
     onset = event_date(onset_on, "onset date")
     end = event_date(end_on, "end date") if end_on else None
     if end is not None and end < onset:
@@ -171,19 +172,19 @@ def report(
     return ae
 
 
-def _check_assessment(values: dict[str, Any], related: bool | None) -> None:
+def check_assessment(values: dict[str, Any], related: bool | None) -> None:
     """Causality and expectedness from their lists (or blank), coding fields as plain text of
     at most ``CODING_MAX`` characters; a causality must agree with ``related`` when given."""
     causality = values.get("causality", "")
     if causality:
-        _check_choice("causality", causality, CAUSALITY)
+        check_choice("causality", causality, CAUSALITY)
         if related is not None and related != (causality in RELATED):
             raise InputError(
                 f"causality {causality!r} means related={causality in RELATED}, "
                 f"not related={related} (related: {', '.join(RELATED)})"
             )
     if values.get("expectedness"):
-        _check_choice("expectedness", values["expectedness"], EXPECTEDNESS)
+        check_choice("expectedness", values["expectedness"], EXPECTEDNESS)
     for name in ("soc", "preferred_term"):
         text = values.get(name, "")
         if not isinstance(text, str) or len(text) > CODING_MAX:
@@ -220,15 +221,17 @@ def update(
             f"{sorted(unknown)[0]!r} cannot be changed here ({', '.join(sorted(allowed))})"
         )
     if "outcome" in changes:
-        _check_choice("outcome", changes["outcome"], OUTCOME)
+        check_choice("outcome", changes["outcome"], OUTCOME)
     if "severity" in changes:
-        _check_choice("severity", changes["severity"], SEVERITY)
-    _check_assessment(changes, changes.get("related"))
+        check_choice("severity", changes["severity"], SEVERITY)
+    if "related" in changes and not isinstance(changes["related"], bool):
+        raise InputError("related must be true or false")
+    check_assessment(changes, changes.get("related"))
     values = dict(changes)
     if values.get("causality"):
         values["related"] = values["causality"] in RELATED
-    if values.get("end_on"):
-        values["end_on"] = event_date(values["end_on"], "end date")
+    if "end_on" in values:  # empty: not ended
+        values["end_on"] = event_date(values["end_on"], "end date") if values["end_on"] else None
     with write(actor):
         ae = _trial_ae(actor, ae_id)
         end = values.get("end_on")
@@ -237,7 +240,7 @@ def update(
                 f"adverse event {ae_id}: end date {end} is before its onset {ae.onset_on}"
             )
         if "causality" not in values and ae.causality:
-            _check_assessment({"causality": ae.causality}, values.get("related"))
+            check_assessment({"causality": ae.causality}, values.get("related"))
         check_version(ae, version, f"adverse event {ae_id}")
         audit.update(actor, ae, {**values, "version": ae.version + 1}, reason)
     return ae
@@ -272,7 +275,7 @@ def follow_up(
     if not text.strip():
         raise InputError("a follow-up needs its text")
     clean_text(text, "follow-up text")
-    _check_choice("outcome", outcome, OUTCOME)
+    check_choice("outcome", outcome, OUTCOME)
     day = event_date(on, "follow-up date")
     end = event_date(end_on, "end date") if end_on else None
     with write(actor):

@@ -29,7 +29,8 @@ from frailtrial.edc.services.entry import (
 from frailtrial.errors import InputError
 
 
-def _input(data: ScreeningInput | dict[str, Any]) -> ScreeningInput:
+def parse_input(data: ScreeningInput | dict[str, Any]) -> ScreeningInput:
+    """Screening inputs checked against :class:`ScreeningInput`; InputError naming the field."""
     if isinstance(data, ScreeningInput):
         return data
     try:
@@ -62,7 +63,7 @@ def screen(
 ) -> Screening:
     """Record a screened person and judge eligibility from the protocol; reasons when not."""
     require(actor, CLINICAL, "screening")
-    inp = _input(data)
+    inp = parse_input(data)
     safe_id(inp.screening_id, "screening id")
     event_date(inp.screened_on, "screening date")
     answers = inp.model_dump()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from django.db import models
+from django.db.models import Q
 
 from frailtrial.edc.errors import AccessDenied
 from frailtrial.edc.models import (
@@ -34,8 +35,11 @@ MEANING = (
 )
 # Rows tied to a participant that are not casebook content: the blinded allocation and its
 # emergency unblinding, notices, monitors' queries and SDV marks, the pharmacy's preparations,
-# the sponsor's SAE alert handling, and the signatures themselves.
+# the sponsor's SAE alert handling, the signatures themselves, and participant (ePRO)
+# sessions: a way to enter data whose drafts and activity are not audited; what a session
+# submits is a CRF, which is content.
 NOT_CASEBOOK = {
+    "eprosession",
     "allocation",
     "emergencyunblinding",
     "notice",
@@ -132,11 +136,13 @@ def _later_edit(sig: CasebookSignature, rows: list[models.Model]) -> AuditEntry 
     ).first()
     if signed is None:
         return None
-    keys = {(row._meta.model_name, str(row.pk)) for row in rows}
-    later = AuditEntry.objects.filter(seq__gt=signed.seq, model__in={m for m, _ in keys}).order_by(
-        "seq"
-    )
-    return next((e for e in later.iterator() if (e.model, e.object_id) in keys), None)
+    ids: dict[str, list[str]] = {}
+    for row in rows:
+        ids.setdefault(row._meta.model_name or "", []).append(str(row.pk))
+    records = Q()  # these rows only (not every later row of their tables, read in Python)
+    for model, pks in ids.items():
+        records |= Q(model=model, object_id__in=pks)
+    return AuditEntry.objects.filter(records, seq__gt=signed.seq).order_by("seq").first()
 
 
 def signatures(actor: Membership, participant_id: str) -> list[SignatureView]:

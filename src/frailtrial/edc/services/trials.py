@@ -135,8 +135,7 @@ def lock(
         raise InputError("locking needs a reason")
     day = lock_date or timezone.localdate()
     with write(actor) as trial:
-        prelock.accept(actor, accept or {}, day)
-        blocking = prelock.open_blockers(actor, day)
+        blocking = prelock.accept(actor, accept or {}, day)
         if blocking:
             raise InputError(prelock.refusal(blocking))
         old = audited_snapshot(trial)

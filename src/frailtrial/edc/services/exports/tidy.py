@@ -17,6 +17,7 @@ import pandas as pd
 from django.db import connection
 
 from frailtrial.dataset import TrialDataset, write_dataset
+from frailtrial.dataset.csv_writer import write_csv
 from frailtrial.dataset.intercurrent import discontinuations, withdrawals
 from frailtrial.dataset.populations import population_flags, scheduled_doses
 from frailtrial.dataset.schema import DEMOGRAPHICS
@@ -533,12 +534,10 @@ def write(tables: ExportTables, out: Path, protocol: Protocol) -> list[Path]:
     (``concomitant_medications.csv``, ``protocol_deviations.csv``, ``end_of_study.csv``) and
     ``crf_sources.csv``: who gave each CRF's answers (source staff or participant)."""
     files = write_dataset(tables.dataset, out)
-    for name, file in {"vital_signs": "vital_signs.csv", **LOG_FILES}.items():
+    beside = {"vital_signs": "vital_signs.csv", **LOG_FILES, "crf_sources": CRF_SOURCES}
+    for name, file in beside.items():
         frame = tables.extra.get(name)
         if frame is not None:
-            path = Path(out) / file
-            frame.to_csv(path, index=False)
-            files.append(path)
-    sources = Path(out) / CRF_SOURCES
-    tables.extra["crf_sources"].to_csv(sources, index=False, lineterminator="\n")
-    return [*files, sources]
+            files.append(Path(out) / file)
+            write_csv(frame, files[-1])  # the dataset's writer: same bytes, one format
+    return files
