@@ -136,6 +136,7 @@ def test_participant_completes_questionnaires(
     size = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
     assert size >= 20
     page.locator('a[href="/p/q/sf36/"]').click()
+    page.wait_for_url(re.compile(r".*/p/q/sf36/1/$"))  # measure the question page, not the list
     sizes = page.evaluate(
         "[...document.querySelectorAll('main button, main a, label.epro-choice, select')]"
         ".map(e => e.getBoundingClientRect().height)"
