@@ -142,6 +142,26 @@ ATTACKS = {
         "crf_version",
         "UPDATE web_sdvmark SET crf_version = crf_version + 1",
     ),
+    "staff crf passed off as the participant's own answers": (
+        "edc_crf",
+        "source",
+        "UPDATE edc_crf SET source = 'participant'",
+    ),
+    "adverse event voided to hide it from the DSMB report": (
+        "edc_adverseevent",
+        "voided_at",
+        "UPDATE edc_adverseevent SET voided_at = '2024-03-07 00:00:00', void_reason = 'dup'",
+    ),
+    "SAE acknowledgement forged": (
+        "edc_saealert",
+        "acknowledged_at",
+        "UPDATE edc_saealert SET acknowledged_at = raised_at, acknowledgement = 'seen'",
+    ),
+    "lot concentration changed after preparation": (
+        "edc_lot",
+        "cells_per_ml",
+        "UPDATE edc_lot SET cells_per_ml = cells_per_ml * 2",
+    ),
     "minimization secret set to a known value": (
         "edc_trial",
         "minimization_secret",
@@ -152,6 +172,7 @@ WHERE = {
     "web_dataquery": {"answer": "status = 'closed'"},
     "edc_listentry": {"arm": "used = 0", "used": "used = 1"},
     "edc_participant": {"emergency_unblinded": "emergency_unblinded = 1", "age": "age = 70"},
+    "edc_lot": {"cells_per_ml": "cells_per_ml IS NOT NULL"},
 }
 
 
