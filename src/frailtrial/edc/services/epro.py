@@ -113,8 +113,7 @@ def start(
 
 
 def _end(s: EproSession, why: str) -> None:
-    s.ended_at, s.ended_why = now(), why
-    s.save(update_fields=["ended_at", "ended_why"])
+    audit.update(s.started_by, s, {"ended_at": now(), "ended_why": why}, action="end")
 
 
 def redeem(token: str) -> EproSession:
@@ -128,8 +127,8 @@ def redeem(token: str) -> EproSession:
             _end(s, "expired")
             problem = "this questionnaire link has expired"
         else:
-            s.redeemed_at = s.last_seen_at = now()
-            s.save(update_fields=["redeemed_at", "last_seen_at"])
+            at = now()
+            audit.update(s.started_by, s, {"redeemed_at": at, "last_seen_at": at}, action="redeem")
     if problem or s is None:
         raise AccessDenied(problem)
     return s
@@ -225,11 +224,18 @@ def submit(s: EproSession, instrument: str) -> Crf:
         answers,
         source="participant",
     )
-    s.submitted = [*s.submitted, instrument]
-    s.save(update_fields=["submitted"])
-    if set(s.submitted) >= set(s.instruments):
-        _end(s, "completed")
+    with transaction.atomic():
+        audit.update(s.started_by, s, {"submitted": [*s.submitted, instrument]}, action="submit")
+        if set(s.submitted) >= set(s.instruments):
+            _end(s, "completed")
     return saved
+
+
+def choose_language(s: EproSession, language: str) -> None:
+    """Show the session's questionnaires in ``language`` from now on (audited)."""
+    if language not in wording.LANGUAGES:
+        raise InputError(f"language {language!r} is not one of {', '.join(wording.LANGUAGES)}")
+    audit.update(s.started_by, s, {"language": language}, action="language")
 
 
 def end(s: EproSession, why: str = "ended by participant") -> None:

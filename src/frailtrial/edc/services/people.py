@@ -86,7 +86,7 @@ def _new_invitation(actor: Membership, member: Membership, token: str) -> Invita
         created_at=at,
         expires_at=at + dt.timedelta(hours=INVITATION_HOURS),
     )
-    audit.record(actor, "invite", inv, None, {"member": member.pk, "expires_at": inv.expires_at})
+    audit.created(actor, inv, action="invite")
     return inv
 
 
@@ -155,7 +155,10 @@ def reinvite(actor: Membership, username: str) -> str:
             raise InputError(f"the account {username!r} is deactivated")
         if user.has_usable_password():
             raise InputError(f"the account {username!r} has set its password: no new link")
-        Invitation.objects.filter(member__user=user, used_at__isnull=True).update(expires_at=now())
+        live = Invitation.objects.filter(
+            member__user=user, used_at__isnull=True, expires_at__gt=now()
+        )
+        audit.update_many(actor, [(inv, {"expires_at": now()}) for inv in live], action="revoke")
         _new_invitation(actor, member, token)
     return token
 
@@ -199,9 +202,7 @@ def accept(token: str, password: str) -> Membership:
             raise InputError("password refused: " + " ".join(exc.messages)) from None
         user.set_password(password)
         user.save()
-        inv.used_at = now()
-        inv.save(update_fields=["used_at"])
-        audit.record(inv.member, "accept", inv, None, {"used_at": inv.used_at})
+        audit.update(inv.member, inv, {"used_at": now()}, action="accept")
     return inv.member
 
 
