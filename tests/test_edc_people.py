@@ -338,6 +338,40 @@ def test_a_forged_signature_row_fails_integrity(world: dict[str, Any]) -> None:
     assert not report.ok and "casebooksignature" in report.problem
 
 
+def test_a_signature_rehashed_or_forged_in_the_database_shows_invalid(
+    world: dict[str, Any],
+) -> None:
+    """An insider edits a CRF in the database and rewrites the signature's content hash to
+    the edited casebook's (so it matches again), or inserts a signature row of their own:
+    the signature page shows neither as valid, and the integrity check finds both."""
+    from frailtrial.edc.models import CasebookSignature, Crf, Participant
+    from frailtrial.edc.services import signatures
+    from frailtrial.edc.services.integrity import verify_store
+
+    sig = _sign(world)
+    inv, pid = world["m"]["investigator"], world["pid"]
+    Crf.objects.filter(pk=world["crf"].pk).update(answers={"tug_s": 9.0})
+    rehashed = signatures.casebook_sha256(Participant.objects.get(pk=sig.participant_id))
+    CasebookSignature.objects.filter(pk=sig.pk).update(content_sha256=rehashed)
+    [view] = signatures.signatures(inv, pid)
+    assert not view.valid and "outside the audit trail" in view.invalidated_by
+    forged = CasebookSignature.objects.create(
+        participant_id=sig.participant_id,
+        signer=inv,
+        printed_name=sig.printed_name,
+        meaning=sig.meaning,
+        signed_at=signatures.now(),
+        content_sha256=rehashed,
+    )
+    newest = signatures.signatures(inv, pid)[0]
+    assert not newest.valid and "not in the audit trail" in newest.invalidated_by
+    found = {(f.table, f.row, f.field) for f in verify_store().findings}
+    assert {
+        ("edc_casebooksignature", str(sig.pk), "content_sha256"),
+        ("edc_casebooksignature", str(forged.pk), "*"),
+    } <= found
+
+
 def test_sign_page_asks_the_password_and_shows_the_meaning(world: dict[str, Any]) -> None:
     from frailtrial.edc.models import CasebookSignature
     from frailtrial.edc.services import signatures
