@@ -86,6 +86,35 @@ def test_invitation_refuses_weak_passwords_guessed_and_expired_links(
         people.accept(token, NEW_PASSWORD)
 
 
+def test_a_forged_invitation_cannot_reset_an_account_in_use(world: dict[str, Any]) -> None:
+    """An insider inserts an invitation for the investigator (whose account is in use) with
+    the SHA-256 of a token of their own, to set the password and sign as them: refused (an
+    account that has set its password takes no invitation), and the integrity check finds
+    the row."""
+    import hashlib
+
+    from frailtrial.edc.models import Invitation
+    from frailtrial.edc.services import people
+    from frailtrial.edc.services.integrity import verify_store
+    from frailtrial.errors import InputError
+
+    investigator = world["m"]["investigator"]
+    token = people.TOKEN_PREFIX + "chosen-by-the-insider"
+    forged = Invitation.objects.create(
+        member=investigator,
+        digest=hashlib.sha256(token.encode("utf-8")).hexdigest(),
+        invited_by=world["m"]["admin"],
+        created_at=people.now(),
+        expires_at=people.now() + dt.timedelta(hours=1),
+    )
+    with pytest.raises(InputError, match="has set its password"):
+        people.accept(token, NEW_PASSWORD)
+    investigator.user.refresh_from_db()
+    assert investigator.user.check_password(PASSWORD)
+    found = {(f.table, f.row, f.field) for f in verify_store().findings}
+    assert ("edc_invitation", str(forged.pk), "*") in found
+
+
 def test_invite_checks_role_site_name_and_who_invites(world: dict[str, Any]) -> None:
     from frailtrial.edc.errors import AccessDenied
     from frailtrial.edc.services import people

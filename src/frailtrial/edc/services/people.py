@@ -180,6 +180,8 @@ def invitation(token: str) -> Invitation:
         raise InputError("this invitation link has expired; ask the admin for a new one")
     if not inv.member.user.is_active:
         raise InputError("this account is deactivated")
+    if inv.member.user.has_usable_password():  # only a forged row: reinvite refuses these
+        raise InputError("this account has set its password already; log in with it")
     return inv
 
 
