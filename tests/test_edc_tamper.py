@@ -485,3 +485,22 @@ def test_a_deleted_session_or_invitation_is_found(store: str) -> None:
     found = {(f.table, f.row, f.field): f.problem for f in verify_store().findings}
     assert found[("edc_eprosession", str(session), "*")] == "audited row is missing"
     assert found[("edc_invitation", str(invitation), "*")] == "audited row is missing"
+
+
+def test_a_deleted_or_rewritten_lock_acceptance_is_found(store: str) -> None:
+    """The lock's accepted checklist items (each with who accepted it and why): an insider
+    who deletes one (to hide that the lock went ahead over it) or rewrites its reason is
+    found."""
+    from frailtrial.edc.models import Membership
+    from frailtrial.edc.services.integrity import verify_store
+
+    admin = Membership.objects.filter(role="admin").first()
+    assert admin is not None
+    lock_accepting_all(admin, "accepted by the data manager")
+    deleted = _first("edc_lockexception")
+    rewritten = _first("edc_lockexception", f"id > {deleted}")
+    _raw("DELETE FROM edc_lockexception WHERE id = %s", (deleted,))
+    _raw("UPDATE edc_lockexception SET reason = 'source verified' WHERE id = %s", (rewritten,))
+    found = {(f.table, f.row, f.field): f.problem for f in verify_store().findings}
+    assert found[("edc_lockexception", str(deleted), "*")] == "audited row is missing"
+    assert ("edc_lockexception", str(rewritten), "reason") in found
