@@ -177,7 +177,16 @@ def ae_void(request: HttpRequest, member: Membership, ae_id: int) -> HttpRespons
     """Void an adverse event entered in error, with a reason (kept in the audit trail)."""
     form = VoidForm(request.POST)
     if not form.is_valid():
-        messages.error(request, gettext("Voiding an adverse event needs a reason."))
+        if form.has_error("reason", "required"):
+            messages.error(request, gettext("Voiding an adverse event needs a reason."))
+        else:  # a reason too long, a version that is not a number: say which and why
+            messages.error(
+                request,
+                "; ".join(
+                    f"{form.fields[name].label or name}: {' '.join(errors)}"
+                    for name, errors in form.errors.items()
+                ),
+            )
         return _back(ae_id)
     try:
         safety.void(member, ae_id, **form.cleaned_data)
