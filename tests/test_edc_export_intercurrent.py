@@ -57,3 +57,33 @@ def test_a_treatment_discontinuation_becomes_an_intercurrent_event(exported: Pat
     assert row["participant_id"].tolist() == stops["participant_id"].tolist()
     assert row["visit"].tolist() == ["week1"]
     assert row["strategy"].tolist() == ["treatment_policy"]  # what huc-msc-2024 declares
+
+
+def test_a_user_protocol_maps_both_events_to_its_own_visits(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """On tests/protocols/three-arm-sex.yaml (three arms, visits baseline (day 1), month3
+    (day 90), ...; no strategy declared, so MAR): randomized 2024-03-02, month3 is planned
+    for 2024-05-30, the first visit after a withdrawal on 2024-04-20 and a stop on 2024-03-08."""
+    base = tmp_path_factory.mktemp("ice-user")
+    use_store(sqlite_url(base))
+    t = new_trial(str(Path(__file__).parent / "protocols" / "three-arm-sex.yaml"))
+    from frailtrial.edc.services import logs, visits
+    from frailtrial.edc.services.exports.run import export
+
+    coord = t["m"]["coordinator"]
+    pids = []
+    for i in range(3):
+        pid = enroll(t, f"U{i}").participant_id
+        dose_first(t, pid)
+        visits.attend(coord, pid, "baseline", "2024-03-02")
+        pids.append(pid)
+    visits.withdraw(coord, pids[0], "2024-04-20", "moved away")
+    stop = {"on": "2024-03-08", "reason": "infusion reaction, no further dose"}
+    logs.add(coord, pids[2], "treatment_discontinuation", stop)
+    export(t["m"]["statistician"], base / "out", ("csv",))
+    ice = pd.read_csv(base / "out" / "intercurrent_events.csv", dtype=str)
+    assert ice.values.tolist() == [
+        [pids[0], "month3", "withdrawal", "MAR"],
+        [pids[2], "month3", "treatment_discontinuation", "MAR"],
+    ]

@@ -117,6 +117,35 @@ def test_invitation_refuses_weak_passwords_guessed_and_expired_links(
         people.accept(token, NEW_PASSWORD)
 
 
+def test_a_forged_invitation_cannot_reset_an_account_in_use(world: dict[str, Any]) -> None:
+    """An insider inserts an invitation for the investigator (whose account is in use) with
+    the SHA-256 of a token of their own, to set the password and sign as them: refused (an
+    account that has set its password takes no invitation), and the integrity check finds
+    the row."""
+    import hashlib
+
+    from frailtrial.edc.models import Invitation
+    from frailtrial.edc.services import people
+    from frailtrial.edc.services.integrity import verify_store
+    from frailtrial.errors import InputError
+
+    investigator = world["m"]["investigator"]
+    token = people.TOKEN_PREFIX + "chosen-by-the-insider"
+    forged = Invitation.objects.create(
+        member=investigator,
+        digest=hashlib.sha256(token.encode("utf-8")).hexdigest(),
+        invited_by=world["m"]["admin"],
+        created_at=people.now(),
+        expires_at=people.now() + dt.timedelta(hours=1),
+    )
+    with pytest.raises(InputError, match="has set its password"):
+        people.accept(token, NEW_PASSWORD)
+    investigator.user.refresh_from_db()
+    assert investigator.user.check_password(PASSWORD)
+    found = {(f.table, f.row, f.field) for f in verify_store().findings}
+    assert ("edc_invitation", str(forged.pk), "*") in found
+
+
 def test_invite_checks_role_site_name_and_who_invites(world: dict[str, Any]) -> None:
     from frailtrial.edc.errors import AccessDenied
     from frailtrial.edc.services import people
@@ -388,6 +417,40 @@ def test_a_forged_signature_row_fails_integrity(world: dict[str, Any]) -> None:
     CasebookSignature.objects.filter(pk=sig.pk).update(content_sha256="0" * 64)
     report = verify_store()
     assert not report.ok and "casebooksignature" in report.problem
+
+
+def test_a_signature_rehashed_or_forged_in_the_database_shows_invalid(
+    world: dict[str, Any],
+) -> None:
+    """An insider edits a CRF in the database and rewrites the signature's content hash to
+    the edited casebook's (so it matches again), or inserts a signature row of their own:
+    the signature page shows neither as valid, and the integrity check finds both."""
+    from frailtrial.edc.models import CasebookSignature, Crf, Participant
+    from frailtrial.edc.services import signatures
+    from frailtrial.edc.services.integrity import verify_store
+
+    sig = _sign(world)
+    inv, pid = world["m"]["investigator"], world["pid"]
+    Crf.objects.filter(pk=world["crf"].pk).update(answers={"tug_s": 9.0})
+    rehashed = signatures.casebook_sha256(Participant.objects.get(pk=sig.participant_id))
+    CasebookSignature.objects.filter(pk=sig.pk).update(content_sha256=rehashed)
+    [view] = signatures.signatures(inv, pid)
+    assert not view.valid and "outside the audit trail" in view.invalidated_by
+    forged = CasebookSignature.objects.create(
+        participant_id=sig.participant_id,
+        signer=inv,
+        printed_name=sig.printed_name,
+        meaning=sig.meaning,
+        signed_at=signatures.now(),
+        content_sha256=rehashed,
+    )
+    newest = signatures.signatures(inv, pid)[0]
+    assert not newest.valid and "not in the audit trail" in newest.invalidated_by
+    found = {(f.table, f.row, f.field) for f in verify_store().findings}
+    assert {
+        ("edc_casebooksignature", str(sig.pk), "content_sha256"),
+        ("edc_casebooksignature", str(forged.pk), "*"),
+    } <= found
 
 
 def test_sign_page_asks_the_password_and_shows_the_meaning(world: dict[str, Any]) -> None:

@@ -65,14 +65,29 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     corrections.correct(coord, "adverseevent", ae.pk, {"term": "Bacterial pneumonia"}, "coded", 2)
     scr = Participant.objects.get(participant_id=pid).screening_id
     corrections.correct(coord, "screening", scr, {"age": 70.0}, "transcription error", 1)
-    from frailtrial.edc.services import epro
+    # a participant session (started, redeemed, one questionnaire answered and sent, ended)
+    # and a named member's invitation accepted, through the services
+    from frailtrial.edc.services import epro, people
 
-    _, token = epro.start(coord, pid, "baseline", "link", "en")  # used as it is used:
-    live = epro.redeem(token)  # redeemed, an answer kept, one instrument submitted, ended
-    form = live.instruments[0]
-    epro.save_answer(live, form, epro.items_of(live, form)[0].id, "1", 1)
-    epro.submit(epro.current(live.pk), form)
-    epro.end(live)
+    visits.attend(coord, pid, "week1", "2024-03-12")
+    epro.start(coord, pid, "week1", "kiosk", "en")  # left unredeemed
+    session, token = epro.start(coord, pid, "week1", "link", "en")
+    session = epro.redeem(token)
+    epro.choose_language(session, "zh-hans")
+    epro.choose_language(session, "en")
+    first = session.instruments[0]
+    epro.save_answer(session, first, epro.items_of(session, first)[0].id, "", 1)
+    epro.submit(session, first)
+    epro.end(session)
+    _, invited = people.invite(t["m"]["admin"], "newcoord", "coordinator", None, "New", "Coord")
+    people.accept(invited, "a long and fresh passphrase 42")
+    from django.contrib.auth import password_validation
+
+    # the store's settings hold no password rules (the web's do): forget the empty list
+    # Django cached, or a later test file's web pages would accept any password
+    password_validation.get_default_password_validators.cache_clear()
+    people.invite(t["m"]["admin"], "pending", "monitor", None, "Pen", "Ding")  # not accepted
+    people.reinvite(t["m"]["admin"], "pending")  # the first link revoked, a second one live
     from django.db import connections
 
     connections.close_all()
@@ -145,11 +160,6 @@ ATTACKS = {
         "source",
         "UPDATE edc_crf SET source = 'participant'",
     ),
-    "participant session expiry extended": (
-        "edc_eprosession",
-        "expires_at",
-        "UPDATE edc_eprosession SET expires_at = '2099-01-01 00:00:00', ended_at = NULL",
-    ),
     "participant session token replaced by a known one": (
         "edc_eprosession",
         "digest",
@@ -165,6 +175,26 @@ ATTACKS = {
         "crf_version",
         "UPDATE web_sdvmark SET crf_version = crf_version + 1",
     ),
+    "staff crf passed off as the participant's own answers": (
+        "edc_crf",
+        "source",
+        "UPDATE edc_crf SET source = 'participant'",
+    ),
+    "adverse event voided to hide it from the DSMB report": (
+        "edc_adverseevent",
+        "voided_at",
+        "UPDATE edc_adverseevent SET voided_at = '2024-03-07 00:00:00', void_reason = 'dup'",
+    ),
+    "SAE acknowledgement forged": (
+        "edc_saealert",
+        "acknowledged_at",
+        "UPDATE edc_saealert SET acknowledged_at = raised_at, acknowledgement = 'seen'",
+    ),
+    "lot concentration changed after preparation": (
+        "edc_lot",
+        "cells_per_ml",
+        "UPDATE edc_lot SET cells_per_ml = cells_per_ml * 2",
+    ),
     "minimization secret set to a known value": (
         "edc_trial",
         "minimization_secret",
@@ -175,6 +205,7 @@ WHERE = {
     "web_dataquery": {"answer": "status = 'closed'"},
     "edc_listentry": {"arm": "used = 0", "used": "used = 1"},
     "edc_participant": {"emergency_unblinded": "emergency_unblinded = 1", "age": "age = 70"},
+    "edc_lot": {"cells_per_ml": "cells_per_ml IS NOT NULL"},
 }
 
 
@@ -215,16 +246,7 @@ def test_rows_deleted_or_inserted_without_audit_are_found(store: str) -> None:
         "WHERE id = (SELECT min(id) FROM edc_measurement)"
     )
     inserted = _first("edc_measurement", "visit = 'week1'")
-    _raw(  # a participant session whose token the intruder knows, for another visit
-        "INSERT INTO edc_eprosession (participant_id, visit, started_by_id, kind, digest, "
-        "language, instruments, drafts, position, submitted, created_at, expires_at, ended_why) "
-        "SELECT participant_id, 'week1', started_by_id, kind, %s, language, instruments, '{}', "
-        "'{}', '[]', created_at, '2099-01-01 00:00:00', '' FROM edc_eprosession",
-        ("0" * 64,),
-    )
-    session = _first("edc_eprosession", "visit = 'week1'")
     found = {(f.table, f.row, f.field): f.problem for f in verify_store().findings}
-    assert "never audited" in found[("edc_eprosession", str(session), "*")]
     assert found[("edc_emergencyunblinding", str(unblinding), "*")] == "audited row is missing"
     assert "never audited" in found[("edc_measurement", str(inserted), "*")]
 
@@ -377,3 +399,118 @@ def test_the_minimization_secret_is_audited_only_as_a_digest(store: str) -> None
     texts = [f"{e.old} {e.new}" for e in AuditEntry.objects.filter(model="trial")]
     assert texts and all(secret not in t for t in texts)
     assert any("sha256:" in t for t in texts)
+
+
+def _copy_with_digest(table: str, where: str, token: str) -> int:
+    """Insert a copy of a row with the SHA-256 of a token the intruder chose (what a forged
+    session or invitation is); the new row's id."""
+    import hashlib
+
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT * FROM {table} WHERE {where} ORDER BY id LIMIT 1")
+        names = [c[0] for c in cur.description]
+        values = dict(zip(names, cur.fetchone(), strict=True))
+    del values["id"]
+    values["digest"] = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    columns = ", ".join(values)
+    marks = ", ".join(["%s"] * len(values))
+    _raw(f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(values.values()))
+    return _first(table, f"id = (SELECT max(id) FROM {table})")
+
+
+FUTURE = "2999-01-01 00:00:00"
+SESSION_ATTACKS = {
+    "used link made usable again": (
+        "redeemed_at",
+        "UPDATE edc_eprosession SET redeemed_at = NULL, ended_at = NULL, ended_why = ''",
+        "redeemed_at IS NOT NULL",
+    ),
+    "expiry extended": ("expires_at", f"UPDATE edc_eprosession SET expires_at = '{FUTURE}'", ""),
+    "another participant's questionnaire added": (
+        "instruments",
+        'UPDATE edc_eprosession SET instruments = \'["sf36", "eq5d5l", "psqi"]\'',
+        "",
+    ),
+    "sent questionnaire made sendable again": (
+        "submitted",
+        "UPDATE edc_eprosession SET submitted = '[]'",
+        "redeemed_at IS NOT NULL",
+    ),
+}
+INVITATION_ATTACKS = {
+    "used invitation made usable again": (
+        "used_at",
+        "UPDATE edc_invitation SET used_at = NULL",
+        "used_at IS NOT NULL",
+    ),
+    "expiry extended": ("expires_at", f"UPDATE edc_invitation SET expires_at = '{FUTURE}'", ""),
+}
+
+
+@pytest.mark.parametrize("name", list(SESSION_ATTACKS))
+def test_a_rewritten_participant_session_is_found(store: str, name: str) -> None:
+    """A participant session opens a participant's questionnaires (answers saved as their
+    own, source participant): an insider who reopens a used or ended link, extends it, or
+    adds questionnaires to it is found."""
+    from frailtrial.edc.services.integrity import verify_store
+
+    column, sql, where = SESSION_ATTACKS[name]
+    row = _first("edc_eprosession", where or "1 = 1")
+    _raw(f"{sql} WHERE id = %s", (row,))
+    found = {(f.table, f.row, f.field) for f in verify_store().findings}
+    assert ("edc_eprosession", str(row), column) in found
+
+
+@pytest.mark.parametrize("name", list(INVITATION_ATTACKS))
+def test_a_rewritten_invitation_is_found(store: str, name: str) -> None:
+    from frailtrial.edc.services.integrity import verify_store
+
+    column, sql, where = INVITATION_ATTACKS[name]
+    row = _first("edc_invitation", where or "1 = 1")
+    _raw(f"{sql} WHERE id = %s", (row,))
+    found = {(f.table, f.row, f.field) for f in verify_store().findings}
+    assert ("edc_invitation", str(row), column) in found
+
+
+def test_forged_session_and_invitation_rows_are_found(store: str) -> None:
+    """An insider who inserts a session or an invitation with the SHA-256 of a token of
+    their own (to answer as a participant, or to set an account's password) is found."""
+    from frailtrial.edc.services.integrity import verify_store
+
+    session = _copy_with_digest("edc_eprosession", "redeemed_at IS NULL", "my own token")
+    invitation = _copy_with_digest("edc_invitation", "used_at IS NULL", "fti_my own token")
+    found = {(f.table, f.row, f.field): f.problem for f in verify_store().findings}
+    assert found[("edc_eprosession", str(session), "*")] == "row exists but was never audited"
+    assert found[("edc_invitation", str(invitation), "*")] == "row exists but was never audited"
+
+
+def test_a_deleted_session_or_invitation_is_found(store: str) -> None:
+    from frailtrial.edc.services.integrity import verify_store
+
+    session, invitation = _first("edc_eprosession"), _first("edc_invitation")
+    _raw("DELETE FROM edc_eprosession WHERE id = %s", (session,))
+    _raw("DELETE FROM edc_invitation WHERE id = %s", (invitation,))
+    found = {(f.table, f.row, f.field): f.problem for f in verify_store().findings}
+    assert found[("edc_eprosession", str(session), "*")] == "audited row is missing"
+    assert found[("edc_invitation", str(invitation), "*")] == "audited row is missing"
+
+
+def test_a_deleted_or_rewritten_lock_acceptance_is_found(store: str) -> None:
+    """The lock's accepted checklist items (each with who accepted it and why): an insider
+    who deletes one (to hide that the lock went ahead over it) or rewrites its reason is
+    found."""
+    from frailtrial.edc.models import Membership
+    from frailtrial.edc.services.integrity import verify_store
+
+    admin = Membership.objects.filter(role="admin").first()
+    assert admin is not None
+    lock_accepting_all(admin, "accepted by the data manager")
+    deleted = _first("edc_lockexception")
+    rewritten = _first("edc_lockexception", f"id > {deleted}")
+    _raw("DELETE FROM edc_lockexception WHERE id = %s", (deleted,))
+    _raw("UPDATE edc_lockexception SET reason = 'source verified' WHERE id = %s", (rewritten,))
+    found = {(f.table, f.row, f.field): f.problem for f in verify_store().findings}
+    assert found[("edc_lockexception", str(deleted), "*")] == "audited row is missing"
+    assert ("edc_lockexception", str(rewritten), "reason") in found

@@ -131,6 +131,26 @@ def test_a_voided_ae_leaves_every_count_but_stays_in_the_audit_trail(
     assert "duplicate of the pneumonia" in trail
 
 
+def test_a_void_refused_for_a_long_reason_or_a_bad_version_says_which(
+    world: dict[str, Any],
+) -> None:
+    """Bad input to the void form gets one line naming the field and what is allowed (it
+    said 'needs a reason' for a reason given but too long)."""
+    from edc_support import report_sae
+    from frailtrial.edc.models import AdverseEvent
+
+    dup = report_sae(world["m"]["coordinator"], world["pid"], "2024-03-21", term="Flu twice")
+    c = _page(world, "coordinator")
+    url = f"/safety/ae/{dup.pk}/void/"
+    long = c.post(url, {"reason": "x" * 501, "version": dup.version}, follow=True)
+    page = long.content.decode()
+    assert "Voiding an adverse event needs a reason." not in page
+    assert "entered in error" in page and "at most 500 characters (it has 501)" in page
+    bad = c.post(url, {"reason": "duplicate", "version": "abc"}, follow=True).content.decode()
+    assert "Version: Enter a whole number" in bad
+    assert AdverseEvent.objects.get(pk=dup.pk).voided_at is None
+
+
 def test_visit_calendar_lists_due_and_overdue_visits_of_the_site(world: dict[str, Any]) -> None:
     from frailtrial.edc.models import VisitOccurrence
     from frailtrial.web import overview

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
@@ -33,6 +34,11 @@ PATIENT_REPORTED = ("sf36", "eq5d5l", "eq5d3l", "psqi", "sqolf")
 IDLE_MINUTES = 15
 KIOSK_HOURS = 2
 LINK_HOURS = 72
+
+
+def answered_at(instruments: Sequence[str]) -> list[str]:
+    """The instruments of a visit the participant answers, in the visit's order."""
+    return [i for i in instruments if i in PATIENT_REPORTED]
 
 
 def digest(token: str) -> str:
@@ -66,6 +72,12 @@ def start(
     planned = {v.name: v for v in protocol.visits}
     if visit not in planned:
         raise InputError(f"{visit!r} is not a visit of {protocol.name}")
+    if not answered_at(planned[visit].instruments):
+        raise InputError(
+            f"{visit} of {protocol.name} has no questionnaire the participant answers (its "
+            f"instruments: {', '.join(planned[visit].instruments)}; participant questionnaires: "
+            f"{', '.join(PATIENT_REPORTED)})"
+        )
     token = secrets.token_urlsafe(32)
     with write(actor):
         p = participant(actor, participant_id)
@@ -74,9 +86,7 @@ def start(
         saved = set(
             Crf.objects.filter(participant=p, visit=visit).values_list("instrument", flat=True)
         )
-        pending = [
-            i for i in planned[visit].instruments if i in PATIENT_REPORTED and i not in saved
-        ]
+        pending = [i for i in answered_at(planned[visit].instruments) if i not in saved]
         if not pending:
             raise InputError(f"{participant_id} has no questionnaire left to answer at {visit}")
         options = {i: get(i, **protocol.conventions.options_for(i)).items for i in pending}
@@ -113,8 +123,7 @@ def start(
 
 
 def _end(s: EproSession, why: str) -> None:
-    s.ended_at, s.ended_why = now(), why
-    s.save(update_fields=["ended_at", "ended_why"])
+    audit.update(s.started_by, s, {"ended_at": now(), "ended_why": why}, action="end")
 
 
 def redeem(token: str) -> EproSession:
@@ -128,8 +137,8 @@ def redeem(token: str) -> EproSession:
             _end(s, "expired")
             problem = "this questionnaire link has expired"
         else:
-            s.redeemed_at = s.last_seen_at = now()
-            s.save(update_fields=["redeemed_at", "last_seen_at"])
+            at = now()
+            audit.update(s.started_by, s, {"redeemed_at": at, "last_seen_at": at}, action="redeem")
     if problem or s is None:
         raise AccessDenied(problem)
     return s
@@ -225,11 +234,18 @@ def submit(s: EproSession, instrument: str) -> Crf:
         answers,
         source="participant",
     )
-    s.submitted = [*s.submitted, instrument]
-    s.save(update_fields=["submitted"])
-    if set(s.submitted) >= set(s.instruments):
-        _end(s, "completed")
+    with transaction.atomic():
+        audit.update(s.started_by, s, {"submitted": [*s.submitted, instrument]}, action="submit")
+        if set(s.submitted) >= set(s.instruments):
+            _end(s, "completed")
     return saved
+
+
+def choose_language(s: EproSession, language: str) -> None:
+    """Show the session's questionnaires in ``language`` from now on (audited)."""
+    if language not in wording.LANGUAGES:
+        raise InputError(f"language {language!r} is not one of {', '.join(wording.LANGUAGES)}")
+    audit.update(s.started_by, s, {"language": language}, action="language")
 
 
 def end(s: EproSession, why: str = "ended by participant") -> None:

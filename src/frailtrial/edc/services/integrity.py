@@ -4,8 +4,8 @@ rows against their last audited values.
 Every write of the tables below goes through the audit service with a full snapshot of the
 row, so the last audited ``new`` value of a row is what the row holds now. A row edited,
 inserted or deleted directly in the database (a CRF, a measurement, an allocation, a list
-entry, the lock, an unblinding or its notice) no longer matches, and the finding names table,
-row and field.
+entry, the lock, an unblinding or its notice, a participant session, an invitation) no longer
+matches, and the finding names table, row and field.
 Values are not printed (an allocation's would reveal an arm).
 """
 
@@ -57,18 +57,9 @@ CHECKED = (
 OMITTED = "..."  # an audited value left out of the snapshot (the trial's protocol text)
 UNAUDITED = {
     "listentry": {"used"},  # set on allocation; checked against the allocations
-    # a participant session's use (the participant's browser, not a staff write); its
-    # participant, visit, token digest and expiry are checked, so a session cannot be
-    # inserted with a known token or kept open longer
-    "eprosession": {
-        "drafts",
-        "position",
-        "submitted",
-        "redeemed_at",
-        "last_seen_at",
-        "ended_at",
-        "ended_why",
-    },
+    # a session's answers in progress and activity time change with every step (the sent
+    # answers are audited as CRFs); its redemption, submissions and end are audited
+    "eprosession": {"drafts", "position", "last_seen_at"},
 }
 
 

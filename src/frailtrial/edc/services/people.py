@@ -155,9 +155,11 @@ def reinvite(actor: Membership, username: str) -> str:
             raise InputError(f"the account {username!r} is deactivated")
         if user.has_usable_password():
             raise InputError(f"the account {username!r} has set its password: no new link")
-        live = Invitation.objects.select_for_update().filter(member__user=user, used_at=None)
+        live = Invitation.objects.select_for_update().filter(
+            member__user=user, used_at=None, expires_at__gt=now()
+        )
         at = now()
-        audit.update_many(actor, [(i, {"expires_at": at}) for i in live], "a new link replaces it")
+        audit.update_many(actor, [(i, {"expires_at": at}) for i in live], action="revoke")
         _new_invitation(actor, member, token)
     return token
 
@@ -179,6 +181,8 @@ def invitation(token: str) -> Invitation:
         raise InputError("this invitation link has expired; ask the admin for a new one")
     if not inv.member.user.is_active:
         raise InputError("this account is deactivated")
+    if inv.member.user.has_usable_password():  # only a forged row: reinvite refuses these
+        raise InputError("this account has set its password already; log in with it")
     return inv
 
 

@@ -29,7 +29,7 @@ from frailtrial.edc.models import (
     VisitOccurrence,
 )
 from frailtrial.edc.services import audit
-from frailtrial.edc.services.common import audited_snapshot, now
+from frailtrial.edc.services.common import now
 from frailtrial.edc.services.completeness import completeness_of
 from frailtrial.edc.services.entry import clean_text
 from frailtrial.errors import InputError
@@ -161,7 +161,7 @@ def accept(actor: Membership, items: dict[str, str], lock_date: dt.date) -> list
     )
     # audited row by row (integrity.CHECKED), each with its own reason
     for row in rows:
-        audit.record(actor, "accept", row, None, audited_snapshot(row), row.reason)
+        audit.created(actor, row, row.reason, action="accept")
     settled = set(done) | set(items)
     return [b for b in listed if b.key not in settled]
 

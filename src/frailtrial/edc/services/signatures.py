@@ -6,12 +6,14 @@ The signature holds the SHA-256 of the casebook's content as signed: every row o
 participant's clinical records as it is audited. A later edit through the services leaves an
 audit row on one of those records; an edit made directly in the database changes the content
 (and is also found by the store's integrity check); either way the signature shows as
-invalidated by a later edit.
+invalidated by a later edit. A signature row the trail does not hold as signed, or whose
+content hash differs from the signed one (rewritten to match edited data), shows invalid too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -129,13 +131,9 @@ class SignatureView:
     invalidated_by: str  # what edit invalidated it ("" while valid)
 
 
-def _later_edit(sig: CasebookSignature, rows: list[models.Model]) -> AuditEntry | None:
-    """The first audit row after the signature's on any of the casebook's records."""
-    signed = AuditEntry.objects.filter(
-        model="casebooksignature", object_id=str(sig.pk), action="sign"
-    ).first()
-    if signed is None:
-        return None
+def _later_edit(signed: AuditEntry, rows: list[models.Model]) -> AuditEntry | None:
+    """The first audit row after the signature's (``signed``) on any of the casebook's
+    records."""
     ids: dict[str, list[str]] = {}
     for row in rows:
         ids.setdefault(row._meta.model_name or "", []).append(str(row.pk))
@@ -152,9 +150,16 @@ def signatures(actor: Membership, participant_id: str) -> list[SignatureView]:
     current = _sha256(rows)
     out = []
     for sig in p.signatures.select_related("signer__user").order_by("-signed_at", "-pk"):
-        edit = _later_edit(sig, rows)
+        signed = AuditEntry.objects.filter(
+            model="casebooksignature", object_id=str(sig.pk), action="sign"
+        ).first()
+        edit = _later_edit(signed, rows) if signed is not None else None
         why = ""
-        if edit is not None:
+        if signed is None:
+            why = "this signature is not in the audit trail"
+        elif json.loads(signed.new).get("content_sha256") != sig.content_sha256:
+            why = "the signed content hash was changed outside the audit trail"
+        elif edit is not None:
             when = f"{edit.at:%Y-%m-%d %H:%M} UTC"
             why = f"{edit.model} {edit.object_id} changed by {edit.actor} on {when}"
         elif sig.content_sha256 != current:

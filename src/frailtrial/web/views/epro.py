@@ -261,8 +261,7 @@ def language(request: HttpRequest, s: EproSession) -> HttpResponse:
     """Switch the session's language (POST)."""
     code = request.POST.get("language", "")
     if request.method == "POST" and code in wording.LANGUAGES:
-        s.language = code
-        s.save(update_fields=["language"])
+        epro.choose_language(s, code)
     target = request.POST.get("next_page", "")
     if target.startswith("/p/") and "//" not in target:  # only back to a participant page
         return redirect(target)

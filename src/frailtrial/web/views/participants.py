@@ -29,6 +29,7 @@ from frailtrial.edc.models import (
 )
 from frailtrial.edc.services import crf as crf_service
 from frailtrial.edc.services import (
+    epro,
     participants,
     product,
     safety,
@@ -162,6 +163,7 @@ def _visit_rows(member: Membership, p: Participant, today: dt.date) -> list[dict
                 "label": spec.label if spec else v.visit,
                 "state": state,
                 "crfs": forms,
+                "questionnaires": bool(spec and epro.answered_at(spec.instruments)),
             }
         )
     return rows
