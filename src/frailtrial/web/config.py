@@ -79,6 +79,7 @@ def web_settings(url: str) -> dict[str, Any]:
         "PASSWORD_HASHERS": [
             "django.contrib.auth.hashers.PBKDF2PasswordHasher",
         ],
+        "AUTHENTICATION_BACKENDS": ["frailtrial.web.security.AuditedPasswordBackend"],
         "AUTH_PASSWORD_VALIDATORS": [
             {"NAME": f"django.contrib.auth.password_validation.{v}"}
             for v in (

@@ -20,12 +20,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from frailtrial.edc.models import Membership, Trial
+from frailtrial.edc.services import passwords
 from frailtrial.web.config import TOKEN_DAYS
 from frailtrial.web.models import ApiToken, LoginAttempt, LoginThrottle
 
@@ -235,3 +238,27 @@ def revoke_on_password_change(
     )
     if stored is not None and stored != instance.password:
         revoke_tokens_of_user(instance.pk)
+
+
+class AuditedPasswordBackend(ModelBackend):
+    """Django's model backend, but an account whose password hash is not the audited one
+    (written in the database) cannot log in, whatever password is given; see
+    ``edc.services.passwords``."""
+
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """The account of ``username`` when ``password`` is its own and its hash audited."""
+        model = get_user_model()
+        try:
+            user = model._default_manager.get_by_natural_key(username)
+        except model.DoesNotExist:
+            model().set_password(password)  # the same time as a wrong password
+            return None
+        if passwords.check(user, password or "") and self.user_can_authenticate(user):
+            return user
+        return None

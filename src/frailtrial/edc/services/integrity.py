@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from django.apps import apps
+from django.contrib.auth import get_user_model
 
 from frailtrial.edc.models import Allocation, AuditEntry, ListEntry, Trial
 from frailtrial.edc.services import anchor as anchors
 from frailtrial.edc.services.audit import ChainReport, Finding, canonical, store_id, verify_chain
 from frailtrial.edc.services.common import audited_snapshot
+from frailtrial.edc.services.passwords import MODEL as PASSWORD
+from frailtrial.edc.services.passwords import fingerprint
 from frailtrial.protocol.canonical import text_hash
 
 # Tables whose every write is audited with the row's full snapshot. Visits are left out: a
@@ -67,8 +70,9 @@ def _differs(current: Any, audited: Any) -> bool:
     return json.loads(canonical(current)) != audited
 
 
-def check_rows(last: dict[tuple[str, str], str | None]) -> list[Finding]:
-    """Findings of rows that differ from, lack, or outlive their last audited values."""
+def check_rows(last: dict[tuple[str, str], str | None], passwords: dict[str, str]) -> list[Finding]:
+    """Findings of rows that differ from, lack, or outlive their last audited values, and of
+    accounts whose password hash is not the audited one (``passwords``: user id -> SHA-256)."""
     findings: list[Finding] = []
     for name in CHECKED:
         model = apps.get_model("edc", name)
@@ -95,6 +99,23 @@ def check_rows(last: dict[tuple[str, str], str | None]) -> list[Finding]:
             if kind == name and text is not None and pk not in seen:
                 findings.append(Finding(table, pk, "*", "audited row is missing"))
     findings.extend(_derived())
+    findings.extend(_passwords(passwords))
+    return findings
+
+
+def _passwords(audited: dict[str, str]) -> list[Finding]:
+    """Accounts whose password hash is not the one last audited: written in the database."""
+    user = get_user_model()
+    table = user._meta.db_table
+    findings = []
+    for pk, stored in user.objects.order_by("pk").values_list("pk", "password"):
+        known = audited.get(str(pk))
+        if known is None:
+            findings.append(Finding(table, str(pk), "password", "hash was never audited"))
+        elif known != fingerprint(stored):
+            findings.append(
+                Finding(table, str(pk), "password", "differs from its last audited value")
+            )
     return findings
 
 
@@ -126,10 +147,13 @@ def verify_store(anchor_files: list[Path] | None = None) -> ChainReport:
     wanted = {a.seq for a in known + given}
     hashes: dict[int, str] = {}
     last: dict[tuple[str, str], str | None] = {}
+    passwords: dict[str, str] = {}
 
     def visit(e: AuditEntry) -> None:
         if e.seq in wanted:
             hashes[e.seq] = e.hash
+        if e.model == PASSWORD:
+            passwords[e.object_id] = json.loads(e.new)["sha256"]
         if e.model in CHECKED:
             new = json.loads(e.new)
             if new is None:  # deleted
@@ -141,7 +165,7 @@ def verify_store(anchor_files: list[Path] | None = None) -> ChainReport:
     report = verify_chain(visit=visit)
     if not report.ok:
         return report
-    found = anchors.check(known + given, store, report.rows, hashes) + check_rows(last)
+    found = anchors.check(known + given, store, report.rows, hashes) + check_rows(last, passwords)
     if not found:
         return report
     first = found[0]

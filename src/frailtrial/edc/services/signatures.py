@@ -28,7 +28,7 @@ from frailtrial.edc.models import (
     Participant,
 )
 from frailtrial.edc.roles import SIGNER
-from frailtrial.edc.services import audit
+from frailtrial.edc.services import audit, passwords
 from frailtrial.edc.services.common import audited_snapshot, now, participant, require, write
 
 MEANING = (
@@ -101,7 +101,7 @@ def _sha256(rows: list[models.Model]) -> str:
 def sign(actor: Membership, participant_id: str, password: str) -> CasebookSignature:
     """Sign the participant's casebook with the meaning ``MEANING`` (password re-entered)."""
     require(actor, SIGNER, "signing a casebook")
-    if not password or not actor.user.check_password(password):
+    if not passwords.check(actor.user, password):
         raise AccessDenied("the password is wrong: the casebook was not signed")
     with write(actor):
         p = participant(actor, participant_id)

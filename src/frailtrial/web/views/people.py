@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from frailtrial.edc.models import Membership, Site
 from frailtrial.edc.roles import ROLES
-from frailtrial.edc.services import people, signatures
+from frailtrial.edc.services import passwords, people, signatures
 from frailtrial.edc.services.common import participant
 from frailtrial.errors import InputError
 from frailtrial.web import access, security
@@ -148,7 +148,7 @@ def sign_page(request: HttpRequest, member: Membership, pid: str) -> HttpRespons
         name, addr = member.user.get_username(), security.client_address(request)
         device = security.known_device(request, name)
         wait = security.login_wait(name, addr, device)
-        ok = not wait and member.user.check_password(form.cleaned_data["password"])
+        ok = not wait and passwords.check(member.user, form.cleaned_data["password"])
         if not wait:
             security.note_login(name, addr, ok, device)
         if wait:
