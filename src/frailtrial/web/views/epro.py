@@ -66,12 +66,13 @@ def participant_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
 
 def redeem(request: HttpRequest, token: str) -> HttpResponse:
     """Open the session of a link or the kiosk: GET shows a start button (link previewers and
-    prefetchers only GET, so they cannot use up the single-use token); POST redeems it."""
+    prefetchers only GET, so they cannot use up the single-use token); POST redeems it.
+    Both, and the refusal of a used or expired link, are in the session's language."""
+    chosen = EproSession.objects.filter(digest=epro.digest(token)).values_list(
+        "language", flat=True
+    )
+    translation.activate(chosen.first() or translation.get_language())
     if request.method != "POST":
-        chosen = EproSession.objects.filter(digest=epro.digest(token)).values_list(
-            "language", flat=True
-        )
-        translation.activate(chosen.first() or translation.get_language())
         return render(request, "epro/open.html", {})
     try:
         s = epro.redeem(token)
