@@ -44,8 +44,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         run: held_participant(t, f"S-B{i}", "week1", "2024-03-12") for i, run in enumerate(RUNS)
     }
     staff_pid = held_participant(t, "S-STAFF", "week1", "2024-03-12")
-    qr_pids = {lang: held_participant(t, f"S-QR{i}", "week1", "2024-03-12") for i, lang in
-               enumerate(LANGUAGES)}
+    qr_pids = {
+        lang: held_participant(t, f"S-QR{i}", "week1", "2024-03-12")
+        for i, lang in enumerate(LANGUAGES)
+    }
     before = os.environ.get("FRAILTRIAL_WORDING_DIR")
     os.environ["FRAILTRIAL_WORDING_DIR"] = str(write_wordings(tmp / "wording"))
     try:

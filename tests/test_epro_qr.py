@@ -22,8 +22,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     web_store(tmp)
     t = trial_with_data()
     t["wording"] = write_wordings(tmp / "wording")
-    t["qr"] = {lang: held_participant(t, f"S-Q{i}", "week1", "2024-03-12") for i, lang in
-               enumerate(("en", "zh-hans"))}
+    t["qr"] = {
+        lang: held_participant(t, f"S-Q{i}", "week1", "2024-03-12")
+        for i, lang in enumerate(("en", "zh-hans"))
+    }
     return t
 
 
@@ -66,7 +68,11 @@ def decoded(svg: str) -> str:
 @pytest.mark.parametrize(
     ("language", "label"),
     [
-        ("en", r"QR code of the one-time questionnaire link; it expires on (\d{4}-\d\d-\d\d \d\d:\d\d)\."),
+        (
+            "en",
+            r"QR code of the one-time questionnaire link; it expires on "
+            r"(\d{4}-\d\d-\d\d \d\d:\d\d)\.",
+        ),
         ("zh-hans", r"一次性问卷链接的二维码，有效期至 (\d{4})年"),
     ],
 )

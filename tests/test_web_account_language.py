@@ -75,10 +75,9 @@ def test_a_code_that_is_not_an_interface_language_is_refused(
     world: dict[str, Any], code: str
 ) -> None:
     from django.conf import settings
+    from django.utils.html import escape
 
     from frailtrial.edc.models import AuditEntry
-
-    from django.utils.html import escape
 
     role = "outcome_assessor"
     c = client(world, role)
@@ -112,7 +111,10 @@ def test_without_a_kept_language_the_browser_choice_stays(world: dict[str, Any])
     c = Client()
     assert c.post("/language/", {"language": "zh-hans", "next": "/login/"}).status_code == 302
     assert _kept(world, "unblinded_pharmacist") == [""]  # nobody was logged in: nothing kept
-    r = c.post("/login/", {"username": world["m"]["unblinded_pharmacist"].user.username, "password": PASSWORD})
+    r = c.post(
+        "/login/",
+        {"username": world["m"]["unblinded_pharmacist"].user.username, "password": PASSWORD},
+    )
     assert settings.LANGUAGE_COOKIE_NAME not in r.cookies  # the cookie is left as it is
     c.get("/choose/")
     assert '<html lang="zh-Hans">' in c.get("/dashboard/").content.decode()

@@ -102,7 +102,9 @@ def language_view(request: HttpRequest) -> HttpResponse:
     if member is not None:
         people.choose_language(member, code)
         translation.activate(code)
-        messages.success(request, gettext("Language saved on your account: it applies at login on any device."))
+        messages.success(
+            request, gettext("Language saved on your account: it applies at login on any device.")
+        )
     return set_language(request)
 
 
