@@ -88,6 +88,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     password_validation.get_default_password_validators.cache_clear()
     people.invite(t["m"]["admin"], "pending", "monitor", None, "Pen", "Ding")  # not accepted
     people.reinvite(t["m"]["admin"], "pending")  # the first link revoked, a second one live
+    people.choose_language(coord, "zh-hans")  # the account's interface language, audited
     from django.db import connections
 
     connections.close_all()
@@ -195,6 +196,11 @@ ATTACKS = {
         "cells_per_ml",
         "UPDATE edc_lot SET cells_per_ml = cells_per_ml * 2",
     ),
+    "account language rewritten": (
+        "edc_membership",
+        "language",
+        "UPDATE edc_membership SET language = 'en'",
+    ),
     "minimization secret set to a known value": (
         "edc_trial",
         "minimization_secret",
@@ -206,6 +212,7 @@ WHERE = {
     "edc_listentry": {"arm": "used = 0", "used": "used = 1"},
     "edc_participant": {"emergency_unblinded": "emergency_unblinded = 1", "age": "age = 70"},
     "edc_lot": {"cells_per_ml": "cells_per_ml IS NOT NULL"},
+    "edc_membership": {"language": "language = 'zh-hans'"},
 }
 
 

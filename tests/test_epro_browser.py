@@ -25,7 +25,8 @@ from epro_support import EQ5D_ANSWERS, SF36_ANSWERS, held_participant, write_wor
 
 ARTIFACTS = browser_support.ARTIFACTS / "epro"
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "tablet": {"width": 820, "height": 1180}}
-RUNS = [(v, lang) for v in VIEWPORTS for lang in ("en", "zh-hans")]
+LANGUAGES = ("en", "zh-hans")
+RUNS = [(v, lang) for v in VIEWPORTS for lang in LANGUAGES]
 
 pytestmark = BROWSER
 
@@ -43,11 +44,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         run: held_participant(t, f"S-B{i}", "week1", "2024-03-12") for i, run in enumerate(RUNS)
     }
     staff_pid = held_participant(t, "S-STAFF", "week1", "2024-03-12")
+    qr_pids = {
+        lang: held_participant(t, f"S-QR{i}", "week1", "2024-03-12")
+        for i, lang in enumerate(LANGUAGES)
+    }
     before = os.environ.get("FRAILTRIAL_WORDING_DIR")
     os.environ["FRAILTRIAL_WORDING_DIR"] = str(write_wordings(tmp / "wording"))
     try:
         with served(url, tmp) as base:
-            yield {"base": base, "t": t, "pids": pids, "staff_pid": staff_pid}
+            yield {
+                "base": base,
+                "t": t,
+                "pids": pids,
+                "staff_pid": staff_pid,
+                "qr_pids": qr_pids,
+                "log": tmp / "server.log",
+            }
     finally:
         if before is None:
             os.environ.pop("FRAILTRIAL_WORDING_DIR", None)
@@ -177,6 +189,71 @@ def test_participant_completes_questionnaires(
             participant__participant_id=server["staff_pid"], visit="week1", instrument=instrument
         ).first() or crf.enter_crf(staff, server["staff_pid"], "week1", instrument, given)
         assert mine.scores == entered.scores
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_link_qr_code_opens_the_session_once(
+    server: dict[str, Any], browser: Any, language: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The coordinator's page shows the one-time link and its QR code; a screenshot of the
+    code decodes (zxing-cpp) to the printed link, which opens the questionnaires once. The
+    page has no serious or critical axe-core violation; the server's log holds no token."""
+    import io
+
+    import zxingcpp
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    zh = language == "zh-hans"
+    ctx = browser.new_context(viewport=VIEWPORTS["tablet"])
+    page = ctx.new_page()
+    check = Checked(page, f"qr-{language}")
+    _login(page, server, "coordinator")
+    ctx.add_cookies([{"name": "django_language", "value": language, "url": server["base"]}])
+    page.goto(f"{server['base']}/participants/{server['qr_pids'][language]}/visits/week1/epro/")
+    page.locator("input[name=kind][value=link]").check()
+    page.locator("#id_language").select_option(language)
+    page.locator("main form button[type=submit]").click()
+    code = page.locator("#epro-qr svg")
+    expect(code).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "zh-Hans" if zh else "en")
+    check("link")
+    link = page.locator("#epro-link").inner_text().strip()
+    assert code.get_attribute("role") == "img"
+    named = "一次性问卷链接的二维码，有效期至 " if zh else "QR code of the one-time questionnaire"
+    expect(page.get_by_role("img", name=re.compile(re.escape(named)))).to_have_count(1)
+    shot = Image.open(io.BytesIO(code.screenshot())).convert("L")
+    found = zxingcpp.read_barcodes(shot)
+    assert [b.text for b in found] == [link]  # the code a camera sees is the printed link
+    ctx.close()
+
+    opened = []
+    for _ in range(2):  # the participant's phone, then anyone else with the same code
+        phone = browser.new_context(viewport=VIEWPORTS["phone"], has_touch=True)
+        p = phone.new_page()
+        p.goto(found[0].text)
+        p.get_by_role("button", name="开始答题" if zh else "Begin").click()
+        p.wait_for_load_state()
+        opened.append((p.url.removeprefix(server["base"]), p.locator("main").inner_text()))
+        check.page = p
+        check(f"redeemed-{len(opened)}")
+        phone.close()
+    assert opened[0][0] == "/p/" and ("您的问卷" if zh else "Your questionnaires") in opened[0][1]
+    refused = "这个问卷链接已失效。" if zh else "This questionnaire link is not valid any more."
+    assert opened[1][0].startswith("/p/start/") and refused in opened[1][1]
+    assert check.found == [], "\n".join(check.found)
+    token = link.rstrip("/").rsplit("/", 1)[1]
+    log = server["log"].read_text()
+    assert "/p/start/[token]/" in log and token not in log
+
+    from frailtrial.edc.models import AuditEntry, EproSession
+    from frailtrial.edc.services import epro
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")  # read while Playwright's loop runs
+    s = EproSession.objects.get(digest=epro.digest(token))
+    trail = AuditEntry.objects.filter(model="eprosession", object_id=str(s.pk))
+    assert [e.action for e in trail.order_by("seq")] == ["create", "redeem"]  # once
+    assert all(token not in e.old + e.new for e in trail)
 
 
 STAFF_PAGES = [

@@ -43,6 +43,8 @@ def serve(
                 "timeout": 120,
                 "keepalive": 75,
                 "accesslog": "-",
+                # one-time tokens in addresses are replaced in the access log
+                "logger_class": "frailtrial.web.access_log.RedactingLogger",
                 "forwarded_allow_ips": "127.0.0.1",
             }
             for key, value in options.items():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.shortcuts import redirect
 from django.urls import URLPattern, URLResolver, include, path
-from django.views.i18n import set_language
 
 from frailtrial.web import static_files
 from frailtrial.web.api import api
@@ -92,8 +91,8 @@ epro_patterns: list[URLPattern | URLResolver] = [
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include((web_patterns, "web"), namespace="web")),
     path("p/", include((epro_patterns, "epro"), namespace="epro")),
-    # each user picks the interface language (a cookie read by LocaleMiddleware); public:
-    # it changes nothing but the language of this browser
-    path("language/", set_language, name="set_language"),
+    # each user picks the interface language: a cookie read by LocaleMiddleware, and kept on
+    # the account of a logged-in user (applied at login); public (the login page has it)
+    path("language/", auth.language_view, name="set_language"),
     path("api/", api.urls),
 ]

@@ -48,6 +48,9 @@ class Membership(models.Model):
     role = models.CharField(max_length=32, choices=[(r, r) for r in ROLES])
     site = models.ForeignKey(Site, on_delete=models.PROTECT, null=True, blank=True)
     unblinded_for_analysis_at = models.DateTimeField(null=True, blank=True)
+    # the interface language the user chose (a Django code, e.g. "zh-hans"; "" = none yet):
+    # kept alike on every membership of the user and applied at login on any device
+    language = models.CharField(max_length=16, blank=True, default="")
 
     class Meta:
         constraints = [

@@ -1,5 +1,6 @@
 """Named accounts: the admin adds sites, invites a person to a role (at a site), and
-deactivates an account; the invited person sets a password with a one-time link.
+deactivates an account; the invited person sets a password with a one-time link; each user
+keeps an interface language on the account.
 
 An invitation's token is shown once and only its SHA-256 is stored; it expires after
 ``INVITATION_HOURS`` and is spent by its first use. A deactivated user can no longer log in,
@@ -14,6 +15,7 @@ import hashlib
 import secrets
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -254,3 +256,28 @@ def members(actor: Membership) -> list[Membership]:
     require(actor, PEOPLE, "listing the members")
     found = Membership.objects.filter(trial_id=actor.trial_id).select_related("user", "site")
     return list(found.order_by("site__code", "role", "user__username"))
+
+
+def choose_language(actor: Membership, language: str) -> None:
+    """Keep ``language`` (one of the settings' ``LANGUAGES``) as the interface language of
+    the actor's account: set on every membership of the user, each change audited as that
+    membership's own (so each trial's trail holds only its own rows)."""
+    allowed = [code for code, _ in settings.LANGUAGES]
+    if language not in allowed:
+        raise InputError(f"language {language!r} is not one of {', '.join(allowed)}")
+    with transaction.atomic():
+        held = (
+            Membership.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .filter(user_id=actor.user_id)
+            .exclude(language=language)
+            .order_by("pk")
+        )
+        for m in held:
+            audit.update(m, m, {"language": language}, action="language")
+
+
+def account_language(user: Any) -> str:
+    """The interface language the user chose ("" when none)."""
+    chosen = Membership.objects.filter(user=user).exclude(language="").order_by("-pk")
+    return chosen.values_list("language", flat=True).first() or ""

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from frailtrial.edc.errors import AccessDenied
 from frailtrial.edc.models import ROLES, Membership, Site, Trial
-from frailtrial.edc.services import audit, prelock
+from frailtrial.edc.services import audit, people, prelock
 from frailtrial.edc.services.anchor import write_anchor
 from frailtrial.edc.services.common import audited_snapshot, now, require, write
 from frailtrial.errors import InputError
@@ -112,7 +112,10 @@ def add_member(
                 user.set_unusable_password()
             user.save()
         member, made = Membership.objects.get_or_create(
-            user=user, trial=trial, role=role, defaults={"site": site}
+            user=user,
+            trial=trial,
+            role=role,
+            defaults={"site": site, "language": people.account_language(user)},
         )
         if made:
             audit.created(actor, member)

@@ -1,22 +1,26 @@
-"""Login (throttled), logout, choosing the role to act in, and the account page."""
+"""Login (throttled), logout, choosing the role to act in, the account page, and the
+interface language (kept on the account, applied at login)."""
 
 from __future__ import annotations
 
 import math
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
+from django.views.i18n import set_language
 
 from frailtrial.edc.models import Membership
+from frailtrial.edc.services import people
 from frailtrial.web import access, security
 
 
@@ -52,12 +56,56 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 )
                 response = redirect("web:choose")
                 security.remember_device(response, name)
+                chosen = people.account_language(user)
+                if chosen:  # the account's language on this device too, from now on
+                    _language_cookie(response, chosen)
                 return response
     nxt = request.GET.get("next", "")
     response = render(request, "web/login.html", {"form": form, "next": nxt}, status=status)
     if retry:
         response["Retry-After"] = str(retry)
     return response
+
+
+def _language_cookie(response: HttpResponse, code: str) -> None:
+    """Set the cookie LocaleMiddleware reads (as Django's ``set_language`` sets it)."""
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        code,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+
+
+@require_POST
+def language_view(request: HttpRequest) -> HttpResponse:
+    """Public: the interface language of this browser (a cookie, then back to ``next`` on
+    this site); when logged in, also kept on the account and so applied at login on any
+    device. A code that is not an interface language is refused and nothing is kept."""
+    code = request.POST.get("language", "")
+    allowed = dict(settings.LANGUAGES)
+    if code not in allowed:
+        message = gettext("Language %(code)s is not one of %(allowed)s; nothing was changed.")
+        return render(
+            request,
+            "web/denied.html",
+            {"message": message % {"code": repr(code[:40]), "allowed": ", ".join(allowed)}},
+            status=400,
+        )
+    member = access.session_member(request)
+    if member is None and request.user.is_authenticated:  # logged in, no role chosen yet
+        member = Membership.objects.filter(user=request.user).order_by("pk").first()
+    if member is not None:
+        people.choose_language(member, code)
+        translation.activate(code)
+        messages.success(
+            request, gettext("Language saved on your account: it applies at login on any device.")
+        )
+    return set_language(request)
 
 
 @require_POST
@@ -111,5 +159,11 @@ def account_view(request: HttpRequest, member: Membership) -> HttpResponse:
         return redirect("web:account")
     tokens = member.tokens.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
     tokens = tokens.order_by("-created_at")
-    context = {"form": form, "token": token, "tokens": tokens, "token_days": security.token_days()}
+    context = {
+        "form": form,
+        "token": token,
+        "tokens": tokens,
+        "token_days": security.token_days(),
+        "kept_language": people.account_language(request.user),
+    }
     return render(request, "web/account.html", context)

@@ -17,7 +17,8 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -28,7 +29,7 @@ from frailtrial.edc.services.common import participant
 from frailtrial.edc.services.visits import occurrence
 from frailtrial.errors import InputError
 from frailtrial.instruments import wording
-from frailtrial.web import access
+from frailtrial.web import access, qr
 
 SESSION_KEY = "frailtrial_epro"
 LANGUAGE_NAMES = {"en": "English", "zh-hans": "简体中文"}
@@ -65,12 +66,13 @@ def participant_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
 
 def redeem(request: HttpRequest, token: str) -> HttpResponse:
     """Open the session of a link or the kiosk: GET shows a start button (link previewers and
-    prefetchers only GET, so they cannot use up the single-use token); POST redeems it."""
+    prefetchers only GET, so they cannot use up the single-use token); POST redeems it.
+    Both, and the refusal of a used or expired link, are in the session's language."""
+    chosen = EproSession.objects.filter(digest=epro.digest(token)).values_list(
+        "language", flat=True
+    )
+    translation.activate(chosen.first() or translation.get_language())
     if request.method != "POST":
-        chosen = EproSession.objects.filter(digest=epro.digest(token)).values_list(
-            "language", flat=True
-        )
-        translation.activate(chosen.first() or translation.get_language())
         return render(request, "epro/open.html", {})
     try:
         s = epro.redeem(token)
@@ -303,7 +305,7 @@ def start(request: HttpRequest, member: Membership, pid: str, visit: str) -> Htt
     """Open a questionnaire session for one participant and visit (coordinator)."""
     participant(member, pid)  # site rules
     form = StartForm(request.POST or None)
-    error, link = "", ""
+    error, link, code, expires = "", "", "", ""
     if request.method == "POST" and form.is_valid():
         try:
             s, token = epro.start(
@@ -316,7 +318,15 @@ def start(request: HttpRequest, member: Membership, pid: str, visit: str) -> Htt
             if s.kind == "kiosk":
                 logout(request)
                 return redirect(url)
+            # the token is shown on this page only (printed and as a QR code of the same
+            # link; the page is not cached) and never stored, logged or audited
             link = request.build_absolute_uri(url)
+            expires = date_format(timezone.localtime(s.expires_at), "DATETIME_FORMAT")
+            code = qr.svg(
+                link,
+                _("QR code of the one-time questionnaire link; it expires on %(when)s.")
+                % {"when": expires},
+            )
     return render(
         request,
         "epro/start.html",
@@ -326,6 +336,8 @@ def start(request: HttpRequest, member: Membership, pid: str, visit: str) -> Htt
             "form": form,
             "error": error,
             "link": link,
+            "qr": code,
+            "expires": expires,
             "hours": epro.LINK_HOURS,
         },
         status=400 if error else 200,

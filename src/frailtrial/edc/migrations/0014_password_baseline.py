@@ -18,7 +18,7 @@ def audit_existing_hashes(apps: Any, schema_editor: Any) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("edc", "0012_ae_void"),
+        ("edc", "0013_account_language"),
         ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
