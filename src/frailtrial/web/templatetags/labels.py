@@ -47,6 +47,20 @@ LABELS: dict[str, Promise] = {
     # participants
     "female": pgettext_lazy("status", "female"),
     "male": pgettext_lazy("status", "male"),
+    # audit trail actions
+    "create": pgettext_lazy("audit", "create"),
+    "update": pgettext_lazy("audit", "update"),
+    "delete": pgettext_lazy("audit", "delete"),
+    # staff roles (the stored role code shown as its name)
+    "admin": pgettext_lazy("role", "admin"),
+    "investigator": pgettext_lazy("role", "investigator"),
+    "coordinator": pgettext_lazy("role", "coordinator"),
+    "outcome_assessor": pgettext_lazy("role", "outcome assessor"),
+    "unblinded_pharmacist": pgettext_lazy("role", "unblinded pharmacist"),
+    "statistician": pgettext_lazy("role", "statistician"),
+    "monitor": pgettext_lazy("role", "monitor"),
+    "dsmb": pgettext_lazy("role", "DSMB"),
+    "medical_monitor": pgettext_lazy("role", "medical monitor"),
 }
 SEXES = ("female", "male")
 
@@ -59,6 +73,22 @@ def yes_no() -> list[tuple[str, object]]:
 def choices(values: tuple[str, ...]) -> list[tuple[str, object]]:
     """Form choices of stored codes, each shown by its word in the user's language."""
     return [(v, LABELS.get(v, v.replace("_", " "))) for v in values]
+
+
+@register.filter
+def options(codes: object) -> str:
+    """Stored response codes (a list) as their words in the user's language, as a list."""
+    from frailtrial.web import form_text
+
+    return form_text.listing([form_text.option(str(c)) for c in codes or ()])  # type: ignore[attr-defined]
+
+
+@register.filter
+def form_word(text: str) -> str:
+    """A built-in protocol's wording (an arm's label, its product) in the user's language."""
+    from frailtrial.web import form_text
+
+    return form_text.word(text)
 
 
 @register.filter

@@ -1,0 +1,258 @@
+"""No English reaches a zh-Hans staff page: every role walks every staff page, and every CRF
+and log form of the built-in protocols (huc-msc-2024, cratus-2017) and of a user protocol
+(tests/protocols/three-arm-sex.yaml) is opened blank, refused with out-of-range values,
+saved, and printed.
+
+The detector: a visible text node (or aria-label, placeholder, title) holding an ASCII word
+of three letters or more that is not an abbreviation, unit or proper name of the allow-list
+below, once the data the test itself entered (user names, trial and site names, log answers)
+and a user protocol's own wording (its sponsor wrote it, in whatever language) are taken out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edc_support import enroll, new_trial
+from i18n_support import ROLE_ORDER
+from web_support import PASSWORD, client, route_kwargs, routes, sweep_world, web_store
+
+USER_PROTOCOL = Path(__file__).parent / "protocols" / "three-arm-sex.yaml"
+# abbreviations, units and proper names a Chinese clinical form writes in Latin letters
+_LATIN = """
+    TUG SPPB FEV LLN LLOQ GLI CKD EPI IDMS EQ VAS PSQI SQOL SF RAND CES PCS MCS BMI MMSE MWD
+    MWT FTSST EWGSOP AWGS NYHA HBsAg HCV HIV PPD Ab EDC CFS HLA DR KIT III CSV SPSS SAS SDTM
+    CONSORT zip sav xpt English AST ALT GFR eGFR FBG ACEI ARB INR CRF CRFs SAE SUSAR DSMB
+    SDV ePRO CSV JSON PDF QR HUC MSC MSCs CRATUS hMSCs allo IFN TNF CD ICH GCP WHO ULN HbA
+    mmHg kcal min mmol umol pg mL dL HH MM YYYY frailtrial HUC-MSC HTML API UTC Fried CHS
+    AWGS CHS EQ-5D-5L
+"""
+ALLOWED = frozenset(_LATIN.split())
+# records stored as written when they were made, shown as stored (not interface text): the
+# statement a casebook signature attests (its meaning is what was signed), the SAE notices
+# and the pre-lock checklist lines the services write, the audited record's model name
+RECORDS = re.compile(
+    r"^I am the investigator responsible|SAE reported for|^SAE not acknowledged|"
+    r"^query \d+ open|^(query|sae)$|(query|sae):\d+$|稽查轨迹: \w+ \d+$"
+)
+_WORD = re.compile(r"[A-Za-z][A-Za-z-]*[A-Za-z]|[A-Za-z]")
+_NODE = re.compile(r">([^<>]+)<")
+_ATTR = re.compile(r'\b(?:aria-label|placeholder|title)="([^"]*)"')
+
+
+def visible(page: str) -> set[str]:
+    """Text nodes and labelling attributes of a page, unescaped and stripped."""
+    body = re.sub(r"<(script|style|code)\b.*?</\1>", "", page, flags=re.S)  # code: literal
+    found = {html.unescape(s).strip() for s in _NODE.findall(body)}
+    found |= {html.unescape(s).strip() for s in _ATTR.findall(body)}
+    return {s for s in found if s}
+
+
+def english_words(text: str, data: tuple[str, ...]) -> list[str]:
+    """The words of three letters or more in ``text`` that are neither allowed nor data."""
+    if RECORDS.search(text):
+        return []
+    for d in data:  # longest first: a user name holds the trial name
+        text = text.replace(d, " ")
+    text = re.sub(r"\bft_\w+|\bKIT-[0-9A-F]+|(?<!\S)/\S*", " ", text)  # token id, kit, path
+    words = []
+    for w in _WORD.findall(text):
+        parts = [w, *w.split("-")]
+        if len(re.sub(r"[^A-Za-z]", "", w)) < 3 or any(p in ALLOWED for p in parts):
+            continue
+        if all(len(p) < 3 or p in ALLOWED for p in w.split("-")):
+            continue
+        words.append(w)
+    return words
+
+
+def _strings(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return {value.strip()}
+    if isinstance(value, dict):
+        return set().union(set(), *map(_strings, value.values()))
+    if isinstance(value, (list, tuple)):
+        return set().union(set(), *map(_strings, value))
+    return set()
+
+
+def _data_strings(t: dict[str, Any], extra: set[str]) -> tuple[str, ...]:
+    """What the test entered, as shown: names of the trial, sites, users; log answers."""
+    from frailtrial.edc.models import Membership, Site
+
+    found = {t["trial"].name, t["protocol"].name, *extra}
+    found |= {a.name for a in t["protocol"].arms}  # an arm's code (the pharmacy's log)
+    for m in Membership.objects.select_related("user"):
+        found |= {m.user.username, m.user.first_name, m.user.last_name, m.user.email}
+    for s in Site.objects.all():
+        found |= {s.name, s.code}
+    return tuple(sorted((s for s in found if s), key=len, reverse=True))
+
+
+def _answer(item: Any) -> Any:
+    """A valid answer of one item (the form's own codes: posted as the page posts them)."""
+    if item.kind == "boolean":
+        return "false"
+    if item.kind == "choice":
+        return item.choices[0]
+    if item.kind == "date":
+        return "2024-03-05"
+    if item.kind == "time":
+        return "22:30"
+    if item.kind == "text":
+        return "x"
+    low = item.minimum if item.minimum is not None else 0
+    high = item.maximum if item.maximum is not None else low + 10
+    return str(int(low + (high - low) / 2)) if item.kind == "integer" else f"{low + 1:g}"
+
+
+def _bad(item: Any) -> str | None:
+    """An out-of-range value of a number item, None for the others."""
+    if item.kind not in ("integer", "number") or (item.minimum, item.maximum) == (None, None):
+        return None
+    if item.maximum is not None:
+        return f"{item.maximum + 1000:g}"
+    return f"{(item.minimum or 0) - 5:g}"
+
+
+def _alerts(page: str) -> list[str]:
+    """What a refused form says (for the assertion message)."""
+    return re.findall(r'role="alert">([^<]*)<', page)
+
+
+def _pages(t: dict[str, Any], roles: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    """(where, HTML) of every staff page each role may open, as zh-Hans, and every form of
+    every visit and log: blank, refused, saved, and printed."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    from frailtrial.edc import collection
+    from frailtrial.web.access import PERMISSIONS
+    from frailtrial.web.urls import PUBLIC
+
+    clients = {}
+    for role in roles:
+        clients[role] = client(t, role)
+        clients[role].cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    coord = clients["coordinator"]
+    protocol, pid = t["protocol"], t["pid"]
+    for visit in protocol.visits:
+        for spec in collection.forms_at(protocol, visit.name):
+            url = f"/participants/{pid}/visits/{visit.name}/crf/{spec.name}/"
+            yield (
+                f"{url} print",
+                coord.get(f"/print/forms/{visit.name}/{spec.name}/").content.decode(),
+            )
+            if visit.kind == "screening":  # recorded by screening, not a participant's visit
+                continue
+            items = [i for i in spec.items if i.id != "sex"]
+            bad = {f"item_{i.id}": _bad(i) for i in items if _bad(i) is not None}
+            if bad:
+                r = coord.post(url, {"action": "save", **bad})
+                assert r.status_code == 200, (url, r.status_code)
+                yield f"{url} refused", r.content.decode()
+            good = {f"item_{i.id}": _answer(i) for i in items}
+            if spec.kind == "lab_panel":  # a value and its LLOQ, not flagged below it
+                good = {k: v for k, v in good.items() if not k.endswith("below_lloq")}
+            held = re.search(r'name="version" value="(\d+)"', coord.get(url).content.decode())
+            if held:  # saved before (screening's frailty score): a correction with a reason
+                good |= {"version": held.group(1), "reason": "x"}
+            r = coord.post(url, {"action": "save", **good})
+            assert r.status_code == 302, (
+                url,
+                _alerts(r.content.decode()),
+                r.content.decode()[-2500:],
+            )
+            yield url, coord.get(url).content.decode()
+    for name, spec in collection.LOG_FORMS.items():
+        url = f"/participants/{pid}/log/{name}/"
+        yield f"{url} blank", coord.get(url).content.decode()
+        good = {f"item_{i.id}": _answer(i) for i in spec.items}
+        day = next(i.id for i in spec.items if i.kind == "date")
+        r = coord.post(url, {**good, f"item_{day}": "2024-13-45"})
+        assert r.status_code == 200 and _alerts(r.content.decode()), url
+        yield f"{url} refused", r.content.decode()
+        r = coord.post(url, good)
+        assert r.status_code == 302, (url, _alerts(r.content.decode()))
+        yield url, coord.get(url).content.decode()
+        yield f"{url} print", coord.get(f"/print/forms/log/{name}/").content.decode()
+    kw = route_kwargs(t) if "query" in t else {"pid": pid}
+    for role in roles:
+        for name, view, params in routes():
+            perm = getattr(view, "permission", None)
+            if name in PUBLIC or perm is None or role not in PERMISSIONS[perm]:
+                continue
+            if not set(params) <= set(kw):  # a record only the sweep's trial holds
+                continue
+            r = clients[role].get(reverse(f"web:{name}", kwargs={k: kw[k] for k in params}))
+            if r.status_code == 200 and r.get("Content-Type", "").startswith("text/html"):
+                yield f"{role} {name}", r.content.decode()
+
+
+def _untranslated(t: dict[str, Any], roles: tuple[str, ...], extra: set[str]) -> dict[str, Any]:
+    data = _data_strings(t, extra)
+    bad: dict[str, set[str]] = {}
+    for where, page in _pages(t, roles):
+        for text in visible(page):
+            words = english_words(text, data)
+            if words:
+                bad.setdefault(text, set()).add(where.split(" ")[-1])
+    return {text: sorted(w)[:3] for text, w in sorted(bad.items())}
+
+
+def _report(found: dict[str, Any]) -> str:
+    return "English on zh-Hans pages:\n" + "\n".join(f"{t!r}: {w}" for t, w in found.items())
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> None:
+    web_store(tmp_path_factory.mktemp("web-i18n-forms"))
+
+
+def _world(protocol: str) -> dict[str, Any]:
+    t = new_trial(protocol)
+    for m in t["m"].values():
+        m.user.set_password(PASSWORD)
+        m.user.save()
+    t["pid"] = enroll(t, "S-1").participant_id
+    _hold_visits(t)
+    return t
+
+
+def _hold_visits(t: dict[str, Any]) -> None:
+    """Every visit of the participant held on its target day (CRFs need a held visit)."""
+    from frailtrial.edc.services import participants, visits
+
+    coord = t["m"]["coordinator"]
+    for v in participants.schedule(coord, t["pid"], dt.date(2030, 1, 1)):
+        if v.status == "scheduled":
+            visits.attend(coord, t["pid"], v.visit, v.target_on)
+
+
+def test_huc_msc_pages_in_zh_hans_hold_no_english(store: None) -> None:
+    t = sweep_world()
+    _hold_visits(t)
+    extra = {"aspirin", "prevention", "check", "In", "Vited", "cells", "saline"}
+    extra |= {t["ae"].term, t["ae"].body_system}  # what the sweep entered
+    found = _untranslated(t, ROLE_ORDER, extra)
+    assert found == {}, _report(found)
+
+
+def test_cratus_forms_in_zh_hans_hold_no_english(store: None) -> None:
+    t = _world("cratus-2017")
+    found = _untranslated(t, ("coordinator", "monitor"), set())
+    assert found == {}, _report(found)
+
+
+def test_user_protocol_forms_in_zh_hans_hold_no_english_but_its_own(store: None) -> None:
+    t = _world(str(USER_PROTOCOL))
+    own = _strings(t["protocol"].model_dump(mode="json"))
+    found = _untranslated(t, ("coordinator", "monitor"), own)
+    assert found == {}, _report(found)
