@@ -256,3 +256,112 @@ def test_user_protocol_forms_in_zh_hans_hold_no_english_but_its_own(store: None)
     own = _strings(t["protocol"].model_dump(mode="json"))
     found = _untranslated(t, ("coordinator", "monitor"), own)
     assert found == {}, _report(found)
+
+
+def _form_wording() -> tuple[set[str], set[str]]:
+    """Every string the forms and the built-in protocols show people, read from the
+    instruments, the collected forms and the protocol files (not from form_words): the
+    words (context "form") and the response codes (context "form option")."""
+    from frailtrial import instruments
+    from frailtrial.edc import collection
+    from frailtrial.edc.services.safety import SERIOUSNESS
+    from frailtrial.instruments.base import result_keys
+    from frailtrial.protocol import load
+
+    words: set[str] = set()
+    options = set(SERIOUSNESS)
+    protocols = [load(name) for name in ("huc-msc-2024", "cratus-2017")]
+    for p in protocols:
+        e = p.eligibility
+        words |= {e.frailty.instrument, *(c.instrument for c in e.other_instruments)}
+        words |= {c.text for c in (*e.inclusions, *e.exclusions)}
+        words |= {x for lab in e.labs for x in (lab.label, lab.unit)}
+        words |= {v.label for v in p.visits} | {v.label for v in p.variables}
+        words |= {x for a in p.arms for x in (a.label, a.dose.product)}
+        for v in p.visits:
+            for f in collection.forms_at(p, v.name):
+                words.add(f.title if f.kind != "lab_panel" else "")
+                for i in f.items:
+                    lab = next((x for x in f.variables if i.id.startswith(x.name + "__")), None)
+                    words.add(i.label[len(lab.label) + 2 :] if lab else i.label)
+                    words.add(i.unit or "")
+                    options |= set(i.choices)
+    for name in instruments.names():
+        inst = instruments.get(name)
+        words.add(inst.title.split(" (")[0])
+        words |= {i.label for i in inst.items} | {i.unit or "" for i in inst.items}
+        options |= {c for i in inst.items for c in i.choices}
+        for key in result_keys(inst):
+            head, _, tail = key.partition("_")
+            words.add(tail.replace("_", " ") if head.isupper() and tail else "")
+            words.add("" if head.isupper() and tail else collection._humanize(key))
+    for f in collection.LOG_FORMS.values():
+        words |= {f.title, *(i.label for i in f.items)}
+        options |= {c for i in f.items for c in i.choices}
+    words |= {collection.VITALS_FORM.title, "Other baseline characteristics"}
+    words |= {i.unit or "" for i in collection.VITAL_ITEMS}
+    return words - {""}, options
+
+
+def test_every_form_string_is_listed_for_makemessages_and_translated(store: None) -> None:
+    """form_words lists every string the forms show, and the zh-Hans catalog translates each
+    (a new instrument item, log field or built-in protocol label fails here until it is)."""
+    import ast
+
+    from frailtrial.web import form_words
+    from i18n_support import LOCALE, po_entries
+
+    marked: dict[str, set[str]] = {"form": set(), "form option": set()}
+    for node in ast.walk(ast.parse(Path(form_words.__file__).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "pgettext_lazy":
+            context, msgid = (a.value for a in node.args if isinstance(a, ast.Constant))
+            marked[context].add(msgid)
+    words, options = _form_wording()
+    listed, listed_options = marked["form"], marked["form option"]
+    assert sorted(words - listed) == [] and sorted(options - listed_options) == []
+    entries = po_entries(LOCALE / "zh_Hans/LC_MESSAGES/django.po")
+    for context, found in (("form", listed), ("form option", listed_options)):
+        untranslated = sorted(w for w in found if not entries.get(f"{context}\x04{w}"))
+        assert untranslated == [], context
+
+
+def test_english_wording_is_unchanged_and_zh_hans_is_chinese(store: None) -> None:
+    """In English the allowed values read as :meth:`Item.allowed` (what the CLI and API say);
+    in zh-Hans the TUG form, its range error and a log's options are in Chinese."""
+    from django.conf import settings
+    from django.utils import translation
+
+    from frailtrial import instruments
+    from frailtrial.edc import collection
+    from frailtrial.web import form_text
+
+    items = [i for n in instruments.names() for i in instruments.get(n).items]
+    items += [i for f in collection.LOG_FORMS.values() for i in f.items]
+    with translation.override("en"):
+        assert [form_text.allowed(i) for i in items] == [i.allowed() for i in items]
+    t = _world("huc-msc-2024")
+    c = client(t, "coordinator")
+    c.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    url = f"/participants/{t['pid']}/visits/baseline/crf/tug/"
+    page = c.post(url, {"action": "save", "item_tug_s": "900"}).content.decode()
+    assert "<h1>计时起立-行走测试 (TUG) — " in page and "基线" in page
+    assert "计时起立-行走测试 (TUG) (秒)" in page  # the item and its unit
+    assert "不允许：应为1 至 600 的数值。" in page and "允许值：是或否" in page
+    log = c.get(f"/participants/{t['pid']}/log/concomitant_medication/").content.decode()
+    assert "<h1>合并用药 — " in log and ">静脉</option>" in log and ">皮下</option>" in log
+    english = client(t, "coordinator")
+    page = english.get(url).content.decode()
+    assert "Timed Up and Go" in page and "Allowed: a number from 1 to 600" in page
+
+
+def test_a_user_protocols_own_wording_is_shown_as_written() -> None:
+    """A label the catalog does not hold (a sponsor's own, in any language) passes through."""
+    from django.utils import translation
+
+    from frailtrial.web import form_text
+
+    with translation.override("zh-hans"):
+        assert form_text.word("Month 12 (telephone)") == "Month 12 (telephone)"
+        assert form_text.word("Baseline") == "基线"
+        assert form_text.option("some_code") == "some code"
+        assert form_text.option("lost_to_follow_up") == "失访"

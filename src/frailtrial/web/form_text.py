@@ -46,6 +46,12 @@ def option(code: str) -> str:
     return code.replace("_", " ") if said == code else said
 
 
+def _code(code: str) -> str:
+    """A response code as an allowed value: its word, or the code itself (what is typed in
+    the API and the CLI) when the catalog has none."""
+    return pgettext("form option", code)
+
+
 option_lazy = lazy(option, str)
 """:func:`option` evaluated when shown (for choices declared at import)."""
 
@@ -59,22 +65,22 @@ def allowed(item: Item) -> str:
     if item.kind == "date":
         return gettext("a date YYYY-MM-DD")
     if item.kind == "boolean":
-        return gettext("yes or no")
+        return gettext("true or false")
     if item.kind == "choice":
-        return gettext("one of %(values)s") % {"values": listing([option(c) for c in item.choices])}
+        return gettext("one of %(values)s") % {"values": listing([_code(c) for c in item.choices])}
     low, high = item.minimum, item.maximum
     ranges = {
         "integer": (
             gettext("an integer"),
             gettext("an integer from %(low)s to %(high)s"),
-            gettext("an integer of at least %(low)s"),
-            gettext("an integer of at most %(high)s"),
+            gettext("an integer >= %(low)s"),
+            gettext("an integer <= %(high)s"),
         ),
         "number": (
             gettext("a number"),
             gettext("a number from %(low)s to %(high)s"),
-            gettext("a number of at least %(low)s"),
-            gettext("a number of at most %(high)s"),
+            gettext("a number >= %(low)s"),
+            gettext("a number <= %(high)s"),
         ),
     }[item.kind]
     bounds = {"low": _fmt(low), "high": _fmt(high)}
