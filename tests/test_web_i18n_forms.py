@@ -365,3 +365,20 @@ def test_a_user_protocols_own_wording_is_shown_as_written() -> None:
         assert form_text.word("Baseline") == "基线"
         assert form_text.option("some_code") == "some code"
         assert form_text.option("lost_to_follow_up") == "失访"
+
+
+def test_sf36_in_zh_hans_shows_the_shipped_rand36_chinese_responses(store: None) -> None:
+    """The staff SF-36 form in zh-Hans lists each item's coded responses in Chinese (the
+    shipped RAND-36 zh-Hans wording), never the English ones; English keeps RAND-36 English."""
+    from django.conf import settings
+
+    t = _world("huc-msc-2024")
+    url = f"/participants/{t['pid']}/visits/baseline/crf/sf36/"
+    zh = client(t, "coordinator")
+    zh.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    page = zh.get(url).content.decode()
+    options = re.findall(r"<option value=\"(\d)\"[^>]*>([^<]*)</option>", page)
+    assert ("1", "1 — 非常好") in options and ("3", "3 — 否，完全没有限制") in options
+    assert not any("Excellent" in o or "limited" in o for _, o in options)
+    english = client(t, "coordinator").get(url).content.decode()
+    assert "1 — Excellent" in english

@@ -11,9 +11,11 @@ A wording file ``<instrument>.<language>.json`` holds::
 most 11 allowed values needs one response per value (keys are the values as text); any other
 item (a number, a time, the EQ VAS) is answered by typing and has no ``responses``.
 
-Only public-domain wording ships with frailtrial (RAND-36 in English, which fits SF-36 v1
-items). Licensed wording (EQ-5D, PSQI, SF-36 v2, ...) is read from the folder the site
-supplies under its licence: ``FRAILTRIAL_WORDING_DIR``; a supplied file takes precedence.
+Only public-domain wording ships with frailtrial (RAND-36, which fits SF-36 v1 items, in
+English and in a Simplified Chinese wording made from it for frailtrial -- not a validated
+translation). Licensed wording (EQ-5D, PSQI, SF-36 v2, ...) is read from the folder the site
+supplies under its licence: ``FRAILTRIAL_WORDING_DIR``; a supplied file takes precedence (a
+site with a validated Chinese SF-36 supplies it there).
 """
 
 from __future__ import annotations
