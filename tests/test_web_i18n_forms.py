@@ -127,6 +127,14 @@ def _alerts(page: str) -> list[str]:
     return re.findall(r'role="alert">([^<]*)<', page)
 
 
+def _reset_throttle() -> None:
+    """Every role of each trial logs in from the one test address: the login throttle
+    (tested in test_web_login) starts afresh for each trial."""
+    from frailtrial.web.models import LoginThrottle
+
+    LoginThrottle.objects.all().delete()
+
+
 def _pages(t: dict[str, Any], roles: tuple[str, ...]) -> Iterator[tuple[str, str]]:
     """(where, HTML) of every staff page each role may open, as zh-Hans, and every form of
     every visit and log: blank, refused, saved, and printed."""
@@ -137,6 +145,7 @@ def _pages(t: dict[str, Any], roles: tuple[str, ...]) -> Iterator[tuple[str, str
     from frailtrial.web.access import PERMISSIONS
     from frailtrial.web.urls import PUBLIC
 
+    _reset_throttle()
     clients = {}
     for role in roles:
         clients[role] = client(t, role)
@@ -196,15 +205,34 @@ def _pages(t: dict[str, Any], roles: tuple[str, ...]) -> Iterator[tuple[str, str
                 yield f"{role} {name}", r.content.decode()
 
 
-def _untranslated(t: dict[str, Any], roles: tuple[str, ...], extra: set[str]) -> dict[str, Any]:
+def _untranslated(
+    t: dict[str, Any], roles: tuple[str, ...], extra: set[str]
+) -> tuple[dict[str, Any], set[str]]:
+    """(English text -> where it was seen, every page walked)."""
     data = _data_strings(t, extra)
     bad: dict[str, set[str]] = {}
+    walked = set()
     for where, page in _pages(t, roles):
+        walked.add(where)
         for text in visible(page):
             words = english_words(text, data)
             if words:
                 bad.setdefault(text, set()).add(where.split(" ")[-1])
-    return {text: sorted(w)[:3] for text, w in sorted(bad.items())}
+    return {text: sorted(w)[:3] for text, w in sorted(bad.items())}, walked
+
+
+def _walked_everything(t: dict[str, Any], walked: set[str], roles: tuple[str, ...]) -> None:
+    """The check means something only if it saw the pages: each role's dashboard, and each
+    form of each visit and log saved and printed."""
+    from frailtrial.edc import collection
+
+    assert {f"{role} dashboard" for role in roles} <= walked
+    for v in t["protocol"].visits:
+        for f in collection.forms_at(t["protocol"], v.name):
+            url = f"/participants/{t['pid']}/visits/{v.name}/crf/{f.name}/"
+            assert f"{url} print" in walked and (v.kind == "screening" or url in walked), url
+    for name in collection.LOG_FORMS:
+        assert f"/participants/{t['pid']}/log/{name}/ refused" in walked
 
 
 def _report(found: dict[str, Any]) -> str:
@@ -241,21 +269,26 @@ def test_huc_msc_pages_in_zh_hans_hold_no_english(store: None) -> None:
     _hold_visits(t)
     extra = {"aspirin", "prevention", "check", "In", "Vited", "cells", "saline"}
     extra |= {t["ae"].term, t["ae"].body_system}  # what the sweep entered
-    found = _untranslated(t, ROLE_ORDER, extra)
+    found, walked = _untranslated(t, ROLE_ORDER, extra)
     assert found == {}, _report(found)
+    _walked_everything(t, walked, ROLE_ORDER)
+    for name in ("pharmacy", "dsmb", "lock", "exports", "people", "sdv_overview", "audit"):
+        assert any(w.endswith(f" {name}") for w in walked), name
 
 
 def test_cratus_forms_in_zh_hans_hold_no_english(store: None) -> None:
     t = _world("cratus-2017")
-    found = _untranslated(t, ("coordinator", "monitor"), set())
+    found, walked = _untranslated(t, ROLE_ORDER, set())
     assert found == {}, _report(found)
+    _walked_everything(t, walked, ROLE_ORDER)
 
 
 def test_user_protocol_forms_in_zh_hans_hold_no_english_but_its_own(store: None) -> None:
     t = _world(str(USER_PROTOCOL))
     own = _strings(t["protocol"].model_dump(mode="json"))
-    found = _untranslated(t, ("coordinator", "monitor"), own)
+    found, walked = _untranslated(t, ROLE_ORDER, own)
     assert found == {}, _report(found)
+    _walked_everything(t, walked, ROLE_ORDER)
 
 
 def _form_wording() -> tuple[set[str], set[str]]:
@@ -340,6 +373,7 @@ def test_english_wording_is_unchanged_and_zh_hans_is_chinese(store: None) -> Non
     with translation.override("en"):
         assert [form_text.allowed(i) for i in items] == [i.allowed() for i in items]
     t = _world("huc-msc-2024")
+    _reset_throttle()
     c = client(t, "coordinator")
     c.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
     url = f"/participants/{t['pid']}/visits/baseline/crf/tug/"
@@ -373,6 +407,7 @@ def test_sf36_in_zh_hans_shows_the_shipped_rand36_chinese_responses(store: None)
     from django.conf import settings
 
     t = _world("huc-msc-2024")
+    _reset_throttle()
     url = f"/participants/{t['pid']}/visits/baseline/crf/sf36/"
     zh = client(t, "coordinator")
     zh.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
