@@ -37,10 +37,9 @@ _LATIN = """
 ALLOWED = frozenset(_LATIN.split())
 # records stored as written when they were made, shown as stored (not interface text): the
 # statement a casebook signature attests (its meaning is what was signed), the SAE notices
-# and the pre-lock checklist lines the services write, the audited record's model name
+# the safety service wrote; and identifiers: a checklist item's key, an audited record's model
 RECORDS = re.compile(
-    r"^I am the investigator responsible|SAE reported for|^SAE not acknowledged|"
-    r"^query \d+ open|^(query|sae)$|(query|sae):\d+$|稽查轨迹: \w+ \d+$"
+    r"^I am the investigator responsible|SAE reported for|(query|sae|crf):\S+$|稽查轨迹: \w+ \d+$"
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z-]*[A-Za-z]|[A-Za-z]")
 _NODE = re.compile(r">([^<>]+)<")
@@ -139,11 +138,8 @@ def _pages(t: dict[str, Any], roles: tuple[str, ...]) -> Iterator[tuple[str, str
     """(where, HTML) of every staff page each role may open, as zh-Hans, and every form of
     every visit and log: blank, refused, saved, and printed."""
     from django.conf import settings
-    from django.urls import reverse
 
     from frailtrial.edc import collection
-    from frailtrial.web.access import PERMISSIONS
-    from frailtrial.web.urls import PUBLIC
 
     _reset_throttle()
     clients = {}
@@ -152,6 +148,7 @@ def _pages(t: dict[str, Any], roles: tuple[str, ...]) -> Iterator[tuple[str, str
         clients[role].cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
     coord = clients["coordinator"]
     protocol, pid = t["protocol"], t["pid"]
+    yield from _route_pages(t, clients)  # with forms missing (the dashboard and lock list them)
     for visit in protocol.visits:
         for spec in collection.forms_at(protocol, visit.name):
             url = f"/participants/{pid}/visits/{visit.name}/crf/{spec.name}/"
@@ -192,8 +189,18 @@ def _pages(t: dict[str, Any], roles: tuple[str, ...]) -> Iterator[tuple[str, str
         assert r.status_code == 302, (url, _alerts(r.content.decode()))
         yield url, coord.get(url).content.decode()
         yield f"{url} print", coord.get(f"/print/forms/log/{name}/").content.decode()
-    kw = route_kwargs(t) if "query" in t else {"pid": pid}
-    for role in roles:
+    yield from _route_pages(t, clients)  # with every form saved
+
+
+def _route_pages(t: dict[str, Any], clients: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(role and route, HTML) of every staff route each role may open."""
+    from django.urls import reverse
+
+    from frailtrial.web.access import PERMISSIONS
+    from frailtrial.web.urls import PUBLIC
+
+    kw = route_kwargs(t) if "query" in t else {"pid": t["pid"]}
+    for role in clients:
         for name, view, params in routes():
             perm = getattr(view, "permission", None)
             if name in PUBLIC or perm is None or role not in PERMISSIONS[perm]:

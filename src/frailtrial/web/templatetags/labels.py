@@ -47,6 +47,11 @@ LABELS: dict[str, Promise] = {
     # participants
     "female": pgettext_lazy("status", "female"),
     "male": pgettext_lazy("status", "male"),
+    # kinds of pre-lock checklist items
+    "sae": pgettext_lazy("checklist", "SAE"),
+    "query": pgettext_lazy("checklist", "query"),
+    "crf": pgettext_lazy("checklist", "CRF"),
+    "date": pgettext_lazy("checklist", "date after the lock"),
     # audit trail actions
     "create": pgettext_lazy("audit", "create"),
     "update": pgettext_lazy("audit", "update"),

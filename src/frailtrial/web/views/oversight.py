@@ -37,7 +37,9 @@ from frailtrial.edc.services import (
 from frailtrial.edc.services.common import protocol_of, sees_arm
 from frailtrial.edc.services.exports.run import export
 from frailtrial.errors import InputError
+from frailtrial.protocol import Protocol
 from frailtrial.web import access, form_text, overview
+from frailtrial.web.templatetags.labels import label
 from frailtrial.web.views.forms import TrialDateField, post_form
 
 # the labels of the DSMB report's counts (``oversight.COUNTS``) in the interface language
@@ -381,7 +383,11 @@ def lock_page(request: HttpRequest, member: Membership) -> HttpResponse:
     stats = Membership.objects.filter(trial_id=member.trial_id, role="statistician")
     done = prelock.accepted(member)
     items = [] if member.trial.locked_at else prelock.blockers(member, lock_date)
-    checklist = [(b, done.get(b.key), f"{ACCEPT}{b.key}", reasons.get(b.key, "")) for b in items]
+    protocol = protocol_of(member.trial)
+    checklist = [
+        (b, done.get(b.key), f"{ACCEPT}{b.key}", reasons.get(b.key, ""), _blocker(protocol, b))
+        for b in items
+    ]
     return render(
         request,
         "web/lock.html",
@@ -391,9 +397,60 @@ def lock_page(request: HttpRequest, member: Membership) -> HttpResponse:
             "trial": member.trial,
             "statisticians": stats,
             "checklist": checklist,
-            "open_items": sum(1 for _, accepted, _, _ in checklist if accepted is None),
+            "open_items": sum(1 for _, accepted, _, _, _ in checklist if accepted is None),
         },
     )
+
+
+# the dated records of the pre-lock checklist (prelock.DATED's labels), in words
+DATED_WORDS = {
+    "screening": _("screening"),
+    "consent": _("consent"),
+    "randomization": _("randomization"),
+    "withdrawal": _("withdrawal"),
+    "infusion": _("infusion"),
+    "visit": _("visit"),
+    "adverse event onset": _("adverse event onset"),
+    "adverse event end": _("adverse event end"),
+    "adverse event follow-up": _("adverse event follow-up"),
+}
+
+
+def _blocker(protocol: Protocol, b: prelock.Blocker) -> str:
+    """A checklist item in the user's language (its stored English ``text`` otherwise)."""
+    p = b.parts
+    if b.kind == "sae" and p:
+        return gettext("SAE not acknowledged: %(pid)s %(term)s (due %(due)s UTC)") % {
+            **p,
+            "due": f"{p['due']:%Y-%m-%d %H:%M}",
+        }
+    if b.kind == "query" and p:
+        return gettext("Query %(n)s (%(status)s): %(pid)s") % {**p, "status": label(p["status"])}
+    if b.kind == "crf" and p:
+        state = p["form"]
+        try:
+            spec = form_text.form_at(protocol, state.visit, state.form)
+        except InputError:
+            return b.text
+        shown = {
+            "pid": state.participant_id,
+            "visit": form_text.visit_labels(protocol).get(state.visit, state.visit),
+            "form": spec.title,
+        }
+        if state.state != "incomplete":
+            return gettext("CRF missing: %(pid)s, %(visit)s, %(form)s") % shown
+        empty = form_text.listing(_item_labels(spec, state.missing_items))
+        return gettext("CRF incomplete: %(pid)s, %(visit)s, %(form)s (empty: %(items)s)") % {
+            **shown,
+            "items": empty,
+        }
+    if b.kind == "date" and p:
+        what = DATED_WORDS.get(p["what"], p["what"])
+        return gettext("%(what)s of %(who)s dated %(day)s, after the lock date %(lock_date)s") % {
+            **p,
+            "what": what,
+        }
+    return b.text
 
 
 def export_zip(member: Membership) -> bytes:
