@@ -338,6 +338,10 @@ def _form_wording() -> tuple[set[str], set[str]]:
     for f in collection.LOG_FORMS.values():
         words |= {f.title, *(i.label for i in f.items)}
         options |= {c for i in f.items for c in i.choices}
+    from frailtrial.instruments.cfs import LABELS as CFS_LABELS
+
+    options |= {label for labels in CFS_LABELS.values() for label in labels}
+    options |= {"robust", "pre-frail", "frail"}  # the Fried category
     words |= {collection.VITALS_FORM.title, "Other baseline characteristics"}
     words |= {i.unit or "" for i in collection.VITAL_ITEMS}
     return words - {""}, options
@@ -393,6 +397,19 @@ def test_english_wording_is_unchanged_and_zh_hans_is_chinese(store: None) -> Non
     english = client(t, "coordinator")
     page = english.get(url).content.decode()
     assert "Timed Up and Go" in page and "Allowed: a number from 1 to 600" in page
+
+
+def test_word_results_are_shown_in_zh_hans(store: None) -> None:
+    """A result that is a word (the CFS level's label, the Fried category) reads in Chinese."""
+    from django.utils import translation
+
+    from frailtrial import instruments
+    from frailtrial.web import form_text
+
+    with translation.override("zh-hans"):
+        cfs = instruments.get("cfs").score({"cfs": 4}).label
+        assert cfs == "Living with very mild frailty" and form_text.shown(cfs) == "极轻度衰弱"
+        assert form_text.shown("pre-frail") == "衰弱前期"
 
 
 def test_a_user_protocols_own_wording_is_shown_as_written() -> None:
