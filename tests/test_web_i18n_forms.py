@@ -60,7 +60,7 @@ def english_words(text: str, data: tuple[str, ...]) -> list[str]:
         return []
     for d in data:  # longest first: a user name holds the trial name
         text = text.replace(d, " ")
-    text = re.sub(r"\bft_\w+|\bKIT-[0-9A-F]+|(?<!\S)/\S*", " ", text)  # token id, kit, path
+    text = re.sub(r"\bft_[\w-]+|\bKIT-[0-9A-F]+|(?<!\S)/\S*", " ", text)  # token id, kit, path
     words = []
     for w in _WORD.findall(text):
         parts = [w, *w.split("-")]
