@@ -5,9 +5,13 @@ elsewhere on a page)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django import template
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy, pgettext_lazy
+
+from frailtrial.web import form_text
 
 register = template.Library()
 
@@ -81,18 +85,14 @@ def choices(values: tuple[str, ...]) -> list[tuple[str, object]]:
 
 
 @register.filter
-def options(codes: object) -> str:
+def options(codes: Iterable[object] | None) -> str:
     """Stored response codes (a list) as their words in the user's language, as a list."""
-    from frailtrial.web import form_text
-
-    return form_text.listing([form_text.option(str(c)) for c in codes or ()])  # type: ignore[attr-defined]
+    return form_text.listing([form_text.option(str(c)) for c in codes or ()])
 
 
 @register.filter
 def form_word(text: str) -> str:
     """A built-in protocol's wording (an arm's label, its product) in the user's language."""
-    from frailtrial.web import form_text
-
     return form_text.word(text)
 
 
