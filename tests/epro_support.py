@@ -48,7 +48,8 @@ def eq5d5l_wording(language: str) -> dict[str, Any]:
 
 
 def sf36_zh_wording() -> dict[str, Any]:
-    """A made-up zh-hans SF-36 v1-shaped wording (the shipped RAND-36 is English only)."""
+    """A made-up zh-hans SF-36 v1-shaped wording (a supplied file takes precedence over the
+    shipped RAND-36 zh-Hans wording, as a site's validated translation would)."""
     shipped = Path(__file__).resolve().parents[1] / (
         "src/frailtrial/instruments/data/wording/sf36.en.json"
     )

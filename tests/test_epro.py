@@ -286,6 +286,30 @@ def test_start_refusals(world: dict[str, Any]) -> None:
         epro.start(coord, t["p2"], "week1", "kiosk", "en")
 
 
+def test_participants_are_not_asked_in_an_unvalidated_wording(
+    world: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped RAND-36 zh-Hans wording is not a validated translation: staff forms show
+    it, but no participant session asks SF-36 in it (nor switches to it); a site's own
+    (validated) file is asked."""
+    from frailtrial.edc.services import epro
+    from frailtrial.errors import InputError
+    from frailtrial.instruments import get, wording
+
+    items = tuple(get("sf36").items)
+    pid = held_participant(world, "S-031", "week1", "2024-03-12")  # SF-36 still to answer
+    monkeypatch.setenv("FRAILTRIAL_WORDING_DIR", str(tmp_path))  # the site supplied nothing
+    assert not wording.load("sf36", "zh-hans", items).validated
+    assert wording.load("sf36", "en", items).validated
+    with pytest.raises(InputError, match="zh-hans wording of sf36 is not a validated"):
+        epro.asked_wording("sf36", "zh-hans", items)
+    assert epro.asked_wording("sf36", "en", items).language == "en"
+    with pytest.raises(InputError, match="zh-hans wording of sf36 is not a validated"):
+        epro.start(world["m"]["coordinator"], pid, "week1", "kiosk", "zh-hans")
+    monkeypatch.setenv("FRAILTRIAL_WORDING_DIR", str(world["wording"]))  # the site's own file
+    assert epro.asked_wording("sf36", "zh-hans", items).validated
+
+
 def test_export_marks_the_source(world: dict[str, Any], tmp_path: Path) -> None:
     import csv
 
@@ -348,9 +372,10 @@ def _bad(change: Any) -> dict[str, Any]:
         (lambda d: d["items"][1].update(text="a\x07b"), "control character (U+0007)"),
         (
             lambda d: d.update(extra=1),
-            "unknown key 'extra'; allowed: format, instrument, language, licence, title, "
-            "instructions, items",
+            "unknown key 'extra'; allowed: format, instrument, language, licence, validated, "
+            "title, instructions, items",
         ),
+        (lambda d: d.update(validated="yes"), "validated must be true or false, not 'yes'"),
         (
             lambda d: d["items"][0].update(label="x"),
             "items[1]: unknown key 'label'; allowed: id, intro, text, responses",

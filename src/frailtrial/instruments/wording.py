@@ -3,7 +3,7 @@
 A wording file ``<instrument>.<language>.json`` holds::
 
     {"format": "frailtrial-wording/1", "instrument": "sf36", "language": "en",
-     "licence": "who allows this use", "title": "...", "instructions": "...",
+     "licence": "who allows this use", "validated": true, "title": "...", "instructions": "...",
      "items": [{"id": "1", "intro": "(optional text shown above)", "text": "...",
                 "responses": {"1": "Excellent", "2": "Very good", ...}}, ...]}
 
@@ -11,9 +11,12 @@ A wording file ``<instrument>.<language>.json`` holds::
 most 11 allowed values needs one response per value (keys are the values as text); any other
 item (a number, a time, the EQ VAS) is answered by typing and has no ``responses``.
 
-Only public-domain wording ships with frailtrial (RAND-36 in English, which fits SF-36 v1
-items). Licensed wording (EQ-5D, PSQI, SF-36 v2, ...) is read from the folder the site
-supplies under its licence: ``FRAILTRIAL_WORDING_DIR``; a supplied file takes precedence.
+Only public-domain wording ships with frailtrial (RAND-36, which fits SF-36 v1 items, in
+English and in a Simplified Chinese wording made from it for frailtrial -- not a validated
+translation, so marked ``"validated": false``: staff forms show it, participants are not asked
+in it). Licensed wording (EQ-5D, PSQI, SF-36 v2, ...) is read from the folder the site
+supplies under its licence: ``FRAILTRIAL_WORDING_DIR``; a supplied file takes precedence (a
+site with a validated Chinese SF-36 supplies it there).
 """
 
 from __future__ import annotations
@@ -34,7 +37,16 @@ SHIPPED = Path(__file__).parent / "data" / "wording"
 PUBLIC_DOMAIN = frozenset({"sf36"})
 """Instruments whose shipped wording is public domain (RAND-36); all others are supplied."""
 MAX_CHOICES = 11
-_KEYS = ("format", "instrument", "language", "licence", "title", "instructions", "items")
+_KEYS = (
+    "format",
+    "instrument",
+    "language",
+    "licence",
+    "validated",
+    "title",
+    "instructions",
+    "items",
+)
 _ITEM_KEYS = ("id", "intro", "text", "responses")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -59,6 +71,7 @@ class Wording:
     instructions: str
     licence: str
     questions: tuple[Question, ...]
+    validated: bool = True  # false: a wording not linguistically validated (not for participants)
 
 
 def supplied_dir() -> Path | None:
@@ -123,6 +136,9 @@ def parse(data: Any, items: tuple[Item, ...] | list[Item], instrument: str, wher
     if language not in LANGUAGES:
         raise InputError(f"{where}: language {language!r} is not one of {', '.join(LANGUAGES)}")
     licence = _text(data.get("licence"), f"{where}: licence")
+    validated = data.get("validated", True)
+    if not isinstance(validated, bool):
+        raise InputError(f"{where}: validated must be true or false, not {validated!r}")
     title = _text(data.get("title"), f"{where}: title")
     instructions = _text(data.get("instructions"), f"{where}: instructions", required=False)
     entries = data.get("items")
@@ -166,7 +182,7 @@ def parse(data: Any, items: tuple[Item, ...] | list[Item], instrument: str, wher
     missing = [i.id for i in items if i.id not in seen]
     if missing:
         raise InputError(f"{where}: item {missing[0]!r} of {instrument} has no wording")
-    return Wording(instrument, language, title, instructions, licence, tuple(questions))
+    return Wording(instrument, language, title, instructions, licence, tuple(questions), validated)
 
 
 def load(instrument: str, language: str, items: tuple[Item, ...] | list[Item]) -> Wording:

@@ -23,6 +23,7 @@ from frailtrial.edc.models import (
 )
 from frailtrial.edc.services.common import protocol_of
 from frailtrial.edc.services.completeness import completeness
+from frailtrial.web import form_text
 
 
 def participants(member: Membership) -> QuerySet[Participant]:
@@ -68,7 +69,7 @@ def calendar(member: Membership, today: dt.date) -> list[dict[str, Any]]:
     """Every visit still scheduled (site-limited), by site then window: its label, target and
     window dates, and its state on ``today`` (overdue past the window, due inside it,
     upcoming before it)."""
-    labels = {v.name: v.label for v in protocol_of(member.trial).visits}
+    labels = form_text.visit_labels(protocol_of(member.trial))
     rows = []
     found = visits(member).filter(status="scheduled").select_related("participant__site")
     for v in found.order_by("participant__site__code", "window_from", "participant_id"):
@@ -88,7 +89,7 @@ def sdv_overview(member: Membership) -> list[dict[str, Any]]:
     """Per participant and visit (site-limited, visits in schedule order): CRFs entered and
     CRFs source-data verified at their current version (a later correction needs a new
     verification)."""
-    labels = {v.name: v.label for v in protocol_of(member.trial).visits}
+    labels = form_text.visit_labels(protocol_of(member.trial))
     parts = participants(member)
     verified = set(
         SdvMark.objects.filter(participant__in=parts).values_list("crf_id", "crf_version")

@@ -26,6 +26,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from frailtrial.edc.models import Membership, Trial
 from frailtrial.edc.services import passwords
@@ -156,24 +157,27 @@ class PasswordRules:
     def validate(self, password: str, user: Any = None) -> None:
         errors = []
         if not password.strip():
-            errors.append("This password is only whitespace.")
+            errors.append(gettext("This password is only whitespace."))
         elif len(set(password)) == 1:
-            errors.append("This password is one character repeated.")
+            errors.append(gettext("This password is one character repeated."))
         elif len(set(password)) < self.MIN_DISTINCT:
-            errors.append(f"This password has fewer than {self.MIN_DISTINCT} distinct characters.")
+            errors.append(
+                gettext("This password has fewer than %(n)s distinct characters.")
+                % {"n": self.MIN_DISTINCT}
+            )
         squashed = _squash(password)
         for name in Trial.objects.values_list("name", flat=True):
             if len(_squash(name)) >= 4 and _squash(name) in squashed:
-                errors.append("This password contains the trial's name.")
+                errors.append(gettext("This password contains the trial's name."))
                 break
         if errors:
             raise ValidationError(errors, code="password_rules")
 
     def get_help_text(self) -> str:
-        return (
-            f"Not one repeated character, not only whitespace, at least {self.MIN_DISTINCT} "
-            "distinct characters, not the trial's name."
-        )
+        return gettext(
+            "Not one repeated character, not only whitespace, at least %(n)s distinct "
+            "characters, not the trial's name."
+        ) % {"n": self.MIN_DISTINCT}
 
 
 def digest(token: str) -> str:

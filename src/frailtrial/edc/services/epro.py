@@ -52,9 +52,22 @@ def items_of(s: EproSession, instrument: str) -> tuple[Item, ...]:
     return tuple(get(instrument, **protocol.conventions.options_for(instrument)).items)
 
 
+def asked_wording(instrument: str, language: str, items: tuple[Item, ...]) -> wording.Wording:
+    """The wording a participant is asked in; InputError when there is none or it is not a
+    validated translation (a PRO's scores hold only in a linguistically validated wording;
+    staff forms may still show such a wording as a label)."""
+    found = wording.load(instrument, language, items)
+    if not found.validated:
+        raise InputError(
+            f"the {language} wording of {instrument} is not a validated translation; "
+            "supply the site's validated wording in FRAILTRIAL_WORDING_DIR"
+        )
+    return found
+
+
 def wording_of(s: EproSession, instrument: str, language: str | None = None) -> wording.Wording:
-    """The instrument's wording in the session's (or the given) language."""
-    return wording.load(instrument, language or s.language, items_of(s, instrument))
+    """The instrument's wording in the session's (or the given) language, as asked."""
+    return asked_wording(instrument, language or s.language, items_of(s, instrument))
 
 
 def start(
@@ -93,7 +106,7 @@ def start(
         usable, why = [], []
         for name in pending:
             try:
-                wording.load(name, language, tuple(options[name]))
+                asked_wording(name, language, tuple(options[name]))
                 usable.append(name)
             except InputError as exc:
                 why.append(str(exc))

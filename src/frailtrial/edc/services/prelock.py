@@ -9,7 +9,9 @@ the items given and is refused by what :func:`accept` returns still open.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +46,10 @@ class Blocker:
     key: str
     kind: str  # sae, query, crf, date
     text: str
+    parts: Mapping[str, Any] = dataclasses.field(
+        default_factory=dict
+    )  # what ``text`` says, for a page
+    # to word it in its own language
 
 
 # (model, date field, path from the row to its participant id or screening id, label)
@@ -87,6 +93,7 @@ def blockers(actor: Membership, lock_date: dt.date) -> list[Blocker]:
                 "sae",
                 f"SAE not acknowledged: {ae.participant.participant_id} {ae.term} "
                 f"(due {a.due_by:%Y-%m-%d %H:%M} UTC)",
+                {"pid": ae.participant.participant_id, "term": ae.term, "due": a.due_by},
             )
         )
     queries = DataQuery.objects.filter(trial_id=trial_id).exclude(status="closed")
@@ -97,6 +104,7 @@ def blockers(actor: Membership, lock_date: dt.date) -> list[Blocker]:
                 "query",
                 f"query {q.pk} {q.status}: {q.participant.participant_id} {q.model} "
                 f"{q.object_id} field {q.field}",
+                {"n": q.pk, "status": q.status, "pid": q.participant.participant_id},
             )
         )
     for form in completeness_of(actor.trial).open:
@@ -105,7 +113,7 @@ def blockers(actor: Membership, lock_date: dt.date) -> list[Blocker]:
         text = f"CRF missing: {shown}"
         if form.state == "incomplete":
             text = f"CRF incomplete: {shown} (empty: {', '.join(form.missing_items)})"
-        found.append(Blocker(f"crf:{who}", "crf", text))
+        found.append(Blocker(f"crf:{who}", "crf", text, {"form": form}))
     for model, field, owner, label in DATED:
         rows = model.objects.filter(
             **_trial_filter(model, trial_id), **{f"{field}__gt": lock_date}
@@ -116,6 +124,7 @@ def blockers(actor: Membership, lock_date: dt.date) -> list[Blocker]:
                     f"date:{model._meta.model_name}:{pk}:{field}",
                     "date",
                     f"{label} of {who} dated {day}, after the lock date {lock_date}",
+                    {"what": label, "who": who, "day": day, "lock_date": lock_date},
                 )
             )
     return found

@@ -5,9 +5,13 @@ elsewhere on a page)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django import template
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy, pgettext_lazy
+
+from frailtrial.web import form_text
 
 register = template.Library()
 
@@ -47,6 +51,25 @@ LABELS: dict[str, Promise] = {
     # participants
     "female": pgettext_lazy("status", "female"),
     "male": pgettext_lazy("status", "male"),
+    # kinds of pre-lock checklist items
+    "sae": pgettext_lazy("checklist", "SAE"),
+    "query": pgettext_lazy("checklist", "query"),
+    "crf": pgettext_lazy("checklist", "CRF"),
+    "date": pgettext_lazy("checklist", "date after the lock"),
+    # audit trail actions
+    "create": pgettext_lazy("audit", "create"),
+    "update": pgettext_lazy("audit", "update"),
+    "delete": pgettext_lazy("audit", "delete"),
+    # staff roles (the stored role code shown as its name)
+    "admin": pgettext_lazy("role", "admin"),
+    "investigator": pgettext_lazy("role", "investigator"),
+    "coordinator": pgettext_lazy("role", "coordinator"),
+    "outcome_assessor": pgettext_lazy("role", "outcome assessor"),
+    "unblinded_pharmacist": pgettext_lazy("role", "unblinded pharmacist"),
+    "statistician": pgettext_lazy("role", "statistician"),
+    "monitor": pgettext_lazy("role", "monitor"),
+    "dsmb": pgettext_lazy("role", "DSMB"),
+    "medical_monitor": pgettext_lazy("role", "medical monitor"),
 }
 SEXES = ("female", "male")
 
@@ -59,6 +82,18 @@ def yes_no() -> list[tuple[str, object]]:
 def choices(values: tuple[str, ...]) -> list[tuple[str, object]]:
     """Form choices of stored codes, each shown by its word in the user's language."""
     return [(v, LABELS.get(v, v.replace("_", " "))) for v in values]
+
+
+@register.filter
+def options(codes: Iterable[object] | None) -> str:
+    """Stored response codes (a list) as their words in the user's language, as a list."""
+    return form_text.listing([form_text.option(str(c)) for c in codes or ()])
+
+
+@register.filter
+def form_word(text: str) -> str:
+    """A built-in protocol's wording (an arm's label, its product) in the user's language."""
+    return form_text.word(text)
 
 
 @register.filter

@@ -24,11 +24,11 @@ from frailtrial.web.views.forms import TrialDateField, posted_version
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 TITLES = {
-    "screening": "screening",
-    "consent": "consent",
-    "visitoccurrence": "visit",
-    "infusion": "infusion",
-    "adverseevent": "adverse event",
+    "screening": _("screening"),
+    "consent": _("consent"),
+    "visitoccurrence": _("visit"),
+    "infusion": _("infusion"),
+    "adverseevent": _("adverse event"),
 }
 
 

@@ -25,11 +25,11 @@ from django.utils.translation import gettext_lazy
 from frailtrial.edc.errors import AccessDenied, Conflict, TrialLocked
 from frailtrial.edc.models import EproSession, Membership
 from frailtrial.edc.services import epro
-from frailtrial.edc.services.common import participant
+from frailtrial.edc.services.common import participant, protocol_of
 from frailtrial.edc.services.visits import occurrence
 from frailtrial.errors import InputError
 from frailtrial.instruments import wording
-from frailtrial.web import access, qr
+from frailtrial.web import access, form_text, qr
 
 SESSION_KEY = "frailtrial_epro"
 LANGUAGE_NAMES = {"en": "English", "zh-hans": "简体中文"}
@@ -332,7 +332,7 @@ def start(request: HttpRequest, member: Membership, pid: str, visit: str) -> Htt
         "epro/start.html",
         {
             "pid": pid,
-            "visit": visit,
+            "visit": form_text.visit_labels(protocol_of(member.trial)).get(visit, visit),
             "form": form,
             "error": error,
             "link": link,

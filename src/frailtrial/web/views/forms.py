@@ -18,6 +18,8 @@ from frailtrial.edc.services.common import parse_date
 from frailtrial.errors import InputError
 from frailtrial.instruments import Item, wording
 from frailtrial.protocol import Protocol
+from frailtrial.web import form_text
+from frailtrial.web.form_text import unit, word
 from frailtrial.web.templatetags.labels import SEXES, choices, yes_no
 
 DATE = forms.DateInput(attrs={"type": "date", "min": "1900-01-01", "max": "2100-12-31"})
@@ -86,7 +88,7 @@ def screening_form(protocol: Protocol, data: Any = None) -> forms.Form:
         "frailty_score": forms.FloatField(
             label=gettext("%(instrument)s score (eligible %(low)s-%(high)s)")
             % {
-                "instrument": e.frailty.instrument,
+                "instrument": word(e.frailty.instrument),
                 "low": f"{e.frailty.score_min:g}",
                 "high": f"{e.frailty.score_max:g}",
             },
@@ -95,7 +97,8 @@ def screening_form(protocol: Protocol, data: Any = None) -> forms.Form:
     }
     for c in e.other_instruments:
         fields[f"other__{c.instrument}"] = forms.FloatField(
-            label=gettext("%(instrument)s score") % {"instrument": c.instrument}, required=False
+            label=gettext("%(instrument)s score") % {"instrument": word(c.instrument)},
+            required=False,
         )
     for prefix, says, criteria in (
         ("inc", gettext("Inclusion met"), e.inclusions),
@@ -103,16 +106,18 @@ def screening_form(protocol: Protocol, data: Any = None) -> forms.Form:
     ):
         for item in criteria:
             fields[f"{prefix}__{item.id}"] = forms.BooleanField(
-                label=f"{says}: {item.text}", required=False
+                label=f"{says}: {word(item.text)}", required=False
             )
     for lab in e.labs:
+        shown_unit = gettext("value") if lab.relative_to_uln else unit(lab.unit)
         fields[f"lab__{lab.variable}"] = forms.FloatField(
-            label=f"{lab.label} ({gettext('value') if lab.relative_to_uln else lab.unit})",
+            label=f"{word(lab.label)} ({shown_unit})",
             required=False,
         )
         if lab.relative_to_uln:
             fields[f"uln__{lab.variable}"] = forms.FloatField(
-                label=gettext("%(lab)s: upper limit of normal") % {"lab": lab.label}, required=False
+                label=gettext("%(lab)s: upper limit of normal") % {"lab": word(lab.label)},
+                required=False,
             )
     fields["investigator_exclusion"] = forms.CharField(
         label=_("Other reason the investigator excludes (optional)"), required=False, max_length=500
@@ -160,24 +165,24 @@ Responses = Mapping[str, Sequence[tuple[str, str]]]
 def response_wording(
     instrument: str, items: Sequence[Item]
 ) -> dict[str, tuple[tuple[str, str], ...]]:
-    """The response wording of ``instrument`` for staff pages, in the page's language or else
-    English, from the wording files the participant pages read (shipped RAND-36 for SF-36
-    v1, or the site's supplied files); empty when there is none or it does not fit these
-    items (then the bare codes are shown)."""
-    active = (translation.get_language() or "en").lower()
-    for language in dict.fromkeys((active, "en")):
-        if language in wording.LANGUAGES and wording.path_of(instrument, language):
-            try:
-                loaded = wording.load(instrument, language, tuple(items))
-            except InputError:
-                return {}
-            return {q.item.id: q.responses for q in loaded.questions if q.responses}
-    return {}
+    """The response wording of ``instrument`` for staff pages, in the page's language, from
+    the wording files the participant pages read (shipped RAND-36 for SF-36 v1 in English, or
+    the site's supplied files); empty when there is none in that language or it does not fit
+    these items (then the bare codes are shown beside the translated item label, not English
+    wording on a page in another language)."""
+    language = (translation.get_language() or "en").lower()
+    if language not in wording.LANGUAGES or not wording.path_of(instrument, language):
+        return {}
+    try:
+        loaded = wording.load(instrument, language, tuple(items))
+    except InputError:
+        return {}
+    return {q.item.id: q.responses for q in loaded.questions if q.responses}
 
 
 def _field(item: Item, responses: Sequence[tuple[str, str]] = ()) -> forms.Field:
     label = item.label + (f" ({item.unit})" if item.unit else "")
-    help_text = f"Allowed: {item.allowed()}"
+    help_text = gettext("Allowed: %(values)s") % {"values": form_text.allowed(item)}
     if responses:  # a select; the value is still checked by crf_answers like a typed one
         return forms.CharField(
             required=False,
@@ -187,7 +192,7 @@ def _field(item: Item, responses: Sequence[tuple[str, str]] = ()) -> forms.Field
         )
     if item.kind == "choice":
         return forms.ChoiceField(
-            choices=[("", "—"), *[(c, c) for c in item.choices]],
+            choices=[("", "—"), *[(c, form_text.option(c)) for c in item.choices]],
             required=False,
             label=label,
             help_text=help_text,
@@ -272,12 +277,17 @@ def crf_answers(form: forms.Form, items: list[Item], instrument: str) -> dict[st
                 num = float(raw)
                 value = int(num) if item.kind == "integer" and num.is_integer() else num
             except ValueError:
-                form.add_error(f"item_{item.id}", f"{raw!r} is not a number; {item.allowed()}")
+                said = gettext("%(value)s is not a number; %(allowed)s")
+                form.add_error(
+                    f"item_{item.id}",
+                    said % {"value": repr(raw), "allowed": form_text.allowed(item)},
+                )
                 continue
         else:
             value = raw
         try:
             answers[item.id] = item.check(value, instrument)
         except InputError:
-            form.add_error(f"item_{item.id}", f"Not allowed: expected {item.allowed()}.")
+            said = gettext("Not allowed: expected %(allowed)s.")
+            form.add_error(f"item_{item.id}", said % {"allowed": form_text.allowed(item)})
     return {k: v for k, v in answers.items() if v is not None}

@@ -12,14 +12,14 @@ from frailtrial.edc.models import LogRecord, Membership
 from frailtrial.edc.services import logs
 from frailtrial.edc.services.common import participant, protocol_of
 from frailtrial.errors import InputError
-from frailtrial.web import access
+from frailtrial.web import access, form_text
 from frailtrial.web.views.corrections import save
 from frailtrial.web.views.forms import crf_answers, crf_form
 
 
 def _spec_or_404(request: HttpRequest, form: str) -> collection.FormSpec | HttpResponse:
     try:
-        return logs.log_form(form)
+        return form_text.form(logs.log_form(form))
     except InputError as exc:
         return render(request, "web/denied.html", {"message": str(exc)}, status=404)
 
@@ -54,7 +54,7 @@ def log_page(request: HttpRequest, member: Membership, pid: str, form: str) -> H
     rows = [
         {
             "entry": e,
-            "answers": [(labels.get(k, k), collection.shown(v)) for k, v in e.answers.items()],
+            "answers": form_text.answers(spec, e.answers),
             "missing": [labels[i] for i in collection.missing(protocol, spec, e.answers)],
         }
         for e in logs.entries(member, pid, form)

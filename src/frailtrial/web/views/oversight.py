@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import tempfile
 import zipfile
@@ -36,7 +37,9 @@ from frailtrial.edc.services import (
 from frailtrial.edc.services.common import protocol_of, sees_arm
 from frailtrial.edc.services.exports.run import export
 from frailtrial.errors import InputError
-from frailtrial.web import access, overview
+from frailtrial.protocol import Protocol
+from frailtrial.web import access, form_text, overview
+from frailtrial.web.templatetags.labels import label
 from frailtrial.web.views.forms import TrialDateField, post_form
 
 # the labels of the DSMB report's counts (``oversight.COUNTS``) in the interface language
@@ -51,6 +54,12 @@ COUNT_LABELS = {
 }
 
 
+def _item_labels(spec: collection.FormSpec | None, ids: tuple[str, ...]) -> list[str]:
+    """Item ids as their labels in the form (ids the form does not name stay as stored)."""
+    labels = {i.id: i.label for i in spec.items} if spec else {}
+    return [labels.get(i, i) for i in ids]
+
+
 @access.page("dashboard")
 def dashboard(request: HttpRequest, member: Membership) -> HttpResponse:
     """Enrollment vs target, screening funnel, visits due and overdue, CRFs, queries, SAEs
@@ -58,13 +67,34 @@ def dashboard(request: HttpRequest, member: Membership) -> HttpResponse:
     safety.escalate_overdue(member)
     d = overview.dashboard(member, timezone.localdate())
     protocol = protocol_of(member.trial)
-    visit_label = {v.name: v.label for v in protocol.visits}
-    form_title = {f.form: f.title for f in d["completeness"].forms}
+    visit_label = form_text.visit_labels(protocol)
+    specs = {
+        (v.name, f.name): f for v in protocol.visits for f in form_text.forms_at(protocol, v.name)
+    }
+    titles = {k: f.title for k, f in specs.items()}
+    form_title = {f.form: titles.get((f.visit, f.form), f.title) for f in d["completeness"].forms}
     comp = d["completeness"]
     tables = [
-        ("By participant", sorted(comp.by_participant.items())),
-        ("By visit", [(visit_label.get(k, k), c) for k, c in comp.by_visit.items()]),
-        ("By form", [(form_title.get(k, k), c) for k, c in comp.by_form.items()]),
+        (gettext("By participant"), gettext("Participant"), sorted(comp.by_participant.items())),
+        (
+            gettext("By visit"),
+            gettext("Visit"),
+            [(visit_label.get(k, k), c) for k, c in comp.by_visit.items()],
+        ),
+        (
+            gettext("By form"),
+            gettext("Form"),
+            [(form_title.get(k, k), c) for k, c in comp.by_form.items()],
+        ),
+    ]
+    d["missing_crfs"] = [
+        dataclasses.replace(
+            m,
+            visit_label=visit_label.get(m.visit, m.visit_label),
+            title=titles.get((m.visit, m.form), m.title),
+            missing_items=tuple(_item_labels(specs.get((m.visit, m.form)), m.missing_items)),
+        )
+        for m in d["missing_crfs"]
     ]
     return render(
         request,
@@ -111,14 +141,14 @@ def _query_rows(member: Membership, found: list[DataQuery]) -> list[dict[str, An
     that may open CRFs, the form's address."""
     protocol = protocol_of(member.trial)
     crfs = Crf.objects.in_bulk([int(q.object_id) for q in found if q.model == "crf"])
-    visits = {v.name: v.label for v in protocol.visits}
+    visits = form_text.visit_labels(protocol)
     link = access.allowed(member, "crf_view")
     rows = []
     for q in found:
         c = crfs.get(int(q.object_id)) if q.model == "crf" else None
         row: dict[str, Any] = {"q": q, "form": f"{q.model} {q.object_id}", "visit": "", "url": ""}
         if c is not None:
-            spec = collection.form_at(protocol, c.visit, c.instrument)
+            spec = form_text.form_at(protocol, c.visit, c.instrument)
             labels = {i.id: i.label for i in spec.items}
             row |= {"form": spec.title, "visit": visits.get(c.visit, c.visit)}
             row["field"] = labels.get(q.field, q.field)
@@ -274,19 +304,30 @@ def dsmb_report(request: HttpRequest, member: Membership) -> HttpResponse:
     """Safety and outcomes by arm, for the DSMB only (an unblinded role)."""
     report = oversight.dsmb_report(member)  # AccessDenied (403) for a blinded role
     arms = report.arm_names
-    outcomes = [(row.variable, row.visit, [_mean(c) for c in row.cells]) for row in report.outcomes]
+    protocol = protocol_of(member.trial)
+    variables = {v.name: form_text.word(v.label) for v in protocol.variables}
+    visits = form_text.visit_labels(protocol)
+    outcomes = [
+        (
+            variables.get(row.variable, row.variable),
+            visits.get(row.visit, row.visit),
+            [_mean(c) for c in row.cells],
+        )
+        for row in report.outcomes
+    ]
+    labels = {a.name: form_text.word(a.label) for a in protocol.arms}
     return render(
         request,
         "web/dsmb.html",
         {
-            "arms": report.arm_labels,
+            "arms": [form_text.word(a) for a in report.arm_labels],
             "table": [
                 (COUNT_LABELS.get(k, label), [report.counts[k][a] for a in arms])
                 for k, label in oversight.COUNTS
             ],
             "by_system": list(report.by_system.items()),
             "outcomes": outcomes,
-            "arm_names": arms,
+            "arm_names": [labels.get(a, a) for a in arms],
         },
     )
 
@@ -342,7 +383,11 @@ def lock_page(request: HttpRequest, member: Membership) -> HttpResponse:
     stats = Membership.objects.filter(trial_id=member.trial_id, role="statistician")
     done = prelock.accepted(member)
     items = [] if member.trial.locked_at else prelock.blockers(member, lock_date)
-    checklist = [(b, done.get(b.key), f"{ACCEPT}{b.key}", reasons.get(b.key, "")) for b in items]
+    protocol = protocol_of(member.trial)
+    checklist = [
+        (b, done.get(b.key), f"{ACCEPT}{b.key}", reasons.get(b.key, ""), _blocker(protocol, b))
+        for b in items
+    ]
     return render(
         request,
         "web/lock.html",
@@ -352,9 +397,60 @@ def lock_page(request: HttpRequest, member: Membership) -> HttpResponse:
             "trial": member.trial,
             "statisticians": stats,
             "checklist": checklist,
-            "open_items": sum(1 for _, accepted, _, _ in checklist if accepted is None),
+            "open_items": sum(1 for _, accepted, _, _, _ in checklist if accepted is None),
         },
     )
+
+
+# the dated records of the pre-lock checklist (prelock.DATED's labels), in words
+DATED_WORDS = {
+    "screening": _("screening"),
+    "consent": _("consent"),
+    "randomization": _("randomization"),
+    "withdrawal": _("withdrawal"),
+    "infusion": _("infusion"),
+    "visit": _("visit"),
+    "adverse event onset": _("adverse event onset"),
+    "adverse event end": _("adverse event end"),
+    "adverse event follow-up": _("adverse event follow-up"),
+}
+
+
+def _blocker(protocol: Protocol, b: prelock.Blocker) -> str:
+    """A checklist item in the user's language (its stored English ``text`` otherwise)."""
+    p = b.parts
+    if b.kind == "sae" and p:
+        return gettext("SAE not acknowledged: %(pid)s %(term)s (due %(due)s UTC)") % {
+            **p,
+            "due": f"{p['due']:%Y-%m-%d %H:%M}",
+        }
+    if b.kind == "query" and p:
+        return gettext("Query %(n)s (%(status)s): %(pid)s") % {**p, "status": label(p["status"])}
+    if b.kind == "crf" and p:
+        state = p["form"]
+        try:
+            spec = form_text.form_at(protocol, state.visit, state.form)
+        except InputError:
+            return b.text
+        shown = {
+            "pid": state.participant_id,
+            "visit": form_text.visit_labels(protocol).get(state.visit, state.visit),
+            "form": spec.title,
+        }
+        if state.state != "incomplete":
+            return gettext("CRF missing: %(pid)s, %(visit)s, %(form)s") % shown
+        empty = form_text.listing(_item_labels(spec, state.missing_items))
+        return gettext("CRF incomplete: %(pid)s, %(visit)s, %(form)s (empty: %(items)s)") % {
+            **shown,
+            "items": empty,
+        }
+    if b.kind == "date" and p:
+        what = DATED_WORDS.get(p["what"], p["what"])
+        return gettext("%(what)s of %(who)s dated %(day)s, after the lock date %(lock_date)s") % {
+            **p,
+            "what": what,
+        }
+    return b.text
 
 
 def export_zip(member: Membership) -> bytes:

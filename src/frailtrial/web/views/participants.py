@@ -40,7 +40,7 @@ from frailtrial.edc.services import (
 from frailtrial.edc.services.common import participant, protocol_of
 from frailtrial.errors import InputError
 from frailtrial.instruments import Item
-from frailtrial.web import access, overview
+from frailtrial.web import access, form_text, overview
 from frailtrial.web.templatetags.labels import choices
 from frailtrial.web.views.forms import (
     Responses,
@@ -103,7 +103,7 @@ class AeForm(forms.Form):
     )
     outcome = forms.ChoiceField(choices=choices(OUTCOME), label=_("Outcome"))
     seriousness = forms.MultipleChoiceField(
-        choices=[(s, s.replace("_", " ")) for s in safety.SERIOUSNESS],
+        choices=[(s, form_text.option_lazy(s)) for s in safety.SERIOUSNESS],
         widget=forms.CheckboxSelectMultiple,
         required=False,
         label=_("Seriousness criteria (any makes it an SAE)"),
@@ -144,7 +144,7 @@ def _visit_rows(member: Membership, p: Participant, today: dt.date) -> list[dict
             state = "due"
         spec = planned.get(v.visit)
         forms = []
-        for f in collection.forms_at(protocol, v.visit) if spec else []:
+        for f in form_text.forms_at(protocol, v.visit) if spec else []:
             c = crfs.get((v.visit, f.name))
             gaps = collection.missing(protocol, f, c.answers) if c else []
             forms.append(
@@ -160,7 +160,7 @@ def _visit_rows(member: Membership, p: Participant, today: dt.date) -> list[dict
             {
                 "v": v,
                 "pk": pks.get(v.visit),
-                "label": spec.label if spec else v.visit,
+                "label": form_text.word(spec.label) if spec else v.visit,
                 "state": state,
                 "crfs": forms,
                 "questionnaires": bool(spec and epro.answered_at(spec.instruments)),
@@ -227,8 +227,7 @@ def participant_page(request: HttpRequest, member: Membership, pid: str) -> Http
             "can_unblind": access.allowed(member, "emergency_unblind"),
             "can_correct": access.allowed(member, "correct"),
             "logs": [
-                (name, spec.title, counts.get(name, 0))
-                for name, spec in collection.LOG_FORMS.items()
+                (spec.name, spec.title, counts.get(spec.name, 0)) for spec in form_text.log_forms()
             ],
             "locked": member.trial.locked_at is not None,
             "signatures": signatures.signatures(member, pid),
@@ -276,7 +275,7 @@ def crf_page(
     protocol = protocol_of(member.trial)
     vspec = next((v for v in protocol.visits if v.name == visit), None)
     try:
-        spec = collection.form_at(protocol, visit, instrument)
+        spec = form_text.form_at(protocol, visit, instrument)
     except InputError:
         spec = None
     if vspec is None or spec is None:
@@ -342,6 +341,7 @@ def crf_page(
         else None
     )
     labels = {i.id: i.label for i in spec.items}
+    by_id = {i.id: i for i in spec.items}
     gaps = collection.missing(protocol, spec, saved.answers) if saved else []
     return render(
         request,
@@ -349,22 +349,22 @@ def crf_page(
         {
             "p": p,
             "visit": visit,
-            "visit_label": vspec.label,
+            "visit_label": form_text.word(vspec.label),
             "instrument": instrument,
             "title": spec.title,
             "form": form,
             "saved": saved,
             "can_enter": can_enter,
             "locked": locked,
-            "queries": queries,
+            "queries": [(labels.get(q.field, q.field), q) for q in queries],
             "fields": [(f"item_{i.id}", i.label) for i in items],
             "missing": [labels.get(i, i) for i in gaps],
             "scores": [
-                (collection.result_label(protocol, spec, k), collection.shown(v))
+                (form_text.result_label(protocol, spec, k), form_text.shown(v))
                 for k, v in (saved.scores.items() if saved else [])
             ],
             "answers": [
-                (labels.get(k, k), _worded(worded, k, collection.shown(v)))
+                (labels.get(k, k), _worded(worded, k, form_text.shown(v, by_id.get(k))))
                 for k, v in (saved.answers.items() if saved else [])
             ],
             "sdv": sdv,
@@ -425,6 +425,6 @@ def emergency_unblind(request: HttpRequest, member: Membership, pid: str) -> Htt
         except InputError as exc:
             form.add_error(None, str(exc))
         else:
-            label = protocol_of(member.trial).arm(arm).label
+            label = form_text.word(protocol_of(member.trial).arm(arm).label)
             return render(request, "web/unblinded.html", {"p": p, "arm": label})
     return render(request, "web/unblind_form.html", {"p": p, "form": form})

@@ -18,6 +18,7 @@ from frailtrial.edc.services import passwords, people, signatures
 from frailtrial.edc.services.common import participant
 from frailtrial.errors import InputError
 from frailtrial.web import access, security
+from frailtrial.web.templatetags.labels import choices
 from frailtrial.web.views.forms import problems
 
 
@@ -26,7 +27,7 @@ class InviteForm(forms.Form):
     first_name = forms.CharField(max_length=150, label=_("First name"))
     last_name = forms.CharField(max_length=150, label=_("Last name"))
     email = forms.EmailField(required=False, label=_("E-mail (optional)"))
-    role = forms.ChoiceField(choices=[(r, r.replace("_", " ")) for r in ROLES], label=_("Role"))
+    role = forms.ChoiceField(choices=choices(ROLES), label=_("Role"))
     site = forms.ChoiceField(required=False, label=_("Site (roles limited to one site)"))
 
     def __init__(self, member: Membership, *args: object, **kwargs: object) -> None:

@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from frailtrial.edc.models import Lot, Membership, Preparation
@@ -19,7 +19,11 @@ from frailtrial.errors import InputError
 from frailtrial.web import access, overview
 from frailtrial.web.views.forms import TrialDateField
 
-RESULT = [("negative", "negative"), ("positive", "positive"), ("", "not tested")]
+RESULT = [
+    ("negative", pgettext_lazy("test result", "negative")),
+    ("positive", pgettext_lazy("test result", "positive")),
+    ("", pgettext_lazy("test result", "not tested")),
+]
 
 
 class LotForm(forms.Form):

@@ -3,28 +3,29 @@ participant's casebook (every form with its values, the adverse events and the l
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext
 
 from frailtrial.edc import collection
 from frailtrial.edc.models import Crf, Membership
 from frailtrial.edc.services import logs
 from frailtrial.edc.services.common import participant, protocol_of
 from frailtrial.errors import InputError
-from frailtrial.web import access
+from frailtrial.web import access, form_text
 
 
 @access.page("blank_crf")
 def blank_index(request: HttpRequest, member: Membership) -> HttpResponse:
     """Every form of the protocol, visit by visit, and the logs, each linking its blank CRF."""
     protocol = protocol_of(member.trial)
-    visits = [(v, collection.forms_at(protocol, v.name)) for v in protocol.visits]
+    visits = [
+        (v, form_text.word(v.label), form_text.forms_at(protocol, v.name)) for v in protocol.visits
+    ]
     return render(
         request,
         "web/blank_index.html",
-        {"visits": visits, "logs": list(collection.LOG_FORMS.values())},
+        {"visits": visits, "logs": form_text.log_forms()},
     )
 
 
@@ -36,23 +37,23 @@ def blank_crf(
     protocol = protocol_of(member.trial)
     try:
         if visit == "log":
-            spec, label = logs.log_form(instrument), "Participant log"
+            spec, label = form_text.form(logs.log_form(instrument)), gettext("Participant log")
         else:
-            spec = collection.form_at(protocol, visit, instrument)
-            label = next(v.label for v in protocol.visits if v.name == visit)
-    except (InputError, StopIteration):
+            spec = form_text.form_at(protocol, visit, instrument)
+            label = form_text.visit_labels(protocol)[visit]
+    except (InputError, KeyError):
         msg = {"message": f"{instrument} is not a form of {visit}."}
         return render(request, "web/denied.html", msg, status=404)
     return render(
         request,
         "web/blank_crf.html",
-        {"spec": spec, "visit_label": label, "trial": member.trial, "items": spec.items},
+        {
+            "spec": spec,
+            "visit_label": label,
+            "trial": member.trial,
+            "items": [(i, form_text.allowed(i)) for i in spec.items],
+        },
     )
-
-
-def _answers(spec: collection.FormSpec, answers: dict[str, Any]) -> list[tuple[str, str]]:
-    labels = {i.id: i.label for i in spec.items}
-    return [(labels.get(k, k), collection.shown(v)) for k, v in answers.items()]
 
 
 @access.page("casebook")
@@ -66,25 +67,28 @@ def casebook(request: HttpRequest, member: Membership, pid: str) -> HttpResponse
     for v in p.visits.order_by("order"):
         spec = next((s for s in protocol.visits if s.name == v.visit), None)
         forms = []
-        for f in collection.forms_at(protocol, v.visit) if spec else []:
+        for f in form_text.forms_at(protocol, v.visit) if spec else []:
             c = crfs.get((v.visit, f.name))
             forms.append(
                 {
                     "title": f.title,
                     "crf": c,
-                    "answers": _answers(f, c.answers) if c else [],
+                    "answers": form_text.answers(f, c.answers) if c else [],
                     "scores": [
-                        (collection.result_label(protocol, f, k), collection.shown(x))
+                        (form_text.result_label(protocol, f, k), form_text.shown(x))
                         for k, x in (c.scores.items() if c else [])
                     ],
                     "missing": len(collection.missing(protocol, f, c.answers)) if c else 0,
                 }
             )
-        visits.append({"v": v, "label": spec.label if spec else v.visit, "forms": forms})
+        visits.append(
+            {"v": v, "label": form_text.word(spec.label) if spec else v.visit, "forms": forms}
+        )
+    log_forms = {f.name: f for f in form_text.log_forms()}
     entries = [
-        (collection.LOG_FORMS[r.form].title, _answers(collection.LOG_FORMS[r.form], r.answers))
+        (log_forms[r.form].title, form_text.answers(log_forms[r.form], r.answers))
         for r in logs.entries(member, pid)
-        if r.form in collection.LOG_FORMS
+        if r.form in log_forms
     ]
     return render(
         request,
