@@ -151,7 +151,11 @@ def _workspace(n_k: int, t: int, pc: int, pv: int, p: int) -> Any:  # pragma: no
         np.zeros((max(p, t), max(p, t))),  # linv
         np.zeros((pv, pv)),  # vwv
         np.zeros((pc, pv)),  # cwv
-        np.zeros(t, np.int64),  # obs
+        np.zeros((n_k, t + 1), np.int64),  # obs: observed visits of each pattern, their number
+        _pair_index(t),  # pair
+        np.zeros((3, t, t)),  # loc: X_k, W_k, K_k at the observed visits of a pattern
+        np.zeros((3, m), np.int64),  # lpair: local rows, columns, global index of its pairs
+        np.zeros(m),  # half
     )
 
 
@@ -176,7 +180,7 @@ def _evaluate_one(  # pragma: no cover - compiled
     :func:`kron_evaluate`)."""
     pattern_mask, count, cc, cy, yy, v, ci, vi, n_obs = data
     wk, wv, cr, rk, uu, kk, sub, low, inv, xtwx, cx, xtwy, bmat, mean = ws[:14]
-    tmp, gk, pk, vg, s_mat, ssym, sa, linv, vwv, cwv, obs = ws[14:]
+    tmp, gk, pk, vg, s_mat, ssym, sa, linv, vwv, cwv, obs, pair, loc, lpair, half = ws[14:]
     n_k = pattern_mask.shape[1]
     t = sigma.shape[0]
     pc = cc.shape[2]
@@ -191,16 +195,17 @@ def _evaluate_one(  # pragma: no cover - compiled
         for i in range(t):
             for j in range(t):
                 wk[k, i, j] = 0.0
-        if count[d, k] == 0.0:
-            continue
         no = 0
         for i in range(t):
             if pattern_mask[d, k, i] > 0.0:
-                obs[no] = i
+                obs[k, no] = i
                 no += 1
+        obs[k, t] = no
+        if count[d, k] == 0.0:
+            continue
         for i in range(no):
             for j in range(no):
-                sub[i, j] = sigma[obs[i], obs[j]]
+                sub[i, j] = sigma[obs[k, i], obs[k, j]]
         if not _cholesky(sub, low, no):
             ok = False
             break
@@ -211,7 +216,7 @@ def _evaluate_one(  # pragma: no cover - compiled
         _inverse_from_cholesky(low, no, linv, inv)
         for i in range(no):
             for j in range(no):
-                wk[k, obs[i], obs[j]] = inv[i, j]
+                wk[k, obs[k, i], obs[k, j]] = inv[i, j]
     if not ok:
         return np.inf
     # X'WX and X'Wy from the per-pattern sums
@@ -219,12 +224,25 @@ def _evaluate_one(  # pragma: no cover - compiled
         xtwy[i] = 0.0
         for j in range(p):
             xtwx[i, j] = 0.0
+    # every per-pattern product below runs over the pattern's observed visits only (W_k
+    # and the sums of its subjects are zero elsewhere)
     for k in range(n_k):
         if count[d, k] == 0.0:
             continue
-        _matmul(wk[k], v, wv[k])
-        _matmul_tn(v, wv[k], vwv)  # V' W_k V
-        _matmul(cy[d, k], wv[k], cwv)  # CY_k W_k V
+        ob, no = obs[k], obs[k, t]
+        _wv(wk[k], v, ob, no, wv[k])  # W_k V (zero rows at visits not observed)
+        for i in range(pv):  # V' W_k V and CY_k W_k V
+            for j in range(pv):
+                acc = 0.0
+                for la in range(no):
+                    acc += v[ob[la], i] * wv[k, ob[la], j]
+                vwv[i, j] = acc
+        for c in range(pc):
+            for j in range(pv):
+                acc = 0.0
+                for la in range(no):
+                    acc += cy[d, k, c, ob[la]] * wv[k, ob[la], j]
+                cwv[c, j] = acc
         for i in range(p):
             for j in range(i + 1):
                 xtwx[i, j] += cc[d, k, ci[i], ci[j]] * vwv[vi[i], vi[j]]
@@ -256,14 +274,18 @@ def _evaluate_one(  # pragma: no cover - compiled
     for k in range(n_k):
         if count[d, k] == 0.0:
             continue
+        ob, no = obs[k], obs[k, t]
         for c in range(pc):
-            for i in range(t):
+            for la in range(no):
+                i = ob[la]
                 acc = cy[d, k, c, i]
                 for e in range(pc):
                     acc -= cc[d, k, c, e] * mean[e, i]
                 cr[k, c, i] = acc
-        for i in range(t):
-            for j in range(t):
+        for la in range(no):
+            i = ob[la]
+            for lb in range(no):
+                j = ob[lb]
                 acc = yy[d, k, i, j]
                 for c in range(pc):
                     acc -= cy[d, k, c, i] * mean[c, j] + mean[c, i] * cr[k, c, j]
@@ -288,7 +310,8 @@ def _evaluate_one(  # pragma: no cover - compiled
     for k in range(n_k):
         if count[d, k] == 0.0:
             continue
-        _sandwich(wk[k], rk[k], tmp, uu[k])
+        ob, no = obs[k], obs[k, t]
+        _sandwich_obs(wk[k], rk[k], ob, no, tmp, uu[k])
         if reml:
             # P_k = V G_k V', G_k[vi_i, vi_j] = sum CC_k[ci_i, ci_j] A[i, j]
             for i in range(pv):
@@ -297,17 +320,27 @@ def _evaluate_one(  # pragma: no cover - compiled
             for i in range(p):
                 for j in range(p):
                     gk[vi[i], vi[j]] += cc[d, k, ci[i], ci[j]] * a_out[i, j]
-            _matmul(v, gk, vg)
-            for i in range(t):
-                for j in range(i + 1):
+            for la in range(no):
+                i = ob[la]
+                for g in range(pv):
+                    acc = 0.0
+                    for h in range(pv):
+                        acc += v[i, h] * gk[h, g]
+                    vg[i, g] = acc
+            for la in range(no):
+                i = ob[la]
+                for lb in range(la + 1):
+                    j = ob[lb]
                     acc = 0.0
                     for g in range(pv):
                         acc += vg[i, g] * v[j, g]
                     pk[i, j] = acc
                     pk[j, i] = acc
-            _sandwich(wk[k], pk, tmp, kk[k])
-        for i in range(t):
-            for j in range(t):
+            _sandwich_obs(wk[k], pk, ob, no, tmp, kk[k])
+        for la in range(no):
+            i = ob[la]
+            for lb in range(no):
+                j = ob[lb]
                 grad_out[i, j] += count[d, k] * wk[k, i, j] - uu[k, i, j]
                 if reml:
                     grad_out[i, j] -= kk[k, i, j]
@@ -319,17 +352,20 @@ def _evaluate_one(  # pragma: no cover - compiled
     for i in range(t * t):
         for j in range(p):
             s_mat[i, j] = 0.0
-    for k in range(n_k):
+    for k in range(n_k):  # W_k is zero outside the observed visits of pattern k
         if count[d, k] == 0.0:
             continue
+        no = obs[k, t]
         for e in range(pc):
-            for c in range(t):
+            for lc in range(no):
+                c = obs[k, lc]
                 crw = 0.0
-                for r in range(t):
-                    crw += cr[k, e, r] * wk[k, r, c]
+                for lr in range(no):
+                    crw += cr[k, e, obs[k, lr]] * wk[k, obs[k, lr], c]
                 for j in range(p):
                     if ci[j] == e:
-                        for aa in range(t):
+                        for la in range(no):
+                            aa = obs[k, la]
                             s_mat[aa * t + c, j] += wv[k, aa, vi[j]] * crw
     for r in range(m):
         ab, ba = iu[r] * t + ju[r], ju[r] * t + iu[r]
@@ -344,35 +380,42 @@ def _evaluate_one(  # pragma: no cover - compiled
             hess_out[r, c] = -2.0 * acc
     # C[(a,b),(c,d)] = sum_k X_k[d,a] W_k[b,c] (+ W_k[d,a] K_k[b,c], REML), X_k =
     # 2 U_k - n_k W_k (+ K_k); symmetric in the two pairs once summed over orderings
+    # over the pairs of observed visits only (W_k is zero elsewhere), from copies of X_k,
+    # W_k and K_k (zero for ML) at those visits; a diagonal pair's two equal orderings
+    # are halved instead of skipped
+    xl, wl, kl = loc[0], loc[1], loc[2]
     for k in range(n_k):
         if count[d, k] == 0.0:
             continue
-        for i in range(t):
-            for j in range(t):
-                xc = 2.0 * uu[k, i, j] - count[d, k] * wk[k, i, j]
-                if reml:
-                    xc += kk[k, i, j]
-                tmp[i, j] = xc
-        for r in range(m):
-            ia, ib = iu[r], ju[r]
+        ob, no = obs[k], obs[k, t]
+        cnt = count[d, k]
+        for la in range(no):
+            i = ob[la]
+            for lb in range(no):
+                j = ob[lb]
+                kv = kk[k, i, j] if reml else 0.0
+                xl[la, lb] = 2.0 * uu[k, i, j] - cnt * wk[k, i, j] + kv
+                wl[la, lb] = wk[k, i, j]
+                kl[la, lb] = kv
+        q = 0
+        for la in range(no):  # local pairs in the order of _pairs, and their global index
+            for lb in range(la, no):
+                lpair[0, q] = la
+                lpair[1, q] = lb
+                lpair[2, q] = pair[ob[la], ob[lb]]
+                half[q] = 0.5 if la == lb else 1.0
+                q += 1
+        for r in range(q):
+            ia, ib, gr = lpair[0, r], lpair[1, r], lpair[2, r]
             for c in range(r + 1):
-                ic, id_ = iu[c], ju[c]
-                acc = tmp[id_, ia] * wk[k, ib, ic]
-                if reml:
-                    acc += wk[k, id_, ia] * kk[k, ib, ic]
-                if ic != id_:
-                    acc += tmp[ic, ia] * wk[k, ib, id_]
-                    if reml:
-                        acc += wk[k, ic, ia] * kk[k, ib, id_]
-                if ia != ib:
-                    acc += tmp[id_, ib] * wk[k, ia, ic]
-                    if reml:
-                        acc += wk[k, id_, ib] * kk[k, ia, ic]
-                    if ic != id_:
-                        acc += tmp[ic, ib] * wk[k, ia, id_]
-                        if reml:
-                            acc += wk[k, ic, ib] * kk[k, ia, id_]
-                hess_out[r, c] += acc
+                ic, id_ = lpair[0, c], lpair[1, c]
+                acc = (
+                    xl[id_, ia] * wl[ib, ic] + wl[id_, ia] * kl[ib, ic]
+                    + xl[ic, ia] * wl[ib, id_] + wl[ic, ia] * kl[ib, id_]
+                    + xl[id_, ib] * wl[ia, ic] + wl[id_, ib] * kl[ia, ic]
+                    + xl[ic, ib] * wl[ia, id_] + wl[ic, ib] * kl[ia, id_]
+                )  # fmt: skip
+                hess_out[gr, lpair[2, c]] += acc * half[r] * half[c]
     for r in range(m):
         for c in range(r):
             hess_out[c, r] = hess_out[r, c]
@@ -405,10 +448,42 @@ def kron_evaluate(  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _sandwich(w: Array, r: Array, tmp: Array, out: Array) -> None:  # pragma: no cover
-    """out = W R W (T x T)."""
-    _matmul(w, r, tmp)
-    _matmul(tmp, w, out)
+def _wv(w: Array, v: Array, ob: Array, no: int, out: Array) -> None:  # pragma: no cover
+    """out = W V for W (T x T) zero outside the visits ``ob[:no]``: rows of other visits
+    are zero."""
+    out[:, :] = 0.0
+    for la in range(no):
+        i = ob[la]
+        for g in range(v.shape[1]):
+            acc = 0.0
+            for lb in range(no):
+                acc += w[i, ob[lb]] * v[ob[lb], g]
+            out[i, g] = acc
+
+
+@njit(cache=True, nogil=True)
+def _sandwich_obs(  # pragma: no cover - compiled
+    w: Array, r: Array, ob: Array, no: int, tmp: Array, out: Array
+) -> None:
+    """out = W R W (T x T) for W zero outside the visits ``ob[:no]`` (only R's entries at
+    those visits are read; out is zero elsewhere)."""
+    out[:, :] = 0.0
+    for la in range(no):
+        i = ob[la]
+        for lb in range(no):
+            j = ob[lb]
+            acc = 0.0
+            for lc in range(no):
+                acc += w[i, ob[lc]] * r[ob[lc], j]
+            tmp[i, j] = acc
+    for la in range(no):
+        i = ob[la]
+        for lb in range(no):
+            j = ob[lb]
+            acc = 0.0
+            for lc in range(no):
+                acc += tmp[i, ob[lc]] * w[ob[lc], j]
+            out[i, j] = acc
 
 
 @njit(cache=True, nogil=True)
@@ -798,7 +873,7 @@ def _trace_term(  # pragma: no cover - compiled
     ``(A Y_ka CC_k) Y_kb'`` (``B_ka = A Y_ka CC_k`` formed once per pattern and visit) and
     ``tr(A S_r A S_c)`` the inner product of ``A S_r`` with ``(A S_c)'``. ``wv`` holds
     ``W_k V`` of the data set, ``tw`` the scratch arrays of :func:`_trace_workspace`."""
-    count, cc, ci, vi = data[1], data[2], data[6], data[7]
+    pattern_mask, count, cc, ci, vi = data[0], data[1], data[2], data[6], data[7]
     zrow, bka, ay, m_mats, nt, acc = tw
     n_k = count.shape[1]
     t = wv.shape[1]
@@ -811,6 +886,8 @@ def _trace_term(  # pragma: no cover - compiled
         for a_ in range(t):
             for i in range(p):
                 zrow[k, a_, i] = wv[k, a_, vi[i]]
+            if pattern_mask[d, k, a_] == 0.0:
+                continue
             ay[:, :] = 0.0
             for j in range(p):  # A Y_ka
                 e = ci[j]
@@ -823,8 +900,8 @@ def _trace_term(  # pragma: no cover - compiled
         mr = m_mats[r]
         mr[:, :] = 0.0
         for k in range(n_k):
-            if count[d, k] == 0.0:
-                continue
+            if count[d, k] == 0.0 or pattern_mask[d, k, ia] == 0.0 or pattern_mask[d, k, ib] == 0.0:
+                continue  # W_k V is zero in rows of visits not observed in pattern k
             for i in range(p):
                 for j in range(p):
                     if ia == ib:
