@@ -423,6 +423,116 @@ def _evaluate_one(  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def pattern_sums(  # pragma: no cover - compiled
+    c: Array, y: Array, pattern_of: Array, cc: Array, cy: Array, yy: Array
+) -> None:
+    """Per-pattern sums of a separable design over the subjects of each pattern: ``c c'``
+    into ``cc`` (B, K, Pc, Pc), ``c y'`` into ``cy`` (B, K, Pc, T) and ``y y'`` into
+    ``yy`` (B, K, T, T), from ``c`` (B, n, Pc), ``y`` (B, n, T, zero at missing visits) and
+    each subject's pattern ``pattern_of`` (B, n); the output arrays start at zero."""
+    b, n, pc = c.shape
+    t = y.shape[2]
+    for d in range(b):
+        for i in range(n):
+            k = pattern_of[d, i]
+            for e in range(pc):
+                ce = c[d, i, e]
+                for f in range(pc):
+                    cc[d, k, e, f] += ce * c[d, i, f]
+                for a in range(t):
+                    cy[d, k, e, a] += ce * y[d, i, a]
+            for a in range(t):
+                ya = y[d, i, a]
+                for g in range(t):
+                    yy[d, k, a, g] += ya * y[d, i, g]
+
+
+@njit(cache=True, nogil=True)
+def sequential_start(  # pragma: no cover - compiled
+    data: Any, sigma: Array, ok: Array
+) -> None:
+    """Starting Sigma (B, T, T) of separable designs from the factored likelihood of
+    monotone missing data (Anderson 1957): visit j regressed on the subject-level columns
+    and the earlier visits, over the subjects observed at every visit up to j (from the
+    per-pattern sums), gives ``Sigma = T^-1 D T^-T`` (T unit lower triangular with minus
+    the coefficients of the earlier visits, D the residual variances, divided by ``n_j -
+    Pc``). ``ok`` is False where a regression has too few subjects or is singular."""
+    pattern_mask, count, cc, cy, yy = data[0], data[1], data[2], data[3], data[4]
+    b, n_k, t = pattern_mask.shape
+    pc = cc.shape[2]
+    q_max = pc + t
+    s = np.zeros((q_max, q_max))
+    low = np.zeros((q_max, q_max))
+    coef = np.zeros(q_max)
+    tm = np.eye(t)
+    tinv = np.zeros((t, t))
+    dvec = np.zeros(t)
+    for d in range(b):
+        ok[d] = True
+        for j in range(t):
+            q = pc + j
+            s[: q + 1, : q + 1] = 0.0
+            nj = 0.0
+            for k in range(n_k):
+                full = count[d, k] > 0.0
+                for a in range(j + 1):
+                    full = full and pattern_mask[d, k, a] > 0.0
+                if not full:
+                    continue
+                nj += count[d, k]
+                for e in range(pc):
+                    for f in range(pc):
+                        s[e, f] += cc[d, k, e, f]
+                    for a in range(j + 1):
+                        s[e, pc + a] += cy[d, k, e, a]
+                for a in range(j + 1):
+                    for g in range(j + 1):
+                        s[pc + a, pc + g] += yy[d, k, a, g]
+            for e in range(pc):
+                for a in range(j + 1):
+                    s[pc + a, e] = s[e, pc + a]
+            if not (nj > q and _cholesky(s, low, q)):
+                ok[d] = False
+                break
+            for i in range(q):  # L L' coef = s[:q, q]
+                acc = s[i, q]
+                for e in range(i):
+                    acc -= low[i, e] * coef[e]
+                coef[i] = acc / low[i, i]
+            for i in range(q - 1, -1, -1):
+                acc = coef[i]
+                for e in range(i + 1, q):
+                    acc -= low[e, i] * coef[e]
+                coef[i] = acc / low[i, i]
+            rss = s[q, q]
+            for i in range(q):
+                rss -= s[i, q] * coef[i]
+            dvec[j] = rss / (nj - pc)
+            if not (dvec[j] > 0.0 and math.isfinite(dvec[j])):
+                ok[d] = False
+                break
+            for a in range(j):
+                tm[j, a] = -coef[pc + a]
+        if not ok[d]:
+            continue
+        for i in range(t):  # T^-1, unit lower triangular
+            for j in range(t):
+                tinv[i, j] = 1.0 if i == j else 0.0
+            for j in range(i):
+                acc = 0.0
+                for e in range(j, i):
+                    acc -= tm[i, e] * tinv[e, j]
+                tinv[i, j] = acc
+        for i in range(t):
+            for j in range(i + 1):
+                acc = 0.0
+                for e in range(j + 1):
+                    acc += tinv[i, e] * dvec[e] * tinv[j, e]
+                sigma[d, i, j] = acc
+                sigma[d, j, i] = acc
+
+
+@njit(cache=True, nogil=True)
 def kron_evaluate(  # pragma: no cover - compiled
     idx: Array,
     sigma: Array,
