@@ -597,6 +597,31 @@ def _sandwich_obs(  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def inverse_quadratic(  # pragma: no cover - compiled
+    h: Array, g: Array, out: Array, pd: Array
+) -> None:
+    """``g' H^-1 g`` for a stack of Hessians (B, P, P) and vectors (B, k, P) into ``out``
+    (B, k), by Cholesky (``|L^-1 g|^2``); ``pd`` False (``out`` untouched) where H is not
+    clearly positive definite."""
+    n = h.shape[1]
+    low = np.zeros((n, n))
+    half = np.zeros(n)
+    for s in range(h.shape[0]):
+        pd[s] = _cholesky(h[s], low, n)
+        if not pd[s]:
+            continue
+        for q in range(g.shape[1]):
+            acc2 = 0.0
+            for i in range(n):
+                acc = g[s, q, i]
+                for e in range(i):
+                    acc -= low[i, e] * half[e]
+                half[i] = acc / low[i, i]
+                acc2 += half[i] * half[i]
+            out[s, q] = acc2
+
+
+@njit(cache=True, nogil=True)
 def newton_directions(h: Array, g: Array, d: Array, pd: Array) -> None:  # pragma: no cover
     """:func:`_newton` for a stack of Hessians (B, P, P) and gradients (B, P): directions
     into ``d``, whether each H is positive definite into ``pd``."""
@@ -980,11 +1005,13 @@ def _trace_term(  # pragma: no cover - compiled
     of Sigma (``mmrm_core.trace_term``), from the per-pattern sums of a separable design.
     ``S_r = Q_ab + Q_ba`` (``Q_aa`` on the diagonal), ``Q_ab = sum_k Y_ka CC_k Y_kb'`` with
     ``Y_ka[i, e] = [ci_i = e] (W_k V)[a, vi_i]`` (p x Pc), so ``A S_r`` is a sum of
-    ``(A Y_ka CC_k) Y_kb'`` (``B_ka = A Y_ka CC_k`` formed once per pattern and visit) and
-    ``tr(A S_r A S_c)`` the inner product of ``A S_r`` with ``(A S_c)'``. ``wv`` holds
-    ``W_k V`` of the data set, ``tw`` the scratch arrays of :func:`_trace_workspace`."""
+    ``(A Y_ka CC_k) Y_kb'``, i.e. of ``B_ka[i, j] z_kb[j]`` with ``B_ka[i, j] = (A Y_ka
+    CC_k)[i, ci_j]`` (formed once per pattern and observed visit) and ``z_kb[j] = (W_k
+    V)[b, vi_j]``; ``tr(A S_r A S_c)`` is the inner product of ``A S_r`` with ``(A S_c)'``,
+    all pairs at once by one matrix product. ``wv`` holds ``W_k V`` of the data set, ``tw``
+    the scratch arrays of :func:`_trace_workspace`."""
     pattern_mask, count, cc, ci, vi = data[0], data[1], data[2], data[6], data[7]
-    zrow, bka, ay, m_mats, nt, acc = tw
+    zrow, bka, ay, aby, m_mats, m_trans = tw
     n_k = count.shape[1]
     t = wv.shape[1]
     p = ci.size
@@ -994,50 +1021,42 @@ def _trace_term(  # pragma: no cover - compiled
         if count[d, k] == 0.0:
             continue
         for a_ in range(t):
+            if pattern_mask[d, k, a_] == 0.0:
+                continue  # W_k V is zero in rows of visits not observed in pattern k
             for i in range(p):
                 zrow[k, a_, i] = wv[k, a_, vi[i]]
-            if pattern_mask[d, k, a_] == 0.0:
-                continue
             ay[:, :] = 0.0
             for j in range(p):  # A Y_ka
                 e = ci[j]
                 zj = zrow[k, a_, j]
                 for i in range(p):
                     ay[i, e] += a[i, j] * zj
-            _matmul(ay, cc[d, k], bka[k, a_])  # (A Y_ka) CC_k
+            _matmul(ay, cc[d, k], aby)  # (A Y_ka) CC_k
+            for i in range(p):
+                for j in range(p):
+                    bka[k, a_, i, j] = aby[i, ci[j]]
     for r in range(m):
         ia, ib = iu[r], ju[r]
         mr = m_mats[r]
         mr[:, :] = 0.0
         for k in range(n_k):
             if count[d, k] == 0.0 or pattern_mask[d, k, ia] == 0.0 or pattern_mask[d, k, ib] == 0.0:
-                continue  # W_k V is zero in rows of visits not observed in pattern k
-            for i in range(p):
-                for j in range(p):
-                    if ia == ib:
-                        mr[i, j] += bka[k, ia, i, ci[j]] * zrow[k, ia, j]
-                    else:
-                        mr[i, j] += (
-                            bka[k, ia, i, ci[j]] * zrow[k, ib, j]
-                            + bka[k, ib, i, ci[j]] * zrow[k, ia, j]
-                        )
+                continue
+            if ia == ib:
+                for i in range(p):
+                    for j in range(p):
+                        mr[i, j] += bka[k, ia, i, j] * zrow[k, ia, j]
+            else:
+                for i in range(p):
+                    for j in range(p):
+                        mr[i, j] += bka[k, ia, i, j] * zrow[k, ib, j] + bka[k, ib, i, j] * zrow[k, ia, j]
         for i in range(p):
             for j in range(p):
-                nt[j, i, r] = mr[i, j]
-    for r in range(m):  # sums over (i, j) with the pairs c innermost (contiguous)
-        mr = m_mats[r]
-        for c in range(r + 1):
-            acc[c] = 0.0
-        for i in range(p):
-            for j in range(p):
-                v = mr[i, j]
-                row = nt[i, j]
-                for c in range(r + 1):
-                    acc[c] += v * row[c]
-        for c in range(r + 1):
-            hess[r, c] -= acc[c]
-            if c != r:
-                hess[c, r] -= acc[c]
+                m_trans[r, j, i] = mr[i, j]
+    gram = np.dot(m_mats.reshape(m, p * p), m_trans.reshape(m, p * p).T)
+    for r in range(m):
+        for c in range(m):
+            hess[r, c] -= gram[r, c]
 
 
 @njit(cache=True, nogil=True)
@@ -1045,12 +1064,12 @@ def _trace_workspace(n_k: int, t: int, p: int, pc: int) -> Any:  # pragma: no co
     """Scratch arrays of :func:`_trace_term`."""
     m = t * (t + 1) // 2
     return (
-        np.zeros((n_k, t, p)),  # rows of W_k X / c spread over the p columns
-        np.zeros((n_k, t, p, pc)),  # B_ka
+        np.zeros((n_k, t, p)),  # rows of W_k V spread over the p columns
+        np.zeros((n_k, t, p, p)),  # B_ka
         np.zeros((p, pc)),  # A Y_ka
+        np.zeros((p, pc)),  # (A Y_ka) CC_k
         np.zeros((m, p, p)),  # A S_r
-        np.zeros((p, p, m)),  # (A S_r)' by pair, innermost
-        np.zeros(m),  # traces of one row
+        np.zeros((m, p, p)),  # (A S_r)'
     )
 
 
