@@ -231,12 +231,13 @@ def _evaluate_one(  # pragma: no cover - compiled
             continue
         ob, no = obs[k], obs[k, t]
         _wv(wk[k], v, ob, no, wv[k])  # W_k V (zero rows at visits not observed)
-        for i in range(pv):  # V' W_k V and CY_k W_k V
-            for j in range(pv):
+        for i in range(pv):  # V' W_k V (symmetric) and CY_k W_k V
+            for j in range(i + 1):
                 acc = 0.0
                 for la in range(no):
                     acc += v[ob[la], i] * wv[k, ob[la], j]
                 vwv[i, j] = acc
+                vwv[j, i] = acc
         for c in range(pc):
             for j in range(pv):
                 acc = 0.0
@@ -317,9 +318,12 @@ def _evaluate_one(  # pragma: no cover - compiled
             for i in range(pv):
                 for j in range(pv):
                     gk[i, j] = 0.0
-            for i in range(p):
-                for j in range(p):
-                    gk[vi[i], vi[j]] += cc[d, k, ci[i], ci[j]] * a_out[i, j]
+            for i in range(p):  # (A and CC_k symmetric: each pair i > j once, doubled)
+                gk[vi[i], vi[i]] += cc[d, k, ci[i], ci[i]] * a_out[i, i]
+                for j in range(i):
+                    prod = cc[d, k, ci[i], ci[j]] * a_out[i, j]
+                    gk[vi[i], vi[j]] += prod
+                    gk[vi[j], vi[i]] += prod
             for la in range(no):
                 i = ob[la]
                 for g in range(pv):
