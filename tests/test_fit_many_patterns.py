@@ -119,7 +119,9 @@ def test_fit_many_equals_single_fits_to_1e8(
         assert got.converged and one.converged, name
         assert got.neg2loglik == pytest.approx(one.neg2loglik, rel=1e-12, abs=1e-10)
         np.testing.assert_allclose(got.beta, one.beta, rtol=1e-8, atol=1e-10)
-        np.testing.assert_allclose(np.sqrt(np.diag(got.vcov)), np.sqrt(np.diag(one.vcov)), rtol=1e-8)
+        np.testing.assert_allclose(
+            np.sqrt(np.diag(got.vcov)), np.sqrt(np.diag(one.vcov)), rtol=1e-8
+        )
         want = one.estimate(lmat)
         row = tests[tests.fit == i].reset_index(drop=True)
         for col in ("estimate", "se", "df"):

@@ -549,8 +549,8 @@ def fit_many(
 
 
 def _solve(structure: Structure, batch: core.Batch, reml: bool, max_iter: int) -> core.Optimum:
-    """Optimise one batch of data sets from the starting Sigma of :func:`core.start_sigma`; beta and its
-    covariance come from the optimiser's last evaluation (at the optimum)."""
+    """Optimise one batch of data sets from the starting Sigma of ``core.start_sigma``; beta
+    and its covariance come from the optimiser's last evaluation (at the optimum)."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # degenerate data
         theta0 = structure.start(core.start_sigma(batch))
         return core.optimize(structure, batch, reml, theta0, max_iter=max_iter)

@@ -13,7 +13,8 @@ respect to the visit covariance ``Sigma`` itself: ``df = tr(G dSigma)`` and
 ``d2f = sum H[a,b,c,d] dSigma[a,b] dSigma[c,d]``; a covariance structure maps them to
 its parameters by the chain rule. Newton steps with this Hessian (REML's trace term
 dropped during the iterations, BFGS-corrected after each step, eigenvalue-modified where
-not positive definite) and a backtracking line search converge in about six steps;
+not positive definite) and a backtracking line search converge in about five steps from
+the factored-likelihood start of :func:`start_sigma` (six from the moment estimate);
 convergence is declared on the Newton decrement and reported with the gradient norm. A
 data set whose criterion cannot be evaluated gets ``f = +inf`` and stops with a reason;
 it never raises for the whole batch.
@@ -134,7 +135,7 @@ def make_kron(
     c: Array, v: Array, ci: NDArray[np.int64], vi: NDArray[np.int64], batch: Batch
 ) -> Batch:
     """``batch`` with its separable-design factors (see :class:`Kron`)."""
-    b, n, pc = c.shape
+    b, _, pc = c.shape
     k = batch.members.shape[1]
     t = batch.y.shape[2]
     cc = np.zeros((b, k, pc, pc))

@@ -1,6 +1,9 @@
-"""Compiled (numba) kernels of the batched MMRM: the criterion of separable designs with
-its gradient and approximate Hessian in Sigma, the whole optimiser for ``us``, and the
-Newton step (modified where the Hessian is not positive definite) of the numpy optimiser.
+"""Compiled (numba) kernels of the batched MMRM: the per-pattern sums and the starting
+Sigma of separable designs, their criterion with its gradient and approximate Hessian in
+Sigma, the whole optimiser for ``us``, Satterthwaite's exact Hessian and variance
+gradient, and the Newton step (modified where the Hessian is not positive definite) of
+the numpy optimiser. Every per-pattern product runs over the pattern's observed visits
+only (its precision is zero elsewhere).
 
 ``fit_many`` spends its time on many data sets of a few dozen subjects each: numpy's
 batched calls on (B, K, 6, 6) stacks are dominated by per-call and per-matrix overhead,
@@ -1053,7 +1056,9 @@ def _trace_term(  # pragma: no cover - compiled
             else:
                 for i in range(p):
                     for j in range(p):
-                        mr[i, j] += bka[k, ia, i, j] * zrow[k, ib, j] + bka[k, ib, i, j] * zrow[k, ia, j]
+                        mr[i, j] += (
+                            bka[k, ia, i, j] * zrow[k, ib, j] + bka[k, ib, i, j] * zrow[k, ia, j]
+                        )
         for i in range(p):
             for j in range(p):
                 m_trans[r, j, i] = mr[i, j]
