@@ -86,7 +86,7 @@ class Structure(ABC):
 
     @abstractmethod
     def start(self, sigma0: Array) -> Array:
-        """Starting parameters from a moment estimate of Sigma (B, T, T)."""
+        """Starting parameters from a starting estimate of Sigma (B, T, T)."""
 
     @abstractmethod
     def native_names(self) -> list[str]:

@@ -549,10 +549,10 @@ def fit_many(
 
 
 def _solve(structure: Structure, batch: core.Batch, reml: bool, max_iter: int) -> core.Optimum:
-    """Optimise one batch of data sets from the moment estimate of Sigma; beta and its
-    covariance come from the optimiser's last evaluation (at the optimum)."""
+    """Optimise one batch of data sets from the starting Sigma of ``core.start_sigma``; beta
+    and its covariance come from the optimiser's last evaluation (at the optimum)."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # degenerate data
-        theta0 = structure.start(core.ols_sigma(batch))
+        theta0 = structure.start(core.start_sigma(batch))
         return core.optimize(structure, batch, reml, theta0, max_iter=max_iter)
 
 
@@ -625,7 +625,7 @@ def mmrm(
     if not fit.converged:
         raise ConvergenceError(
             f"MMRM ({cov}, {meth.upper()}) did not converge ({fit.reason}): {OPTIMIZER} from "
-            f"the moment estimate of the covariance ran {fit.iterations} iterations (limit "
+            f"the starting estimate of the covariance ran {fit.iterations} iterations (limit "
             f"{max_iter}); gradient norm {fit.gradient_norm:.3g}, Newton decrement "
             f"{fit.newton_decrement:.3g}. Try a simpler covariance structure (e.g. 'ar1h' or "
             "'cs') or check the data for visits with very few observations."

@@ -70,11 +70,6 @@ def _check_columns(frame: pd.DataFrame, needed: list[str], where: str) -> None:
         )
 
 
-def _stacked(datasets: list[pd.DataFrame], column: str) -> NDArray[Any]:
-    """The values of ``column`` of all data sets, one after the other."""
-    return np.concatenate([d[column].to_numpy() for d in datasets])
-
-
 @lru_cache(maxsize=64)
 def _parse(formula: str) -> tuple[str, tuple[frozenset[str], frozenset[str]]]:
     """The outcome of a formula and the names it uses: formulaic's required variables,
@@ -219,11 +214,9 @@ def build_frame(
     else:
         set_id = np.repeat(np.arange(len(datasets)), [len(d) for d in datasets])
         n_sets = len(datasets)
-        if n_sets == 1 or (design.lhs is None and design.fast is not None):
-            # the columns only (a data frame is needed for formulaic's transforms)
-            big = first if n_sets == 1 else None
-            cols = values0 if n_sets == 1 else {c: _stacked(datasets, c) for c in used}
-        else:
+        if n_sets == 1:
+            big, cols = first, values0
+        else:  # one concatenation: faster than taking each frame's columns one by one
             big = pd.concat(datasets, ignore_index=True)
             cols = {c: big[c].to_numpy() for c in used}
     label = "data" if n_sets == 1 else "data sets"
@@ -462,8 +455,7 @@ def _design(
         raise InputError(f"cannot build the design for {label}: {exc}") from exc
 
 
-def _rows(big: pd.DataFrame | None, rows: NDArray[np.int64], used: list[str]) -> pd.DataFrame:
-    assert big is not None, "formulaic's design needs the data frame"
+def _rows(big: pd.DataFrame, rows: NDArray[np.int64], used: list[str]) -> pd.DataFrame:
     return big.iloc[rows][used]
 
 
@@ -507,7 +499,7 @@ def _column_factors(spec: Any, factors: dict[str, list[Any]]) -> list[tuple[str,
 
 def _outcome(
     design: _DesignSpec,
-    big: pd.DataFrame | None,
+    big: pd.DataFrame,
     cols: dict[str, Array],
     used: list[str],
     label: str,
@@ -517,7 +509,6 @@ def _outcome(
     outcome = str(design.outcome)
     if design.lhs is None:
         return _numbers(cols[outcome], outcome, label)
-    assert big is not None, "a transformed outcome needs the data frame"
     y = np.full(len(big), np.nan)
     present = big[used].notna().all(axis=1).to_numpy()
     try:

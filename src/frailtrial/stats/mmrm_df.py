@@ -20,7 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from frailtrial.errors import InputError
-from frailtrial.stats.mmrm_core import batched_cholesky, sym_pairs
+from frailtrial.stats.mmrm_core import sym_pairs
+from frailtrial.stats.mmrm_kernels import inverse_quadratic
 
 Array = NDArray[Any]
 
@@ -95,13 +96,14 @@ def satterthwaite_from_gradient(grad: Array, hess: Array, var: Array) -> Array:
         np.isfinite(hess).all(axis=(1, 2)) & np.isfinite(grad).all(axis=(1, 2))
     )
     hess = np.where(usable[:, None, None], hess, np.eye(hess.shape[1]))
-    # g' H^-1 g = |L^-1 g|^2 by Cholesky where H is positive definite (a converged fit),
-    # else by pinv
-    low, pd_ok = batched_cholesky(hess)
+    # g' H^-1 g = |L^-1 g|^2 by Cholesky (compiled) where H is positive definite (a
+    # converged fit), else by pinv
     denom = np.empty(grad.shape[:2])
-    if pd_ok.any():
-        half = np.linalg.solve(low[pd_ok], grad[pd_ok].transpose(0, 2, 1))
-        denom[pd_ok] = (half * half).sum(axis=1)
+    pd_ok = np.zeros(hess.shape[0], dtype=bool)
+    inverse_quadratic(
+        np.ascontiguousarray(hess, dtype=float), np.ascontiguousarray(grad, dtype=float),
+        denom, pd_ok,
+    )  # fmt: skip
     if not pd_ok.all():
         sol = np.matmul(np.linalg.pinv(hess[~pd_ok])[:, None], grad[~pd_ok][..., None])[..., 0]
         denom[~pd_ok] = (grad[~pd_ok] * sol).sum(axis=2)

@@ -1,6 +1,9 @@
-"""Compiled (numba) kernels of the batched MMRM: the criterion of separable designs with
-its gradient and approximate Hessian in Sigma, the whole optimiser for ``us``, and the
-Newton step (modified where the Hessian is not positive definite) of the numpy optimiser.
+"""Compiled (numba) kernels of the batched MMRM: the per-pattern sums and the starting
+Sigma of separable designs, their criterion with its gradient and approximate Hessian in
+Sigma, the whole optimiser for ``us``, Satterthwaite's exact Hessian and variance
+gradient, and the Newton step (modified where the Hessian is not positive definite) of
+the numpy optimiser. Every per-pattern product runs over the pattern's observed visits
+only (its precision is zero elsewhere).
 
 ``fit_many`` spends its time on many data sets of a few dozen subjects each: numpy's
 batched calls on (B, K, 6, 6) stacks are dominated by per-call and per-matrix overhead,
@@ -151,7 +154,11 @@ def _workspace(n_k: int, t: int, pc: int, pv: int, p: int) -> Any:  # pragma: no
         np.zeros((max(p, t), max(p, t))),  # linv
         np.zeros((pv, pv)),  # vwv
         np.zeros((pc, pv)),  # cwv
-        np.zeros(t, np.int64),  # obs
+        np.zeros((n_k, t + 1), np.int64),  # obs: observed visits of each pattern, their number
+        _pair_index(t),  # pair
+        np.zeros((3, t, t)),  # loc: X_k, W_k, K_k at the observed visits of a pattern
+        np.zeros((3, m), np.int64),  # lpair: local rows, columns, global index of its pairs
+        np.zeros(m),  # half
     )
 
 
@@ -176,7 +183,7 @@ def _evaluate_one(  # pragma: no cover - compiled
     :func:`kron_evaluate`)."""
     pattern_mask, count, cc, cy, yy, v, ci, vi, n_obs = data
     wk, wv, cr, rk, uu, kk, sub, low, inv, xtwx, cx, xtwy, bmat, mean = ws[:14]
-    tmp, gk, pk, vg, s_mat, ssym, sa, linv, vwv, cwv, obs = ws[14:]
+    tmp, gk, pk, vg, s_mat, ssym, sa, linv, vwv, cwv, obs, pair, loc, lpair, half = ws[14:]
     n_k = pattern_mask.shape[1]
     t = sigma.shape[0]
     pc = cc.shape[2]
@@ -191,16 +198,17 @@ def _evaluate_one(  # pragma: no cover - compiled
         for i in range(t):
             for j in range(t):
                 wk[k, i, j] = 0.0
-        if count[d, k] == 0.0:
-            continue
         no = 0
         for i in range(t):
             if pattern_mask[d, k, i] > 0.0:
-                obs[no] = i
+                obs[k, no] = i
                 no += 1
+        obs[k, t] = no
+        if count[d, k] == 0.0:
+            continue
         for i in range(no):
             for j in range(no):
-                sub[i, j] = sigma[obs[i], obs[j]]
+                sub[i, j] = sigma[obs[k, i], obs[k, j]]
         if not _cholesky(sub, low, no):
             ok = False
             break
@@ -211,7 +219,7 @@ def _evaluate_one(  # pragma: no cover - compiled
         _inverse_from_cholesky(low, no, linv, inv)
         for i in range(no):
             for j in range(no):
-                wk[k, obs[i], obs[j]] = inv[i, j]
+                wk[k, obs[k, i], obs[k, j]] = inv[i, j]
     if not ok:
         return np.inf
     # X'WX and X'Wy from the per-pattern sums
@@ -219,12 +227,26 @@ def _evaluate_one(  # pragma: no cover - compiled
         xtwy[i] = 0.0
         for j in range(p):
             xtwx[i, j] = 0.0
+    # every per-pattern product below runs over the pattern's observed visits only (W_k
+    # and the sums of its subjects are zero elsewhere)
     for k in range(n_k):
         if count[d, k] == 0.0:
             continue
-        _matmul(wk[k], v, wv[k])
-        _matmul_tn(v, wv[k], vwv)  # V' W_k V
-        _matmul(cy[d, k], wv[k], cwv)  # CY_k W_k V
+        ob, no = obs[k], obs[k, t]
+        _wv(wk[k], v, ob, no, wv[k])  # W_k V (zero rows at visits not observed)
+        for i in range(pv):  # V' W_k V (symmetric) and CY_k W_k V
+            for j in range(i + 1):
+                acc = 0.0
+                for la in range(no):
+                    acc += v[ob[la], i] * wv[k, ob[la], j]
+                vwv[i, j] = acc
+                vwv[j, i] = acc
+        for c in range(pc):
+            for j in range(pv):
+                acc = 0.0
+                for la in range(no):
+                    acc += cy[d, k, c, ob[la]] * wv[k, ob[la], j]
+                cwv[c, j] = acc
         for i in range(p):
             for j in range(i + 1):
                 xtwx[i, j] += cc[d, k, ci[i], ci[j]] * vwv[vi[i], vi[j]]
@@ -256,14 +278,18 @@ def _evaluate_one(  # pragma: no cover - compiled
     for k in range(n_k):
         if count[d, k] == 0.0:
             continue
+        ob, no = obs[k], obs[k, t]
         for c in range(pc):
-            for i in range(t):
+            for la in range(no):
+                i = ob[la]
                 acc = cy[d, k, c, i]
                 for e in range(pc):
                     acc -= cc[d, k, c, e] * mean[e, i]
                 cr[k, c, i] = acc
-        for i in range(t):
-            for j in range(t):
+        for la in range(no):
+            i = ob[la]
+            for lb in range(no):
+                j = ob[lb]
                 acc = yy[d, k, i, j]
                 for c in range(pc):
                     acc -= cy[d, k, c, i] * mean[c, j] + mean[c, i] * cr[k, c, j]
@@ -288,26 +314,40 @@ def _evaluate_one(  # pragma: no cover - compiled
     for k in range(n_k):
         if count[d, k] == 0.0:
             continue
-        _sandwich(wk[k], rk[k], tmp, uu[k])
+        ob, no = obs[k], obs[k, t]
+        _sandwich_obs(wk[k], rk[k], ob, no, tmp, uu[k])
         if reml:
             # P_k = V G_k V', G_k[vi_i, vi_j] = sum CC_k[ci_i, ci_j] A[i, j]
             for i in range(pv):
                 for j in range(pv):
                     gk[i, j] = 0.0
-            for i in range(p):
-                for j in range(p):
-                    gk[vi[i], vi[j]] += cc[d, k, ci[i], ci[j]] * a_out[i, j]
-            _matmul(v, gk, vg)
-            for i in range(t):
-                for j in range(i + 1):
+            for i in range(p):  # (A and CC_k symmetric: each pair i > j once, doubled)
+                gk[vi[i], vi[i]] += cc[d, k, ci[i], ci[i]] * a_out[i, i]
+                for j in range(i):
+                    prod = cc[d, k, ci[i], ci[j]] * a_out[i, j]
+                    gk[vi[i], vi[j]] += prod
+                    gk[vi[j], vi[i]] += prod
+            for la in range(no):
+                i = ob[la]
+                for g in range(pv):
+                    acc = 0.0
+                    for h in range(pv):
+                        acc += v[i, h] * gk[h, g]
+                    vg[i, g] = acc
+            for la in range(no):
+                i = ob[la]
+                for lb in range(la + 1):
+                    j = ob[lb]
                     acc = 0.0
                     for g in range(pv):
                         acc += vg[i, g] * v[j, g]
                     pk[i, j] = acc
                     pk[j, i] = acc
-            _sandwich(wk[k], pk, tmp, kk[k])
-        for i in range(t):
-            for j in range(t):
+            _sandwich_obs(wk[k], pk, ob, no, tmp, kk[k])
+        for la in range(no):
+            i = ob[la]
+            for lb in range(no):
+                j = ob[lb]
                 grad_out[i, j] += count[d, k] * wk[k, i, j] - uu[k, i, j]
                 if reml:
                     grad_out[i, j] -= kk[k, i, j]
@@ -319,17 +359,20 @@ def _evaluate_one(  # pragma: no cover - compiled
     for i in range(t * t):
         for j in range(p):
             s_mat[i, j] = 0.0
-    for k in range(n_k):
+    for k in range(n_k):  # W_k is zero outside the observed visits of pattern k
         if count[d, k] == 0.0:
             continue
+        no = obs[k, t]
         for e in range(pc):
-            for c in range(t):
+            for lc in range(no):
+                c = obs[k, lc]
                 crw = 0.0
-                for r in range(t):
-                    crw += cr[k, e, r] * wk[k, r, c]
+                for lr in range(no):
+                    crw += cr[k, e, obs[k, lr]] * wk[k, obs[k, lr], c]
                 for j in range(p):
                     if ci[j] == e:
-                        for aa in range(t):
+                        for la in range(no):
+                            aa = obs[k, la]
                             s_mat[aa * t + c, j] += wv[k, aa, vi[j]] * crw
     for r in range(m):
         ab, ba = iu[r] * t + ju[r], ju[r] * t + iu[r]
@@ -344,39 +387,156 @@ def _evaluate_one(  # pragma: no cover - compiled
             hess_out[r, c] = -2.0 * acc
     # C[(a,b),(c,d)] = sum_k X_k[d,a] W_k[b,c] (+ W_k[d,a] K_k[b,c], REML), X_k =
     # 2 U_k - n_k W_k (+ K_k); symmetric in the two pairs once summed over orderings
+    # over the pairs of observed visits only (W_k is zero elsewhere), from copies of X_k,
+    # W_k and K_k (zero for ML) at those visits; a diagonal pair's two equal orderings
+    # are halved instead of skipped
+    xl, wl, kl = loc[0], loc[1], loc[2]
     for k in range(n_k):
         if count[d, k] == 0.0:
             continue
-        for i in range(t):
-            for j in range(t):
-                xc = 2.0 * uu[k, i, j] - count[d, k] * wk[k, i, j]
-                if reml:
-                    xc += kk[k, i, j]
-                tmp[i, j] = xc
-        for r in range(m):
-            ia, ib = iu[r], ju[r]
+        ob, no = obs[k], obs[k, t]
+        cnt = count[d, k]
+        for la in range(no):
+            i = ob[la]
+            for lb in range(no):
+                j = ob[lb]
+                kv = kk[k, i, j] if reml else 0.0
+                xl[la, lb] = 2.0 * uu[k, i, j] - cnt * wk[k, i, j] + kv
+                wl[la, lb] = wk[k, i, j]
+                kl[la, lb] = kv
+        q = 0
+        for la in range(no):  # local pairs in the order of _pairs, and their global index
+            for lb in range(la, no):
+                lpair[0, q] = la
+                lpair[1, q] = lb
+                lpair[2, q] = pair[ob[la], ob[lb]]
+                half[q] = 0.5 if la == lb else 1.0
+                q += 1
+        for r in range(q):
+            ia, ib, gr = lpair[0, r], lpair[1, r], lpair[2, r]
             for c in range(r + 1):
-                ic, id_ = iu[c], ju[c]
-                acc = tmp[id_, ia] * wk[k, ib, ic]
-                if reml:
-                    acc += wk[k, id_, ia] * kk[k, ib, ic]
-                if ic != id_:
-                    acc += tmp[ic, ia] * wk[k, ib, id_]
-                    if reml:
-                        acc += wk[k, ic, ia] * kk[k, ib, id_]
-                if ia != ib:
-                    acc += tmp[id_, ib] * wk[k, ia, ic]
-                    if reml:
-                        acc += wk[k, id_, ib] * kk[k, ia, ic]
-                    if ic != id_:
-                        acc += tmp[ic, ib] * wk[k, ia, id_]
-                        if reml:
-                            acc += wk[k, ic, ib] * kk[k, ia, id_]
-                hess_out[r, c] += acc
+                ic, id_ = lpair[0, c], lpair[1, c]
+                acc = (
+                    xl[id_, ia] * wl[ib, ic] + wl[id_, ia] * kl[ib, ic]
+                    + xl[ic, ia] * wl[ib, id_] + wl[ic, ia] * kl[ib, id_]
+                    + xl[id_, ib] * wl[ia, ic] + wl[id_, ib] * kl[ia, ic]
+                    + xl[ic, ib] * wl[ia, id_] + wl[ic, ib] * kl[ia, id_]
+                )  # fmt: skip
+                hess_out[gr, lpair[2, c]] += acc * half[r] * half[c]
     for r in range(m):
         for c in range(r):
             hess_out[c, r] = hess_out[r, c]
     return crit
+
+
+@njit(cache=True, nogil=True)
+def pattern_sums(  # pragma: no cover - compiled
+    c: Array, y: Array, pattern_of: Array, cc: Array, cy: Array, yy: Array
+) -> None:
+    """Per-pattern sums of a separable design over the subjects of each pattern: ``c c'``
+    into ``cc`` (B, K, Pc, Pc), ``c y'`` into ``cy`` (B, K, Pc, T) and ``y y'`` into
+    ``yy`` (B, K, T, T), from ``c`` (B, n, Pc), ``y`` (B, n, T, zero at missing visits) and
+    each subject's pattern ``pattern_of`` (B, n); the output arrays start at zero."""
+    b, n, pc = c.shape
+    t = y.shape[2]
+    for d in range(b):
+        for i in range(n):
+            k = pattern_of[d, i]
+            for e in range(pc):
+                ce = c[d, i, e]
+                for f in range(pc):
+                    cc[d, k, e, f] += ce * c[d, i, f]
+                for a in range(t):
+                    cy[d, k, e, a] += ce * y[d, i, a]
+            for a in range(t):
+                ya = y[d, i, a]
+                for g in range(t):
+                    yy[d, k, a, g] += ya * y[d, i, g]
+
+
+@njit(cache=True, nogil=True)
+def sequential_start(  # pragma: no cover - compiled
+    data: Any, sigma: Array, ok: Array
+) -> None:
+    """Starting Sigma (B, T, T) of separable designs from the factored likelihood of
+    monotone missing data (Anderson 1957): visit j regressed on the subject-level columns
+    and the earlier visits, over the subjects observed at every visit up to j (from the
+    per-pattern sums), gives ``Sigma = T^-1 D T^-T`` (T unit lower triangular with minus
+    the coefficients of the earlier visits, D the residual variances, divided by ``n_j -
+    Pc``). ``ok`` is False where a regression has too few subjects or is singular."""
+    pattern_mask, count, cc, cy, yy = data[0], data[1], data[2], data[3], data[4]
+    b, n_k, t = pattern_mask.shape
+    pc = cc.shape[2]
+    q_max = pc + t
+    s = np.zeros((q_max, q_max))
+    low = np.zeros((q_max, q_max))
+    coef = np.zeros(q_max)
+    tm = np.eye(t)
+    tinv = np.zeros((t, t))
+    dvec = np.zeros(t)
+    for d in range(b):
+        ok[d] = True
+        for j in range(t):
+            q = pc + j
+            s[: q + 1, : q + 1] = 0.0
+            nj = 0.0
+            for k in range(n_k):
+                full = count[d, k] > 0.0
+                for a in range(j + 1):
+                    full = full and pattern_mask[d, k, a] > 0.0
+                if not full:
+                    continue
+                nj += count[d, k]
+                for e in range(pc):
+                    for f in range(pc):
+                        s[e, f] += cc[d, k, e, f]
+                    for a in range(j + 1):
+                        s[e, pc + a] += cy[d, k, e, a]
+                for a in range(j + 1):
+                    for g in range(j + 1):
+                        s[pc + a, pc + g] += yy[d, k, a, g]
+            for e in range(pc):
+                for a in range(j + 1):
+                    s[pc + a, e] = s[e, pc + a]
+            if not (nj > q and _cholesky(s, low, q)):
+                ok[d] = False
+                break
+            for i in range(q):  # L L' coef = s[:q, q]
+                acc = s[i, q]
+                for e in range(i):
+                    acc -= low[i, e] * coef[e]
+                coef[i] = acc / low[i, i]
+            for i in range(q - 1, -1, -1):
+                acc = coef[i]
+                for e in range(i + 1, q):
+                    acc -= low[e, i] * coef[e]
+                coef[i] = acc / low[i, i]
+            rss = s[q, q]
+            for i in range(q):
+                rss -= s[i, q] * coef[i]
+            dvec[j] = rss / (nj - pc)
+            if not (dvec[j] > 0.0 and math.isfinite(dvec[j])):
+                ok[d] = False
+                break
+            for a in range(j):
+                tm[j, a] = -coef[pc + a]
+        if not ok[d]:
+            continue
+        for i in range(t):  # T^-1, unit lower triangular
+            for j in range(t):
+                tinv[i, j] = 1.0 if i == j else 0.0
+            for j in range(i):
+                acc = 0.0
+                for e in range(j, i):
+                    acc -= tm[i, e] * tinv[e, j]
+                tinv[i, j] = acc
+        for i in range(t):
+            for j in range(i + 1):
+                acc = 0.0
+                for e in range(j + 1):
+                    acc += tinv[i, e] * dvec[e] * tinv[j, e]
+                sigma[d, i, j] = acc
+                sigma[d, j, i] = acc
 
 
 @njit(cache=True, nogil=True)
@@ -405,10 +565,67 @@ def kron_evaluate(  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _sandwich(w: Array, r: Array, tmp: Array, out: Array) -> None:  # pragma: no cover
-    """out = W R W (T x T)."""
-    _matmul(w, r, tmp)
-    _matmul(tmp, w, out)
+def _wv(w: Array, v: Array, ob: Array, no: int, out: Array) -> None:  # pragma: no cover
+    """out = W V for W (T x T) zero outside the visits ``ob[:no]``: rows of other visits
+    are zero."""
+    out[:, :] = 0.0
+    for la in range(no):
+        i = ob[la]
+        for g in range(v.shape[1]):
+            acc = 0.0
+            for lb in range(no):
+                acc += w[i, ob[lb]] * v[ob[lb], g]
+            out[i, g] = acc
+
+
+@njit(cache=True, nogil=True)
+def _sandwich_obs(  # pragma: no cover - compiled
+    w: Array, r: Array, ob: Array, no: int, tmp: Array, out: Array
+) -> None:
+    """out = W R W (T x T) for W zero outside the visits ``ob[:no]`` (only R's entries at
+    those visits are read; out is zero elsewhere)."""
+    out[:, :] = 0.0
+    for la in range(no):
+        i = ob[la]
+        for lb in range(no):
+            j = ob[lb]
+            acc = 0.0
+            for lc in range(no):
+                acc += w[i, ob[lc]] * r[ob[lc], j]
+            tmp[i, j] = acc
+    for la in range(no):
+        i = ob[la]
+        for lb in range(no):
+            j = ob[lb]
+            acc = 0.0
+            for lc in range(no):
+                acc += tmp[i, ob[lc]] * w[ob[lc], j]
+            out[i, j] = acc
+
+
+@njit(cache=True, nogil=True)
+def inverse_quadratic(  # pragma: no cover - compiled
+    h: Array, g: Array, out: Array, pd: Array
+) -> None:
+    """``g' H^-1 g`` for a stack of Hessians (B, P, P) and vectors (B, k, P) into ``out``
+    (B, k), by Cholesky (``|L^-1 g|^2``); ``pd`` False (``out`` untouched) where H is not
+    clearly positive definite."""
+    n = h.shape[1]
+    low = np.zeros((n, n))
+    half = np.zeros(n)
+    for s in range(h.shape[0]):
+        pd[s] = _cholesky(h[s], low, n)
+        if not pd[s]:
+            continue
+        for q in range(g.shape[1]):
+            acc2 = 0.0
+            for i in range(n):
+                acc = g[s, q, i]
+                for e in range(i):
+                    acc -= low[i, e] * half[e]
+                half[i] = acc / low[i, i]
+                acc2 += half[i] * half[i]
+            out[s, q] = acc2
 
 
 @njit(cache=True, nogil=True)
@@ -795,11 +1012,13 @@ def _trace_term(  # pragma: no cover - compiled
     of Sigma (``mmrm_core.trace_term``), from the per-pattern sums of a separable design.
     ``S_r = Q_ab + Q_ba`` (``Q_aa`` on the diagonal), ``Q_ab = sum_k Y_ka CC_k Y_kb'`` with
     ``Y_ka[i, e] = [ci_i = e] (W_k V)[a, vi_i]`` (p x Pc), so ``A S_r`` is a sum of
-    ``(A Y_ka CC_k) Y_kb'`` (``B_ka = A Y_ka CC_k`` formed once per pattern and visit) and
-    ``tr(A S_r A S_c)`` the inner product of ``A S_r`` with ``(A S_c)'``. ``wv`` holds
-    ``W_k V`` of the data set, ``tw`` the scratch arrays of :func:`_trace_workspace`."""
-    count, cc, ci, vi = data[1], data[2], data[6], data[7]
-    zrow, bka, ay, m_mats, nt, acc = tw
+    ``(A Y_ka CC_k) Y_kb'``, i.e. of ``B_ka[i, j] z_kb[j]`` with ``B_ka[i, j] = (A Y_ka
+    CC_k)[i, ci_j]`` (formed once per pattern and observed visit) and ``z_kb[j] = (W_k
+    V)[b, vi_j]``; ``tr(A S_r A S_c)`` is the inner product of ``A S_r`` with ``(A S_c)'``,
+    all pairs at once by one matrix product. ``wv`` holds ``W_k V`` of the data set, ``tw``
+    the scratch arrays of :func:`_trace_workspace`."""
+    pattern_mask, count, cc, ci, vi = data[0], data[1], data[2], data[6], data[7]
+    zrow, bka, ay, aby, m_mats, m_trans = tw
     n_k = count.shape[1]
     t = wv.shape[1]
     p = ci.size
@@ -809,6 +1028,8 @@ def _trace_term(  # pragma: no cover - compiled
         if count[d, k] == 0.0:
             continue
         for a_ in range(t):
+            if pattern_mask[d, k, a_] == 0.0:
+                continue  # W_k V is zero in rows of visits not observed in pattern k
             for i in range(p):
                 zrow[k, a_, i] = wv[k, a_, vi[i]]
             ay[:, :] = 0.0
@@ -817,40 +1038,34 @@ def _trace_term(  # pragma: no cover - compiled
                 zj = zrow[k, a_, j]
                 for i in range(p):
                     ay[i, e] += a[i, j] * zj
-            _matmul(ay, cc[d, k], bka[k, a_])  # (A Y_ka) CC_k
+            _matmul(ay, cc[d, k], aby)  # (A Y_ka) CC_k
+            for i in range(p):
+                for j in range(p):
+                    bka[k, a_, i, j] = aby[i, ci[j]]
     for r in range(m):
         ia, ib = iu[r], ju[r]
         mr = m_mats[r]
         mr[:, :] = 0.0
         for k in range(n_k):
-            if count[d, k] == 0.0:
+            if count[d, k] == 0.0 or pattern_mask[d, k, ia] == 0.0 or pattern_mask[d, k, ib] == 0.0:
                 continue
-            for i in range(p):
-                for j in range(p):
-                    if ia == ib:
-                        mr[i, j] += bka[k, ia, i, ci[j]] * zrow[k, ia, j]
-                    else:
+            if ia == ib:
+                for i in range(p):
+                    for j in range(p):
+                        mr[i, j] += bka[k, ia, i, j] * zrow[k, ia, j]
+            else:
+                for i in range(p):
+                    for j in range(p):
                         mr[i, j] += (
-                            bka[k, ia, i, ci[j]] * zrow[k, ib, j]
-                            + bka[k, ib, i, ci[j]] * zrow[k, ia, j]
+                            bka[k, ia, i, j] * zrow[k, ib, j] + bka[k, ib, i, j] * zrow[k, ia, j]
                         )
         for i in range(p):
             for j in range(p):
-                nt[j, i, r] = mr[i, j]
-    for r in range(m):  # sums over (i, j) with the pairs c innermost (contiguous)
-        mr = m_mats[r]
-        for c in range(r + 1):
-            acc[c] = 0.0
-        for i in range(p):
-            for j in range(p):
-                v = mr[i, j]
-                row = nt[i, j]
-                for c in range(r + 1):
-                    acc[c] += v * row[c]
-        for c in range(r + 1):
-            hess[r, c] -= acc[c]
-            if c != r:
-                hess[c, r] -= acc[c]
+                m_trans[r, j, i] = mr[i, j]
+    gram = np.dot(m_mats.reshape(m, p * p), m_trans.reshape(m, p * p).T)
+    for r in range(m):
+        for c in range(m):
+            hess[r, c] -= gram[r, c]
 
 
 @njit(cache=True, nogil=True)
@@ -858,12 +1073,12 @@ def _trace_workspace(n_k: int, t: int, p: int, pc: int) -> Any:  # pragma: no co
     """Scratch arrays of :func:`_trace_term`."""
     m = t * (t + 1) // 2
     return (
-        np.zeros((n_k, t, p)),  # rows of W_k X / c spread over the p columns
-        np.zeros((n_k, t, p, pc)),  # B_ka
+        np.zeros((n_k, t, p)),  # rows of W_k V spread over the p columns
+        np.zeros((n_k, t, p, p)),  # B_ka
         np.zeros((p, pc)),  # A Y_ka
+        np.zeros((p, pc)),  # (A Y_ka) CC_k
         np.zeros((m, p, p)),  # A S_r
-        np.zeros((p, p, m)),  # (A S_r)' by pair, innermost
-        np.zeros(m),  # traces of one row
+        np.zeros((m, p, p)),  # (A S_r)'
     )
 
 

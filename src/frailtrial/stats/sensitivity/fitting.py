@@ -52,7 +52,7 @@ def _solve(
     structure = make_structure(covariance, len(layout.visits))
     batch = _batch(layout, idx, present)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        theta0 = structure.start(core.ols_sigma(batch))
+        theta0 = structure.start(core.start_sigma(batch))
         opt = core.optimize(structure, batch, True, theta0)
         sigma = structure.sigma(opt.theta)
     return opt.beta, sigma, opt.converged, opt.reason
