@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy.optimize import brentq
 
 from frailtrial.errors import InputError
 from frailtrial.stats.sensitivity.run import Imputations
@@ -72,6 +71,8 @@ def tipping_point(
     change = np.flatnonzero(sig[1:] != sig[:-1])
     tip = None
     if change.size:
+        from scipy.optimize import brentq  # 0.2 s to import: only when the p crosses alpha
+
         k = int(change[0])
         tip = float(brentq(lambda d: at(d)["p_value"] - alpha, grid[k], grid[k + 1], xtol=1e-8))
     contrast = f"{imputations.layout.levels[1]} - {imputations.layout.levels[0]}"
