@@ -1,6 +1,6 @@
 """The command line starts fast: no numpy, pandas, numba or Django until a command needs
-them; a missing dependency is one line and exit status 2; nothing in src/ imports
-statsmodels."""
+them, and ``analyze`` never scipy.stats or matplotlib; a missing dependency is one line and
+exit status 2; nothing in src/ imports statsmodels."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "frailtrial"
-HEAVY = ("pandas", "numba", "django", "scipy", "matplotlib", "statsmodels", "numpy")
+HEAVY = ("pandas", "numba", "django", "scipy", "scipy.stats", "matplotlib", "statsmodels", "numpy")
 MMRM_ARGS = ["--data", "x.csv", "--formula", "y ~ a", "--subject", "s", "--visit", "v"]
 BALANCE = '{"side_by_side_s": 10, "semi_tandem_s": 10, "tandem_s": 10}'
 
@@ -105,6 +105,22 @@ def test_score_imports_no_heavy_library(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)[0]["balance"] == 4  # it did score (all three stands held)
     assert imported == [], imported
+
+
+def test_analyze_imports_no_scipy_stats_matplotlib_or_django(tmp_path: Path) -> None:
+    """``analyze`` takes its distributions from scipy.special (stats.distributions), its
+    Shapiro-Wilk from stats.shapiro and draws its figures itself: scipy.stats (0.5-0.7 s
+    of CPU to import), matplotlib and Django stay unloaded."""
+    data = tmp_path / "data"
+    proc, _ = _cli(tmp_path, "simulate", "--protocol", "huc-msc-2024", "--seed", "1",
+                   "--match-published", "--out", str(data))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    proc, imported = _cli(tmp_path, "analyze", "--data", str(data), "--protocol",
+                          "huc-msc-2024", "--out", str(tmp_path / "out"))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "primary endpoint" in proc.stdout  # it did analyse
+    assert {"pandas", "numba", "scipy"} <= set(imported)  # the driver does see imports
+    assert not {"scipy.stats", "matplotlib", "django", "statsmodels"} & set(imported), imported
 
 
 def test_every_command_help_lists_its_options_without_loading_layers() -> None:

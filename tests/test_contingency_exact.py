@@ -18,8 +18,16 @@ def _tables() -> list[np.ndarray]:
     rng = np.random.default_rng(2026)
     out = [np.array(c).reshape(2, 2) for c in itertools.product(range(5), repeat=4)]
     out += [rng.integers(0, k, size=(2, 2)) for k in (10, 40, 200, 2000) for _ in range(60)]
-    out += [np.array(t) for t in ([[400, 1], [2, 300]], [[10, 10], [10, 10]],
-                                  [[3, 0], [0, 3]], [[1, 9], [11, 3]], [[0, 4000], [300, 0]])]
+    out += [
+        np.array(t)
+        for t in (
+            [[400, 1], [2, 300]],
+            [[10, 10], [10, 10]],
+            [[3, 0], [0, 3]],
+            [[1, 9], [11, 3]],
+            [[0, 4000], [300, 0]],
+        )
+    ]
     return [t for t in out if (t.sum(0) > 0).all() and (t.sum(1) > 0).all()]
 
 

@@ -24,8 +24,13 @@ def _samples() -> list[np.ndarray]:
             1e6 + rng.normal(scale=1e-3, size=n),
             -50 + 3 * rng.uniform(size=n),
         ]
-    out += [np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0, 2.0]), np.array([0.0, 1.0, 1e-9]),
-            np.array([1.0, 2.0, 2.0, 2.0, 10.0]), np.array([5.0, 1.0, 3.0, 2.0, 4.0, 100.0])]
+    out += [
+        np.array([1.0, 2.0, 3.0]),
+        np.array([1.0, 1.0, 2.0]),
+        np.array([0.0, 1.0, 1e-9]),
+        np.array([1.0, 2.0, 2.0, 2.0, 10.0]),
+        np.array([5.0, 1.0, 3.0, 2.0, 4.0, 100.0]),
+    ]
     return [s for s in out if np.ptp(s) > 0]
 
 
