@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -58,3 +59,46 @@ def test_demo_writes_report_and_prints_headline(
     for name in ("table1.csv", "table2.csv", "table3.csv", "models.csv"):
         assert (out / "tables" / name).is_file()
     assert (out / "tables.docx").is_file()
+
+
+def _schema(db: Path) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    with sqlite3.connect(db) as con:
+        tables = con.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
+        applied = con.execute("SELECT app, name FROM django_migrations ORDER BY id").fetchall()
+    return tables, applied
+
+
+def test_demo_store_is_a_copy_of_the_cached_migrated_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's store starts as a copy of an empty store migrated once into the user
+    cache: owner-only like a store migrated in place, with the same tables, triggers and
+    applied migrations; an unwritable cache leaves the store to be migrated in place."""
+    from frailtrial.cli.demo import STORE, _fresh_store
+    from frailtrial.edc import config
+
+    monkeypatch.setenv("FRAILTRIAL_CACHE_DIR", str(tmp_path / "cache"))
+    _fresh_store(tmp_path / "first")  # builds the cached store, then copies it
+    (cached,) = (tmp_path / "cache" / "stores").glob("empty-*.sqlite3")
+    assert [p.name for p in cached.parent.iterdir()] == [cached.name]  # no leftovers
+    stamp = cached.stat().st_mtime_ns
+    url = _fresh_store(tmp_path / "second")  # copies it
+    assert cached.stat().st_mtime_ns == stamp
+    copy = tmp_path / "second" / STORE
+    assert url == f"sqlite:///{copy.resolve()}"
+    for f in (cached, copy, tmp_path / "first" / STORE):
+        assert f.stat().st_mode & 0o777 == 0o600, f
+    in_place = tmp_path / "in_place.sqlite3"
+    config.setup(f"sqlite:///{in_place}")
+    from django.db import connections
+
+    connections.close_all()
+    tables, applied = _schema(copy)
+    assert (tables, applied) == _schema(in_place)
+    assert ("edc", "0001_initial") in applied and any("audit" in t for t, _ in tables)
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("FRAILTRIAL_CACHE_DIR", str(blocked))
+    _fresh_store(tmp_path / "third")
+    assert not (tmp_path / "third" / STORE).exists()  # migrated in place by the EDC setup
