@@ -31,6 +31,7 @@ from scipy import special
 
 from frailtrial.errors import InputError
 from frailtrial.stats.distributions import chi2_ppf, norm_cdf, t_ppf
+from frailtrial.stats.roots import brent_root
 
 FloatArray = npt.NDArray[np.float64]
 PMethod = Literal["bonferroni", "holm", "hochberg"]
@@ -163,13 +164,9 @@ def dunnett_coverage(c: float, k: int, rho: float, df: float, two_sided: bool = 
 
 
 def _critical_value(corr: FloatArray, df: float, alpha: float, two_sided: bool) -> float:
-    from scipy import optimize  # 0.2 s to import: only where a critical value is solved
-
     target = 1.0 - alpha
-    return float(
-        optimize.brentq(
-            lambda c: max_t_coverage(c, corr, df, two_sided)[0] - target, 0.0, 50.0, xtol=1e-10
-        )
+    return brent_root(
+        lambda c: float(max_t_coverage(c, corr, df, two_sided)[0]) - target, 0.0, 50.0, xtol=1e-10
     )
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from frailtrial.errors import InputError
+from frailtrial.stats.roots import brent_root
 from frailtrial.stats.sensitivity.run import Imputations
 
 Array = NDArray[Any]
@@ -71,9 +72,7 @@ def tipping_point(
     change = np.flatnonzero(sig[1:] != sig[:-1])
     tip = None
     if change.size:
-        from scipy.optimize import brentq  # 0.2 s to import: only when the p crosses alpha
-
         k = int(change[0])
-        tip = float(brentq(lambda d: at(d)["p_value"] - alpha, grid[k], grid[k + 1], xtol=1e-8))
+        tip = brent_root(lambda d: at(d)["p_value"] - alpha, grid[k], grid[k + 1], xtol=1e-8)
     contrast = f"{imputations.layout.levels[1]} - {imputations.layout.levels[0]}"
     return TippingPoint(target, contrast, alpha, table, tip)
