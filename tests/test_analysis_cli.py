@@ -102,3 +102,35 @@ def test_demo_store_is_a_copy_of_the_cached_migrated_store(
     monkeypatch.setenv("FRAILTRIAL_CACHE_DIR", str(blocked))
     _fresh_store(tmp_path / "third")
     assert not (tmp_path / "third" / STORE).exists()  # migrated in place by the EDC setup
+
+
+def test_report_templates_compile_once_into_the_user_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report's templates are compiled once into <user cache>/jinja (owner-only) and
+    loaded from there by the next process, the same page either way; a changed template
+    is compiled again; an unwritable cache only costs the compile."""
+    import jinja2
+
+    from frailtrial.analysis import templates_env
+
+    def env(templates: Path) -> jinja2.Environment:
+        return jinja2.Environment(loader=jinja2.FileSystemLoader(templates),
+                                  bytecode_cache=templates_env._UserBytecodeCache())  # fmt: skip
+
+    monkeypatch.setenv("FRAILTRIAL_CACHE_DIR", str(tmp_path / "cache"))
+    src = tmp_path / "templates"
+    src.mkdir()
+    (src / "page.j2").write_text("{% for x in xs %}<b>{{ x }}</b>{% endfor %}")
+    first = env(src).get_template("page.j2").render(xs=[1, 2])
+    cached = list((tmp_path / "cache" / "jinja").iterdir())
+    assert len(cached) == 1 and (tmp_path / "cache" / "jinja").stat().st_mode & 0o777 == 0o700
+    again = env(src).get_template("page.j2")  # a new environment: loads the bytecode
+    assert again.render(xs=[1, 2]) == first == "<b>1</b><b>2</b>"
+    (src / "page.j2").write_text("{{ xs | length }}")
+    assert env(src).get_template("page.j2").render(xs=[1, 2]) == "2"
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("FRAILTRIAL_CACHE_DIR", str(blocked))
+    assert env(src).get_template("page.j2").render(xs=[7]) == "1"
