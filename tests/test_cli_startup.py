@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,29 @@ def test_analyze_imports_no_scipy_stats_matplotlib_or_django(tmp_path: Path) -> 
     assert "primary endpoint" in proc.stdout  # it did analyse
     assert {"pandas", "numba", "scipy"} <= set(imported)  # the driver does see imports
     assert not {"scipy.stats", "matplotlib", "django", "statsmodels"} & set(imported), imported
+    # the process skipped its final collection (run() froze it at exit): every file whole
+    out = tmp_path / "out"
+    assert json.loads((out / "results.json").read_text("utf-8"))["headline"]["endpoint"]
+    assert (out / "report.html").read_text("utf-8").rstrip().endswith("</html>")
+    with zipfile.ZipFile(out / "tables.docx") as docx:
+        assert docx.testzip() is None and "word/document.xml" in docx.namelist()
+
+
+def test_the_interpreter_skips_its_final_collection() -> None:
+    """run() freezes the collector after the other exit handlers: the interpreter's last
+    full collection (0.5 s of CPU after analyze) is skipped (this handler, registered
+    before run(), runs after that one)."""
+    code = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0))\n"
+        "sys.argv = ['frailtrial', '--version']\n"
+        "from frailtrial.cli.main import run\n"
+        "run()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "frozen True"
 
 
 def test_every_command_help_lists_its_options_without_loading_layers() -> None:
