@@ -110,7 +110,7 @@ def _weights(n: int) -> NDArray[np.float64]:
     if n == 3:
         a = np.array([math.sqrt(0.5)])
     else:
-        m = _ppnd((np.arange(1, half + 1) - 0.375) / (n + 0.25))
+        m = _ppnd((np.arange(1, half + 1, dtype=np.float64) - 0.375) / (n + 0.25))
         summ2 = 2.0 * float(np.cumsum(m * m)[-1])
         ssumm2 = math.sqrt(summ2)
         rsn = 1.0 / math.sqrt(n)
