@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from frailtrial.protocol import Protocol
 
 
-
 def _num(x: Any, decimals: int = 2) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return ""
