@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -145,6 +146,29 @@ def test_the_interpreter_skips_its_final_collection() -> None:
                           timeout=60, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "frozen True"
+
+
+def test_an_open_sqlite_store_is_closed_at_exit(tmp_path: Path) -> None:
+    """Django's connection objects are reference cycles: the collection the CLI skips at
+    exit would have closed them, so run() closes them first; the store's write-ahead log
+    is folded back into the file (no -wal left beside it, every row in the file)."""
+    store = tmp_path / "store.sqlite3"
+    code = (
+        "import sys\n"
+        "from frailtrial.edc import config\n"
+        f"config.setup('sqlite:///{store}')\n"
+        "from django.contrib.auth.models import Group\n"
+        "Group.objects.create(name='monitors')\n"
+        "sys.argv = ['frailtrial', '--version']\n"
+        "from frailtrial.cli.main import run\n"
+        "run()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert not Path(f"{store}-wal").exists()
+    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as con:
+        assert con.execute("SELECT name FROM auth_group").fetchall() == [("monitors",)]
 
 
 def test_every_command_help_lists_its_options_without_loading_layers() -> None:
