@@ -1,20 +1,22 @@
 """The command line starts fast: no numpy, pandas, numba or Django until a command needs
-them; a missing dependency is one line and exit status 2; nothing in src/ imports
-statsmodels."""
+them, and ``analyze`` never scipy.stats or matplotlib; a missing dependency is one line and
+exit status 2; nothing in src/ imports statsmodels."""
 
 from __future__ import annotations
 
 import ast
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "frailtrial"
-HEAVY = ("pandas", "numba", "django", "scipy", "matplotlib", "statsmodels", "numpy")
+HEAVY = ("pandas", "numba", "django", "scipy", "scipy.stats", "matplotlib", "statsmodels", "numpy")
 MMRM_ARGS = ["--data", "x.csv", "--formula", "y ~ a", "--subject", "s", "--visit", "v"]
 BALANCE = '{"side_by_side_s": 10, "semi_tandem_s": 10, "tandem_s": 10}'
 
@@ -105,6 +107,68 @@ def test_score_imports_no_heavy_library(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)[0]["balance"] == 4  # it did score (all three stands held)
     assert imported == [], imported
+
+
+def test_analyze_imports_no_scipy_stats_matplotlib_or_django(tmp_path: Path) -> None:
+    """``analyze`` takes its distributions from scipy.special (stats.distributions), its
+    Shapiro-Wilk from stats.shapiro and draws its figures itself: scipy.stats (0.5-0.7 s
+    of CPU to import), matplotlib and Django stay unloaded."""
+    data = tmp_path / "data"
+    proc, _ = _cli(tmp_path, "simulate", "--protocol", "huc-msc-2024", "--seed", "1",
+                   "--match-published", "--out", str(data))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    proc, imported = _cli(tmp_path, "analyze", "--data", str(data), "--protocol",
+                          "huc-msc-2024", "--out", str(tmp_path / "out"))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "primary endpoint" in proc.stdout  # it did analyse
+    assert {"pandas", "numba", "scipy"} <= set(imported)  # the driver does see imports
+    assert not {"scipy.stats", "matplotlib", "django", "statsmodels"} & set(imported), imported
+    # the process skipped its final collection (run() froze it at exit): every file whole
+    out = tmp_path / "out"
+    assert json.loads((out / "results.json").read_text("utf-8"))["headline"]["endpoint"]
+    assert (out / "report.html").read_text("utf-8").rstrip().endswith("</html>")
+    with zipfile.ZipFile(out / "tables.docx") as docx:
+        assert docx.testzip() is None and "word/document.xml" in docx.namelist()
+
+
+def test_the_interpreter_skips_its_final_collection() -> None:
+    """run() freezes the collector after the other exit handlers: the interpreter's last
+    full collection (0.5 s of CPU after analyze) is skipped (this handler, registered
+    before run(), runs after that one)."""
+    code = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0))\n"
+        "sys.argv = ['frailtrial', '--version']\n"
+        "from frailtrial.cli.main import run\n"
+        "run()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "frozen True"
+
+
+def test_an_open_sqlite_store_is_closed_at_exit(tmp_path: Path) -> None:
+    """Django's connection objects are reference cycles: the collection the CLI skips at
+    exit would have closed them, so run() closes them first; the store's write-ahead log
+    is folded back into the file (no -wal left beside it, every row in the file)."""
+    store = tmp_path / "store.sqlite3"
+    code = (
+        "import sys\n"
+        "from frailtrial.edc import config\n"
+        f"config.setup('sqlite:///{store}')\n"
+        "from django.contrib.auth.models import Group\n"
+        "Group.objects.create(name='monitors')\n"
+        "sys.argv = ['frailtrial', '--version']\n"
+        "from frailtrial.cli.main import run\n"
+        "run()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert not Path(f"{store}-wal").exists()
+    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as con:
+        assert con.execute("SELECT name FROM auth_group").fetchall() == [("monitors",)]
 
 
 def test_every_command_help_lists_its_options_without_loading_layers() -> None:

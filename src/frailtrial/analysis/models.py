@@ -222,32 +222,41 @@ def _effect(spec: ModelSpec, variable: str, arm: str, visit: str, r: dict, df_no
 def _random_intercept(
     m: pd.DataFrame, protocol: Protocol, spec: ModelSpec, covs: _PairSe
 ) -> tuple[list[dict], list[dict]]:
-    """Per variable: the arm x visit test from a single fit, and the arm contrasts per
-    visit from one batched fit of every variable (``stats.lmm_many``, same estimates); with
-    Dunnett, the standard errors of arm-vs-arm contrasts go to ``covs``."""
+    """Per variable: the arm x visit test and the arm contrasts per visit, from one batched
+    fit of every variable (``stats.lmm_many``; each data set's fit is the one it has alone);
+    a variable the batch cannot take (singular, not converged) is fitted alone, as is every
+    variable when the batch fails. With Dunnett, the standard errors of arm-vs-arm
+    contrasts go to ``covs``."""
     seen = set(m["visit"].unique())
     visits = [v.name for v in protocol.assessment_visits if v.name in seen]
     formula = "value ~ " + " + ".join([*spec.covariates, "arm * visit"])
     effects: list[dict] = []
     fits: list[dict] = []
-    fitted: list[tuple[str, pd.DataFrame]] = []
     by_var = _by_variable(m)
-    for var in protocol.variables:
-        if var.name not in by_var:
-            continue
-        d = by_var[var.name]
-        d = d.assign(arm=_arm_factor(d["arm"], protocol), visit=_factor(d["visit"], visits))
+    prepared = [
+        (var.name, by_var[var.name].assign(arm=_arm_factor(by_var[var.name]["arm"], protocol),
+                                           visit=_factor(by_var[var.name]["visit"], visits)))
+        for var in protocol.variables
+        if var.name in by_var
+    ]  # fmt: skip
+    shared = _batch(prepared, formula, spec)
+    fitted: list[tuple[str, pd.DataFrame]] = []
+    for k, (name, d) in enumerate(prepared):
         try:
-            fit = lmm.fit_random_intercept(d, formula, "participant_id", method=spec.method)
+            fit = (
+                lmm.RandomInterceptFit(shared, k)
+                if shared is not None and shared.converged[k]
+                else lmm.fit_random_intercept(d, formula, "participant_id", method=spec.method)
+            )
             test = fit.group_time_test("arm", "visit")
         except _FAILS as exc:
-            fits.append(_fit_row(spec, var.name, formula, note=f"not fitted: {exc}"))
+            fits.append(_fit_row(spec, name, formula, note=f"not fitted: {exc}"))
             continue
-        fitted.append((var.name, d))
+        fitted.append((name, d))
         fits.append(
             _fitted_row(
                 spec,
-                var.name,
+                name,
                 formula,
                 fit,
                 arm_visit_f=test.f,
@@ -258,13 +267,15 @@ def _random_intercept(
         )
     if not fitted:
         return effects, fits
-    try:
-        batch = lmm_many.fit_many_random_intercept(
-            [d for _, d in fitted], formula, "participant_id", method=spec.method
-        )
-    except _FAILS as exc:
-        fits.append(_fit_row(spec, "(all)", formula, note=f"contrasts not estimated: {exc}"))
-        return effects, fits
+    batch = shared if shared is not None and len(fitted) == len(prepared) else None
+    if batch is None:
+        try:
+            batch = lmm_many.fit_many_random_intercept(
+                [d for _, d in fitted], formula, "participant_id", method=spec.method
+            )
+        except _FAILS as exc:
+            fits.append(_fit_row(spec, "(all)", formula, note=f"contrasts not estimated: {exc}"))
+            return effects, fits
     actives = [a.name for a in protocol.active_arms]
     for arm in actives:
         for visit in visits:
@@ -295,6 +306,21 @@ def _random_intercept(
                     for k, (name, _) in enumerate(fitted):
                         covs[(spec.name, name, visit, first, second)] = float(est.se[k])
     return effects, fits
+
+
+def _batch(
+    prepared: list[tuple[str, pd.DataFrame]], formula: str, spec: ModelSpec
+) -> lmm_many.RandomInterceptBatch | None:
+    """One random-intercept fit of every variable's data set (one design, one optimiser
+    run), or None when the batch cannot be fitted (a data set the model refuses)."""
+    if not prepared:
+        return None
+    try:
+        return lmm_many.fit_many_random_intercept(
+            [d for _, d in prepared], formula, "participant_id", method=spec.method
+        )
+    except _FAILS:
+        return None
 
 
 def _dose_response(

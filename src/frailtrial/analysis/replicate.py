@@ -24,9 +24,9 @@ import pandas as pd
 
 from frailtrial.analysis.endpoints import risk_difference_text
 from frailtrial.analysis.format import p_phrase, signed
-from frailtrial.analysis.report import _ENV
 from frailtrial.analysis.results import AnalysisResult
 from frailtrial.analysis.table2 import ae_flags
+from frailtrial.analysis.templates_env import ENV as _ENV
 from frailtrial.dataset import TrialDataset
 from frailtrial.protocol import Protocol
 from frailtrial.protocol.published import PublishedTrial, decimals, printed_as

@@ -6,27 +6,19 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import jinja2
 import pandas as pd
 
 from frailtrial.analysis.endpoints import primary_model
 from frailtrial.analysis.format import fixed, fmt, n_pct, p_phrase, pvalue, signed
 from frailtrial.analysis.plan import p_method
 from frailtrial.analysis.sensitivity_report import estimands_html
+from frailtrial.analysis.templates_env import ENV as _ENV
 from frailtrial.protocol import Protocol
 from frailtrial.protocol.model import ModelSpec
 
 if TYPE_CHECKING:
     from frailtrial.analysis.results import AnalysisResult
     from frailtrial.protocol import Protocol
-
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("frailtrial.analysis", "templates"),
-    autoescape=jinja2.select_autoescape(["html", "j2"]),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 def _num(x: Any, decimals: int = 2) -> str:

@@ -7,26 +7,19 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-import jinja2
 import pandas as pd
 
 from frailtrial.analysis.format import fixed, pvalue, signed
 from frailtrial.analysis.models import mmrm_formula
 from frailtrial.analysis.sensitivity import analysis_model, model_formulas
 from frailtrial.analysis.sensitivity_figures import forest_svg, tipping_svg
+from frailtrial.analysis.templates_env import ENV as _ENV
 from frailtrial.protocol import Protocol
 from frailtrial.protocol.model import Estimand
 
 if TYPE_CHECKING:
     from frailtrial.analysis.results import AnalysisResult
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("frailtrial.analysis", "templates"),
-    autoescape=jinja2.select_autoescape(["html", "j2"]),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 _STRATEGY = {
     "MAR": "missing at random",
     "JR": "jump to reference",

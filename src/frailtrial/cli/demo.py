@@ -8,6 +8,10 @@ write ``OUT/report.html``.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+import shutil
 from pathlib import Path
 
 import typer
@@ -19,12 +23,53 @@ STORE = "trial.sqlite3"
 
 
 def _fresh_store(out: Path) -> str:
-    """The demo's own SQLite store, recreated on each run (it holds only simulated data)."""
+    """The demo's own SQLite store, recreated on each run (it holds only simulated data):
+    a copy of the migrated empty store (:func:`_empty_store`) when the cache has one."""
+    from frailtrial.edc.config import owner_only_sqlite
+
     out.mkdir(parents=True, exist_ok=True)
     db = out / STORE
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
+    empty = _empty_store()
+    if empty is not None:
+        owner_only_sqlite(db)  # created 0600, then filled (the copy keeps the mode)
+        shutil.copyfile(empty, db)
     return f"sqlite:///{db.resolve()}"
+
+
+def _empty_store() -> Path | None:
+    """An empty SQLite store with every migration applied, made once per user and schema in
+    the user cache (named by the SHA-256 of Django's version, the EDC settings and its
+    migrations), so that a demo copies it instead of migrating (1-2 s of CPU). None when
+    the cache cannot be written: the demo's store is then migrated in place."""
+    import django
+
+    from frailtrial import edc
+    from frailtrial.edc import config
+    from frailtrial.user_cache import cache_root
+
+    folder = Path(edc.__file__).parent
+    h = hashlib.sha256(django.__version__.encode())
+    for source in [folder / "config.py", *sorted((folder / "migrations").glob("*.py"))]:
+        h.update(source.name.encode() + b"\0" + source.read_bytes())
+    path = cache_root() / "stores" / f"empty-{h.hexdigest()[:16]}.sqlite3"
+    if path.is_file():
+        return path
+    building = path.with_name(f"{path.stem}.{os.getpid()}.building")
+    try:
+        config.setup(f"sqlite:///{building}")  # creates it 0600 in a 0700 folder, migrates
+        from django.db import connections
+
+        connections.close_all()  # checkpoints the WAL into the file
+        os.replace(building, path)  # whole or absent, also for demos running at once
+    except OSError:
+        return None
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(OSError):  # gone, or the cache was never writable
+                Path(f"{building}{suffix}").unlink(missing_ok=True)
+    return path
 
 
 def demo_command(

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.optimize import brentq
 from scipy.special import expit
 
 from frailtrial.errors import ConvergenceError
 from frailtrial.protocol.published import decimals
 from frailtrial.simulate.bounds import Bounds
+from frailtrial.stats.roots import brent_root
 
 _GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(200)
 _GH_WEIGHTS = _GH_WEIGHTS / _GH_WEIGHTS.sum()
@@ -98,7 +98,7 @@ def _fit(
         want = sd / target
         if cv(_B_MAX) < want:
             raise ConvergenceError(f"SD {sd} too large for mean {mean} in {bounds}")
-        b = brentq(lambda v: cv(v) - want, 1e-9, _B_MAX, xtol=1e-12)
+        b = brent_root(lambda v: cv(v) - want, 1e-9, _B_MAX, xtol=1e-12)
         a = float(np.log(target) - np.log(np.dot(w, np.exp(b * zz))))
         return Map(family, a, b, lower, upper)
     width = upper - lower
@@ -108,14 +108,14 @@ def _fit(
 
     def a_for(b: float) -> float:
         lo, hi = -b * float(z.max()) - 40.0, -b * float(z.min()) + 40.0
-        return float(brentq(lambda a: float(np.dot(w, expit(a + b * z))) - p, lo, hi, xtol=1e-13))
+        return brent_root(lambda a: float(np.dot(w, expit(a + b * z))) - p, lo, hi, xtol=1e-13)
 
     def sd_for(b: float) -> float:
         return _moments(expit(a_for(b) + b * z), w, ddof_factor)[1] * width
 
     if sd_for(_B_MAX) < sd:
         raise ConvergenceError(f"SD {sd} too large for mean {mean} in {bounds}")
-    b = brentq(lambda v: sd_for(v) - sd, 1e-6, _B_MAX, xtol=1e-12)
+    b = brent_root(lambda v: sd_for(v) - sd, 1e-6, _B_MAX, xtol=1e-12)
     return Map(family, a_for(b), b, lower, upper)
 
 

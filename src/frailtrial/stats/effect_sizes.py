@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import optimize, special
-from scipy import stats as sps
+from scipy import special
 
 from frailtrial.errors import InputError
+from frailtrial.stats.distributions import norm_ppf
 from frailtrial.stats.nonparametric import mann_whitney_u
 from frailtrial.stats.parametric import t_test
 from frailtrial.stats.samples import (
@@ -119,6 +119,9 @@ def noncentral_t_interval(t: float, df: float, level: float) -> tuple[float, flo
 
 def _ncp_for(t: float, df: float, prob: float) -> float:
     """Noncentrality parameter at which P(T <= t) = prob."""
+    from scipy import optimize  # with scipy.stats, 0.7 s to import: only for this CI
+    from scipy import stats as sps
+
     f = lambda ncp: float(sps.nct.cdf(t, df, ncp)) - prob  # noqa: E731
     # the roots lie about z * sqrt(1 + t^2 / (2 df)) from t; stay near them (scipy's nct
     # returns NaN far out in the tails)
@@ -166,7 +169,7 @@ def risk_difference(
     xb, nb = whole_counts(events_b, n_b, "group b")
     pa, pb = xa / na, xb / nb
     d = pa - pb
-    z = float(sps.norm.ppf(0.5 + conf_level / 2))
+    z = float(norm_ppf(0.5 + conf_level / 2))
     if method == "wald":
         half = z * math.sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb)
         return EffectSize("risk difference", d, d - half, d + half, conf_level, "Wald")

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
 from frailtrial.errors import InputError
 from frailtrial.stats.contingency import fisher_exact
+from frailtrial.stats.distributions import beta_ppf, norm_sf
 from frailtrial.stats.samples import whole_counts
 
 
@@ -34,8 +34,8 @@ def clopper_pearson(events: int, n: int, conf_level: float = 0.95) -> tuple[floa
         raise InputError(f"conf_level must lie in (0, 1), got {conf_level}")
     x, m = whole_counts(events, n, "incidence")
     a = (1 - conf_level) / 2
-    low = 0.0 if x == 0 else float(sps.beta.ppf(a, x, m - x + 1))
-    high = 1.0 if x == m else float(sps.beta.ppf(1 - a, x + 1, m - x))
+    low = 0.0 if x == 0 else float(beta_ppf(a, x, m - x + 1))
+    high = 1.0 if x == m else float(beta_ppf(1 - a, x + 1, m - x))
     return low, high
 
 
@@ -89,4 +89,4 @@ def cochran_armitage(
     if var <= 0:
         return TrendResult(math.nan, math.nan, math.nan, tuple(float(v) for v in s))
     z = float((x * centred).sum()) / math.sqrt(var)
-    return TrendResult(z, z * z, float(2 * sps.norm.sf(abs(z))), tuple(float(v) for v in s))
+    return TrendResult(z, z * z, float(2 * norm_sf(abs(z))), tuple(float(v) for v in s))

@@ -7,9 +7,10 @@ any copy of the same source on this machine loads what another compiled, and a c
 source gets a new directory (old ones can be deleted freely). numba still checks, before
 loading, its own version, the CPU and each function's bytecode.
 
-The cache root is ``FRAILTRIAL_CACHE_DIR``, else ``$XDG_CACHE_HOME/frailtrial``, else
-``~/.cache/frailtrial``. A user's ``NUMBA_CACHE_DIR`` takes precedence (numba's own layout);
-an unwritable root falls back to numba's ``__pycache__``.
+The cache root is :func:`frailtrial.user_cache.cache_root` (``FRAILTRIAL_CACHE_DIR``, else
+``$XDG_CACHE_HOME/frailtrial``, else ``~/.cache/frailtrial``). A user's ``NUMBA_CACHE_DIR``
+takes precedence (numba's own layout); an unwritable root falls back to numba's
+``__pycache__``.
 """
 
 from __future__ import annotations
@@ -22,15 +23,9 @@ from typing import Any
 from numba import config
 from numba.core import caching
 
+from frailtrial.user_cache import cache_root
+
 _SOURCES: dict[str, tuple[str, str]] = {}  # real path of a module -> (cache dir, source hash)
-
-
-def cache_root() -> Path:
-    """The per-user cache directory of frailtrial (see the module docstring)."""
-    if os.environ.get("FRAILTRIAL_CACHE_DIR"):
-        return Path(os.environ["FRAILTRIAL_CACHE_DIR"]).absolute()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "frailtrial"
 
 
 class SourceHashLocator(caching._CacheLocator):

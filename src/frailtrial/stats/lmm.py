@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from frailtrial.errors import ConvergenceError, InputError
+from frailtrial.stats.distributions import chi2_sf, f_sf
 from frailtrial.stats.fit_results import (
     ESTIMATE_COLUMNS,
     check_conf_level,
@@ -270,10 +270,10 @@ class RandomInterceptFit:
         full = self.loglik if self.method == "ml" else self.batch.ml_loglik(self.index)
         keep = [k for k in range(self.beta.size) if k not in cols]
         lr = max(0.0, 2 * (full - self.batch.ml_loglik(self.index, keep)))
-        p_wald = float(sps.chi2.sf(wald, q))
-        p_f = p_wald if math.isinf(ddf) else float(sps.f.sf(f, q, ddf))
+        p_wald = float(chi2_sf(wald, q))
+        p_f = p_wald if math.isinf(ddf) else float(f_sf(f, q, ddf))
         return InteractionTest(
-            f"{group}:{time}", q, wald, p_wald, f, ddf, p_f, lr, float(sps.chi2.sf(lr, q))
+            f"{group}:{time}", q, wald, p_wald, f, ddf, p_f, lr, float(chi2_sf(lr, q))
         )
 
     def _f_ddf(self, cols: list[int], c: FloatArray) -> float:

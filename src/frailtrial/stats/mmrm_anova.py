@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 from formulaic import model_matrix
 from numpy.typing import NDArray
-from scipy import stats as sps
 
 from frailtrial.errors import InputError
+from frailtrial.stats.distributions import chi2_sf, f_sf
 from frailtrial.stats.mmrm_df import between_within
 from frailtrial.stats.model_options import df_method
 
@@ -163,8 +163,8 @@ def f_test(
         "den_df": den,
         "chisq": wald,
         "F": f_value,
-        "p_chisq": float(sps.chi2.sf(wald, q)),
-        "p": float(sps.f.sf(f_value, q, den)),
+        "p_chisq": float(chi2_sf(wald, q)),
+        "p": float(f_sf(f_value, q, den)),
     }
 
 

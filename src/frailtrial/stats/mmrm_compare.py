@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import stats as sps
 
 from frailtrial.errors import InputError
+from frailtrial.stats.distributions import chi2_sf
 
 if TYPE_CHECKING:
     from frailtrial.stats.mmrm import MmrmFit
@@ -70,5 +70,5 @@ def lr_test(small: MmrmFit, big: MmrmFit) -> dict[str, Any]:
         "bic_alternative": big.bic,
         "statistic": stat,
         "df": df,
-        "p": float(sps.chi2.sf(stat, df)),
+        "p": float(chi2_sf(stat, df)),
     }

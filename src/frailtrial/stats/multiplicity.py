@@ -27,9 +27,11 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize, special, stats
+from scipy import special
 
 from frailtrial.errors import InputError
+from frailtrial.stats.distributions import chi2_ppf, norm_cdf, t_ppf
+from frailtrial.stats.roots import brent_root
 
 FloatArray = npt.NDArray[np.float64]
 PMethod = Literal["bonferroni", "holm", "hochberg"]
@@ -102,9 +104,9 @@ def _coverage_given_s(c_s: FloatArray, lam: FloatArray, two_sided: bool) -> Floa
     shift = lam[:, None] * _GH_X[None, :]  # (k, nodes)
     scale = np.sqrt(1.0 - lam**2)[:, None]
     c = c_s[:, None, None]
-    inside = stats.norm.cdf((c - shift) / scale)
+    inside = norm_cdf((c - shift) / scale)
     if two_sided:
-        inside = inside - stats.norm.cdf((-c - shift) / scale)
+        inside = inside - norm_cdf((-c - shift) / scale)
     return np.asarray(inside.prod(axis=1) @ _GH_W)
 
 
@@ -116,7 +118,7 @@ def _denominator_nodes(df: float) -> tuple[FloatArray, FloatArray]:
     if df <= 300:
         x, w = special.roots_genlaguerre(64, df / 2 - 1)
         return np.sqrt(2 * x / df), w / w.sum()
-    return np.sqrt(stats.chi2.ppf(_GL_U, df) / df), _GL_W
+    return np.sqrt(chi2_ppf(_GL_U, df) / df), _GL_W
 
 
 def _coverage_one_factor(c: FloatArray, lam: FloatArray, df: float, two_sided: bool) -> FloatArray:
@@ -128,6 +130,8 @@ def _coverage_one_factor(c: FloatArray, lam: FloatArray, df: float, two_sided: b
 
 
 def _coverage_qmc(c: float, corr: FloatArray, df: float, two_sided: bool) -> float:
+    from scipy import stats  # 0.5 s to import: only for a correlation of no one-factor form
+
     k = corr.shape[0]
     upper = np.full(k, c)
     lower = -upper if two_sided else np.full(k, -np.inf)
@@ -161,10 +165,8 @@ def dunnett_coverage(c: float, k: int, rho: float, df: float, two_sided: bool = 
 
 def _critical_value(corr: FloatArray, df: float, alpha: float, two_sided: bool) -> float:
     target = 1.0 - alpha
-    return float(
-        optimize.brentq(
-            lambda c: max_t_coverage(c, corr, df, two_sided)[0] - target, 0.0, 50.0, xtol=1e-10
-        )
+    return brent_root(
+        lambda c: float(max_t_coverage(c, corr, df, two_sided)[0]) - target, 0.0, 50.0, xtol=1e-10
     )
 
 
@@ -223,7 +225,7 @@ def bonferroni_intervals(
 ) -> tuple[FloatArray, FloatArray]:
     """Simultaneous (1 - alpha) intervals of k comparisons by Bonferroni: each at level
     1 - alpha / k with its own t df."""
-    half = stats.t.ppf(1.0 - alpha / (2 * estimate.size), df) * se
+    half = t_ppf(1.0 - alpha / (2 * estimate.size), df) * se
     return estimate - half, estimate + half
 
 

@@ -15,9 +15,9 @@ from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats as sps
 
 from frailtrial.errors import InputError
+from frailtrial.stats.distributions import norm_cdf, norm_ppf, norm_sf
 from frailtrial.stats.results import TestResult
 from frailtrial.stats.samples import (
     FloatArray,
@@ -139,9 +139,9 @@ def mann_whitney_u(
         method = "Wilcoxon rank sum exact test"
     else:
         z = _mwu_z(xs, ys, 0.0, correct)
-        p = float(2 * min(sps.norm.cdf(z), sps.norm.sf(z)))
+        p = float(2 * min(norm_cdf(z), norm_sf(z)))
         if conf_int:
-            zq = float(sps.norm.ppf(1 - alpha / 2))
+            zq = float(norm_ppf(1 - alpha / 2))
             fn = lambda d, zq: _mwu_z(xs, ys, d, correct) - zq  # noqa: E731
             sigma = math.sqrt(nx * ny * (nx + ny + 1) / 12)
             lo = _jump(fn, diffs, zq, sigma, correct)
@@ -409,9 +409,9 @@ def wilcoxon_signed_rank(
         method = "Wilcoxon signed rank exact test"
     else:
         z = _signrank_z(d, 0.0, correct)
-        p = float(2 * min(sps.norm.cdf(z), sps.norm.sf(z)))
+        p = float(2 * min(norm_cdf(z), norm_sf(z)))
         if conf_int:
-            zq = float(sps.norm.ppf(1 - alpha / 2))
+            zq = float(norm_ppf(1 - alpha / 2))
             fn = lambda s, zq: _signrank_z(d, s, correct) - zq  # noqa: E731
             sigma = math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
             lo = _jump(fn, walsh, zq, sigma, correct)

@@ -13,9 +13,9 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats as sps
 
 from frailtrial.errors import InputError
+from frailtrial.stats.distributions import t_ppf, t_sf
 from frailtrial.stats.results import TestResult
 from frailtrial.stats.samples import (
     FloatArray,
@@ -86,8 +86,8 @@ def _t_result(
     dropped: tuple[int, ...],
 ) -> TestResult:
     t = diff / se
-    p = float(2 * sps.t.sf(abs(t), df))
-    q = float(sps.t.ppf(0.5 + conf_level / 2, df))
+    p = float(2 * t_sf(abs(t), df))
+    q = float(t_ppf(0.5 + conf_level / 2, df))
     name = "mean difference" if test != "paired_t" else "mean of the differences"
     return TestResult(
         test, method, t, df, p, diff, name, diff - q * se, diff + q * se, conf_level, n, dropped

@@ -37,13 +37,13 @@ from dataclasses import replace
 from typing import Literal
 
 import numpy as np
-from scipy import stats as sps
 
 from frailtrial.errors import InputError
 from frailtrial.stats.nonparametric import mann_whitney_u, wilcoxon_signed_rank
 from frailtrial.stats.parametric import paired_t_test, t_test
 from frailtrial.stats.results import NormalityResult, TestResult
 from frailtrial.stats.samples import FloatArray, observations, paired_differences
+from frailtrial.stats.shapiro import shapiro_wilk_w
 
 Rule = Literal["auto", "parametric", "nonparametric"]
 
@@ -58,9 +58,8 @@ def shapiro_wilk(x: Sequence[float] | FloatArray, alpha: float = 0.05) -> Normal
         raise InputError(f"Shapiro-Wilk needs at most 5000 observations, got {v.size}")
     if np.ptp(v) == 0:
         raise InputError("Shapiro-Wilk: all values are identical")
-    res = sps.shapiro(v)
-    p = float(res.pvalue)
-    return NormalityResult(float(res.statistic), p, int(v.size), alpha, p > alpha)
+    w, p = shapiro_wilk_w(v)
+    return NormalityResult(w, p, int(v.size), alpha, p > alpha)
 
 
 _SHAPIRO_MAX = 5000

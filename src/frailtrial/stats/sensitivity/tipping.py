@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy.optimize import brentq
 
 from frailtrial.errors import InputError
+from frailtrial.stats.roots import brent_root
 from frailtrial.stats.sensitivity.run import Imputations
 
 Array = NDArray[Any]
@@ -73,6 +73,6 @@ def tipping_point(
     tip = None
     if change.size:
         k = int(change[0])
-        tip = float(brentq(lambda d: at(d)["p_value"] - alpha, grid[k], grid[k + 1], xtol=1e-8))
+        tip = brent_root(lambda d: at(d)["p_value"] - alpha, grid[k], grid[k + 1], xtol=1e-8)
     contrast = f"{imputations.layout.levels[1]} - {imputations.layout.levels[0]}"
     return TippingPoint(target, contrast, alpha, table, tip)
