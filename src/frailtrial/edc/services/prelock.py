@@ -31,7 +31,7 @@ from frailtrial.edc.models import (
     VisitOccurrence,
 )
 from frailtrial.edc.services import audit
-from frailtrial.edc.services.common import now
+from frailtrial.edc.services.common import audited_snapshot, now
 from frailtrial.edc.services.completeness import completeness_of
 from frailtrial.edc.services.entry import clean_text
 from frailtrial.errors import InputError
@@ -168,9 +168,14 @@ def accept(actor: Membership, items: dict[str, str], lock_date: dt.date) -> list
             for key, reason in new
         ]
     )
-    # audited row by row (integrity.CHECKED), each with its own reason
+    # audited row by row (integrity.CHECKED), each with its own reason: one append of the
+    # chain per distinct reason (a lock accepts hundreds of items, mostly for one reason)
+    by_reason: dict[str, list[audit.Change]] = {}
     for row in rows:
-        audit.created(actor, row, row.reason, action="accept")
+        change = ("accept", row, None, audited_snapshot(row))
+        by_reason.setdefault(row.reason, []).append(change)
+    for reason, changes in by_reason.items():
+        audit.record_many(actor, changes, reason)
     settled = set(done) | set(items)
     return [b for b in listed if b.key not in settled]
 
