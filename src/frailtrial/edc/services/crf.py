@@ -22,6 +22,7 @@ from frailtrial.edc.services.common import (
     participant,
     protocol_of,
     require,
+    require_site,
     snapshot,
     write,
 )
@@ -33,12 +34,28 @@ SOURCES = ("staff", "participant")
 """Who gave a CRF's answers: entered by staff, or by the participant in an ePRO session."""
 
 
-def _check_visit(p: Participant, visit: str) -> None:
-    v = occurrence(p, visit)
+def _held_visit(actor: Membership, participant_id: str, visit: str) -> Participant:
+    """The actor's participant, whose ``visit`` must have been held: the visit and the
+    participant read in one query (an entry's hot path); when either is missing, the
+    errors of :func:`participant` and :func:`occurrence` say which."""
+    v = (
+        VisitOccurrence.objects.select_related("participant")
+        .filter(
+            participant__trial_id=actor.trial_id,
+            participant__participant_id=participant_id,
+            visit=visit,
+        )
+        .first()
+    )
+    if v is None:
+        v = occurrence(participant(actor, participant_id), visit)
+    p = v.participant
+    require_site(actor, p.site_id, f"participant {participant_id}")
     if v.status != "attended":
         raise InputError(
             f"visit {visit} of {p.participant_id} is {v.status}; record the visit as held first"
         )
+    return p
 
 
 def _store_measurements(
@@ -110,8 +127,7 @@ def record_measurements(
         ):
             raise InputError(f"{name} = {value!r} is not a finite number")
     with write(actor):
-        p = participant(actor, participant_id)
-        _check_visit(p, visit)
+        p = _held_visit(actor, participant_id, visit)
         rows, changes = _store_measurements(
             actor, p, visit, {k: float(v) for k, v in values.items()}, reason, None, below_lloq
         )
@@ -165,8 +181,7 @@ def enter_crf(
     scores, derived = scored.scores, scored.values
     try:
         with write(actor):
-            p = participant(actor, participant_id)
-            _check_visit(p, visit)
+            p = _held_visit(actor, participant_id, visit)
             crf = (
                 Crf.objects.select_for_update()
                 .filter(participant=p, visit=visit, instrument=instrument)
