@@ -24,6 +24,7 @@ from frailtrial.edc.services.common import (
     require,
     require_site,
     snapshot,
+    unique_row,
     write,
 )
 from frailtrial.edc.services.entry import check_version, clean_text, finite
@@ -38,14 +39,12 @@ def _held_visit(actor: Membership, participant_id: str, visit: str) -> Participa
     """The actor's participant, whose ``visit`` must have been held: the visit and the
     participant read in one query (an entry's hot path); when either is missing, the
     errors of :func:`participant` and :func:`occurrence` say which."""
-    v = (
-        VisitOccurrence.objects.select_related("participant")
-        .filter(
+    v = unique_row(
+        VisitOccurrence.objects.select_related("participant").filter(
             participant__trial_id=actor.trial_id,
             participant__participant_id=participant_id,
             visit=visit,
         )
-        .first()
     )
     if v is None:
         v = occurrence(participant(actor, participant_id), visit)
@@ -182,10 +181,10 @@ def enter_crf(
     try:
         with write(actor):
             p = _held_visit(actor, participant_id, visit)
-            crf = (
-                Crf.objects.select_for_update()
-                .filter(participant=p, visit=visit, instrument=instrument)
-                .first()
+            crf = unique_row(
+                Crf.objects.select_for_update().filter(
+                    participant=p, visit=visit, instrument=instrument
+                )
             )
             if crf is None:
                 if version is not None:
