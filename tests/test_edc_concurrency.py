@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from edc_support import eligible_input, new_trial, sqlite_url, use_store
+from edc_support import eligible_input, enroll, new_trial, sqlite_url, use_store
 
 N = 200
 BACKENDS = pytest.mark.parametrize(
@@ -140,3 +140,65 @@ def test_kill_during_writes_loses_no_committed_record(
     assert len(stored) - len(committed) <= 1  # at most the one whose print was cut off
     report = verify_chain()
     assert report.ok, report.problem
+
+
+@pytest.mark.slow
+@BACKENDS
+def test_concurrent_crf_saves_keep_the_audit_chain_whole(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Many CRF saves and edits at once, each in its own thread and connection: every save
+    is kept, and the audit trail stays one gap-free chain that verifies."""
+    _store(backend, tmp_path, request)
+    from django.db import connections
+
+    from frailtrial.edc.errors import Conflict
+    from frailtrial.edc.models import AuditEntry, AuditHead, Crf
+    from frailtrial.edc.services import crf, visits
+    from frailtrial.edc.services.audit import verify_chain
+
+    t = new_trial()
+    coord = t["m"]["coordinator"]
+    pids = [enroll(t, f"W{i:03d}").participant_id for i in range(4)]
+    for pid in pids:
+        visits.attend(coord, pid, "baseline", "2024-03-02", "held on the day of randomization")
+    before = AuditEntry.objects.count()
+    jobs = [(pid, s) for pid in pids for s in range(12)]  # the first save, then 11 edits each
+
+    def one(job: tuple[str, int]) -> int:
+        pid, s = job
+        try:
+            for _ in range(50):  # an edit on a version another thread changed: read, retry
+                try:
+                    version = (
+                        Crf.objects.filter(participant__participant_id=pid, visit="baseline")
+                        .values_list("version", flat=True)
+                        .first()
+                    )
+                    saved = crf.enter_crf(
+                        coord,
+                        pid,
+                        "baseline",
+                        "tug",
+                        {"tug_s": 10.0 + s},
+                        reason=f"re-timed {s}",  # ignored by the first save
+                        version=version,
+                    )
+                    return saved.version
+                except Conflict:
+                    time.sleep(0.01)
+            raise AssertionError(f"{pid} save {s} kept conflicting")
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        versions = list(pool.map(one, jobs))
+
+    assert sorted(versions) == sorted(list(range(1, 13)) * len(pids))  # no save lost
+    assert all(c.version == 12 for c in Crf.objects.filter(participant__participant_id__in=pids))
+    seqs = list(AuditEntry.objects.order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1))  # contiguous, none skipped or doubled
+    assert len(seqs) - before == 2 * len(jobs)  # a CRF row and its tug measurement per save
+    assert AuditHead.objects.get(pk=1).seq == len(seqs)
+    report = verify_chain()
+    assert report.ok and report.rows == len(seqs), report.problem

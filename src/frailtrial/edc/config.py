@@ -20,7 +20,7 @@ from frailtrial.errors import InputError
 
 DEFAULT_SQLITE = "frailtrial.sqlite3"
 BUSY_TIMEOUT_S = 30
-PG_CONNECTION_S = 600  # how long a PostgreSQL connection is reused by requests
+CONNECTION_S = 600  # how long a served request's thread keeps reusing its connection
 SQLITE_FILES = ("", "-wal", "-shm")  # the database file and the two SQLite adds beside it
 _current: dict[str, str] = {}
 
@@ -113,10 +113,11 @@ def database_settings(url: str, synchronous: str = "FULL") -> dict[str, Any]:
             "PRAGMA foreign_keys=ON;",
         }
     else:
-        # a served request reuses its thread's connection (a new PostgreSQL connection costs
-        # a backend process, several ms); one that broke is replaced at the next request
-        cfg["CONN_MAX_AGE"] = PG_CONNECTION_S
-        cfg["CONN_HEALTH_CHECKS"] = True
+        cfg["CONN_HEALTH_CHECKS"] = True  # one that broke is replaced at the next request
+    # a served request reuses its thread's connection: a new PostgreSQL connection costs a
+    # backend process, several ms; closing the last SQLite connection checkpoints the WAL
+    # into the database file (fsyncs), so closing after each request cost more than the save
+    cfg["CONN_MAX_AGE"] = CONNECTION_S
     cfg["ATOMIC_REQUESTS"] = False
     return cfg
 

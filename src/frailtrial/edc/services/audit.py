@@ -135,13 +135,15 @@ def record_many(
 
 
 _INSERTED = [f for f in AuditEntry._meta.concrete_fields if not f.primary_key]
+_CHAINED = frozenset(("seq", "at", "prev_hash", "hash"))  # set only once the head is locked
 
 
 def _append(entries: list[AuditEntry]) -> None:
     """Chain ``entries`` onto the head and store them: lock and read the head, hash, insert,
-    move the head. Plain SQL, no ORM query building while the head is locked (the lock is held
-    until commit, so its time bounds the store's write rate); on PostgreSQL the insert and
-    the head's move are one statement."""
+    move the head. The head stays locked until commit, so its time bounds the store's write
+    rate: the key, the statements' text and every value that does not depend on the head
+    are made before it is locked; plain SQL, no ORM query building; on PostgreSQL the
+    insert and the head's move are one statement."""
     if not entries:
         return
     q = connection.ops.quote_name
@@ -149,11 +151,31 @@ def _append(entries: list[AuditEntry]) -> None:
     # SQLite has no FOR UPDATE: its write transactions (BEGIN IMMEDIATE) already hold the
     # store's only write lock from their first statement
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    try:
+        key = audit_key()
+    except InputError:  # no key yet: only the first row of a store may make it, see below
+        key = b""
+    columns = ", ".join(q(f.column) for f in _INSERTED)
+    marks = "(" + ", ".join(["%s"] * len(_INSERTED)) + ")"
+    size = connection.ops.bulk_batch_size(_INSERTED, entries) or len(entries)
+    batches = [entries[start : start + size] for start in range(0, len(entries), size)]
+    inserts = [
+        f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([marks] * len(b)) for b in batches
+    ]
+    fixed = {
+        id(e): [
+            None if f.attname in _CHAINED else f.get_db_prep_save(getattr(e, f.attname), connection)
+            for f in _INSERTED
+        ]
+        for e in entries
+    }
+    move = f"UPDATE {head_table} SET seq = %s, hash = %s, store = %s WHERE id = 1"
     # the caller's transaction, or one of its own when called outside any
     with transaction.atomic(savepoint=False), connection.cursor() as cur:
         cur.execute(f"SELECT seq, hash, store FROM {head_table} WHERE id = 1{lock}")
         seq, prev, store = cur.fetchone()  # the head row is created by migration 0003
-        key = audit_key(create=seq == 0)
+        if not key or seq == 0:
+            key = audit_key(create=seq == 0)
         if seq == 0 and not store:
             store = uuid.uuid4().hex
         at = now()
@@ -161,22 +183,19 @@ def _append(entries: list[AuditEntry]) -> None:
             seq += 1
             entry.seq, entry.at, entry.prev_hash = seq, at, prev
             entry.hash = prev = _digest(key, store, prev, _fields(entry))
-        columns = ", ".join(q(f.column) for f in _INSERTED)
-        marks = "(" + ", ".join(["%s"] * len(_INSERTED)) + ")"
-        size = connection.ops.bulk_batch_size(_INSERTED, entries) or len(entries)
         statements = [
             (
-                f"INSERT INTO {table} ({columns}) VALUES "
-                + ", ".join([marks] * len(entries[start : start + size])),
+                sql,
                 [
                     f.get_db_prep_save(getattr(e, f.attname), connection)
-                    for e in entries[start : start + size]
-                    for f in _INSERTED
+                    if f.attname in _CHAINED
+                    else value
+                    for e in batch
+                    for f, value in zip(_INSERTED, fixed[id(e)], strict=True)
                 ],
             )
-            for start in range(0, len(entries), size)
+            for sql, batch in zip(inserts, batches, strict=True)
         ]
-        move = f"UPDATE {head_table} SET seq = %s, hash = %s, store = %s WHERE id = 1"
         if connection.vendor == "postgresql" and len(statements) == 1:
             # one round trip while the head is locked: the insert as a data-modifying WITH
             insert, params = statements[0]

@@ -7,7 +7,7 @@ import functools
 import hashlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from django.db import models, transaction
@@ -18,6 +18,8 @@ from frailtrial.edc.models import Membership, Participant, Trial
 from frailtrial.edc.roles import CLINICAL as CLINICAL  # the services' role checks import it here
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol, parse
+
+M = TypeVar("M", bound=models.Model)
 
 
 def require(actor: Membership, roles: Iterable[str], what: str) -> None:
@@ -134,6 +136,12 @@ def parse_date(value: str | dt.date, what: str) -> dt.date:
     if not dt.date(1900, 1, 1) <= day <= dt.date(2100, 12, 31):
         raise InputError(f"{what}: {day.isoformat()} is outside 1900-01-01 to 2100-12-31")
     return day
+
+
+def unique_row(rows: models.QuerySet[M]) -> M | None:
+    """The row of a query on a unique key, or None: a slice, without the ORDER BY that
+    ``first()`` adds (building and running it cost a hot path's time for nothing)."""
+    return next(iter(rows[:1]), None)
 
 
 def participant(actor: Membership, participant_id: str) -> Participant:

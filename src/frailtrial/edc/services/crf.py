@@ -22,7 +22,9 @@ from frailtrial.edc.services.common import (
     participant,
     protocol_of,
     require,
+    require_site,
     snapshot,
+    unique_row,
     write,
 )
 from frailtrial.edc.services.entry import check_version, clean_text, finite
@@ -33,12 +35,26 @@ SOURCES = ("staff", "participant")
 """Who gave a CRF's answers: entered by staff, or by the participant in an ePRO session."""
 
 
-def _check_visit(p: Participant, visit: str) -> None:
-    v = occurrence(p, visit)
+def _held_visit(actor: Membership, participant_id: str, visit: str) -> Participant:
+    """The actor's participant, whose ``visit`` must have been held: the visit and the
+    participant read in one query (an entry's hot path); when either is missing, the
+    errors of :func:`participant` and :func:`occurrence` say which."""
+    v = unique_row(
+        VisitOccurrence.objects.select_related("participant").filter(
+            participant__trial_id=actor.trial_id,
+            participant__participant_id=participant_id,
+            visit=visit,
+        )
+    )
+    if v is None:
+        v = occurrence(participant(actor, participant_id), visit)
+    p = v.participant
+    require_site(actor, p.site_id, f"participant {participant_id}")
     if v.status != "attended":
         raise InputError(
             f"visit {visit} of {p.participant_id} is {v.status}; record the visit as held first"
         )
+    return p
 
 
 def _store_measurements(
@@ -110,8 +126,7 @@ def record_measurements(
         ):
             raise InputError(f"{name} = {value!r} is not a finite number")
     with write(actor):
-        p = participant(actor, participant_id)
-        _check_visit(p, visit)
+        p = _held_visit(actor, participant_id, visit)
         rows, changes = _store_measurements(
             actor, p, visit, {k: float(v) for k, v in values.items()}, reason, None, below_lloq
         )
@@ -165,12 +180,11 @@ def enter_crf(
     scores, derived = scored.scores, scored.values
     try:
         with write(actor):
-            p = participant(actor, participant_id)
-            _check_visit(p, visit)
-            crf = (
-                Crf.objects.select_for_update()
-                .filter(participant=p, visit=visit, instrument=instrument)
-                .first()
+            p = _held_visit(actor, participant_id, visit)
+            crf = unique_row(
+                Crf.objects.select_for_update().filter(
+                    participant=p, visit=visit, instrument=instrument
+                )
             )
             if crf is None:
                 if version is not None:
