@@ -132,8 +132,9 @@ class _FastDesign:
 
 
 def _codes(values: NDArray[Any], levels: list[Any], var: str, label: str) -> NDArray[np.int64]:
-    """Index of each value in ``levels``; -1 for a missing value."""
-    found, uniques = pd.factorize(values)
+    """Index of each value in ``levels``; -1 for a missing value (the hash table starts
+    small: sized for every row, it costs twice as much on a long frame)."""
+    found, uniques = pd.factorize(values, size_hint=4 * len(levels) + 8)
     index = {lv: i for i, lv in enumerate(levels)}
     lut = np.array([index.get(u, -2) for u in uniques] + [-1], dtype=np.int64)
     codes = lut[found]
@@ -233,23 +234,18 @@ def build_frame(
         complete &= arr >= 0
     for num in vals.values():
         complete &= ~np.isnan(num)
+    coded = vcodes is codes.get(visit)
     set_id, y, vcodes, subj_codes = (
         set_id[complete],
         y[complete],
         vcodes[complete],
         subj_codes[complete],
     )
-    codes = {v: arr[complete] for v, arr in codes.items()}
+    codes = {v: vcodes if coded and v == visit else arr[complete] for v, arr in codes.items()}
     vals = {v: arr[complete] for v, arr in vals.items()}
     rows = np.flatnonzero(complete)
 
-    span = int(subj_codes.max()) + 1 if subj_codes.size else 1
-    key = set_id.astype(np.int64) * span + subj_codes
-    uniq, gidx = np.unique(key, return_inverse=True)
-    uniq_set = uniq // span
-    start = np.searchsorted(uniq_set, np.arange(n_sets))
-    local = gidx - start[set_id]
-    n_subj = np.bincount(uniq_set, minlength=n_sets)
+    local, n_subj = _subjects(set_id, subj_codes, n_sets)
     n_max = int(n_subj.max()) if n_subj.size else 0
     if (n_subj == 0).any():
         raise InputError(f"data set {int(np.argmin(n_subj))} has no complete observations")
@@ -322,6 +318,25 @@ def build_frame(
         batch=batch,
         problems=dict(sorted(problems.items())),
     )
+
+
+def _subjects(
+    set_id: NDArray[np.int64], subj_codes: NDArray[np.int64], n_sets: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Number of each row's subject within its data set (subjects in code order) and the
+    number of subjects of each data set: from a table of data sets x subject codes when it
+    is small (the same subject codes recur in every data set), else by sorting."""
+    span = int(subj_codes.max()) + 1 if subj_codes.size else 1
+    if n_sets * span <= 8 * subj_codes.size + 4096:
+        seen = np.zeros((n_sets, span), dtype=bool)
+        seen[set_id, subj_codes] = True
+        number = np.cumsum(seen, axis=1) - 1
+        return number[set_id, subj_codes], number[:, -1] + 1
+    key = set_id.astype(np.int64) * span + subj_codes
+    uniq, gidx = np.unique(key, return_inverse=True)
+    uniq_set = uniq // span
+    start = np.searchsorted(uniq_set, np.arange(n_sets))
+    return gidx - start[set_id], np.bincount(uniq_set, minlength=n_sets)
 
 
 @dataclass(frozen=True)
@@ -560,26 +575,35 @@ def _separable(
             idx.append(terms.index(part))
     if len(set(zip(ci, vi, strict=True))) < len(ci):
         return None
-    rows = np.ones((set_id.size, len(subj_terms)))
-    for j, term in enumerate(subj_terms):
-        for var, lvl in term:
-            rows[:, j] *= (codes[var] == lvl) if lvl is not None else vals[var]
-    c = np.zeros((b * n_max, len(subj_terms)))
+    # one column at a time (1-d scatter and gather are several times faster than rows)
+    c = np.zeros((len(subj_terms), b * n_max))
     cell = set_id * n_max + local
-    c[cell] = rows
-    if not np.array_equal(c[cell], rows):  # a covariate varies within a subject
-        return None
+    for j, term in enumerate(subj_terms):
+        col = np.ones(set_id.size)
+        for var, lvl in term:
+            col *= (codes[var] == lvl) if lvl is not None else vals[var]
+        c[j, cell] = col
+        if not np.array_equal(c[j, cell], col):  # a covariate varies within a subject
+            return None
     design_code = np.full(t, -1)
-    design_code[vcodes] = codes[visit]
-    if not np.array_equal(design_code[vcodes], codes[visit]):
-        return None
+    if codes[visit] is not vcodes:  # the visit coded apart from the model's factor
+        design_code[vcodes] = codes[visit]
+        if not np.array_equal(design_code[vcodes], codes[visit]):
+            return None
+    else:
+        design_code = np.arange(t)
     v = np.ones((t, len(visit_terms)))
     for j, term in enumerate(visit_terms):
         for _, lvl in term:
             v[:, j] *= design_code == lvl
     # X = fast.build: the same products in the same order, times a 0/1 visit indicator,
     # so c[ci] * v[vi] reproduces it bit for bit
-    return c.reshape(b, n_max, -1), v, np.array(ci, dtype=np.int64), np.array(vi, dtype=np.int64)
+    return (
+        np.ascontiguousarray(c.T).reshape(b, n_max, -1),
+        v,
+        np.array(ci, dtype=np.int64),
+        np.array(vi, dtype=np.int64),
+    )
 
 
 def _rank_problems(batch: Batch, columns: list[str]) -> dict[int, str]:
