@@ -587,24 +587,29 @@ def _fit_frame(frame: ModelFrame, cov: str, meth: str, max_iter: int) -> list[Mm
     grad_norm = np.linalg.norm(sol.grad, axis=1).tolist()
     f, converged = sol.f.tolist(), sol.converged.tolist()  # Python scalars, converted at once
     iterations, decrement = sol.iterations.tolist(), sol.decrement.tolist()
+    reasons = sol.reason
+    if frame.problems:
+        converged = [c and i not in frame.problems for i, c in enumerate(converged)]
+        reasons = [frame.problems.get(i, r) for i, r in enumerate(reasons)]
+    # views made by list() at C speed, fits made with positional arguments: object
+    # creation is serial work, a few microseconds a fit are felt beside the threads
     return [
-        MmrmFit(
-            frame=frame,
-            index=i,
-            structure=structure,
-            method=meth,
-            theta=sol.theta[i],
-            beta=sol.beta[i],
-            vcov=sol.a[i],
-            sigma=sigma[i],
-            neg2loglik=f[i],
-            converged=converged[i] and i not in frame.problems,
-            iterations=iterations[i],
-            gradient_norm=grad_norm[i],
-            newton_decrement=decrement[i],
-            reason=frame.problems.get(i, sol.reason[i]),
+        MmrmFit(frame, i, structure, meth, *per_fit)
+        for i, per_fit in enumerate(
+            zip(
+                list(sol.theta),
+                list(sol.beta),
+                list(sol.a),
+                list(sigma),
+                f,
+                converged,
+                iterations,
+                grad_norm,
+                decrement,
+                reasons,
+                strict=True,
+            )
         )
-        for i in range(frame.n_sets)
     ]
 
 
