@@ -161,12 +161,15 @@ def build_frame(
     visit: str,
     dataset: str | None = None,
     strict: bool = True,
+    check_rank: bool = True,
 ) -> ModelFrame:
     """Validate the inputs and lay out all data sets for fitting: a list of data frames,
     or one long data frame whose column ``dataset`` tells the data sets apart (in order of
     first appearance). A data set that cannot be fitted (a visit with fewer than 2
     observations, a singular design) raises InputError if ``strict``, else is listed in
-    ``ModelFrame.problems``."""
+    ``ModelFrame.problems``. ``check_rank=False`` (with ``strict=False``) leaves the
+    singular designs to the caller (:func:`rank_problems`; fit_many runs it on each chunk
+    in its threads)."""
     long: pd.DataFrame | None = None
     if isinstance(datasets, pd.DataFrame):
         if dataset is None:
@@ -297,8 +300,9 @@ def build_frame(
             f"visit {visits[v]!r}{where} has {per_visit[s, v]} subject(s) with an observation; "
             "each visit needs at least 2 to estimate its variance"
         )
-    for s, message in _rank_problems(batch, columns).items():
-        problems.setdefault(s, message)
+    if check_rank or strict:
+        for s, message in rank_problems(batch, columns).items():
+            problems.setdefault(s, message)
     if problems and strict:
         raise InputError(problems[min(problems)])
     counts = np.bincount(set_id, minlength=b)
@@ -606,10 +610,14 @@ def _separable(
     )
 
 
-def _rank_problems(batch: Batch, columns: list[str]) -> dict[int, str]:
+def rank_problems(
+    batch: Batch, columns: list[str], first: int = 0, n_sets: int | None = None
+) -> dict[int, str]:
     """Data sets with a singular (rank-deficient) fixed-effects design, with a message
-    naming the aliased columns."""
+    naming the aliased columns; ``batch`` holds data sets ``first``, ``first + 1``, ...
+    of ``n_sets`` in all (default: all of them)."""
     b = batch.n_sets
+    total = b if n_sets is None else n_sets
     xtx, _ = normal_equations(batch)
     scale = np.sqrt(np.clip(np.diagonal(xtx, axis1=1, axis2=2), 1e-300, None))
     corr = xtx / (scale[:, :, None] * scale[:, None, :])
@@ -632,8 +640,8 @@ def _rank_problems(batch: Batch, columns: list[str]) -> dict[int, str]:
             diag = np.abs(np.diag(r))
             rank = int((diag > 1e-10 * diag[0]).sum())
             zero = [columns[j] for j in piv[rank:]]
-        where = "" if b == 1 else f" in data set {s}"
-        out[int(s)] = (
+        where = "" if total == 1 else f" in data set {first + s}"
+        out[first + int(s)] = (
             f"singular fixed-effects design{where}: column(s) {', '.join(zero)} are all zero "
             "or linear combinations of the others; drop terms or levels without observations"
         )
