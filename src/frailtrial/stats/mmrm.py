@@ -536,7 +536,10 @@ def fit_many(
 
     ``datasets``: a list of data frames with the same columns, or one long data frame with
     a column ``dataset`` telling the data sets apart (cheaper: no concatenation; results
-    in order of first appearance of its values). Data sets that do not converge, or whose
+    in order of first appearance of its values). Factor levels and their order are the
+    first data set's (declared or natural, as for :func:`mmrm`), applied to all: a value
+    it lacks is an InputError; a data set lacking one of its levels (an arm) has a
+    singular design and is flagged. Data sets that do not converge, or whose
     likelihood cannot be evaluated, come back with ``converged=False`` and a ``reason``
     (no exception), so a simulation can count them.
     """
