@@ -13,7 +13,9 @@ on the first data set; formulas with transformations (``log(y)``, ``I(x * 2)``,
 from __future__ import annotations
 
 import ast
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -36,6 +38,7 @@ from frailtrial.stats.mmrm_core import (
 )
 
 Array = NDArray[Any]
+PARALLEL_ROWS = 50_000  # rows from which the factor columns are coded in threads
 
 
 @dataclass
@@ -147,6 +150,19 @@ def _codes(values: NDArray[Any], levels: list[Any], var: str, label: str) -> NDA
     return codes
 
 
+def _all_codes(
+    columns: dict[str, tuple[NDArray[Any], list[Any]]], label: str
+) -> dict[str, NDArray[np.int64]]:
+    """:func:`_codes` of each column; those of a long frame in threads (pandas hashes text
+    partly without the GIL: two text columns take about two thirds of the time)."""
+    jobs = [(values, levels, var) for var, (values, levels) in columns.items()]
+    if len(jobs) < 2 or len(jobs[0][0]) < PARALLEL_ROWS:
+        return {var: _codes(values, levels, var, label) for values, levels, var in jobs}
+    with ThreadPoolExecutor(min(len(jobs), os.cpu_count() or 1)) as pool:
+        found = list(pool.map(lambda job: _codes(*job, label), jobs))
+    return dict(zip(columns, found, strict=True))
+
+
 def _numbers(values: NDArray[Any], var: str, label: str) -> NDArray[np.float64]:
     try:
         return np.asarray(values, dtype=float)
@@ -224,7 +240,9 @@ def build_frame(
             big = pd.concat(datasets, ignore_index=True)
             cols = {c: big[c].to_numpy() for c in used}
     label = "data" if n_sets == 1 else "data sets"
-    codes = {v: _codes(cols[v], factors.get(v, lv), v, label) for v, lv in design.factors.items()}
+    codes = _all_codes(
+        {v: (cols[v], factors.get(v, lv)) for v, lv in design.factors.items()}, label
+    )
     vals = {v: _numbers(cols[v], v, label) for v in numeric_vars}
     y = _outcome(design, big, cols, used, label)
     if factors.get(visit) == visits:  # the visit is a factor of the model: coded already
