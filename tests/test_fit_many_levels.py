@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from frailtrial.errors import InputError
+from frailtrial.stats import mmrm_data
 from frailtrial.stats.mmrm import MmrmFit, estimate_many, fit_many, mmrm
 from frailtrial.stats.mmrm_core import make_batch
 
@@ -151,3 +152,19 @@ def test_missingness_patterns_are_numbered_in_code_order(t: int) -> None:
         bits = (np.array(distinct)[:, None] >> np.arange(t)) & 1
         np.testing.assert_array_equal(batch.pattern_mask[s, :k], bits)
         assert not batch.pattern_mask[s, k:].any()
+
+
+def test_coding_in_threads_equals_coding_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long frames code their factor columns in threads: the same fits and the same
+    one-line refusal as coding them one after the other."""
+    sets = [_trial(30), _trial(31).iloc[::-1], _trial(32)]
+    alone = fit_many(_long(sets), dataset="trial", **ARGS)
+    monkeypatch.setattr(mmrm_data, "PARALLEL_ROWS", 0)
+    threaded = fit_many(_long(sets), dataset="trial", **ARGS)
+    for x, y in zip(alone, threaded, strict=True):
+        np.testing.assert_array_equal(x.beta, y.beta)
+        assert x.neg2loglik == y.neg2loglik and x.terms == y.terms
+    other = _trial(33)
+    other["visit"] = other["visit"].replace("week24", "week52")
+    with pytest.raises(InputError, match="column visit has value 'week52' not seen in the first"):
+        fit_many(_long([*sets, other]), dataset="trial", **ARGS)
