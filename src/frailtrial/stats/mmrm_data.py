@@ -159,7 +159,7 @@ def _all_codes(
     if len(jobs) < 2 or len(jobs[0][0]) < PARALLEL_ROWS:
         return {var: _codes(values, levels, var, label) for values, levels, var in jobs}
     with ThreadPoolExecutor(min(len(jobs), os.cpu_count() or 1)) as pool:
-        found = list(pool.map(lambda job: _codes(*job, label), jobs))
+        found = list(pool.map(lambda job: _codes(job[0], job[1], job[2], label), jobs))
     return dict(zip(columns, found, strict=True))
 
 
