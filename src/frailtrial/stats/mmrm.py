@@ -48,7 +48,7 @@ from frailtrial.stats import (
 from frailtrial.stats import mmrm_core as core
 from frailtrial.stats.covariance import Structure, make_structure
 from frailtrial.stats.fit_results import check_conf_level, contrast_rows, inference_frame
-from frailtrial.stats.mmrm_data import ModelFrame, build_frame
+from frailtrial.stats.mmrm_data import ModelFrame, build_frame, rank_problems
 from frailtrial.stats.mmrm_df import (
     KenwardRoger,
     Parts,
@@ -536,7 +536,10 @@ def fit_many(
 
     ``datasets``: a list of data frames with the same columns, or one long data frame with
     a column ``dataset`` telling the data sets apart (cheaper: no concatenation; results
-    in order of first appearance of its values). Data sets that do not converge, or whose
+    in order of first appearance of its values). Factor levels and their order are the
+    first data set's (declared or natural, as for :func:`mmrm`), applied to all: a value
+    it lacks is an InputError; a data set lacking one of its levels (an arm) has a
+    singular design and is flagged. Data sets that do not converge, or whose
     likelihood cannot be evaluated, come back with ``converged=False`` and a ``reason``
     (no exception), so a simulation can count them.
     """
@@ -544,8 +547,8 @@ def fit_many(
     data = datasets if isinstance(datasets, pd.DataFrame) else list(datasets)
     # many small matrices: BLAS threads would only compete with the chunk threads
     with _one_blas_thread():
-        frame = build_frame(data, formula, subject, visit, dataset, strict=False)
-        return _fit_frame(frame, cov, meth, max_iter)
+        frame = build_frame(data, formula, subject, visit, dataset, strict=False, check_rank=False)
+        return _fit_frame(frame, cov, meth, max_iter, check_rank=True)
 
 
 def _solve(structure: Structure, batch: core.Batch, reml: bool, max_iter: int) -> core.Optimum:
@@ -556,27 +559,37 @@ def _solve(structure: Structure, batch: core.Batch, reml: bool, max_iter: int) -
         return core.optimize(structure, batch, reml, theta0, max_iter=max_iter)
 
 
-def _fit_frame(frame: ModelFrame, cov: str, meth: str, max_iter: int) -> list[MmrmFit]:
+def _fit_frame(
+    frame: ModelFrame, cov: str, meth: str, max_iter: int, check_rank: bool = False
+) -> list[MmrmFit]:
     """Fit all data sets of a frame; large batches are split over the CPU cores (threads:
     the compiled kernels and numpy's batched linear algebra release the GIL) into chunks
     of at most ``CHUNK`` data sets, which bounds the memory of the work arrays; four
     chunks per thread at least, so that a core that runs slower does not hold up the
-    others."""
+    others. ``check_rank``: the frame was built without the check for singular designs,
+    run here on each chunk (in the threads, not serially before them)."""
     structure = make_structure(cov, len(frame.visits))
     reml = meth == "reml"
     n_workers = max(1, min(os.cpu_count() or 1, frame.n_sets // 64))
     n_chunks = max(4 * n_workers if n_workers > 1 else 1, -(-frame.n_sets // CHUNK))
     chunks = np.array_split(np.arange(frame.n_sets), n_chunks)
+
+    def solve(idx: NDArray[np.int64]) -> tuple[core.Optimum, dict[int, str]]:
+        batch = frame.batch.subset(idx)
+        found = rank_problems(batch, frame.columns, int(idx[0]), frame.n_sets) if check_rank else {}
+        return _solve(structure, batch, reml, max_iter), found
+
     if n_chunks == 1:
-        parts = [_solve(structure, frame.batch, reml, max_iter)]
+        solved = [solve(chunks[0])]
     else:
         with ThreadPoolExecutor(n_workers) as pool:
-            parts = list(
-                pool.map(
-                    lambda idx: _solve(structure, frame.batch.subset(idx), reml, max_iter),
-                    chunks,
-                )
-            )
+            solved = list(pool.map(solve, chunks))
+    parts = [part for part, _ in solved]
+    if check_rank:
+        for _, found in solved:
+            for s, message in found.items():
+                frame.problems.setdefault(s, message)
+        frame.problems = dict(sorted(frame.problems.items()))
     merged: dict[str, Any] = {
         f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(core.Optimum)
     }
@@ -587,24 +600,29 @@ def _fit_frame(frame: ModelFrame, cov: str, meth: str, max_iter: int) -> list[Mm
     grad_norm = np.linalg.norm(sol.grad, axis=1).tolist()
     f, converged = sol.f.tolist(), sol.converged.tolist()  # Python scalars, converted at once
     iterations, decrement = sol.iterations.tolist(), sol.decrement.tolist()
+    reasons = sol.reason
+    if frame.problems:
+        converged = [c and i not in frame.problems for i, c in enumerate(converged)]
+        reasons = [frame.problems.get(i, r) for i, r in enumerate(reasons)]
+    # views made by list() at C speed, fits made with positional arguments: object
+    # creation is serial work, a few microseconds a fit are felt beside the threads
     return [
-        MmrmFit(
-            frame=frame,
-            index=i,
-            structure=structure,
-            method=meth,
-            theta=sol.theta[i],
-            beta=sol.beta[i],
-            vcov=sol.a[i],
-            sigma=sigma[i],
-            neg2loglik=f[i],
-            converged=converged[i] and i not in frame.problems,
-            iterations=iterations[i],
-            gradient_norm=grad_norm[i],
-            newton_decrement=decrement[i],
-            reason=frame.problems.get(i, sol.reason[i]),
+        MmrmFit(frame, i, structure, meth, *per_fit)
+        for i, per_fit in enumerate(
+            zip(
+                list(sol.theta),
+                list(sol.beta),
+                list(sol.a),
+                list(sigma),
+                f,
+                converged,
+                iterations,
+                grad_norm,
+                decrement,
+                reasons,
+                strict=True,
+            )
         )
-        for i in range(frame.n_sets)
     ]
 
 

@@ -163,15 +163,23 @@ def make_batch(y: Array, mask: NDArray[np.bool_], x: Array | None = None) -> Bat
     visits."""
     b, n, t = mask.shape
     codes = (mask.astype(np.int64) << np.arange(t)).sum(axis=2)  # (B, n)
-    key = np.arange(b)[:, None] * (1 << t) + codes
-    uniq, inverse = np.unique(key.ravel(), return_inverse=True)
-    pattern_set = uniq >> t
-    first = np.searchsorted(pattern_set, np.arange(b))
-    local = np.arange(uniq.size) - first[pattern_set]
+    if b * (1 << t) <= 8 * codes.size + 4096:  # a table of the possible patterns: no sort
+        seen = np.zeros((b, 1 << t), dtype=bool)
+        seen[np.arange(b)[:, None], codes] = True
+        number = np.cumsum(seen, axis=1) - 1  # patterns of a data set in increasing code
+        pattern_set, uniq = np.nonzero(seen)
+        local = number[pattern_set, uniq]
+        pattern_of = np.take_along_axis(number, codes, axis=1)
+    else:
+        key = np.arange(b)[:, None] * (1 << t) + codes
+        keys, inverse = np.unique(key.ravel(), return_inverse=True)
+        pattern_set, uniq = keys >> t, keys & ((1 << t) - 1)
+        first = np.searchsorted(pattern_set, np.arange(b))
+        local = np.arange(keys.size) - first[pattern_set]
+        pattern_of = local[inverse.reshape(b, n)]
     n_pat = int(local.max()) + 1
     pattern_mask = np.zeros((b, n_pat, t))
     pattern_mask[pattern_set, local] = (uniq[:, None] >> np.arange(t)) & 1
-    pattern_of = local[inverse.reshape(b, n)]
     members = (pattern_of[:, None, :] == np.arange(n_pat)[None, :, None]).astype(float)
     return Batch(
         rows=x,

@@ -13,7 +13,9 @@ on the first data set; formulas with transformations (``log(y)``, ``I(x * 2)``,
 from __future__ import annotations
 
 import ast
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -36,6 +38,7 @@ from frailtrial.stats.mmrm_core import (
 )
 
 Array = NDArray[Any]
+PARALLEL_ROWS = 50_000  # rows from which the factor columns are coded in threads
 
 
 @dataclass
@@ -132,8 +135,9 @@ class _FastDesign:
 
 
 def _codes(values: NDArray[Any], levels: list[Any], var: str, label: str) -> NDArray[np.int64]:
-    """Index of each value in ``levels``; -1 for a missing value."""
-    found, uniques = pd.factorize(values)
+    """Index of each value in ``levels``; -1 for a missing value (the hash table starts
+    small: sized for every row, it costs twice as much on a long frame)."""
+    found, uniques = pd.factorize(values, size_hint=4 * len(levels) + 8)
     index = {lv: i for i, lv in enumerate(levels)}
     lut = np.array([index.get(u, -2) for u in uniques] + [-1], dtype=np.int64)
     codes = lut[found]
@@ -144,6 +148,19 @@ def _codes(values: NDArray[Any], levels: list[Any], var: str, label: str) -> NDA
             f"(levels: {', '.join(map(str, levels))})"
         )
     return codes
+
+
+def _all_codes(
+    columns: dict[str, tuple[NDArray[Any], list[Any]]], label: str
+) -> dict[str, NDArray[np.int64]]:
+    """:func:`_codes` of each column; those of a long frame in threads (pandas hashes text
+    partly without the GIL: two text columns take about two thirds of the time)."""
+    jobs = [(values, levels, var) for var, (values, levels) in columns.items()]
+    if len(jobs) < 2 or len(jobs[0][0]) < PARALLEL_ROWS:
+        return {var: _codes(values, levels, var, label) for values, levels, var in jobs}
+    with ThreadPoolExecutor(min(len(jobs), os.cpu_count() or 1)) as pool:
+        found = list(pool.map(lambda job: _codes(job[0], job[1], job[2], label), jobs))
+    return dict(zip(columns, found, strict=True))
 
 
 def _numbers(values: NDArray[Any], var: str, label: str) -> NDArray[np.float64]:
@@ -160,12 +177,15 @@ def build_frame(
     visit: str,
     dataset: str | None = None,
     strict: bool = True,
+    check_rank: bool = True,
 ) -> ModelFrame:
     """Validate the inputs and lay out all data sets for fitting: a list of data frames,
     or one long data frame whose column ``dataset`` tells the data sets apart (in order of
     first appearance). A data set that cannot be fitted (a visit with fewer than 2
     observations, a singular design) raises InputError if ``strict``, else is listed in
-    ``ModelFrame.problems``."""
+    ``ModelFrame.problems``. ``check_rank=False`` (with ``strict=False``) leaves the
+    singular designs to the caller (:func:`rank_problems`; fit_many runs it on each chunk
+    in its threads)."""
     long: pd.DataFrame | None = None
     if isinstance(datasets, pd.DataFrame):
         if dataset is None:
@@ -220,7 +240,9 @@ def build_frame(
             big = pd.concat(datasets, ignore_index=True)
             cols = {c: big[c].to_numpy() for c in used}
     label = "data" if n_sets == 1 else "data sets"
-    codes = {v: _codes(cols[v], factors.get(v, lv), v, label) for v, lv in design.factors.items()}
+    codes = _all_codes(
+        {v: (cols[v], factors.get(v, lv)) for v, lv in design.factors.items()}, label
+    )
     vals = {v: _numbers(cols[v], v, label) for v in numeric_vars}
     y = _outcome(design, big, cols, used, label)
     if factors.get(visit) == visits:  # the visit is a factor of the model: coded already
@@ -233,23 +255,18 @@ def build_frame(
         complete &= arr >= 0
     for num in vals.values():
         complete &= ~np.isnan(num)
+    coded = vcodes is codes.get(visit)
     set_id, y, vcodes, subj_codes = (
         set_id[complete],
         y[complete],
         vcodes[complete],
         subj_codes[complete],
     )
-    codes = {v: arr[complete] for v, arr in codes.items()}
+    codes = {v: vcodes if coded and v == visit else arr[complete] for v, arr in codes.items()}
     vals = {v: arr[complete] for v, arr in vals.items()}
     rows = np.flatnonzero(complete)
 
-    span = int(subj_codes.max()) + 1 if subj_codes.size else 1
-    key = set_id.astype(np.int64) * span + subj_codes
-    uniq, gidx = np.unique(key, return_inverse=True)
-    uniq_set = uniq // span
-    start = np.searchsorted(uniq_set, np.arange(n_sets))
-    local = gidx - start[set_id]
-    n_subj = np.bincount(uniq_set, minlength=n_sets)
+    local, n_subj = _subjects(set_id, subj_codes, n_sets)
     n_max = int(n_subj.max()) if n_subj.size else 0
     if (n_subj == 0).any():
         raise InputError(f"data set {int(np.argmin(n_subj))} has no complete observations")
@@ -301,8 +318,9 @@ def build_frame(
             f"visit {visits[v]!r}{where} has {per_visit[s, v]} subject(s) with an observation; "
             "each visit needs at least 2 to estimate its variance"
         )
-    for s, message in _rank_problems(batch, columns).items():
-        problems.setdefault(s, message)
+    if check_rank or strict:
+        for s, message in rank_problems(batch, columns).items():
+            problems.setdefault(s, message)
     if problems and strict:
         raise InputError(problems[min(problems)])
     counts = np.bincount(set_id, minlength=b)
@@ -322,6 +340,25 @@ def build_frame(
         batch=batch,
         problems=dict(sorted(problems.items())),
     )
+
+
+def _subjects(
+    set_id: NDArray[np.int64], subj_codes: NDArray[np.int64], n_sets: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Number of each row's subject within its data set (subjects in code order) and the
+    number of subjects of each data set: from a table of data sets x subject codes when it
+    is small (the same subject codes recur in every data set), else by sorting."""
+    span = int(subj_codes.max()) + 1 if subj_codes.size else 1
+    if n_sets * span <= 8 * subj_codes.size + 4096:
+        seen = np.zeros((n_sets, span), dtype=bool)
+        seen[set_id, subj_codes] = True
+        number = np.cumsum(seen, axis=1) - 1
+        return number[set_id, subj_codes], number[:, -1] + 1
+    key = set_id.astype(np.int64) * span + subj_codes
+    uniq, gidx = np.unique(key, return_inverse=True)
+    uniq_set = uniq // span
+    start = np.searchsorted(uniq_set, np.arange(n_sets))
+    return gidx - start[set_id], np.bincount(uniq_set, minlength=n_sets)
 
 
 @dataclass(frozen=True)
@@ -560,32 +597,45 @@ def _separable(
             idx.append(terms.index(part))
     if len(set(zip(ci, vi, strict=True))) < len(ci):
         return None
-    rows = np.ones((set_id.size, len(subj_terms)))
-    for j, term in enumerate(subj_terms):
-        for var, lvl in term:
-            rows[:, j] *= (codes[var] == lvl) if lvl is not None else vals[var]
-    c = np.zeros((b * n_max, len(subj_terms)))
+    # one column at a time (1-d scatter and gather are several times faster than rows)
+    c = np.zeros((len(subj_terms), b * n_max))
     cell = set_id * n_max + local
-    c[cell] = rows
-    if not np.array_equal(c[cell], rows):  # a covariate varies within a subject
-        return None
+    for j, term in enumerate(subj_terms):
+        col = np.ones(set_id.size)
+        for var, lvl in term:
+            col *= (codes[var] == lvl) if lvl is not None else vals[var]
+        c[j, cell] = col
+        if not np.array_equal(c[j, cell], col):  # a covariate varies within a subject
+            return None
     design_code = np.full(t, -1)
-    design_code[vcodes] = codes[visit]
-    if not np.array_equal(design_code[vcodes], codes[visit]):
-        return None
+    if codes[visit] is not vcodes:  # the visit coded apart from the model's factor
+        design_code[vcodes] = codes[visit]
+        if not np.array_equal(design_code[vcodes], codes[visit]):
+            return None
+    else:
+        design_code = np.arange(t)
     v = np.ones((t, len(visit_terms)))
     for j, term in enumerate(visit_terms):
         for _, lvl in term:
             v[:, j] *= design_code == lvl
     # X = fast.build: the same products in the same order, times a 0/1 visit indicator,
     # so c[ci] * v[vi] reproduces it bit for bit
-    return c.reshape(b, n_max, -1), v, np.array(ci, dtype=np.int64), np.array(vi, dtype=np.int64)
+    return (
+        np.ascontiguousarray(c.T).reshape(b, n_max, -1),
+        v,
+        np.array(ci, dtype=np.int64),
+        np.array(vi, dtype=np.int64),
+    )
 
 
-def _rank_problems(batch: Batch, columns: list[str]) -> dict[int, str]:
+def rank_problems(
+    batch: Batch, columns: list[str], first: int = 0, n_sets: int | None = None
+) -> dict[int, str]:
     """Data sets with a singular (rank-deficient) fixed-effects design, with a message
-    naming the aliased columns."""
+    naming the aliased columns; ``batch`` holds data sets ``first``, ``first + 1``, ...
+    of ``n_sets`` in all (default: all of them)."""
     b = batch.n_sets
+    total = b if n_sets is None else n_sets
     xtx, _ = normal_equations(batch)
     scale = np.sqrt(np.clip(np.diagonal(xtx, axis1=1, axis2=2), 1e-300, None))
     corr = xtx / (scale[:, :, None] * scale[:, None, :])
@@ -608,8 +658,8 @@ def _rank_problems(batch: Batch, columns: list[str]) -> dict[int, str]:
             diag = np.abs(np.diag(r))
             rank = int((diag > 1e-10 * diag[0]).sum())
             zero = [columns[j] for j in piv[rank:]]
-        where = "" if b == 1 else f" in data set {s}"
-        out[int(s)] = (
+        where = "" if total == 1 else f" in data set {first + s}"
+        out[first + int(s)] = (
             f"singular fixed-effects design{where}: column(s) {', '.join(zero)} are all zero "
             "or linear combinations of the others; drop terms or levels without observations"
         )
