@@ -264,7 +264,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> bool:
         else:
             # durable like a production server: fsync and synchronous commits stay on
             url = stack.enter_context(postgres_server(options=""))
-            workers, threads = 4, 16
+            workers, threads = 4, 2  # frailtrial serve's defaults on PostgreSQL
         t0 = time.perf_counter()
         url, people = build_store(url, args.clients)
         print(
