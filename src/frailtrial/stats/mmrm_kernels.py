@@ -58,6 +58,22 @@ def _cholesky(a: Array, low: Array, m: int) -> bool:  # pragma: no cover - compi
 
 
 @njit(cache=True, nogil=True)
+def _cholesky_solve(low: Array, x: Array, m: int) -> None:  # pragma: no cover - compiled
+    """Solve (L L') x = b in place (``x`` holds b on entry) from the lower factor L of the
+    leading m x m block: forward then back substitution."""
+    for i in range(m):
+        acc = x[i]
+        for e in range(i):
+            acc -= low[i, e] * x[e]
+        x[i] = acc / low[i, i]
+    for i in range(m - 1, -1, -1):
+        acc = x[i]
+        for e in range(i + 1, m):
+            acc -= low[e, i] * x[e]
+        x[i] = acc / low[i, i]
+
+
+@njit(cache=True, nogil=True)
 def _inverse_from_cholesky(low: Array, m: int, linv: Array, out: Array) -> None:  # pragma: no cover
     """(L L')^-1 into ``out`` from the lower factor L (leading m x m blocks; ``linv`` is
     scratch)."""
@@ -502,15 +518,8 @@ def sequential_start(  # pragma: no cover - compiled
                 ok[d] = False
                 break
             for i in range(q):  # L L' coef = s[:q, q]
-                acc = s[i, q]
-                for e in range(i):
-                    acc -= low[i, e] * coef[e]
-                coef[i] = acc / low[i, i]
-            for i in range(q - 1, -1, -1):
-                acc = coef[i]
-                for e in range(i + 1, q):
-                    acc -= low[e, i] * coef[e]
-                coef[i] = acc / low[i, i]
+                coef[i] = s[i, q]
+            _cholesky_solve(low, coef, q)
             rss = s[q, q]
             for i in range(q):
                 rss -= s[i, q] * coef[i]
@@ -783,15 +792,8 @@ def _newton(  # pragma: no cover - compiled
     n = g.size
     if _cholesky(h, low, n):
         for i in range(n):
-            acc = g[i]
-            for k in range(i):
-                acc -= low[i, k] * d[k]
-            d[i] = acc / low[i, i]
-        for i in range(n - 1, -1, -1):
-            acc = d[i]
-            for k in range(i + 1, n):
-                acc -= low[k, i] * d[k]
-            d[i] = acc / low[i, i]
+            d[i] = g[i]
+        _cholesky_solve(low, d, n)
         for i in range(n):
             d[i] = -d[i]
         return True
