@@ -12,6 +12,10 @@ import pytest
 from frailtrial.cli.main import run
 from test_analysis_tables import write_folder, write_protocol
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 
 def _run(monkeypatch: pytest.MonkeyPatch, *args: str) -> None:
     monkeypatch.setattr(sys, "argv", ["frailtrial", *args])

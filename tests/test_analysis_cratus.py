@@ -26,6 +26,10 @@ from frailtrial.protocol import Protocol, load
 from frailtrial.protocol.published.abstract import load_abstract
 from test_analysis_tables import write_folder
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 PROTOCOL = load("cratus-2017")
 
 

@@ -24,6 +24,10 @@ from frailtrial.simulate import simulate_trial
 from frailtrial.stats import mmrm
 from test_protocol_estimands import three_arm_with_estimand
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 HUC = load("huc-msc-2024")
 
 

@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 SRC = Path(__file__).resolve().parents[1] / "src" / "frailtrial"
 HEAVY = ("pandas", "numba", "django", "scipy", "scipy.stats", "matplotlib", "statsmodels", "numpy")
 MMRM_ARGS = ["--data", "x.csv", "--formula", "y ~ a", "--subject", "s", "--visit", "v"]

@@ -26,6 +26,10 @@ from frailtrial.errors import InputError
 from frailtrial.simulate.outcomes import correlation_matrix, simulate_outcomes
 from frailtrial.stats.mmrm import estimate_many, fit_many
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 VISITS = ("week1", "month1", "month3")
 MonkeyPatch = pytest.MonkeyPatch
 Capture = pytest.CaptureFixture[str]

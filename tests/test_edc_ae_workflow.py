@@ -13,6 +13,10 @@ from edc_support import dose_first, enroll, new_trial, report_sae, sqlite_url, u
 from frailtrial.edc.errors import AccessDenied
 from frailtrial.errors import InputError
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 LOCMEM = "django.core.mail.backends.locmem.EmailBackend"
 
 

@@ -14,6 +14,10 @@ import pytest
 from edc_support import eligible_input, enroll, new_trial, sqlite_url, use_store
 from frailtrial.errors import InputError
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture()
 def store(tmp_path: Path) -> tuple[str, dict]:

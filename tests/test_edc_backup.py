@@ -17,6 +17,10 @@ import pytest
 from cli_inprocess import invoke
 from edc_support import enroll, lock_accepting_all, new_trial, sqlite_url, use_store
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 
 def _file(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///"))

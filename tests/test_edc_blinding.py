@@ -10,6 +10,10 @@ import pytest
 from edc_support import dose_first, enroll, new_trial, report_sae, sqlite_url, use_store
 from frailtrial.edc.errors import AccessDenied
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def trial(tmp_path_factory: pytest.TempPathFactory) -> dict:

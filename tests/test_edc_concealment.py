@@ -20,6 +20,10 @@ from frailtrial.protocol import Protocol, load
 from frailtrial.randomization import generate_list, write_list
 from frailtrial.randomization.minimization import assign
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture()
 def store(tmp_path: Path) -> str:

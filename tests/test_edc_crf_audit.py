@@ -12,6 +12,10 @@ import pytest
 from edc_support import dose_first, enroll, new_trial, sqlite_url, use_store
 from frailtrial.errors import InputError
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def saved(request: pytest.FixtureRequest, tmp_path: Path) -> dict:

@@ -11,6 +11,10 @@ import pytest
 
 from web_support import trial_with_data, web_store
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def world(tmp_path: Path) -> dict[str, Any]:

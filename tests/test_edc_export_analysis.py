@@ -13,6 +13,10 @@ from cli_inprocess import completed
 from edc_support import sqlite_url
 from frailtrial.protocol import load
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:

@@ -12,6 +12,10 @@ import pytest
 from cli_inprocess import invoke
 from edc_support import dose_first, enroll, new_trial, sqlite_url, use_store
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 PACKAGE = "frailtrial.edc.services.exports"
 NAMES = ("formats", "tidy", "statfiles", "spss", "sas", "sdtm", "run")
 MODULES = [PACKAGE, *(f"{PACKAGE}.{m}" for m in NAMES)]

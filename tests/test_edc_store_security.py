@@ -13,6 +13,10 @@ import pytest
 
 from edc_support import enroll, lock_accepting_all, new_trial, use_store
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)

@@ -22,6 +22,10 @@ from frailtrial.errors import InputError
 from frailtrial.instruments import get
 from frailtrial.instruments.sf36 import ITEM_IDS, MENTAL, PHYSICAL, SCALES
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 REF = Path(__file__).parent / "reference"
 TOP_V1 = dict(
     zip(ITEM_IDS, [5, 5, *[3] * 10, *[2] * 7, 5, 6, 5, *[6] * 9, 5, *[5] * 4], strict=True)

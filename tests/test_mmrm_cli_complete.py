@@ -12,6 +12,10 @@ import pandas as pd
 import pytest
 from tests.cli_inprocess import completed
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 REF = Path(__file__).parent / "reference"
 FIX = json.loads((REF / "mmrm_complete.json").read_text())
 FEV = ["--data", str(REF / "fev_data.csv"), "--subject", "USUBJID", "--visit", "AVISIT"]

@@ -21,6 +21,10 @@ from frailtrial.errors import InputError
 from frailtrial.stats.mmrm import MmrmFit, mmrm
 from frailtrial.stats.mmrm_compare import nested
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 REF = Path(__file__).parent / "reference"
 FIX = json.loads((REF / "mmrm_complete.json").read_text())
 

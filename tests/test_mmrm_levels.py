@@ -23,6 +23,10 @@ from frailtrial.stats.levels import declare_levels, natural_order, parse_levels
 from frailtrial.stats.lmm import fit_random_intercept
 from frailtrial.stats.mmrm import MmrmFit, estimate_many, fit_many, mmrm
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 REF = Path(__file__).parent / "reference"
 ORDER: dict[str, Any] = json.loads((REF / "mmrm_level_order.json").read_text())
 TRANSFORMS: list[dict[str, Any]] = json.loads((REF / "mmrm_transforms.json").read_text())

@@ -16,6 +16,10 @@ from frailtrial.protocol import ProtocolError, load, parse
 from frailtrial.protocol.loader import read_yaml
 from protocol_support import BUILTIN, assert_problem, raw
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 
 def _visit(d: dict[str, Any], name: str) -> dict[str, Any]:
     visit: dict[str, Any] = next(v for v in d["visits"] if v["name"] == name)

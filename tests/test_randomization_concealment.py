@@ -25,6 +25,10 @@ from frailtrial.randomization import (
 )
 from frailtrial.randomization.minimization import assign, next_arm
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 HUC = load("huc-msc-2024")
 N = 30
 

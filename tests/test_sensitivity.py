@@ -36,6 +36,10 @@ from sensitivity_support import (
     simulated_args,
 )
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 # the project's rbmi reference (rbmi.md): R rbmi 1.6 (mmrm 0.3.18), condmean jackknife, visit 7,
 # PLACEBO - DRUG (ours: DRUG - PLACEBO, the opposite sign)
 RBMI = {

@@ -17,6 +17,10 @@ from frailtrial.protocol.published import load_published
 from frailtrial.randomization import generate_list
 from frailtrial.simulate import simulate_trial, variable_bounds
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 HUC = load("huc-msc-2024")
 CRATUS = load("cratus-2017")
 PUB = load_published("huc-msc-2024")

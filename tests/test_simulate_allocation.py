@@ -18,6 +18,10 @@ from frailtrial.protocol import Protocol, load, parse
 from frailtrial.randomization import generate_list
 from frailtrial.simulate import simulate_trial
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 HERE = Path(__file__).parent / "protocols"
 YAML = HERE / "three-arm-sex.yaml"
 CAL = HERE / "three-arm-sex.calibration.yaml"

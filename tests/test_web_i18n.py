@@ -17,6 +17,10 @@ import pytest
 from i18n_support import LOCALE, ROLE_ORDER, po_entries
 from web_support import client, route_kwargs, routes, sweep_world, web_store
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 # what a Chinese-speaking site must never see in English on the main pages
 ENGLISH_UI = ("Participants", "Save", "Visit", "Adverse event", "Adverse events", "Screening log")
 

@@ -24,6 +24,10 @@ from edc_support import enroll, new_trial
 from i18n_support import ROLE_ORDER
 from web_support import PASSWORD, client, route_kwargs, routes, sweep_world, web_store
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 USER_PROTOCOL = Path(__file__).parent / "protocols" / "three-arm-sex.yaml"
 # abbreviations, units and proper names a Chinese clinical form writes in Latin letters
 _LATIN = """

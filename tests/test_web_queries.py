@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from web_support import PASSWORD, trial_with_data, web_store
+
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
 
 
 def _login(t: dict, role: str):  # type: ignore[no-untyped-def]

@@ -8,6 +8,10 @@ import pytest
 
 from web_support import PASSWORD, web_store
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.slow
 def test_statistician_downloads_analysis_report(tmp_path: Path) -> None:

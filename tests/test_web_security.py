@@ -12,6 +12,10 @@ import pytest
 from edc_support import lock_accepting_all
 from web_support import PASSWORD, trial_with_data, web_store
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:

@@ -13,6 +13,10 @@ import pytest
 
 from web_support import trial_with_data, web_store
 
+# over 2 s of test time on 2 workers (stores, processes, many fits): left out of
+# `make quick`, run by `make test`
+pytestmark = pytest.mark.slow
+
 BACKENDS = pytest.mark.parametrize(
     "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
