@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from edc_support import lock_accepting_all
-from web_support import PASSWORD, trial_with_data, web_store
+from web_support import client, trial_with_data, web_store
 
 # over 2 s of test time on 2 workers (stores, processes, many fits): left out of
 # `make quick`, run by `make test`
@@ -32,15 +32,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return t
 
 
-def _page(world: dict[str, Any], role: str) -> Any:
-    from django.test import Client
-
-    c = Client()
-    c.post("/login/", {"username": world["m"][role].user.username, "password": PASSWORD})
-    c.get("/choose/")
-    return c
-
-
 def _api(world: dict[str, Any], path: str, body: Any) -> Any:
     from django.test import Client
 
@@ -55,7 +46,7 @@ def _api(world: dict[str, Any], path: str, body: Any) -> Any:
 def test_cytokine_form_on_the_page_saves_all_four(world: dict[str, Any]) -> None:
     from frailtrial.edc.models import Measurement
 
-    c, pid = _page(world, "coordinator"), world["pid"]
+    c, pid = client(world, "coordinator"), world["pid"]
     url = f"/participants/{pid}/visits/week1/crf/edta_plasma_cytokines/"
     page = c.get(url).content.decode()
     assert "Laboratory: IL-8, IL-17, IFN-γ, TNF-α" in page
@@ -72,7 +63,7 @@ def test_cytokine_form_on_the_page_saves_all_four(world: dict[str, Any]) -> None
 
 
 def test_partial_sf36_is_shown_incomplete_and_stays_on_the_list(world: dict[str, Any]) -> None:
-    c, pid = _page(world, "coordinator"), world["pid"]
+    c, pid = client(world, "coordinator"), world["pid"]
     url = f"/participants/{pid}/visits/baseline/crf/sf36/"
     assert (
         c.post(url, {"action": "save", "item_1": "2", "item_3a": "1", "item_3b": "2"}).status_code
@@ -103,14 +94,14 @@ def test_empty_eq5d_through_the_api_is_incomplete(world: dict[str, Any]) -> None
     assert r.status_code == 201, r.content
     body = r.json()
     assert body["complete"] is False and len(body["missing_items"]) == 6
-    dash = _page(world, "monitor").get("/dashboard/").content.decode()
+    dash = client(world, "monitor").get("/dashboard/").content.decode()
     assert "Baseline · EQ-5D-5L</a>" in dash
 
 
 def test_sf36_page_shows_the_rand36_response_wording(world: dict[str, Any]) -> None:
     """Staff pages read the shipped RAND-36 wording (the file the participant pages use):
     each SF-36 item is a list of "code — wording"; the saved answer reads the same way."""
-    c, pid = _page(world, "coordinator"), world["pid"]
+    c, pid = client(world, "coordinator"), world["pid"]
     url = f"/participants/{pid}/visits/week1/crf/sf36/"
     html = c.get(url).content.decode()
     item1 = re.search(r'<select name="item_1"[^>]*>(.*?)</select>', html, re.S)
@@ -132,7 +123,7 @@ def test_sf36_page_shows_the_rand36_response_wording(world: dict[str, Any]) -> N
     assert c.post(url, {"action": "save", "item_1": "2"}).status_code == 302
     html = c.get(url).content.decode()
     assert '<option value="2" selected>2 — Very good</option>' in html
-    read_only = _page(world, "monitor").get(url).content.decode()
+    read_only = client(world, "monitor").get(url).content.decode()
     assert "<dd>2 — Very good</dd>" in read_only
     # an instrument without wording keeps its typed fields
     tug = c.get(f"/participants/{pid}/visits/week1/crf/tug/").content.decode()
@@ -141,13 +132,13 @@ def test_sf36_page_shows_the_rand36_response_wording(world: dict[str, Any]) -> N
 
 
 def test_grip_page_does_not_ask_sex(world: dict[str, Any]) -> None:
-    page = _page(world, "coordinator").get(f"/participants/{world['pid']}/visits/week1/crf/grip/")
+    page = client(world, "coordinator").get(f"/participants/{world['pid']}/visits/week1/crf/grip/")
     assert 'name="item_sex"' not in page.content.decode()
     assert 'name="item_dominant_hand"' in page.content.decode()
 
 
 def test_every_aria_describedby_points_at_an_element(world: dict[str, Any]) -> None:
-    page = _page(world, "coordinator").get(f"/participants/{world['pid']}/visits/week1/crf/sf36/")
+    page = client(world, "coordinator").get(f"/participants/{world['pid']}/visits/week1/crf/sf36/")
     html = page.content.decode()
     refs = re.findall(r'aria-describedby="([^"]+)"', html)
     assert len(refs) >= 36
@@ -156,7 +147,7 @@ def test_every_aria_describedby_points_at_an_element(world: dict[str, Any]) -> N
 
 
 def test_age_150_is_said_as_out_of_range(world: dict[str, Any]) -> None:
-    r = _page(world, "coordinator").post("/screening/check/", {"age": "150", "sex": "female"})
+    r = client(world, "coordinator").post("/screening/check/", {"age": "150", "sex": "female"})
     reasons = r.json()["reasons"]
     assert "age not entered" not in reasons
     assert reasons[0].startswith("age 150:") and "130" in reasons[0]
@@ -165,7 +156,7 @@ def test_age_150_is_said_as_out_of_range(world: dict[str, Any]) -> None:
 def test_correction_page_saves_and_the_audit_shows_old_new_who_why(world: dict[str, Any]) -> None:
     from frailtrial.edc.models import AdverseEvent
 
-    c, ae = _page(world, "investigator"), world["ae"]
+    c, ae = client(world, "investigator"), world["ae"]
     url = f"/correct/adverseevent/{ae.pk}/"
     page = c.get(url).content.decode()
     assert 'value="2024-03-20"' in page
@@ -199,7 +190,7 @@ def test_correction_page_saves_and_the_audit_shows_old_new_who_why(world: dict[s
 def test_log_page_adds_and_corrects_an_entry(world: dict[str, Any]) -> None:
     from frailtrial.edc.models import LogRecord
 
-    c, pid = _page(world, "coordinator"), world["pid"]
+    c, pid = client(world, "coordinator"), world["pid"]
     url = f"/participants/{pid}/log/concomitant_medication/"
     med = {
         "item_drug": "amlodipine",
@@ -224,7 +215,7 @@ def test_a_garbled_version_is_refused_not_taken_as_none(world: dict[str, Any]) -
     turned the stale-edit check off; it is refused in one line naming the field."""
     from frailtrial.edc.models import AdverseEvent, LogRecord
 
-    c, ae, pid = _page(world, "investigator"), world["ae"], world["pid"]
+    c, ae, pid = client(world, "investigator"), world["ae"], world["pid"]
     current = AdverseEvent.objects.get(pk=ae.pk)
     form = {
         "term": current.term,
@@ -246,7 +237,7 @@ def test_a_garbled_version_is_refused_not_taken_as_none(world: dict[str, Any]) -
     entry = LogRecord.objects.filter(participant__participant_id=pid).first()
     assert entry is not None
     edit = f"/participants/{pid}/log/{entry.form}/{entry.pk}/"
-    r = _page(world, "coordinator").post(edit, {"version": "v1", "reason": "x"})
+    r = client(world, "coordinator").post(edit, {"version": "v1", "reason": "x"})
     assert r.status_code == 200
     assert "version: a whole number" in html.unescape(r.content.decode())
     assert LogRecord.objects.get(pk=entry.pk).version == entry.version
@@ -290,14 +281,14 @@ def test_api_correction_and_audit_answer_the_service_records(world: dict[str, An
 
 
 def test_participant_table_stacks_on_a_phone(world: dict[str, Any]) -> None:
-    html = _page(world, "coordinator").get("/participants/").content.decode()
+    html = client(world, "coordinator").get("/participants/").content.decode()
     assert 'class="stack"' in html
     assert 'data-label="Randomization number"' in html
 
 
 def test_after_lock_no_entry_form_is_shown(world: dict[str, Any]) -> None:
     lock_accepting_all(world["m"]["admin"], "final analysis")
-    c, pid = _page(world, "coordinator"), world["pid"]
+    c, pid = client(world, "coordinator"), world["pid"]
     crf = c.get(f"/participants/{pid}/visits/week1/crf/tug/").content.decode()
     assert 'name="action" value="save"' not in crf and "database is locked" in crf
     person = c.get(f"/participants/{pid}/").content.decode()

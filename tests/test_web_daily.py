@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from web_support import PASSWORD, trial_with_data, web_store
+from web_support import client, trial_with_data, web_store
 
 # over 2 s of test time on 2 workers (stores, processes, many fits): left out of
 # `make quick`, run by `make test`
@@ -21,15 +21,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return trial_with_data()
 
 
-def _page(world: dict[str, Any], role: str) -> Any:
-    from django.test import Client
-
-    c = Client()
-    c.post("/login/", {"username": world["m"][role].user.username, "password": PASSWORD})
-    c.get("/choose/")
-    return c
-
-
 def _version(pid: str, visit: str, instrument: str) -> str:
     from frailtrial.edc.models import Crf
 
@@ -40,7 +31,7 @@ def _version(pid: str, visit: str, instrument: str) -> str:
 def test_save_and_next_opens_the_next_form_not_complete(world: dict[str, Any]) -> None:
     from frailtrial.edc.services import crf
 
-    c, pid = _page(world, "coordinator"), world["pid"]
+    c, pid = client(world, "coordinator"), world["pid"]
     base = f"/participants/{pid}/visits/week1/crf/"
     assert "Save and next" in c.get(f"{base}sts5/").content.decode()
     r = c.post(f"{base}sts5/", {"action": "save", "item_time_s": "12.5", "next": "1"})
@@ -67,7 +58,7 @@ def test_save_and_next_ends_on_the_participant_page(
 ) -> None:
     from frailtrial.edc import collection
 
-    c, pid = _page(world, "coordinator"), world["pid"]
+    c, pid = client(world, "coordinator"), world["pid"]
     tug = collection.form_at(world["protocol"], "week1", "tug")
     monkeypatch.setattr(collection, "forms_at", lambda *a: [tug])  # the visit's only form
     url = f"/participants/{pid}/visits/week1/crf/tug/"
@@ -93,7 +84,7 @@ def test_queries_name_form_participant_visit_and_link_the_form(world: dict[str, 
     tug = collection.form_at(world["protocol"], "week1", "tug")
     link = f'<a href="/participants/{pid}/visits/week1/crf/tug/">{tug.title}</a>'
     for role in ("coordinator", "investigator", "monitor", "admin"):
-        page = _page(world, role).get("/queries/").content.decode()
+        page = client(world, role).get("/queries/").content.decode()
         assert link in page and pid in page and "<td>1 week</td>" in page, role
         assert f"crf {crf.pk}" not in page
         assert dict((i.id, i.label) for i in tug.items)["tug_s"] in page
@@ -111,12 +102,12 @@ def test_a_voided_ae_leaves_every_count_but_stays_in_the_audit_trail(
     coord, pid = world["m"]["coordinator"], world["pid"]
     dup = report_sae(coord, pid, "2024-03-20", term="Pneumonia twice")
     counted = sum(oversight.dsmb_report(world["m"]["dsmb"]).counts["aes"].values())
-    c = _page(world, "coordinator")
+    c = client(world, "coordinator")
     assert "Void this adverse event" in c.get(f"/safety/ae/{dup.pk}/").content.decode()
     url = f"/safety/ae/{dup.pk}/void/"
     c.post(url, {"reason": "", "version": dup.version})  # no reason: refused
     assert AdverseEvent.objects.get(pk=dup.pk).voided_at is None
-    assert _page(world, "monitor").post(url, {"reason": "x", "version": 1}).status_code == 403
+    assert client(world, "monitor").post(url, {"reason": "x", "version": 1}).status_code == 403
     assert c.post(url, {"reason": "duplicate of the pneumonia", "version": dup.version})
     assert AdverseEvent.objects.get(pk=dup.pk).voided_at is not None
 
@@ -144,7 +135,7 @@ def test_a_void_refused_for_a_long_reason_or_a_bad_version_says_which(
     from frailtrial.edc.models import AdverseEvent
 
     dup = report_sae(world["m"]["coordinator"], world["pid"], "2024-03-21", term="Flu twice")
-    c = _page(world, "coordinator")
+    c = client(world, "coordinator")
     url = f"/safety/ae/{dup.pk}/void/"
     long = c.post(url, {"reason": "x" * 501, "version": dup.version}, follow=True)
     page = long.content.decode()
@@ -167,17 +158,17 @@ def test_visit_calendar_lists_due_and_overdue_visits_of_the_site(world: dict[str
     assert got["month2"] == "due" and got["month6"] == "upcoming"
     assert got["month1"] == "overdue"  # its window ended before month 2's opened
     assert "week1" not in got  # held
-    page = _page(world, "coordinator").get("/calendar/").content.decode()
+    page = client(world, "coordinator").get("/calendar/").content.decode()
     window = f"{month2.window_from:%Y-%m-%d} – {month2.window_to:%Y-%m-%d}"
     assert pid in page and window in page and ">overdue</span>" in page
-    other = _page(world, "other_site").get("/calendar/").content.decode()
+    other = client(world, "other_site").get("/calendar/").content.decode()
     assert pid not in other and "No visit to hold." in other
 
 
 def test_blank_crfs_of_every_form_print_each_item(world: dict[str, Any]) -> None:
     from frailtrial.edc import collection
 
-    c = _page(world, "monitor")
+    c = client(world, "monitor")
     index = c.get("/print/forms/").content.decode()
     protocol = world["protocol"]
     for v in protocol.visits:
@@ -208,7 +199,7 @@ def test_casebook_holds_every_form_value_ae_and_log(world: dict[str, Any]) -> No
         "concomitant_medication",
         {"drug": "metformin", "indication": "diabetes", "started_on": "2020-01-01"},
     )
-    c = _page(world, "investigator")
+    c = client(world, "investigator")
     assert (
         f'href="/participants/{pid}/casebook/"' in c.get(f"/participants/{pid}/").content.decode()
     )
@@ -220,9 +211,9 @@ def test_casebook_holds_every_form_value_ae_and_log(world: dict[str, Any]) -> No
     assert f"<dt>{label['time_2_s']}</dt><dd>4.75</dd>" in book
     assert "<h3>SF-36 Health Survey: not entered</h3>" in book
     assert "Pneumonia" in book and "metformin" in book
-    assert _page(world, "other_site").get(f"/participants/{pid}/casebook/").status_code == 403
+    assert client(world, "other_site").get(f"/participants/{pid}/casebook/").status_code == 403
     assert (
-        _page(world, "unblinded_pharmacist").get(f"/participants/{pid}/casebook/").status_code
+        client(world, "unblinded_pharmacist").get(f"/participants/{pid}/casebook/").status_code
         == 403
     )
 
@@ -244,11 +235,11 @@ def test_sdv_overview_counts_verified_of_entered_per_visit(world: dict[str, Any]
     assert Crf.objects.get(pk=sts.pk).version == 2
     row = next(r for r in overview.sdv_overview(monitor) if r["visit"] == "month1")
     assert (row["entered"], row["verified"], row["todo"]) == (2, 1, 1)
-    page = _page(world, "monitor").get("/sdv/").content.decode()
+    page = client(world, "monitor").get("/sdv/").content.decode()
     n = Crf.objects.filter(participant__participant_id=pid).count()
     assert f"1 of {n} CRFs entered are verified" in page
     assert '<td data-label="Visit">1-month</td><td data-label="CRFs entered">2</td>' in page
-    assert _page(world, "coordinator").get("/sdv/").status_code == 403
+    assert client(world, "coordinator").get("/sdv/").status_code == 403
     from frailtrial.edc.services import trials
 
     away = trials.add_member(

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from web_support import PASSWORD, trial_with_data, web_store
+from web_support import client, trial_with_data, web_store
 
 # over 2 s of test time on 2 workers (stores, processes, many fits): left out of
 # `make quick`, run by `make test`
@@ -25,15 +25,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     t = trial_with_data()
     t["token"] = issue_token(t["m"]["coordinator"])
     return {**t, "url": url}
-
-
-def _page(world: dict[str, Any], role: str) -> Any:
-    from django.test import Client
-
-    c = Client()
-    c.post("/login/", {"username": world["m"][role].user.username, "password": PASSWORD})
-    c.get("/choose/")
-    return c
 
 
 def _api(world: dict[str, Any], method: str, path: str, body: Any) -> Any:
@@ -52,7 +43,7 @@ def test_second_of_two_crf_edits_gets_a_conflict_naming_the_first(world: dict[st
 
     pid = world["pid"]
     url = f"/participants/{pid}/visits/week1/crf/tug/"
-    first, second = _page(world, "coordinator"), _page(world, "investigator")
+    first, second = client(world, "coordinator"), client(world, "investigator")
     version = Crf.objects.get(pk=world["crf"].pk).version
     assert f'name="version" value="{version}"'.encode() in first.get(url).content
     assert second.get(url).status_code == 200  # both opened the same version
@@ -180,7 +171,7 @@ def test_page_forms_refuse_control_characters_and_year_9999(world: dict[str, Any
     from frailtrial.edc.models import AdverseEvent, Infusion
     from frailtrial.edc.services import product, randomization
 
-    coord = _page(world, "coordinator")
+    coord = client(world, "coordinator")
     pid = world["pid"]
     r = coord.post(
         f"/participants/{pid}/ae/",
@@ -217,7 +208,7 @@ def test_page_forms_refuse_control_characters_and_year_9999(world: dict[str, Any
 
 
 def test_control_characters_in_query_and_address_are_refused(world: dict[str, Any]) -> None:
-    coord = _page(world, "coordinator")
+    coord = client(world, "coordinator")
     assert coord.get("/screening/?q=a%00b").status_code == 400
     assert coord.get("/screening/S%00X/").status_code == 400
     assert coord.get("/screening/").status_code == 200  # the log still opens for everyone

@@ -6,21 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from web_support import PASSWORD, trial_with_data, web_store
+from web_support import client, trial_with_data, web_store
 
 # over 2 s of test time on 2 workers (stores, processes, many fits): left out of
 # `make quick`, run by `make test`
 pytestmark = pytest.mark.slow
-
-
-def _login(t: dict, role: str):  # type: ignore[no-untyped-def]
-    from django.test import Client
-
-    c = Client()
-    login = c.post("/login/", {"username": t["m"][role].user.username, "password": PASSWORD})
-    assert login.status_code == 302  # a response object is always truthy: check the redirect
-    c.get("/choose/")
-    return c
 
 
 def test_query_lifecycle_is_audited(tmp_path: Path) -> None:
@@ -29,7 +19,7 @@ def test_query_lifecycle_is_audited(tmp_path: Path) -> None:
     from frailtrial.edc.models import AuditEntry, DataQuery
     from frailtrial.edc.services import audit
 
-    monitor, coord = _login(t, "monitor"), _login(t, "coordinator")
+    monitor, coord = client(t, "monitor"), client(t, "coordinator")
     monitor.post(f"/queries/raise/{t['crf'].pk}/", {"field": "tug_s", "text": "source says 12.5"})
     q = DataQuery.objects.get(object_id=str(t["crf"].pk))
     assert q.status == "open"
@@ -58,16 +48,16 @@ def test_sdv_route_and_dsmb_page_call_the_oversight_service(tmp_path: Path) -> N
     from frailtrial.edc.models import SdvMark
     from frailtrial.edc.services import oversight
 
-    monitor = _login(t, "monitor")
+    monitor = client(t, "monitor")
     for _ in range(2):
         r = monitor.post(f"/sdv/{t['crf'].pk}/")
         assert r.status_code == 302 and r["Location"].endswith("/crf/tug/")
     assert SdvMark.objects.filter(crf_id=t["crf"].pk).count() == 1
     assert monitor.post("/sdv/999999/").status_code == 403  # no such CRF
-    page = _login(t, "dsmb").get("/dsmb/").content.decode()
+    page = client(t, "dsmb").get("/dsmb/").content.decode()
     report = oversight.dsmb_report(t["m"]["dsmb"])
     for key, label in oversight.COUNTS:
         cells = "".join(f'<td class="num">{report.counts[key][a]}</td>' for a in report.arm_names)
         assert f'<th scope="row">{label}</th>{cells}' in page
     assert '<th scope="row">Infections</th>' in page
-    assert _login(t, "monitor").get("/dsmb/").status_code == 403
+    assert client(t, "monitor").get("/dsmb/").status_code == 403

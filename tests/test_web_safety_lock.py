@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from web_support import PASSWORD, trial_with_data, web_store
+from web_support import client, trial_with_data, web_store
 
 # over 2 s of test time on 2 workers (stores, processes, many fits): left out of
 # `make quick`, run by `make test`
@@ -26,16 +26,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return t
 
 
-def _page(t: dict[str, Any], role: str) -> Any:
-    from django.test import Client
-
-    c = Client()
-    r = c.post("/login/", {"username": t["m"][role].user.username, "password": PASSWORD})
-    assert r.status_code == 302
-    assert c.get("/choose/").status_code == 302  # one membership: chosen at once
-    return c
-
-
 def test_assessment_and_follow_up_by_the_site_only(world: dict[str, Any]) -> None:
     from frailtrial.edc.models import AdverseEvent
 
@@ -49,18 +39,18 @@ def test_assessment_and_follow_up_by_the_site_only(world: dict[str, Any]) -> Non
         "reason": "coded at review",
         "version": AdverseEvent.objects.get(pk=ae.pk).version,
     }
-    assert _page(world, "monitor").post(url + "assess/", change).status_code == 403
-    r = _page(world, "investigator").post(url + "assess/", change, follow=True)
+    assert client(world, "monitor").post(url + "assess/", change).status_code == 403
+    r = client(world, "investigator").post(url + "assess/", change, follow=True)
     assert b"Assessment saved." in r.content
     saved = AdverseEvent.objects.get(pk=ae.pk)
     assert (saved.causality, saved.related, saved.preferred_term) == ("possible", True, "Pneumonia")
-    r = _page(world, "investigator").post(url + "assess/", change, follow=True)  # stale version
+    r = client(world, "investigator").post(url + "assess/", change, follow=True)  # stale version
     assert b"changed by" in r.content
     follow = {"on": "2024-03-25", "text": "discharged", "outcome": "recovered"}
-    assert _page(world, "dsmb").post(url + "follow-up/", follow).status_code == 403
-    r = _page(world, "coordinator").post(url + "follow-up/", follow, follow=True)
+    assert client(world, "dsmb").post(url + "follow-up/", follow).status_code == 403
+    r = client(world, "coordinator").post(url + "follow-up/", follow, follow=True)
     assert b"Follow-up saved." in r.content and b"discharged" in r.content
-    assert _page(world, "coordinator").post(url + "acknowledge/", {}).status_code == 403
+    assert client(world, "coordinator").post(url + "acknowledge/", {}).status_code == 403
 
 
 def test_api_acknowledges_once_and_lock_answers_422_naming_the_items(
@@ -85,14 +75,14 @@ def test_api_acknowledges_once_and_lock_answers_422_naming_the_items(
     assert r.status_code == 200 and r.json()["state"] == "acknowledged"
     r = call("admin", f"/api/adverse-events/{ae.pk}/acknowledge", {"note": ""})
     assert r.status_code == 422 and "was acknowledged on" in r.json()["detail"]
-    page = _page(world, "medical_monitor").get(f"/safety/ae/{ae.pk}/").content
+    page = client(world, "medical_monitor").get(f"/safety/ae/{ae.pk}/").content
     assert b'id="sae-state" class="ok">acknowledged<' in page
 
 
 def test_the_lock_page_needs_the_confirmation(world: dict[str, Any]) -> None:
     from frailtrial.edc.models import Trial
 
-    c = _page(world, "admin")
+    c = client(world, "admin")
     page = c.get("/lock/").content
     assert b"Pre-lock checklist" in page and b"block the lock" in page
     r = c.post("/lock/", {"action": "lock", "reason": "final", "lock_date": "2024-04-01"})
@@ -114,7 +104,7 @@ def test_bad_posts_on_the_ae_pages_say_which_field_is_wrong(world: dict[str, Any
     url = f"/safety/ae/{ae.pk}/"
 
     def said(role: str, action: str, data: dict[str, Any]) -> str:
-        r = _page(world, role).post(url + action, data, follow=True)
+        r = client(world, role).post(url + action, data, follow=True)
         assert r.status_code == 200
         return " ".join(
             html.unescape(m)

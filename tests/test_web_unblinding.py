@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from web_support import PASSWORD, trial_with_data, web_store
+from web_support import client, trial_with_data, web_store
 
 # over 2 s of test time on 2 workers (stores, processes, many fits): left out of
 # `make quick`, run by `make test`
@@ -35,19 +35,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     locmem = "django.core.mail.backends.locmem.EmailBackend"
     with override_settings(FRAILTRIAL_EMAIL=True, EMAIL_BACKEND=locmem):
         mail.outbox = []  # the process's mailbox: empty it of other tests' mail
-        r = _page(t, "investigator").post(f"/participants/{t['pid']}/unblind/", {"reason": REASON})
+        r = client(t, "investigator").post(f"/participants/{t['pid']}/unblind/", {"reason": REASON})
         assert r.status_code == 200
         t["sent"] = list(mail.outbox)
     return t
-
-
-def _page(world: dict[str, Any], role: str) -> Any:
-    from django.test import Client
-
-    c = Client()
-    c.post("/login/", {"username": world["m"][role].user.username, "password": PASSWORD})
-    c.get("/choose/")
-    return c
 
 
 def test_unblinding_notifies_dsmb_and_sponsor_by_dashboard_and_mail(
@@ -65,12 +56,12 @@ def test_unblinding_notifies_dsmb_and_sponsor_by_dashboard_and_mail(
     assert len(sent) == 1 and sorted(sent[0].to) == ["admin@example.org", "dsmb@example.org"]
     assert pid in sent[0].body and REASON not in sent[0].body  # the reason is not mailed out
     for role in ("dsmb", "admin"):
-        page = _page(world, role).get("/dashboard/")
+        page = client(world, role).get("/dashboard/")
         assert b'id="notices"' in page.content and f"emergency-unblinded {pid}".encode() in (
             page.content
         )
         assert REASON.encode() in page.content
-    coord = _page(world, "coordinator").get("/dashboard/")
+    coord = client(world, "coordinator").get("/dashboard/")
     assert b'id="notices"' not in coord.content
 
 
@@ -81,17 +72,17 @@ def test_reason_hidden_from_blinded_roles_in_the_audit_trail(world: dict[str, An
     assert p.emergency_unblinded  # unblinded in the fixture
     url = f"/audit/participant/{p.pk}/"
     for role in ("coordinator", "monitor", "investigator"):
-        page = _page(world, role).get(url)
+        page = client(world, role).get(url)
         assert page.status_code == 200 and REASON.encode() not in page.content, role
         assert b"not shown to your role" in page.content
-    assert REASON.encode() in _page(world, "admin").get(url).content
+    assert REASON.encode() in client(world, "admin").get(url).content
 
 
 def test_a_loop_of_unblindings_is_stopped_and_alerted(world: dict[str, Any]) -> None:
     from frailtrial.edc.models import EmergencyUnblinding, Notice, Participant
     from frailtrial.edc.services.unblinding import LIMIT
 
-    inv = _page(world, "investigator")
+    inv = client(world, "investigator")
     done = LIMIT - EmergencyUnblinding.objects.filter(by=world["m"]["investigator"]).count()
     codes = [
         inv.post(f"/participants/{pid}/unblind/", {"reason": REASON}).status_code
