@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import typer
@@ -67,4 +68,9 @@ def serve(
             return application_for(url)
 
     typer.echo(f"frailtrial EDC on http://{host}:{port}/ (store {url})", err=True)
+    # the workers live long: collector on (run() turned it off for batch commands), after
+    # moving what the parent imported to the permanent generation (no collection scans it,
+    # so the forked workers share those pages instead of copying them)
+    gc.freeze()
+    gc.enable()
     Server().run()
