@@ -18,32 +18,9 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
+from frailtrial.stats.kernel_warmup import run_kernels
+
 STRUCTURES = ("us", "ar1")
-
-
-def compile_for(covariance: str) -> float:
-    """Fit two tiny data sets with ``covariance`` (and, for us, test their contrasts),
-    compiling what that runs; seconds taken."""
-    import numpy as np
-    import pandas as pd
-
-    from frailtrial.stats.mmrm import estimate_many, fit_many
-
-    rng = np.random.default_rng(0)
-    n, visits = 8, ["V1", "V2", "V3"]
-    data = pd.DataFrame(
-        {
-            "id": np.repeat(np.arange(n), len(visits)),
-            "visit": np.tile(visits, n),
-            "arm": np.repeat(["A", "B"], n // 2 * len(visits)),
-            "y": rng.normal(size=n * len(visits)),
-        }
-    )
-    t0 = time.perf_counter()
-    fits = fit_many([data, data], "y ~ arm*visit", "id", "visit", covariance=covariance)
-    if covariance == "us":  # estimate_many's Satterthwaite kernels (one compile serves all)
-        estimate_many(fits, fits[0].treatment_contrast_matrix()[1])
-    return time.perf_counter() - t0
 
 
 def main(structures: list[str]) -> None:
@@ -55,7 +32,7 @@ def main(structures: list[str]) -> None:
     t0 = time.perf_counter()
     workers = min(len(structures), os.cpu_count() or 1)
     with ProcessPoolExecutor(max_workers=workers) as pool:  # forked before numba loads here
-        took = dict(zip(structures, pool.map(compile_for, structures), strict=True))
+        took = dict(zip(structures, pool.map(run_kernels, structures), strict=True))
     from frailtrial.stats.kernel_cache import cache_root
 
     each = ", ".join(f"{s} {t:.1f} s" for s, t in took.items())

@@ -82,9 +82,10 @@ print(json.dumps({"commands": len(list(walk(root, []))), "missing": missing, "he
 
 
 def _cli(
-    tmp_path: Path, *args: str, blocked: str = "", stdin: str = ""
+    tmp_path: Path, *args: str, blocked: str = "", stdin: str = "", fork: bool = True
 ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     report = tmp_path / "imported.json"
+    env = {k: v for k, v in os.environ.items() if k != "FRAILTRIAL_NO_FORK"}
     proc = subprocess.run(
         [sys.executable, "-c", DRIVER, str(report), blocked, *args],
         input=stdin,
@@ -92,6 +93,7 @@ def _cli(
         text=True,
         timeout=120,
         check=False,
+        env=env if fork else {**env, "FRAILTRIAL_NO_FORK": "1"},
     )
     return proc, json.loads(report.read_text())
 
@@ -113,19 +115,23 @@ def test_score_imports_no_heavy_library(tmp_path: Path) -> None:
     assert imported == [], imported
 
 
-def test_analyze_imports_no_scipy_stats_matplotlib_or_django(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fork", [True, False], ids=["worker", "no-fork"])
+def test_analyze_imports_no_scipy_stats_matplotlib_or_django(tmp_path: Path, fork: bool) -> None:
     """``analyze`` takes its distributions from scipy.special (stats.distributions), its
     Shapiro-Wilk from stats.shapiro and draws its figures itself: scipy.stats (0.5-0.7 s
-    of CPU to import), matplotlib and Django stay unloaded."""
+    of CPU to import), matplotlib and Django stay unloaded. The model engines (numba) load
+    in the worker process that fits the models (analysis/forked.py), not in the command's
+    own process; with FRAILTRIAL_NO_FORK the command fits them itself."""
     data = tmp_path / "data"
     proc, _ = _cli(tmp_path, "simulate", "--protocol", "huc-msc-2024", "--seed", "1",
                    "--match-published", "--out", str(data))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     proc, imported = _cli(tmp_path, "analyze", "--data", str(data), "--protocol",
-                          "huc-msc-2024", "--out", str(tmp_path / "out"))  # fmt: skip
+                          "huc-msc-2024", "--out", str(tmp_path / "out"), fork=fork)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "primary endpoint" in proc.stdout  # it did analyse
-    assert {"pandas", "numba", "scipy"} <= set(imported)  # the driver does see imports
+    assert {"pandas", "scipy"} <= set(imported)  # the driver does see imports
+    assert ("numba" in imported) is not fork, imported
     assert not {"scipy.stats", "matplotlib", "django", "statsmodels"} & set(imported), imported
     # the process skipped its final collection (run() froze it at exit): every file whole
     out = tmp_path / "out"

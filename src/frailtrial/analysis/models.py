@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -32,9 +32,15 @@ from frailtrial.analysis.table3 import baseline_of
 from frailtrial.errors import ConvergenceError, InputError
 from frailtrial.protocol import Protocol
 from frailtrial.protocol.model import ModelSpec
-from frailtrial.stats import lmm, lmm_many, mmrm
-from frailtrial.stats.fit_results import FitResults
 from frailtrial.stats.multiplicity import serial_gatekeeping
+
+if TYPE_CHECKING:
+    from frailtrial.stats.fit_results import FitResults
+    from frailtrial.stats.lmm_many import RandomInterceptBatch
+
+# The model engines (frailtrial.stats.mmrm, lmm, lmm_many: numba, formulaic) are imported by
+# the functions that fit, not here: ``analyze`` fits in a second process while this one
+# builds the tables (analysis/forked.py), and the results (Models) need none of them.
 
 EXCLUDED = ["model", "variable", "participant_id", "arm", "reason"]
 """Columns of :attr:`Models.excluded`."""
@@ -101,6 +107,8 @@ def _mmrm(
 ) -> tuple[list[dict], list[dict]]:
     """``post``: the change-from-baseline rows of :func:`_change_frame`; with Dunnett, the
     standard errors of arm-vs-arm contrasts go to ``covs``."""
+    from frailtrial.stats import mmrm
+
     formula = mmrm_formula(spec)
     by_var = _by_variable(post.assign(arm=_arm_factor(post["arm"], protocol)))
     variables = [v.name for v in protocol.variables if v.name in by_var]
@@ -227,6 +235,8 @@ def _random_intercept(
     a variable the batch cannot take (singular, not converged) is fitted alone, as is every
     variable when the batch fails. With Dunnett, the standard errors of arm-vs-arm
     contrasts go to ``covs``."""
+    from frailtrial.stats import lmm, lmm_many
+
     seen = set(m["visit"].unique())
     visits = [v.name for v in protocol.assessment_visits if v.name in seen]
     formula = "value ~ " + " + ".join([*spec.covariates, "arm * visit"])
@@ -310,9 +320,11 @@ def _random_intercept(
 
 def _batch(
     prepared: list[tuple[str, pd.DataFrame]], formula: str, spec: ModelSpec
-) -> lmm_many.RandomInterceptBatch | None:
+) -> RandomInterceptBatch | None:
     """One random-intercept fit of every variable's data set (one design, one optimiser
     run), or None when the batch cannot be fitted (a data set the model refuses)."""
+    from frailtrial.stats import lmm_many
+
     if not prepared:
         return None
     try:
@@ -329,6 +341,8 @@ def _dose_response(
     """``post``: the change-from-baseline rows of :func:`_change_frame`. The model adjusts
     for what the primary MMRM ``like`` adjusts for (baseline, covariates) and takes its
     covariance, method and df (unstructured, REML, Kenward-Roger without one)."""
+    from frailtrial.stats import mmrm
+
     doses = {a.name: (a.dose.cells or a.dose.cells_per_kg or 0.0) for a in protocol.arms}
     unit = min(d for d in doses.values() if d > 0)
     post = post.assign(dose=post["arm"].map(doses).astype(float) / unit)

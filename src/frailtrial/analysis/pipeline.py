@@ -10,12 +10,12 @@ from frailtrial.analysis import compliance as comp
 from frailtrial.analysis.consort import consort_flow, consort_png, consort_svg, primary_left_out
 from frailtrial.analysis.endpoints import check_primary, headline, incidence_endpoints
 from frailtrial.analysis.figures import change_svg, schedule_svg
+from frailtrial.analysis.fitting import fit_plan
+from frailtrial.analysis.forked import Worker
 from frailtrial.analysis.manuscript import write_docx
-from frailtrial.analysis.models import fit_models
 from frailtrial.analysis.populations import attended_last_visit, build_populations
 from frailtrial.analysis.report import render_report
 from frailtrial.analysis.results import AnalysisResult, write_tables
-from frailtrial.analysis.sensitivity import run_estimands
 from frailtrial.analysis.sensitivity_report import estimand_figures
 from frailtrial.analysis.table1 import table1
 from frailtrial.analysis.table2 import table2
@@ -30,36 +30,46 @@ def _quiet(_: str) -> None:
     return None
 
 
+def _nothing() -> None:
+    return None
+
+
 def analyze(
     ds: TrialDataset,
     protocol: Protocol,
     provenance: dict[str, Any],
     step: Step = _quiet,
+    worker: Worker | None = None,
 ) -> AnalysisResult:
     """Populations, CONSORT, compliance, missing data, Tables 1-3, the plan's models, the
     incidence endpoints and the primary endpoint's headline (InputError when the primary
-    cannot be analysed: refused before any fitting when the protocol alone says so)."""
+    cannot be analysed: refused before any fitting when the protocol alone says so).
+
+    The models are fitted by ``worker`` (a process forked when the command started, which
+    has loaded the model engines meanwhile), else by a process forked here; either runs
+    them here when it cannot fork (analysis/forked.py)."""
     check_primary(protocol)
     step("populations and compliance")
     att = comp.attendance(ds, protocol)
     pops = build_populations(ds, protocol, attended_last_visit(att, protocol))
     primary = pops.arms(protocol.analysis.primary_population)
-    counts = pops.counts(protocol.arm_names)
-    compliance = comp.compliance(att, primary.index, protocol)
-    missing = comp.missing_data(ds, att, protocol)
-    step("Tables 1 and 2")
-    t1 = table1(ds.participants, primary, protocol)
-    t2 = table2(ds, pops.arms("safety"), protocol)
-    incidence = incidence_endpoints(ds, pops.arms("safety"), protocol)
-    step("Table 3")
     m = itt_measurements(ds.measurements, primary)
-    t3 = table3(m, protocol)
-    step("models")
-    fitted = fit_models(m, protocol, ds.participants, primary)
-    step("sensitivity analyses")
-    sensitivity = run_estimands(
-        ds.measurements, pops, ds.participants, ds.intercurrent_events, fitted.effects, protocol
-    )
+    with worker or Worker(_nothing) as fitter:  # fits on the second core while the tables
+        pending = fitter.submit(  # are built
+            fit_plan, m, protocol, ds.participants, primary, ds.measurements, pops,
+            ds.intercurrent_events,
+        )  # fmt: skip
+        counts = pops.counts(protocol.arm_names)
+        compliance = comp.compliance(att, primary.index, protocol)
+        missing = comp.missing_data(ds, att, protocol)
+        step("Tables 1 and 2")
+        t1 = table1(ds.participants, primary, protocol)
+        t2 = table2(ds, pops.arms("safety"), protocol)
+        incidence = incidence_endpoints(ds, pops.arms("safety"), protocol)
+        step("Table 3")
+        t3 = table3(m, protocol)
+        step("models and sensitivity analyses")
+        fitted, sensitivity = pending.result()
     flow = consort_flow(ds, protocol, primary, primary_left_out(fitted, protocol))
     return AnalysisResult(
         protocol=protocol,
@@ -80,36 +90,44 @@ def analyze(
 
 
 def write_outputs(result: AnalysisResult, out: Path, step: Step = _quiet) -> dict[str, Path]:
-    """report.html, tables/*.csv, figures/, results.json in ``out``."""
+    """report.html, tables/*.csv, tables.docx, figures/, results.json in ``out``; the Word
+    document, the CONSORT PNG and the CSV tables are written by a forked process meanwhile
+    (analysis/forked.py: here when it cannot fork)."""
     out.mkdir(parents=True, exist_ok=True)
     figdir = out / "figures"
-    protocol = result.protocol
-    step("figures")
-    svgs: dict[str, str] = {}
-    label = protocol.analysis.primary_population.upper()
-    svgs["consort"] = consort_svg(result.consort, label)
     figdir.mkdir(parents=True, exist_ok=True)
-    (figdir / "consort.svg").write_text(svgs["consort"], encoding="utf-8")
-    consort_png(result.consort, figdir / "consort.png", label)
-    svgs["schedule"] = schedule_svg(protocol)
-    (figdir / "visit_schedule.svg").write_text(svgs["schedule"], encoding="utf-8")
-    changes = []
-    for var in protocol.variables:
-        if not (result.table3.cells["variable"] == var.name).any():
-            continue
-        text = change_svg(result.table3.cells, var.name, protocol)
-        (figdir / f"change_{var.name}.svg").write_text(text, encoding="utf-8")
-        changes.append({"variable": var.name, "svg": text})
-    estimand_svgs = estimand_figures(result)
-    for f in estimand_svgs:
-        (figdir / f"{f['name']}.svg").write_text(f["svg"], encoding="utf-8")
-    step("tables and report")
-    write_tables(result, out / "tables")
-    write_docx(result, out / "tables.docx")
-    report = out / "report.html"
-    report.write_text(render_report(result, svgs, changes, estimand_svgs), encoding="utf-8")
-    results = out / "results.json"
-    results.write_text(result.to_json() + "\n", encoding="utf-8")
+    protocol = result.protocol
+    label = protocol.analysis.primary_population.upper()
+
+    def beside() -> None:
+        consort_png(result.consort, figdir / "consort.png", label)
+        write_tables(result, out / "tables")
+        write_docx(result, out / "tables.docx")
+
+    with Worker(beside, task_follows=False) as writer:
+        step("figures")
+        svgs: dict[str, str] = {}
+        svgs["consort"] = consort_svg(result.consort, label)
+        (figdir / "consort.svg").write_text(svgs["consort"], encoding="utf-8")
+        svgs["schedule"] = schedule_svg(protocol)
+        (figdir / "visit_schedule.svg").write_text(svgs["schedule"], encoding="utf-8")
+        changes = []
+        shown = set(result.table3.cells["variable"])
+        for var in protocol.variables:
+            if var.name not in shown:
+                continue
+            text = change_svg(result.table3.cells, var.name, protocol)
+            (figdir / f"change_{var.name}.svg").write_text(text, encoding="utf-8")
+            changes.append({"variable": var.name, "svg": text})
+        estimand_svgs = estimand_figures(result)
+        for f in estimand_svgs:
+            (figdir / f"{f['name']}.svg").write_text(f["svg"], encoding="utf-8")
+        step("tables and report")
+        report = out / "report.html"
+        report.write_text(render_report(result, svgs, changes, estimand_svgs), encoding="utf-8")
+        results = out / "results.json"
+        results.write_text(result.to_json() + "\n", encoding="utf-8")
+        writer.result()
     return {
         "report": report,
         "results": results,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,9 @@ from frailtrial.dataset.intercurrent import DEFAULT_STRATEGY
 from frailtrial.errors import ConvergenceError, InputError
 from frailtrial.protocol import Protocol
 from frailtrial.protocol.model import Estimand, ModelSpec, SensitivityAnalysis
-from frailtrial.stats.sensitivity import Imputations, prepare_imputations, tipping_point
+
+if TYPE_CHECKING:  # the engine (numba, formulaic) is imported by the functions that run it
+    from frailtrial.stats.sensitivity import Imputations
 
 EFFECT_COLUMNS = [
     "endpoint",
@@ -251,6 +253,8 @@ def _imputations(
         tuple(map(tuple, events.to_numpy().tolist())),
     )
     if key not in cache:
+        from frailtrial.stats.sensitivity import prepare_imputations
+
         cache[key] = prepare_imputations(
             pair,
             formula=formulas[0],
@@ -291,6 +295,8 @@ def _run_pair(
     if s.tipping_point is not None:
         tp = s.tipping_point
         grid = np.linspace(tp.low, tp.high, tp.steps)
+        from frailtrial.stats.sensitivity import tipping_point
+
         tip = tipping_point(imputations, grid, visit=endpoint_visit, alpha=alpha)
     counts = {"n_subjects": res.n_subjects, "n_samples": res.n_samples}
     return res.effects, counts, tip

@@ -12,18 +12,20 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:  # the protocol and analysis stacks load only when a command runs
+    from frailtrial.analysis.forked import Worker
     from frailtrial.analysis.results import AnalysisResult
     from frailtrial.dataset import TrialDataset
     from frailtrial.protocol import Protocol
 
 Step = Callable[[str], None]
-STEPS = 8  # read, populations, Tables 1-2, Table 3, models, sensitivity, figures, report
+STEPS = 7  # read, populations, Tables 1-2, Table 3, models and sensitivity, figures, report
 
 
 @contextmanager
 def progress(total: int, quiet: bool = False) -> Iterator[Step]:
-    """A Rich progress bar on a terminal (stderr); silent when piped or ``quiet`` (then Rich
-    is not even imported, unless FORCE_COLOR or TTY_COMPATIBLE asks it to decide)."""
+    """A Rich progress bar on a terminal (stderr), drawn at each step; silent when piped or
+    ``quiet`` (then Rich is not even imported, unless FORCE_COLOR or TTY_COMPATIBLE asks it
+    to decide)."""
     forced = any(os.environ.get(v) for v in ("FORCE_COLOR", "TTY_COMPATIBLE"))
     if quiet or not (sys.stderr.isatty() or forced):
         yield lambda _: None
@@ -42,11 +44,13 @@ def progress(total: int, quiet: bool = False) -> Iterator[Step]:
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        auto_refresh=False,  # no refresh thread: analyze forks its model fitting (forked.py)
     ) as bar:
         task = bar.add_task("starting", total=total)
+        bar.refresh()
 
         def step(what: str) -> None:
-            bar.update(task, advance=1, description=what)
+            bar.update(task, advance=1, description=what, refresh=True)
 
         yield step
 
@@ -58,12 +62,14 @@ def run(
     out: Path,
     seed: int | None,
     step: Step,
+    worker: Worker | None = None,
 ) -> AnalysisResult:
-    """Analyse and write every output into ``out``."""
+    """Analyse and write every output into ``out`` (the models fitted by ``worker``, see
+    analysis/forked.py)."""
     from frailtrial.analysis.pipeline import analyze, write_outputs
     from frailtrial.analysis.provenance import provenance
 
-    result = analyze(ds, protocol, provenance(protocol, data_dir, seed), step)
+    result = analyze(ds, protocol, provenance(protocol, data_dir, seed), step, worker)
     write_outputs(result, out, step)
     return result
 
@@ -97,14 +103,17 @@ def analyze_command(
     The dataset is checked first (types, keys, instrument ranges, visits.csv against
     measurements.csv, data for the primary endpoint); every problem is printed, one line
     each, and the exit status is 2."""
+    from frailtrial.analysis.fitting import warm_up
+    from frailtrial.analysis.forked import Worker
     from frailtrial.dataset import read_dataset
     from frailtrial.protocol import load
 
-    proto = load(protocol)
-    with progress(STEPS, quiet=json_) as step:
+    # a second process loads the model engines while this one reads, then fits the models
+    with Worker(warm_up) as worker, progress(STEPS, quiet=json_) as step:
+        proto = load(protocol)
         step("reading the dataset")
         ds = read_dataset(data, proto, for_analysis=True)  # every problem, one line each
-        result = run(ds, proto, data, out, seed, step)
+        result = run(ds, proto, data, out, seed, step, worker)
     if json_:  # the document just written, not a second serialization of the result
         sys.stdout.write((out / "results.json").read_text(encoding="utf-8"))
         return

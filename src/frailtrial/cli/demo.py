@@ -77,13 +77,17 @@ def demo_command(
     seed: int = typer.Option(2024, "--seed", help="Seed of the simulated trial."),
 ) -> None:
     """Simulate the HUC-MSC trial through the EDC store, analyse the export, write a report."""
+    from frailtrial.analysis.fitting import warm_up
+    from frailtrial.analysis.forked import Worker
     from frailtrial.dataset import read_dataset
     from frailtrial.edc.pipeline import export_trial, load_simulated_trial
     from frailtrial.protocol import load
     from frailtrial.simulate import simulate_trial
 
     protocol = load(DEMO_PROTOCOL)
-    with progress(STEPS + 3) as step:
+    # a second process loads the model engines while this one runs the EDC, then fits the
+    # models (analysis/forked.py)
+    with Worker(warm_up) as worker, progress(STEPS + 3) as step:
         step("simulating the trial")
         simulated = simulate_trial(protocol, seed)
         step("entering it through the EDC")
@@ -94,7 +98,7 @@ def demo_command(
         export_trial(url, data_dir)
         step("reading the export")
         ds = read_dataset(data_dir, protocol)
-        result = run(ds, protocol, data_dir, out, seed, step)
+        result = run(ds, protocol, data_dir, out, seed, step, worker)
     for line in summary_lines(result, out):
         typer.echo(line)
     typer.echo(f"EDC store: {out / STORE} (randomization list SHA-256 {loaded['list_sha256']})")

@@ -151,7 +151,7 @@ def _no_final_collection() -> None:
 
 def _close_and_freeze() -> None:
     django_db = sys.modules.get("django.db")
-    if django_db is not None:
+    if django_db is not None and sys.modules["django.conf"].settings.configured:
         django_db.connections.close_all()
     gc.freeze()
 

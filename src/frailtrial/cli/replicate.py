@@ -41,13 +41,17 @@ def replicate_command(
     pub = load_published(name) if name in tables else None
     ab = None if pub is not None else load_abstract(name)
     protocol = load(pub.protocol if pub is not None else ab.protocol)  # type: ignore[union-attr]
-    with progress(STEPS + 2, quiet=json_) as step:
+    from frailtrial.analysis.fitting import warm_up
+    from frailtrial.analysis.forked import Worker
+
+    # a second process loads the model engines while this one simulates (analysis/forked.py)
+    with Worker(warm_up) as worker, progress(STEPS + 2, quiet=json_) as step:
         step("simulating data")
         data_dir = out / "data"
         write_dataset(simulate_trial(protocol, seed, match_published=pub is not None), data_dir)
         step("reading the dataset")
         ds = read_dataset(data_dir, protocol)
-        result = run(ds, protocol, data_dir, out, seed, step)
+        result = run(ds, protocol, data_dir, out, seed, step, worker)
         step("comparing with the paper")
         if pub is not None:
             rep = replicate(pub, result)
