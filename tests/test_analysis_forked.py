@@ -151,18 +151,23 @@ def _results(out: Path) -> dict:
     return doc
 
 
-def test_analyze_fitted_by_the_worker_equals_fitted_in_the_command(tmp_path: Path) -> None:
+@pytest.mark.parametrize("protocol", ["cratus-2017", "huc-msc-2024"])
+def test_analyze_fitted_by_the_worker_equals_fitted_in_the_command(
+    tmp_path: Path, protocol: str
+) -> None:
     """The same results.json (every number) and the same files with and without the worker
-    process; the CLI runs in fresh processes (one thread: it does fork)."""
+    process (HUC-MSC: its random-intercept model fitted by the command meanwhile, its MMRM
+    and sensitivity analyses by the worker; CRATUS: three arms, a dose-response model); the
+    CLI runs in fresh processes (one thread: it does fork)."""
     cli = [sys.executable, "-m", "frailtrial"]
     data = tmp_path / "data"
-    subprocess.run([*cli, "simulate", "--protocol", "cratus-2017", "--seed", "4", "--out",
+    subprocess.run([*cli, "simulate", "--protocol", protocol, "--seed", "4", "--out",
                     str(data)], check=True, capture_output=True, timeout=300)  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "FRAILTRIAL_NO_FORK"}
     outs = {}
     for name, extra in (("worker", {}), ("here", {"FRAILTRIAL_NO_FORK": "1"})):
         outs[name] = tmp_path / name
-        subprocess.run([*cli, "analyze", "--data", str(data), "--protocol", "cratus-2017",
+        subprocess.run([*cli, "analyze", "--data", str(data), "--protocol", protocol,
                         "--out", str(outs[name])], check=True, capture_output=True,
                        timeout=300, env={**env, **extra})  # fmt: skip
     assert _results(outs["worker"]) == _results(outs["here"])

@@ -495,6 +495,78 @@ def _count_left_out(
     return fits, excluded
 
 
+EFFECTS = ["model", "variable", "arm", "visit", "estimate", "se", "df", "ci_low", "ci_high", "p",
+           "df_method"]  # fmt: skip
+"""Columns of :attr:`Models.effects` before the multiplicity adjustment."""
+KINDS = ("mmrm", "random_intercept")
+"""The engines a plan's models run on: the MMRM (also the dose-response model: numba) and
+the random-intercept model (numpy); ``analyze`` fits them in two processes."""
+
+
+@dataclass(frozen=True)
+class Fits:
+    """The plan's models of one engine before the multiplicity adjustment: per model (its
+    position in the plan; the dose-response model after them) its effect and fit rows, and
+    the standard errors of arm-vs-arm contrasts (Dunnett)."""
+
+    rows: dict[int, tuple[list[dict], list[dict]]]
+    pair_se: _PairSe
+
+    def effects(self) -> pd.DataFrame:
+        """The effect rows (:data:`EFFECTS`), in plan order."""
+        return pd.DataFrame(
+            [e for k in sorted(self.rows) for e in self.rows[k][0]], columns=EFFECTS
+        )
+
+
+def fit_kind(
+    m: pd.DataFrame, protocol: Protocol, participants: pd.DataFrame | None, kind: str
+) -> Fits:
+    """The plan's models that run on engine ``kind`` (:data:`KINDS`) on the population's
+    measurements ``m`` (with ``arm``); their covariates come from ``participants``."""
+    plan = protocol.analysis
+    rows: dict[int, tuple[list[dict], list[dict]]] = {}
+    pair_se: _PairSe = {}
+    m = _with_covariates(m, protocol, participants)
+    if kind == "mmrm":
+        post = _change_frame(m, protocol)  # once, for every model of change
+        for i, spec in enumerate(plan.models):
+            if spec.kind == "mmrm":
+                rows[i] = _mmrm(post, protocol, spec, pair_se)
+        if plan.dose_response:
+            mmrms = sorted(
+                (s for s in plan.models if s.kind == "mmrm"), key=lambda s: s.role != "primary"
+            )
+            rows[len(plan.models)] = _dose_response(post, protocol, mmrms[0] if mmrms else None)
+    else:
+        for i, spec in enumerate(plan.models):
+            if spec.kind == kind:
+                rows[i] = _random_intercept(m, protocol, spec, pair_se)
+    return Fits(rows, pair_se)
+
+
+def combine(
+    parts: list[Fits],
+    m: pd.DataFrame,
+    protocol: Protocol,
+    participants: pd.DataFrame | None = None,
+    population: pd.Series | None = None,
+) -> Models:
+    """The plan's models from the fits of every engine: each effect vs control carries the
+    plan's multiplicity adjustment (:func:`_adjust`); with ``population`` (arm by
+    participant_id), the members each model leaves out are counted with a reason."""
+    rows = {k: v for part in parts for k, v in part.rows.items()}
+    pair_se = {k: v for part in parts for k, v in part.pair_se.items()}
+    effects = [e for k in sorted(rows) for e in rows[k][0]]
+    fits = [f for k in sorted(rows) for f in rows[k][1]]
+    frame = _adjust(pd.DataFrame(effects, columns=EFFECTS), protocol, pair_se)
+    fit_rows = pd.DataFrame(fits)
+    if population is None or fit_rows.empty:
+        return Models(frame, fit_rows)
+    fit_rows, excluded = _count_left_out(fit_rows, m, protocol, participants, population)
+    return Models(frame, fit_rows, excluded)
+
+
 def fit_models(
     m: pd.DataFrame,
     protocol: Protocol,
@@ -505,43 +577,5 @@ def fit_models(
     models' covariates come from ``participants`` (participants.csv); each effect vs control
     carries the plan's multiplicity adjustment (:func:`_adjust`). With ``population`` (arm by
     participant_id), the members each model leaves out are counted with a reason."""
-    effects: list[dict] = []
-    fits: list[dict] = []
-    pair_se: _PairSe = {}
-    plan = protocol.analysis
-    measured = m
-    m = _with_covariates(m, protocol, participants)
-    post = _change_frame(m, protocol)  # once, for every model of change (MMRMs, dose-response)
-    for spec in plan.models:
-        if spec.kind == "mmrm":
-            e, f = _mmrm(post, protocol, spec, pair_se)
-        else:
-            e, f = _random_intercept(m, protocol, spec, pair_se)
-        effects += e
-        fits += f
-    if plan.dose_response:
-        mmrms = sorted(
-            (s for s in plan.models if s.kind == "mmrm"), key=lambda s: s.role != "primary"
-        )
-        e, f = _dose_response(post, protocol, mmrms[0] if mmrms else None)
-        effects += e
-        fits += f
-    cols = [
-        "model",
-        "variable",
-        "arm",
-        "visit",
-        "estimate",
-        "se",
-        "df",
-        "ci_low",
-        "ci_high",
-        "p",
-        "df_method",
-    ]
-    frame = _adjust(pd.DataFrame(effects, columns=cols), protocol, pair_se)
-    fit_rows = pd.DataFrame(fits)
-    if population is None or fit_rows.empty:
-        return Models(frame, fit_rows)
-    fit_rows, excluded = _count_left_out(fit_rows, measured, protocol, participants, population)
-    return Models(frame, fit_rows, excluded)
+    parts = [fit_kind(m, protocol, participants, kind) for kind in KINDS]
+    return combine(parts, m, protocol, participants, population)

@@ -13,6 +13,7 @@ from frailtrial.analysis.figures import change_svg, schedule_svg
 from frailtrial.analysis.fitting import fit_plan
 from frailtrial.analysis.forked import Worker
 from frailtrial.analysis.manuscript import write_docx
+from frailtrial.analysis.models import combine, fit_kind
 from frailtrial.analysis.populations import attended_last_visit, build_populations
 from frailtrial.analysis.report import render_report
 from frailtrial.analysis.results import AnalysisResult, write_tables
@@ -56,7 +57,7 @@ def analyze(
     m = itt_measurements(ds.measurements, primary)
     with worker or Worker(_nothing) as fitter:  # fits on the second core while the tables
         pending = fitter.submit(  # are built
-            fit_plan, m, protocol, ds.participants, primary, ds.measurements, pops,
+            fit_plan, m, protocol, ds.participants, ds.measurements, pops,
             ds.intercurrent_events,
         )  # fmt: skip
         counts = pops.counts(protocol.arm_names)
@@ -69,7 +70,9 @@ def analyze(
         step("Table 3")
         t3 = table3(m, protocol)
         step("models and sensitivity analyses")
-        fitted, sensitivity = pending.result()
+        intercepts = fit_kind(m, protocol, ds.participants, "random_intercept")
+        mmrms, sensitivity = pending.result()
+        fitted = combine([mmrms, intercepts], m, protocol, ds.participants, primary)
     flow = consort_flow(ds, protocol, primary, primary_left_out(fitted, protocol))
     return AnalysisResult(
         protocol=protocol,
