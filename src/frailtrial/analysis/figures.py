@@ -11,9 +11,12 @@ from html import escape
 import numpy as np
 import pandas as pd
 
+from frailtrial.analysis.records import records
 from frailtrial.protocol import Protocol
 
 _COLOURS = ["#c0392b", "#2874a6", "#7d3c98", "#239b56"]
+_POINT = ["visit", "mean_change", "se_change", "marker_vs_baseline", "marker_vs_control"]
+"""The columns of Table 3's cells a point of :func:`change_svg` reads."""
 
 
 def arm_colours(protocol: Protocol) -> dict[str, str]:
@@ -72,7 +75,7 @@ def change_svg(cells: pd.DataFrame, variable: str, protocol: Protocol) -> str:
     hand-built SVG (fast, text stays text, scales to the page width)."""
     var = protocol.variable(variable)
     visits = protocol.assessment_visits
-    sub = cells[cells["variable"] == variable]
+    sub = cells.loc[cells["variable"] == variable, ["arm", *(c for c in _POINT if c in cells)]]
     w, h, left, right, top, bottom = 560.0, 330.0, 62.0, 16.0, 34.0, 70.0
     m, e = sub["mean_change"].to_numpy(float), np.nan_to_num(sub["se_change"].to_numpy(float))
     ok = np.isfinite(m)
@@ -112,7 +115,7 @@ def change_svg(cells: pd.DataFrame, variable: str, protocol: Protocol) -> str:
         s = sub[sub["arm"] == a.name]
         c = colours[a.name]
         pts = []
-        for r in s.to_dict(orient="records"):
+        for r in records(s):
             mean, se = float(r["mean_change"]), float(r["se_change"])
             if not np.isfinite(mean):
                 continue

@@ -11,6 +11,7 @@ import pandas as pd
 from frailtrial.analysis.endpoints import primary_model
 from frailtrial.analysis.format import fixed, fmt, n_pct, p_phrase, pvalue, signed
 from frailtrial.analysis.plan import p_method
+from frailtrial.analysis.records import records
 from frailtrial.analysis.sensitivity_report import estimands_html
 from frailtrial.analysis.templates_env import ENV as _ENV
 from frailtrial.protocol import Protocol
@@ -33,7 +34,7 @@ def table1_display(result: AnalysisResult) -> list[dict[str, Any]]:
     protocol = result.protocol
     actives = [a.name for a in protocol.active_arms]
     rows, group = [], None
-    for r in result.table1.rows.to_dict(orient="records"):
+    for r in records(result.table1.rows):
         header = None
         if r["group"] and r["group"] != group:
             header = r["group"]
@@ -73,10 +74,7 @@ def _first_level(rows: pd.DataFrame, characteristic: str) -> str:
 def table3_display(result: AnalysisResult) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     protocol = result.protocol
     visits = [v.name for v in protocol.assessment_visits]
-    by_key = {
-        (r["variable"], r["arm"], r["visit"]): r
-        for r in result.table3.cells.to_dict(orient="records")
-    }
+    by_key = {(r["variable"], r["arm"], r["visit"]): r for r in records(result.table3.cells)}
     present = {k[0] for k in by_key}
     rows, detail = [], []
     for var in protocol.variables:

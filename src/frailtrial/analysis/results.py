@@ -15,6 +15,7 @@ from frailtrial.analysis.consort import ConsortFlow
 from frailtrial.analysis.endpoints import incidence_frame
 from frailtrial.analysis.models import Models
 from frailtrial.analysis.populations import Populations
+from frailtrial.analysis.records import records
 from frailtrial.analysis.sensitivity import Sensitivity
 from frailtrial.analysis.table1 import Table1
 from frailtrial.analysis.table2 import Table2
@@ -71,22 +72,28 @@ class AnalysisResult:
             "headline": self.headline,
             "populations": self.population_counts,
             "consort": self.consort.as_dict(),
-            "compliance": {**comp, "by_visit": _records(self.compliance["by_visit"])},
-            "missing_data": _records(self.missing),
+            "compliance": {
+                **comp,
+                "by_visit": records(self.compliance["by_visit"], missing_as_none=True),
+            },
+            "missing_data": records(self.missing, missing_as_none=True),
             "table1": {
                 "n": self.table1.n,
                 "footnote": self.table1.footnote,
-                "rows": _records(self.table1.rows),
+                "rows": records(self.table1.rows, missing_as_none=True),
             },
             "table2": {
                 "n": self.table2.n,
                 "footnote": self.table2.footnote,
-                "rows": _records(self.table2.rows),
+                "rows": records(self.table2.rows, missing_as_none=True),
             },
-            "table3": {"footnote": self.table3.footnote, "cells": _records(self.table3.cells)},
+            "table3": {
+                "footnote": self.table3.footnote,
+                "cells": records(self.table3.cells, missing_as_none=True),
+            },
             "models": {
-                "effects": _records(self.models.effects),
-                "fits": _records(self.models.fits),
+                "effects": records(self.models.effects, missing_as_none=True),
+                "fits": records(self.models.fits, missing_as_none=True),
             },
             "incidence": self.incidence,
             "sensitivity": self.sensitivity.to_dict(self.protocol),
@@ -111,11 +118,6 @@ def plain(obj: Any) -> Any:
     if obj is pd.NA or obj is pd.NaT:
         return None
     return obj
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    clean = frame.astype(object).where(frame.notna(), None)
-    return [{str(k): v for k, v in r.items()} for r in clean.to_dict(orient="records")]
 
 
 def _consort_frame(flow: ConsortFlow) -> pd.DataFrame:

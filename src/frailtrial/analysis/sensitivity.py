@@ -32,6 +32,7 @@ import pandas as pd
 
 from frailtrial.analysis.models import adjusted_for
 from frailtrial.analysis.populations import Populations
+from frailtrial.analysis.records import records
 from frailtrial.analysis.table3 import baseline_of
 from frailtrial.dataset.intercurrent import DEFAULT_STRATEGY
 from frailtrial.errors import ConvergenceError, InputError
@@ -99,7 +100,9 @@ class Sensitivity:
                 analyses.append(
                     {
                         **s.model_dump(),
-                        "effects": _records(rows.drop(columns=["endpoint", "analysis"])),
+                        "effects": records(
+                            rows.drop(columns=["endpoint", "analysis"]), missing_as_none=True
+                        ),
                         "tipping_points": [
                             t
                             for t in self.tipping_points
@@ -111,16 +114,13 @@ class Sensitivity:
             out.append(
                 {
                     **est.model_dump(exclude={"sensitivity"}),
-                    "primary": _records(primary.drop(columns=["endpoint", "analysis"])),
+                    "primary": records(
+                        primary.drop(columns=["endpoint", "analysis"]), missing_as_none=True
+                    ),
                     "analyses": analyses,
                 }
             )
         return {"estimands": out}
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    clean = frame.astype(object).where(frame.notna(), None)
-    return [{str(k): v for k, v in r.items()} for r in clean.to_dict(orient="records")]
 
 
 def analysis_model(protocol: Protocol, estimand: Estimand) -> ModelSpec:
