@@ -200,6 +200,46 @@ def test_serve_workers_collect_cycles(tmp_path: Path) -> None:
     assert proc.stdout.splitlines()[-1] == "serving True True"
 
 
+@pytest.mark.parametrize(
+    ("args", "status", "stderr"),
+    [(["--version"], 0, ""), (["protocol", "show", "no-such"], 2, "error: "), ([], 2, "")],
+)
+def test_the_console_entry_skips_teardown_but_keeps_handlers_and_status(
+    args: list[str], status: int, stderr: str
+) -> None:
+    """console() ends the process without the interpreter's teardown (0.14 s after
+    analyze) after running the exit handlers once, with run()'s exit status and its
+    output flushed."""
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('handler ran', flush=True))\n"
+        f"sys.argv = ['frailtrial', *{args!r}]\n"
+        "from frailtrial.cli.main import console\n"
+        "console()\n"
+        "print('not reached')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+    assert proc.returncode == status, proc.stderr
+    assert proc.stdout.count("handler ran") == 1 and "not reached" not in proc.stdout
+    assert proc.stderr.startswith(stderr)
+
+
+def test_piped_json_of_analyze_arrives_whole(tmp_path: Path) -> None:
+    """``analyze --json`` through the console entry writes the whole results.json to a
+    pipe before the process ends without its teardown."""
+    data = tmp_path / "data"
+    cli = [sys.executable, "-m", "frailtrial"]
+    subprocess.run([*cli, "simulate", "--protocol", "huc-msc-2024", "--seed", "2", "--out",
+                    str(data)], check=True, capture_output=True, timeout=300)  # fmt: skip
+    proc = subprocess.run([*cli, "analyze", "--data", str(data), "--protocol", "huc-msc-2024",
+                           "--out", str(tmp_path / "out"), "--json"], capture_output=True,
+                          timeout=300, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout) > 50_000
+    assert json.loads(proc.stdout) == json.loads((tmp_path / "out" / "results.json").read_bytes())
+
+
 def test_an_open_sqlite_store_is_closed_at_exit(tmp_path: Path) -> None:
     """Django's connection objects are reference cycles: the collection the CLI skips at
     exit would have closed them, so run() closes them first; the store's write-ahead log

@@ -1,5 +1,5 @@
 """``python -m frailtrial`` runs the command line."""
 
-from frailtrial.cli.main import run
+from frailtrial.cli.main import console
 
-run()
+console()
