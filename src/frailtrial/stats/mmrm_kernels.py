@@ -178,7 +178,7 @@ def _workspace(n_k: int, t: int, pc: int, pv: int, p: int) -> Any:  # pragma: no
     )
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _precisions(d: int, sigma: Array, data: Any, ws: Any) -> float:  # pragma: no cover
     """Masked precision W_k of each missingness pattern of data set ``d`` at ``sigma`` into
     the workspace (``wk``; the observed visits of each pattern into ``obs``), and the
@@ -217,7 +217,7 @@ def _precisions(d: int, sigma: Array, data: Any, ws: Any) -> float:  # pragma: n
     return logdet
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _hessian_part(  # pragma: no cover - compiled
     d: int, data: Any, reml: bool, ws: Any, a_out: Array, hess_out: Array
 ) -> None:
@@ -1123,12 +1123,12 @@ def _trace_term(  # pragma: no cover - compiled
             for i in range(p):
                 zrow[k, a_, i] = wv[k, a_, vi[i]]
             ay[:, :] = 0.0
-            for j in range(p):  # A Y_ka
+            for j in range(p):  # (A Y_ka)' (A is symmetric: its rows are its columns)
                 e = ci[j]
                 zj = zrow[k, a_, j]
                 for i in range(p):
-                    ay[i, e] += a[i, j] * zj
-            _matmul(ay, cc[d, k], aby)  # (A Y_ka) CC_k
+                    ay[e, i] += a[j, i] * zj
+            _matmul_tn(ay, cc[d, k], aby)  # (A Y_ka) CC_k
             for i in range(p):
                 for j in range(p):
                     bka[k, a_, i, j] = aby[i, ci[j]]
@@ -1152,10 +1152,22 @@ def _trace_term(  # pragma: no cover - compiled
         for i in range(p):
             for j in range(p):
                 m_trans[r, j, i] = mr[i, j]
-    gram = np.dot(m_mats.reshape(m, p * p), m_trans.reshape(m, p * p).T)
+    _subtract_gram(m_mats.reshape(m, p * p), m_trans.reshape(m, p * p), hess)
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _subtract_gram(rows: Array, cols: Array, hess: Array) -> None:  # pragma: no cover
+    """hess[r, c] -= <rows[r], cols[c]>, symmetric in (r, c) here (each pair once;
+    the sums may be reordered, i.e. vectorised, as a BLAS product would)."""
+    m, n = rows.shape
     for r in range(m):
-        for c in range(m):
-            hess[r, c] -= gram[r, c]
+        for c in range(r + 1):
+            acc = 0.0
+            for e in range(n):
+                acc += rows[r, e] * cols[c, e]
+            hess[r, c] -= acc
+            if c != r:
+                hess[c, r] -= acc
 
 
 @njit(cache=True, nogil=True)
@@ -1165,7 +1177,7 @@ def _trace_workspace(n_k: int, t: int, p: int, pc: int) -> Any:  # pragma: no co
     return (
         np.zeros((n_k, t, p)),  # rows of W_k V spread over the p columns
         np.zeros((n_k, t, p, p)),  # B_ka
-        np.zeros((p, pc)),  # A Y_ka
+        np.zeros((pc, p)),  # (A Y_ka)'
         np.zeros((p, pc)),  # (A Y_ka) CC_k
         np.zeros((m, p, p)),  # A S_r
         np.zeros((m, p, p)),  # (A S_r)'
