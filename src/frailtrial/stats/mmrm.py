@@ -450,8 +450,8 @@ def estimate_many(
         dfs = np.broadcast_to((frame.batch.n_obs[idx] - lmat.shape[1])[:, None], var.shape)
     else:
         theta = np.stack([f.theta for f in fits])
-        exact = None if any(f.hess_exact is None for f in fits) else [f.hess_exact for f in fits]
-        hess = None if exact is None else np.stack(exact)
+        exact = [f.hess_exact for f in fits if f.hess_exact is not None]
+        hess = np.stack(exact) if len(exact) == len(fits) else None
 
         def chunk_df(c: NDArray[np.int64]) -> Array:
             batch = frame.batch.subset(idx[c])
@@ -609,8 +609,8 @@ def _fit_frame(
         if f.name not in ("reason", "exact")
     }
     merged["reason"] = [r for p in parts for r in p.reason]
-    exacts = [p.exact for p in parts]
-    merged["exact"] = None if any(e is None for e in exacts) else np.concatenate(exacts)
+    exacts = [p.exact for p in parts if p.exact is not None]
+    merged["exact"] = np.concatenate(exacts) if len(exacts) == len(parts) else None
     sol = core.Optimum(**merged)
     with np.errstate(over="ignore", invalid="ignore"):  # degenerate data
         sigma = structure.sigma(sol.theta)
