@@ -454,9 +454,18 @@ def estimate_many(
         hess = np.stack(exact) if len(exact) == len(fits) else None
 
         def chunk_df(c: NDArray[np.int64]) -> Array:
+            if (
+                hess is not None
+                and frame.batch.kron is not None
+                and isinstance(structure, Unstructured)
+            ):
+                # the optimiser's exact Hessians: only the variances' gradients (no copy
+                # of the chunk's data sets)
+                grad = core.variance_gradient(structure, theta[c], frame.batch, phil[c], idx[c])
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    return satterthwaite_from_gradient(grad, hess[c], var[c])
             batch = frame.batch.subset(idx[c])
-            h = None if hess is None else hess[c]
-            return _satterthwaite_df(batch, structure, method, theta[c], phil[c], var[c], h)
+            return _satterthwaite_df(batch, structure, method, theta[c], phil[c], var[c])
 
         chunks = np.array_split(np.arange(len(fits)), max(1, min(8, len(fits) // 64)))
         with (
@@ -485,23 +494,12 @@ def _one_blas_thread() -> Any:
 
 
 def _satterthwaite_df(
-    batch: core.Batch,
-    structure: Structure,
-    method: str,
-    theta: Array,
-    phil: Array,
-    var: Array,
-    hess: Array | None = None,
+    batch: core.Batch, structure: Structure, method: str, theta: Array, phil: Array, var: Array
 ) -> Array:
     """Satterthwaite df (B, k) of contrasts with ``Phi l`` = ``phil`` (B, k, p) and variance
-    ``var`` (B, k), from an exact-Hessian evaluation at each fit's ``theta``, or from the
-    exact Hessians ``hess`` (B, P, P) the compiled us optimiser made (then only the
-    variances' gradients are computed)."""
+    ``var`` (B, k), from an exact-Hessian evaluation at each fit's ``theta``."""
     reml = method == "reml"
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        if hess is not None and batch.kron is not None and isinstance(structure, Unstructured):
-            grad = core.variance_gradient(structure, theta, batch, phil)
-            return satterthwaite_from_gradient(grad, hess, var)
         sigma = structure.sigma(theta)
         if batch.kron is not None:  # compiled, from the per-pattern sums
             ev, msum = core.exact_with_variance_gradient(sigma, batch, reml, phil)

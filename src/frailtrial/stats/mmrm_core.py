@@ -393,23 +393,29 @@ def variance_chain_rule(
     return hess, np.einsum("bjac,bkac->bkj", jac, msum)
 
 
-def variance_gradient(structure: Unstructured, theta: Array, batch: Batch, phil: Array) -> Array:
+def variance_gradient(
+    structure: Unstructured,
+    theta: Array,
+    batch: Batch,
+    phil: Array,
+    idx: NDArray[np.int64] | None = None,
+) -> Array:
     """Gradient in the us parameters (B, k, P) of the variance ``l' Phi l`` of each
     contrast with ``Phi l`` = ``phil`` (B, k, p), for a separable design (compiled; the
     part of :func:`exact_with_variance_gradient` and :func:`variance_chain_rule` that
     fits with the optimiser's exact Hessian still need; NaN where Sigma is not positive
-    definite)."""
+    definite). ``idx``: the data sets of ``batch`` that ``theta`` belongs to (all)."""
     kr = batch.kron
     assert kr is not None, "a separable design is needed"
     b, t = theta.shape[0], batch.y.shape[2]
+    idx = np.arange(b) if idx is None else np.asarray(idx, dtype=np.int64)
     theta = np.ascontiguousarray(theta, dtype=float)
     msum = np.zeros((b, phil.shape[1], t, t))
     with np.errstate(over="ignore", invalid="ignore"):
         sigma = np.ascontiguousarray(structure.sigma(theta), dtype=float)
     kron_variance_gradient(
-        np.arange(b), sigma, kron_arrays(batch, kr), np.ascontiguousarray(phil, dtype=float),
-        msum,
-    )  # fmt: skip
+        idx, sigma, kron_arrays(batch, kr), np.ascontiguousarray(phil, dtype=float), msum
+    )
     out = np.zeros((b, phil.shape[1], theta.shape[1]))
     rows, cols = structure.factor_index
     us_gradient_chain(theta, rows, cols, msum, out)
