@@ -421,8 +421,9 @@ def estimate_many(
 
     ``contrasts`` is a vector or a (k, p) matrix of beta weights (for instance from
     :meth:`MmrmFit.treatment_contrast_matrix`). Satterthwaite and residual df are computed
-    batched (exact-Hessian evaluations of chunks of fits, in threads over the CPU cores);
-    other methods per fit.
+    batched, in threads over the CPU cores: from the exact Hessians the us optimiser made
+    (``MmrmFit.hess_exact``) plus the contrasts' variance gradients, else from exact-Hessian
+    evaluations of chunks of fits; other methods per fit.
     Returns one row per fit and contrast row: ``fit``, ``row``, estimate, se, df, t, p and
     the ``conf_level`` interval ci_low, ci_high.
     """

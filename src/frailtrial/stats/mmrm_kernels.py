@@ -1,8 +1,9 @@
 """Compiled (numba) kernels of the batched MMRM: the per-pattern sums and the starting
 Sigma of separable designs, their criterion with its gradient and approximate Hessian in
-Sigma, the whole optimiser for ``us``, Satterthwaite's exact Hessian and variance
-gradient, and the Newton step (modified where the Hessian is not positive definite) of
-the numpy optimiser. Every per-pattern product runs over the pattern's observed visits
+Sigma, the whole optimiser for ``us`` (which also makes the exact Hessian at its final
+estimate from its last evaluation), Satterthwaite's exact Hessian and variance gradient,
+and the Newton step (modified where the Hessian is not positive definite) of the numpy
+optimiser. Every per-pattern product runs over the pattern's observed visits
 only (its precision is zero elsewhere).
 
 ``fit_many`` spends its time on many data sets of a few dozen subjects each: numpy's
