@@ -321,3 +321,35 @@ def test_estimate_many_from_the_optimiser_hessian_equals_the_separate_evaluation
         [(i, r) for i in range(39, -1, -3) for r in range(len(lmat))]
     ]
     np.testing.assert_allclose(fused_some["df"], want["df"], rtol=1e-9)
+
+
+def test_optimiser_exact_hessian_after_a_rejected_trial_point_evaluates_again(
+    batches: tuple[core.Batch, core.Batch],
+) -> None:
+    """When the optimiser's line search fails its workspace holds a rejected trial point
+    (rare, and only on near-singular data, where no two evaluations agree): the exact
+    Hessian is then made from a fresh evaluation at theta (``have`` 0). That path, called
+    directly at well-conditioned points, equals the numpy exact evaluation."""
+    kron, plain = batches
+    structure = Unstructured(kron.y.shape[2])
+    theta = structure.start(core.ols_sigma(plain))
+    want = core.evaluate(structure.sigma(theta), plain, True, "exact")
+    _, hess_np, _ = core.theta_derivatives(structure, theta, want)
+    kr = kron.kron
+    assert kr is not None
+    data = core.kron_arrays(kron, kr)
+    t, p, n_par = kron.y.shape[2], kr.ci.size, theta.shape[1]
+    m = t * (t + 1) // 2
+    ws = kernels._workspace(kron.pattern_mask.shape[1], t, kr.cc.shape[2], kr.v.shape[1], p)
+    tw = kernels._trace_workspace(kron.pattern_mask.shape[1], t, p, kr.cc.shape[2])
+    rows, cols = structure.factor_index
+    out = np.zeros((kron.n_sets, n_par, n_par))
+    for s in range(kron.n_sets):
+        scratch = [np.zeros((t, t)), np.zeros((t, t)), np.zeros((t, t)), np.zeros((m, m))]
+        kernels._exact_at(
+            s, np.ascontiguousarray(theta[s]), rows, cols, data, True, 0, ws, tw, *scratch,
+            kernels._pair_index(t), np.zeros((n_par, t)), np.zeros((n_par, m)), np.zeros(p),
+            np.zeros((p, p)), np.zeros(n_par), out[s],
+        )  # fmt: skip
+    error = np.abs(out - hess_np).max(axis=(1, 2)) / np.abs(hess_np).max(axis=(1, 2))
+    assert error.max() < 1e-9
