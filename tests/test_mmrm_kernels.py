@@ -245,3 +245,111 @@ def test_compiled_exact_evaluation_flags_a_sigma_it_cannot_evaluate(
     )
     assert np.isinf(got.f[1]) and np.isnan(got.hess_sigma[1]).all() and np.isnan(msum[1]).all()
     assert np.isfinite(got.hess_sigma[[0, 2]]).all()
+
+
+@pytest.mark.parametrize("reml", [True, False])
+@pytest.mark.parametrize("max_iter", [0, 1, 3, 100])
+def test_optimiser_exact_hessian_equals_the_exact_evaluation_at_its_theta(
+    batches: tuple[core.Batch, core.Batch], reml: bool, max_iter: int
+) -> None:
+    """The exact Hessian the compiled us optimiser makes from its last evaluation (which
+    holds the gradient, or also the approximate Hessian, depending on the last step:
+    stopped at the start, after one or three steps, converged) equals the per-subject
+    numpy exact evaluation at the optimiser's theta, chain rule included."""
+    kron, plain = batches
+    structure = Unstructured(kron.y.shape[2])
+    theta0 = structure.start(core.start_sigma(kron))
+    opt = core.optimize(structure, kron, reml, theta0, max_iter=max_iter, exact_hessian=True)
+    assert opt.exact is not None
+    if max_iter == 100:
+        assert opt.converged.all()
+    sigma = structure.sigma(opt.theta)
+    want = core.evaluate(sigma, plain, reml, "exact")
+    _, hess_np, _ = core.theta_derivatives(structure, opt.theta, want)
+    ev, msum = core.exact_with_variance_gradient(sigma, kron, reml, np.ones((kron.n_sets, 1, 1)))
+    separate, _ = core.variance_chain_rule(structure, opt.theta, ev, msum)
+
+    def error(other: np.ndarray) -> np.ndarray:  # per data set, relative to its largest entry
+        return np.abs(opt.exact - other).max(axis=(1, 2)) / np.abs(other).max(axis=(1, 2))
+
+    # one data set is ill-conditioned (Sigma of condition ~1e4 at the start, indefinite
+    # Hessian): there the paths differ by up to ~1e-8, the rounding of Sigma alone ~5e-9
+    assert error(hess_np).max() < 5e-8 and np.median(error(hess_np)) < 1e-12
+    assert error(separate).max() < 1e-8 and np.median(error(separate)) < 1e-12
+    assert core.optimize(structure, kron, reml, theta0, max_iter=max_iter).exact is None
+
+
+def test_variance_gradient_alone_equals_the_one_of_the_exact_evaluation(
+    batches: tuple[core.Batch, core.Batch],
+) -> None:
+    kron, plain = batches
+    rng = np.random.default_rng(3)
+    structure = Unstructured(kron.y.shape[2])
+    theta = structure.start(core.ols_sigma(plain) * rng.uniform(0.7, 1.3, (kron.n_sets, 1, 1)))
+    phil = rng.standard_normal((kron.n_sets, 2, kron.kron.ci.size))
+    ev, msum = core.exact_with_variance_gradient(structure.sigma(theta), kron, True, phil)
+    _, want = core.variance_chain_rule(structure, theta, ev, msum)
+    got = core.variance_gradient(structure, theta, kron, phil)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+    theta[1, 0] = np.inf  # Sigma not positive definite: NaN, the others unchanged
+    got = core.variance_gradient(structure, theta, kron, phil)
+    assert np.isnan(got[1]).all() and np.allclose(got[[0, 2]], want[[0, 2]])
+
+
+@pytest.mark.parametrize("max_iter", [2, 100])
+def test_estimate_many_from_the_optimiser_hessian_equals_the_separate_evaluation(
+    max_iter: int,
+) -> None:
+    """estimate_many's Satterthwaite df from the exact Hessians fit_many's optimiser
+    made equal those of a separate exact evaluation at each fit's theta (fits without the
+    optimiser's Hessian), converged fits and fits stopped at the iteration limit alike."""
+    from frailtrial.stats.mmrm import estimate_many, fit_many
+
+    fits = fit_many(_trials(40, seed=8), FORMULA, "id", "visit", max_iter=max_iter)
+    assert all(f.hess_exact is not None for f in fits)
+    assert all(f.converged for f in fits) == (max_iter == 100)
+    _, lmat = fits[0].treatment_contrast_matrix()
+    some = fits[::-3]  # a subset, out of order: each fit's own data set
+    fused, fused_some = estimate_many(fits, lmat), estimate_many(some, lmat)
+    for f in fits:
+        f.hess_exact = None
+    separate, separate_some = estimate_many(fits, lmat), estimate_many(some, lmat)
+    np.testing.assert_allclose(fused["df"], separate["df"], rtol=1e-9)
+    np.testing.assert_array_equal(fused["estimate"], separate["estimate"])
+    np.testing.assert_allclose(fused_some["df"], separate_some["df"], rtol=1e-9)
+    want = separate.set_index(["fit", "row"]).loc[
+        [(i, r) for i in range(39, -1, -3) for r in range(len(lmat))]
+    ]
+    np.testing.assert_allclose(fused_some["df"], want["df"], rtol=1e-9)
+
+
+def test_optimiser_exact_hessian_after_a_rejected_trial_point_evaluates_again(
+    batches: tuple[core.Batch, core.Batch],
+) -> None:
+    """When the optimiser's line search fails its workspace holds a rejected trial point
+    (rare, and only on near-singular data, where no two evaluations agree): the exact
+    Hessian is then made from a fresh evaluation at theta (``have`` 0). That path, called
+    directly at well-conditioned points, equals the numpy exact evaluation."""
+    kron, plain = batches
+    structure = Unstructured(kron.y.shape[2])
+    theta = structure.start(core.ols_sigma(plain))
+    want = core.evaluate(structure.sigma(theta), plain, True, "exact")
+    _, hess_np, _ = core.theta_derivatives(structure, theta, want)
+    kr = kron.kron
+    assert kr is not None
+    data = core.kron_arrays(kron, kr)
+    t, p, n_par = kron.y.shape[2], kr.ci.size, theta.shape[1]
+    m = t * (t + 1) // 2
+    ws = kernels._workspace(kron.pattern_mask.shape[1], t, kr.cc.shape[2], kr.v.shape[1], p)
+    tw = kernels._trace_workspace(kron.pattern_mask.shape[1], t, p, kr.cc.shape[2])
+    rows, cols = structure.factor_index
+    out = np.zeros((kron.n_sets, n_par, n_par))
+    for s in range(kron.n_sets):
+        scratch = [np.zeros((t, t)), np.zeros((t, t)), np.zeros((t, t)), np.zeros((m, m))]
+        kernels._exact_at(
+            s, np.ascontiguousarray(theta[s]), rows, cols, data, True, 0, ws, tw, *scratch,
+            kernels._pair_index(t), np.zeros((n_par, t)), np.zeros((n_par, m)), np.zeros(p),
+            np.zeros((p, p)), np.zeros(n_par), out[s],
+        )  # fmt: skip
+    error = np.abs(out - hess_np).max(axis=(1, 2)) / np.abs(hess_np).max(axis=(1, 2))
+    assert error.max() < 1e-9
