@@ -18,6 +18,7 @@ from frailtrial.edc.models import Crf, Measurement, Membership, Participant, Vis
 from frailtrial.edc.roles import ENTRY
 from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import (
+    by_key,
     now,
     participant,
     protocol_of,
@@ -39,12 +40,12 @@ def _held_visit(actor: Membership, participant_id: str, visit: str) -> Participa
     """The actor's participant, whose ``visit`` must have been held: the visit and the
     participant read in one query (an entry's hot path); when either is missing, the
     errors of :func:`participant` and :func:`occurrence` say which."""
-    v = unique_row(
-        VisitOccurrence.objects.select_related("participant").filter(
-            participant__trial_id=actor.trial_id,
-            participant__participant_id=participant_id,
-            visit=visit,
-        )
+    v = by_key(
+        VisitOccurrence,
+        related="participant",
+        participant__trial_id=actor.trial_id,
+        participant__participant_id=participant_id,
+        visit=visit,
     )
     if v is None:
         v = occurrence(participant(actor, participant_id), visit)
