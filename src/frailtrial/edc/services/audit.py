@@ -19,9 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    connection,
+    connections,
+    models,
+    transaction,
+)
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Q
+from django.db.models import Q, signals
 
 from frailtrial.edc import config
 from frailtrial.edc.models import AuditEntry, AuditHead, Membership
@@ -152,7 +159,7 @@ _AT = next(i for i, f in enumerate(_INSERTED) if f.attname == "at")
 def _db_values(e: AuditEntry, db: BaseDatabaseWrapper) -> list[Any]:
     """The insert's parameters of one entry, field by field (as Django prepares them); None
     in the chained fields' places."""
-    values = []
+    values: list[Any] = []
     for f, own in zip(_INSERTED, _PLAIN, strict=True):
         if f.attname in _CHAINED:
             values.append(None)
@@ -256,11 +263,35 @@ def updated(
             setattr(obj, name, value)
         rows.append(obj)
         audited.append((action, obj, old, audited_snapshot(obj)))
-    if len(rows) == 1:
-        rows[0].save(update_fields=fields)
-    else:
-        type(rows[0]).objects.bulk_update(rows, fields)
+    _save_fields(rows, fields)
     return audited
+
+
+def _save_fields(rows: list[models.Model], names: list[str]) -> None:
+    """Store fields of saved rows of one model: one UPDATE by primary key run for every row
+    (a statement built once, not Django's CASE per row and field of ``bulk_update``), each
+    value prepared as ``save(update_fields=...)`` prepares it. A model whose saves are
+    watched by signals (accounts: the password audit) is saved through ``save``."""
+    model = type(rows[0])
+    if signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model):
+        for row in rows:
+            row.save(update_fields=names)
+        return
+    meta = model._meta
+    db = connections[DEFAULT_DB_ALIAS]
+    q = db.ops.quote_name
+    fields = [meta.get_field(n) for n in names]
+    sets = ", ".join(f"{q(f.column)} = %s" for f in fields)
+    sql = f"UPDATE {q(meta.db_table)} SET {sets} WHERE {q(meta.pk.column)} = %s"
+    params = [
+        [f.get_db_prep_save(f.pre_save(row, False), db) for f in fields]
+        + [meta.pk.get_db_prep_value(row.pk, db)]
+        for row in rows
+    ]
+    with db.cursor() as cur:
+        cur.executemany(sql, params)
+        if cur.rowcount != len(rows):
+            raise DatabaseError(f"{meta.label}: {len(rows) - cur.rowcount} row(s) to save are gone")
 
 
 def update_many(
