@@ -386,8 +386,11 @@ def export_trial(
     trial_name: str | None = None,
     username: str = "statistician",
 ) -> dict[str, Any]:
-    """Export the trial as ``username`` (the statistician, unblinded after lock, by default)."""
-    setup(db_url)
+    """Export the trial as ``username`` (the statistician, unblinded after lock, by default)
+    from the simulated store, opened as :func:`load_simulated_trial` opens it (synchronous
+    NORMAL), so that after a load the open connection is kept: no reconnect, no second
+    migration check."""
+    setup(db_url, synchronous="NORMAL")
     from frailtrial.edc.services import trials
     from frailtrial.edc.services.exports.run import export
 
