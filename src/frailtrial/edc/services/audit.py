@@ -32,7 +32,7 @@ from django.db.models import Q, signals
 
 from frailtrial.edc import config
 from frailtrial.edc.models import AuditEntry, AuditHead, Membership
-from frailtrial.edc.services.common import audited_snapshot, now, plain, sees_arm
+from frailtrial.edc.services.common import audited_snapshot, by_key, now, plain, sees_arm
 from frailtrial.errors import InputError
 
 GENESIS = "0" * 64
@@ -348,7 +348,7 @@ def _broken(rows: int, prev: str, seq: int, column: str, problem: str) -> ChainR
 
 def store_id() -> str:
     """The store's random id (empty before its first audit row)."""
-    head = AuditHead.objects.filter(pk=1).first()
+    head = by_key(AuditHead, id=1)
     return head.store if head else ""
 
 

@@ -37,6 +37,7 @@ from frailtrial.edc.services import audit, visits
 from frailtrial.edc.services import entry as entry_rules
 from frailtrial.edc.services.common import (
     CLINICAL,
+    by_key,
     now,
     participant,
     protocol_of,
@@ -282,10 +283,10 @@ def _randomize(
     participant_id: str | None,
 ) -> Randomized:
     with write(actor) as trial:
-        trial = Trial.objects.select_for_update().get(pk=trial.pk)
+        trial = by_key(Trial, lock=True, id=trial.pk) or trial  # write() found the row
         check_list(trial)
         s = get_screening(actor, screening_id)
-        if Participant.objects.filter(screening=s).exists():
+        if by_key(Participant, screening_id=s.pk) is not None:
             raise InputError(f"screening {screening_id} is already randomized")
         if s.closed or not s.eligible:
             raise InputError(f"screening {screening_id} is not eligible: {s.reason_not_randomized}")
