@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import yaml
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db.models import signals
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
@@ -241,6 +242,55 @@ def by_key(
         setattr(found[0], related, found[1])
     row: M = found[0]
     return row
+
+
+def insert(rows: list[M]) -> list[M]:
+    """Store new rows of one model, as ``bulk_create`` (or ``save`` of each) stores them:
+    each value prepared by its field as Django's insert prepares it (related rows' ids,
+    defaults, ``auto_now_add``, JSON), the primary keys read back (RETURNING) and set; but
+    one INSERT statement built from the model's fields, not by the ORM's query compiler per
+    call. A model watched by save signals, or a database that cannot return the keys of a
+    multi-row insert, is saved through ``save``. Returns ``rows``."""
+    if not rows:
+        return rows
+    model = type(rows[0])
+    db = connections[DEFAULT_DB_ALIAS]
+    if (
+        signals.pre_save.has_listeners(model)
+        or signals.post_save.has_listeners(model)
+        or not db.features.can_return_rows_from_bulk_insert
+    ):
+        for row in rows:
+            row.save(force_insert=True)
+        return rows
+    meta = model._meta
+    pk = meta.pk
+    fields = [f for f in meta.concrete_fields if f is not pk]
+    q = db.ops.quote_name
+    marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    head = f"INSERT INTO {q(meta.db_table)} ({', '.join(q(f.column) for f in fields)}) VALUES "
+    size = db.ops.bulk_batch_size(fields, rows) or len(rows)
+    for start in range(0, len(rows), size):
+        batch = rows[start : start + size]
+        params = []
+        for row in batch:
+            if row.pk is not None or type(row) is not model:
+                raise ValueError(f"insert: {row!r} is not a new {model.__name__}")
+            row._prepare_related_fields_for_save(operation_name="insert")
+            params += [f.get_db_prep_save(f.pre_save(row, True), db) for f in fields]
+        sql = f"{head}{', '.join([marks] * len(batch))} RETURNING {q(pk.column)}"
+        with db.cursor() as cur:
+            cur.execute(sql, params)
+            keys = cur.fetchall()
+        for row, (key,) in zip(batch, keys, strict=True):
+            row.pk = key
+            row._state.adding, row._state.db = False, db.alias
+    return rows
+
+
+def create(model: type[M], **values: Any) -> M:
+    """One new row stored by :func:`insert` (as ``model.objects.create(**values)``)."""
+    return insert([model(**values)])[0]
 
 
 def unique_row(rows: models.QuerySet[M]) -> M | None:

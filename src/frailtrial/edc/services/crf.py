@@ -19,6 +19,7 @@ from frailtrial.edc.roles import ENTRY
 from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import (
     by_key,
+    insert,
     now,
     participant,
     protocol_of,
@@ -98,7 +99,7 @@ def _store_measurements(
                     f"{name} at {visit} is already saved ({m.value:g}); a change needs a reason"
                 )
             changed.append((m, {"value": value, "below_lloq": flag, "crf": crf or m.crf}))
-    Measurement.objects.bulk_create(created)
+    insert(created)
     audited: list[audit.Change] = [("create", m, None, snapshot(m)) for m in created]
     return created + list(existing.values()), audited + audit.updated(changed)
 

@@ -19,6 +19,7 @@ from frailtrial.edc.models import Infusion, Lot, Membership, Preparation
 from frailtrial.edc.roles import CLINICAL, PHARMACY
 from frailtrial.edc.services import audit, safety, visits
 from frailtrial.edc.services.common import (
+    create,
     now,
     participant,
     protocol_of,
@@ -223,7 +224,8 @@ def prepare(
             used,
             f"dose {dose_number} of {participant_id} ({cells:.3g} cells)",
         )
-        prep = Preparation.objects.create(
+        prep = create(
+            Preparation,
             participant=p,
             dose_number=dose_number,
             lot=lot,
@@ -296,7 +298,8 @@ def infuse(
             safety.reclassify(actor, p)
         elif p.first_infusion_on is None:
             raise InputError("record the first infusion before later ones")
-        inf = Infusion.objects.create(
+        inf = create(
+            Infusion,
             participant=p,
             preparation=prep,
             dose_number=prep.dose_number,

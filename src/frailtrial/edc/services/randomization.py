@@ -38,6 +38,7 @@ from frailtrial.edc.services import entry as entry_rules
 from frailtrial.edc.services.common import (
     CLINICAL,
     by_key,
+    create,
     now,
     participant,
     protocol_of,
@@ -305,7 +306,8 @@ def _randomize(
         height, weight = inputs.get("height_cm"), inputs.get("weight_kg")
         if height is None or weight is None:
             raise InputError(f"screening {screening_id}: height and weight are needed")
-        p = Participant.objects.create(
+        p = create(
+            Participant,
             trial=trial,
             site=s.site,
             screening=s,
@@ -319,8 +321,8 @@ def _randomize(
             baseline=_baseline(protocol, inputs),
             stratum=stratum,
         )
-        alloc = Allocation.objects.create(
-            participant=p, entry=entry, arm=arm, allocated_at=now(), allocated_by=actor
+        alloc = create(
+            Allocation, participant=p, entry=entry, arm=arm, allocated_at=now(), allocated_by=actor
         )
         if entry is not None:
             entry.used = True

@@ -14,6 +14,7 @@ from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import (
     CLINICAL,
     by_key,
+    create,
     missing,
     protocol_of,
     require,
@@ -79,7 +80,8 @@ def screen(
     with write(actor) as trial:
         if by_key(Screening, trial_id=trial.pk, screening_id=inp.screening_id) is not None:
             raise InputError(f"screening id {inp.screening_id!r} is already in the log")
-        s = Screening.objects.create(
+        s = create(
+            Screening,
             trial=trial,
             site=site,
             screening_id=inp.screening_id,
@@ -117,7 +119,7 @@ def consent(
         if s.closed:
             raise InputError(f"screening {screening_id} is closed: {s.reason_not_randomized}")
         not_before(day, s.screened_on, "consent date", "the screening date")
-        c = Consent.objects.create(screening=s, version=version, signed_on=day)
+        c = create(Consent, screening=s, version=version, signed_on=day)
         audit.created(actor, c)
     return c
 

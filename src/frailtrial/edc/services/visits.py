@@ -10,6 +10,7 @@ from frailtrial.edc.roles import CLINICAL, ENTRY
 from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import (
     by_key,
+    insert,
     participant,
     protocol_of,
     require,
@@ -58,7 +59,7 @@ def create_schedule(
         )
         for i, (name, (t, lo, hi)) in enumerate(_targets(protocol, anchor).items())
     ]
-    VisitOccurrence.objects.bulk_create(rows)
+    insert(rows)
     audit.record(
         actor,
         "create",
