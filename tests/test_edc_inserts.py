@@ -54,7 +54,7 @@ def _check() -> None:
     assert (mine.pop("screening_id"), orm.pop("screening_id")) == (("S-900", str), ("S-901", str))
     assert mine == orm
 
-    prep = Preparation.objects.get(participant__participant_id=pid)
+    prep = Preparation.objects.get(participant__trial=t["trial"], participant__participant_id=pid)
     copy = {
         f.name: getattr(prep, f.name)
         for f in Preparation._meta.concrete_fields

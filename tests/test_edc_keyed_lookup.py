@@ -1,8 +1,9 @@
-"""``by_key``, the services' keyed lookup with its SQL built once: the same row, values and
-Python types as the ORM's ``get`` for every model it reads (dates, datetimes, JSON,
-booleans, nulls), on SQLite and PostgreSQL; None when missing; a key that is not unique
-refused; the joined row set as with ``select_related``; a lock only inside a transaction
-(FOR UPDATE where the database has it)."""
+"""``by_key`` and ``rows_by``, the services' keyed lookups with their SQL built once: the
+same rows, values and Python types as the ORM's ``get``/``filter`` for every model read
+(dates, datetimes, JSON, booleans, nulls), on SQLite and PostgreSQL; None when missing; a
+key that is not unique refused; the joined row set as with ``select_related``; a lock only
+inside a transaction (FOR UPDATE where the database has it); ``rows_by`` refuses a model
+with a default ordering (its order would differ from the ORM's)."""
 
 from __future__ import annotations
 
@@ -30,8 +31,16 @@ def _check(world: dict[str, Any]) -> None:
     from django.db.transaction import TransactionManagementError
     from django.test.utils import CaptureQueriesContext
 
-    from frailtrial.edc.models import Crf, Participant, Screening, Trial, VisitOccurrence
-    from frailtrial.edc.services.common import by_key
+    from frailtrial.edc.models import (
+        AuditEntry,
+        Crf,
+        Measurement,
+        Participant,
+        Screening,
+        Trial,
+        VisitOccurrence,
+    )
+    from frailtrial.edc.services.common import by_key, rows_by
 
     trial, p = world["trial"], Participant.objects.get(participant_id=world["pid"])
     assert p.baseline and p.first_infusion_on is not None  # JSON and dates to convert
@@ -56,6 +65,15 @@ def _check(world: dict[str, Any]) -> None:
     with CaptureQueriesContext(connection) as queries:
         _same(held.participant, got.participant)  # read with the visit, no query of its own
     assert not queries.captured_queries
+
+    orm = list(Measurement.objects.filter(participant=p, visit="week1"))
+    ours = rows_by(Measurement, participant_id=p.pk, visit="week1")
+    assert len(orm) == len(ours) > 0
+    for a, b in zip(orm, ours, strict=True):
+        _same(a, b)
+    assert rows_by(Measurement, participant_id=p.pk, visit="no-such-visit") == []
+    with pytest.raises(ValueError, match="default ordering"):
+        rows_by(AuditEntry, seq=1)
 
     assert by_key(Participant, trial_id=trial.pk, participant_id="ZZZ-999") is None
     assert by_key(VisitOccurrence, participant_id=p.pk, visit="no-such-visit") is None

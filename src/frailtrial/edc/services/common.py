@@ -160,10 +160,10 @@ _keyed_selects: dict[tuple[Any, ...], _KeyedSelect] = {}
 
 
 def _keyed_select(
-    model: type[models.Model], keys: tuple[str, ...], related: str | None, lock: bool
+    model: type[models.Model], keys: tuple[str, ...], related: str | None, lock: bool, one: bool
 ) -> _KeyedSelect:
-    """The :class:`_KeyedSelect` of a lookup, made once per process."""
-    cache_key = (model, keys, related, connection.vendor, lock)
+    """The :class:`_KeyedSelect` of a lookup (of one row: LIMIT 2), made once per process."""
+    cache_key = (model, keys, related, connection.vendor, lock, one)
     if cache_key in _keyed_selects:
         return _keyed_selects[cache_key]
     q = connection.ops.quote_name
@@ -187,7 +187,8 @@ def _keyed_select(
     columns = [(f, table) for m, table in tables for f in m._meta.concrete_fields]
     sql = (
         f"SELECT {', '.join(f'{q(table)}.{q(f.column)}' for f, table in columns)} "
-        f"FROM {q(model._meta.db_table)}{joins} WHERE {' AND '.join(where)} LIMIT 2"
+        f"FROM {q(model._meta.db_table)}{joins} WHERE {' AND '.join(where)}"
+        + (" LIMIT 2" if one else "")
         + (" FOR UPDATE" if lock else "")
     )
     converted = []
@@ -206,6 +207,37 @@ def _keyed_select(
     return made
 
 
+def _read(
+    model: type[M], lock: bool, related: str | None, one: bool, equals: dict[str, Any]
+) -> list[M]:
+    """The rows of :func:`by_key` and :func:`rows_by`."""
+    lock = lock and connection.features.has_select_for_update
+    if lock and connection.get_autocommit():
+        raise TransactionManagementError("a locking read outside a transaction")
+    plan = _keyed_select(model, tuple(equals), related, lock, one)
+    params = [
+        f.get_db_prep_value(v, connection) for f, v in zip(plan.keys, equals.values(), strict=True)
+    ]
+    with connection.cursor() as cur:
+        cur.execute(plan.sql, params)
+        fetched = cur.fetchall()
+    out: list[M] = []
+    for row in fetched:
+        values = list(row)
+        for i, col, converters in plan.converted:
+            for convert in converters:
+                values[i] = convert(values[i], col, connection)
+        found, start = [], 0
+        for m, attnames in plan.models:
+            end = start + len(attnames)
+            found.append(m.from_db(connection.alias, attnames, values[start:end]))
+            start = end
+        if related is not None:
+            setattr(found[0], related, found[1])
+        out.append(found[0])
+    return out
+
+
 def by_key(
     model: type[M], lock: bool = False, related: str | None = None, **equals: Any
 ) -> M | None:
@@ -216,32 +248,18 @@ def by_key(
     ``select_for_update``). The same rows, values and conversions as the ORM's ``get``, but
     the SQL is built once per model and key: the services' hot lookups (participant,
     visit) cost a query, not the building of one (five times as much)."""
-    lock = lock and connection.features.has_select_for_update
-    if lock and connection.get_autocommit():
-        raise TransactionManagementError("by_key(lock=True) outside a transaction")
-    plan = _keyed_select(model, tuple(equals), related, lock)
-    params = [
-        f.get_db_prep_value(v, connection) for f, v in zip(plan.keys, equals.values(), strict=True)
-    ]
-    with connection.cursor() as cur:
-        cur.execute(plan.sql, params)
-        rows = cur.fetchall()
+    rows = _read(model, lock, related, True, equals)
     if len(rows) > 1:
         raise ValueError(f"{model.__name__} by {', '.join(equals)}: not a unique key")
-    if not rows:
-        return None
-    values = list(rows[0])
-    for i, col, converters in plan.converted:
-        for convert in converters:
-            values[i] = convert(values[i], col, connection)
-    found, start = [], 0
-    for m, attnames in plan.models:
-        found.append(m.from_db(connection.alias, attnames, values[start : start + len(attnames)]))
-        start += len(attnames)
-    if related is not None:
-        setattr(found[0], related, found[1])
-    row: M = found[0]
-    return row
+    return rows[0] if rows else None
+
+
+def rows_by(model: type[M], **equals: Any) -> list[M]:
+    """Every row of ``model`` whose fields equal ``equals``, in the database's order (as
+    ``filter(**equals)`` of a model without a default ordering); see :func:`by_key`."""
+    if model._meta.ordering:
+        raise ValueError(f"rows_by: {model.__name__} has a default ordering; use the ORM")
+    return _read(model, False, None, False, equals)
 
 
 def insert(rows: list[M]) -> list[M]:

@@ -25,6 +25,7 @@ from frailtrial.edc.services.common import (
     protocol_of,
     require,
     require_site,
+    rows_by,
     snapshot,
     unique_row,
     write,
@@ -74,7 +75,8 @@ def _store_measurements(
     units = {v.name: v.unit or "" for v in protocol.variables}
     existing = {
         m.variable: m
-        for m in Measurement.objects.filter(participant=p, visit=visit, variable__in=list(values))
+        for m in rows_by(Measurement, participant_id=p.pk, visit=visit)
+        if m.variable in values
     }
     created: list[Measurement] = []
     changed: list[tuple[Measurement, dict[str, Any]]] = []
