@@ -42,7 +42,8 @@ def _check(world: dict[str, Any]) -> None:
     )
     from frailtrial.edc.services.common import by_key, rows_by
 
-    trial, p = world["trial"], Participant.objects.get(participant_id=world["pid"])
+    trial = world["trial"]
+    p = Participant.objects.get(trial=trial, participant_id=world["pid"])
     assert p.baseline and p.first_infusion_on is not None  # JSON and dates to convert
     _same(
         Participant.objects.get(pk=p.pk),
