@@ -1,8 +1,8 @@
 """Audited updates store their fields with one UPDATE per row built once (not Django's
 ``bulk_update``): the rows read back as set, other fields untouched, the audit rows hold old
-and new values and the chain verifies; a row that is gone is an error, not a silent
-no-op; a model whose saves are watched by signals is saved through ``save`` (receivers
-run)."""
+and new values and the chain verifies (SQLite and PostgreSQL); a row that is gone is an
+error, not a silent no-op; a model whose saves are watched by signals is saved through
+``save`` (receivers run)."""
 
 from __future__ import annotations
 
@@ -15,16 +15,30 @@ from django.db import DatabaseError
 
 from edc_support import dose_first, enroll, new_trial, sqlite_url, use_store
 
+pytestmark = pytest.mark.slow
 
-def test_updates_store_the_set_fields_and_audit_them(tmp_path: Path) -> None:
-    use_store(sqlite_url(tmp_path))
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """A fresh SQLite store, or the session's PostgreSQL store."""
+    if request.param == "sqlite":
+        use_store(sqlite_url(tmp_path))
+    else:
+        use_store(request.getfixturevalue("pg_url"))
+
+
+def test_updates_store_the_set_fields_and_audit_them(store: None) -> None:
     from frailtrial.edc.models import AuditEntry, VisitOccurrence
     from frailtrial.edc.services import audit
 
     t = new_trial()
     pid = enroll(t, "S-001").participant_id
     admin = t["m"]["admin"]
-    rows = list(VisitOccurrence.objects.filter(participant__participant_id=pid).order_by("id"))
+    rows = list(
+        VisitOccurrence.objects.filter(
+            participant__trial=t["trial"], participant__participant_id=pid
+        ).order_by("id")
+    )
     before = {v.pk: (v.visit, v.order, v.window_from, v.window_to) for v in rows}
     day = dt.date(2024, 5, 1)
     changes: list[tuple[Any, dict[str, Any]]] = [
