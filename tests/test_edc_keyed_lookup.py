@@ -2,8 +2,9 @@
 same rows, values and Python types as the ORM's ``get``/``filter`` for every model read
 (dates, datetimes, JSON, booleans, nulls), on SQLite and PostgreSQL; None when missing; a
 key that is not unique refused; the joined row set as with ``select_related``; a lock only
-inside a transaction (FOR UPDATE where the database has it); ``rows_by`` refuses a model
-with a default ordering (its order would differ from the ORM's)."""
+inside a transaction (FOR UPDATE where the database has it); ``only`` fields read, the
+others deferred; ``rows_by`` refuses a model with a default ordering (its order would
+differ from the ORM's)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,12 @@ def _check(world: dict[str, Any]) -> None:
         by_key(Participant, trial_id=trial.pk, participant_id=p.participant_id),
     )
     _same(Trial.objects.get(pk=trial.pk), by_key(Trial, id=trial.pk))
+    part = by_key(Trial, only=("locked_at",), id=trial.pk)
+    assert part is not None and (part.pk, part.locked_at) == (trial.pk, trial.locked_at)
+    assert part.get_deferred_fields() == {
+        f.attname for f in Trial._meta.concrete_fields if f.name not in ("id", "locked_at")
+    }
+    assert part.name == trial.name  # a deferred field is read when asked for, as with only()
     s = Screening.objects.get(trial=trial, screening_id="S-002")
     _same(s, by_key(Screening, trial_id=trial.pk, screening_id="S-002"))
     _same(Crf.objects.get(pk=world["crf"].pk), by_key(Crf, id=world["crf"].pk))

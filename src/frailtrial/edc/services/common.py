@@ -82,7 +82,7 @@ def write(actor: Membership) -> Iterator[Trial]:
     """
     with transaction.atomic():
         trial = actor.trial
-        stored = by_key(Trial, id=actor.trial_id)  # the lock as stored now, not as cached
+        stored = by_key(Trial, only=("locked_at",), id=actor.trial_id)  # as stored now
         if stored is None:
             raise InputError(f"trial {trial.name} is not in this store")
         if stored.locked_at is not None:
@@ -160,10 +160,16 @@ _keyed_selects: dict[tuple[Any, ...], _KeyedSelect] = {}
 
 
 def _keyed_select(
-    model: type[models.Model], keys: tuple[str, ...], related: str | None, lock: bool, one: bool
+    model: type[models.Model],
+    keys: tuple[str, ...],
+    related: str | None,
+    lock: bool,
+    one: bool,
+    only: tuple[str, ...] | None,
 ) -> _KeyedSelect:
-    """The :class:`_KeyedSelect` of a lookup (of one row: LIMIT 2), made once per process."""
-    cache_key = (model, keys, related, connection.vendor, lock, one)
+    """The :class:`_KeyedSelect` of a lookup (of one row: LIMIT 2; of the key and the
+    ``only`` fields of the row when given), made once per process."""
+    cache_key = (model, keys, related, connection.vendor, lock, one, only)
     if cache_key in _keyed_selects:
         return _keyed_selects[cache_key]
     q = connection.ops.quote_name
@@ -184,7 +190,15 @@ def _keyed_select(
         field = m._meta.get_field(sub or name)
         key_fields.append(field)
         where.append(f"{q(table)}.{q(field.column)} = %s")
-    columns = [(f, table) for m, table in tables for f in m._meta.concrete_fields]
+    read = {
+        m: [
+            f
+            for f in m._meta.concrete_fields
+            if m is not model or only is None or f.primary_key or f.name in only
+        ]
+        for m, _ in tables
+    }
+    columns = [(f, table) for m, table in tables for f in read[m]]
     sql = (
         f"SELECT {', '.join(f'{q(table)}.{q(f.column)}' for f, table in columns)} "
         f"FROM {q(model._meta.db_table)}{joins} WHERE {' AND '.join(where)}"
@@ -200,7 +214,7 @@ def _keyed_select(
     made = _KeyedSelect(
         sql,
         tuple(key_fields),
-        tuple((m, tuple(f.attname for f in m._meta.concrete_fields)) for m, _ in tables),
+        tuple((m, tuple(f.attname for f in read[m])) for m, _ in tables),
         tuple(converted),
     )
     _keyed_selects[cache_key] = made
@@ -208,13 +222,18 @@ def _keyed_select(
 
 
 def _read(
-    model: type[M], lock: bool, related: str | None, one: bool, equals: dict[str, Any]
+    model: type[M],
+    lock: bool,
+    related: str | None,
+    one: bool,
+    equals: dict[str, Any],
+    only: tuple[str, ...] | None = None,
 ) -> list[M]:
     """The rows of :func:`by_key` and :func:`rows_by`."""
     lock = lock and connection.features.has_select_for_update
     if lock and connection.get_autocommit():
         raise TransactionManagementError("a locking read outside a transaction")
-    plan = _keyed_select(model, tuple(equals), related, lock, one)
+    plan = _keyed_select(model, tuple(equals), related, lock, one, only)
     params = [
         f.get_db_prep_value(v, connection) for f, v in zip(plan.keys, equals.values(), strict=True)
     ]
@@ -239,16 +258,21 @@ def _read(
 
 
 def by_key(
-    model: type[M], lock: bool = False, related: str | None = None, **equals: Any
+    model: type[M],
+    lock: bool = False,
+    related: str | None = None,
+    only: tuple[str, ...] | None = None,
+    **equals: Any,
 ) -> M | None:
     """The row of ``model`` whose fields equal ``equals`` (a unique key; foreign keys by
     id), or None. ``related`` names a foreign key whose row is read in the same query (as
     ``select_related``), and ``related__field`` keys are that row's fields; ``lock`` locks
     the row for the write transaction (FOR UPDATE where the database has it, as
-    ``select_for_update``). The same rows, values and conversions as the ORM's ``get``, but
+    ``select_for_update``); ``only`` reads just those fields (and the key; the others are
+    deferred, as with ``only``). The same rows, values and conversions as the ORM's ``get``, but
     the SQL is built once per model and key: the services' hot lookups (participant,
     visit) cost a query, not the building of one (five times as much)."""
-    rows = _read(model, lock, related, True, equals)
+    rows = _read(model, lock, related, True, equals, only)
     if len(rows) > 1:
         raise ValueError(f"{model.__name__} by {', '.join(equals)}: not a unique key")
     return rows[0] if rows else None
