@@ -31,7 +31,7 @@ def _check() -> None:
     from django.db.models.signals import post_save
 
     from frailtrial.edc.models import Measurement, Preparation, Screening, Site
-    from frailtrial.edc.services.common import create, insert
+    from frailtrial.edc.services.rows import create, insert
 
     t = new_trial()
     pid = enroll(t, "S-001").participant_id

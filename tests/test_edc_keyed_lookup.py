@@ -41,7 +41,7 @@ def _check(world: dict[str, Any]) -> None:
         Trial,
         VisitOccurrence,
     )
-    from frailtrial.edc.services.common import by_key, rows_by
+    from frailtrial.edc.services.rows import by_key, rows_by
 
     trial = world["trial"]
     p = Participant.objects.get(trial=trial, participant_id=world["pid"])

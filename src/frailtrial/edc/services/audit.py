@@ -21,18 +21,18 @@ from typing import Any
 
 from django.db import (
     DEFAULT_DB_ALIAS,
-    DatabaseError,
     connection,
     connections,
     models,
     transaction,
 )
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Q, signals
+from django.db.models import Q
 
 from frailtrial.edc import config
 from frailtrial.edc.models import AuditEntry, AuditHead, Membership
-from frailtrial.edc.services.common import audited_snapshot, by_key, now, plain, sees_arm
+from frailtrial.edc.services.common import audited_snapshot, now, plain, sees_arm
+from frailtrial.edc.services.rows import by_key, save_fields
 from frailtrial.errors import InputError
 
 GENESIS = "0" * 64
@@ -263,35 +263,8 @@ def updated(
             setattr(obj, name, value)
         rows.append(obj)
         audited.append((action, obj, old, audited_snapshot(obj)))
-    _save_fields(rows, fields)
+    save_fields(rows, fields)
     return audited
-
-
-def _save_fields(rows: list[models.Model], names: list[str]) -> None:
-    """Store fields of saved rows of one model: one UPDATE by primary key run for every row
-    (a statement built once, not Django's CASE per row and field of ``bulk_update``), each
-    value prepared as ``save(update_fields=...)`` prepares it. A model whose saves are
-    watched by signals (accounts: the password audit) is saved through ``save``."""
-    model = type(rows[0])
-    if signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model):
-        for row in rows:
-            row.save(update_fields=names)
-        return
-    meta = model._meta
-    db = connections[DEFAULT_DB_ALIAS]
-    q = db.ops.quote_name
-    fields = [meta.get_field(n) for n in names]
-    sets = ", ".join(f"{q(f.column)} = %s" for f in fields)
-    sql = f"UPDATE {q(meta.db_table)} SET {sets} WHERE {q(meta.pk.column)} = %s"
-    params = [
-        [f.get_db_prep_save(f.pre_save(row, False), db) for f in fields]
-        + [meta.pk.get_db_prep_value(row.pk, db)]
-        for row in rows
-    ]
-    with db.cursor() as cur:
-        cur.executemany(sql, params)
-        if cur.rowcount != len(rows):
-            raise DatabaseError(f"{meta.label}: {len(rows) - cur.rowcount} row(s) to save are gone")
 
 
 def update_many(

@@ -18,19 +18,17 @@ from frailtrial.edc.models import Crf, Measurement, Membership, Participant, Vis
 from frailtrial.edc.roles import ENTRY
 from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import (
-    by_key,
-    insert,
     now,
     participant,
     protocol_of,
     require,
     require_site,
-    rows_by,
     snapshot,
     unique_row,
     write,
 )
 from frailtrial.edc.services.entry import check_version, clean_text, finite
+from frailtrial.edc.services.rows import by_key, insert, rows_by
 from frailtrial.edc.services.visits import occurrence
 from frailtrial.errors import InputError
 

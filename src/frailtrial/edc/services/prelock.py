@@ -31,9 +31,10 @@ from frailtrial.edc.models import (
     VisitOccurrence,
 )
 from frailtrial.edc.services import audit
-from frailtrial.edc.services.common import audited_snapshot, insert, now
+from frailtrial.edc.services.common import audited_snapshot, now
 from frailtrial.edc.services.completeness import completeness_of
 from frailtrial.edc.services.entry import clean_text
+from frailtrial.edc.services.rows import insert
 from frailtrial.errors import InputError
 
 REASON_MAX = 500

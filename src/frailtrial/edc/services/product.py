@@ -19,8 +19,6 @@ from frailtrial.edc.models import Allocation, Infusion, Lot, Membership, Prepara
 from frailtrial.edc.roles import CLINICAL, PHARMACY
 from frailtrial.edc.services import audit, safety, visits
 from frailtrial.edc.services.common import (
-    by_key,
-    create,
     now,
     participant,
     protocol_of,
@@ -36,6 +34,7 @@ from frailtrial.edc.services.entry import (
     not_before,
     safe_id,
 )
+from frailtrial.edc.services.rows import by_key, create
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol
 from frailtrial.protocol.model import DoseRule

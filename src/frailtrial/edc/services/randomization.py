@@ -37,8 +37,6 @@ from frailtrial.edc.services import audit, visits
 from frailtrial.edc.services import entry as entry_rules
 from frailtrial.edc.services.common import (
     CLINICAL,
-    by_key,
-    create,
     now,
     participant,
     protocol_of,
@@ -47,6 +45,7 @@ from frailtrial.edc.services.common import (
     snapshot,
     write,
 )
+from frailtrial.edc.services.rows import by_key, create
 from frailtrial.edc.services.screening import get_screening
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol

@@ -13,8 +13,6 @@ from frailtrial.edc.models import Consent, Membership, Screening, Site
 from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import (
     CLINICAL,
-    by_key,
-    create,
     missing,
     protocol_of,
     require,
@@ -28,6 +26,7 @@ from frailtrial.edc.services.entry import (
     not_before,
     safe_id,
 )
+from frailtrial.edc.services.rows import by_key, create
 from frailtrial.errors import InputError
 
 

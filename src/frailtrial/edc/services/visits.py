@@ -9,8 +9,6 @@ from frailtrial.edc.models import Membership, Participant, VisitOccurrence
 from frailtrial.edc.roles import CLINICAL, ENTRY
 from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import (
-    by_key,
-    insert,
     participant,
     protocol_of,
     require,
@@ -22,6 +20,7 @@ from frailtrial.edc.services.entry import (
     event_date,
     not_before,
 )
+from frailtrial.edc.services.rows import by_key, insert
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol
 
