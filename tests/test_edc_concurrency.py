@@ -171,7 +171,11 @@ def test_concurrent_crf_saves_keep_the_audit_chain_whole(
             for _ in range(50):  # an edit on a version another thread changed: read, retry
                 try:
                     version = (
-                        Crf.objects.filter(participant__participant_id=pid, visit="baseline")
+                        Crf.objects.filter(
+                            participant__trial=t["trial"],  # ids repeat across trials
+                            participant__participant_id=pid,
+                            visit="baseline",
+                        )
                         .values_list("version", flat=True)
                         .first()
                     )
@@ -195,7 +199,8 @@ def test_concurrent_crf_saves_keep_the_audit_chain_whole(
         versions = list(pool.map(one, jobs))
 
     assert sorted(versions) == sorted(list(range(1, 13)) * len(pids))  # no save lost
-    assert all(c.version == 12 for c in Crf.objects.filter(participant__participant_id__in=pids))
+    mine = Crf.objects.filter(participant__trial=t["trial"], participant__participant_id__in=pids)
+    assert all(c.version == 12 for c in mine)
     seqs = list(AuditEntry.objects.order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1))  # contiguous, none skipped or doubled
     assert len(seqs) - before == 2 * len(jobs)  # a CRF row and its tug measurement per save

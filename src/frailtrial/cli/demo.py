@@ -23,9 +23,11 @@ STORE = "trial.sqlite3"
 
 
 def _fresh_store(out: Path) -> str:
-    """The demo's own SQLite store, recreated on each run (it holds only simulated data):
-    a copy of the migrated empty store (:func:`_empty_store`) when the cache has one."""
-    from frailtrial.edc.config import owner_only_sqlite
+    """The demo's own SQLite store, recreated on each run (it holds only simulated data) and
+    opened as the load opens it (synchronous NORMAL: see ``load_simulated_trial``): a copy
+    of the migrated empty store (:func:`_empty_store`) when the cache has one (opened
+    without a migration check), else migrated in place."""
+    from frailtrial.edc.config import owner_only_sqlite, setup
 
     out.mkdir(parents=True, exist_ok=True)
     db = out / STORE
@@ -35,7 +37,7 @@ def _fresh_store(out: Path) -> str:
     if empty is not None:
         owner_only_sqlite(db)  # created 0600, then filled (the copy keeps the mode)
         shutil.copyfile(empty, db)
-    return f"sqlite:///{db.resolve()}"
+    return setup(f"sqlite:///{db.resolve()}", migrate=empty is None, synchronous="NORMAL")
 
 
 def _empty_store() -> Path | None:

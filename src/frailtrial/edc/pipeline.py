@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,7 @@ def _in_range(lab: Any) -> float:
 
 
 def _screening_input(
-    protocol: Protocol, row: pd.Series, person: pd.Series | None
+    protocol: Protocol, row: Mapping[str, Any], person: Mapping[str, Any] | None
 ) -> dict[str, Any]:
     e = protocol.eligibility
     frailty_key = f"{e.frailty.instrument}_score"
@@ -190,10 +191,10 @@ def _enter(
     coord, pharm, admin = members["coordinator"], members["unblinded_pharmacist"], members["admin"]
     parts = dataset.participants.sort_values(["randomized_on", "participant_id"], kind="stable")
     parts = parts.reset_index(drop=True)
-    by_id = {str(r["participant_id"]): r for _, r in parts.iterrows()}
+    by_id = {str(r["participant_id"]): r for r in parts.to_dict("records")}
     screen_of = {
         str(r["participant_id"]): r
-        for _, r in dataset.screening.iterrows()
+        for r in dataset.screening.to_dict("records")
         if _value(r["participant_id"]) is not None
     }
 
@@ -201,12 +202,14 @@ def _enter(
     from frailtrial.edc.models import Screening
     from frailtrial.edc.services.common import protocol_of
 
-    codes = {site.name: site.code for site in trial.sites.all()}
+    sites = list(trial.sites.order_by("pk"))
+    codes = {site.name: site.code for site in sites}
+    first_site = sites[0].code  # where the service screens a person of no known site
     first_day = pd.Timestamp(parts["randomized_on"].min()).date()
-    for _, row in dataset.screening.sort_values("screened_on", kind="stable").iterrows():
+    for row in dataset.screening.sort_values("screened_on", kind="stable").to_dict("records"):
         pid = _value(row["participant_id"])
         person = by_id.get(str(pid)) if pid is not None else None
-        code = codes.get(str(person["site"])) if person is not None else None
+        code = codes.get(str(person["site"]), first_site) if person is not None else first_site
         screening.screen(coord, _screening_input(protocol, row, person), site_code=code)
         if person is None and bool(row["eligible"]):
             reason = _value(row["reason_not_randomized"]) or "not randomized"
@@ -247,7 +250,7 @@ def _enter(
             digest = write_list(frame, path, protocol.name, "weak")  # a rehearsal, not live
             randomization.import_list(admin, path, digest, rehearsal=True)
 
-    for _, r in parts.iterrows():
+    for r in parts.to_dict("records"):
         pid = str(r["participant_id"])
         sid = str(screen_of[pid]["screening_id"])
         day = pd.Timestamp(r["randomized_on"]).date()
@@ -271,7 +274,7 @@ def _enter(
         for pid, r in by_id.items()
     }
     placebo = protocol.control_arm.name
-    for _, d in dataset.dosing.sort_values(["dose_number", "participant_id"]).iterrows():
+    for d in dataset.dosing.sort_values(["dose_number", "participant_id"]).to_dict("records"):
         pid = str(d["participant_id"])
         person = by_id[pid]
         cells, per_kg = float(d["cells"]), float(d["cells_per_kg"])
@@ -296,7 +299,7 @@ def _enter(
             .assign(status="attended", reason=None)
         )
     )
-    for _, v in visit_rows.iterrows():
+    for v in visit_rows.to_dict("records"):
         pid, name, status = str(v["participant_id"]), str(v["visit"]), str(v["status"])
         if name == protocol.visits[0].name and protocol.visits[0].kind == "screening":
             continue
@@ -310,19 +313,21 @@ def _enter(
     screening_visit = protocol.visits[0].name
     meas = dataset.measurements[dataset.measurements["visit"] != screening_visit]
     has_lloq = "below_lloq" in meas.columns
-    for (pid, visit_name), group in meas.groupby(["participant_id", "visit"], sort=False):
-        values = dict(zip(group["variable"], group["value"].astype(float), strict=True))
+    variables, numbers = meas["variable"].tolist(), meas["value"].astype(float).tolist()
+    lloq = meas["below_lloq"].tolist() if has_lloq else [None] * len(meas)
+    forms: dict[tuple[Any, Any], list[int]] = {}  # rows of each form, forms in order seen
+    for i, key in enumerate(zip(meas["participant_id"], meas["visit"], strict=True)):
+        if not (pd.isna(key[0]) or pd.isna(key[1])):
+            forms.setdefault(key, []).append(i)
+    for (pid, visit_name), rows in forms.items():
+        values = {variables[i]: numbers[i] for i in rows}
         flags = None
-        if has_lloq and group["below_lloq"].notna().any():
-            flags = {
-                k: bool(f)
-                for k, f in zip(group["variable"], group["below_lloq"], strict=True)
-                if _value(f) is not None
-            }
+        if any(_value(lloq[i]) is not None for i in rows):
+            flags = {variables[i]: bool(lloq[i]) for i in rows if _value(lloq[i]) is not None}
         crf.record_measurements(coord, str(pid), str(visit_name), values, below_lloq=flags)
         n_meas += len(values)
 
-    for _, a in dataset.adverse_events.iterrows():
+    for a in dataset.adverse_events.to_dict("records"):
         pid = str(a["participant_id"])
         end = _value(a.get("end_day")) if "end_day" in a else None
         safety.report(
@@ -386,8 +391,11 @@ def export_trial(
     trial_name: str | None = None,
     username: str = "statistician",
 ) -> dict[str, Any]:
-    """Export the trial as ``username`` (the statistician, unblinded after lock, by default)."""
-    setup(db_url)
+    """Export the trial as ``username`` (the statistician, unblinded after lock, by default)
+    from the simulated store, opened as :func:`load_simulated_trial` opens it (synchronous
+    NORMAL), so that after a load the open connection is kept: no reconnect, no second
+    migration check."""
+    setup(db_url, synchronous="NORMAL")
     from frailtrial.edc.services import trials
     from frailtrial.edc.services.exports.run import export
 

@@ -19,12 +19,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    connection,
+    connections,
+    models,
+    transaction,
+)
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Q
 
 from frailtrial.edc import config
 from frailtrial.edc.models import AuditEntry, AuditHead, Membership
 from frailtrial.edc.services.common import audited_snapshot, now, plain, sees_arm
+from frailtrial.edc.services.rows import by_key, save_fields
 from frailtrial.errors import InputError
 
 GENESIS = "0" * 64
@@ -136,6 +144,29 @@ def record_many(
 
 _INSERTED = [f for f in AuditEntry._meta.concrete_fields if not f.primary_key]
 _CHAINED = frozenset(("seq", "at", "prev_hash", "hash"))  # set only once the head is locked
+# a text, whole-number or flag field's database value is the Python value itself when that
+# has the field's type (Django's preparation returns it unchanged): no call per value
+_OWN_TYPE = {
+    models.CharField: str,
+    models.TextField: str,
+    models.BigIntegerField: int,
+    models.BooleanField: bool,
+}
+_PLAIN = [_OWN_TYPE.get(type(f)) for f in _INSERTED]
+_AT = next(i for i, f in enumerate(_INSERTED) if f.attname == "at")
+
+
+def _db_values(e: AuditEntry, db: BaseDatabaseWrapper) -> list[Any]:
+    """The insert's parameters of one entry, field by field (as Django prepares them); None
+    in the chained fields' places."""
+    values: list[Any] = []
+    for f, own in zip(_INSERTED, _PLAIN, strict=True):
+        if f.attname in _CHAINED:
+            values.append(None)
+            continue
+        value = getattr(e, f.attname)
+        values.append(value if type(value) is own else f.get_db_prep_save(value, db))
+    return values
 
 
 def _append(entries: list[AuditEntry]) -> None:
@@ -162,13 +193,10 @@ def _append(entries: list[AuditEntry]) -> None:
     inserts = [
         f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([marks] * len(b)) for b in batches
     ]
-    fixed = {
-        id(e): [
-            None if f.attname in _CHAINED else f.get_db_prep_save(getattr(e, f.attname), connection)
-            for f in _INSERTED
-        ]
-        for e in entries
-    }
+    # the chained fields' places are filled once the head is read
+    db = connections[DEFAULT_DB_ALIAS]  # the connection itself, not its per-thread proxy
+    fixed = {id(e): _db_values(e, db) for e in entries}
+    chained = [i for i, f in enumerate(_INSERTED) if f.attname in _CHAINED]
     move = f"UPDATE {head_table} SET seq = %s, hash = %s, store = %s WHERE id = 1"
     # the caller's transaction, or one of its own when called outside any
     with transaction.atomic(savepoint=False), connection.cursor() as cur:
@@ -183,19 +211,18 @@ def _append(entries: list[AuditEntry]) -> None:
             seq += 1
             entry.seq, entry.at, entry.prev_hash = seq, at, prev
             entry.hash = prev = _digest(key, store, prev, _fields(entry))
-        statements = [
-            (
-                sql,
-                [
-                    f.get_db_prep_save(getattr(e, f.attname), connection)
-                    if f.attname in _CHAINED
-                    else value
-                    for e in batch
-                    for f, value in zip(_INSERTED, fixed[id(e)], strict=True)
-                ],
-            )
-            for sql, batch in zip(inserts, batches, strict=True)
-        ]
+            values = fixed[id(entry)]
+            for i in chained:
+                values[i] = getattr(entry, _INSERTED[i].attname)
+        at_value = _INSERTED[_AT].get_db_prep_save(at, db)  # one time for all
+        statements = []
+        for sql, batch in zip(inserts, batches, strict=True):
+            params = []
+            for e in batch:
+                values = fixed[id(e)]
+                values[_AT] = at_value
+                params += values
+            statements.append((sql, params))
         if connection.vendor == "postgresql" and len(statements) == 1:
             # one round trip while the head is locked: the insert as a data-modifying WITH
             insert, params = statements[0]
@@ -236,10 +263,7 @@ def updated(
             setattr(obj, name, value)
         rows.append(obj)
         audited.append((action, obj, old, audited_snapshot(obj)))
-    if len(rows) == 1:
-        rows[0].save(update_fields=fields)
-    else:
-        type(rows[0]).objects.bulk_update(rows, fields)
+    save_fields(rows, fields)
     return audited
 
 
@@ -297,7 +321,7 @@ def _broken(rows: int, prev: str, seq: int, column: str, problem: str) -> ChainR
 
 def store_id() -> str:
     """The store's random id (empty before its first audit row)."""
-    head = AuditHead.objects.filter(pk=1).first()
+    head = by_key(AuditHead, id=1)
     return head.store if head else ""
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from frailtrial.edc.errors import AccessDenied, TrialLocked
 from frailtrial.edc.models import Membership, Participant, Trial
 from frailtrial.edc.roles import CLINICAL as CLINICAL  # the services' role checks import it here
+from frailtrial.edc.services.rows import by_key
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol, parse
 
@@ -78,10 +79,12 @@ def write(actor: Membership) -> Iterator[Trial]:
     audit head row is locked FOR UPDATE when the audit row is appended, which orders writers.
     """
     with transaction.atomic():
-        locked_at = Trial.objects.filter(pk=actor.trial_id).values_list("locked_at", flat=True)[0]
         trial = actor.trial
-        if locked_at is not None:
-            raise TrialLocked(f"trial {trial.name} is locked since {locked_at:%Y-%m-%d}")
+        stored = by_key(Trial, only=("locked_at",), id=actor.trial_id)  # as stored now
+        if stored is None:
+            raise InputError(f"trial {trial.name} is not in this store")
+        if stored.locked_at is not None:
+            raise TrialLocked(f"trial {trial.name} is locked since {stored.locked_at:%Y-%m-%d}")
         yield trial
 
 
@@ -146,10 +149,9 @@ def unique_row(rows: models.QuerySet[M]) -> M | None:
 
 def participant(actor: Membership, participant_id: str) -> Participant:
     """The actor's participant by id (site rules applied)."""
-    try:
-        p = Participant.objects.get(trial_id=actor.trial_id, participant_id=participant_id)
-    except Participant.DoesNotExist:
+    p = by_key(Participant, trial_id=actor.trial_id, participant_id=participant_id)
+    if p is None:
         what, message = f"participant {participant_id}", f"no participant {participant_id!r}"
-        raise missing(actor, what, message + " in this trial") from None
+        raise missing(actor, what, message + " in this trial")
     require_site(actor, p.site_id, f"participant {participant_id}")
     return p

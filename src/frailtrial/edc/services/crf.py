@@ -28,6 +28,7 @@ from frailtrial.edc.services.common import (
     write,
 )
 from frailtrial.edc.services.entry import check_version, clean_text, finite
+from frailtrial.edc.services.rows import by_key, insert, rows_by
 from frailtrial.edc.services.visits import occurrence
 from frailtrial.errors import InputError
 
@@ -39,12 +40,12 @@ def _held_visit(actor: Membership, participant_id: str, visit: str) -> Participa
     """The actor's participant, whose ``visit`` must have been held: the visit and the
     participant read in one query (an entry's hot path); when either is missing, the
     errors of :func:`participant` and :func:`occurrence` say which."""
-    v = unique_row(
-        VisitOccurrence.objects.select_related("participant").filter(
-            participant__trial_id=actor.trial_id,
-            participant__participant_id=participant_id,
-            visit=visit,
-        )
+    v = by_key(
+        VisitOccurrence,
+        related="participant",
+        participant__trial_id=actor.trial_id,
+        participant__participant_id=participant_id,
+        visit=visit,
     )
     if v is None:
         v = occurrence(participant(actor, participant_id), visit)
@@ -72,7 +73,8 @@ def _store_measurements(
     units = {v.name: v.unit or "" for v in protocol.variables}
     existing = {
         m.variable: m
-        for m in Measurement.objects.filter(participant=p, visit=visit, variable__in=list(values))
+        for m in rows_by(Measurement, participant_id=p.pk, visit=visit)
+        if m.variable in values
     }
     created: list[Measurement] = []
     changed: list[tuple[Measurement, dict[str, Any]]] = []
@@ -97,7 +99,7 @@ def _store_measurements(
                     f"{name} at {visit} is already saved ({m.value:g}); a change needs a reason"
                 )
             changed.append((m, {"value": value, "below_lloq": flag, "crf": crf or m.crf}))
-    Measurement.objects.bulk_create(created)
+    insert(created)
     audited: list[audit.Change] = [("create", m, None, snapshot(m)) for m in created]
     return created + list(existing.values()), audited + audit.updated(changed)
 

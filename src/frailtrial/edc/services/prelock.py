@@ -34,6 +34,7 @@ from frailtrial.edc.services import audit
 from frailtrial.edc.services.common import audited_snapshot, now
 from frailtrial.edc.services.completeness import completeness_of
 from frailtrial.edc.services.entry import clean_text
+from frailtrial.edc.services.rows import insert
 from frailtrial.errors import InputError
 
 REASON_MAX = 500
@@ -155,7 +156,7 @@ def accept(actor: Membership, items: dict[str, str], lock_date: dt.date) -> list
         if key not in done:
             new.append((key, reason))
     at = now()
-    rows = LockException.objects.bulk_create(
+    rows = insert(
         [
             LockException(
                 trial_id=actor.trial_id,

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db.models import Sum
 
-from frailtrial.edc.models import Infusion, Lot, Membership, Preparation
+from frailtrial.edc.models import Allocation, Infusion, Lot, Membership, Preparation
 from frailtrial.edc.roles import CLINICAL, PHARMACY
 from frailtrial.edc.services import audit, safety, visits
 from frailtrial.edc.services.common import (
@@ -34,6 +34,7 @@ from frailtrial.edc.services.entry import (
     not_before,
     safe_id,
 )
+from frailtrial.edc.services.rows import by_key, create
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol
 from frailtrial.protocol.model import DoseRule
@@ -198,12 +199,15 @@ def prepare(
         if weight_kg is None:
             weight_kg, _ = latest_weight(p)
         protocol = protocol_of(trial)
-        arm = protocol.arm(p.allocation.arm)
+        allocation = by_key(Allocation, participant_id=p.pk)
+        if allocation is None:
+            raise InputError(f"{participant_id} has no allocation")
+        arm = protocol.arm(allocation.arm)
         if not 1 <= dose_number <= len(arm.dose.infusion_days):
             raise InputError(
                 f"dose {dose_number}: the protocol gives {len(arm.dose.infusion_days)} infusion(s)"
             )
-        lot = Lot.objects.filter(trial=trial, lot_number=lot_number).first()
+        lot = by_key(Lot, trial_id=trial.pk, lot_number=lot_number)
         if lot is None:
             raise InputError(f"lot {lot_number} is not recorded")
         if not lot.released:
@@ -212,7 +216,7 @@ def prepare(
             )
         if lot.is_placebo != (arm.role == "placebo"):
             raise InputError(f"lot {lot_number} does not hold this participant's product")
-        if Preparation.objects.filter(participant=p, dose_number=dose_number).exists():
+        if by_key(Preparation, participant_id=p.pk, dose_number=dose_number) is not None:
             raise InputError(f"dose {dose_number} of {participant_id} is already prepared")
         cells, per_kg = dose_for(arm.dose, weight_kg)
         used = Preparation.objects.filter(lot=lot).aggregate(v=Sum("draw_ml"))["v"] or 0.0
@@ -223,7 +227,8 @@ def prepare(
             used,
             f"dose {dose_number} of {participant_id} ({cells:.3g} cells)",
         )
-        prep = Preparation.objects.create(
+        prep = create(
+            Preparation,
             participant=p,
             dose_number=dose_number,
             lot=lot,
@@ -280,10 +285,10 @@ def infuse(
     volume_ml = check_infusion(started_at, ended_at, volume_ml)
     with write(actor):
         p = participant(actor, participant_id)
-        prep = Preparation.objects.filter(participant=p, kit_code=kit_code).first()
+        prep = by_key(Preparation, participant_id=p.pk, kit_code=kit_code)
         if prep is None:
             raise InputError(f"kit {kit_code} is not prepared for {participant_id}")
-        if Infusion.objects.filter(preparation=prep).exists():
+        if by_key(Infusion, preparation_id=prep.pk) is not None:
             raise InputError(f"kit {kit_code} was already infused")
         if p.withdrawn_on is not None:
             raise InputError(f"{participant_id} withdrew on {p.withdrawn_on}")
@@ -296,7 +301,8 @@ def infuse(
             safety.reclassify(actor, p)
         elif p.first_infusion_on is None:
             raise InputError("record the first infusion before later ones")
-        inf = Infusion.objects.create(
+        inf = create(
+            Infusion,
             participant=p,
             preparation=prep,
             dose_number=prep.dose_number,

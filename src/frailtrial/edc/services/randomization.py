@@ -45,6 +45,7 @@ from frailtrial.edc.services.common import (
     snapshot,
     write,
 )
+from frailtrial.edc.services.rows import by_key, create
 from frailtrial.edc.services.screening import get_screening
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol
@@ -282,10 +283,10 @@ def _randomize(
     participant_id: str | None,
 ) -> Randomized:
     with write(actor) as trial:
-        trial = Trial.objects.select_for_update().get(pk=trial.pk)
+        trial = by_key(Trial, lock=True, id=trial.pk) or trial  # write() found the row
         check_list(trial)
         s = get_screening(actor, screening_id)
-        if Participant.objects.filter(screening=s).exists():
+        if by_key(Participant, screening_id=s.pk) is not None:
             raise InputError(f"screening {screening_id} is already randomized")
         if s.closed or not s.eligible:
             raise InputError(f"screening {screening_id} is not eligible: {s.reason_not_randomized}")
@@ -304,7 +305,8 @@ def _randomize(
         height, weight = inputs.get("height_cm"), inputs.get("weight_kg")
         if height is None or weight is None:
             raise InputError(f"screening {screening_id}: height and weight are needed")
-        p = Participant.objects.create(
+        p = create(
+            Participant,
             trial=trial,
             site=s.site,
             screening=s,
@@ -318,8 +320,8 @@ def _randomize(
             baseline=_baseline(protocol, inputs),
             stratum=stratum,
         )
-        alloc = Allocation.objects.create(
-            participant=p, entry=entry, arm=arm, allocated_at=now(), allocated_by=actor
+        alloc = create(
+            Allocation, participant=p, entry=entry, arm=arm, allocated_at=now(), allocated_by=actor
         )
         if entry is not None:
             entry.used = True

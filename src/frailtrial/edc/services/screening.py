@@ -26,6 +26,7 @@ from frailtrial.edc.services.entry import (
     not_before,
     safe_id,
 )
+from frailtrial.edc.services.rows import by_key, create
 from frailtrial.errors import InputError
 
 
@@ -46,13 +47,12 @@ def _site(actor: Membership, site_code: str | None) -> Site:
         if site_code and site_code != actor.site.code:
             raise AccessDenied(f"you screen only at site {actor.site.code}")
         return actor.site
-    sites = Site.objects.filter(trial_id=actor.trial_id)
     if site_code:
-        site = sites.filter(code=site_code).first()
+        site = by_key(Site, trial_id=actor.trial_id, code=site_code)
         if site is None:
             raise InputError(f"site {site_code!r} is not a site of this trial")
         return site
-    first = sites.order_by("pk").first()
+    first = Site.objects.filter(trial_id=actor.trial_id).order_by("pk").first()
     if first is None:
         raise InputError("the trial has no site")
     return first
@@ -77,9 +77,10 @@ def screen(
     inputs["frailty_score"] = score
     site = _site(actor, site_code)
     with write(actor) as trial:
-        if Screening.objects.filter(trial=trial, screening_id=inp.screening_id).exists():
+        if by_key(Screening, trial_id=trial.pk, screening_id=inp.screening_id) is not None:
             raise InputError(f"screening id {inp.screening_id!r} is already in the log")
-        s = Screening.objects.create(
+        s = create(
+            Screening,
             trial=trial,
             site=site,
             screening_id=inp.screening_id,
@@ -95,11 +96,10 @@ def screen(
 
 
 def get_screening(actor: Membership, screening_id: str) -> Screening:
-    try:
-        s = Screening.objects.get(trial_id=actor.trial_id, screening_id=screening_id)
-    except Screening.DoesNotExist:
+    s = by_key(Screening, related="site", trial_id=actor.trial_id, screening_id=screening_id)
+    if s is None:
         message = f"no screening {screening_id!r} in this trial"
-        raise missing(actor, f"screening {screening_id}", message) from None
+        raise missing(actor, f"screening {screening_id}", message)
     require_site(actor, s.site_id, f"screening {screening_id}")
     return s
 
@@ -118,7 +118,7 @@ def consent(
         if s.closed:
             raise InputError(f"screening {screening_id} is closed: {s.reason_not_randomized}")
         not_before(day, s.screened_on, "consent date", "the screening date")
-        c = Consent.objects.create(screening=s, version=version, signed_on=day)
+        c = create(Consent, screening=s, version=version, signed_on=day)
         audit.created(actor, c)
     return c
 

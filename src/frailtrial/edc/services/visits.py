@@ -20,6 +20,7 @@ from frailtrial.edc.services.entry import (
     event_date,
     not_before,
 )
+from frailtrial.edc.services.rows import by_key, insert
 from frailtrial.errors import InputError
 from frailtrial.protocol import Protocol
 
@@ -57,7 +58,7 @@ def create_schedule(
         )
         for i, (name, (t, lo, hi)) in enumerate(_targets(protocol, anchor).items())
     ]
-    VisitOccurrence.objects.bulk_create(rows)
+    insert(rows)
     audit.record(
         actor,
         "create",
@@ -96,22 +97,19 @@ def anchor_of(p: Participant) -> dt.date:
 
 def occurrence(p: Participant, visit: str, lock: bool = False) -> VisitOccurrence:
     """The participant's visit by name (row-locked for a change when ``lock``)."""
-    rows = VisitOccurrence.objects.select_for_update() if lock else VisitOccurrence.objects
-    try:
-        return rows.get(participant=p, visit=visit)
-    except VisitOccurrence.DoesNotExist:
+    v = by_key(VisitOccurrence, lock=lock, participant_id=p.pk, visit=visit)
+    if v is None:
         names = ", ".join(
             VisitOccurrence.objects.filter(participant=p).values_list("visit", flat=True)
         )
-        raise InputError(
-            f"visit {visit!r} is not scheduled for {p.participant_id} ({names})"
-        ) from None
+        raise InputError(f"visit {visit!r} is not scheduled for {p.participant_id} ({names})")
+    return v
 
 
-def _check_order(p: Participant, v: VisitOccurrence, day: dt.date) -> None:
+def _check_order(protocol: Protocol, p: Participant, v: VisitOccurrence, day: dt.date) -> None:
     """A visit after day 1 is held after randomization and the first infusion (a baseline
     visit may precede both; its window bounds it)."""
-    planned = {s.name: s.day for s in protocol_of(p.trial).assessment_visits}
+    planned = {s.name: s.day for s in protocol.assessment_visits}
     if planned.get(v.visit, 2) > 1:
         not_before(day, p.randomized_on, "visit date", "the randomization date")
         not_before(day, p.first_infusion_on, "visit date", "the first infusion")
@@ -144,7 +142,7 @@ def attend(
             check_version(v, version, f"visit {visit} of {participant_id}")
         if p.withdrawn_on is not None and day > p.withdrawn_on:
             raise InputError(f"{participant_id} withdrew on {p.withdrawn_on}")
-        _check_order(p, v, day)
+        _check_order(protocol_of(actor.trial), p, v, day)  # p is of the actor's trial
         in_window = v.window_from <= day <= v.window_to
         if not in_window and not reason:
             raise InputError(
