@@ -46,7 +46,7 @@ from frailtrial.stats import (
     mmrm_summary,
 )
 from frailtrial.stats import mmrm_core as core
-from frailtrial.stats.covariance import Structure, Unstructured, make_structure
+from frailtrial.stats.covariance import Structure, make_structure
 from frailtrial.stats.fit_results import check_conf_level, contrast_rows, inference_frame
 from frailtrial.stats.mmrm_data import ModelFrame, build_frame, rank_problems
 from frailtrial.stats.mmrm_df import (
@@ -94,9 +94,6 @@ class MmrmFit:
     gradient_norm: float
     newton_decrement: float
     reason: str = ""  # why the fit did not converge ("" when it did)
-    # exact Hessian of -2 log L in theta at theta, made by the compiled us optimiser (what
-    # Satterthwaite's df need); None where the optimiser does not make it
-    hess_exact: Array | None = field(default=None, repr=False)
     data: pd.DataFrame | None = field(default=None, repr=False)  # the data mmrm() fitted
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -421,9 +418,8 @@ def estimate_many(
 
     ``contrasts`` is a vector or a (k, p) matrix of beta weights (for instance from
     :meth:`MmrmFit.treatment_contrast_matrix`). Satterthwaite and residual df are computed
-    batched, in threads over the CPU cores: from the exact Hessians the us optimiser made
-    (``MmrmFit.hess_exact``) plus the contrasts' variance gradients, else from exact-Hessian
-    evaluations of chunks of fits; other methods per fit.
+    batched (exact-Hessian evaluations of chunks of fits, in threads over the CPU cores);
+    other methods per fit.
     Returns one row per fit and contrast row: ``fit``, ``row``, estimate, se, df, t, p and
     the ``conf_level`` interval ci_low, ci_high.
     """
@@ -451,29 +447,21 @@ def estimate_many(
         dfs = np.broadcast_to((frame.batch.n_obs[idx] - lmat.shape[1])[:, None], var.shape)
     else:
         theta = np.stack([f.theta for f in fits])
-        exact = [f.hess_exact for f in fits if f.hess_exact is not None]
-        hess = np.stack(exact) if len(exact) == len(fits) else None
-
-        def chunk_df(c: NDArray[np.int64]) -> Array:
-            if (
-                hess is not None
-                and frame.batch.kron is not None
-                and isinstance(structure, Unstructured)
-            ):
-                # the optimiser's exact Hessians: only the variances' gradients (no copy
-                # of the chunk's data sets)
-                grad = core.variance_gradient(structure, theta[c], frame.batch, phil[c], idx[c])
-                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    return satterthwaite_from_gradient(grad, hess[c], var[c])
-            batch = frame.batch.subset(idx[c])
-            return _satterthwaite_df(batch, structure, method, theta[c], phil[c], var[c])
-
         chunks = np.array_split(np.arange(len(fits)), max(1, min(8, len(fits) // 64)))
         with (
             _one_blas_thread(),
             ThreadPoolExecutor(min(os.cpu_count() or 1, len(chunks))) as pool,
         ):
-            dfs = np.concatenate(list(pool.map(chunk_df, chunks)))
+            dfs = np.concatenate(
+                list(
+                    pool.map(
+                        lambda c: _satterthwaite_df(
+                            frame.batch.subset(idx[c]), structure, method, theta[c], phil[c], var[c]
+                        ),
+                        chunks,
+                    )
+                )
+            )
     se = np.sqrt(np.maximum(var, 0.0))
     out = inference_frame(est.ravel(), se.ravel(), np.asarray(dfs, dtype=float).ravel(), conf_level)
     out.insert(0, "row", np.tile(np.arange(lmat.shape[0]), len(fits)))
@@ -568,7 +556,7 @@ def _solve(structure: Structure, batch: core.Batch, reml: bool, max_iter: int) -
     and its covariance come from the optimiser's last evaluation (at the optimum)."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # degenerate data
         theta0 = structure.start(core.start_sigma(batch))
-        return core.optimize(structure, batch, reml, theta0, max_iter=max_iter, exact_hessian=True)
+        return core.optimize(structure, batch, reml, theta0, max_iter=max_iter)
 
 
 def _fit_frame(
@@ -603,13 +591,9 @@ def _fit_frame(
                 frame.problems.setdefault(s, message)
         frame.problems = dict(sorted(frame.problems.items()))
     merged: dict[str, Any] = {
-        f.name: np.concatenate([getattr(p, f.name) for p in parts])
-        for f in fields(core.Optimum)
-        if f.name not in ("reason", "exact")
+        f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(core.Optimum)
     }
     merged["reason"] = [r for p in parts for r in p.reason]
-    exacts = [p.exact for p in parts if p.exact is not None]
-    merged["exact"] = np.concatenate(exacts) if len(exacts) == len(parts) else None
     sol = core.Optimum(**merged)
     with np.errstate(over="ignore", invalid="ignore"):  # degenerate data
         sigma = structure.sigma(sol.theta)
@@ -636,7 +620,6 @@ def _fit_frame(
                 grad_norm,
                 decrement,
                 reasons,
-                [None] * len(f) if sol.exact is None else list(sol.exact),
                 strict=True,
             )
         )

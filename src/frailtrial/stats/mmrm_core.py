@@ -39,12 +39,10 @@ from frailtrial.stats.covariance import Structure, Unstructured
 from frailtrial.stats.mmrm_kernels import (
     kron_evaluate,
     kron_exact,
-    kron_variance_gradient,
     newton_directions,
     pattern_sums,
     sequential_start,
     us_chain,
-    us_gradient_chain,
     us_optimize,
 )
 
@@ -385,41 +383,13 @@ def variance_chain_rule(
         hess = np.zeros((b, n_par, n_par))
         vgrad = np.zeros((b, msum.shape[1], n_par))
         rows, cols = structure.factor_index
-        theta = np.ascontiguousarray(theta, dtype=float)
-        us_chain(theta, rows, cols, ev.grad_sigma, ev.hess_sigma, grad, hess)
-        us_gradient_chain(theta, rows, cols, np.ascontiguousarray(msum), vgrad)
+        us_chain(
+            np.ascontiguousarray(theta, dtype=float), rows, cols, ev.grad_sigma,
+            ev.hess_sigma, msum, grad, hess, vgrad,
+        )  # fmt: skip
         return hess, vgrad
     _, hess, jac = theta_derivatives(structure, theta, ev)
     return hess, np.einsum("bjac,bkac->bkj", jac, msum)
-
-
-def variance_gradient(
-    structure: Unstructured,
-    theta: Array,
-    batch: Batch,
-    phil: Array,
-    idx: NDArray[np.int64] | None = None,
-) -> Array:
-    """Gradient in the us parameters (B, k, P) of the variance ``l' Phi l`` of each
-    contrast with ``Phi l`` = ``phil`` (B, k, p), for a separable design (compiled; the
-    part of :func:`exact_with_variance_gradient` and :func:`variance_chain_rule` that
-    fits with the optimiser's exact Hessian still need; NaN where Sigma is not positive
-    definite). ``idx``: the data sets of ``batch`` that ``theta`` belongs to (all)."""
-    kr = batch.kron
-    assert kr is not None, "a separable design is needed"
-    b, t = theta.shape[0], batch.y.shape[2]
-    idx = np.arange(b) if idx is None else np.asarray(idx, dtype=np.int64)
-    theta = np.ascontiguousarray(theta, dtype=float)
-    msum = np.zeros((b, phil.shape[1], t, t))
-    with np.errstate(over="ignore", invalid="ignore"):
-        sigma = np.ascontiguousarray(structure.sigma(theta), dtype=float)
-    kron_variance_gradient(
-        idx, sigma, kron_arrays(batch, kr), np.ascontiguousarray(phil, dtype=float), msum
-    )
-    out = np.zeros((b, phil.shape[1], theta.shape[1]))
-    rows, cols = structure.factor_index
-    us_gradient_chain(theta, rows, cols, msum, out)
-    return out
 
 
 def _without_subjects(
@@ -647,7 +617,6 @@ class Optimum:
     converged: NDArray[np.bool_]
     decrement: Array
     reason: list[str]
-    exact: Array | None = None  # (B, P, P) exact Hessian at theta (compiled us optimiser)
 
 
 def _newton_direction(g: Array, h: Array) -> tuple[Array, NDArray[np.bool_]]:
@@ -678,7 +647,6 @@ def optimize(
     max_iter: int = 100,
     tol: float = 1e-10,
     chord: float = 1e-1,
-    exact_hessian: bool = False,
 ) -> Optimum:
     """Newton-Raphson with analytic Hessian and backtracking, vectorised over data sets.
 
@@ -691,15 +659,10 @@ def optimize(
     of the gradient, which supplies the curvature the approximate Hessian misses along
     the step and shortens the linear tail of the iterations. A data set whose criterion
     cannot be evaluated at the start, or whose line search finds no decrease, stops with
-    a reason. ``exact_hessian``: the compiled optimiser (us, separable design) also
-    returns the exact Hessian at the final ``theta`` (``Optimum.exact``, what
-    Satterthwaite's df need), from its last evaluation.
+    a reason.
     """
     if isinstance(structure, Unstructured) and batch.kron is not None:
-        kr = batch.kron
-        return _optimize_us_kron(
-            structure, batch, kr, reml, theta0, max_iter, tol, chord, exact_hessian
-        )
+        return _optimize_us_kron(structure, batch, batch.kron, reml, theta0, max_iter, tol, chord)
     b = theta0.shape[0]
     theta = theta0.copy()
     ev = evaluate(structure.sigma(theta), batch, reml, "approx")
@@ -794,7 +757,6 @@ def _optimize_us_kron(
     max_iter: int,
     tol: float,
     chord: float,
-    exact_hessian: bool,
 ) -> Optimum:
     """:func:`optimize` for us and a separable design by the compiled kernel (the same
     steps, one data set at a time, without numpy's per-call overhead)."""
@@ -809,18 +771,14 @@ def _optimize_us_kron(
     iters = np.zeros(b, dtype=np.int64)
     decrement = np.full(b, np.inf)
     status = np.zeros(b, dtype=np.int64)
-    exact = np.zeros((b, n_par, n_par) if exact_hessian else (b, 0, 0))
     rows, cols = structure.factor_index
     us_optimize(
         theta, rows, cols, kron_arrays(batch, kr), reml, max_iter, tol, chord,
-        f, beta, a, grad, hess, iters, decrement, status, exact,
+        f, beta, a, grad, hess, iters, decrement, status,
     )  # fmt: skip
     beta[status == 1], a[status == 1] = np.nan, np.nan  # never evaluated
     reason = [_STATUS[k].format(max_iter) for k in status]
-    return Optimum(
-        theta, f, grad, hess, beta, a, iters, status == 0, decrement, reason,
-        exact if exact_hessian else None,
-    )  # fmt: skip
+    return Optimum(theta, f, grad, hess, beta, a, iters, status == 0, decrement, reason)
 
 
 def _secant_update(h: Array, s: Array, y: Array) -> Array:

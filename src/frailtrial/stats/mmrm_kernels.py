@@ -1,9 +1,8 @@
 """Compiled (numba) kernels of the batched MMRM: the per-pattern sums and the starting
 Sigma of separable designs, their criterion with its gradient and approximate Hessian in
-Sigma, the whole optimiser for ``us`` (which also makes the exact Hessian at its final
-estimate from its last evaluation), Satterthwaite's exact Hessian and variance gradient,
-and the Newton step (modified where the Hessian is not positive definite) of the numpy
-optimiser. Every per-pattern product runs over the pattern's observed visits
+Sigma, the whole optimiser for ``us``, Satterthwaite's exact Hessian and variance
+gradient, and the Newton step (modified where the Hessian is not positive definite) of
+the numpy optimiser. Every per-pattern product runs over the pattern's observed visits
 only (its precision is zero elsewhere).
 
 ``fit_many`` spends its time on many data sets of a few dozen subjects each: numpy's
@@ -163,6 +162,7 @@ def _workspace(n_k: int, t: int, pc: int, pv: int, p: int) -> Any:  # pragma: no
         np.zeros((pc, t)),  # mean
         np.zeros((t, t)),  # tmp
         np.zeros((pv, pv)),  # gk
+        np.zeros((t, t)),  # pk
         np.zeros((t, pv)),  # vg
         np.zeros((t * t, p)),  # s_mat
         np.zeros((m, p)),  # ssym
@@ -175,139 +175,7 @@ def _workspace(n_k: int, t: int, pc: int, pv: int, p: int) -> Any:  # pragma: no
         np.zeros((3, t, t)),  # loc: X_k, W_k, K_k at the observed visits of a pattern
         np.zeros((3, m), np.int64),  # lpair: local rows, columns, global index of its pairs
         np.zeros(m),  # half
-        _pairs(t),  # iu, ju: the distinct entries of Sigma
     )
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _precisions(d: int, sigma: Array, data: Any, ws: Any) -> float:  # pragma: no cover
-    """Masked precision W_k of each missingness pattern of data set ``d`` at ``sigma`` into
-    the workspace (``wk``; the observed visits of each pattern into ``obs``), and the
-    log-determinant term sum_k n_k log|Sigma_k|; +inf where a Sigma_k is not positive
-    definite."""
-    pattern_mask, count = data[0], data[1]
-    wk, sub, low, inv, linv, obs = ws[0], ws[6], ws[7], ws[8], ws[20], ws[23]
-    n_k = pattern_mask.shape[1]
-    t = sigma.shape[0]
-    logdet = 0.0
-    for k in range(n_k):
-        for i in range(t):
-            for j in range(t):
-                wk[k, i, j] = 0.0
-        no = 0
-        for i in range(t):
-            if pattern_mask[d, k, i] > 0.0:
-                obs[k, no] = i
-                no += 1
-        obs[k, t] = no
-        if count[d, k] == 0.0:
-            continue
-        for i in range(no):
-            for j in range(no):
-                sub[i, j] = sigma[obs[k, i], obs[k, j]]
-        if not _cholesky(sub, low, no):
-            return np.inf
-        ld = 0.0
-        for i in range(no):
-            ld += math.log(low[i, i])
-        logdet += 2.0 * ld * count[d, k]
-        _inverse_from_cholesky(low, no, linv, inv)
-        for i in range(no):
-            for j in range(no):
-                wk[k, obs[k, i], obs[k, j]] = inv[i, j]
-    return logdet
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _hessian_part(  # pragma: no cover - compiled
-    d: int, data: Any, reml: bool, ws: Any, a_out: Array, hess_out: Array
-) -> None:
-    """The Hessian of -2 log L without REML's trace term over the distinct entries of
-    Sigma into ``hess_out``, from the workspace of an :func:`_evaluate_one` of data set
-    ``d`` at ``level`` >= 1 (and its (X'WX)^-1 ``a_out``)."""
-    count, cc, ci, vi = data[1], data[2], data[6], data[7]
-    wk, wv, cr, uu, kk = ws[0], ws[1], ws[2], ws[4], ws[5]
-    s_mat, ssym, sa = ws[17], ws[18], ws[19]
-    obs, pair, loc, lpair, half, iu_ju = ws[23], ws[24], ws[25], ws[26], ws[27], ws[28]
-    n_k = count.shape[1]
-    t = wk.shape[1]
-    pc = cc.shape[2]
-    p = ci.size
-    m = t * (t + 1) // 2
-    iu, ju = iu_ju
-    # s[(a,c), j] = sum_k (W_k V)[a, vi_j] (CR_k W_k)[ci_j, c]; the Hessian is
-    # C - 2 s A s', each summed over the orderings (a,b),(b,a) x (c,d),(d,c) of a pair
-    # of distinct entries: ssym[(a,b)] = s[(a,b)] + s[(b,a)] (once when a = b)
-    for i in range(t * t):
-        for j in range(p):
-            s_mat[i, j] = 0.0
-    for k in range(n_k):  # W_k is zero outside the observed visits of pattern k
-        if count[d, k] == 0.0:
-            continue
-        no = obs[k, t]
-        for e in range(pc):
-            for lc in range(no):
-                c = obs[k, lc]
-                crw = 0.0
-                for lr in range(no):
-                    crw += cr[k, e, obs[k, lr]] * wk[k, obs[k, lr], c]
-                for j in range(p):
-                    if ci[j] == e:
-                        for la in range(no):
-                            aa = obs[k, la]
-                            s_mat[aa * t + c, j] += wv[k, aa, vi[j]] * crw
-    for r in range(m):
-        ab, ba = iu[r] * t + ju[r], ju[r] * t + iu[r]
-        for j in range(p):
-            ssym[r, j] = s_mat[ab, j] + (s_mat[ba, j] if ab != ba else 0.0)
-    _matmul(ssym, a_out, sa)
-    for r in range(m):
-        for c in range(r + 1):
-            acc = 0.0
-            for j in range(p):
-                acc += sa[r, j] * ssym[c, j]
-            hess_out[r, c] = -2.0 * acc
-    # C[(a,b),(c,d)] = sum_k X_k[d,a] W_k[b,c] (+ W_k[d,a] K_k[b,c], REML), X_k =
-    # 2 U_k - n_k W_k (+ K_k); symmetric in the two pairs once summed over orderings
-    # over the pairs of observed visits only (W_k is zero elsewhere), from copies of X_k,
-    # W_k and K_k (zero for ML) at those visits; a diagonal pair's two equal orderings
-    # are halved instead of skipped
-    xl, wl, kl = loc[0], loc[1], loc[2]
-    for k in range(n_k):
-        if count[d, k] == 0.0:
-            continue
-        ob, no = obs[k], obs[k, t]
-        cnt = count[d, k]
-        for la in range(no):
-            i = ob[la]
-            for lb in range(no):
-                j = ob[lb]
-                kv = kk[k, i, j] if reml else 0.0
-                xl[la, lb] = 2.0 * uu[k, i, j] - cnt * wk[k, i, j] + kv
-                wl[la, lb] = wk[k, i, j]
-                kl[la, lb] = kv
-        q = 0
-        for la in range(no):  # local pairs in the order of _pairs, and their global index
-            for lb in range(la, no):
-                lpair[0, q] = la
-                lpair[1, q] = lb
-                lpair[2, q] = pair[ob[la], ob[lb]]
-                half[q] = 0.5 if la == lb else 1.0
-                q += 1
-        for r in range(q):
-            ia, ib, gr = lpair[0, r], lpair[1, r], lpair[2, r]
-            for c in range(r + 1):
-                ic, id_ = lpair[0, c], lpair[1, c]
-                acc = (
-                    xl[id_, ia] * wl[ib, ic] + wl[id_, ia] * kl[ib, ic]
-                    + xl[ic, ia] * wl[ib, id_] + wl[ic, ia] * kl[ib, id_]
-                    + xl[id_, ib] * wl[ia, ic] + wl[id_, ib] * kl[ia, ic]
-                    + xl[ic, ib] * wl[ia, id_] + wl[ic, ib] * kl[ia, id_]
-                )  # fmt: skip
-                hess_out[gr, lpair[2, c]] += acc * half[r] * half[c]
-    for r in range(m):
-        for c in range(r):
-            hess_out[c, r] = hess_out[r, c]
 
 
 @njit(cache=True, nogil=True)
@@ -330,15 +198,45 @@ def _evaluate_one(  # pragma: no cover - compiled
     Sigma or X'WX is not positive definite. ``data`` holds the ``Kron`` arrays (see
     :func:`kron_evaluate`)."""
     pattern_mask, count, cc, cy, yy, v, ci, vi, n_obs = data
-    wk, wv, cr, rk, uu, kk, xtwx, cx, xtwy, bmat, mean = ws[:6] + ws[9:14]
-    tmp, gk, vg, linv, vwv, cwv, obs = ws[14], ws[15], ws[16], ws[20], ws[21], ws[22], ws[23]
+    wk, wv, cr, rk, uu, kk, sub, low, inv, xtwx, cx, xtwy, bmat, mean = ws[:14]
+    tmp, gk, pk, vg, s_mat, ssym, sa, linv, vwv, cwv, obs, pair, loc, lpair, half = ws[14:]
     n_k = pattern_mask.shape[1]
     t = sigma.shape[0]
     pc = cc.shape[2]
     pv = v.shape[1]
     p = ci.size
-    logdet = _precisions(d, sigma, data, ws)
-    if not math.isfinite(logdet):
+    m = t * (t + 1) // 2
+    iu, ju = _pairs(t)
+    ok = True
+    logdet = 0.0
+    # masked precision of each missingness pattern
+    for k in range(n_k):
+        for i in range(t):
+            for j in range(t):
+                wk[k, i, j] = 0.0
+        no = 0
+        for i in range(t):
+            if pattern_mask[d, k, i] > 0.0:
+                obs[k, no] = i
+                no += 1
+        obs[k, t] = no
+        if count[d, k] == 0.0:
+            continue
+        for i in range(no):
+            for j in range(no):
+                sub[i, j] = sigma[obs[k, i], obs[k, j]]
+        if not _cholesky(sub, low, no):
+            ok = False
+            break
+        ld = 0.0
+        for i in range(no):
+            ld += math.log(low[i, i])
+        logdet += 2.0 * ld * count[d, k]
+        _inverse_from_cholesky(low, no, linv, inv)
+        for i in range(no):
+            for j in range(no):
+                wk[k, obs[k, i], obs[k, j]] = inv[i, j]
+    if not ok:
         return np.inf
     # X'WX and X'Wy from the per-pattern sums
     for i in range(p):
@@ -445,13 +343,12 @@ def _evaluate_one(  # pragma: no cover - compiled
                     prod = cc[d, k, ci[i], ci[j]] * a_out[i, j]
                     gk[vi[i], vi[j]] += prod
                     gk[vi[j], vi[i]] += prod
-            # W_k P_k W_k = (W_k V) G_k (W_k V)' at the observed visits
             for la in range(no):
                 i = ob[la]
                 for g in range(pv):
                     acc = 0.0
                     for h in range(pv):
-                        acc += wv[k, i, h] * gk[h, g]
+                        acc += v[i, h] * gk[h, g]
                     vg[i, g] = acc
             for la in range(no):
                 i = ob[la]
@@ -459,9 +356,10 @@ def _evaluate_one(  # pragma: no cover - compiled
                     j = ob[lb]
                     acc = 0.0
                     for g in range(pv):
-                        acc += vg[i, g] * wv[k, j, g]
-                    kk[k, i, j] = acc
-                    kk[k, j, i] = acc
+                        acc += vg[i, g] * v[j, g]
+                    pk[i, j] = acc
+                    pk[j, i] = acc
+            _sandwich_obs(wk[k], pk, ob, no, tmp, kk[k])
         for la in range(no):
             i = ob[la]
             for lb in range(no):
@@ -469,8 +367,81 @@ def _evaluate_one(  # pragma: no cover - compiled
                 grad_out[i, j] += count[d, k] * wk[k, i, j] - uu[k, i, j]
                 if reml:
                     grad_out[i, j] -= kk[k, i, j]
-    if level == 2:
-        _hessian_part(d, data, reml, ws, a_out, hess_out)
+    if level == 1:
+        return crit
+    # s[(a,c), j] = sum_k (W_k V)[a, vi_j] (CR_k W_k)[ci_j, c]; the Hessian is
+    # C - 2 s A s', each summed over the orderings (a,b),(b,a) x (c,d),(d,c) of a pair
+    # of distinct entries: ssym[(a,b)] = s[(a,b)] + s[(b,a)] (once when a = b)
+    for i in range(t * t):
+        for j in range(p):
+            s_mat[i, j] = 0.0
+    for k in range(n_k):  # W_k is zero outside the observed visits of pattern k
+        if count[d, k] == 0.0:
+            continue
+        no = obs[k, t]
+        for e in range(pc):
+            for lc in range(no):
+                c = obs[k, lc]
+                crw = 0.0
+                for lr in range(no):
+                    crw += cr[k, e, obs[k, lr]] * wk[k, obs[k, lr], c]
+                for j in range(p):
+                    if ci[j] == e:
+                        for la in range(no):
+                            aa = obs[k, la]
+                            s_mat[aa * t + c, j] += wv[k, aa, vi[j]] * crw
+    for r in range(m):
+        ab, ba = iu[r] * t + ju[r], ju[r] * t + iu[r]
+        for j in range(p):
+            ssym[r, j] = s_mat[ab, j] + (s_mat[ba, j] if ab != ba else 0.0)
+    _matmul(ssym, a_out, sa)
+    for r in range(m):
+        for c in range(r + 1):
+            acc = 0.0
+            for j in range(p):
+                acc += sa[r, j] * ssym[c, j]
+            hess_out[r, c] = -2.0 * acc
+    # C[(a,b),(c,d)] = sum_k X_k[d,a] W_k[b,c] (+ W_k[d,a] K_k[b,c], REML), X_k =
+    # 2 U_k - n_k W_k (+ K_k); symmetric in the two pairs once summed over orderings
+    # over the pairs of observed visits only (W_k is zero elsewhere), from copies of X_k,
+    # W_k and K_k (zero for ML) at those visits; a diagonal pair's two equal orderings
+    # are halved instead of skipped
+    xl, wl, kl = loc[0], loc[1], loc[2]
+    for k in range(n_k):
+        if count[d, k] == 0.0:
+            continue
+        ob, no = obs[k], obs[k, t]
+        cnt = count[d, k]
+        for la in range(no):
+            i = ob[la]
+            for lb in range(no):
+                j = ob[lb]
+                kv = kk[k, i, j] if reml else 0.0
+                xl[la, lb] = 2.0 * uu[k, i, j] - cnt * wk[k, i, j] + kv
+                wl[la, lb] = wk[k, i, j]
+                kl[la, lb] = kv
+        q = 0
+        for la in range(no):  # local pairs in the order of _pairs, and their global index
+            for lb in range(la, no):
+                lpair[0, q] = la
+                lpair[1, q] = lb
+                lpair[2, q] = pair[ob[la], ob[lb]]
+                half[q] = 0.5 if la == lb else 1.0
+                q += 1
+        for r in range(q):
+            ia, ib, gr = lpair[0, r], lpair[1, r], lpair[2, r]
+            for c in range(r + 1):
+                ic, id_ = lpair[0, c], lpair[1, c]
+                acc = (
+                    xl[id_, ia] * wl[ib, ic] + wl[id_, ia] * kl[ib, ic]
+                    + xl[ic, ia] * wl[ib, id_] + wl[ic, ia] * kl[ib, id_]
+                    + xl[id_, ib] * wl[ia, ic] + wl[id_, ib] * kl[ia, ic]
+                    + xl[ic, ib] * wl[ia, id_] + wl[ic, ib] * kl[ia, id_]
+                )  # fmt: skip
+                hess_out[gr, lpair[2, c]] += acc * half[r] * half[c]
+    for r in range(m):
+        for c in range(r):
+            hess_out[c, r] = hess_out[r, c]
     return crit
 
 
@@ -787,12 +758,11 @@ def _us_derivatives(  # pragma: no cover - compiled
     if not with_hessian:
         return
     m = hess_sigma.shape[0]
-    # js[k, c] is zero for c < cols[k] (L is lower triangular): those terms are skipped
     for k in range(n_par):
-        i, j = rows[k], cols[k]
+        i = rows[k]
         for r in range(m):
             acc = 0.0
-            for c in range(j, t):
+            for c in range(t):
                 acc += js[k, c] * hess_sigma[pair[i, c], r]
             tmp[k, r] = acc
     for k in range(n_par):
@@ -800,7 +770,7 @@ def _us_derivatives(  # pragma: no cover - compiled
         for q in range(k + 1):
             i = rows[q]
             acc = 0.0
-            for c in range(cols[q], t):
+            for c in range(t):
                 acc += tmp[k, pair[i, c]] * js[q, c]
             if cols[k] == cols[q]:
                 sq = math.exp(theta[q]) if q < t else 1.0
@@ -918,50 +888,6 @@ def _secant(h: Array, s: Array, y: Array, hs: Array) -> None:  # pragma: no cove
 
 
 @njit(cache=True, nogil=True)
-def _exact_at(  # pragma: no cover - compiled
-    d: int,
-    th: Array,
-    rows: Array,
-    cols: Array,
-    data: Any,
-    reml: bool,
-    have: int,
-    ws: Any,
-    tw: Any,
-    low: Array,
-    sig: Array,
-    gs: Array,
-    hs: Array,
-    pair: Array,
-    js: Array,
-    tmp: Array,
-    beta_t: Array,
-    a_t: Array,
-    g: Array,
-    out: Array,
-) -> None:
-    """Exact Hessian of -2 log L in the us parameters at ``th`` into ``out`` for the
-    optimiser of data set ``d``, from what the workspace already holds at ``th``
-    (``have``: 2 the gradient and the Hessian part in Sigma, ``gs`` and ``hs``, with
-    (X'WX)^-1 ``a_t``; 1 the gradient only; 0 nothing, e.g. the last evaluation was a
-    rejected trial point: evaluated again), adding the Hessian part, REML's trace term
-    and the chain rule. NaN where -2 log L is not finite at ``th``."""
-    _us_factor(th, rows, cols, low)
-    if have == 0:
-        f = np.inf
-        if _us_sigma(low, sig):
-            f = _evaluate_one(d, sig, data, reml, 1, ws, beta_t, a_t, gs, hs)
-        if not math.isfinite(f):
-            out[:, :] = np.nan
-            return
-    if have < 2:
-        _hessian_part(d, data, reml, ws, a_t, hs)
-    if reml:
-        _trace_term(d, data, ws[1], a_t, tw, hs)
-    _us_derivatives(th, rows, cols, low, gs, hs, True, pair, js, tmp, g, out)
-
-
-@njit(cache=True, nogil=True)
 def us_optimize(  # pragma: no cover - compiled
     theta: Array,
     rows: Array,
@@ -979,17 +905,13 @@ def us_optimize(  # pragma: no cover - compiled
     iters: Array,
     decrement: Array,
     status: Array,
-    exact: Array,
 ) -> None:
     """``mmrm_core.optimize`` for the us structure and a separable design, one data set
     at a time: Newton steps with the approximate Hessian, backtracking, BFGS updates,
     gradient-only steps once the decrement is below ``chord``; converged when the
     decrement is below ``tol``. ``theta`` (B, P) holds the starting values and receives
     the optimum. ``status``: 0 converged, 1 -2 log L not finite at the start, 2 the line
-    search found no decrease, 3 iteration limit. ``exact`` (B, P, P; or (B, 0, 0) for
-    none) receives the exact Hessian of -2 log L in theta at the final ``theta`` (REML's
-    trace term included: what Satterthwaite's df need), from the last evaluation's
-    workspace; NaN where -2 log L is not finite there."""
+    search found no decrease, 3 iteration limit."""
     pattern_mask, cc, v, ci = data[0], data[2], data[5], data[6]
     t = pattern_mask.shape[2]
     p = ci.size
@@ -1016,8 +938,6 @@ def us_optimize(  # pragma: no cover - compiled
     work = np.zeros(n_par)
     beta_t = np.zeros(p)
     a_t = np.zeros((p, p))
-    with_exact = exact.shape[1] > 0
-    tw = _trace_workspace(pattern_mask.shape[1], t, p, cc.shape[2])
     for s in range(theta.shape[0]):
         th, g, h = theta[s], grad[s], hess[s]
         iters[s] = 0
@@ -1032,7 +952,6 @@ def us_optimize(  # pragma: no cover - compiled
         step = 1.0
         gd = 0.0
         n_dir = 0
-        have = 0  # what the workspace holds at th (see _exact_at)
         while True:
             _us_factor(trial, rows, cols, low)
             f_new = np.inf
@@ -1046,7 +965,6 @@ def us_optimize(  # pragma: no cover - compiled
             elif not (
                 math.isfinite(f_new) and f_new <= f[s] + 1e-4 * step * gd + 1e-12 * abs(f[s])
             ):
-                have = 0
                 step *= 0.5
                 if step <= 1e-12:
                     status[s] = 2
@@ -1055,7 +973,6 @@ def us_optimize(  # pragma: no cover - compiled
                     trial[k] = th[k] + step * d[k]
                 continue
             # accepted (or the start): move, update beta, gradient and Hessian
-            have = level
             for k in range(n_par):
                 step_vec[k] = trial[k] - th[k]
                 g_old[k] = g[k]
@@ -1087,12 +1004,6 @@ def us_optimize(  # pragma: no cover - compiled
             step = 1.0
             for k in range(n_par):
                 trial[k] = th[k] + d[k]
-        if with_exact:
-            if status[s] == 1:
-                exact[s, :, :] = np.nan
-            else:
-                _exact_at(s, th, rows, cols, data, reml, have, ws, tw, low, sig, gs, hs, pair,
-                          js, tmp, beta_t, a_t, work, exact[s])  # fmt: skip
 
 
 @njit(cache=True, nogil=True)
@@ -1124,12 +1035,12 @@ def _trace_term(  # pragma: no cover - compiled
             for i in range(p):
                 zrow[k, a_, i] = wv[k, a_, vi[i]]
             ay[:, :] = 0.0
-            for j in range(p):  # (A Y_ka)' (A is symmetric: its rows are its columns)
+            for j in range(p):  # A Y_ka
                 e = ci[j]
                 zj = zrow[k, a_, j]
                 for i in range(p):
-                    ay[e, i] += a[j, i] * zj
-            _matmul_tn(ay, cc[d, k], aby)  # (A Y_ka) CC_k
+                    ay[i, e] += a[i, j] * zj
+            _matmul(ay, cc[d, k], aby)  # (A Y_ka) CC_k
             for i in range(p):
                 for j in range(p):
                     bka[k, a_, i, j] = aby[i, ci[j]]
@@ -1153,22 +1064,10 @@ def _trace_term(  # pragma: no cover - compiled
         for i in range(p):
             for j in range(p):
                 m_trans[r, j, i] = mr[i, j]
-    _subtract_gram(m_mats.reshape(m, p * p), m_trans.reshape(m, p * p), hess)
-
-
-@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-def _subtract_gram(rows: Array, cols: Array, hess: Array) -> None:  # pragma: no cover
-    """hess[r, c] -= <rows[r], cols[c]>, symmetric in (r, c) here (each pair once;
-    the sums may be reordered, i.e. vectorised, as a BLAS product would)."""
-    m, n = rows.shape
+    gram = np.dot(m_mats.reshape(m, p * p), m_trans.reshape(m, p * p).T)
     for r in range(m):
-        for c in range(r + 1):
-            acc = 0.0
-            for e in range(n):
-                acc += rows[r, e] * cols[c, e]
-            hess[r, c] -= acc
-            if c != r:
-                hess[c, r] -= acc
+        for c in range(m):
+            hess[r, c] -= gram[r, c]
 
 
 @njit(cache=True, nogil=True)
@@ -1178,7 +1077,7 @@ def _trace_workspace(n_k: int, t: int, p: int, pc: int) -> Any:  # pragma: no co
     return (
         np.zeros((n_k, t, p)),  # rows of W_k V spread over the p columns
         np.zeros((n_k, t, p, p)),  # B_ka
-        np.zeros((pc, p)),  # (A Y_ka)'
+        np.zeros((p, pc)),  # A Y_ka
         np.zeros((p, pc)),  # (A Y_ka) CC_k
         np.zeros((m, p, p)),  # A S_r
         np.zeros((m, p, p)),  # (A S_r)'
@@ -1205,15 +1104,19 @@ def kron_exact(  # pragma: no cover - compiled
     ``phil`` (entries, k, p) the gradient in Sigma of its variance ``l' Phi l``,
     ``sum_n (W X_n u)(W X_n u)' = sum_k (W_k V) U' CC_k U (W_k V)'`` (``U[ci_j, vi_j] =
     u_j``), into ``vgrad`` (entries, k, T, T). NaN where the criterion is not finite."""
-    pattern_mask, cc, v, ci = data[0], data[2], data[5], data[6]
+    pattern_mask, count, cc, v, ci, vi = data[0], data[1], data[2], data[5], data[6], data[7]
     n_k = pattern_mask.shape[1]
     t = sigma.shape[1]
     pc = cc.shape[2]
     pv = v.shape[1]
     p = ci.size
     ws = _workspace(n_k, t, pc, pv, p)
+    wv = ws[1]
     tw = _trace_workspace(n_k, t, p, pc)
-    vw = _variance_workspace(t, pc, pv)
+    umat = np.zeros((pc, pv))
+    cu = np.zeros((pc, pv))
+    gk = np.zeros((pv, pv))
+    tv = np.zeros((t, pv))
     for s in range(idx.size):
         d = idx[s]
         f[s] = _evaluate_one(d, sigma[s], data, reml, 2, ws, beta[s], a[s], grad[s], hess[s])
@@ -1223,62 +1126,20 @@ def kron_exact(  # pragma: no cover - compiled
             vgrad[s, :, :, :] = np.nan
             continue
         if reml:
-            _trace_term(d, data, ws[1], a[s], tw, hess[s])
-        _variance_gradient(d, data, ws[1], phil[s], vw, vgrad[s])
-
-
-@njit(cache=True, nogil=True)
-def _variance_workspace(t: int, pc: int, pv: int) -> Any:  # pragma: no cover - compiled
-    """Scratch arrays of :func:`_variance_gradient`."""
-    return np.zeros((pc, pv)), np.zeros((pc, pv)), np.zeros((pv, pv)), np.zeros((t, pv))
-
-
-@njit(cache=True, nogil=True)
-def _variance_gradient(  # pragma: no cover - compiled
-    d: int, data: Any, wv: Array, phil: Array, vw: Any, out: Array
-) -> None:
-    """Gradient in Sigma of the variance ``l' Phi l`` of each row ``u = Phi l`` of
-    ``phil`` (k, p) into ``out`` (k, T, T): ``sum_k (W_k V) U' CC_k U (W_k V)'``
-    (``U[ci_j, vi_j] = u_j``), from ``W_k V`` of data set ``d`` in ``wv``."""
-    count, cc, ci, vi = data[1], data[2], data[6], data[7]
-    umat, cu, gk, tv = vw
-    for q in range(phil.shape[0]):
-        umat[:, :] = 0.0
-        for j in range(ci.size):
-            umat[ci[j], vi[j]] = phil[q, j]
-        oq = out[q]
-        oq[:, :] = 0.0
-        for k in range(count.shape[1]):
-            if count[d, k] == 0.0:
-                continue
-            _matmul(cc[d, k], umat, cu)
-            _matmul_tn(umat, cu, gk)  # U' CC_k U
-            _matmul(wv[k], gk, tv)
-            _matmul_nt_add(tv, wv[k], oq)  # (W_k V) U' CC_k U (W_k V)'
-
-
-@njit(cache=True, nogil=True)
-def kron_variance_gradient(  # pragma: no cover - compiled
-    idx: Array, sigma: Array, data: Any, phil: Array, vgrad: Array
-) -> None:
-    """The variance gradients of :func:`kron_exact` alone (``vgrad``, NaN where a
-    pattern's Sigma is not positive definite), for fits whose exact Hessian the
-    optimiser already made (``us_optimize``'s ``exact``)."""
-    pattern_mask, count, cc, v, ci = data[0], data[1], data[2], data[5], data[6]
-    n_k = pattern_mask.shape[1]
-    t = sigma.shape[1]
-    ws = _workspace(n_k, t, cc.shape[2], v.shape[1], ci.size)
-    wk, wv, obs = ws[0], ws[1], ws[23]
-    vw = _variance_workspace(t, cc.shape[2], v.shape[1])
-    for s in range(idx.size):
-        d = idx[s]
-        if not math.isfinite(_precisions(d, sigma[s], data, ws)):
-            vgrad[s, :, :, :] = np.nan
-            continue
-        for k in range(n_k):
-            if count[d, k] > 0.0:
-                _wv(wk[k], v, obs[k], obs[k, t], wv[k])
-        _variance_gradient(d, data, wv, phil[s], vw, vgrad[s])
+            _trace_term(d, data, wv, a[s], tw, hess[s])
+        for q in range(phil.shape[1]):
+            umat[:, :] = 0.0
+            for j in range(p):
+                umat[ci[j], vi[j]] = phil[s, q, j]
+            out = vgrad[s, q]
+            out[:, :] = 0.0
+            for k in range(n_k):
+                if count[d, k] == 0.0:
+                    continue
+                _matmul(cc[d, k], umat, cu)
+                _matmul_tn(umat, cu, gk)  # U' CC_k U
+                _matmul(wv[k], gk, tv)
+                _matmul_nt_add(tv, wv[k], out)  # (W_k V) U' CC_k U (W_k V)'
 
 
 @njit(cache=True, nogil=True)
@@ -1288,11 +1149,15 @@ def us_chain(  # pragma: no cover - compiled
     cols: Array,
     grad_sigma: Array,
     hess_sigma: Array,
+    vgrad: Array,
     grad: Array,
     hess: Array,
+    vgrad_theta: Array,
 ) -> None:
     """The chain rule of :func:`_us_derivatives` for a stack of us fits: gradient and
-    Hessian of -2 log L in theta (B, P) and (B, P, P) from those in Sigma."""
+    Hessian of -2 log L in theta (B, P) and (B, P, P) from those in Sigma, and the
+    gradient in theta of each contrast's variance (B, k, P) from its gradient in Sigma
+    ``vgrad`` (B, k, T, T) (first derivatives only: ``tr(dSigma/dtheta_j M)``)."""
     b, n_par = theta.shape
     t = grad_sigma.shape[1]
     m = hess_sigma.shape[1]
@@ -1306,25 +1171,8 @@ def us_chain(  # pragma: no cover - compiled
             theta[s], rows, cols, low, grad_sigma[s], hess_sigma[s], True, pair, js, tmp,
             grad[s], hess[s],
         )  # fmt: skip
-
-
-@njit(cache=True, nogil=True)
-def us_gradient_chain(  # pragma: no cover - compiled
-    theta: Array, rows: Array, cols: Array, mats: Array, out: Array
-) -> None:
-    """Gradients in the us parameters (B, k, P) of quantities whose gradients in Sigma
-    are ``mats`` (B, k, T, T) (first derivatives only: ``tr(dSigma/dtheta_j M)``), e.g.
-    the contrasts' variances of :func:`kron_exact`."""
-    b, n_par = theta.shape
-    t = mats.shape[2]
-    pair = _pair_index(t)
-    low = np.zeros((t, t))
-    js = np.zeros((n_par, t))
-    none = np.zeros((0, 0))
-    for s in range(b):
-        _us_factor(theta[s], rows, cols, low)
-        for q in range(mats.shape[1]):
+        for q in range(vgrad.shape[1]):
             _us_derivatives(
-                theta[s], rows, cols, low, mats[s, q], none, False, pair, js, none, out[s, q],
-                none,
+                theta[s], rows, cols, low, vgrad[s, q], hess_sigma[s], False, pair, js, tmp,
+                vgrad_theta[s, q], hess[s],
             )  # fmt: skip
