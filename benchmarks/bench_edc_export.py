@@ -82,7 +82,8 @@ def seed(db: Path, n: int) -> None:
     first_entry = cur.fetchone()[0]
     cur.executemany(
         "INSERT INTO edc_screening (id, trial_id, site_id, screening_id, screened_on, inputs,"
-        " eligible, reasons, reason_not_randomized, closed) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        " eligible, reasons, reason_not_randomized, closed, version)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,1)",
         [(int(i), trial.pk, site.pk, f"S{i:05d}", str(day0), "{}", 1, "[]", "", 1) for i in ids],
     )
     first_inf = [str(day0 + dt.timedelta(days=int(i) % 300 + 2)) for i in ids]
@@ -171,7 +172,7 @@ def seed(db: Path, n: int) -> None:
     )
     cur.executemany(
         "INSERT INTO edc_infusion (id, participant_id, preparation_id, dose_number, given_on,"
-        " day, started_at, ended_at, volume_ml) VALUES (?,?,?,?,?,?,?,?,?)",
+        " day, started_at, ended_at, volume_ml, version) VALUES (?,?,?,?,?,?,?,?,?,1)",
         infs,
     )
     visits = protocol.assessment_visits
@@ -205,7 +206,8 @@ def seed(db: Path, n: int) -> None:
     cur.executemany(
         "INSERT INTO edc_adverseevent (participant_id, term, body_system, onset_on, onset_day,"
         " end_on, severity, serious, seriousness, related, outcome, treatment_emergent, te_sae,"
-        " version) VALUES (?,?,?,?,?,NULL,?,?,?,?,?,?,?,1)",
+        " causality, expectedness, soc, preferred_term, void_reason, version)"
+        " VALUES (?,?,?,?,?,NULL,?,?,?,?,?,?,?,'not_related','expected','','','',1)",
         [
             (
                 int(i),
@@ -225,7 +227,14 @@ def seed(db: Path, n: int) -> None:
         ],
     )
     raw.commit()
-    trials.lock(members["admin"], "benchmark")
+    # the seeded rows have no CRFs behind their measurements: the pre-lock checklist's items
+    # are accepted with a reason, as a data manager would for data loaded from elsewhere
+    from frailtrial.edc.services import prelock
+
+    lock_day = dt.date.today()
+    items = prelock.open_blockers(members["admin"], lock_day)
+    accept = {b.key: "benchmark data seeded without CRFs" for b in items}
+    trials.lock(members["admin"], "benchmark", accept=accept, lock_date=lock_day)
     trials.unblind_statistician(members["admin"], members["statistician"], "benchmark")
 
 
