@@ -94,18 +94,21 @@ def analyze(
 
 def write_outputs(result: AnalysisResult, out: Path, step: Step = _quiet) -> dict[str, Path]:
     """report.html, tables/*.csv, tables.docx, figures/, results.json in ``out``; the Word
-    document, the CONSORT PNG and the CSV tables are written by a forked process meanwhile
-    (analysis/forked.py: here when it cannot fork)."""
+    document, the CONSORT PNG, the CSV tables and results.json are written by a forked
+    process meanwhile (analysis/forked.py: here when it cannot fork)."""
     out.mkdir(parents=True, exist_ok=True)
     figdir = out / "figures"
     figdir.mkdir(parents=True, exist_ok=True)
     protocol = result.protocol
     label = protocol.analysis.primary_population.upper()
 
+    report, results = out / "report.html", out / "results.json"
+
     def beside() -> None:
         consort_png(result.consort, figdir / "consort.png", label)
         write_tables(result, out / "tables")
         write_docx(result, out / "tables.docx")
+        results.write_text(result.to_json() + "\n", encoding="utf-8")
 
     with Worker(beside, task_follows=False) as writer:
         step("figures")
@@ -126,10 +129,7 @@ def write_outputs(result: AnalysisResult, out: Path, step: Step = _quiet) -> dic
         for f in estimand_svgs:
             (figdir / f"{f['name']}.svg").write_text(f["svg"], encoding="utf-8")
         step("tables and report")
-        report = out / "report.html"
         report.write_text(render_report(result, svgs, changes, estimand_svgs), encoding="utf-8")
-        results = out / "results.json"
-        results.write_text(result.to_json() + "\n", encoding="utf-8")
         writer.result()
     return {
         "report": report,
