@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +20,28 @@ from frailtrial.analysis.forked import ChildFailed, Worker, can_fork
 from frailtrial.errors import InputError
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+
+FRESH = os.environ.get("FRAILTRIAL_FORK_TESTS") == "1"
+"""Set in the fresh interpreter that runs the worker's own tests (see the first test)."""
+in_fresh_process = pytest.mark.skipif(
+    not FRESH, reason="run in a fresh process by test_the_worker_tests_in_a_fresh_process"
+)
+
+
+def test_the_worker_tests_in_a_fresh_process() -> None:
+    """A fork needs a process with one thread, and a test worker may hold threads an earlier
+    test file left behind (a live server's, a database driver's): the worker's own tests
+    run in a fresh interpreter, and this test fails when any of them fails."""
+    if FRESH:
+        pytest.skip("this is the fresh process")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:randomly", "-p", "no:xdist",
+         "-p", "no:cacheprovider", "-k", "not fitted_by_the_worker"],
+        env={**os.environ, "FRAILTRIAL_FORK_TESTS": "1"}, cwd=Path(__file__).parents[1],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert re.search(r"\b10 passed", proc.stdout), proc.stdout[-2000:]
 
 
 def _pid_and(x: int) -> tuple[int, int]:
@@ -53,9 +76,11 @@ def _gone(pid: int) -> bool:
 @pytest.fixture(autouse=True)
 def _forking(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FRAILTRIAL_NO_FORK", raising=False)
-    assert can_fork(), "the test process has other threads: nothing here would fork"
+    if FRESH:
+        assert can_fork(), "the fresh test process has other threads: nothing would fork"
 
 
+@in_fresh_process
 def test_the_task_runs_in_a_child_and_its_answer_comes_back() -> None:
     warmed = []
     with Worker(lambda: warmed.append(os.getpid())) as worker:
@@ -66,6 +91,7 @@ def test_the_task_runs_in_a_child_and_its_answer_comes_back() -> None:
     assert _gone(pid)  # and that process was reaped
 
 
+@in_fresh_process
 def test_an_exception_in_the_child_is_raised_here_with_its_type_and_message() -> None:
     with Worker(lambda: None) as worker:
         pending = worker.submit(_refuse, "primary endpoint without a model")
@@ -73,6 +99,7 @@ def test_an_exception_in_the_child_is_raised_here_with_its_type_and_message() ->
             pending.result()
 
 
+@in_fresh_process
 def test_an_exception_that_does_not_pickle_comes_back_as_its_traceback() -> None:
     with Worker(lambda: None) as worker:
         pending = worker.submit(_raise_unpicklable)
@@ -80,6 +107,7 @@ def test_an_exception_that_does_not_pickle_comes_back_as_its_traceback() -> None
             pending.result()
 
 
+@in_fresh_process
 def test_a_child_that_dies_is_reported_not_waited_for_forever() -> None:
     with Worker(lambda: None) as worker:
         pending = worker.submit(_die)
@@ -87,6 +115,7 @@ def test_a_child_that_dies_is_reported_not_waited_for_forever() -> None:
             pending.result()
 
 
+@in_fresh_process
 def test_a_failing_warm_up_is_met_again_by_the_task() -> None:
     def broken() -> None:
         raise ImportError("no numba here")
@@ -95,6 +124,7 @@ def test_a_failing_warm_up_is_met_again_by_the_task() -> None:
         assert worker.submit(_pid_and, 1).result()[1] == 2  # the task itself still runs
 
 
+@in_fresh_process
 def test_a_child_whose_answer_is_not_needed_is_stopped_and_reaped() -> None:
     with pytest.raises(InputError), Worker(lambda: None) as worker:
         pid = worker._pid
@@ -103,6 +133,7 @@ def test_a_child_whose_answer_is_not_needed_is_stopped_and_reaped() -> None:
     assert _gone(pid)
 
 
+@in_fresh_process
 def test_with_another_thread_alive_the_task_runs_here() -> None:
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
@@ -117,12 +148,14 @@ def test_with_another_thread_alive_the_task_runs_here() -> None:
         thread.join()
 
 
+@in_fresh_process
 def test_frailtrial_no_fork_runs_the_task_here(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FRAILTRIAL_NO_FORK", "1")
     with Worker(lambda: None) as worker:
         assert worker.submit(_pid_and, 1).result()[0] == os.getpid()
 
 
+@in_fresh_process
 def test_a_task_run_beside_sees_this_process_memory_and_reports_failure(
     tmp_path: Path,
 ) -> None:
@@ -134,6 +167,7 @@ def test_a_task_run_beside_sees_this_process_memory_and_reports_failure(
         beside.result()
 
 
+@in_fresh_process
 def test_a_big_task_does_not_wait_for_the_child_to_read_it() -> None:
     """The task goes to the child through a file: 8 MB of arguments are handed over while
     the child still warms up (3 s), and the parent goes on (a pipe would block it)."""
