@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from frailtrial.analysis.forked import ChildFailed, Worker, can_fork
@@ -36,7 +37,7 @@ def test_the_worker_tests_in_a_fresh_process() -> None:
         pytest.skip("this is the fresh process")
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:randomly", "-p", "no:xdist",
-         "-p", "no:cacheprovider", "-k", "not fitted_by_the_worker"],
+         "-p", "no:cacheprovider", "-k", "not fitted_by_the_worker and not unknown_model"],
         env={**os.environ, "FRAILTRIAL_FORK_TESTS": "1"}, cwd=Path(__file__).parents[1],
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
@@ -210,3 +211,12 @@ def test_analyze_fitted_by_the_worker_equals_fitted_in_the_command(
     for rel in files:
         if rel.suffix in {".csv", ".svg"}:
             assert (outs["worker"] / rel).read_bytes() == (outs["here"] / rel).read_bytes(), rel
+
+
+def test_an_unknown_model_engine_is_refused() -> None:
+    """fit_kind names the engines it knows instead of fitting nothing for a misspelt one."""
+    from frailtrial.analysis.models import fit_kind
+    from frailtrial.protocol import load
+
+    with pytest.raises(ValueError, match="'mmrn': one of mmrm, random_intercept"):
+        fit_kind(pd.DataFrame(), load("cratus-2017"), None, "mmrn")

@@ -141,6 +141,12 @@ def test_analyze_imports_no_scipy_stats_matplotlib_or_django(tmp_path: Path, for
         assert docx.testzip() is None and "word/document.xml" in docx.namelist()
 
 
+def _python(code: str, timeout: int = 60) -> subprocess.CompletedProcess[str]:
+    """``code`` run by a fresh interpreter (its exit handlers and collector are the subject)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=timeout, check=False)  # fmt: skip
+
+
 def test_the_interpreter_skips_its_final_collection() -> None:
     """run() freezes the collector after the other exit handlers: the interpreter's last
     full collection (0.5 s of CPU after analyze) is skipped (this handler, registered
@@ -152,8 +158,7 @@ def test_the_interpreter_skips_its_final_collection() -> None:
         "from frailtrial.cli.main import run\n"
         "run()\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, check=False)  # fmt: skip
+    proc = _python(code, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "frozen True"
 
@@ -175,8 +180,7 @@ def test_no_cyclic_collection_while_a_command_runs() -> None:
         "    pass\n"
         "print('after', gc.isenabled())\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, check=False)  # fmt: skip
+    proc = _python(code, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["during False", "after True"]
 
@@ -194,8 +198,7 @@ def test_serve_workers_collect_cycles(tmp_path: Path) -> None:
         "from frailtrial.cli.main import run\n"
         "run()\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=180, check=False)  # fmt: skip
+    proc = _python(code, timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "serving True True"
 
@@ -218,8 +221,7 @@ def test_the_console_entry_skips_teardown_but_keeps_handlers_and_status(
         "console()\n"
         "print('not reached')\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, check=False)  # fmt: skip
+    proc = _python(code, timeout=60)
     assert proc.returncode == status, proc.stderr
     assert proc.stdout.count("handler ran") == 1 and "not reached" not in proc.stdout
     assert proc.stderr.startswith(stderr)
@@ -255,8 +257,7 @@ def test_an_open_sqlite_store_is_closed_at_exit(tmp_path: Path) -> None:
         "from frailtrial.cli.main import run\n"
         "run()\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, check=False)  # fmt: skip
+    proc = _python(code, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert not Path(f"{store}-wal").exists()
     with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as con:

@@ -524,6 +524,8 @@ def fit_kind(
 ) -> Fits:
     """The plan's models that run on engine ``kind`` (:data:`KINDS`) on the population's
     measurements ``m`` (with ``arm``); their covariates come from ``participants``."""
+    if kind not in KINDS:
+        raise ValueError(f"model engine {kind!r}: one of {', '.join(KINDS)}")
     plan = protocol.analysis
     rows: dict[int, tuple[list[dict], list[dict]]] = {}
     pair_se: _PairSe = {}
