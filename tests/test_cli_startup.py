@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from fresh_python import run_python
+
 # over 2 s of test time on 2 workers (stores, processes, many fits): left out of
 # `make quick`, run by `make test`
 pytestmark = pytest.mark.slow
@@ -141,12 +143,6 @@ def test_analyze_imports_no_scipy_stats_matplotlib_or_django(tmp_path: Path, for
         assert docx.testzip() is None and "word/document.xml" in docx.namelist()
 
 
-def _python(code: str, timeout: int = 60) -> subprocess.CompletedProcess[str]:
-    """``code`` run by a fresh interpreter (its exit handlers and collector are the subject)."""
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=timeout, check=False)  # fmt: skip
-
-
 def test_the_interpreter_skips_its_final_collection() -> None:
     """run() freezes the collector after the other exit handlers: the interpreter's last
     full collection (0.5 s of CPU after analyze) is skipped (this handler, registered
@@ -158,7 +154,7 @@ def test_the_interpreter_skips_its_final_collection() -> None:
         "from frailtrial.cli.main import run\n"
         "run()\n"
     )
-    proc = _python(code, timeout=60)
+    proc = run_python(code, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "frozen True"
 
@@ -180,7 +176,7 @@ def test_no_cyclic_collection_while_a_command_runs() -> None:
         "    pass\n"
         "print('after', gc.isenabled())\n"
     )
-    proc = _python(code, timeout=60)
+    proc = run_python(code, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["during False", "after True"]
 
@@ -198,7 +194,7 @@ def test_serve_workers_collect_cycles(tmp_path: Path) -> None:
         "from frailtrial.cli.main import run\n"
         "run()\n"
     )
-    proc = _python(code, timeout=180)
+    proc = run_python(code, timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "serving True True"
 
@@ -221,7 +217,7 @@ def test_the_console_entry_skips_teardown_but_keeps_handlers_and_status(
         "console()\n"
         "print('not reached')\n"
     )
-    proc = _python(code, timeout=60)
+    proc = run_python(code, timeout=60)
     assert proc.returncode == status, proc.stderr
     assert proc.stdout.count("handler ran") == 1 and "not reached" not in proc.stdout
     assert proc.stderr.startswith(stderr)
@@ -257,7 +253,7 @@ def test_an_open_sqlite_store_is_closed_at_exit(tmp_path: Path) -> None:
         "from frailtrial.cli.main import run\n"
         "run()\n"
     )
-    proc = _python(code, timeout=120)
+    proc = run_python(code, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert not Path(f"{store}-wal").exists()
     with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as con:

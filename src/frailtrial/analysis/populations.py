@@ -88,7 +88,7 @@ def left_out(
     formula that participants.csv holds. The fitters drop such participants (no complete
     row), so the count here is the population less the model's ``n_subjects``.
     """
-    from formulaic import Formula
+    from frailtrial.stats.formula_engine import Formula
 
     spec = Formula(formula)
     change = "change" in spec.lhs.required_variables

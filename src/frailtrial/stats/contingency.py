@@ -11,11 +11,11 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special
 
 from frailtrial.errors import InputError
 from frailtrial.stats.distributions import chi2_sf
 from frailtrial.stats.samples import FloatArray, check_conf_level
+from frailtrial.stats.special_functions import special
 
 
 @dataclass(frozen=True)

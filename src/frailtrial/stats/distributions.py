@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special
+
+from frailtrial.stats.special_functions import special
 
 Real = Any  # a float64 scalar for scalar arguments, else an array (as scipy.stats returns)
 

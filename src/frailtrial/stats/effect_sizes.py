@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import special
 
 from frailtrial.errors import InputError
 from frailtrial.stats.distributions import norm_ppf
@@ -25,6 +24,7 @@ from frailtrial.stats.samples import (
     observations,
     whole_counts,
 )
+from frailtrial.stats.special_functions import special
 
 
 @dataclass(frozen=True)

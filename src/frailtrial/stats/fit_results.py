@@ -22,9 +22,9 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy import special
 
 from frailtrial.stats.samples import check_conf_level
+from frailtrial.stats.special_functions import special
 
 Array = NDArray[Any]
 ESTIMATE_COLUMNS = ("estimate", "se", "df", "t", "p", "ci_low", "ci_high")

@@ -39,11 +39,10 @@ from typing import Literal, cast, get_args
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from formulaic import Formula, model_matrix
-from formulaic.model_spec import ModelSpec
 
 from frailtrial.errors import InputError
 from frailtrial.stats.fit_results import inference, r_name
+from frailtrial.stats.formula_engine import Formula, ModelSpec, model_matrix
 from frailtrial.stats.levels import is_factor, ordered_factor
 
 FloatArray = npt.NDArray[np.float64]

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from formulaic import model_matrix
 from numpy.typing import NDArray
 
 from frailtrial.errors import InputError
 from frailtrial.stats.distributions import chi2_sf, f_sf
+from frailtrial.stats.formula_engine import model_matrix
 from frailtrial.stats.mmrm_df import between_within
 from frailtrial.stats.model_options import df_method
 

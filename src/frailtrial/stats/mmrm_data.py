@@ -22,12 +22,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from formulaic import Formula, model_matrix
 from numpy.typing import NDArray
-from scipy.linalg import qr
 
 from frailtrial.errors import InputError
 from frailtrial.stats.fit_results import LEVEL_COLUMN, r_name
+from frailtrial.stats.formula_engine import Formula, model_matrix
 from frailtrial.stats.levels import is_factor, level_order, natural_order, ordered_factor
 from frailtrial.stats.mmrm_core import (
     Batch,
@@ -654,6 +653,8 @@ def rank_problems(
         x = x[np.abs(x).sum(axis=1) > 0]
         zero = [c for j, c in enumerate(columns) if not np.any(x[:, j])]
         if not zero:
+            from scipy.linalg import qr  # 0.15 s to import: only for a singular design
+
             r, piv = qr(x, mode="r", pivoting=True)
             diag = np.abs(np.diag(r))
             rank = int((diag > 1e-10 * diag[0]).sum())

@@ -23,9 +23,13 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from frailtrial.stats.deferred import defer
 from frailtrial.stats.kernel_cache import use_user_cache
 
 use_user_cache(__file__)  # one compile per machine and source, not per checkout
+# numba's BLAS check at the first kernel load imports scipy.linalg.cython_blas; without
+# scipy.linalg's __init__ (0.03-0.09 s, stats/deferred.py)
+defer("scipy.linalg")
 
 Array = NDArray[Any]
 LOG_2PI = math.log(2.0 * math.pi)

@@ -27,11 +27,11 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special
 
 from frailtrial.errors import InputError
 from frailtrial.stats.distributions import chi2_ppf, norm_cdf, t_ppf
 from frailtrial.stats.roots import brent_root
+from frailtrial.stats.special_functions import special
 
 FloatArray = npt.NDArray[np.float64]
 PMethod = Literal["bonferroni", "holm", "hochberg"]

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from formulaic import Formula, model_matrix
 from numpy.typing import NDArray
 
 from frailtrial.errors import InputError
+from frailtrial.stats.formula_engine import Formula, model_matrix
 from frailtrial.stats.levels import level_order
 from frailtrial.stats.mmrm_data import build_frame
 from frailtrial.stats.sensitivity.strategies import STRATEGIES, mar_visits, strategy_name

@@ -1,0 +1,107 @@
+"""Deferred imports (stats/deferred.py): formulaic without scipy's sparse solvers, numba's
+BLAS check without scipy.linalg's __init__; a module deferred is still whole for whoever
+uses it. Each case runs in a fresh interpreter (the test process has imported scipy)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fresh_python import run_python
+
+
+def _run(code: str) -> dict:
+    done = run_python(code, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_formulaic_designs_do_not_import_scipy_linalg() -> None:
+    """A design by formulaic leaves scipy.sparse.linalg and scipy.linalg unloaded; the
+    first use of the sparse solvers imports them and gives the real result."""
+    got = _run(
+        "import json, sys\n"
+        "import numpy as np, pandas as pd\n"
+        "from frailtrial.stats.formula_engine import model_matrix\n"
+        "mm = model_matrix('y ~ a * x', pd.DataFrame({'y': [1., 2, 3, 4], 'a': list('abab'),"
+        " 'x': [0., 1, 3, 2]}))\n"
+        "before = ['scipy.linalg' in sys.modules,"
+        " type(sys.modules['scipy.sparse.linalg']).__name__]\n"
+        "import scipy.sparse as sp\n"
+        "inv = sp.linalg.inv(sp.csc_matrix(np.array([[2., 0], [1, 4]]))).toarray()\n"
+        "from formulaic.transforms.contrasts import TreatmentContrasts\n"
+        "coef = TreatmentContrasts().get_coefficient_matrix(list('abc'), sparse=True)\n"
+        "print(json.dumps({'before': before, 'columns': list(mm.rhs.columns),"
+        " 'inv': inv.tolist(), 'coef': np.asarray(coef.todense()).tolist(),"
+        " 'after': type(sys.modules['scipy.sparse.linalg']).__name__,"
+        " 'rebound': sp.linalg is sys.modules['scipy.sparse.linalg']}))\n"
+    )
+    assert got["before"] == [False, "_OnFirstUse"]
+    assert got["columns"] == ["Intercept", "a[T.b]", "x", "a[T.b]:x"]
+    assert got["inv"] == [[0.5, 0.0], [-0.125, 0.25]]
+    assert got["coef"] == [[1.0, 0.0, 0.0], [-1.0, 1.0, 0.0], [-1.0, 0.0, 1.0]]
+    assert got["after"] == "module" and got["rebound"]
+
+
+@pytest.mark.slow
+def test_kernels_load_without_scipy_linalg_init() -> None:
+    """Fitting an MMRM (numba's BLAS check included) imports scipy.linalg.cython_blas but
+    not scipy.linalg's __init__; scipy.linalg and scipy.stats work afterwards, also when
+    two threads read the deferred module at once."""
+    got = _run(
+        "import json, sys, threading\n"
+        "from frailtrial.stats.kernel_warmup import run_kernels\n"
+        "run_kernels('us')\n"
+        "state = [type(sys.modules['scipy.linalg']).__name__,"
+        " 'scipy.linalg.cython_blas' in sys.modules, 'scipy.linalg._basic' in sys.modules]\n"
+        "import numpy as np, scipy\n"
+        "out = []\n"
+        "threads = [threading.Thread(target=lambda: out.append(scipy.linalg.det("
+        "np.array([[2., 1], [1, 3]])))) for _ in range(2)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "from scipy import stats\n"
+        "print(json.dumps({'state': state, 'det': out,"
+        " 'real': type(sys.modules['scipy.linalg']).__name__,"
+        " 't': float(stats.t.sf(2.0, 10))}))\n"
+    )
+    assert got["state"] == ["_OnFirstUse", True, False]
+    assert got["det"] == pytest.approx([5.0, 5.0], abs=1e-12)
+    assert got["real"] == "module"
+    assert got["t"] == pytest.approx(0.036695, abs=1e-6)  # R: pt(2, 10, lower = FALSE)
+
+
+def test_defer_leaves_imported_modules_and_refuses_unknown_ones() -> None:
+    got = _run(
+        "import json, sys, json.decoder\n"
+        "from frailtrial.stats.deferred import defer\n"
+        "real = sys.modules['json.decoder']\n"
+        "defer('json.decoder')\n"
+        "try:\n"
+        "    defer('json.no_such_module')\n"
+        "    refused = ''\n"
+        "except ModuleNotFoundError as exc:\n"
+        "    refused = str(exc)\n"
+        "print(json.dumps({'same': sys.modules['json.decoder'] is real, 'refused': refused,"
+        " 'left': 'json.no_such_module' in sys.modules}))\n"
+    )
+    assert got == {"same": True, "refused": "no module named 'json.no_such_module'", "left": False}
+
+
+def test_p_values_without_numpy_f2py_and_testing() -> None:
+    """The distributions (scipy.special) load without numpy's f2py and testing; both are
+    whole when used afterwards."""
+    got = _run(
+        "import json, sys\n"
+        "from frailtrial.stats.distributions import t_sf\n"
+        "p = float(t_sf(2.0, 10))\n"
+        "state = [type(sys.modules[m]).__name__ for m in ('numpy.f2py', 'numpy.testing')]\n"
+        "import numpy as np\n"
+        "np.testing.assert_allclose([p], [0.036695], atol=1e-6)\n"
+        "from numpy.f2py import get_include\n"
+        "print(json.dumps({'p': p, 'state': state, 'f2py': bool(get_include()),"
+        " 'now': [type(sys.modules[m]).__name__ for m in ('numpy.f2py', 'numpy.testing')]}))\n"
+    )
+    assert got["p"] == pytest.approx(0.036695, abs=1e-6)  # R: pt(2, 10, lower = FALSE)
+    assert got["state"] == ["_OnFirstUse", "_OnFirstUse"]
+    assert got["f2py"] and got["now"] == ["module", "module"]
