@@ -105,3 +105,29 @@ def test_p_values_without_numpy_f2py_and_testing() -> None:
     assert got["p"] == pytest.approx(0.036695, abs=1e-6)  # R: pt(2, 10, lower = FALSE)
     assert got["state"] == ["_OnFirstUse", "_OnFirstUse"]
     assert got["f2py"] and got["now"] == ["module", "module"]
+
+
+def test_nested_and_concurrent_first_uses() -> None:
+    """With both deferred, the real scipy.sparse.linalg (which imports scipy.linalg) loads
+    on first use from four threads at once; scanning sys.modules for files (as inspect
+    and tracebacks do) loads neither."""
+    got = _run(
+        "import inspect, json, sys, threading\n"
+        "import numpy as np\n"
+        "import frailtrial.stats.formula_engine, frailtrial.stats.mmrm_kernels\n"
+        "inspect.getmodule(json.dumps)\n"
+        "names = ('scipy.sparse.linalg', 'scipy.linalg')\n"
+        "scanned = [type(sys.modules[m]).__name__ for m in names]\n"
+        "import scipy.sparse as sp\n"
+        "out = []\n"
+        "def use():\n"
+        "    out.append(sp.linalg.spsolve(sp.csc_matrix(np.array([[2., 0], [1, 4]])),"
+        " np.array([2., 9])).tolist())\n"
+        "threads = [threading.Thread(target=use) for _ in range(4)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "print(json.dumps({'scanned': scanned, 'out': out,"
+        " 'now': [type(sys.modules[m]).__name__ for m in names]}))\n"
+    )
+    assert got["scanned"] == ["_OnFirstUse", "_OnFirstUse"]
+    assert got["out"] == [[1.0, 2.0]] * 4
+    assert got["now"] == ["module", "module"]

@@ -88,9 +88,9 @@ def left_out(
     formula that participants.csv holds. The fitters drop such participants (no complete
     row), so the count here is the population less the model's ``n_subjects``.
     """
-    from frailtrial.stats.formula_engine import Formula
+    from frailtrial.stats.formula_engine import parse_formula
 
-    spec = Formula(formula)
+    spec = parse_formula(formula)
     change = "change" in spec.lhs.required_variables
     used = spec.rhs.required_variables
     columns = [] if participants is None else list(participants.columns)

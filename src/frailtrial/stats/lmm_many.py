@@ -42,7 +42,7 @@ import pandas as pd
 
 from frailtrial.errors import InputError
 from frailtrial.stats.fit_results import inference, r_name
-from frailtrial.stats.formula_engine import Formula, ModelSpec, model_matrix
+from frailtrial.stats.formula_engine import ModelSpec, model_matrix, parse_formula
 from frailtrial.stats.levels import is_factor, ordered_factor
 
 FloatArray = npt.NDArray[np.float64]
@@ -480,7 +480,7 @@ def _design(
     if not isinstance(data, pd.DataFrame):
         raise InputError("data must be a pandas DataFrame")
     try:
-        parsed = Formula(formula)
+        parsed = parse_formula(formula)
         needed = sorted(parsed.required_variables)
     except Exception as exc:
         raise InputError(f"cannot parse the formula {formula!r}: {exc}") from None

@@ -4,11 +4,17 @@ Every subject gets a row at every visit (as rbmi's ``expand_locf``): a visit wit
 is added with the subject's covariates, which must then be constant within the subject.
 The imputation model's design is built once for the observed group and once with the
 group set to the reference (the means JR, CR and CIR borrow); the analysis model's design
-once per group level (counterfactual least-squares means).
+once per group level (counterfactual least-squares means). The designs depend on the data
+and the formulas only, not on the intercurrent events or strategies, so analyses of the
+same data (an estimand's MAR, JR, CR and CIR) share them: the last few are kept (read-only,
+but for the compiled kernels' factors: numba compiles again for read-only arrays) and
+reused for data equal to theirs.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,12 +23,16 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from frailtrial.errors import InputError
-from frailtrial.stats.formula_engine import Formula, model_matrix
+from frailtrial.stats.formula_engine import model_matrix, parse_formula
 from frailtrial.stats.levels import level_order
 from frailtrial.stats.mmrm_data import build_frame
 from frailtrial.stats.sensitivity.strategies import STRATEGIES, mar_visits, strategy_name
 
 Array = NDArray[Any]
+Designs = tuple[Array, Array, tuple[Array, Array, NDArray[np.int64], NDArray[np.int64]] | None,
+                Array, Array]  # fmt: skip
+KEPT_DESIGNS = 8
+_designs_kept: OrderedDict[bytes, tuple[pd.DataFrame, Designs]] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -54,7 +64,7 @@ class Layout:
 
 def _outcome(formula: str, where: str) -> str:
     try:
-        parsed = Formula(formula)
+        parsed = parse_formula(formula)
     except Exception as exc:
         raise InputError(f"{where} {formula!r}: cannot parse ({exc})") from exc
     if not hasattr(parsed, "lhs") or len(parsed.lhs) != 1:
@@ -63,7 +73,7 @@ def _outcome(formula: str, where: str) -> str:
 
 
 def _variables(formula: str, columns: pd.Index) -> list[str]:
-    return sorted(v for v in Formula(formula).required_variables if v in columns)
+    return sorted(v for v in parse_formula(formula).required_variables if v in columns)
 
 
 def build_layout(
@@ -116,8 +126,9 @@ def build_layout(
     fit_mask = observed & mar_visits(ice_index, codes, t)
     _check_fit_data(fit_mask, visits, ice_index, codes)
     full[group] = pd.Categorical(full[group].astype(str), categories=levels)
-    x_own, x_ref, kron = _imputation_design(full, formula, subject, visit, group, outcome, n, t)
-    z, z_level = _analysis_design(full, analysis, group, levels, n, t)
+    x_own, x_ref, kron, z, z_level = _designs(
+        full, formula, analysis, subject, visit, group, outcome, levels, n, t
+    )
     return Layout(
         subjects=subjects,
         visits=visits,
@@ -133,6 +144,42 @@ def build_layout(
         z=z,
         z_level=z_level,
     )
+
+
+def _designs(
+    full: pd.DataFrame,
+    formula: str,
+    analysis: str,
+    subject: str,
+    visit: str,
+    group: str,
+    outcome: str,
+    levels: list[str],
+    n: int,
+    t: int,
+) -> Designs:
+    """The imputation and analysis designs of ``full`` (see the module docstring): the kept
+    ones of equal data and arguments, else built (and kept, read-only)."""
+    args = (formula, analysis, subject, visit, group, outcome, *levels)
+    digest = hashlib.sha256(repr(args).encode())
+    digest.update(repr([(c, str(full[c].dtype)) for c in full.columns]).encode())
+    digest.update(pd.util.hash_pandas_object(full, index=False).to_numpy().tobytes())
+    key = digest.digest()
+    kept = _designs_kept.get(key)
+    if kept is not None and kept[0].equals(full):  # equal data, not only an equal hash
+        _designs_kept.move_to_end(key)
+        return kept[1]
+    x_own, x_ref, kron = _imputation_design(full, formula, subject, visit, group, outcome, n, t)
+    z, z_level = _analysis_design(full, analysis, group, levels, n, t)
+    designs: Designs = (x_own, x_ref, kron, z, z_level)
+    # shared by the analyses of the same data: read-only (but for the compiled kernels'
+    # factors, for which numba would compile read-only versions)
+    for a in (x_own, x_ref, z, z_level):
+        a.flags.writeable = False
+    _designs_kept[key] = (full.copy(), designs)
+    while len(_designs_kept) > KEPT_DESIGNS:
+        _designs_kept.popitem(last=False)
+    return designs
 
 
 def _group_levels(values: pd.Series, reference: str, group: str) -> list[str]:
