@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,12 +13,9 @@ from frailtrial.analysis.endpoints import check_primary, headline, incidence_end
 from frailtrial.analysis.figures import change_svg, schedule_svg
 from frailtrial.analysis.fitting import fit_plan
 from frailtrial.analysis.forked import Worker
-from frailtrial.analysis.manuscript import write_docx
 from frailtrial.analysis.models import combine, fit_kind
 from frailtrial.analysis.populations import attended_last_visit, build_populations
-from frailtrial.analysis.report import render_report
 from frailtrial.analysis.results import AnalysisResult, write_tables
-from frailtrial.analysis.sensitivity_report import estimand_figures
 from frailtrial.analysis.table1 import table1
 from frailtrial.analysis.table2 import table2
 from frailtrial.analysis.table3 import itt_measurements, table3
@@ -71,6 +69,7 @@ def analyze(
         t3 = table3(m, protocol)
         step("models and sensitivity analyses")
         intercepts = fit_kind(m, protocol, ds.participants, "random_intercept")
+        prepare_writing()  # while the worker still fits
         mmrms, sensitivity = pending.result()
         fitted = combine([mmrms, intercepts], m, protocol, ds.participants, primary)
     flow = consort_flow(ds, protocol, primary, primary_left_out(fitted, protocol))
@@ -92,6 +91,15 @@ def analyze(
     )
 
 
+def prepare_writing() -> None:
+    """Import the writers' libraries (python-docx, Jinja2 and the report's modules, Pillow:
+    ~0.1 s), which nothing before the writing needs: :func:`analyze` calls it while the
+    worker fits the models, so that neither the command's start nor its outputs wait for
+    them (the forked writer inherits them)."""
+    for name in ("PIL.ImageDraw", "frailtrial.analysis.manuscript", "frailtrial.analysis.report"):
+        importlib.import_module(name)
+
+
 def write_outputs(result: AnalysisResult, out: Path, step: Step = _quiet) -> dict[str, Path]:
     """report.html, tables/*.csv, tables.docx, figures/, results.json in ``out``; the Word
     document, the CONSORT PNG, the CSV tables and results.json are written by a forked
@@ -101,6 +109,10 @@ def write_outputs(result: AnalysisResult, out: Path, step: Step = _quiet) -> dic
     figdir.mkdir(parents=True, exist_ok=True)
     protocol = result.protocol
     label = protocol.analysis.primary_population.upper()
+
+    from frailtrial.analysis.manuscript import write_docx
+    from frailtrial.analysis.report import render_report
+    from frailtrial.analysis.sensitivity_report import estimand_figures
 
     report, results = out / "report.html", out / "results.json"
 

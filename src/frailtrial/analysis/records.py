@@ -17,19 +17,23 @@ from pandas.core.dtypes.cast import maybe_box_native
 
 def _column(s: pd.Series, missing_as_none: bool) -> list[Any]:
     if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biuf":
-        values = s.tolist()  # numpy numbers: Python numbers, as to_dict gives them
+        array = s.to_numpy()
+        values = array.tolist()  # numpy numbers: Python numbers, as to_dict gives them
+        na = np.isnan(array) if missing_as_none and array.dtype.kind == "f" else None
     else:
-        values = [maybe_box_native(v) for v in s.to_numpy(dtype=object)]
-    if missing_as_none:
-        na = s.isna().to_numpy()
-        if na.any():
-            values = [None if gone else v for v, gone in zip(values, na, strict=True)]
+        array = s.to_numpy(dtype=object)
+        values = [maybe_box_native(v) for v in array]
+        na = pd.isna(array) if missing_as_none else None
+    if na is not None and na.any():
+        values = [None if gone else v for v, gone in zip(values, na, strict=True)]
     return values
 
 
 def records(frame: pd.DataFrame, missing_as_none: bool = False) -> list[dict[str, Any]]:
     """``frame.to_dict(orient="records")`` with ``str`` keys; with ``missing_as_none``, each
-    missing value (NaN, NA, NaT, None) is None (the JSON documents' rows)."""
+    missing value (NaN, NA, NaT, None) is None (the JSON documents' rows). The columns are
+    read through ``items()`` and their missing values found on the arrays: indexing a
+    column and ``Series.isna`` cost pandas ~0.1 ms each."""
     keys = [str(k) for k in frame.columns]
-    columns = [_column(frame.iloc[:, i], missing_as_none) for i in range(frame.shape[1])]
+    columns = [_column(s, missing_as_none) for _, s in frame.items()]
     return [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
