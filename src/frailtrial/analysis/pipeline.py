@@ -102,8 +102,8 @@ def prepare_writing() -> None:
 
 def write_outputs(result: AnalysisResult, out: Path, step: Step = _quiet) -> dict[str, Path]:
     """report.html, tables/*.csv, tables.docx, figures/, results.json in ``out``; the Word
-    document, the CONSORT PNG, the CSV tables and results.json are written by a forked
-    process meanwhile (analysis/forked.py: here when it cannot fork)."""
+    document, the CONSORT PNG and results.json are written by a forked process meanwhile
+    (analysis/forked.py: here when it cannot fork)."""
     out.mkdir(parents=True, exist_ok=True)
     figdir = out / "figures"
     figdir.mkdir(parents=True, exist_ok=True)
@@ -118,7 +118,6 @@ def write_outputs(result: AnalysisResult, out: Path, step: Step = _quiet) -> dic
 
     def beside() -> None:
         consort_png(result.consort, figdir / "consort.png", label)
-        write_tables(result, out / "tables")
         write_docx(result, out / "tables.docx")
         results.write_text(result.to_json() + "\n", encoding="utf-8")
 
@@ -141,6 +140,7 @@ def write_outputs(result: AnalysisResult, out: Path, step: Step = _quiet) -> dic
         for f in estimand_svgs:
             (figdir / f"{f['name']}.svg").write_text(f["svg"], encoding="utf-8")
         step("tables and report")
+        write_tables(result, out / "tables")
         report.write_text(render_report(result, svgs, changes, estimand_svgs), encoding="utf-8")
         writer.result()
     return {

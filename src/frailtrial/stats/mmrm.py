@@ -29,13 +29,12 @@ import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from threadpoolctl import ThreadpoolController
 
 from frailtrial.errors import ConvergenceError, InputError
 from frailtrial.stats import (
@@ -46,6 +45,7 @@ from frailtrial.stats import (
     mmrm_summary,
 )
 from frailtrial.stats import mmrm_core as core
+from frailtrial.stats.blas_threads import one_blas_thread
 from frailtrial.stats.covariance import Structure, make_structure
 from frailtrial.stats.fit_results import check_conf_level, contrast_rows, inference_frame
 from frailtrial.stats.mmrm_data import ModelFrame, build_frame, rank_problems
@@ -449,7 +449,7 @@ def estimate_many(
         theta = np.stack([f.theta for f in fits])
         chunks = np.array_split(np.arange(len(fits)), max(1, min(8, len(fits) // 64)))
         with (
-            _one_blas_thread(),
+            one_blas_thread(),
             ThreadPoolExecutor(min(os.cpu_count() or 1, len(chunks))) as pool,
         ):
             dfs = np.concatenate(
@@ -467,19 +467,6 @@ def estimate_many(
     out.insert(0, "row", np.tile(np.arange(lmat.shape[0]), len(fits)))
     out.insert(0, "fit", np.repeat(np.arange(len(fits)), lmat.shape[0]))
     return out
-
-
-@lru_cache(maxsize=1)
-def _blas_controller() -> ThreadpoolController:
-    """threadpoolctl's view of the loaded BLAS libraries, found once (finding them costs
-    milliseconds per call)."""
-    return ThreadpoolController()
-
-
-def _one_blas_thread() -> Any:
-    """Context limiting BLAS to one thread: batches of small matrices run in chunk threads,
-    which BLAS threads would only compete with."""
-    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def _satterthwaite_df(
@@ -546,7 +533,7 @@ def fit_many(
     cov, meth = _check_options(covariance, method)
     data = datasets if isinstance(datasets, pd.DataFrame) else list(datasets)
     # many small matrices: BLAS threads would only compete with the chunk threads
-    with _one_blas_thread():
+    with one_blas_thread():
         frame = build_frame(data, formula, subject, visit, dataset, strict=False, check_rank=False)
         return _fit_frame(frame, cov, meth, max_iter, check_rank=True)
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from threadpoolctl import threadpool_limits
 
 from frailtrial.stats import mmrm_core as core
+from frailtrial.stats.blas_threads import one_blas_thread
 from frailtrial.stats.covariance import make_structure
 from frailtrial.stats.sensitivity.layout import Layout
 
@@ -84,7 +84,7 @@ def fit_samples(
     n_chunks = max(1, -(-n_sets // _chunk_size(layout, idx.shape[1])))
     n_chunks = max(n_chunks, min(os.cpu_count() or 1, n_sets // 64))
     chunks = np.array_split(np.arange(n_sets), n_chunks)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         if n_chunks == 1:
             parts = [_solve(layout, idx, present, covariance)]
         else:
