@@ -137,7 +137,7 @@ def main() -> None:
             ("frailtrial --help", _times([*cli, "--help"], quick), None),
             ("frailtrial score sppb --json (one answer set)",
              _times([*cli, "score", "sppb", "--json"], quick, answers), 0.6),
-            ("import of the libraries analyze runs (peer)",
+            ("plain import of the libraries analyze uses (peer)",
              _times([py, "-c", ANALYZE_LIBS], slow), None),
             ('python -c "import pandas, scipy.stats" (peer)',
              _times([py, "-c", "import pandas, scipy.stats"], slow), None),
