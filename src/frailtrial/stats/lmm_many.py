@@ -224,7 +224,7 @@ class RandomInterceptBatch:
             if time_level not in self.levels(time):
                 raise InputError(f"{time!r} has no level {time_level!r}")
             specs.append(time)
-        combos, lmat = self.grid(specs, self.numeric_means())
+        combos, lmat = self._grid_at_means(tuple(specs))
         keys = [tuple(r) for r in combos.to_numpy()]
         at = (time_level,) if time is not None else ()
         w = lmat[keys.index((level, *at))] - lmat[keys.index((ref, *at))]
@@ -254,6 +254,17 @@ class RandomInterceptBatch:
         frame = self._frame if index is None else self._frame[self._frame[_KEY] == index]
         names = [k for k, s in self._spec.encoder_state.items() if "categories" not in s[1]]
         return {k: float(frame[k].mean()) for k in names}
+
+    @cached_property
+    def _grids_at_means(self) -> dict[tuple[str, ...], tuple[pd.DataFrame, FloatArray]]:
+        return {}
+
+    def _grid_at_means(self, specs: tuple[str, ...]) -> tuple[pd.DataFrame, FloatArray]:
+        """:meth:`grid` at the numeric means of all data sets, built once per ``specs``: the
+        contrasts of every arm at every visit read the same grid (a formulaic design each)."""
+        if specs not in self._grids_at_means:
+            self._grids_at_means[specs] = self.grid(list(specs), self.numeric_means())
+        return self._grids_at_means[specs]
 
     def grid(self, specs: list[str], numerics: dict[str, float]) -> tuple[pd.DataFrame, FloatArray]:
         """Level combinations of ``specs`` (product order) and the rows of beta weights of
