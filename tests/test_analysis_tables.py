@@ -7,6 +7,7 @@ t / Mann-Whitney, paired t / Wilcoxon, Fisher exact).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from dataclasses import replace
@@ -345,6 +346,21 @@ def test_outputs_written(analysed: tuple[AnalysisResult, Path]) -> None:
     first_tug = [c.text for c in tables[2].rows[1].cells]
     mean, sd = np.mean(TUG["baseline"][:4]), np.std(TUG["baseline"][:4], ddof=1)
     assert first_tug[:3] == ["TUG (s)", "MSCs", f"{mean:.2f} ± {sd:.2f}"]
+
+
+def test_figures_drawn_early_equal_the_ones_drawn_when_writing(
+    analysed: tuple[AnalysisResult, Path], tmp_path: Path
+) -> None:
+    """analyze draws the schedule and Table 3's change figures while the models are fitted;
+    write_outputs draws them itself for a result without them, to the same files."""
+    result, out = analysed
+    shown = sorted(set(result.table3.cells["variable"]))
+    assert sorted(result.drawn) == sorted(["visit_schedule", *(f"change_{v}" for v in shown)])
+    write_outputs(dataclasses.replace(result, drawn={}), tmp_path)
+    for name in result.drawn:
+        svg = f"figures/{name}.svg"
+        assert (tmp_path / svg).read_bytes() == (out / svg).read_bytes()
+    assert (tmp_path / "report.html").read_text("utf-8") == (out / "report.html").read_text("utf-8")
 
 
 @pytest.mark.parametrize(

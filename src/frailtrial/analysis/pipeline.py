@@ -18,7 +18,7 @@ from frailtrial.analysis.populations import attended_last_visit, build_populatio
 from frailtrial.analysis.results import AnalysisResult, write_tables
 from frailtrial.analysis.table1 import table1
 from frailtrial.analysis.table2 import table2
-from frailtrial.analysis.table3 import itt_measurements, table3
+from frailtrial.analysis.table3 import Table3, itt_measurements, table3
 from frailtrial.dataset import TrialDataset
 from frailtrial.protocol import Protocol
 
@@ -70,6 +70,7 @@ def analyze(
         step("models and sensitivity analyses")
         intercepts = fit_kind(m, protocol, ds.participants, "random_intercept")
         prepare_writing()  # while the worker still fits
+        drawn = draw_early(protocol, t3)
         mmrms, sensitivity = pending.result()
         fitted = combine([mmrms, intercepts], m, protocol, ds.participants, primary)
     flow = consort_flow(ds, protocol, primary, primary_left_out(fitted, protocol))
@@ -88,7 +89,19 @@ def analyze(
         headline=headline(t3.cells, fitted, incidence, protocol),
         incidence=incidence,
         sensitivity=sensitivity,
+        drawn=drawn,
     )
+
+
+def draw_early(protocol: Protocol, t3: Table3) -> dict[str, str]:
+    """The figures that need neither the models nor the CONSORT counts, drawn while the
+    worker fits: the visit schedule and Table 3's change figures (SVG by file name)."""
+    drawn = {"visit_schedule": schedule_svg(protocol)}
+    shown = set(t3.cells["variable"])
+    for var in protocol.variables:
+        if var.name in shown:
+            drawn[f"change_{var.name}"] = change_svg(t3.cells, var.name, protocol)
+    return drawn
 
 
 def prepare_writing() -> None:
@@ -126,16 +139,15 @@ def write_outputs(result: AnalysisResult, out: Path, step: Step = _quiet) -> dic
         svgs: dict[str, str] = {}
         svgs["consort"] = consort_svg(result.consort, label)
         (figdir / "consort.svg").write_text(svgs["consort"], encoding="utf-8")
-        svgs["schedule"] = schedule_svg(protocol)
-        (figdir / "visit_schedule.svg").write_text(svgs["schedule"], encoding="utf-8")
-        changes = []
-        shown = set(result.table3.cells["variable"])
-        for var in protocol.variables:
-            if var.name not in shown:
-                continue
-            text = change_svg(result.table3.cells, var.name, protocol)
-            (figdir / f"change_{var.name}.svg").write_text(text, encoding="utf-8")
-            changes.append({"variable": var.name, "svg": text})
+        drawn = result.drawn or draw_early(protocol, result.table3)
+        for name, text in drawn.items():
+            (figdir / f"{name}.svg").write_text(text, encoding="utf-8")
+        svgs["schedule"] = drawn["visit_schedule"]
+        changes = [
+            {"variable": var.name, "svg": drawn[f"change_{var.name}"]}
+            for var in protocol.variables
+            if f"change_{var.name}" in drawn
+        ]
         estimand_svgs = estimand_figures(result)
         for f in estimand_svgs:
             (figdir / f"{f['name']}.svg").write_text(f["svg"], encoding="utf-8")
