@@ -70,6 +70,34 @@ def test_a_colliding_hash_does_not_share(monkeypatch: pytest.MonkeyPatch) -> Non
     np.testing.assert_array_equal(other.x_own, _fresh_x_own(changed, ice))
 
 
+def _with_sex(data: pd.DataFrame, levels: list[str]) -> pd.DataFrame:
+    sex = np.where(data["PATIENT"] % 3 == 0, "F", "M")
+    return data.assign(SEX=pd.Categorical(sex, categories=levels))
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_a_factor_with_its_levels_reordered_gets_the_designs_built_afresh(
+    collide: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A covariate's declared level order: what is shared for it equals what is built for
+    it alone, also when the hashes collide (the layout reads a covariate's values: its
+    design, and the imputations, do not depend on the order declared)."""
+    if collide:
+        monkeypatch.setattr(
+            lay.pd.util, "hash_pandas_object", lambda frame, index: pd.Series(np.zeros(len(frame)))
+        )
+    data, ice = simulated(3)
+    args = {**simulated_args(ice), "formula": "CHANGE ~ BASVAL*VISIT + THERAPY*VISIT + SEX"}
+    for levels in (["F", "M"], ["M", "F"]):
+        shared = lay.build_layout(_with_sex(data, levels), **args)
+        kept = dict(lay._designs_kept)
+        lay._designs_kept.clear()
+        fresh = lay.build_layout(_with_sex(data, levels), **args)
+        lay._designs_kept.update(kept)
+        np.testing.assert_array_equal(shared.x_own, fresh.x_own)
+        np.testing.assert_array_equal(shared.z_level, fresh.z_level)
+
+
 def _fresh_x_own(data: pd.DataFrame, ice: pd.DataFrame) -> np.ndarray:
     lay._designs_kept.clear()
     return _layout(data, ice, "MAR").x_own

@@ -32,7 +32,9 @@ Array = NDArray[Any]
 Designs = tuple[Array, Array, tuple[Array, Array, NDArray[np.int64], NDArray[np.int64]] | None,
                 Array, Array]  # fmt: skip
 KEPT_DESIGNS = 8
-_designs_kept: OrderedDict[bytes, tuple[pd.DataFrame, Designs]] = OrderedDict()
+_designs_kept: OrderedDict[bytes, tuple[pd.DataFrame, list[tuple[str, str]], Designs]] = (
+    OrderedDict()
+)
 
 
 @dataclass(frozen=True)
@@ -162,13 +164,15 @@ def _designs(
     ones of equal data and arguments, else built (and kept, read-only)."""
     args = (formula, analysis, subject, visit, group, outcome, *levels)
     digest = hashlib.sha256(repr(args).encode())
-    digest.update(repr([(c, str(full[c].dtype)) for c in full.columns]).encode())
+    dtypes = [(str(c), repr(d)) for c, d in full.dtypes.items()]  # a factor's levels in order
+    digest.update(repr(dtypes).encode())
     digest.update(pd.util.hash_pandas_object(full, index=False).to_numpy().tobytes())
     key = digest.digest()
     kept = _designs_kept.get(key)
-    if kept is not None and kept[0].equals(full):  # equal data, not only an equal hash
+    # equal data, not only an equal hash (equals() takes reordered factor levels as equal)
+    if kept is not None and kept[0].equals(full) and kept[1] == dtypes:
         _designs_kept.move_to_end(key)
-        return kept[1]
+        return kept[2]
     x_own, x_ref, kron = _imputation_design(full, formula, subject, visit, group, outcome, n, t)
     z, z_level = _analysis_design(full, analysis, group, levels, n, t)
     designs: Designs = (x_own, x_ref, kron, z, z_level)
@@ -176,7 +180,7 @@ def _designs(
     # factors, for which numba would compile read-only versions)
     for a in (x_own, x_ref, z, z_level):
         a.flags.writeable = False
-    _designs_kept[key] = (full.copy(), designs)
+    _designs_kept[key] = (full.copy(), dtypes, designs)
     while len(_designs_kept) > KEPT_DESIGNS:
         _designs_kept.popitem(last=False)
     return designs
