@@ -186,6 +186,7 @@ def _results(out: Path) -> dict:
     return doc
 
 
+@pytest.mark.slow  # four analyze processes (6-7 s each protocol): make test, not make quick
 @pytest.mark.parametrize("protocol", ["cratus-2017", "huc-msc-2024"])
 def test_analyze_fitted_by_the_worker_equals_fitted_in_the_command(
     tmp_path: Path, protocol: str
