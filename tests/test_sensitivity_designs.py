@@ -4,6 +4,9 @@ built afresh, never shared between different data, read-only, bounded in number.
 
 from __future__ import annotations
 
+import sys
+import threading
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -122,3 +125,36 @@ def test_formulas_are_parsed_once_and_bad_ones_refused_each_time() -> None:
     for _ in range(2):
         with pytest.raises(InputError, match="cannot parse"):
             lay.build_layout(data, **{**simulated_args(ice), "formula": "CHANGE ~ (BASVAL"})
+
+
+@pytest.mark.slow  # ~10 s: threads switching at every bytecode
+def test_threads_sharing_the_kept_designs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Layouts built by several threads at once while the kept designs are evicted (one
+    kept): no error, and each thread's designs are those of its own data. (Without the
+    lock a thread found its key evicted between reading and reusing it: KeyError in about
+    one run in three.)"""
+    monkeypatch.setattr(lay, "KEPT_DESIGNS", 1)
+    cases = [simulated(seed) for seed in (3, 4, 5)]
+    expected = [_layout(d, i, "MAR").x_own.copy() for d, i in cases]
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            for step in range(40):
+                data, ice = cases[(k + step) % len(cases)]
+                got = _layout(data, ice, "MAR").x_own
+                np.testing.assert_array_equal(got, expected[(k + step) % len(cases)])
+        except BaseException as exc:  # reported below, with the thread's failure
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads interleave between almost any two bytecodes
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert errors == []

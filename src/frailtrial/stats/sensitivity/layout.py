@@ -14,6 +14,7 @@ reused for data equal to theirs.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ Array = NDArray[Any]
 Designs = tuple[Array, Array, tuple[Array, Array, NDArray[np.int64], NDArray[np.int64]] | None,
                 Array, Array]  # fmt: skip
 KEPT_DESIGNS = 8
+_designs_lock = threading.Lock()
 _designs_kept: OrderedDict[bytes, tuple[pd.DataFrame, list[tuple[str, str]], Designs]] = (
     OrderedDict()
 )
@@ -168,11 +170,12 @@ def _designs(
     digest.update(repr(dtypes).encode())
     digest.update(pd.util.hash_pandas_object(full, index=False).to_numpy().tobytes())
     key = digest.digest()
-    kept = _designs_kept.get(key)
-    # equal data, not only an equal hash (equals() takes reordered factor levels as equal)
-    if kept is not None and kept[0].equals(full) and kept[1] == dtypes:
-        _designs_kept.move_to_end(key)
-        return kept[2]
+    with _designs_lock:  # layouts may be built in threads (a threaded server's requests)
+        kept = _designs_kept.get(key)
+        # equal data, not only an equal hash (equals() takes reordered factor levels as equal)
+        if kept is not None and kept[0].equals(full) and kept[1] == dtypes:
+            _designs_kept.move_to_end(key)
+            return kept[2]
     x_own, x_ref, kron = _imputation_design(full, formula, subject, visit, group, outcome, n, t)
     z, z_level = _analysis_design(full, analysis, group, levels, n, t)
     designs: Designs = (x_own, x_ref, kron, z, z_level)
@@ -180,9 +183,10 @@ def _designs(
     # factors, for which numba would compile read-only versions)
     for a in (x_own, x_ref, z, z_level):
         a.flags.writeable = False
-    _designs_kept[key] = (full.copy(), dtypes, designs)
-    while len(_designs_kept) > KEPT_DESIGNS:
-        _designs_kept.popitem(last=False)
+    with _designs_lock:
+        _designs_kept[key] = (full.copy(), dtypes, designs)
+        while len(_designs_kept) > KEPT_DESIGNS:
+            _designs_kept.popitem(last=False)
     return designs
 
 
