@@ -356,11 +356,37 @@ def test_figures_drawn_early_equal_the_ones_drawn_when_writing(
     result, out = analysed
     shown = sorted(set(result.table3.cells["variable"]))
     assert sorted(result.drawn) == sorted(["visit_schedule", *(f"change_{v}" for v in shown)])
-    write_outputs(dataclasses.replace(result, drawn={}), tmp_path)
-    for name in result.drawn:
-        svg = f"figures/{name}.svg"
-        assert (tmp_path / svg).read_bytes() == (out / svg).read_bytes()
-    assert (tmp_path / "report.html").read_text("utf-8") == (out / "report.html").read_text("utf-8")
+    partial = dict(list(result.drawn.items())[:-1])  # not this result's set: drawn again
+    for k, drawn in enumerate([{}, partial]):
+        write_outputs(dataclasses.replace(result, drawn=drawn), tmp_path / str(k))
+        for name in result.drawn:
+            svg = f"figures/{name}.svg"
+            assert (tmp_path / str(k) / svg).read_bytes() == (out / svg).read_bytes()
+        report = (tmp_path / str(k) / "report.html").read_text("utf-8")
+        assert report == (out / "report.html").read_text("utf-8")
+
+
+def test_a_figure_failing_early_fails_when_written(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A figure that cannot be drawn while the models are fitted does not stop analyze
+    before the models' own errors: write_outputs draws it, and reports the failure."""
+    from frailtrial.analysis import pipeline
+
+    calls: list[str] = []
+
+    def broken(protocol: Protocol, t3: object) -> dict[str, str]:
+        calls.append(protocol.name)
+        raise RuntimeError("cannot draw")
+
+    monkeypatch.setattr(pipeline, "draw_early", broken)
+    data = write_folder(tmp_path / "data")
+    result = analyze(read_dataset(data, PROTOCOL), PROTOCOL, provenance(PROTOCOL, data, None))
+    assert result.drawn == {} and calls == [PROTOCOL.name]
+    assert len(result.table3.cells) == 6  # the analysis itself is whole
+    with pytest.raises(RuntimeError, match="cannot draw"):
+        write_outputs(result, tmp_path / "out")
+    assert calls == [PROTOCOL.name] * 2
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ uses it. Each case runs in a fresh interpreter (the test process has imported sc
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +132,115 @@ def test_nested_and_concurrent_first_uses() -> None:
     assert got["scanned"] == ["_OnFirstUse", "_OnFirstUse"]
     assert got["out"] == [[1.0, 2.0]] * 4
     assert got["now"] == ["module", "module"]
+
+
+def test_submodules_of_deferred_packages_import_after_their_package_and_once() -> None:
+    """A submodule of a deferred package, imported or unpickled (scipy.linalg.qr lives in
+    scipy.linalg._decomp_qr), runs on its package's __init__, and a submodule that
+    __init__ imports is not executed a second time."""
+    pickled = run_python("import pickle, scipy.linalg; print(pickle.dumps(scipy.linalg.qr).hex())")
+    got = _run(
+        "import json, pickle, sys\n"
+        "import frailtrial.stats.formula_engine, frailtrial.stats.mmrm_kernels\n"
+        "before = type(sys.modules['scipy.linalg']).__name__\n"
+        f"qr = pickle.loads(bytes.fromhex('{pickled.stdout.strip()}'))\n"
+        "import numpy as np\n"
+        "r = qr(np.array([[3., 1], [4, 2]]), mode='r')[0]\n"
+        "import scipy.linalg.blas, scipy.linalg\n"
+        "from scipy.linalg.lapack import dgesv\n"
+        "import scipy.sparse.linalg._eigen as eigen, scipy.sparse.linalg as sl\n"
+        "import numpy.f2py.crackfortran\n"
+        "print(json.dumps({'before': before, 'r00': float(abs(r[0, 0])),"
+        " 'blas': scipy.linalg.blas is sys.modules['scipy.linalg.blas'],"
+        " 'eigen': eigen is sys.modules['scipy.sparse.linalg._eigen'],"
+        " 'one_class': sl.ArpackError is eigen.arpack.ArpackError,"
+        " 'spec': type(eigen.__spec__.loader).__name__}))\n"
+    )
+    assert got["before"] == "_OnFirstUse"
+    assert got["r00"] == pytest.approx(5.0)
+    assert got["blas"] and got["eigen"] and got["one_class"]
+    assert got["spec"] != "_Existing"  # the module's own spec given back
+
+
+def test_a_submodule_its_package_imports_runs_once(tmp_path: Path) -> None:
+    pkg = tmp_path / "outer" / "inner"
+    pkg.mkdir(parents=True)
+    (tmp_path / "outer" / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text(
+        "import builtins\nbuiltins.RUNS.append('inner')\nfrom . import child\n"
+    )
+    (pkg / "child.py").write_text("import builtins\nbuiltins.RUNS.append('child')\n")
+    got = _run(
+        "import builtins, json, sys\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "builtins.RUNS = []\n"
+        "from frailtrial.stats.deferred import defer\n"
+        "defer('outer.inner')\n"
+        "import outer.inner.child\n"
+        "print(json.dumps({'runs': builtins.RUNS,"
+        " 'same': sys.modules['outer.inner'].child is sys.modules['outer.inner.child']}))\n"
+    )
+    assert got == {"runs": ["inner", "child"], "same": True}
+
+
+def test_patching_a_deferred_module_patches_the_real_one() -> None:
+    """mock.patch on a deferred module's function patches the module code imports it from;
+    a submodule imported under the stand-in stays an attribute of the real package."""
+    got = _run(
+        "import json, sys\n"
+        "from unittest import mock\n"
+        "from frailtrial.stats.deferred import defer\n"
+        "defer('scipy.linalg')\n"
+        "import scipy.linalg.cython_blas, scipy.linalg\n"
+        "alone = 'scipy.linalg._basic' not in sys.modules\n"
+        "with mock.patch('scipy.linalg.qr') as m:\n"
+        "    from scipy.linalg import qr\n"
+        "    patched = qr is m\n"
+        "from scipy.linalg import qr\n"
+        "print(json.dumps({'alone': alone, 'patched': patched, 'restored': qr.__module__,"
+        " 'child': scipy.linalg.cython_blas is sys.modules['scipy.linalg.cython_blas']}))\n"
+    )
+    assert got == {
+        "alone": True,
+        "patched": True,
+        "restored": "scipy.linalg._decomp_qr",
+        "child": True,
+    }
+
+
+@pytest.mark.slow
+def test_many_threads_first_using_deferred_modules(tmp_path: Path) -> None:
+    """Four threads reading each of 200 deferred modules at once, switching at every
+    bytecode: each module runs once and no thread fails. (A review found an earlier
+    version, without the lock around taking out the stand-in, running modules twice in
+    such a run: a thread removed the module another one was importing.)"""
+    pkg = tmp_path / "many"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    for k in range(200):
+        body = f"import builtins\nbuiltins.RUNS.append({k})\nfor _ in range(2000): pass\nX = {k}\n"
+        (pkg / f"m{k}.py").write_text(body)
+    got = _run(
+        "import builtins, json, sys, threading\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "builtins.RUNS = []\n"
+        "from frailtrial.stats.deferred import defer\n"
+        "errors, wrong = [], []\n"
+        "sys.setswitchinterval(1e-6)\n"
+        "for k in range(200):\n"
+        "    defer(f'many.m{k}')\n"
+        "    stand_in = sys.modules[f'many.m{k}']\n"
+        "    start = threading.Barrier(4)\n"
+        "    def read(k=k, stand_in=stand_in, start=start):\n"
+        "        start.wait()\n"
+        "        try:\n"
+        "            if stand_in.X != k:\n"
+        "                wrong.append(k)\n"
+        "        except Exception as exc:\n"
+        "            errors.append(repr(exc))\n"
+        "    threads = [threading.Thread(target=read) for _ in range(4)]\n"
+        "    [t.start() for t in threads]; [t.join() for t in threads]\n"
+        "print(json.dumps({'errors': errors[:3], 'wrong': wrong, 'runs': sorted(builtins.RUNS)}))\n"
+    )
+    assert got["errors"] == [] and got["wrong"] == []
+    assert got["runs"] == list(range(200))

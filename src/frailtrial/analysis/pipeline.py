@@ -70,7 +70,7 @@ def analyze(
         step("models and sensitivity analyses")
         intercepts = fit_kind(m, protocol, ds.participants, "random_intercept")
         prepare_writing()  # while the worker still fits
-        drawn = draw_early(protocol, t3)
+        drawn = _drawn_or_later(protocol, t3)
         mmrms, sensitivity = pending.result()
         fitted = combine([mmrms, intercepts], m, protocol, ds.participants, primary)
     flow = consort_flow(ds, protocol, primary, primary_left_out(fitted, protocol))
@@ -96,12 +96,27 @@ def analyze(
 def draw_early(protocol: Protocol, t3: Table3) -> dict[str, str]:
     """The figures that need neither the models nor the CONSORT counts, drawn while the
     worker fits: the visit schedule and Table 3's change figures (SVG by file name)."""
-    drawn = {"visit_schedule": schedule_svg(protocol)}
-    shown = set(t3.cells["variable"])
-    for var in protocol.variables:
-        if var.name in shown:
-            drawn[f"change_{var.name}"] = change_svg(t3.cells, var.name, protocol)
+    names = _early_names(protocol, t3)
+    drawn = {names[0]: schedule_svg(protocol)}
+    for name in names[1:]:
+        drawn[name] = change_svg(t3.cells, name.removeprefix("change_"), protocol)
     return drawn
+
+
+def _early_names(protocol: Protocol, t3: Table3) -> list[str]:
+    shown = set(t3.cells["variable"])
+    names = [f"change_{var.name}" for var in protocol.variables if var.name in shown]
+    return ["visit_schedule", *names]
+
+
+def _drawn_or_later(protocol: Protocol, t3: Table3) -> dict[str, str]:
+    """:func:`draw_early`, or nothing when drawing fails: write_outputs draws them then and
+    meets the failure after the worker's result, whose own error (bad data for a model) is
+    the one to report first."""
+    try:
+        return draw_early(protocol, t3)
+    except Exception:  # drawn again, and raised, by write_outputs
+        return {}
 
 
 def prepare_writing() -> None:
@@ -139,7 +154,9 @@ def write_outputs(result: AnalysisResult, out: Path, step: Step = _quiet) -> dic
         svgs: dict[str, str] = {}
         svgs["consort"] = consort_svg(result.consort, label)
         (figdir / "consort.svg").write_text(svgs["consort"], encoding="utf-8")
-        drawn = result.drawn or draw_early(protocol, result.table3)
+        drawn = result.drawn
+        if sorted(drawn) != sorted(_early_names(protocol, result.table3)):  # none, or not
+            drawn = draw_early(protocol, result.table3)  # this result's: drawn here
         for name, text in drawn.items():
             (figdir / f"{name}.svg").write_text(text, encoding="utf-8")
         svgs["schedule"] = drawn["visit_schedule"]

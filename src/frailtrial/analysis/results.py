@@ -42,8 +42,9 @@ class AnalysisResult:
     incidence: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sensitivity: Sensitivity = field(default_factory=Sensitivity)
-    # figures drawn while the worker fitted the models (pipeline.draw_early): SVG by file
-    # name without .svg; write_outputs draws any that is missing
+    # figures drawn from this result's protocol and Table 3 while the worker fitted the
+    # models (pipeline.draw_early): SVG by file name without .svg; write_outputs draws
+    # them again when they are not the set this result needs
     drawn: dict[str, str] = field(default_factory=dict)
 
     def frames(self) -> dict[str, pd.DataFrame]:
