@@ -108,6 +108,7 @@ def test_p_values_without_numpy_f2py_and_testing() -> None:
     assert got["f2py"] and got["now"] == ["module", "module"]
 
 
+@pytest.mark.slow  # scipy's linear algebra in a fresh interpreter: make test
 def test_nested_and_concurrent_first_uses() -> None:
     """With both deferred, the real scipy.sparse.linalg (which imports scipy.linalg) loads
     on first use from four threads at once; scanning sys.modules for files (as inspect
@@ -134,6 +135,7 @@ def test_nested_and_concurrent_first_uses() -> None:
     assert got["now"] == ["module", "module"]
 
 
+@pytest.mark.slow  # scipy's linear algebra in a fresh interpreter: make test
 def test_submodules_of_deferred_packages_import_after_their_package_and_once() -> None:
     """A submodule of a deferred package, imported or unpickled (scipy.linalg.qr lives in
     scipy.linalg._decomp_qr), runs on its package's __init__, and a submodule that
