@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fresh_python import run_python
+from fresh_python import output_lines, run_python
 
 # over 2 s of test time on 2 workers (stores, processes, many fits): left out of
 # `make quick`, run by `make test`
@@ -154,9 +154,7 @@ def test_the_interpreter_skips_its_final_collection() -> None:
         "from frailtrial.cli.main import run\n"
         "run()\n"
     )
-    proc = run_python(code, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[-1] == "frozen True"
+    assert output_lines(code)[-1] == "frozen True"
 
 
 def test_no_cyclic_collection_while_a_command_runs() -> None:
@@ -176,9 +174,7 @@ def test_no_cyclic_collection_while_a_command_runs() -> None:
         "    pass\n"
         "print('after', gc.isenabled())\n"
     )
-    proc = run_python(code, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == ["during False", "after True"]
+    assert output_lines(code) == ["during False", "after True"]
 
 
 def test_serve_workers_collect_cycles(tmp_path: Path) -> None:
@@ -194,9 +190,7 @@ def test_serve_workers_collect_cycles(tmp_path: Path) -> None:
         "from frailtrial.cli.main import run\n"
         "run()\n"
     )
-    proc = run_python(code, timeout=180)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[-1] == "serving True True"
+    assert output_lines(code, timeout=180)[-1] == "serving True True"
 
 
 @pytest.mark.parametrize(
@@ -253,18 +247,14 @@ def test_an_open_sqlite_store_is_closed_at_exit(tmp_path: Path) -> None:
         "from frailtrial.cli.main import run\n"
         "run()\n"
     )
-    proc = run_python(code, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    output_lines(code, timeout=120)  # it succeeds
     assert not Path(f"{store}-wal").exists()
     with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as con:
         assert con.execute("SELECT name FROM auth_group").fetchall() == [("monitors",)]
 
 
 def test_every_command_help_lists_its_options_without_loading_layers() -> None:
-    out = subprocess.run(
-        [sys.executable, "-c", HELP_WALK], capture_output=True, text=True, timeout=120, check=True
-    )
-    walked = json.loads(out.stdout)
+    walked = json.loads("\n".join(output_lines(HELP_WALK, timeout=120)))
     assert walked["commands"] >= 30  # the groups and their commands were all reached
     assert walked["missing"] == []
     assert walked["heavy"] == []
@@ -305,8 +295,7 @@ def test_optional_extra_is_named(tmp_path: Path) -> None:
         "from frailtrial.cli.main import missing_module;"
         "print(missing_module(ModuleNotFoundError(name='statsmodels.api')))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "pip install 'frailtrial[bench]'" in out.stdout
+    assert "pip install 'frailtrial[bench]'" in "\n".join(output_lines(code))
 
 
 def test_nothing_in_src_imports_statsmodels() -> None:

@@ -9,13 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from fresh_python import run_python
+from fresh_python import output_lines, run_python
 
 
 def _run(code: str) -> dict:
-    done = run_python(code, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(output_lines(code, timeout=120)[-1])
 
 
 def test_formulaic_designs_do_not_import_scipy_linalg() -> None:

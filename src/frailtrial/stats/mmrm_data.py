@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from frailtrial.errors import InputError
 from frailtrial.stats.fit_results import LEVEL_COLUMN, r_name
-from frailtrial.stats.formula_engine import Formula, model_matrix
+from frailtrial.stats.formula_engine import model_matrix, parse_formula
 from frailtrial.stats.levels import is_factor, level_order, natural_order, ordered_factor
 from frailtrial.stats.mmrm_core import (
     Batch,
@@ -78,7 +78,7 @@ def _parse(formula: str) -> tuple[str, tuple[frozenset[str], frozenset[str]]]:
     and the other names inside its transforms (data columns among them are variables
     too, see :func:`_data_variables`); memoised on the formula."""
     try:
-        parsed = Formula(formula)
+        parsed = parse_formula(formula)
     except Exception as exc:
         raise InputError(f"cannot parse formula {formula!r}: {exc}") from exc
     if not hasattr(parsed, "lhs") or len(parsed.lhs) != 1:
