@@ -245,3 +245,69 @@ def test_compiled_exact_evaluation_flags_a_sigma_it_cannot_evaluate(
     )
     assert np.isinf(got.f[1]) and np.isnan(got.hess_sigma[1]).all() and np.isnan(msum[1]).all()
     assert np.isfinite(got.hess_sigma[[0, 2]]).all()
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_compiled_optimiser_ends_with_the_exact_hessian_of_its_optimum(
+    batches: tuple[core.Batch, core.Batch], reml: bool
+) -> None:
+    """``exact_hessian=True``: the optimiser's last evaluation gives the exact Hessian in
+    theta (trace term included), equal to a separate exact evaluation at the optimum (the
+    per-subject numpy one); the optimum itself does not move."""
+    kron, plain = batches
+    structure = Unstructured(kron.y.shape[2])
+    theta0 = structure.start(core.start_sigma(kron))
+    quasi = core.optimize(structure, kron, reml, theta0)
+    opt = core.optimize(structure, kron, reml, theta0, exact_hessian=True)
+    assert opt.converged.all() and opt.exact.all() and not quasi.exact.any()
+    np.testing.assert_array_equal(opt.theta, quasi.theta)
+    np.testing.assert_array_equal(opt.beta, quasi.beta)
+    want = core.evaluate(structure.sigma(opt.theta), plain, reml, "exact")
+    _, hess, _ = core.theta_derivatives(structure, opt.theta, want)
+    np.testing.assert_allclose(opt.hess, hess, rtol=0, atol=1e-8 * np.abs(hess).max())
+    assert np.abs(quasi.hess - hess).max() > 1e-3 * np.abs(hess).max()  # not the quasi one
+
+
+def test_compiled_optimiser_gives_no_exact_hessian_where_it_stopped_without_an_optimum(
+    batches: tuple[core.Batch, core.Batch],
+) -> None:
+    kron, _ = batches
+    structure = Unstructured(kron.y.shape[2])
+    theta0 = structure.start(core.start_sigma(kron))[:3]
+    theta0[1] = np.nan  # -2 log L not finite at the start
+    sub = kron.subset(np.arange(3))
+    opt = core.optimize(structure, sub, True, theta0, exact_hessian=True)
+    assert opt.exact.tolist() == [True, False, True]
+    pair = sub.subset(np.array([0, 2]))
+    limited = core.optimize(structure, pair, True, theta0[[0, 2]], max_iter=1, exact_hessian=True)
+    assert not limited.converged.any() and limited.exact.all()  # at the iteration limit
+    want = core.exact_with_variance_gradient(
+        structure.sigma(limited.theta), pair, True, np.zeros((2, 1, sub.kron.ci.size))
+    )[0]
+    hess, _ = core.variance_chain_rule(
+        structure, limited.theta, want, np.zeros((2, 1, *want.grad_sigma.shape[1:]))
+    )
+    np.testing.assert_allclose(limited.hess, hess, rtol=0, atol=1e-9 * np.abs(hess).max())
+
+
+def test_compiled_variance_gradient_alone_equals_the_exact_evaluations(
+    batches: tuple[core.Batch, core.Batch],
+) -> None:
+    kron, plain = batches
+    rng = np.random.default_rng(5)
+    sigma = core.ols_sigma(plain) * rng.uniform(0.7, 1.3, (kron.n_sets, 1, 1))
+    sigma[4] = -np.eye(sigma.shape[1])
+    phil = rng.standard_normal((kron.n_sets, 3, kron.kron.ci.size))
+    _, want = core.exact_with_variance_gradient(sigma, kron, True, phil)
+    got = core.variance_gradient(sigma, kron, phil)
+    assert np.isnan(got[4]).all() and np.isnan(want[4]).all()
+    ok = np.arange(kron.n_sets) != 4
+    np.testing.assert_allclose(got[ok], want[ok], rtol=1e-13, atol=0)
+    structure = Unstructured(kron.y.shape[2])
+    theta = structure.start(sigma[ok])
+    np.testing.assert_allclose(
+        core.variance_theta_gradient(structure, theta, got[ok]),
+        np.einsum("bjac,bkac->bkj", structure.jacobian(theta), got[ok]),
+        rtol=1e-12,
+        atol=1e-12 * np.abs(got[ok]).max(),
+    )

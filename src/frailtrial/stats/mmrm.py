@@ -94,6 +94,9 @@ class MmrmFit:
     gradient_norm: float
     newton_decrement: float
     reason: str = ""  # why the fit did not converge ("" when it did)
+    # exact Hessian of -2 log L in theta at the optimum, when the optimiser gave it (us,
+    # separable design): Satterthwaite's df of estimate_many need no second evaluation
+    hessian: Array | None = field(default=None, repr=False)
     data: pd.DataFrame | None = field(default=None, repr=False)  # the data mmrm() fitted
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -447,21 +450,23 @@ def estimate_many(
         dfs = np.broadcast_to((frame.batch.n_obs[idx] - lmat.shape[1])[:, None], var.shape)
     else:
         theta = np.stack([f.theta for f in fits])
+        # each fit's exact Hessian from the optimiser (NaN where it has none: evaluated)
+        unknown = np.full((theta.shape[1], theta.shape[1]), np.nan)
+        hess = np.stack([unknown if f.hessian is None else f.hessian for f in fits])
+        given = np.array([f.hessian is not None for f in fits])
         chunks = np.array_split(np.arange(len(fits)), max(1, min(8, len(fits) // 64)))
+
+        def chunk_df(c: NDArray[np.int64]) -> Array:
+            batch = frame.batch.subset(idx[c])
+            return _satterthwaite_df(
+                batch, structure, method, theta[c], phil[c], var[c], hess[c], given[c]
+            )
+
         with (
             one_blas_thread(),
             ThreadPoolExecutor(min(os.cpu_count() or 1, len(chunks))) as pool,
         ):
-            dfs = np.concatenate(
-                list(
-                    pool.map(
-                        lambda c: _satterthwaite_df(
-                            frame.batch.subset(idx[c]), structure, method, theta[c], phil[c], var[c]
-                        ),
-                        chunks,
-                    )
-                )
-            )
+            dfs = np.concatenate(list(pool.map(chunk_df, chunks)))
     se = np.sqrt(np.maximum(var, 0.0))
     out = inference_frame(est.ravel(), se.ravel(), np.asarray(dfs, dtype=float).ravel(), conf_level)
     out.insert(0, "row", np.tile(np.arange(lmat.shape[0]), len(fits)))
@@ -470,10 +475,32 @@ def estimate_many(
 
 
 def _satterthwaite_df(
-    batch: core.Batch, structure: Structure, method: str, theta: Array, phil: Array, var: Array
+    batch: core.Batch,
+    structure: Structure,
+    method: str,
+    theta: Array,
+    phil: Array,
+    var: Array,
+    hess: Array,
+    given: NDArray[np.bool_],
 ) -> Array:
     """Satterthwaite df (B, k) of contrasts with ``Phi l`` = ``phil`` (B, k, p) and variance
-    ``var`` (B, k), from an exact-Hessian evaluation at each fit's ``theta``."""
+    ``var`` (B, k): from each fit's exact Hessian ``hess`` (B, P, P) where ``given``, else
+    from an exact-Hessian evaluation at its ``theta``."""
+    if given.all():
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            msum = core.variance_gradient(structure.sigma(theta), batch, phil)
+            grad = core.variance_theta_gradient(structure, theta, msum)
+            return satterthwaite_from_gradient(grad, hess, var)
+    if given.any():
+        out = np.empty(var.shape)
+        for part in (given, ~given):
+            idx = np.flatnonzero(part)
+            out[idx] = _satterthwaite_df(
+                batch.subset(idx), structure, method, theta[idx], phil[idx], var[idx],
+                hess[idx], given[idx],
+            )  # fmt: skip
+        return out
     reml = method == "reml"
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         sigma = structure.sigma(theta)
@@ -543,7 +570,7 @@ def _solve(structure: Structure, batch: core.Batch, reml: bool, max_iter: int) -
     and its covariance come from the optimiser's last evaluation (at the optimum)."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # degenerate data
         theta0 = structure.start(core.start_sigma(batch))
-        return core.optimize(structure, batch, reml, theta0, max_iter=max_iter)
+        return core.optimize(structure, batch, reml, theta0, max_iter=max_iter, exact_hessian=True)
 
 
 def _fit_frame(
@@ -587,6 +614,7 @@ def _fit_frame(
     grad_norm = np.linalg.norm(sol.grad, axis=1).tolist()
     f, converged = sol.f.tolist(), sol.converged.tolist()  # Python scalars, converted at once
     iterations, decrement = sol.iterations.tolist(), sol.decrement.tolist()
+    hessians = [h if e else None for h, e in zip(list(sol.hess), sol.exact.tolist(), strict=True)]
     reasons = sol.reason
     if frame.problems:
         converged = [c and i not in frame.problems for i, c in enumerate(converged)]
@@ -607,6 +635,7 @@ def _fit_frame(
                 grad_norm,
                 decrement,
                 reasons,
+                hessians,
                 strict=True,
             )
         )

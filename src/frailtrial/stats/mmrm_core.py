@@ -39,11 +39,13 @@ from frailtrial.stats.covariance import Structure, Unstructured
 from frailtrial.stats.mmrm_kernels import (
     kron_evaluate,
     kron_exact,
+    kron_variance_gradient,
     newton_directions,
     pattern_sums,
     sequential_start,
     us_chain,
     us_optimize,
+    us_variance_chain,
 )
 
 Array = NDArray[Any]
@@ -370,6 +372,33 @@ def exact_with_variance_gradient(
     return _without_subjects(f, beta, a, grad, hess), vgrad
 
 
+def variance_gradient(sigma: Array, batch: Batch, phil: Array) -> Array:
+    """The gradient in Sigma of each contrast's variance of
+    :func:`exact_with_variance_gradient` (B, k, T, T) alone, for fits whose exact Hessian
+    the optimiser gave (``optimize(..., exact_hessian=True)``): no evaluation of the
+    criterion."""
+    kr = batch.kron
+    assert kr is not None, "a separable design is needed"
+    b, t = sigma.shape[0], sigma.shape[1]
+    vgrad = np.zeros((b, phil.shape[1], t, t))
+    kron_variance_gradient(
+        np.arange(b), np.ascontiguousarray(sigma, dtype=float), kron_arrays(batch, kr),
+        np.ascontiguousarray(phil, dtype=float), vgrad,
+    )  # fmt: skip
+    return vgrad
+
+
+def variance_theta_gradient(structure: Structure, theta: Array, msum: Array) -> Array:
+    """The gradient of each contrast's variance in the structure's parameters (B, k, P)
+    from its gradient in Sigma ``msum`` (B, k, T, T); compiled for us."""
+    if isinstance(structure, Unstructured):
+        vgrad = np.zeros((theta.shape[0], msum.shape[1], theta.shape[1]))
+        rows, cols = structure.factor_index
+        us_variance_chain(np.ascontiguousarray(theta, dtype=float), rows, cols, msum, vgrad)
+        return vgrad
+    return np.einsum("bjac,bkac->bkj", structure.jacobian(theta), msum)
+
+
 def variance_chain_rule(
     structure: Structure, theta: Array, ev: Evaluation, msum: Array
 ) -> tuple[Array, Array]:
@@ -617,6 +646,7 @@ class Optimum:
     converged: NDArray[np.bool_]
     decrement: Array
     reason: list[str]
+    exact: NDArray[np.bool_]  # hess is the exact Hessian at theta (else quasi-Newton)
 
 
 def _newton_direction(g: Array, h: Array) -> tuple[Array, NDArray[np.bool_]]:
@@ -647,6 +677,7 @@ def optimize(
     max_iter: int = 100,
     tol: float = 1e-10,
     chord: float = 1e-1,
+    exact_hessian: bool = False,
 ) -> Optimum:
     """Newton-Raphson with analytic Hessian and backtracking, vectorised over data sets.
 
@@ -659,10 +690,14 @@ def optimize(
     of the gradient, which supplies the curvature the approximate Hessian misses along
     the step and shortens the linear tail of the iterations. A data set whose criterion
     cannot be evaluated at the start, or whose line search finds no decrease, stops with
-    a reason.
+    a reason. ``exact_hessian``: the compiled optimiser (us, separable design) ends with
+    the exact Hessian at the optimum (``Optimum.exact``), from its last evaluation, for
+    Satterthwaite's df; the numpy one returns its quasi-Newton Hessian.
     """
     if isinstance(structure, Unstructured) and batch.kron is not None:
-        return _optimize_us_kron(structure, batch, batch.kron, reml, theta0, max_iter, tol, chord)
+        return _optimize_us_kron(
+            structure, batch, batch.kron, reml, theta0, max_iter, tol, chord, exact_hessian
+        )
     b = theta0.shape[0]
     theta = theta0.copy()
     ev = evaluate(structure.sigma(theta), batch, reml, "approx")
@@ -737,7 +772,9 @@ def optimize(
             todo, d, step, keep_h = todo[keep], d[keep], step[keep], keep_h[keep]
     for i in np.flatnonzero(~converged & ~failed):
         reason[i] = f"iteration limit {max_iter} reached"
-    return Optimum(theta, f, g, h, beta, a, iters, converged, decrement, reason)
+    return Optimum(
+        theta, f, g, h, beta, a, iters, converged, decrement, reason, np.zeros(b, dtype=bool)
+    )
 
 
 _STATUS = (
@@ -757,6 +794,7 @@ def _optimize_us_kron(
     max_iter: int,
     tol: float,
     chord: float,
+    exact_hessian: bool,
 ) -> Optimum:
     """:func:`optimize` for us and a separable design by the compiled kernel (the same
     steps, one data set at a time, without numpy's per-call overhead)."""
@@ -774,11 +812,12 @@ def _optimize_us_kron(
     rows, cols = structure.factor_index
     us_optimize(
         theta, rows, cols, kron_arrays(batch, kr), reml, max_iter, tol, chord,
-        f, beta, a, grad, hess, iters, decrement, status,
+        f, beta, a, grad, hess, iters, decrement, status, exact_hessian,
     )  # fmt: skip
     beta[status == 1], a[status == 1] = np.nan, np.nan  # never evaluated
     reason = [_STATUS[k].format(max_iter) for k in status]
-    return Optimum(theta, f, grad, hess, beta, a, iters, status == 0, decrement, reason)
+    exact = (status == 0) | (status == 3) if exact_hessian else np.zeros(b, dtype=bool)
+    return Optimum(theta, f, grad, hess, beta, a, iters, status == 0, decrement, reason, exact)
 
 
 def _secant_update(h: Array, s: Array, y: Array) -> Array:

@@ -183,6 +183,45 @@ def _workspace(n_k: int, t: int, pc: int, pv: int, p: int) -> Any:  # pragma: no
 
 
 @njit(cache=True, nogil=True)
+def _precisions(  # pragma: no cover - compiled
+    d: int, sigma: Array, pattern_mask: Array, count: Array, ws: Any
+) -> tuple[bool, float]:
+    """The masked precision W_k of each missingness pattern of data set ``d`` at ``sigma``
+    into the workspace (``wk``, zero outside the pattern's visits, and ``obs``, its observed
+    visits and their number), and sum_k n_k log|Sigma_k|; False where a Sigma_k is not
+    positive definite."""
+    wk, sub, low, inv, linv, obs = ws[0], ws[6], ws[7], ws[8], ws[21], ws[24]
+    n_k, t = pattern_mask.shape[1], sigma.shape[0]
+    logdet = 0.0
+    for k in range(n_k):
+        for i in range(t):
+            for j in range(t):
+                wk[k, i, j] = 0.0
+        no = 0
+        for i in range(t):
+            if pattern_mask[d, k, i] > 0.0:
+                obs[k, no] = i
+                no += 1
+        obs[k, t] = no
+        if count[d, k] == 0.0:
+            continue
+        for i in range(no):
+            for j in range(no):
+                sub[i, j] = sigma[obs[k, i], obs[k, j]]
+        if not _cholesky(sub, low, no):
+            return False, np.inf
+        ld = 0.0
+        for i in range(no):
+            ld += math.log(low[i, i])
+        logdet += 2.0 * ld * count[d, k]
+        _inverse_from_cholesky(low, no, linv, inv)
+        for i in range(no):
+            for j in range(no):
+                wk[k, obs[k, i], obs[k, j]] = inv[i, j]
+    return True, logdet
+
+
+@njit(cache=True, nogil=True)
 def _evaluate_one(  # pragma: no cover - compiled
     d: int,
     sigma: Array,
@@ -202,44 +241,15 @@ def _evaluate_one(  # pragma: no cover - compiled
     Sigma or X'WX is not positive definite. ``data`` holds the ``Kron`` arrays (see
     :func:`kron_evaluate`)."""
     pattern_mask, count, cc, cy, yy, v, ci, vi, n_obs = data
-    wk, wv, cr, rk, uu, kk, sub, low, inv, xtwx, cx, xtwy, bmat, mean = ws[:14]
-    tmp, gk, pk, vg, s_mat, ssym, sa, linv, vwv, cwv, obs, pair, loc, lpair, half = ws[14:]
+    wk, wv, cr, rk, uu, kk = ws[:6]
+    xtwx, cx, xtwy, bmat, mean, tmp, gk, pk, vg = ws[9:18]
+    linv, vwv, cwv, obs = ws[21:25]
     n_k = pattern_mask.shape[1]
     t = sigma.shape[0]
     pc = cc.shape[2]
     pv = v.shape[1]
     p = ci.size
-    m = t * (t + 1) // 2
-    iu, ju = _pairs(t)
-    ok = True
-    logdet = 0.0
-    # masked precision of each missingness pattern
-    for k in range(n_k):
-        for i in range(t):
-            for j in range(t):
-                wk[k, i, j] = 0.0
-        no = 0
-        for i in range(t):
-            if pattern_mask[d, k, i] > 0.0:
-                obs[k, no] = i
-                no += 1
-        obs[k, t] = no
-        if count[d, k] == 0.0:
-            continue
-        for i in range(no):
-            for j in range(no):
-                sub[i, j] = sigma[obs[k, i], obs[k, j]]
-        if not _cholesky(sub, low, no):
-            ok = False
-            break
-        ld = 0.0
-        for i in range(no):
-            ld += math.log(low[i, i])
-        logdet += 2.0 * ld * count[d, k]
-        _inverse_from_cholesky(low, no, linv, inv)
-        for i in range(no):
-            for j in range(no):
-                wk[k, obs[k, i], obs[k, j]] = inv[i, j]
+    ok, logdet = _precisions(d, sigma, pattern_mask, count, ws)
     if not ok:
         return np.inf
     # X'WX and X'Wy from the per-pattern sums
@@ -373,6 +383,35 @@ def _evaluate_one(  # pragma: no cover - compiled
                     grad_out[i, j] -= kk[k, i, j]
     if level == 1:
         return crit
+    _hessian_sigma(d, data, reml, ws, a_out, hess_out)
+    return crit
+
+
+@njit(cache=True, nogil=True)
+def _hessian_sigma(  # pragma: no cover - compiled
+    d: int, data: Any, reml: bool, ws: Any, a_out: Array, hess_out: Array
+) -> None:
+    """The Hessian of :func:`_evaluate_one` without REML's trace term, over the distinct
+    entries (a <= b) of Sigma, into ``hess_out``, from the workspace of an evaluation of
+    data set ``d`` at level 1 or 2 (its ``wk``, ``wv``, ``cr``, ``uu``, ``kk`` and ``obs``)
+    and its (X'WX)^-1 ``a_out``."""
+    pattern_mask, count, cc, ci, vi = data[0], data[1], data[2], data[6], data[7]
+    wk, wv, cr, uu, kk = ws[0], ws[1], ws[2], ws[4], ws[5]
+    s_mat, ssym, sa, obs, pair, loc, lpair, half = (
+        ws[18],
+        ws[19],
+        ws[20],
+        ws[24],
+        ws[25],
+        ws[26],
+        ws[27],
+        ws[28],
+    )
+    n_k, t = pattern_mask.shape[1], pattern_mask.shape[2]
+    pc = cc.shape[2]
+    p = ci.size
+    m = t * (t + 1) // 2
+    iu, ju = _pairs(t)
     # s[(a,c), j] = sum_k (W_k V)[a, vi_j] (CR_k W_k)[ci_j, c]; the Hessian is
     # C - 2 s A s', each summed over the orderings (a,b),(b,a) x (c,d),(d,c) of a pair
     # of distinct entries: ssym[(a,b)] = s[(a,b)] + s[(b,a)] (once when a = b)
@@ -446,7 +485,6 @@ def _evaluate_one(  # pragma: no cover - compiled
     for r in range(m):
         for c in range(r):
             hess_out[c, r] = hess_out[r, c]
-    return crit
 
 
 @njit(cache=True, nogil=True)
@@ -909,13 +947,17 @@ def us_optimize(  # pragma: no cover - compiled
     iters: Array,
     decrement: Array,
     status: Array,
+    exact: bool,
 ) -> None:
     """``mmrm_core.optimize`` for the us structure and a separable design, one data set
     at a time: Newton steps with the approximate Hessian, backtracking, BFGS updates,
     gradient-only steps once the decrement is below ``chord``; converged when the
     decrement is below ``tol``. ``theta`` (B, P) holds the starting values and receives
     the optimum. ``status``: 0 converged, 1 -2 log L not finite at the start, 2 the line
-    search found no decrease, 3 iteration limit."""
+    search found no decrease, 3 iteration limit. With ``exact``, ``hess`` receives the
+    exact Hessian (REML's trace term included) at the last point of statuses 0 and 3,
+    from the workspace of its evaluation (no second evaluation); else, and for the other
+    statuses, the last quasi-Newton Hessian."""
     pattern_mask, cc, v, ci = data[0], data[2], data[5], data[6]
     t = pattern_mask.shape[2]
     p = ci.size
@@ -942,6 +984,7 @@ def us_optimize(  # pragma: no cover - compiled
     work = np.zeros(n_par)
     beta_t = np.zeros(p)
     a_t = np.zeros((p, p))
+    tw = _trace_workspace(pattern_mask.shape[1], t, p, cc.shape[2])
     for s in range(theta.shape[0]):
         th, g, h = theta[s], grad[s], hess[s]
         iters[s] = 0
@@ -1008,6 +1051,11 @@ def us_optimize(  # pragma: no cover - compiled
             step = 1.0
             for k in range(n_par):
                 trial[k] = th[k] + d[k]
+        if exact and (status[s] == 0 or status[s] == 3):  # the workspace holds theta's
+            _hessian_sigma(s, data, reml, ws, a_t, hs)
+            if reml:
+                _trace_term(s, data, ws[1], a_t, tw, hs)
+            _us_derivatives(th, rows, cols, low, gs, hs, True, pair, js, tmp, g, h)
 
 
 @njit(cache=True, nogil=True)
@@ -1108,7 +1156,7 @@ def kron_exact(  # pragma: no cover - compiled
     ``phil`` (entries, k, p) the gradient in Sigma of its variance ``l' Phi l``,
     ``sum_n (W X_n u)(W X_n u)' = sum_k (W_k V) U' CC_k U (W_k V)'`` (``U[ci_j, vi_j] =
     u_j``), into ``vgrad`` (entries, k, T, T). NaN where the criterion is not finite."""
-    pattern_mask, count, cc, v, ci, vi = data[0], data[1], data[2], data[5], data[6], data[7]
+    pattern_mask, cc, v, ci = data[0], data[2], data[5], data[6]
     n_k = pattern_mask.shape[1]
     t = sigma.shape[1]
     pc = cc.shape[2]
@@ -1117,10 +1165,7 @@ def kron_exact(  # pragma: no cover - compiled
     ws = _workspace(n_k, t, pc, pv, p)
     wv = ws[1]
     tw = _trace_workspace(n_k, t, p, pc)
-    umat = np.zeros((pc, pv))
-    cu = np.zeros((pc, pv))
-    gk = np.zeros((pv, pv))
-    tv = np.zeros((t, pv))
+    vw = _variance_workspace(t, pc, pv)
     for s in range(idx.size):
         d = idx[s]
         f[s] = _evaluate_one(d, sigma[s], data, reml, 2, ws, beta[s], a[s], grad[s], hess[s])
@@ -1131,19 +1176,62 @@ def kron_exact(  # pragma: no cover - compiled
             continue
         if reml:
             _trace_term(d, data, wv, a[s], tw, hess[s])
-        for q in range(phil.shape[1]):
-            umat[:, :] = 0.0
-            for j in range(p):
-                umat[ci[j], vi[j]] = phil[s, q, j]
-            out = vgrad[s, q]
-            out[:, :] = 0.0
-            for k in range(n_k):
-                if count[d, k] == 0.0:
-                    continue
-                _matmul(cc[d, k], umat, cu)
-                _matmul_tn(umat, cu, gk)  # U' CC_k U
-                _matmul(wv[k], gk, tv)
-                _matmul_nt_add(tv, wv[k], out)  # (W_k V) U' CC_k U (W_k V)'
+        _variance_gradient(d, data, wv, phil[s], vw, vgrad[s])
+
+
+@njit(cache=True, nogil=True)
+def _variance_workspace(t: int, pc: int, pv: int) -> Any:  # pragma: no cover - compiled
+    """Scratch arrays of :func:`_variance_gradient`."""
+    return np.zeros((pc, pv)), np.zeros((pc, pv)), np.zeros((pv, pv)), np.zeros((t, pv))
+
+
+@njit(cache=True, nogil=True)
+def _variance_gradient(  # pragma: no cover - compiled
+    d: int, data: Any, wv: Array, phil: Array, vw: Any, out: Array
+) -> None:
+    """For each row ``u = Phi l`` of ``phil`` (k, p), the gradient in Sigma of the variance
+    ``l' Phi l`` of data set ``d``: ``sum_k (W_k V) U' CC_k U (W_k V)'`` (``U[ci_j, vi_j] =
+    u_j``) into ``out`` (k, T, T), from ``wv`` = W_k V of each pattern."""
+    count, cc, ci, vi = data[1], data[2], data[6], data[7]
+    umat, cu, gk, tv = vw
+    for q in range(phil.shape[0]):
+        umat[:, :] = 0.0
+        for j in range(ci.size):
+            umat[ci[j], vi[j]] = phil[q, j]
+        out[q, :, :] = 0.0
+        for k in range(count.shape[1]):
+            if count[d, k] == 0.0:
+                continue
+            _matmul(cc[d, k], umat, cu)
+            _matmul_tn(umat, cu, gk)  # U' CC_k U
+            _matmul(wv[k], gk, tv)
+            _matmul_nt_add(tv, wv[k], out[q])  # (W_k V) U' CC_k U (W_k V)'
+
+
+@njit(cache=True, nogil=True)
+def kron_variance_gradient(  # pragma: no cover - compiled
+    idx: Array, sigma: Array, data: Any, phil: Array, vgrad: Array
+) -> None:
+    """:func:`_variance_gradient` of the data sets ``idx`` at ``sigma`` (one per entry of
+    ``idx``; ``phil`` (entries, k, p)) into ``vgrad`` (entries, k, T, T), without the
+    criterion: what Satterthwaite's df need besides a fit's exact Hessian. NaN where a
+    pattern's Sigma is not positive definite."""
+    pattern_mask, count, cc, v, ci = data[0], data[1], data[2], data[5], data[6]
+    n_k = pattern_mask.shape[1]
+    t = sigma.shape[1]
+    ws = _workspace(n_k, t, cc.shape[2], v.shape[1], ci.size)
+    wk, wv, obs = ws[0], ws[1], ws[24]
+    vw = _variance_workspace(t, cc.shape[2], v.shape[1])
+    for s in range(idx.size):
+        d = idx[s]
+        ok, _ = _precisions(d, sigma[s], pattern_mask, count, ws)
+        if not ok:
+            vgrad[s, :, :, :] = np.nan
+            continue
+        for k in range(n_k):
+            if count[d, k] > 0.0:
+                _wv(wk[k], v, obs[k], obs[k, t], wv[k])
+        _variance_gradient(d, data, wv, phil[s], vw, vgrad[s])
 
 
 @njit(cache=True, nogil=True)
@@ -1179,4 +1267,26 @@ def us_chain(  # pragma: no cover - compiled
             _us_derivatives(
                 theta[s], rows, cols, low, vgrad[s, q], hess_sigma[s], False, pair, js, tmp,
                 vgrad_theta[s, q], hess[s],
+            )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def us_variance_chain(  # pragma: no cover - compiled
+    theta: Array, rows: Array, cols: Array, vgrad: Array, vgrad_theta: Array
+) -> None:
+    """The gradient in theta of each contrast's variance (B, k, P) of a stack of us fits
+    from its gradient in Sigma ``vgrad`` (B, k, T, T): :func:`us_chain` without the
+    criterion's derivatives."""
+    b, n_par = theta.shape
+    t = vgrad.shape[2]
+    pair = _pair_index(t)
+    low = np.zeros((t, t))
+    js = np.zeros((n_par, t))
+    unused = np.zeros((1, 1))
+    for s in range(b):
+        _us_factor(theta[s], rows, cols, low)
+        for q in range(vgrad.shape[1]):
+            _us_derivatives(
+                theta[s], rows, cols, low, vgrad[s, q], unused, False, pair, js, unused,
+                vgrad_theta[s, q], unused,
             )  # fmt: skip
