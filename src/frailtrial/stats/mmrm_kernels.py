@@ -79,8 +79,8 @@ def _cholesky_solve(low: Array, x: Array, m: int) -> None:  # pragma: no cover -
 
 @njit(cache=True, nogil=True)
 def _inverse_from_cholesky(low: Array, m: int, linv: Array, out: Array) -> None:  # pragma: no cover
-    """(L L')^-1 into ``out`` from the lower factor L (leading m x m blocks; ``linv`` is
-    scratch)."""
+    """(L L')^-1 into ``out`` and L^-1 into ``linv`` from the lower factor L (leading m x m
+    blocks)."""
     for i in range(m):
         linv[i, i] = 1.0 / low[i, i]
         for j in range(i):
@@ -166,9 +166,8 @@ def _workspace(n_k: int, t: int, pc: int, pv: int, p: int) -> Any:  # pragma: no
         np.zeros((pc, t)),  # mean
         np.zeros((t, t)),  # tmp
         np.zeros((pv, pv)),  # gk
-        np.zeros((t, t)),  # pk
         np.zeros((t, pv)),  # vg
-        np.zeros((t * t, p)),  # s_mat
+        (np.zeros((t, p)), np.zeros((t, p)), np.zeros((pc, t))),  # zk, rw, cwk
         np.zeros((m, p)),  # ssym
         np.zeros((m, p)),  # sa
         np.zeros((max(p, t), max(p, t))),  # linv
@@ -190,7 +189,7 @@ def _precisions(  # pragma: no cover - compiled
     into the workspace (``wk``, zero outside the pattern's visits, and ``obs``, its observed
     visits and their number), and sum_k n_k log|Sigma_k|; False where a Sigma_k is not
     positive definite."""
-    wk, sub, low, inv, linv, obs = ws[0], ws[6], ws[7], ws[8], ws[21], ws[24]
+    wk, sub, low, inv, linv, obs = ws[0], ws[6], ws[7], ws[8], ws[20], ws[23]
     n_k, t = pattern_mask.shape[1], sigma.shape[0]
     logdet = 0.0
     for k in range(n_k):
@@ -242,8 +241,8 @@ def _evaluate_one(  # pragma: no cover - compiled
     :func:`kron_evaluate`)."""
     pattern_mask, count, cc, cy, yy, v, ci, vi, n_obs = data
     wk, wv, cr, rk, uu, kk = ws[:6]
-    xtwx, cx, xtwy, bmat, mean, tmp, gk, pk, vg = ws[9:18]
-    linv, vwv, cwv, obs = ws[21:25]
+    xtwx, cx, xtwy, bmat, mean, tmp, gk, vg = ws[9:17]
+    linv, vwv, cwv, obs = ws[20:24]
     n_k = pattern_mask.shape[1]
     t = sigma.shape[0]
     pc = cc.shape[2]
@@ -357,12 +356,14 @@ def _evaluate_one(  # pragma: no cover - compiled
                     prod = cc[d, k, ci[i], ci[j]] * a_out[i, j]
                     gk[vi[i], vi[j]] += prod
                     gk[vi[j], vi[i]] += prod
+            # W_k P_k W_k = (W_k V) G_k (W_k V)'
+            kk[k, :, :] = 0.0
             for la in range(no):
                 i = ob[la]
                 for g in range(pv):
                     acc = 0.0
                     for h in range(pv):
-                        acc += v[i, h] * gk[h, g]
+                        acc += wv[k, i, h] * gk[h, g]
                     vg[i, g] = acc
             for la in range(no):
                 i = ob[la]
@@ -370,10 +371,9 @@ def _evaluate_one(  # pragma: no cover - compiled
                     j = ob[lb]
                     acc = 0.0
                     for g in range(pv):
-                        acc += vg[i, g] * v[j, g]
-                    pk[i, j] = acc
-                    pk[j, i] = acc
-            _sandwich_obs(wk[k], pk, ob, no, tmp, kk[k])
+                        acc += vg[i, g] * wv[k, j, g]
+                    kk[k, i, j] = acc
+                    kk[k, j, i] = acc
         for la in range(no):
             i = ob[la]
             for lb in range(no):
@@ -383,66 +383,70 @@ def _evaluate_one(  # pragma: no cover - compiled
                     grad_out[i, j] -= kk[k, i, j]
     if level == 1:
         return crit
-    _hessian_sigma(d, data, reml, ws, a_out, hess_out)
+    _hessian_sigma(d, data, reml, ws, hess_out)
     return crit
 
 
 @njit(cache=True, nogil=True)
 def _hessian_sigma(  # pragma: no cover - compiled
-    d: int, data: Any, reml: bool, ws: Any, a_out: Array, hess_out: Array
+    d: int, data: Any, reml: bool, ws: Any, hess_out: Array
 ) -> None:
     """The Hessian of :func:`_evaluate_one` without REML's trace term, over the distinct
     entries (a <= b) of Sigma, into ``hess_out``, from the workspace of an evaluation of
-    data set ``d`` at level 1 or 2 (its ``wk``, ``wv``, ``cr``, ``uu``, ``kk`` and ``obs``)
-    and its (X'WX)^-1 ``a_out``."""
+    data set ``d`` at level 1 or 2 (its ``wk``, ``wv``, ``cr``, ``uu``, ``kk``, ``obs`` and
+    ``linv``, the inverse of X'WX's Cholesky factor)."""
     pattern_mask, count, cc, ci, vi = data[0], data[1], data[2], data[6], data[7]
     wk, wv, cr, uu, kk = ws[0], ws[1], ws[2], ws[4], ws[5]
-    s_mat, ssym, sa, obs, pair, loc, lpair, half = (
-        ws[18],
-        ws[19],
-        ws[20],
-        ws[24],
-        ws[25],
-        ws[26],
-        ws[27],
-        ws[28],
-    )
+    zk, rw, cwk = ws[17]
+    ssym, sa, linv = ws[18:21]
+    obs, pair, loc, lpair, half = ws[23:28]
     n_k, t = pattern_mask.shape[1], pattern_mask.shape[2]
     pc = cc.shape[2]
     p = ci.size
     m = t * (t + 1) // 2
-    iu, ju = _pairs(t)
     # s[(a,c), j] = sum_k (W_k V)[a, vi_j] (CR_k W_k)[ci_j, c]; the Hessian is
     # C - 2 s A s', each summed over the orderings (a,b),(b,a) x (c,d),(d,c) of a pair
-    # of distinct entries: ssym[(a,b)] = s[(a,b)] + s[(b,a)] (once when a = b)
-    for i in range(t * t):
+    # of distinct entries: ssym[(a,b)] = s[(a,b)] + s[(b,a)] (once when a = b), summed
+    # from zk[a, j] = (W_k V)[a, vi_j] and rk_[c, j] = (CR_k W_k)[ci_j, c] at the pattern's
+    # observed visits (W_k is zero elsewhere)
+    for r in range(m):
         for j in range(p):
-            s_mat[i, j] = 0.0
-    for k in range(n_k):  # W_k is zero outside the observed visits of pattern k
+            ssym[r, j] = 0.0
+    for k in range(n_k):
         if count[d, k] == 0.0:
             continue
-        no = obs[k, t]
-        for e in range(pc):
-            for lc in range(no):
-                c = obs[k, lc]
+        ob, no = obs[k], obs[k, t]
+        for la in range(no):
+            a_ = ob[la]
+            for e in range(pc):
                 crw = 0.0
                 for lr in range(no):
-                    crw += cr[k, e, obs[k, lr]] * wk[k, obs[k, lr], c]
-                for j in range(p):
-                    if ci[j] == e:
-                        for la in range(no):
-                            aa = obs[k, la]
-                            s_mat[aa * t + c, j] += wv[k, aa, vi[j]] * crw
+                    crw += cr[k, e, ob[lr]] * wk[k, ob[lr], a_]
+                cwk[e, la] = crw
+            for j in range(p):
+                zk[la, j] = wv[k, a_, vi[j]]
+                rw[la, j] = cwk[ci[j], la]
+        for la in range(no):
+            for lb in range(la, no):
+                row = ssym[pair[ob[la], ob[lb]]]
+                if la == lb:
+                    for j in range(p):
+                        row[j] += zk[la, j] * rw[la, j]
+                else:
+                    for j in range(p):
+                        row[j] += zk[la, j] * rw[lb, j] + zk[lb, j] * rw[la, j]
+    # s A s' = (s L^-T)(s L^-T)' with A = L^-T L^-1 (L = chol(X'WX), L^-1 lower)
     for r in range(m):
-        ab, ba = iu[r] * t + ju[r], ju[r] * t + iu[r]
-        for j in range(p):
-            ssym[r, j] = s_mat[ab, j] + (s_mat[ba, j] if ab != ba else 0.0)
-    _matmul(ssym, a_out, sa)
+        for i in range(p):
+            acc = 0.0
+            for j in range(i + 1):
+                acc += ssym[r, j] * linv[i, j]
+            sa[r, i] = acc
     for r in range(m):
         for c in range(r + 1):
             acc = 0.0
             for j in range(p):
-                acc += sa[r, j] * ssym[c, j]
+                acc += sa[r, j] * sa[c, j]
             hess_out[r, c] = -2.0 * acc
     # C[(a,b),(c,d)] = sum_k X_k[d,a] W_k[b,c] (+ W_k[d,a] K_k[b,c], REML), X_k =
     # 2 U_k - n_k W_k (+ K_k); symmetric in the two pairs once summed over orderings
@@ -1052,7 +1056,7 @@ def us_optimize(  # pragma: no cover - compiled
             for k in range(n_par):
                 trial[k] = th[k] + d[k]
         if exact and (status[s] == 0 or status[s] == 3):  # the workspace holds theta's
-            _hessian_sigma(s, data, reml, ws, a_t, hs)
+            _hessian_sigma(s, data, reml, ws, hs)
             if reml:
                 _trace_term(s, data, ws[1], a_t, tw, hs)
             _us_derivatives(th, rows, cols, low, gs, hs, True, pair, js, tmp, g, h)
@@ -1220,7 +1224,7 @@ def kron_variance_gradient(  # pragma: no cover - compiled
     n_k = pattern_mask.shape[1]
     t = sigma.shape[1]
     ws = _workspace(n_k, t, cc.shape[2], v.shape[1], ci.size)
-    wk, wv, obs = ws[0], ws[1], ws[24]
+    wk, wv, obs = ws[0], ws[1], ws[23]
     vw = _variance_workspace(t, cc.shape[2], v.shape[1])
     for s in range(idx.size):
         d = idx[s]
