@@ -120,17 +120,6 @@ def _matmul_tn(a: Array, b: Array, out: Array) -> None:  # pragma: no cover - co
 
 
 @njit(cache=True, nogil=True)
-def _matmul_nt_add(a: Array, b: Array, out: Array) -> None:  # pragma: no cover - compiled
-    """out += A B' for small 2-d arrays."""
-    for i in range(a.shape[0]):
-        for j in range(b.shape[0]):
-            acc = 0.0
-            for k in range(a.shape[1]):
-                acc += a[i, k] * b[j, k]
-            out[i, j] += acc
-
-
-@njit(cache=True, nogil=True)
 def _pairs(t: int) -> tuple[Array, Array]:  # pragma: no cover - compiled
     """Row and column of the distinct entries (a <= b) of a T x T symmetric matrix."""
     m = t * (t + 1) // 2
@@ -178,24 +167,29 @@ def _workspace(n_k: int, t: int, pc: int, pv: int, p: int) -> Any:  # pragma: no
         np.zeros((3, t, t)),  # loc: X_k, W_k, K_k at the observed visits of a pattern
         np.zeros((3, m), np.int64),  # lpair: local rows, columns, global index of its pairs
         np.zeros(m),  # half
+        (
+            np.full(1, -1, np.int64),  # the data set the local copies below are of
+            np.zeros((n_k, t, pv)),  # V at the observed visits of each pattern
+            np.zeros((n_k, pc, t)),  # CY_k at its observed visits
+            np.zeros((n_k, t, t)),  # YY_k at its observed visits
+            np.zeros((pc, t)),  # the mean's rows at a pattern's observed visits
+        ),
     )
 
 
 @njit(cache=True, nogil=True)
-def _precisions(  # pragma: no cover - compiled
-    d: int, sigma: Array, pattern_mask: Array, count: Array, ws: Any
-) -> tuple[bool, float]:
-    """The masked precision W_k of each missingness pattern of data set ``d`` at ``sigma``
-    into the workspace (``wk``, zero outside the pattern's visits, and ``obs``, its observed
-    visits and their number), and sum_k n_k log|Sigma_k|; False where a Sigma_k is not
-    positive definite."""
-    wk, sub, low, inv, linv, obs = ws[0], ws[6], ws[7], ws[8], ws[20], ws[23]
-    n_k, t = pattern_mask.shape[1], sigma.shape[0]
-    logdet = 0.0
+def _prepare(d: int, data: Any, ws: Any) -> None:  # pragma: no cover - compiled
+    """The observed visits of each pattern of data set ``d`` (``obs``: the visits, then
+    their number) and copies of its per-pattern sums and of V at those visits, so that
+    every per-pattern product runs over contiguous local indices; kept while the same
+    data set is evaluated again (the optimiser's steps)."""
+    pattern_mask, count, cy, yy, v = data[0], data[1], data[3], data[4], data[5]
+    obs = ws[23]
+    prep, vl, cyl, yyl = ws[28][:4]
+    if prep[0] == d:
+        return
+    n_k, t = pattern_mask.shape[1], pattern_mask.shape[2]
     for k in range(n_k):
-        for i in range(t):
-            for j in range(t):
-                wk[k, i, j] = 0.0
         no = 0
         for i in range(t):
             if pattern_mask[d, k, i] > 0.0:
@@ -204,6 +198,34 @@ def _precisions(  # pragma: no cover - compiled
         obs[k, t] = no
         if count[d, k] == 0.0:
             continue
+        for la in range(no):
+            i = obs[k, la]
+            for g in range(v.shape[1]):
+                vl[k, la, g] = v[i, g]
+            for c in range(cy.shape[2]):
+                cyl[k, c, la] = cy[d, k, c, i]
+            for lb in range(no):
+                yyl[k, la, lb] = yy[d, k, i, obs[k, lb]]
+    prep[0] = d
+
+
+@njit(cache=True, nogil=True)
+def _precisions(  # pragma: no cover - compiled
+    d: int, sigma: Array, data: Any, ws: Any
+) -> tuple[bool, float]:
+    """The precision W_k = Sigma_k^-1 of each missingness pattern of data set ``d`` at
+    ``sigma``, at its observed visits (``wk[k, :no, :no]``, local indices, after
+    :func:`_prepare`), and sum_k n_k log|Sigma_k|; False where a Sigma_k is not positive
+    definite."""
+    _prepare(d, data, ws)
+    count = data[1]
+    wk, sub, low, linv, obs = ws[0], ws[6], ws[7], ws[20], ws[23]
+    n_k, t = count.shape[1], sigma.shape[0]
+    logdet = 0.0
+    for k in range(n_k):
+        if count[d, k] == 0.0:
+            continue
+        no = obs[k, t]
         for i in range(no):
             for j in range(no):
                 sub[i, j] = sigma[obs[k, i], obs[k, j]]
@@ -213,10 +235,7 @@ def _precisions(  # pragma: no cover - compiled
         for i in range(no):
             ld += math.log(low[i, i])
         logdet += 2.0 * ld * count[d, k]
-        _inverse_from_cholesky(low, no, linv, inv)
-        for i in range(no):
-            for j in range(no):
-                wk[k, obs[k, i], obs[k, j]] = inv[i, j]
+        _inverse_from_cholesky(low, no, linv, wk[k])
     return True, logdet
 
 
@@ -239,16 +258,19 @@ def _evaluate_one(  # pragma: no cover - compiled
     ``hess_out``; beta and (X'WX)^-1 into ``beta_out`` and ``a_out``. Returns +inf where
     Sigma or X'WX is not positive definite. ``data`` holds the ``Kron`` arrays (see
     :func:`kron_evaluate`)."""
-    pattern_mask, count, cc, cy, yy, v, ci, vi, n_obs = data
+    pattern_mask, count, cc, v, ci, vi, n_obs = (
+        data[0], data[1], data[2], data[5], data[6], data[7], data[8]
+    )  # fmt: skip
     wk, wv, cr, rk, uu, kk = ws[:6]
     xtwx, cx, xtwy, bmat, mean, tmp, gk, vg = ws[9:17]
     linv, vwv, cwv, obs = ws[20:24]
+    vl, cyl, yyl, ml = ws[28][1:]
     n_k = pattern_mask.shape[1]
     t = sigma.shape[0]
     pc = cc.shape[2]
     pv = v.shape[1]
     p = ci.size
-    ok, logdet = _precisions(d, sigma, pattern_mask, count, ws)
+    ok, logdet = _precisions(d, sigma, data, ws)
     if not ok:
         return np.inf
     # X'WX and X'Wy from the per-pattern sums
@@ -256,25 +278,25 @@ def _evaluate_one(  # pragma: no cover - compiled
         xtwy[i] = 0.0
         for j in range(p):
             xtwx[i, j] = 0.0
-    # every per-pattern product below runs over the pattern's observed visits only (W_k
-    # and the sums of its subjects are zero elsewhere)
+    # every per-pattern product below runs over the pattern's observed visits only, in
+    # local indices (W_k and the sums of its subjects are zero elsewhere)
     for k in range(n_k):
         if count[d, k] == 0.0:
             continue
-        ob, no = obs[k], obs[k, t]
-        _wv(wk[k], v, ob, no, wv[k])  # W_k V (zero rows at visits not observed)
+        no = obs[k, t]
+        _wv(wk[k], vl[k], no, wv[k])  # W_k V
         for i in range(pv):  # V' W_k V (symmetric) and CY_k W_k V
             for j in range(i + 1):
                 acc = 0.0
                 for la in range(no):
-                    acc += v[ob[la], i] * wv[k, ob[la], j]
+                    acc += vl[k, la, i] * wv[k, la, j]
                 vwv[i, j] = acc
                 vwv[j, i] = acc
         for c in range(pc):
             for j in range(pv):
                 acc = 0.0
                 for la in range(no):
-                    acc += cy[d, k, c, ob[la]] * wv[k, ob[la], j]
+                    acc += cyl[k, c, la] * wv[k, la, j]
                 cwv[c, j] = acc
         for i in range(p):
             for j in range(i + 1):
@@ -310,20 +332,20 @@ def _evaluate_one(  # pragma: no cover - compiled
         ob, no = obs[k], obs[k, t]
         for c in range(pc):
             for la in range(no):
-                i = ob[la]
-                acc = cy[d, k, c, i]
+                ml[c, la] = mean[c, ob[la]]
+        for c in range(pc):
+            for la in range(no):
+                acc = cyl[k, c, la]
                 for e in range(pc):
-                    acc -= cc[d, k, c, e] * mean[e, i]
-                cr[k, c, i] = acc
+                    acc -= cc[d, k, c, e] * ml[e, la]
+                cr[k, c, la] = acc
         for la in range(no):
-            i = ob[la]
             for lb in range(no):
-                j = ob[lb]
-                acc = yy[d, k, i, j]
+                acc = yyl[k, la, lb]
                 for c in range(pc):
-                    acc -= cy[d, k, c, i] * mean[c, j] + mean[c, i] * cr[k, c, j]
-                rk[k, i, j] = acc
-                quad_form += wk[k, i, j] * acc
+                    acc -= cyl[k, c, la] * ml[c, lb] + ml[c, la] * cr[k, c, lb]
+                rk[k, la, lb] = acc
+                quad_form += wk[k, la, lb] * acc
     crit = logdet + quad_form
     ldx = 0.0
     for i in range(p):
@@ -344,7 +366,7 @@ def _evaluate_one(  # pragma: no cover - compiled
         if count[d, k] == 0.0:
             continue
         ob, no = obs[k], obs[k, t]
-        _sandwich_obs(wk[k], rk[k], ob, no, tmp, uu[k])
+        _sandwich(wk[k], rk[k], no, tmp, uu[k])
         if reml:
             # P_k = V G_k V', G_k[vi_i, vi_j] = sum CC_k[ci_i, ci_j] A[i, j]
             for i in range(pv):
@@ -357,30 +379,26 @@ def _evaluate_one(  # pragma: no cover - compiled
                     gk[vi[i], vi[j]] += prod
                     gk[vi[j], vi[i]] += prod
             # W_k P_k W_k = (W_k V) G_k (W_k V)'
-            kk[k, :, :] = 0.0
             for la in range(no):
-                i = ob[la]
                 for g in range(pv):
                     acc = 0.0
                     for h in range(pv):
-                        acc += wv[k, i, h] * gk[h, g]
-                    vg[i, g] = acc
+                        acc += wv[k, la, h] * gk[h, g]
+                    vg[la, g] = acc
             for la in range(no):
-                i = ob[la]
                 for lb in range(la + 1):
-                    j = ob[lb]
                     acc = 0.0
                     for g in range(pv):
-                        acc += vg[i, g] * wv[k, j, g]
-                    kk[k, i, j] = acc
-                    kk[k, j, i] = acc
+                        acc += vg[la, g] * wv[k, lb, g]
+                    kk[k, la, lb] = acc
+                    kk[k, lb, la] = acc
         for la in range(no):
             i = ob[la]
             for lb in range(no):
                 j = ob[lb]
-                grad_out[i, j] += count[d, k] * wk[k, i, j] - uu[k, i, j]
+                grad_out[i, j] += count[d, k] * wk[k, la, lb] - uu[k, la, lb]
                 if reml:
-                    grad_out[i, j] -= kk[k, i, j]
+                    grad_out[i, j] -= kk[k, la, lb]
     if level == 1:
         return crit
     _hessian_sigma(d, data, reml, ws, hess_out)
@@ -417,14 +435,13 @@ def _hessian_sigma(  # pragma: no cover - compiled
             continue
         ob, no = obs[k], obs[k, t]
         for la in range(no):
-            a_ = ob[la]
             for e in range(pc):
                 crw = 0.0
                 for lr in range(no):
-                    crw += cr[k, e, ob[lr]] * wk[k, ob[lr], a_]
+                    crw += cr[k, e, lr] * wk[k, lr, la]
                 cwk[e, la] = crw
             for j in range(p):
-                zk[la, j] = wv[k, a_, vi[j]]
+                zk[la, j] = wv[k, la, vi[j]]
                 rw[la, j] = cwk[ci[j], la]
         for la in range(no):
             for lb in range(la, no):
@@ -460,12 +477,10 @@ def _hessian_sigma(  # pragma: no cover - compiled
         ob, no = obs[k], obs[k, t]
         cnt = count[d, k]
         for la in range(no):
-            i = ob[la]
             for lb in range(no):
-                j = ob[lb]
-                kv = kk[k, i, j] if reml else 0.0
-                xl[la, lb] = 2.0 * uu[k, i, j] - cnt * wk[k, i, j] + kv
-                wl[la, lb] = wk[k, i, j]
+                kv = kk[k, la, lb] if reml else 0.0
+                xl[la, lb] = 2.0 * uu[k, la, lb] - cnt * wk[k, la, lb] + kv
+                wl[la, lb] = wk[k, la, lb]
                 kl[la, lb] = kv
         q = 0
         for la in range(no):  # local pairs in the order of _pairs, and their global index
@@ -620,42 +635,33 @@ def kron_evaluate(  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _wv(w: Array, v: Array, ob: Array, no: int, out: Array) -> None:  # pragma: no cover
-    """out = W V for W (T x T) zero outside the visits ``ob[:no]``: rows of other visits
-    are zero."""
-    out[:, :] = 0.0
+def _wv(w: Array, vl: Array, no: int, out: Array) -> None:  # pragma: no cover - compiled
+    """out = W V at a pattern's ``no`` observed visits (local indices: W no x no, V's rows
+    at those visits ``vl``)."""
     for la in range(no):
-        i = ob[la]
-        for g in range(v.shape[1]):
+        for g in range(vl.shape[1]):
             acc = 0.0
             for lb in range(no):
-                acc += w[i, ob[lb]] * v[ob[lb], g]
-            out[i, g] = acc
+                acc += w[la, lb] * vl[lb, g]
+            out[la, g] = acc
 
 
 @njit(cache=True, nogil=True)
-def _sandwich_obs(  # pragma: no cover - compiled
-    w: Array, r: Array, ob: Array, no: int, tmp: Array, out: Array
-) -> None:
-    """out = W R W (T x T) for W zero outside the visits ``ob[:no]`` (only R's entries at
-    those visits are read; out is zero elsewhere)."""
-    out[:, :] = 0.0
-    for la in range(no):
-        i = ob[la]
-        for lb in range(no):
-            j = ob[lb]
+def _sandwich(w: Array, r: Array, no: int, tmp: Array, out: Array) -> None:  # pragma: no cover
+    """out = W R W over the leading ``no`` x ``no`` blocks (a pattern's observed visits)."""
+    for i in range(no):
+        for j in range(no):
             acc = 0.0
-            for lc in range(no):
-                acc += w[i, ob[lc]] * r[ob[lc], j]
+            for c in range(no):
+                acc += w[i, c] * r[c, j]
             tmp[i, j] = acc
-    for la in range(no):
-        i = ob[la]
-        for lb in range(no):
-            j = ob[lb]
+    for i in range(no):
+        for j in range(i + 1):
             acc = 0.0
-            for lc in range(no):
-                acc += tmp[i, ob[lc]] * w[ob[lc], j]
+            for c in range(no):
+                acc += tmp[i, c] * w[c, j]
             out[i, j] = acc
+            out[j, i] = acc
 
 
 @njit(cache=True, nogil=True)
@@ -1085,11 +1091,13 @@ def _trace_term(  # pragma: no cover - compiled
     for k in range(n_k):
         if count[d, k] == 0.0:
             continue
+        la = -1  # the local row of W_k V (observed visits in order)
         for a_ in range(t):
             if pattern_mask[d, k, a_] == 0.0:
                 continue  # W_k V is zero in rows of visits not observed in pattern k
+            la += 1
             for i in range(p):
-                zrow[k, a_, i] = wv[k, a_, vi[i]]
+                zrow[k, a_, i] = wv[k, la, vi[i]]
             ay[:, :] = 0.0
             for j in range(p):  # A Y_ka
                 e = ci[j]
@@ -1180,7 +1188,7 @@ def kron_exact(  # pragma: no cover - compiled
             continue
         if reml:
             _trace_term(d, data, wv, a[s], tw, hess[s])
-        _variance_gradient(d, data, wv, phil[s], vw, vgrad[s])
+        _variance_gradient(d, data, wv, ws[23], phil[s], vw, vgrad[s])
 
 
 @njit(cache=True, nogil=True)
@@ -1191,13 +1199,15 @@ def _variance_workspace(t: int, pc: int, pv: int) -> Any:  # pragma: no cover - 
 
 @njit(cache=True, nogil=True)
 def _variance_gradient(  # pragma: no cover - compiled
-    d: int, data: Any, wv: Array, phil: Array, vw: Any, out: Array
+    d: int, data: Any, wv: Array, obs: Array, phil: Array, vw: Any, out: Array
 ) -> None:
     """For each row ``u = Phi l`` of ``phil`` (k, p), the gradient in Sigma of the variance
     ``l' Phi l`` of data set ``d``: ``sum_k (W_k V) U' CC_k U (W_k V)'`` (``U[ci_j, vi_j] =
-    u_j``) into ``out`` (k, T, T), from ``wv`` = W_k V of each pattern."""
+    u_j``) into ``out`` (k, T, T), from ``wv`` = W_k V of each pattern at its observed
+    visits ``obs`` (local rows)."""
     count, cc, ci, vi = data[1], data[2], data[6], data[7]
     umat, cu, gk, tv = vw
+    t = obs.shape[1] - 1
     for q in range(phil.shape[0]):
         umat[:, :] = 0.0
         for j in range(ci.size):
@@ -1206,10 +1216,16 @@ def _variance_gradient(  # pragma: no cover - compiled
         for k in range(count.shape[1]):
             if count[d, k] == 0.0:
                 continue
+            no = obs[k, t]
             _matmul(cc[d, k], umat, cu)
             _matmul_tn(umat, cu, gk)  # U' CC_k U
-            _matmul(wv[k], gk, tv)
-            _matmul_nt_add(tv, wv[k], out[q])  # (W_k V) U' CC_k U (W_k V)'
+            _matmul(wv[k], gk, tv)  # (rows past the pattern's visits unused)
+            for la in range(no):  # (W_k V) U' CC_k U (W_k V)'
+                for lb in range(no):
+                    acc = 0.0
+                    for g in range(gk.shape[0]):
+                        acc += tv[la, g] * wv[k, lb, g]
+                    out[q, obs[k, la], obs[k, lb]] += acc
 
 
 @njit(cache=True, nogil=True)
@@ -1224,18 +1240,18 @@ def kron_variance_gradient(  # pragma: no cover - compiled
     n_k = pattern_mask.shape[1]
     t = sigma.shape[1]
     ws = _workspace(n_k, t, cc.shape[2], v.shape[1], ci.size)
-    wk, wv, obs = ws[0], ws[1], ws[23]
+    wk, wv, obs, vl = ws[0], ws[1], ws[23], ws[28][1]
     vw = _variance_workspace(t, cc.shape[2], v.shape[1])
     for s in range(idx.size):
         d = idx[s]
-        ok, _ = _precisions(d, sigma[s], pattern_mask, count, ws)
+        ok, _ = _precisions(d, sigma[s], data, ws)
         if not ok:
             vgrad[s, :, :, :] = np.nan
             continue
         for k in range(n_k):
             if count[d, k] > 0.0:
-                _wv(wk[k], v, obs[k], obs[k, t], wv[k])
-        _variance_gradient(d, data, wv, phil[s], vw, vgrad[s])
+                _wv(wk[k], vl[k], obs[k, t], wv[k])
+        _variance_gradient(d, data, wv, obs, phil[s], vw, vgrad[s])
 
 
 @njit(cache=True, nogil=True)
