@@ -810,13 +810,15 @@ def _us_derivatives(  # pragma: no cover - compiled
     if not with_hessian:
         return
     m = hess_sigma.shape[0]
-    for k in range(n_par):
+    for k in range(n_par):  # tmp = J' H_Sigma, J's column k non-zero at pairs (rows[k], c)
         i = rows[k]
-        for r in range(m):
-            acc = 0.0
-            for c in range(t):
-                acc += js[k, c] * hess_sigma[pair[i, c], r]
-            tmp[k, r] = acc
+        out = tmp[k]
+        out[:m] = 0.0
+        for c in range(t):
+            coef = js[k, c]
+            row = hess_sigma[pair[i, c]]
+            for r in range(m):
+                out[r] += coef * row[r]
     for k in range(n_par):
         sk = math.exp(theta[k]) if k < t else 1.0
         for q in range(k + 1):

@@ -1,0 +1,72 @@
+"""Coding of factor columns for the MMRM design: the fast path for text must give what
+pd.factorize gives, and never take a value that is not text for a missing one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from frailtrial.errors import InputError
+from frailtrial.stats.mmrm import fit_many
+from frailtrial.stats.mmrm_data import _factorize
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["b", "a", np.nan, None, "b", "é", "", pd.NA, "a"],
+        [np.str_("V2"), "V1", "V2", np.str_("V1")],
+        ["x"] * 5,
+        [np.nan, None],
+        ["a", 1, 2.5, "a"],  # not all text: the general way
+        [1, 2, 1],
+        [True, "True", False],
+    ],
+)
+def test_factorize_equals_pandas(values: list[object]) -> None:
+    arr = np.array(values, dtype=object)
+    codes, uniques = _factorize(arr, 8)
+    want_codes, want_uniques = pd.factorize(arr)
+    np.testing.assert_array_equal(codes, want_codes)
+    assert list(uniques) == list(want_uniques)
+
+
+def _trials(arm_values: list[object]) -> pd.DataFrame:
+    rng = np.random.default_rng(4)
+    rows = []
+    for trial, arms in enumerate([["PBO", "TRT"] * 4, arm_values]):
+        for i, arm in enumerate(arms):
+            for v in ("V1", "V2", "V3"):
+                rows.append((trial, f"S{i}", v, arm, rng.normal()))
+    return pd.DataFrame(rows, columns=["trial", "id", "visit", "arm", "y"])
+
+
+def test_a_number_in_a_text_column_is_refused_not_dropped() -> None:
+    """A value the text table cannot hash (the number 1 among the arms' names) would be
+    taken for missing and its rows silently left out; it is named instead."""
+    data = _trials(["PBO", "TRT", "PBO", "TRT", "PBO", 1, "PBO", "TRT"])
+    assert data["arm"].dtype == object
+    with pytest.raises(InputError, match=r"column arm has value 1 not seen in the first data set"):
+        fit_many(data, "y ~ arm*visit", "id", "visit", dataset="trial")
+
+
+def test_missing_text_values_leave_their_rows_out_as_before() -> None:
+    data = _trials(["PBO", "TRT", "PBO", "TRT", "PBO", None, "PBO", "TRT"])
+    fits = fit_many(data, "y ~ arm*visit", "id", "visit", dataset="trial")
+    assert [f.n_obs for f in fits] == [24, 21]
+
+
+def test_text_and_numeric_keys_give_the_same_fits() -> None:
+    """Data sets and subjects named by text (the string table) or by numbers (pandas)."""
+    data = _trials(["PBO", "TRT"] * 4)
+    named = data.assign(trial=data["trial"].map({0: "first", 1: "second"}))
+    numbered = data.assign(id=data["id"].str[1:].astype(int))
+    fits = [
+        fit_many(d, "y ~ arm*visit", "id", "visit", dataset="trial")
+        for d in (data, named, numbered)
+    ]
+    for other in fits[1:]:
+        for a, b in zip(fits[0], other, strict=True):
+            np.testing.assert_array_equal(a.beta, b.beta)
+            assert a.neg2loglik == b.neg2loglik
