@@ -81,6 +81,22 @@ def test_estimate_many_uses_the_fits_exact_hessians_or_evaluates_them() -> None:
     np.testing.assert_array_equal(mixed["fit"], evaluated["fit"])
 
 
+def test_estimate_many_reads_what_the_fits_hold() -> None:
+    """estimate_many takes its rows from fit_many's arrays only while every fit still holds
+    its own views of them: a fit given other values (or a subset, reordered) is read as
+    it is."""
+    fits = fit_many(_datasets(), **SIM_ARGS)
+    lmat = fits[0].treatment_contrast_matrix()[1][-2:-1]
+    before = estimate_many(fits, lmat)
+    fits[2].beta = fits[2].beta + 1.0
+    after = estimate_many(fits, lmat)
+    shift = float(lmat[0].sum())
+    assert after["estimate"][2] == pytest.approx(before["estimate"][2] + shift, rel=1e-12)
+    np.testing.assert_array_equal(after["estimate"].drop(2), before["estimate"].drop(2))
+    picked = estimate_many([fits[4], fits[1]], lmat)
+    np.testing.assert_array_equal(picked["df"], before["df"][[4, 1]])
+
+
 @pytest.mark.parametrize("df", ["satterthwaite", "kr"])
 def test_estimate_many_takes_the_confidence_level(df: str) -> None:
     """90 % intervals: est -/+ t(0.95, df) se (scipy's quantile), as the per-fit table has."""

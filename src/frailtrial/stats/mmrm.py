@@ -76,6 +76,35 @@ OPTIMIZER = (
 __all__ = ["MmrmFit", "estimate_many", "fit_many", "mmrm"]
 
 
+class Solution:
+    """The arrays of one fit_many call (B rows) and the per-fit views its MmrmFit objects
+    hold: estimate_many takes rows of the arrays, instead of stacking the views again, for
+    fits that still hold those very views."""
+
+    def __init__(self, opt: core.Optimum) -> None:
+        self.theta, self.beta, self.vcov, self.hess = opt.theta, opt.beta, opt.a, opt.hess
+        self.exact = opt.exact
+        self.theta_rows, self.beta_rows, self.vcov_rows = (
+            list(opt.theta),
+            list(opt.beta),
+            list(opt.a),
+        )
+        self.hess_rows = [
+            h if e else None for h, e in zip(list(opt.hess), opt.exact.tolist(), strict=True)
+        ]
+
+    def holds(self, fits: list[MmrmFit]) -> bool:
+        """Whether every fit holds its own row's views of these arrays."""
+        return all(
+            f.solution is self
+            and f.theta is self.theta_rows[f.index]
+            and f.beta is self.beta_rows[f.index]
+            and f.vcov is self.vcov_rows[f.index]
+            and f.hessian is self.hess_rows[f.index]
+            for f in fits
+        )
+
+
 @dataclass
 class MmrmFit:
     """One fitted MMRM; inference is computed on demand."""
@@ -97,6 +126,7 @@ class MmrmFit:
     # exact Hessian of -2 log L in theta at the optimum, when the optimiser gave it (us,
     # separable design): Satterthwaite's df of estimate_many need no second evaluation
     hessian: Array | None = field(default=None, repr=False)
+    solution: Solution | None = field(default=None, repr=False, compare=False)
     data: pd.DataFrame | None = field(default=None, repr=False)  # the data mmrm() fitted
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -441,19 +471,25 @@ def estimate_many(
         ]
         return _order(pd.concat(parts, ignore_index=True))
     idx = np.array([f.index for f in fits])
-    beta = np.stack([f.beta for f in fits])
-    phi = np.stack([f.vcov for f in fits])
+    sol = fits[0].solution
+    if sol is None or not sol.holds(fits):
+        sol = None
+    beta = sol.beta[idx] if sol else np.stack([f.beta for f in fits])
+    phi = sol.vcov[idx] if sol else np.stack([f.vcov for f in fits])
     est = np.einsum("kp,bp->bk", lmat, beta)
     phil = np.einsum("bpq,kq->bkp", phi, lmat)  # Phi l
     var = np.einsum("bkp,kp->bk", phil, lmat)
     if df == "residual":  # full-rank designs only (singular ones are rejected)
         dfs = np.broadcast_to((frame.batch.n_obs[idx] - lmat.shape[1])[:, None], var.shape)
     else:
-        theta = np.stack([f.theta for f in fits])
-        # each fit's exact Hessian from the optimiser (NaN where it has none: evaluated)
-        unknown = np.full((theta.shape[1], theta.shape[1]), np.nan)
-        hess = np.stack([unknown if f.hessian is None else f.hessian for f in fits])
-        given = np.array([f.hessian is not None for f in fits])
+        # each fit's exact Hessian from the optimiser, where it has one (else evaluated)
+        if sol:
+            theta, hess, given = sol.theta[idx], sol.hess[idx], sol.exact[idx]
+        else:
+            theta = np.stack([f.theta for f in fits])
+            unknown = np.full((theta.shape[1], theta.shape[1]), np.nan)
+            hess = np.stack([unknown if f.hessian is None else f.hessian for f in fits])
+            given = np.array([f.hessian is not None for f in fits])
         chunks = np.array_split(np.arange(len(fits)), max(1, min(8, len(fits) // 64)))
 
         def chunk_df(c: NDArray[np.int64]) -> Array:
@@ -614,7 +650,7 @@ def _fit_frame(
     grad_norm = np.linalg.norm(sol.grad, axis=1).tolist()
     f, converged = sol.f.tolist(), sol.converged.tolist()  # Python scalars, converted at once
     iterations, decrement = sol.iterations.tolist(), sol.decrement.tolist()
-    hessians = [h if e else None for h, e in zip(list(sol.hess), sol.exact.tolist(), strict=True)]
+    arrays = Solution(sol)
     reasons = sol.reason
     if frame.problems:
         converged = [c and i not in frame.problems for i, c in enumerate(converged)]
@@ -625,9 +661,9 @@ def _fit_frame(
         MmrmFit(frame, i, structure, meth, *per_fit)
         for i, per_fit in enumerate(
             zip(
-                list(sol.theta),
-                list(sol.beta),
-                list(sol.a),
+                arrays.theta_rows,
+                arrays.beta_rows,
+                arrays.vcov_rows,
                 list(sigma),
                 f,
                 converged,
@@ -635,7 +671,8 @@ def _fit_frame(
                 grad_norm,
                 decrement,
                 reasons,
-                hessians,
+                arrays.hess_rows,
+                [arrays] * len(f),
                 strict=True,
             )
         )
