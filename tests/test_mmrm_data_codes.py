@@ -32,6 +32,25 @@ def test_factorize_equals_pandas(values: list[object]) -> None:
     assert list(uniques) == list(want_uniques)
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([0, 0, 1, 1, 5, 5, 7]),  # sorted: the changes are counted
+        np.array([-3, -3, 2, 9, 9]),
+        np.array([4, 4, 4], dtype=np.uint8),
+        np.array([7]),
+        np.array([2, 2, 1, 1, 3]),  # not sorted: pandas
+        np.repeat(np.arange(30), 6)[np.tile(np.arange(180), 2)],
+    ],
+)
+def test_factorize_of_integers_equals_pandas(values: np.ndarray) -> None:
+    codes, uniques = _factorize(values)
+    want_codes, want_uniques = pd.factorize(values)
+    np.testing.assert_array_equal(codes, want_codes)
+    np.testing.assert_array_equal(uniques, want_uniques)
+    assert uniques.dtype == want_uniques.dtype
+
+
 def _trials(arm_values: list[object]) -> pd.DataFrame:
     rng = np.random.default_rng(4)
     rows = []

@@ -144,7 +144,14 @@ def _factorize(
     array of str) goes through pandas' string hash table, which hashes the UTF-8 bytes
     without the GIL: half the time on a long frame, and two columns in threads overlap.
     That table takes any value that is not a str for missing, so unless every value it
-    left uncoded is missing, the values take the general way."""
+    left uncoded is missing, the values take the general way. Sorted integers (a long
+    frame's data-set numbers) are coded by counting their changes."""
+    if values.dtype.kind in "iu" and values.size > 1:
+        change = values[1:] != values[:-1]
+        if (values[1:] >= values[:-1]).all():
+            found = np.zeros(values.size, dtype=np.intp)
+            np.cumsum(change, out=found[1:])
+            return found, values[np.concatenate(([0], np.flatnonzero(change) + 1))]
     if values.dtype == object and _StringTable is not None:
         uniques, found = _StringTable(size_hint or 1).factorize(values)
         unset = np.flatnonzero(found < 0)
@@ -170,16 +177,19 @@ def _codes(values: NDArray[Any], levels: list[Any], var: str, label: str) -> NDA
 
 
 def _all_codes(
-    columns: dict[str, tuple[NDArray[Any], list[Any]]], label: str
-) -> dict[str, NDArray[np.int64]]:
-    """:func:`_codes` of each column; those of a long frame in threads (pandas hashes text
-    partly without the GIL: two text columns take about two thirds of the time)."""
+    columns: dict[str, tuple[NDArray[Any], list[Any]]], label: str, subjects: NDArray[Any]
+) -> tuple[dict[str, NDArray[np.int64]], tuple[NDArray[np.intp], NDArray[Any]]]:
+    """:func:`_codes` of each column, and the subject keys factorized; those of a long
+    frame in threads (text is hashed without the GIL), the subjects meanwhile in the
+    calling thread."""
     jobs = [(values, levels, var) for var, (values, levels) in columns.items()]
-    if len(jobs) < 2 or len(jobs[0][0]) < PARALLEL_ROWS:
-        return {var: _codes(values, levels, var, label) for values, levels, var in jobs}
+    if not jobs or len(subjects) < PARALLEL_ROWS:
+        codes = {var: _codes(values, levels, var, label) for values, levels, var in jobs}
+        return codes, _factorize(subjects)
     with ThreadPoolExecutor(min(len(jobs), os.cpu_count() or 1)) as pool:
-        found = list(pool.map(lambda job: _codes(job[0], job[1], job[2], label), jobs))
-    return dict(zip(columns, found, strict=True))
+        found = pool.map(lambda job: _codes(job[0], job[1], job[2], label), jobs)
+        subject_codes = _factorize(subjects)
+        return dict(zip(columns, found, strict=True)), subject_codes
 
 
 def _numbers(values: NDArray[Any], var: str, label: str) -> NDArray[np.float64]:
@@ -259,8 +269,10 @@ def build_frame(
             big = pd.concat(datasets, ignore_index=True)
             cols = {c: big[c].to_numpy() for c in used}
     label = "data" if n_sets == 1 else "data sets"
-    codes = _all_codes(
-        {v: (cols[v], factors.get(v, lv)) for v, lv in design.factors.items()}, label
+    codes, (subj_codes, subj_uniques) = _all_codes(
+        {v: (cols[v], factors.get(v, lv)) for v, lv in design.factors.items()},
+        label,
+        cols[subject],
     )
     vals = {v: _numbers(cols[v], v, label) for v in numeric_vars}
     y = _outcome(design, big, cols, used, label)
@@ -268,7 +280,6 @@ def build_frame(
         vcodes = codes[visit]
     else:
         vcodes = _codes(cols[visit], visits, visit, label)
-    subj_codes, subj_uniques = _factorize(cols[subject])
     complete = ~np.isnan(y) & (vcodes >= 0) & (subj_codes >= 0)
     for arr in codes.values():
         complete &= arr >= 0
