@@ -109,7 +109,7 @@ def test_compiled_us_optimiser_follows_the_numpy_optimiser(
     kron, plain = batches
     structure = Unstructured(kron.y.shape[2])
     theta0 = structure.start(core.ols_sigma(plain))
-    got = core.optimize(structure, kron, reml, theta0)  # compiled (us, separable)
+    got = core.optimize(structure, kron, reml, theta0, fixed_point_start=False)  # compiled
     want = core.optimize(structure, plain, reml, theta0)  # numpy, per subject
     assert got.converged.all() and want.converged.all()
     np.testing.assert_array_equal(got.iterations, want.iterations)
@@ -311,3 +311,100 @@ def test_compiled_variance_gradient_alone_equals_the_exact_evaluations(
         rtol=1e-12,
         atol=1e-12 * np.abs(got[ok]).max(),
     )
+
+
+def _fixed_point_step(plain: core.Batch, sigma: np.ndarray, reml: bool) -> np.ndarray:
+    """One REML (ML) fixed-point step written per subject with numpy: r_n r_n' (+ X_n A
+    X_n') summed over the subjects observed at every visit up to j, visit j regressed on
+    the earlier ones, the residual variance divided by their number."""
+    ev = core.evaluate(sigma, plain, reml, "none")
+    x, mask = plain.x, plain.mask
+    r = (plain.y - np.einsum("bntp,bp->bnt", x, ev.beta)) * mask
+    extra = np.einsum("bntp,bpq,bnsq->bnts", x, ev.a, x) if reml else 0.0 * r[..., None]
+    t = sigma.shape[1]
+    out = np.empty_like(sigma)
+    for b in range(sigma.shape[0]):
+        tm, dvec = np.eye(t), np.zeros(t)
+        for j in range(t):
+            keep = mask[b, :, : j + 1].all(axis=1)
+            rows = r[b, keep, : j + 1]
+            sums = rows.T @ rows + extra[b, keep, : j + 1, : j + 1].sum(axis=0)
+            coef = np.linalg.solve(sums[:j, :j], sums[:j, j]) if j else np.zeros(0)
+            dvec[j] = (sums[j, j] - sums[:j, j] @ coef) / keep.sum()
+            tm[j, :j] = -coef
+        tinv = np.linalg.inv(tm)
+        out[b] = tinv @ np.diag(dvec) @ tinv.T
+    return out
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_fixed_point_start_equals_the_per_subject_step(
+    batches: tuple[core.Batch, core.Batch], reml: bool
+) -> None:
+    """reml_start against the same step per subject (data with dropout and holes), and for
+    complete data the textbook REML fixed point sum_n (r_n r_n' + X_n A X_n') / N."""
+    kron, plain = batches
+    structure = Unstructured(kron.y.shape[2])
+    sigma0 = core.ols_sigma(plain)
+    theta0 = structure.start(sigma0)
+    out, f0 = np.empty_like(theta0), np.empty(kron.n_sets)
+    rows, cols = structure.factor_index
+    kernels.reml_start(theta0, rows, cols, core.kron_arrays(kron, kron.kron), reml, out, f0)
+    np.testing.assert_allclose(f0, core.evaluate(sigma0, plain, reml, "none").f, rtol=1e-12)
+    want = _fixed_point_step(plain, structure.sigma(theta0), reml)
+    np.testing.assert_allclose(
+        structure.sigma(out), want, rtol=1e-9, atol=1e-11 * np.abs(want).max()
+    )
+    complete = build_frame(
+        [d.fillna({"y": 1.0}) for d in _trials(6, seed=9)], FORMULA, "id", "visit"
+    ).batch
+    theta0 = structure.start(core.ols_sigma(complete))
+    out, f0 = np.empty_like(theta0), np.empty(complete.n_sets)
+    kernels.reml_start(theta0, rows, cols, core.kron_arrays(complete, complete.kron), reml, out, f0)
+    ev = core.evaluate(structure.sigma(theta0), complete, reml, "none")
+    r = complete.y - np.einsum("bntp,bp->bnt", complete.x, ev.beta)
+    sums = np.einsum("bnt,bns->bts", r, r)
+    if reml:
+        sums += np.einsum("bntp,bpq,bnsq->bts", complete.x, ev.a, complete.x)
+    want = sums / complete.y.shape[1]
+    np.testing.assert_allclose(
+        structure.sigma(out), want, rtol=1e-9, atol=1e-11 * np.abs(want).max()
+    )
+
+
+def test_fixed_point_start_shortens_the_optimisation_to_the_same_optimum(
+    batches: tuple[core.Batch, core.Batch],
+) -> None:
+    kron, _ = batches
+    structure = Unstructured(kron.y.shape[2])
+    theta0 = structure.start(core.start_sigma(kron))
+    plain_start = core.optimize(structure, kron, True, theta0, fixed_point_start=False)
+    refined = core.optimize(structure, kron, True, theta0)
+    assert refined.converged.all() and plain_start.converged.all()
+    assert refined.iterations.sum() < 0.9 * plain_start.iterations.sum()  # 303 against 353
+    np.testing.assert_allclose(refined.f, plain_start.f, rtol=1e-12)
+    np.testing.assert_allclose(refined.beta, plain_start.beta, rtol=1e-5, atol=1e-6)
+
+
+def test_optimiser_falls_back_to_the_start_it_was_given(
+    batches: tuple[core.Batch, core.Batch],
+) -> None:
+    """A refined start not at least as good as its fallback's -2 log L is replaced by the
+    fallback: the run is then the unrefined one, iteration for iteration."""
+    kron, _ = batches
+    structure = Unstructured(kron.y.shape[2])
+    theta0 = np.ascontiguousarray(structure.start(core.start_sigma(kron))[:4])
+    sub = kron.subset(np.arange(4))
+    want = core.optimize(structure, sub, True, theta0, fixed_point_start=False)
+    b, n_par = theta0.shape
+    p = sub.kron.ci.size
+    outs = [np.empty(b), np.zeros((b, p)), np.zeros((b, p, p)), np.zeros((b, n_par))]
+    outs += [np.zeros((b, n_par, n_par)), np.zeros(b, np.int64), np.zeros(b), np.zeros(b, np.int64)]
+    theta = theta0 + 0.3  # a "refinement" claimed to be no better than -1e9
+    rows, cols = structure.factor_index
+    kernels.us_optimize(
+        theta, rows, cols, core.kron_arrays(sub, sub.kron), True, 100, 1e-10, 0.1, *outs,
+        False, theta0, np.full(b, -1e9),
+    )  # fmt: skip
+    np.testing.assert_array_equal(theta, want.theta)
+    np.testing.assert_array_equal(outs[5], want.iterations)

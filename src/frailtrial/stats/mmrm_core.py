@@ -42,6 +42,7 @@ from frailtrial.stats.mmrm_kernels import (
     kron_variance_gradient,
     newton_directions,
     pattern_sums,
+    reml_start,
     sequential_start,
     us_chain,
     us_optimize,
@@ -678,6 +679,7 @@ def optimize(
     tol: float = 1e-10,
     chord: float = 1e-1,
     exact_hessian: bool = False,
+    fixed_point_start: bool = True,
 ) -> Optimum:
     """Newton-Raphson with analytic Hessian and backtracking, vectorised over data sets.
 
@@ -693,11 +695,16 @@ def optimize(
     a reason. ``exact_hessian``: the compiled optimiser (us, separable design) ends with
     the exact Hessian at the optimum (``Optimum.exact``), from its last evaluation, for
     Satterthwaite's df; the numpy one returns its quasi-Newton Hessian.
+    ``fixed_point_start``: the compiled optimiser starts from one fixed-point step of
+    REML (ML) from ``theta0`` (:func:`frailtrial.stats.mmrm_kernels.reml_start`; from
+    ``theta0`` itself where that step is not at least as good), about one Newton
+    iteration fewer; the numpy one always starts from ``theta0``.
     """
     if isinstance(structure, Unstructured) and batch.kron is not None:
         return _optimize_us_kron(
-            structure, batch, batch.kron, reml, theta0, max_iter, tol, chord, exact_hessian
-        )
+            structure, batch, batch.kron, reml, theta0, max_iter, tol, chord, exact_hessian,
+            fixed_point_start,
+        )  # fmt: skip
     b = theta0.shape[0]
     theta = theta0.copy()
     ev = evaluate(structure.sigma(theta), batch, reml, "approx")
@@ -795,6 +802,7 @@ def _optimize_us_kron(
     tol: float,
     chord: float,
     exact_hessian: bool,
+    fixed_point_start: bool,
 ) -> Optimum:
     """:func:`optimize` for us and a separable design by the compiled kernel (the same
     steps, one data set at a time, without numpy's per-call overhead)."""
@@ -810,9 +818,13 @@ def _optimize_us_kron(
     decrement = np.full(b, np.inf)
     status = np.zeros(b, dtype=np.int64)
     rows, cols = structure.factor_index
+    arrays = kron_arrays(batch, kr)
+    fallback, f_fallback = theta.copy(), np.full(b, np.inf)
+    if fixed_point_start:
+        reml_start(fallback, rows, cols, arrays, reml, theta, f_fallback)
     us_optimize(
-        theta, rows, cols, kron_arrays(batch, kr), reml, max_iter, tol, chord,
-        f, beta, a, grad, hess, iters, decrement, status, exact_hessian,
+        theta, rows, cols, arrays, reml, max_iter, tol, chord,
+        f, beta, a, grad, hess, iters, decrement, status, exact_hessian, fallback, f_fallback,
     )  # fmt: skip
     beta[status == 1], a[status == 1] = np.nan, np.nan  # never evaluated
     reason = [_STATUS[k].format(max_iter) for k in status]

@@ -590,23 +590,132 @@ def sequential_start(  # pragma: no cover - compiled
                 break
             for a in range(j):
                 tm[j, a] = -coef[pc + a]
-        if not ok[d]:
+        if ok[d]:
+            _from_regressions(tm, dvec, tinv, sigma[d])
+
+
+@njit(cache=True, nogil=True)
+def _from_regressions(  # pragma: no cover - compiled
+    tm: Array, dvec: Array, tinv: Array, sigma: Array
+) -> None:
+    """``Sigma = T^-1 D T^-T`` into ``sigma`` from the unit lower triangular T (minus the
+    coefficients of each visit's regression on the earlier ones) and the residual
+    variances D."""
+    t = dvec.size
+    for i in range(t):  # T^-1, unit lower triangular
+        for j in range(t):
+            tinv[i, j] = 1.0 if i == j else 0.0
+        for j in range(i):
+            acc = 0.0
+            for e in range(j, i):
+                acc -= tm[i, e] * tinv[e, j]
+            tinv[i, j] = acc
+    for i in range(t):
+        for j in range(i + 1):
+            acc = 0.0
+            for e in range(j + 1):
+                acc += tinv[i, e] * dvec[e] * tinv[j, e]
+            sigma[i, j] = acc
+            sigma[j, i] = acc
+
+
+@njit(cache=True, nogil=True)
+def reml_start(  # pragma: no cover - compiled
+    theta: Array, rows: Array, cols: Array, data: Any, reml: bool, out: Array, f0: Array
+) -> None:
+    """A better us starting point: one fixed-point (EM) step of REML (ML) from each
+    ``theta`` (B, P) into ``out``, and -2 log L at ``theta`` into ``f0`` (inf where it
+    cannot be evaluated; ``out`` is then ``theta``). For complete data the step is
+    ``Sigma = sum_n (r_n r_n' + X_n A X_n') / N`` (ML without ``X_n A X_n'``), r the GLS
+    residuals at ``theta``; under missingness the same sums per pattern, ``R_k + P_k``,
+    enter the factored likelihood: visit j regressed on the earlier ones over the
+    subjects observed at every visit up to j, its residual variance divided by their
+    number. On the bench's trials it brings the Newton decrement of the start from
+    about 1 to about 0.01: one Newton iteration fewer for about half its cost."""
+    pattern_mask, count, cc, ci, vi = data[0], data[1], data[2], data[6], data[7]
+    v = data[5]
+    t = pattern_mask.shape[2]
+    p = ci.size
+    pv = v.shape[1]
+    ws = _workspace(pattern_mask.shape[1], t, cc.shape[2], pv, p)
+    rk, gk, vg, obs, vl = ws[3], ws[15], ws[16], ws[23], ws[28][1]
+    low = np.zeros((t, t))
+    sig = np.zeros((t, t))
+    grad = np.zeros((t, t))
+    hess = np.zeros((1, 1))
+    beta = np.zeros(p)
+    a = np.zeros((p, p))
+    sums = np.zeros((t, t))
+    slow = np.zeros((t, t))
+    coef = np.zeros(t)
+    tm = np.eye(t)
+    tinv = np.zeros((t, t))
+    dvec = np.zeros(t)
+    for s in range(theta.shape[0]):
+        out[s] = theta[s]
+        f0[s] = np.inf
+        _us_factor(theta[s], rows, cols, low)
+        if not _us_sigma(low, sig):
             continue
-        for i in range(t):  # T^-1, unit lower triangular
-            for j in range(t):
-                tinv[i, j] = 1.0 if i == j else 0.0
-            for j in range(i):
-                acc = 0.0
-                for e in range(j, i):
-                    acc -= tm[i, e] * tinv[e, j]
-                tinv[i, j] = acc
-        for i in range(t):
-            for j in range(i + 1):
-                acc = 0.0
-                for e in range(j + 1):
-                    acc += tinv[i, e] * dvec[e] * tinv[j, e]
-                sigma[d, i, j] = acc
-                sigma[d, j, i] = acc
+        f0[s] = _evaluate_one(s, sig, data, reml, 0, ws, beta, a, grad, hess)
+        if not math.isfinite(f0[s]):
+            continue
+        for k in range(count.shape[1]):  # R_k + P_k, P_k = V G_k V' (REML)
+            if count[s, k] == 0.0 or not reml:
+                continue
+            no = obs[k, t]
+            gk[:, :] = 0.0
+            for i in range(p):
+                gk[vi[i], vi[i]] += cc[s, k, ci[i], ci[i]] * a[i, i]
+                for j in range(i):
+                    prod = cc[s, k, ci[i], ci[j]] * a[i, j]
+                    gk[vi[i], vi[j]] += prod
+                    gk[vi[j], vi[i]] += prod
+            for la in range(no):
+                for g in range(pv):
+                    acc = 0.0
+                    for h in range(pv):
+                        acc += vl[k, la, h] * gk[h, g]
+                    vg[la, g] = acc
+            for la in range(no):
+                for lb in range(no):
+                    acc = 0.0
+                    for g in range(pv):
+                        acc += vg[la, g] * vl[k, lb, g]
+                    rk[k, la, lb] += acc
+        ok = True
+        for j in range(t):
+            sums[: j + 1, : j + 1] = 0.0
+            nj = 0.0
+            for k in range(count.shape[1]):  # patterns observed at every visit up to j
+                if count[s, k] == 0.0 or obs[k, t] <= j or obs[k, j] != j:
+                    continue
+                nj += count[s, k]
+                for la in range(j + 1):
+                    for lb in range(j + 1):
+                        sums[la, lb] += rk[k, la, lb]
+            if not (nj > 0.0 and _cholesky(sums, slow, j + 1)):
+                ok = False
+                break
+            for i in range(j):
+                coef[i] = sums[i, j]
+            _cholesky_solve(slow, coef, j)
+            rss = sums[j, j]
+            for i in range(j):
+                rss -= sums[i, j] * coef[i]
+            dvec[j] = rss / nj
+            if not (dvec[j] > 0.0 and math.isfinite(dvec[j])):
+                ok = False
+                break
+            for i in range(j):
+                tm[j, i] = -coef[i]
+        if not ok:
+            continue
+        _from_regressions(tm, dvec, tinv, sig)
+        if _cholesky(sig, low, t):
+            for k in range(theta.shape[1]):
+                entry = low[rows[k], cols[k]]
+                out[s, k] = math.log(entry) if k < t else entry
 
 
 @njit(cache=True, nogil=True)
@@ -960,13 +1069,18 @@ def us_optimize(  # pragma: no cover - compiled
     decrement: Array,
     status: Array,
     exact: bool,
+    fallback: Array,
+    f_fallback: Array,
 ) -> None:
     """``mmrm_core.optimize`` for the us structure and a separable design, one data set
     at a time: Newton steps with the approximate Hessian, backtracking, BFGS updates,
     gradient-only steps once the decrement is below ``chord``; converged when the
     decrement is below ``tol``. ``theta`` (B, P) holds the starting values and receives
     the optimum. ``status``: 0 converged, 1 -2 log L not finite at the start, 2 the line
-    search found no decrease, 3 iteration limit. With ``exact``, ``hess`` receives the
+    search found no decrease, 3 iteration limit. Where ``f_fallback`` is finite, ``theta``
+    is a refinement of ``fallback`` (:func:`reml_start`) whose -2 log L was
+    ``f_fallback``: a start that is not at least as good is replaced by the fallback.
+    With ``exact``, ``hess`` receives the
     exact Hessian (REML's trace term included) at the last point of statuses 0 and 3,
     from the workspace of its evaluation (no second evaluation); else, and for the other
     statuses, the last quasi-Newton Hessian."""
@@ -1007,6 +1121,7 @@ def us_optimize(  # pragma: no cover - compiled
         # one call site per kernel: the start is evaluated like a trial point (without
         # the conditioning check, as the numpy optimiser) and always "accepted"
         start = True
+        refined = math.isfinite(f_fallback[s])
         level = 2
         step = 1.0
         gd = 0.0
@@ -1017,6 +1132,11 @@ def us_optimize(  # pragma: no cover - compiled
             if _us_feasible(trial, low, sig, ework, tvals, tvecs, not start):
                 f_new = _evaluate_one(s, sig, data, reml, level, ws, beta_t, a_t, gs, hs)
             if start:
+                if refined and not f_new <= f_fallback[s]:
+                    refined = False
+                    for k in range(n_par):
+                        trial[k] = fallback[s, k]
+                    continue
                 if not math.isfinite(f_new):
                     f[s] = np.inf
                     status[s] = 1
