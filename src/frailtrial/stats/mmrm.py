@@ -493,10 +493,10 @@ def estimate_many(
         chunks = np.array_split(np.arange(len(fits)), max(1, min(8, len(fits) // 64)))
 
         def chunk_df(c: NDArray[np.int64]) -> Array:
-            batch = frame.batch.subset(idx[c])
             return _satterthwaite_df(
-                batch, structure, method, theta[c], phil[c], var[c], hess[c], given[c]
-            )
+                frame.batch, idx[c], structure, method, theta[c], phil[c], var[c], hess[c],
+                given[c],
+            )  # fmt: skip
 
         with (
             one_blas_thread(),
@@ -512,6 +512,7 @@ def estimate_many(
 
 def _satterthwaite_df(
     batch: core.Batch,
+    rows: NDArray[np.int64],
     structure: Structure,
     method: str,
     theta: Array,
@@ -521,11 +522,12 @@ def _satterthwaite_df(
     given: NDArray[np.bool_],
 ) -> Array:
     """Satterthwaite df (B, k) of contrasts with ``Phi l`` = ``phil`` (B, k, p) and variance
-    ``var`` (B, k): from each fit's exact Hessian ``hess`` (B, P, P) where ``given``, else
-    from an exact-Hessian evaluation at its ``theta``."""
-    if given.all():
+    ``var`` (B, k) of the data sets ``rows`` of ``batch``: from each fit's exact Hessian
+    ``hess`` (B, P, P) where ``given``, else from an exact-Hessian evaluation at its
+    ``theta``."""
+    if given.all():  # (given only by the compiled optimiser: a separable design)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            msum = core.variance_gradient(structure.sigma(theta), batch, phil)
+            msum = core.variance_gradient(structure.sigma(theta), batch, phil, rows)
             grad = core.variance_theta_gradient(structure, theta, msum)
             return satterthwaite_from_gradient(grad, hess, var)
     if given.any():
@@ -533,10 +535,11 @@ def _satterthwaite_df(
         for part in (given, ~given):
             idx = np.flatnonzero(part)
             out[idx] = _satterthwaite_df(
-                batch.subset(idx), structure, method, theta[idx], phil[idx], var[idx],
+                batch, rows[idx], structure, method, theta[idx], phil[idx], var[idx],
                 hess[idx], given[idx],
             )  # fmt: skip
         return out
+    batch = batch.subset(rows)
     reml = method == "reml"
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         sigma = structure.sigma(theta)

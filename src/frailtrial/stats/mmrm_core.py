@@ -373,18 +373,21 @@ def exact_with_variance_gradient(
     return _without_subjects(f, beta, a, grad, hess), vgrad
 
 
-def variance_gradient(sigma: Array, batch: Batch, phil: Array) -> Array:
+def variance_gradient(
+    sigma: Array, batch: Batch, phil: Array, idx: NDArray[np.int64] | None = None
+) -> Array:
     """The gradient in Sigma of each contrast's variance of
     :func:`exact_with_variance_gradient` (B, k, T, T) alone, for fits whose exact Hessian
     the optimiser gave (``optimize(..., exact_hessian=True)``): no evaluation of the
-    criterion."""
+    criterion. ``idx``: the data sets of ``batch`` that ``sigma`` and ``phil`` are of (all,
+    in order, by default)."""
     kr = batch.kron
     assert kr is not None, "a separable design is needed"
     b, t = sigma.shape[0], sigma.shape[1]
     vgrad = np.zeros((b, phil.shape[1], t, t))
     kron_variance_gradient(
-        np.arange(b), np.ascontiguousarray(sigma, dtype=float), kron_arrays(batch, kr),
-        np.ascontiguousarray(phil, dtype=float), vgrad,
+        np.arange(b) if idx is None else idx, np.ascontiguousarray(sigma, dtype=float),
+        kron_arrays(batch, kr), np.ascontiguousarray(phil, dtype=float), vgrad,
     )  # fmt: skip
     return vgrad
 

@@ -35,6 +35,7 @@ from frailtrial.stats.mmrm_core import (
     make_kron,
     normal_equations,
 )
+from frailtrial.stats.mmrm_kernels import number_within, scatter_constant
 
 Array = NDArray[Any]
 PARALLEL_ROWS = 50_000  # rows from which the factor columns are coded in threads
@@ -380,10 +381,10 @@ def _subjects(
     is small (the same subject codes recur in every data set), else by sorting."""
     span = int(subj_codes.max()) + 1 if subj_codes.size else 1
     if n_sets * span <= 8 * subj_codes.size + 4096:
-        seen = np.zeros((n_sets, span), dtype=bool)
-        seen[set_id, subj_codes] = True
-        number = np.cumsum(seen, axis=1) - 1
-        return number[set_id, subj_codes], number[:, -1] + 1
+        number = np.empty(set_id.size, dtype=np.int64)
+        size = np.empty(n_sets, dtype=np.int64)
+        number_within(set_id, subj_codes, span, number, size)
+        return number, size
     key = set_id.astype(np.int64) * span + subj_codes
     uniq, gidx = np.unique(key, return_inverse=True)
     uniq_set = uniq // span
@@ -627,15 +628,14 @@ def _separable(
             idx.append(terms.index(part))
     if len(set(zip(ci, vi, strict=True))) < len(ci):
         return None
-    # one column at a time (1-d scatter and gather are several times faster than rows)
+    # one column at a time, scattered and checked by a compiled loop
     c = np.zeros((len(subj_terms), b * n_max))
     cell = set_id * n_max + local
     for j, term in enumerate(subj_terms):
         col = np.ones(set_id.size)
         for var, lvl in term:
             col *= (codes[var] == lvl) if lvl is not None else vals[var]
-        c[j, cell] = col
-        if not np.array_equal(c[j, cell], col):  # a covariate varies within a subject
+        if not scatter_constant(cell, col, c[j]):  # a covariate varies within a subject
             return None
     design_code = np.full(t, -1)
     if codes[visit] is not vcodes:  # the visit coded apart from the model's factor

@@ -532,6 +532,39 @@ def pattern_sums(  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def scatter_constant(cell: Array, col: Array, out: Array) -> bool:  # pragma: no cover
+    """``out[cell[i]] = col[i]`` for every row i, and whether the rows of each cell all
+    agree (a subject-level column is constant within each subject; NaN never agrees)."""
+    for i in range(cell.size):
+        out[cell[i]] = col[i]
+    for i in range(cell.size):  # noqa: SIM110 - a loop compiles; all() of a generator not
+        if out[cell[i]] != col[i]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def number_within(  # pragma: no cover - compiled
+    group: Array, code: Array, span: int, number: Array, size: Array
+) -> None:
+    """The number of each row's ``code`` (0 .. ``span`` - 1) among the distinct codes of its
+    ``group``, in increasing order, into ``number``, and how many distinct codes each
+    group has into ``size`` (one entry a group), from a table of groups x codes."""
+    table = np.full((size.size, span), -1, np.int64)
+    for i in range(group.size):
+        table[group[i], code[i]] = 0
+    for g in range(size.size):
+        k = 0
+        for c in range(span):
+            if table[g, c] == 0:
+                table[g, c] = k
+                k += 1
+        size[g] = k
+    for i in range(group.size):
+        number[i] = table[group[i], code[i]]
+
+
+@njit(cache=True, nogil=True)
 def sequential_start(  # pragma: no cover - compiled
     data: Any, sigma: Array, ok: Array
 ) -> None:
