@@ -42,7 +42,6 @@ from frailtrial.stats.mmrm_kernels import (
     kron_variance_gradient,
     newton_directions,
     pattern_sums,
-    reml_start,
     sequential_start,
     us_chain,
     us_optimize,
@@ -699,7 +698,7 @@ def optimize(
     the exact Hessian at the optimum (``Optimum.exact``), from its last evaluation, for
     Satterthwaite's df; the numpy one returns its quasi-Newton Hessian.
     ``fixed_point_start``: the compiled optimiser starts from one fixed-point step of
-    REML (ML) from ``theta0`` (:func:`frailtrial.stats.mmrm_kernels.reml_start`; from
+    REML (ML) from ``theta0`` (:func:`frailtrial.stats.mmrm_kernels._fixed_point`; from
     ``theta0`` itself where that step is not at least as good), about one Newton
     iteration fewer; the numpy one always starts from ``theta0``.
     """
@@ -821,13 +820,9 @@ def _optimize_us_kron(
     decrement = np.full(b, np.inf)
     status = np.zeros(b, dtype=np.int64)
     rows, cols = structure.factor_index
-    arrays = kron_arrays(batch, kr)
-    fallback, f_fallback = theta.copy(), np.full(b, np.inf)
-    if fixed_point_start:
-        reml_start(fallback, rows, cols, arrays, reml, theta, f_fallback)
     us_optimize(
-        theta, rows, cols, arrays, reml, max_iter, tol, chord,
-        f, beta, a, grad, hess, iters, decrement, status, exact_hessian, fallback, f_fallback,
+        theta, rows, cols, kron_arrays(batch, kr), reml, max_iter, tol, chord,
+        f, beta, a, grad, hess, iters, decrement, status, exact_hessian, fixed_point_start,
     )  # fmt: skip
     beta[status == 1], a[status == 1] = np.nan, np.nan  # never evaluated
     reason = [_STATUS[k].format(max_iter) for k in status]

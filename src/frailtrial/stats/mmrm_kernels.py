@@ -653,102 +653,110 @@ def _from_regressions(  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def reml_start(  # pragma: no cover - compiled
-    theta: Array, rows: Array, cols: Array, data: Any, reml: bool, out: Array, f0: Array
-) -> None:
-    """A better us starting point: one fixed-point (EM) step of REML (ML) from each
-    ``theta`` (B, P) into ``out``, and -2 log L at ``theta`` into ``f0`` (inf where it
-    cannot be evaluated; ``out`` is then ``theta``). For complete data the step is
-    ``Sigma = sum_n (r_n r_n' + X_n A X_n') / N`` (ML without ``X_n A X_n'``), r the GLS
-    residuals at ``theta``; under missingness the same sums per pattern, ``R_k + P_k``,
-    enter the factored likelihood: visit j regressed on the earlier ones over the
-    subjects observed at every visit up to j, its residual variance divided by their
-    number. On the bench's trials it brings the Newton decrement of the start from
-    about 1 to about 0.01: one Newton iteration fewer for about half its cost."""
-    pattern_mask, count, cc, ci, vi = data[0], data[1], data[2], data[6], data[7]
-    v = data[5]
-    t = pattern_mask.shape[2]
+def _fixed_point_workspace(t: int) -> Any:  # pragma: no cover - compiled
+    """Scratch arrays of :func:`_fixed_point`."""
+    return (
+        np.zeros((t, t)),  # L
+        np.zeros((t, t)),  # Sigma
+        np.zeros((t, t)),  # sums over the patterns observed up to a visit
+        np.zeros((t, t)),  # their Cholesky factor
+        np.zeros(t),  # regression coefficients
+        np.eye(t),  # T
+        np.zeros((t, t)),  # T^-1
+        np.zeros(t),  # D
+    )
+
+
+@njit(cache=True, nogil=True)
+def _fixed_point(  # pragma: no cover - compiled
+    d: int,
+    theta: Array,
+    rows: Array,
+    cols: Array,
+    data: Any,
+    reml: bool,
+    ws: Any,
+    fw: Any,
+    beta: Array,
+    a: Array,
+    grad: Array,
+    out: Array,
+) -> float:
+    """A better us starting point for data set ``d``: one fixed-point (EM) step of REML
+    (ML) from ``theta`` into ``out``; returns -2 log L at ``theta`` (inf where it cannot be
+    evaluated; ``out`` is then ``theta``). For complete data the step is ``Sigma = sum_n
+    (r_n r_n' + X_n A X_n') / N`` (ML without ``X_n A X_n'``), r the GLS residuals at
+    ``theta``; under missingness the same sums per pattern, ``R_k + P_k``, enter the
+    factored likelihood: visit j regressed on the earlier ones over the subjects observed
+    at every visit up to j, its residual variance divided by their number. On the bench's
+    trials it brings the Newton decrement of the start from about 1 to about 0.01: one
+    Newton iteration fewer for about half its cost. ``beta``, ``a`` and ``grad`` are
+    scratch."""
+    count, cc, v, ci, vi = data[1], data[2], data[5], data[6], data[7]
+    t = grad.shape[0]
     p = ci.size
     pv = v.shape[1]
-    ws = _workspace(pattern_mask.shape[1], t, cc.shape[2], pv, p)
     rk, gk, vg, obs, vl = ws[3], ws[15], ws[16], ws[23], ws[28][1]
-    low = np.zeros((t, t))
-    sig = np.zeros((t, t))
-    grad = np.zeros((t, t))
-    hess = np.zeros((1, 1))
-    beta = np.zeros(p)
-    a = np.zeros((p, p))
-    sums = np.zeros((t, t))
-    slow = np.zeros((t, t))
-    coef = np.zeros(t)
-    tm = np.eye(t)
-    tinv = np.zeros((t, t))
-    dvec = np.zeros(t)
-    for s in range(theta.shape[0]):
-        out[s] = theta[s]
-        f0[s] = np.inf
-        _us_factor(theta[s], rows, cols, low)
-        if not _us_sigma(low, sig):
+    low, sig, sums, slow, coef, tm, tinv, dvec = fw
+    out[:] = theta
+    _us_factor(theta, rows, cols, low)
+    if not _us_sigma(low, sig):
+        return np.inf
+    f0 = _evaluate_one(d, sig, data, reml, 0, ws, beta, a, grad, grad)
+    if not math.isfinite(f0):
+        return np.inf
+    for k in range(count.shape[1]):  # R_k + P_k, P_k = V G_k V' (REML)
+        if count[d, k] == 0.0 or not reml:
             continue
-        f0[s] = _evaluate_one(s, sig, data, reml, 0, ws, beta, a, grad, hess)
-        if not math.isfinite(f0[s]):
-            continue
-        for k in range(count.shape[1]):  # R_k + P_k, P_k = V G_k V' (REML)
-            if count[s, k] == 0.0 or not reml:
-                continue
-            no = obs[k, t]
-            gk[:, :] = 0.0
-            for i in range(p):
-                gk[vi[i], vi[i]] += cc[s, k, ci[i], ci[i]] * a[i, i]
-                for j in range(i):
-                    prod = cc[s, k, ci[i], ci[j]] * a[i, j]
-                    gk[vi[i], vi[j]] += prod
-                    gk[vi[j], vi[i]] += prod
-            for la in range(no):
+        no = obs[k, t]
+        gk[:, :] = 0.0
+        for i in range(p):
+            gk[vi[i], vi[i]] += cc[d, k, ci[i], ci[i]] * a[i, i]
+            for j in range(i):
+                prod = cc[d, k, ci[i], ci[j]] * a[i, j]
+                gk[vi[i], vi[j]] += prod
+                gk[vi[j], vi[i]] += prod
+        for la in range(no):
+            for g in range(pv):
+                acc = 0.0
+                for h in range(pv):
+                    acc += vl[k, la, h] * gk[h, g]
+                vg[la, g] = acc
+        for la in range(no):
+            for lb in range(no):
+                acc = 0.0
                 for g in range(pv):
-                    acc = 0.0
-                    for h in range(pv):
-                        acc += vl[k, la, h] * gk[h, g]
-                    vg[la, g] = acc
-            for la in range(no):
-                for lb in range(no):
-                    acc = 0.0
-                    for g in range(pv):
-                        acc += vg[la, g] * vl[k, lb, g]
-                    rk[k, la, lb] += acc
-        ok = True
-        for j in range(t):
-            sums[: j + 1, : j + 1] = 0.0
-            nj = 0.0
-            for k in range(count.shape[1]):  # patterns observed at every visit up to j
-                if count[s, k] == 0.0 or obs[k, t] <= j or obs[k, j] != j:
-                    continue
-                nj += count[s, k]
-                for la in range(j + 1):
-                    for lb in range(j + 1):
-                        sums[la, lb] += rk[k, la, lb]
-            if not (nj > 0.0 and _cholesky(sums, slow, j + 1)):
-                ok = False
-                break
-            for i in range(j):
-                coef[i] = sums[i, j]
-            _cholesky_solve(slow, coef, j)
-            rss = sums[j, j]
-            for i in range(j):
-                rss -= sums[i, j] * coef[i]
-            dvec[j] = rss / nj
-            if not (dvec[j] > 0.0 and math.isfinite(dvec[j])):
-                ok = False
-                break
-            for i in range(j):
-                tm[j, i] = -coef[i]
-        if not ok:
-            continue
-        _from_regressions(tm, dvec, tinv, sig)
-        if _cholesky(sig, low, t):
-            for k in range(theta.shape[1]):
-                entry = low[rows[k], cols[k]]
-                out[s, k] = math.log(entry) if k < t else entry
+                    acc += vg[la, g] * vl[k, lb, g]
+                rk[k, la, lb] += acc
+    for j in range(t):
+        sums[: j + 1, : j + 1] = 0.0
+        nj = 0.0
+        for k in range(count.shape[1]):  # patterns observed at every visit up to j
+            if count[d, k] == 0.0 or obs[k, t] <= j or obs[k, j] != j:
+                continue
+            nj += count[d, k]
+            for la in range(j + 1):
+                for lb in range(j + 1):
+                    sums[la, lb] += rk[k, la, lb]
+        if not (nj > 0.0 and _cholesky(sums, slow, j + 1)):
+            return f0
+        for i in range(j):
+            coef[i] = sums[i, j]
+        _cholesky_solve(slow, coef, j)
+        rss = sums[j, j]
+        for i in range(j):
+            rss -= sums[i, j] * coef[i]
+        dvec[j] = rss / nj
+        if not (dvec[j] > 0.0 and math.isfinite(dvec[j])):
+            return f0
+        for i in range(j):
+            tm[j, i] = -coef[i]
+    _from_regressions(tm, dvec, tinv, sig)
+    if _cholesky(sig, low, t):
+        for k in range(theta.size):
+            entry = low[rows[k], cols[k]]
+            out[k] = math.log(entry) if k < t else entry
+    return f0
 
 
 @njit(cache=True, nogil=True)
@@ -1102,18 +1110,16 @@ def us_optimize(  # pragma: no cover - compiled
     decrement: Array,
     status: Array,
     exact: bool,
-    fallback: Array,
-    f_fallback: Array,
+    fixed_point: bool,
 ) -> None:
     """``mmrm_core.optimize`` for the us structure and a separable design, one data set
     at a time: Newton steps with the approximate Hessian, backtracking, BFGS updates,
     gradient-only steps once the decrement is below ``chord``; converged when the
     decrement is below ``tol``. ``theta`` (B, P) holds the starting values and receives
     the optimum. ``status``: 0 converged, 1 -2 log L not finite at the start, 2 the line
-    search found no decrease, 3 iteration limit. Where ``f_fallback`` is finite, ``theta``
-    is a refinement of ``fallback`` (:func:`reml_start`) whose -2 log L was
-    ``f_fallback``: a start that is not at least as good is replaced by the fallback.
-    With ``exact``, ``hess`` receives the
+    search found no decrease, 3 iteration limit. With ``fixed_point``, the optimiser starts
+    from one fixed-point step of REML (ML) from ``theta`` (:func:`_fixed_point`), unless
+    that is not at least as good. With ``exact``, ``hess`` receives the
     exact Hessian (REML's trace term included) at the last point of statuses 0 and 3,
     from the workspace of its evaluation (no second evaluation); else, and for the other
     statuses, the last quasi-Newton Hessian."""
@@ -1144,17 +1150,22 @@ def us_optimize(  # pragma: no cover - compiled
     beta_t = np.zeros(p)
     a_t = np.zeros((p, p))
     tw = _trace_workspace(pattern_mask.shape[1], t, p, cc.shape[2])
+    fw = _fixed_point_workspace(t)
     for s in range(theta.shape[0]):
         th, g, h = theta[s], grad[s], hess[s]
         iters[s] = 0
         decrement[s] = np.inf
         status[s] = 3
-        for k in range(n_par):
-            trial[k] = th[k]
+        f_given = np.inf  # -2 log L at the given start, when a fixed-point step is tried
+        if fixed_point:
+            f_given = _fixed_point(s, th, rows, cols, data, reml, ws, fw, beta_t, a_t, gs, trial)
+        else:
+            for k in range(n_par):
+                trial[k] = th[k]
         # one call site per kernel: the start is evaluated like a trial point (without
         # the conditioning check, as the numpy optimiser) and always "accepted"
         start = True
-        refined = math.isfinite(f_fallback[s])
+        refined = math.isfinite(f_given)
         level = 2
         step = 1.0
         gd = 0.0
@@ -1165,10 +1176,10 @@ def us_optimize(  # pragma: no cover - compiled
             if _us_feasible(trial, low, sig, ework, tvals, tvecs, not start):
                 f_new = _evaluate_one(s, sig, data, reml, level, ws, beta_t, a_t, gs, hs)
             if start:
-                if refined and not f_new <= f_fallback[s]:
+                if refined and not f_new <= f_given:  # back to the given start
                     refined = False
                     for k in range(n_par):
-                        trial[k] = fallback[s, k]
+                        trial[k] = th[k]
                     continue
                 if not math.isfinite(f_new):
                     f[s] = np.inf
