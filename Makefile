@@ -68,8 +68,11 @@ messages:
 	for po in src/frailtrial/web/locale/*/LC_MESSAGES/django.po; do msgfmt --check -o $${po%.po}.mo $$po || exit 1; done
 .PHONY: messages
 
+# every benchmark runs (one that fails does not hide the others' figures); fails at the end
 bench: install-dev kernels
-	@for b in benchmarks/bench_*.py benchmarks/load_crf.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@failed=""; for b in benchmarks/bench_*.py benchmarks/load_crf.py; do echo "== $$b"; \
+		$(BIN)/python $$b || failed="$$failed $$b"; done; \
+	if [ -n "$$failed" ]; then echo "make bench: failed:$$failed"; exit 1; fi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache frailtrial-demo
