@@ -471,11 +471,11 @@ def estimate_many(
         ]
         return _order(pd.concat(parts, ignore_index=True))
     idx = np.array([f.index for f in fits])
-    sol = fits[0].solution
-    if sol is None or not sol.holds(fits):
+    sol = fits[0].solution  # fit_many's arrays, while every fit still holds its views
+    if sol is not None and not sol.holds(fits):
         sol = None
-    beta = sol.beta[idx] if sol else np.stack([f.beta for f in fits])
-    phi = sol.vcov[idx] if sol else np.stack([f.vcov for f in fits])
+    beta = sol.beta[idx] if sol is not None else np.stack([f.beta for f in fits])
+    phi = sol.vcov[idx] if sol is not None else np.stack([f.vcov for f in fits])
     est = np.einsum("kp,bp->bk", lmat, beta)
     phil = np.einsum("bpq,kq->bkp", phi, lmat)  # Phi l
     var = np.einsum("bkp,kp->bk", phil, lmat)
@@ -483,7 +483,7 @@ def estimate_many(
         dfs = np.broadcast_to((frame.batch.n_obs[idx] - lmat.shape[1])[:, None], var.shape)
     else:
         # each fit's exact Hessian from the optimiser, where it has one (else evaluated)
-        if sol:
+        if sol is not None:
             theta, hess, given = sol.theta[idx], sol.hess[idx], sol.exact[idx]
         else:
             theta = np.stack([f.theta for f in fits])

@@ -391,15 +391,19 @@ def variance_gradient(
     return vgrad
 
 
-def variance_theta_gradient(structure: Structure, theta: Array, msum: Array) -> Array:
+def variance_theta_gradient(
+    structure: Structure, theta: Array, msum: Array, jac: Array | None = None
+) -> Array:
     """The gradient of each contrast's variance in the structure's parameters (B, k, P)
-    from its gradient in Sigma ``msum`` (B, k, T, T); compiled for us."""
+    from its gradient in Sigma ``msum`` (B, k, T, T); compiled for us, else from the
+    Jacobian ``jac`` (computed when not given)."""
     if isinstance(structure, Unstructured):
         vgrad = np.zeros((theta.shape[0], msum.shape[1], theta.shape[1]))
         rows, cols = structure.factor_index
         us_variance_chain(np.ascontiguousarray(theta, dtype=float), rows, cols, msum, vgrad)
         return vgrad
-    return np.einsum("bjac,bkac->bkj", structure.jacobian(theta), msum)
+    jac = structure.jacobian(theta) if jac is None else jac
+    return np.einsum("bjac,bkac->bkj", jac, msum)
 
 
 def variance_chain_rule(
@@ -413,15 +417,14 @@ def variance_chain_rule(
         b, n_par = theta.shape
         grad = np.zeros((b, n_par))
         hess = np.zeros((b, n_par, n_par))
-        vgrad = np.zeros((b, msum.shape[1], n_par))
         rows, cols = structure.factor_index
         us_chain(
             np.ascontiguousarray(theta, dtype=float), rows, cols, ev.grad_sigma,
-            ev.hess_sigma, msum, grad, hess, vgrad,
+            ev.hess_sigma, grad, hess,
         )  # fmt: skip
-        return hess, vgrad
+        return hess, variance_theta_gradient(structure, theta, msum)
     _, hess, jac = theta_derivatives(structure, theta, ev)
-    return hess, np.einsum("bjac,bkac->bkj", jac, msum)
+    return hess, variance_theta_gradient(structure, theta, msum, jac)
 
 
 def _without_subjects(

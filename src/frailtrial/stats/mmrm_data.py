@@ -147,12 +147,11 @@ def _factorize(
     That table takes any value that is not a str for missing, so unless every value it
     left uncoded is missing, the values take the general way. Sorted integers (a long
     frame's data-set numbers) are coded by counting their changes."""
-    if values.dtype.kind in "iu" and values.size > 1:
+    if values.dtype.kind in "iu" and values.size > 1 and (values[1:] >= values[:-1]).all():
         change = values[1:] != values[:-1]
-        if (values[1:] >= values[:-1]).all():
-            found = np.zeros(values.size, dtype=np.intp)
-            np.cumsum(change, out=found[1:])
-            return found, values[np.concatenate(([0], np.flatnonzero(change) + 1))]
+        found = np.zeros(values.size, dtype=np.intp)
+        np.cumsum(change, out=found[1:])
+        return found, values[np.concatenate(([0], np.flatnonzero(change) + 1))]
     if values.dtype == object and _StringTable is not None:
         uniques, found = _StringTable(size_hint or 1).factorize(values)
         unset = np.flatnonzero(found < 0)

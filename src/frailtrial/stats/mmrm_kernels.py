@@ -240,6 +240,43 @@ def _precisions(  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _pattern_g(cck: Array, ci: Array, vi: Array, a: Array, gk: Array) -> None:  # pragma: no cover
+    """G_k (Pv x Pv) with ``P_k = V G_k V' = sum_n X_n A X_n'`` over a pattern's subjects:
+    ``G_k[vi_i, vi_j] = sum CC_k[ci_i, ci_j] A[i, j]`` (A and CC_k symmetric: each pair
+    i > j once, doubled)."""
+    gk[:, :] = 0.0
+    for i in range(ci.size):
+        gk[vi[i], vi[i]] += cck[ci[i], ci[i]] * a[i, i]
+        for j in range(i):
+            prod = cck[ci[i], ci[j]] * a[i, j]
+            gk[vi[i], vi[j]] += prod
+            gk[vi[j], vi[i]] += prod
+
+
+@njit(cache=True, nogil=True)
+def _add_m_g_mt(  # pragma: no cover - compiled
+    m: Array, gk: Array, no: int, mg: Array, out: Array
+) -> None:
+    """``out += M G M'`` over the leading ``no`` rows of M (a pattern's observed visits;
+    ``mg`` is scratch), e.g. ``P_k = V G_k V'`` or ``W_k P_k W_k = (W_k V) G_k (W_k V)'``."""
+    pv = gk.shape[0]
+    for la in range(no):
+        for g in range(pv):
+            acc = 0.0
+            for h in range(pv):
+                acc += m[la, h] * gk[h, g]
+            mg[la, g] = acc
+    for la in range(no):
+        for lb in range(la + 1):
+            acc = 0.0
+            for g in range(pv):
+                acc += mg[la, g] * m[lb, g]
+            out[la, lb] += acc
+            if lb != la:
+                out[lb, la] += acc
+
+
+@njit(cache=True, nogil=True)
 def _evaluate_one(  # pragma: no cover - compiled
     d: int,
     sigma: Array,
@@ -367,31 +404,10 @@ def _evaluate_one(  # pragma: no cover - compiled
             continue
         ob, no = obs[k], obs[k, t]
         _sandwich(wk[k], rk[k], no, tmp, uu[k])
-        if reml:
-            # P_k = V G_k V', G_k[vi_i, vi_j] = sum CC_k[ci_i, ci_j] A[i, j]
-            for i in range(pv):
-                for j in range(pv):
-                    gk[i, j] = 0.0
-            for i in range(p):  # (A and CC_k symmetric: each pair i > j once, doubled)
-                gk[vi[i], vi[i]] += cc[d, k, ci[i], ci[i]] * a_out[i, i]
-                for j in range(i):
-                    prod = cc[d, k, ci[i], ci[j]] * a_out[i, j]
-                    gk[vi[i], vi[j]] += prod
-                    gk[vi[j], vi[i]] += prod
-            # W_k P_k W_k = (W_k V) G_k (W_k V)'
-            for la in range(no):
-                for g in range(pv):
-                    acc = 0.0
-                    for h in range(pv):
-                        acc += wv[k, la, h] * gk[h, g]
-                    vg[la, g] = acc
-            for la in range(no):
-                for lb in range(la + 1):
-                    acc = 0.0
-                    for g in range(pv):
-                        acc += vg[la, g] * wv[k, lb, g]
-                    kk[k, la, lb] = acc
-                    kk[k, lb, la] = acc
+        if reml:  # W_k P_k W_k = (W_k V) G_k (W_k V)'
+            _pattern_g(cc[d, k], ci, vi, a_out, gk)
+            kk[k, :no, :no] = 0.0
+            _add_m_g_mt(wv[k], gk, no, vg, kk[k])
         for la in range(no):
             i = ob[la]
             for lb in range(no):
@@ -692,10 +708,8 @@ def _fixed_point(  # pragma: no cover - compiled
     trials it brings the Newton decrement of the start from about 1 to about 0.01: one
     Newton iteration fewer for about half its cost. ``beta``, ``a`` and ``grad`` are
     scratch."""
-    count, cc, v, ci, vi = data[1], data[2], data[5], data[6], data[7]
+    count, cc, ci, vi = data[1], data[2], data[6], data[7]
     t = grad.shape[0]
-    p = ci.size
-    pv = v.shape[1]
     rk, gk, vg, obs, vl = ws[3], ws[15], ws[16], ws[23], ws[28][1]
     low, sig, sums, slow, coef, tm, tinv, dvec = fw
     out[:] = theta
@@ -705,29 +719,10 @@ def _fixed_point(  # pragma: no cover - compiled
     f0 = _evaluate_one(d, sig, data, reml, 0, ws, beta, a, grad, grad)
     if not math.isfinite(f0):
         return np.inf
-    for k in range(count.shape[1]):  # R_k + P_k, P_k = V G_k V' (REML)
-        if count[d, k] == 0.0 or not reml:
-            continue
-        no = obs[k, t]
-        gk[:, :] = 0.0
-        for i in range(p):
-            gk[vi[i], vi[i]] += cc[d, k, ci[i], ci[i]] * a[i, i]
-            for j in range(i):
-                prod = cc[d, k, ci[i], ci[j]] * a[i, j]
-                gk[vi[i], vi[j]] += prod
-                gk[vi[j], vi[i]] += prod
-        for la in range(no):
-            for g in range(pv):
-                acc = 0.0
-                for h in range(pv):
-                    acc += vl[k, la, h] * gk[h, g]
-                vg[la, g] = acc
-        for la in range(no):
-            for lb in range(no):
-                acc = 0.0
-                for g in range(pv):
-                    acc += vg[la, g] * vl[k, lb, g]
-                rk[k, la, lb] += acc
+    for k in range(count.shape[1]):  # rk becomes R_k + P_k, P_k = V G_k V' (REML)
+        if count[d, k] > 0.0 and reml:
+            _pattern_g(cc[d, k], ci, vi, a, gk)
+            _add_m_g_mt(vl[k], gk, obs[k, t], vg, rk[k])
     for j in range(t):
         sums[: j + 1, : j + 1] = 0.0
         nj = 0.0
@@ -1162,7 +1157,7 @@ def us_optimize(  # pragma: no cover - compiled
         else:
             for k in range(n_par):
                 trial[k] = th[k]
-        # one call site per kernel: the start is evaluated like a trial point (without
+        # the start is evaluated like a trial point, at the loop's one call site (without
         # the conditioning check, as the numpy optimiser) and always "accepted"
         start = True
         refined = math.isfinite(f_given)
@@ -1427,15 +1422,11 @@ def us_chain(  # pragma: no cover - compiled
     cols: Array,
     grad_sigma: Array,
     hess_sigma: Array,
-    vgrad: Array,
     grad: Array,
     hess: Array,
-    vgrad_theta: Array,
 ) -> None:
     """The chain rule of :func:`_us_derivatives` for a stack of us fits: gradient and
-    Hessian of -2 log L in theta (B, P) and (B, P, P) from those in Sigma, and the
-    gradient in theta of each contrast's variance (B, k, P) from its gradient in Sigma
-    ``vgrad`` (B, k, T, T) (first derivatives only: ``tr(dSigma/dtheta_j M)``)."""
+    Hessian of -2 log L in theta (B, P) and (B, P, P) from those in Sigma."""
     b, n_par = theta.shape
     t = grad_sigma.shape[1]
     m = hess_sigma.shape[1]
@@ -1449,11 +1440,6 @@ def us_chain(  # pragma: no cover - compiled
             theta[s], rows, cols, low, grad_sigma[s], hess_sigma[s], True, pair, js, tmp,
             grad[s], hess[s],
         )  # fmt: skip
-        for q in range(vgrad.shape[1]):
-            _us_derivatives(
-                theta[s], rows, cols, low, vgrad[s, q], hess_sigma[s], False, pair, js, tmp,
-                vgrad_theta[s, q], hess[s],
-            )  # fmt: skip
 
 
 @njit(cache=True, nogil=True)
@@ -1461,8 +1447,8 @@ def us_variance_chain(  # pragma: no cover - compiled
     theta: Array, rows: Array, cols: Array, vgrad: Array, vgrad_theta: Array
 ) -> None:
     """The gradient in theta of each contrast's variance (B, k, P) of a stack of us fits
-    from its gradient in Sigma ``vgrad`` (B, k, T, T): :func:`us_chain` without the
-    criterion's derivatives."""
+    from its gradient in Sigma ``vgrad`` (B, k, T, T) (first derivatives only:
+    ``tr(dSigma/dtheta_j M)``)."""
     b, n_par = theta.shape
     t = vgrad.shape[2]
     pair = _pair_index(t)
