@@ -227,11 +227,11 @@ def test_strategies_match_a_numpy_computation(strategy: str) -> None:
     data, ice = simulated(7, n=30, visits=4)
     imp = prepare_imputations(data, **simulated_args(ice, strategy))
     expected = _numpy_conditional_means(data, ice, strategy)
-    assert imp.completed[0] == pytest.approx(expected, rel=1e-6, abs=1e-8)
+    assert imp.completed(0) == pytest.approx(expected, rel=1e-6, abs=1e-8)
     if strategy != "MAR":  # the reference arm's subjects are imputed under MAR
-        mar = prepare_imputations(data, **simulated_args(ice, "MAR")).completed[0]
+        mar = prepare_imputations(data, **simulated_args(ice, "MAR")).completed(0)
         placebo = (imp.layout.group == 0)[:, None]
-        assert not np.allclose(np.where(placebo, 0, imp.completed[0]), np.where(placebo, 0, mar))
+        assert not np.allclose(np.where(placebo, 0, imp.completed(0)), np.where(placebo, 0, mar))
 
 
 def test_rubin_rules_hand_computed() -> None:
@@ -328,8 +328,8 @@ def test_treatment_policy_keeps_post_ice_data_in_the_fit() -> None:
     row = tp.layout.subjects.index(subject)
     assert tp.layout.fit_mask[row].all() and not jr.layout.fit_mask[row, 1:].any()
     observed = tp.layout.y[row]
-    assert tp.completed[0, row] == pytest.approx(observed)  # observed values are analysed
-    assert jr.completed[0, row] == pytest.approx(observed)
+    assert tp.completed(0)[row] == pytest.approx(observed)  # observed values are analysed
+    assert jr.completed(0)[row] == pytest.approx(observed)
 
 
 @pytest.mark.parametrize(
@@ -367,28 +367,37 @@ def test_missing_rows_need_constant_covariates() -> None:
 def test_jackknife_refits_are_one_batch_equal_to_separate_fits(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The 173 fits go to the batched MMRM in one call; the fit leaving out subject k
-    equals stats.mmrm on the data without subject k."""
+    """The 173 fits go to the batched MMRM in one call, from per-pattern sums; the fit
+    leaving out subject k equals stats.mmrm on the data without subject k, and every fit
+    equals the fit of the subject x visit arrays with subject k flagged out."""
     from frailtrial.stats.sensitivity import fitting, run
 
-    calls: list[tuple[int, int]] = []
-    kept: list[fitting.Fits] = []
+    calls: list[int] = []
+    kept: list[tuple[Any, fitting.Fits]] = []
 
-    def spy(layout, idx, present=None, covariance="us"):  # type: ignore[no-untyped-def]
-        calls.append(idx.shape)
-        kept.append(fitting.fit_samples(layout, idx, present, covariance))
-        return kept[-1]
+    def spy(layout, covariance="us"):  # type: ignore[no-untyped-def]
+        calls.append(layout.n)
+        kept.append((layout, fitting.fit_jackknife(layout, covariance)))
+        return kept[-1][1]
 
-    monkeypatch.setattr(run, "fit_samples", spy)
+    monkeypatch.setattr(run, "fit_jackknife", spy)
     data = antidepressant()
     run_sensitivity(data, **antidepressant_args("MAR"))
-    assert calls == [(173, 172)]
+    assert calls == [172]
+    layout, fits = kept[0]
+    assert layout.kron is not None and fits.beta.shape[0] == 173
     subjects = list(pd.unique(data["PATIENT"]))
     for k in (0, 57, 171):
         rest = data[data["PATIENT"] != subjects[k]]
         fit = mmrm(rest.assign(VISIT=rest["VISIT"].astype(str)), FORMULA, "PATIENT", "VISIT")
-        assert kept[0].beta[k + 1] == pytest.approx(fit.beta, rel=1e-6, abs=1e-8)
-        assert kept[0].sigma[k + 1] == pytest.approx(fit.sigma, rel=1e-6)
+        assert fits.beta[k + 1] == pytest.approx(fit.beta, rel=1e-6, abs=1e-8)
+        assert fits.sigma[k + 1] == pytest.approx(fit.sigma, rel=1e-6)
+    idx = np.tile(np.arange(172), (173, 1))
+    present = np.ones(idx.shape, dtype=bool)
+    present[np.arange(1, 173), np.arange(172)] = False
+    rows = fitting.fit_samples(layout, idx, present)
+    assert fits.beta == pytest.approx(rows.beta, rel=1e-7, abs=1e-9)
+    assert fits.sigma == pytest.approx(rows.sigma, rel=1e-7)
 
 
 def test_rows_for_missing_visits_give_the_same_result() -> None:

@@ -159,6 +159,33 @@ def make_kron(
     return batch
 
 
+def sums_batch(
+    pattern_mask: Array,
+    v: Array,
+    ci: NDArray[np.int64],
+    vi: NDArray[np.int64],
+    sums: tuple[Array, Array, Array, Array],
+) -> Batch:
+    """A batch of a separable design known by its per-pattern sums only: ``pattern_mask``
+    (B, K, T) and ``sums`` = (cc, cy, yy, count) as in :class:`Kron`. It has no subjects
+    (its per-subject arrays are empty), so only what works from the sums takes it: the
+    optimiser, the starting values and the separable evaluation. A jackknife's data sets
+    are made so, each the full data's sums less one subject's (sensitivity/fitting.py)."""
+    cc, cy, yy, count = sums
+    b, k, t = pattern_mask.shape
+    n_obs = (count * pattern_mask.sum(axis=2)).sum(axis=1)
+    v = np.ascontiguousarray(v, dtype=float)
+    kron = Kron(np.zeros((b, 0, cc.shape[2])), v, ci, vi, cc, cy, yy, count, n_obs)
+    return Batch(
+        y=np.zeros((b, 0, t)),
+        mask=np.zeros((b, 0, t), dtype=bool),
+        pattern_mask=pattern_mask,
+        pattern_of=np.zeros((b, 0), dtype=np.int64),
+        members=np.zeros((b, k, 0)),
+        kron=kron,
+    )
+
+
 def make_batch(y: Array, mask: NDArray[np.bool_], x: Array | None = None) -> Batch:
     """Group the subjects of each data set by missingness pattern; ``y`` and the design
     rows ``x`` (None: a separable design's, see :func:`make_kron`) are zero at missing
@@ -607,8 +634,12 @@ def start_sigma(batch: Batch) -> Array:
 def ols_sigma(batch: Batch) -> Array:
     """Moment estimate of Sigma from OLS residuals (pairwise complete), made positive definite."""
     b, t = batch.n_sets, batch.y.shape[2]
-    mf = batch.mask.astype(float)
-    cnt = np.matmul(mf.transpose(0, 2, 1), mf)
+    if batch.kron is None:
+        mf = batch.mask.astype(float)
+        cnt = np.matmul(mf.transpose(0, 2, 1), mf)
+    else:  # pairwise counts from the patterns (a batch of sums has no subjects)
+        m = batch.pattern_mask
+        cnt = np.einsum("bk,bks,bku->bsu", batch.kron.count, m, m)
     xtx, xty = normal_equations(batch)
     low, _ = batched_cholesky(xtx)
     beta = np.matmul(inverse_from_cholesky(low), xty[..., None])[..., 0]

@@ -29,6 +29,29 @@ def imputation_means(layout: Layout, beta: Array) -> Array:
     return strategy_mean(own, ref, layout.ice, layout.strategy)
 
 
+def strategy_design(layout: Layout) -> Array:
+    """(n, T, p) rows whose product with a sample's coefficients is each subject's mean
+    under its strategy (the strategies are linear in the own and reference means)."""
+    own, ref = layout.x_own.transpose(2, 0, 1), layout.x_ref.transpose(2, 0, 1)
+    return strategy_mean(own, ref, layout.ice, layout.strategy).transpose(1, 2, 0)
+
+
+def missing_patterns(layout: Layout) -> list[tuple[NDArray[np.bool_], NDArray[np.int64]]]:
+    """The distinct missingness patterns (missing visits, subjects' rows), in code order."""
+    missing = layout.missing
+    codes = (missing.astype(np.int64) << np.arange(missing.shape[1])).sum(axis=1)
+    groups = (np.flatnonzero(codes == c) for c in np.unique(codes))
+    return [(missing[rows[0]], rows) for rows in groups]
+
+
+def regression(sigma: Array, m: NDArray[np.bool_]) -> Array:
+    """(B, |m|, |o|) regression ``S_mo S_oo^-1`` of the missing visits ``m`` on the others."""
+    o = ~m
+    s_oo = sigma[:, o][:, :, o]
+    s_mo = sigma[:, m][:, :, o]
+    return np.linalg.solve(s_oo, s_mo.transpose(0, 2, 1)).transpose(0, 2, 1)
+
+
 def impute(
     layout: Layout,
     beta: Array,
@@ -40,23 +63,19 @@ def impute(
     when ``rng`` is given."""
     mu = imputation_means(layout, beta)
     y = np.broadcast_to(layout.y, mu.shape).copy()
-    missing = layout.missing
-    codes = (missing.astype(np.int64) << np.arange(missing.shape[1])).sum(axis=1)
-    for code in np.unique(codes[codes > 0]):
-        rows = np.flatnonzero(codes == code)
-        m = missing[rows[0]]
+    for m, rows in missing_patterns(layout):
+        if not m.any():
+            continue
         o = ~m
         cond_mean = mu[:, rows][..., m]  # (B, k, |m|)
         if o.any():
-            s_oo = sigma[:, o][:, :, o]
-            s_mo = sigma[:, m][:, :, o]
-            reg = np.linalg.solve(s_oo, s_mo.transpose(0, 2, 1)).transpose(0, 2, 1)  # (B,|m|,|o|)
+            reg = regression(sigma, m)
             resid = layout.y[rows][:, o][None] - mu[:, rows][..., o]  # (B, k, |o|)
             cond_mean = cond_mean + np.einsum("bmo,bko->bkm", reg, resid)
         if rng is not None:
             cov = sigma[:, m][:, :, m]
             if o.any():
-                cov = cov - np.matmul(reg, s_mo.transpose(0, 2, 1))
+                cov = cov - np.matmul(reg, sigma[:, m][:, :, o].transpose(0, 2, 1))
             chol = np.linalg.cholesky(0.5 * (cov + cov.transpose(0, 2, 1)))
             normal = rng.standard_normal(cond_mean.shape)
             cond_mean = cond_mean + np.einsum("bij,bkj->bki", chol, normal)

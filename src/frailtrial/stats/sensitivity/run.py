@@ -19,8 +19,13 @@ from frailtrial.errors import ConvergenceError, InputError
 from frailtrial.stats.model_options import covariance_structure
 from frailtrial.stats.samples import check_conf_level
 from frailtrial.stats.sensitivity import pooling
-from frailtrial.stats.sensitivity.analysis import ancova
-from frailtrial.stats.sensitivity.fitting import Fits, fit_samples
+from frailtrial.stats.sensitivity.analysis import (
+    AncovaParts,
+    ancova_parts,
+    concatenate,
+    jackknife_parts,
+)
+from frailtrial.stats.sensitivity.fitting import Fits, fit_jackknife, fit_samples
 from frailtrial.stats.sensitivity.imputation import impute
 from frailtrial.stats.sensitivity.layout import Layout, build_layout
 from frailtrial.stats.sensitivity.strategies import STRATEGIES
@@ -30,6 +35,7 @@ METHODS = ("condmean-jackknife", "condmean-bootstrap", "approx-bayes")
 BOOTSTRAP_CI = ("percentile", "normal")
 DEFAULT_SAMPLES = {"condmean-bootstrap": 1000, "approx-bayes": 20}
 REDRAWS = 10  # rounds of redrawing bootstrap samples whose MMRM fit failed
+WORK_FLOATS = 2e6  # completed outcomes imputed and analysed at a time (16 MB)
 
 
 @dataclass(frozen=True)
@@ -70,23 +76,38 @@ class SensitivityResult:
 
 @dataclass(frozen=True)
 class Imputations:
-    """Completed data sets of one method and their sample multiplicities."""
+    """The imputation model's fits of one method, and the analysis of their completed data
+    sets at any delta (:class:`AncovaParts`): the data sets themselves are not kept (a
+    jackknife's are n + 1 of n subjects each), but for approx-bayes' random draws."""
 
     layout: Layout
     method: str
-    completed: Array  # (B, n, T)
-    counts: Array  # (B, n) multiplicity of each subject in each sample
+    fits: Fits  # sample 0 the full data, but for approx-bayes
+    parts: AncovaParts
     seed: int | None
-    _shift: Array = field(repr=False)  # (n, T) 1 where a delta is added
+    draws: Array | None = field(default=None, repr=False)  # approx-bayes' (B, n, T)
 
     def __repr__(self) -> str:
-        b, n, t = self.completed.shape
-        return f"Imputations({self.method}: {b} data sets, {n} subjects, {t} visits)"
+        lay = self.layout
+        return (
+            f"Imputations({self.method}: {self.parts.n_sets} data sets, {lay.n} subjects, "
+            f"{len(lay.visits)} visits)"
+        )
 
     @property
     def n_samples(self) -> int:
         """Resampled data sets (the full-data analysis not counted)."""
-        return self.counts.shape[0] - (0 if self.method == "approx-bayes" else 1)
+        return self.parts.n_sets - (0 if self.method == "approx-bayes" else 1)
+
+    def completed(self, samples: Any = slice(None)) -> Array:
+        """The completed outcomes (B', n, T) of ``samples`` (an index of the fits: 0 is the
+        full data, but for approx-bayes), without a delta."""
+        if self.draws is not None:
+            return self.draws[samples]
+        beta, sigma = self.fits.beta[samples], self.fits.sigma[samples]
+        if beta.ndim == 1:
+            return impute(self.layout, beta[None], sigma[None])[0]
+        return impute(self.layout, beta, sigma)
 
     def pooled(
         self, delta: float = 0.0, conf_level: float = 0.95, bootstrap_ci: str = "percentile"
@@ -94,7 +115,7 @@ class Imputations:
         """Pooled effects (G-1, T) and least-squares means (G, T) as arrays, and the pooling
         method, with ``delta`` added to every imputed value of the non-reference groups."""
         check_pooling(delta, conf_level, bootstrap_ci)
-        fit = ancova(self.layout, self.completed + delta * self._shift, self.counts)
+        fit = self.parts.at(delta)
         if self.method == "condmean-jackknife":
             return (
                 pooling.jackknife(fit.effect, conf_level),
@@ -208,25 +229,42 @@ def prepare_imputations(
     layout = build_layout(data, formula, subject, visit, group, reference, analysis, ice, strategy)
     n = layout.n
     rng = np.random.default_rng(seed)
+    shift = (layout.missing & (layout.group != 0)[:, None]).astype(float)
+    draws = None
     if method == "condmean-jackknife":
-        idx = np.tile(np.arange(n), (n + 1, 1))
-        present = np.ones(idx.shape, dtype=bool)
-        present[np.arange(1, n + 1), np.arange(n)] = False
-        fits = fit_samples(layout, idx, present, covariance)
+        fits = fit_jackknife(layout, covariance)
         _require(fits, "jackknife")
-        counts = present.astype(float)
-        completed = impute(layout, fits.beta, fits.sigma)
+        if (n + 1) * n * len(layout.visits) > WORK_FLOATS:  # O(n) from sums
+            parts = jackknife_parts(layout, fits.beta, fits.sigma, shift)
+        else:  # small: the completed data sets cost less than the per-pattern sums
+            counts = np.ones((n + 1, n))
+            counts[np.arange(1, n + 1), np.arange(n)] = 0.0
+            parts = _analysed(layout, fits, counts, shift, None)
     else:
         idx, fits = _bootstrap_fits(layout, rng, n_draw, method == "condmean-bootstrap", covariance)
         if method == "condmean-bootstrap":
             counts = np.zeros((idx.shape[0], n))
             np.add.at(counts, (np.arange(idx.shape[0])[:, None], idx), 1.0)
-            completed = impute(layout, fits.beta, fits.sigma)
         else:
             counts = np.ones((idx.shape[0], n))
-            completed = impute(layout, fits.beta, fits.sigma, rng)
-    shift = (layout.missing & (layout.group != 0)[:, None]).astype(float)
-    return Imputations(layout, method, completed, counts, seed, shift)
+            draws = impute(layout, fits.beta, fits.sigma, rng)
+        parts = _analysed(layout, fits, counts, shift, draws)
+    return Imputations(layout, method, fits, parts, seed, draws)
+
+
+def _analysed(
+    layout: Layout, fits: Fits, counts: Array, shift: Array, draws: Array | None
+) -> AncovaParts:
+    """:func:`ancova_parts` of the completed data sets (``draws``, else the conditional
+    means of ``fits``), imputed and analysed a chunk of samples at a time."""
+    b = counts.shape[0]
+    size = max(1, int(WORK_FLOATS // (layout.n * len(layout.visits))))
+    parts = []
+    for start in range(0, b, size):
+        rows = slice(start, min(b, start + size))
+        y = draws[rows] if draws is not None else impute(layout, fits.beta[rows], fits.sigma[rows])
+        parts.append(ancova_parts(layout, y, shift, counts[rows]))
+    return concatenate(parts)
 
 
 def _require(fits: Fits, what: str) -> None:

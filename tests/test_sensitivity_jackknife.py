@@ -1,0 +1,169 @@
+"""The conditional-mean jackknife from per-pattern sums (fits and ANCOVA) against the same
+analysis of its n + 1 completed data sets laid out in full, on designs off the rbmi
+example: three arms, intermittent missing visits, mixed strategies, large outcomes, a
+design that is not separable; and its memory, linear in the trial."""
+
+from __future__ import annotations
+
+import tracemalloc
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from frailtrial.stats.sensitivity import prepare_imputations
+from frailtrial.stats.sensitivity.analysis import AncovaParts, ancova_parts, jackknife_parts
+from frailtrial.stats.sensitivity.fitting import fit_jackknife, fit_samples
+from frailtrial.stats.sensitivity.imputation import impute
+from frailtrial.stats.sensitivity.layout import Layout, build_layout
+
+FORMULA = "Y ~ BASE*WEEK + ARM*WEEK"
+ANALYSIS = "Y ~ ARM + BASE"
+
+
+def three_arms(seed: int, n: int = 45, offset: float = 0.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Three arms (reference "ctl"), visits "w2" < "w4" < "w8" < "w12", dropout and
+    intermittent missing visits; ICEs at the first missing visit with strategies cycling
+    through JR, CIR, LMCF, CR and MAR. Every subject has a row at every visit."""
+    rng = np.random.default_rng(seed)
+    weeks = ["w2", "w4", "w8", "w12"]
+    arm = np.array(["ctl", "low", "high"])[np.arange(n) % 3]
+    base = rng.normal(50, 8, n)
+    lag = np.abs(np.subtract.outer(np.arange(4), np.arange(4)))
+    y = (
+        offset
+        + 0.4 * base[:, None]
+        + np.array([1.0, 2.0, 2.5, 3.0])
+        + (arm == "high")[:, None] * np.array([0.5, 1.5, 2.5, 3.5])
+        + rng.standard_normal((n, 4)) @ np.linalg.cholesky(16.0 * 0.5**lag).T
+    )
+    drop = np.where(rng.uniform(size=n) < 0.4, rng.integers(1, 4, n), 4)
+    missing = (np.arange(4)[None, :] >= drop[:, None]) | (rng.uniform(size=(n, 4)) < 0.08)
+    missing[:, 0] &= rng.uniform(size=n) < 0.5  # some first visits missing, not all
+    y[missing] = np.nan
+    ids = np.repeat(np.arange(n), 4)
+    data = pd.DataFrame(
+        {
+            "SUBJ": [f"s{i:03d}" for i in ids],
+            "WEEK": pd.Categorical(np.tile(weeks, n), weeks, ordered=True),
+            "ARM": pd.Categorical(arm[ids], ["ctl", "low", "high"]),
+            "BASE": base[ids],
+            "Y": y.ravel(),
+        }
+    )
+    first = np.argmax(missing, axis=1)
+    with_ice = np.flatnonzero(missing.any(axis=1) & (first > 0))
+    strategies = np.array(["JR", "CIR", "LMCF", "CR", "MAR"])[np.arange(with_ice.size) % 5]
+    ice = pd.DataFrame(
+        {
+            "SUBJ": [f"s{i:03d}" for i in with_ice],
+            "WEEK": [weeks[k] for k in first[with_ice]],
+            "strategy": strategies,
+        }
+    )
+    return data, ice
+
+
+def _layout(data: pd.DataFrame, ice: pd.DataFrame, formula: str = FORMULA) -> Layout:
+    return build_layout(data, formula, "SUBJ", "WEEK", "ARM", "ctl", ANALYSIS, ice, "JR")
+
+
+def _in_full(layout: Layout, shift: np.ndarray) -> AncovaParts:
+    """The ANCOVA of the jackknife's n + 1 completed data sets, laid out in full."""
+    n = layout.n
+    fits = fit_jackknife(layout)
+    counts = np.ones((n + 1, n))
+    counts[np.arange(1, n + 1), np.arange(n)] = 0.0
+    return ancova_parts(layout, impute(layout, fits.beta, fits.sigma), shift, counts)
+
+
+def _shift(layout: Layout) -> np.ndarray:
+    return (layout.missing & (layout.group != 0)[:, None]).astype(float)
+
+
+@pytest.mark.parametrize(("seed", "offset"), [(1, 0.0), (2, 0.0), (3, 1e6)])
+def test_jackknife_from_sums_equals_the_analysis_of_the_completed_data(
+    seed: int, offset: float
+) -> None:
+    data, ice = three_arms(seed, offset=offset)
+    layout = _layout(data, ice)
+    assert layout.kron is not None and len(layout.levels) == 3
+    assert set(ice["strategy"]) == {"JR", "CIR", "LMCF", "CR", "MAR"}
+    intermittent = layout.missing[:, :-1] & ~layout.missing[:, 1:]
+    assert intermittent.any()
+    shift = _shift(layout)
+    fits = fit_jackknife(layout)
+    sums = jackknife_parts(layout, fits.beta, fits.sigma, shift)
+    full = _in_full(layout, shift)
+    tol = 1e-9 + 1e-14 * offset  # both round at the outcomes' scale
+    for delta in (0.0, -3.5, 12.0):
+        a, b = sums.at(delta), full.at(delta)
+        for name in ("lsmean", "effect", "df"):
+            assert getattr(a, name) == pytest.approx(getattr(b, name), rel=1e-9, abs=tol)
+        for name in ("lsmean_se", "effect_se"):
+            assert getattr(a, name) == pytest.approx(getattr(b, name), rel=1e-7)
+
+
+def test_a_delta_equals_analysing_the_shifted_data() -> None:
+    """The analysis at delta d (from the parts) = the analysis of the completed data plus
+    d at the imputed visits of the non-reference arms, done afresh."""
+    data, ice = three_arms(4)
+    layout = _layout(data, ice)
+    shift = _shift(layout)
+    fits = fit_jackknife(layout)
+    y = impute(layout, fits.beta[:5], fits.sigma[:5])
+    counts = np.ones((5, layout.n))
+    counts[np.arange(1, 5), np.arange(4)] = 0.0
+    parts = ancova_parts(layout, y, shift, counts)
+    moved = ancova_parts(layout, y + 7.25 * shift, np.zeros_like(shift), counts).at(0.0)
+    at = parts.at(7.25)
+    assert at.effect == pytest.approx(moved.effect, rel=1e-10, abs=1e-10)
+    assert at.effect_se == pytest.approx(moved.effect_se, rel=1e-9)
+    assert not np.allclose(at.effect, parts.at(0.0).effect)
+
+
+def test_a_design_that_is_not_separable_is_fitted_from_the_subject_arrays() -> None:
+    """sqrt(TIME + BASE) is no product of a subject and a visit column: the jackknife
+    refits chunk the subject x visit arrays, and equal fits of every sample made alone."""
+    data, ice = three_arms(5, n=30)
+    data["TIME"] = data["WEEK"].cat.codes.astype(float) * 2.0 + 2.0
+    layout = _layout(data, ice, FORMULA + " + np.sqrt(TIME + BASE)")
+    assert layout.kron is None
+    fits = fit_jackknife(layout)
+    n = layout.n
+    for k in (0, 7, n):
+        idx = np.arange(n)[None]
+        present = (np.arange(n) != k - 1)[None]
+        alone = fit_samples(layout, idx, present)
+        assert fits.beta[k] == pytest.approx(alone.beta[0], rel=1e-9, abs=1e-10)
+    shift = _shift(layout)
+    sums = jackknife_parts(layout, fits.beta, fits.sigma, shift).at(2.0)
+    full = _in_full(layout, shift).at(2.0)
+    assert sums.effect == pytest.approx(full.effect, rel=1e-9, abs=1e-9)
+
+
+def _peak_bytes(n: int) -> float:
+    data, ice = three_arms(6, n=n)
+    kwargs: dict[str, Any] = {
+        "formula": FORMULA, "subject": "SUBJ", "visit": "WEEK", "group": "ARM",
+        "reference": "ctl", "analysis": ANALYSIS, "ice": ice, "strategy": "JR",
+    }  # fmt: skip
+    prepare_imputations(data, **kwargs)  # the designs kept, the kernels loaded
+    tracemalloc.start()
+    try:
+        imp = prepare_imputations(data, **kwargs)
+        imp.result(1.0)
+        assert imp.n_samples == n
+        return float(tracemalloc.get_traced_memory()[1])
+    finally:
+        tracemalloc.stop()
+
+
+def test_jackknife_memory_grows_with_the_trial_not_its_square() -> None:
+    """800 and 2,000 subjects (2.5 times as many): the n + 1 completed data sets would be
+    6.25 times as large (2,001 x 2,000 x 4 floats, 128 MB per array, several arrays); the
+    jackknife from sums grows about linearly and stays far below."""
+    small, large = _peak_bytes(800), _peak_bytes(2000)
+    assert large / small < 3.5, f"{small / 1e6:.0f} MB -> {large / 1e6:.0f} MB"
+    assert large < 100e6, f"peak {large / 1e6:.0f} MB"
