@@ -167,3 +167,23 @@ def test_jackknife_memory_grows_with_the_trial_not_its_square() -> None:
     small, large = _peak_bytes(800), _peak_bytes(2000)
     assert large / small < 3.5, f"{small / 1e6:.0f} MB -> {large / 1e6:.0f} MB"
     assert large < 100e6, f"peak {large / 1e6:.0f} MB"
+
+
+def test_a_batch_of_sums_starts_where_its_subjects_do() -> None:
+    """The starting covariances (factored likelihood, and the moment estimate it falls
+    back on) of a batch known by its per-pattern sums equal those of its subject arrays."""
+    from frailtrial.stats import mmrm_core as core
+
+    data, ice = three_arms(7)
+    layout = _layout(data, ice)
+    assert layout.kron is not None
+    c, v, ci, vi = layout.kron
+    y = np.where(layout.fit_mask, np.nan_to_num(layout.y), 0.0)
+    rows = core.make_kron(c[None], v, ci, vi, core.make_batch(y[None], layout.fit_mask[None]))
+    kr = rows.kron
+    assert kr is not None
+    sums = core.sums_batch(rows.pattern_mask, v, ci, vi, (kr.cc, kr.cy, kr.yy, kr.count))
+    assert sums.y.shape[1] == 0 and sums.kron is not None
+    assert sums.kron.n_obs == pytest.approx(kr.n_obs)
+    assert core.start_sigma(sums) == pytest.approx(core.start_sigma(rows), rel=1e-12)
+    assert core.ols_sigma(sums) == pytest.approx(core.ols_sigma(rows), rel=1e-12)
