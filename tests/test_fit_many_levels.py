@@ -137,21 +137,32 @@ def test_subject_ids_unique_across_many_data_sets_give_the_same_fits() -> None:
         assert x.neg2loglik == y.neg2loglik
 
 
-@pytest.mark.parametrize("t", [4, 14])  # pattern table (4 visits), sort (2**14 patterns)
+@pytest.mark.parametrize("t", [4, 14, 63])  # up to the largest code of 64 bits
 def test_missingness_patterns_are_numbered_in_code_order(t: int) -> None:
     """make_batch numbers each data set's patterns by increasing code (visit j observed:
-    bit j), by a table of the possible codes or by sorting, against a direct count."""
+    bit j; a compiled pass), against a direct count; padded patterns are empty."""
     rng = np.random.default_rng(t)
     mask = rng.uniform(size=(5, 30, t)) < 0.7
+    mask[1, :, :] = mask[1, 0]  # one data set with a single pattern
+    mask[2, 5:] = False  # subjects without observations (padding) share the empty pattern
     batch = make_batch(np.where(mask, 1.0, 0.0), mask)
     for s in range(5):
-        codes = (mask[s] * (1 << np.arange(t))).sum(axis=1)
-        distinct = sorted(set(codes.tolist()))
+        codes = [sum(1 << j for j in np.flatnonzero(row)) for row in mask[s]]
+        distinct = sorted(set(codes))
         assert batch.pattern_of[s].tolist() == [distinct.index(c) for c in codes]
         k = len(distinct)
-        bits = (np.array(distinct)[:, None] >> np.arange(t)) & 1
+        bits = [[(c >> j) & 1 for j in range(t)] for c in distinct]
         np.testing.assert_array_equal(batch.pattern_mask[s, :k], bits)
-        assert not batch.pattern_mask[s, k:].any()
+        assert not batch.pattern_mask[s, k:].any() and not batch.members[s, k:].any()
+        np.testing.assert_array_equal(batch.members[s, :k].sum(axis=1), np.bincount(
+            batch.pattern_of[s], minlength=k))  # fmt: skip
+    assert batch.pattern_mask.shape[1] == max(len(set(map(tuple, m))) for m in mask)
+
+
+def test_more_visits_than_a_pattern_code_holds_are_refused() -> None:
+    mask = np.ones((1, 3, 64), dtype=bool)
+    with pytest.raises(InputError, match="64 visits: at most 63 are allowed"):
+        make_batch(np.zeros(mask.shape), mask)
 
 
 def test_coding_in_threads_equals_coding_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:

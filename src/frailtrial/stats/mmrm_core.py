@@ -35,12 +35,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from frailtrial.errors import InputError
 from frailtrial.stats.covariance import Structure, Unstructured
 from frailtrial.stats.mmrm_kernels import (
     kron_evaluate,
     kron_exact,
     kron_variance_gradient,
     newton_directions,
+    number_patterns,
     pattern_sums,
     sequential_start,
     us_chain,
@@ -191,24 +193,15 @@ def make_batch(y: Array, mask: NDArray[np.bool_], x: Array | None = None) -> Bat
     rows ``x`` (None: a separable design's, see :func:`make_kron`) are zero at missing
     visits."""
     b, n, t = mask.shape
-    codes = (mask.astype(np.int64) << np.arange(t)).sum(axis=2)  # (B, n)
-    if b * (1 << t) <= 8 * codes.size + 4096:  # a table of the possible patterns: no sort
-        seen = np.zeros((b, 1 << t), dtype=bool)
-        seen[np.arange(b)[:, None], codes] = True
-        number = np.cumsum(seen, axis=1) - 1  # patterns of a data set in increasing code
-        pattern_set, uniq = np.nonzero(seen)
-        local = number[pattern_set, uniq]
-        pattern_of = np.take_along_axis(number, codes, axis=1)
-    else:
-        key = np.arange(b)[:, None] * (1 << t) + codes
-        keys, inverse = np.unique(key.ravel(), return_inverse=True)
-        pattern_set, uniq = keys >> t, keys & ((1 << t) - 1)
-        first = np.searchsorted(pattern_set, np.arange(b))
-        local = np.arange(keys.size) - first[pattern_set]
-        pattern_of = local[inverse.reshape(b, n)]
-    n_pat = int(local.max()) + 1
-    pattern_mask = np.zeros((b, n_pat, t))
-    pattern_mask[pattern_set, local] = (uniq[:, None] >> np.arange(t)) & 1
+    if t > 63:
+        raise InputError(f"{t} visits: at most 63 are allowed (a missingness pattern is 64 bits)")
+    pattern_of = np.empty((b, n), dtype=np.int64)
+    codes = np.zeros((b, max(n, 1)), dtype=np.int64)
+    counts = np.zeros(b, dtype=np.int64)
+    number_patterns(np.ascontiguousarray(mask), pattern_of, codes, counts)
+    n_pat = max(int(counts.max()) if b else 0, 1)
+    used = np.arange(n_pat)[None, :] < counts[:, None]  # (B, K) padded patterns are empty
+    pattern_mask = ((codes[:, :n_pat, None] >> np.arange(t)) & 1) * used[..., None].astype(float)
     members = (pattern_of[:, None, :] == np.arange(n_pat)[None, :, None]).astype(float)
     return Batch(
         rows=x,

@@ -548,6 +548,46 @@ def pattern_sums(  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def number_patterns(  # pragma: no cover - compiled
+    mask: Array, pattern_of: Array, codes: Array, n_pat: Array
+) -> None:
+    """The distinct missingness patterns of each data set of ``mask`` (B, n, T): their
+    codes (bit a set where visit a is observed) in increasing order into ``codes[d,
+    :n_pat[d]]``, their number into ``n_pat`` and each subject's into ``pattern_of``."""
+    b, n, t = mask.shape
+    own = np.zeros(n, np.int64)
+    for d in range(b):
+        for i in range(n):
+            code = 0
+            for a in range(t):
+                if mask[d, i, a]:
+                    code |= 1 << a
+            own[i] = code
+        k = 0  # insertion into the sorted distinct codes codes[d, :k]
+        for i in range(n):
+            code = own[i]
+            j = k
+            while j > 0 and codes[d, j - 1] > code:
+                j -= 1
+            if j > 0 and codes[d, j - 1] == code:
+                continue
+            for m in range(k, j, -1):
+                codes[d, m] = codes[d, m - 1]
+            codes[d, j] = code
+            k += 1
+        n_pat[d] = k
+        for i in range(n):
+            lo, hi = 0, k - 1
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if codes[d, mid] < own[i]:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            pattern_of[d, i] = lo
+
+
+@njit(cache=True, nogil=True)
 def scatter_constant(cell: Array, col: Array, out: Array) -> bool:  # pragma: no cover
     """``out[cell[i]] = col[i]`` for every row i, and whether the rows of each cell all
     agree (a subject-level column is constant within each subject; NaN never agrees)."""
