@@ -179,3 +179,17 @@ def test_coding_in_threads_equals_coding_in_turn(monkeypatch: pytest.MonkeyPatch
     other["visit"] = other["visit"].replace("week24", "week52")
     with pytest.raises(InputError, match="column visit has value 'week52' not seen in the first"):
         fit_many(_long([*sets, other]), dataset="trial", **ARGS)
+
+
+@pytest.mark.parametrize(("n_sets", "workers"), [(2000, 2), (129, 2), (5000, 4), (2500, 1)])
+def test_chunks_cover_the_data_sets_in_order_large_first(n_sets: int, workers: int) -> None:
+    """fit_many's chunks: every data set once, in order, at most CHUNK each, sizes never
+    growing, the last ones at most TAIL_CHUNK when several workers share them."""
+    from frailtrial.stats import mmrm
+
+    chunks = mmrm._chunks(n_sets, workers)
+    np.testing.assert_array_equal(np.concatenate(chunks), np.arange(n_sets))
+    sizes = [len(c) for c in chunks]
+    assert max(sizes) <= mmrm.CHUNK and all(a >= b for a, b in zip(sizes, sizes[1:]))
+    if workers > 1:
+        assert sizes[-1] <= mmrm.TAIL_CHUNK and len(chunks) >= 2 * workers

@@ -67,6 +67,7 @@ from frailtrial.stats.mmrm_sandwich import (
 from frailtrial.stats.model_options import covariance_structure, df_method, estimation_method
 
 Array = NDArray[Any]
+TAIL_CHUNK = 32  # data sets of the last chunks, that the workers finish together
 CHUNK = 1000  # data sets optimised together (per-subject arrays ~20 MB at 30 x 6 x 13)
 OPTIMIZER = (
     "Newton-Raphson on -2 log L: analytic Hessian (REML trace term dropped), chord steps "
@@ -612,27 +613,42 @@ def _solve(structure: Structure, batch: core.Batch, reml: bool, max_iter: int) -
         return core.optimize(structure, batch, reml, theta0, max_iter=max_iter, exact_hessian=True)
 
 
+def _chunks(n_sets: int, n_workers: int) -> list[NDArray[np.int64]]:
+    """Consecutive chunks of the data sets, each half of what remains per worker (at most
+    CHUNK, at least TAIL_CHUNK): large first, small last, so that the workers, taking the
+    next chunk when free, finish within a small chunk's time of each other."""
+    if n_workers == 1:
+        return np.array_split(np.arange(n_sets), -(-n_sets // CHUNK))
+    out, start = [], 0
+    while start < n_sets:
+        size = min(CHUNK, max(TAIL_CHUNK, -(-(n_sets - start) // (2 * n_workers))))
+        out.append(np.arange(start, min(n_sets, start + size)))
+        start += size
+    return out
+
+
 def _fit_frame(
     frame: ModelFrame, cov: str, meth: str, max_iter: int, check_rank: bool = False
 ) -> list[MmrmFit]:
     """Fit all data sets of a frame; large batches are split over the CPU cores (threads:
     the compiled kernels and numpy's batched linear algebra release the GIL) into chunks
-    of at most ``CHUNK`` data sets, which bounds the memory of the work arrays; four
-    chunks per thread at least, so that a core that runs slower does not hold up the
-    others. ``check_rank``: the frame was built without the check for singular designs,
+    of at most ``CHUNK`` data sets, which bounds the memory of the work arrays, tapering
+    to ``TAIL_CHUNK`` (:func:`_chunks`), so that a core that runs slower (a shared
+    machine's) does not hold up the others: with four equal chunks per thread one core
+    idled up to 32 ms at the end of 2,000 fits (~15 %), with tapered ones 1.5 ms.
+    ``check_rank``: the frame was built without the check for singular designs,
     run here on each chunk (in the threads, not serially before them)."""
     structure = make_structure(cov, len(frame.visits))
     reml = meth == "reml"
     n_workers = max(1, min(os.cpu_count() or 1, frame.n_sets // 64))
-    n_chunks = max(4 * n_workers if n_workers > 1 else 1, -(-frame.n_sets // CHUNK))
-    chunks = np.array_split(np.arange(frame.n_sets), n_chunks)
+    chunks = _chunks(frame.n_sets, n_workers)
 
     def solve(idx: NDArray[np.int64]) -> tuple[core.Optimum, dict[int, str]]:
         batch = frame.batch.subset(idx)
         found = rank_problems(batch, frame.columns, int(idx[0]), frame.n_sets) if check_rank else {}
         return _solve(structure, batch, reml, max_iter), found
 
-    if n_chunks == 1:
+    if len(chunks) == 1:
         solved = [solve(chunks[0])]
     else:
         with ThreadPoolExecutor(n_workers) as pool:
