@@ -190,6 +190,30 @@ def test_chunks_cover_the_data_sets_in_order_large_first(n_sets: int, workers: i
     chunks = mmrm._chunks(n_sets, workers)
     np.testing.assert_array_equal(np.concatenate(chunks), np.arange(n_sets))
     sizes = [len(c) for c in chunks]
-    assert max(sizes) <= mmrm.CHUNK and all(a >= b for a, b in zip(sizes, sizes[1:]))
+    assert max(sizes) <= mmrm.CHUNK and sizes == sorted(sizes, reverse=True)
     if workers > 1:
         assert sizes[-1] <= mmrm.TAIL_CHUNK and len(chunks) >= 2 * workers
+
+
+def test_rank_suspects_of_the_sums_are_the_singular_designs() -> None:
+    """The compiled pre-test of rank_problems flags exactly the data sets whose X'X (from
+    the per-pattern sums) is singular by its eigenvalues: here those without one arm, or
+    with the baseline equal to a multiple of the arm indicator."""
+    from frailtrial.stats.mmrm_core import kron_arrays, normal_equations
+    from frailtrial.stats.mmrm_data import build_frame
+    from frailtrial.stats.mmrm_kernels import rank_suspects
+
+    sets = [_trial(40 + k) for k in range(6)]
+    sets[1] = sets[1].assign(arm=sets[1]["arm"].iloc[0])
+    sets[4] = sets[4].assign(base=(sets[4]["arm"] == sets[4]["arm"].iloc[-1]) * 3.0)
+    frame = build_frame(_long(sets), dataset="trial", strict=False, check_rank=False, **ARGS)
+    batch = frame.batch
+    assert batch.kron is not None
+    flagged = np.zeros(batch.n_sets, dtype=bool)
+    rank_suspects(kron_arrays(batch, batch.kron), flagged)
+    xtx = normal_equations(batch)[0]
+    scale = np.sqrt(np.clip(np.diagonal(xtx, axis1=1, axis2=2), 1e-300, None))
+    vals = np.linalg.eigvalsh(xtx / (scale[:, :, None] * scale[:, None, :]))
+    singular = vals[:, 0] < 1e-10 * vals[:, -1]
+    assert singular.tolist() == [False, True, False, False, True, False]
+    np.testing.assert_array_equal(flagged, singular)

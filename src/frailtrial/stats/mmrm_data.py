@@ -31,11 +31,12 @@ from frailtrial.stats.levels import is_factor, level_order, natural_order, order
 from frailtrial.stats.mmrm_core import (
     Batch,
     batched_cholesky,
+    kron_arrays,
     make_batch,
     make_kron,
     normal_equations,
 )
-from frailtrial.stats.mmrm_kernels import number_within, scatter_constant
+from frailtrial.stats.mmrm_kernels import number_within, rank_suspects, scatter_constant
 
 Array = NDArray[Any]
 PARALLEL_ROWS = 50_000  # rows from which the factor columns are coded in threads
@@ -657,6 +658,11 @@ def _separable(
     )
 
 
+def _correlation(xtx: Array) -> Array:
+    scale = np.sqrt(np.clip(np.diagonal(xtx, axis1=1, axis2=2), 1e-300, None))
+    return np.asarray(xtx / (scale[:, :, None] * scale[:, None, :]))
+
+
 def rank_problems(
     batch: Batch, columns: list[str], first: int = 0, n_sets: int | None = None
 ) -> dict[int, str]:
@@ -665,17 +671,22 @@ def rank_problems(
     of ``n_sets`` in all (default: all of them)."""
     b = batch.n_sets
     total = b if n_sets is None else n_sets
-    xtx, _ = normal_equations(batch)
-    scale = np.sqrt(np.clip(np.diagonal(xtx, axis1=1, axis2=2), 1e-300, None))
-    corr = xtx / (scale[:, :, None] * scale[:, None, :])
     # smallest eigenvalue below 1e-10 times the largest: a Cholesky factor of corr - 1e-10
     # tr(corr) I (tr >= largest eigenvalue) rules it out; the eigenvalues only where not
-    trace = np.trace(corr, axis1=1, axis2=2)
-    shifted = corr - (1e-10 * trace)[:, None, None] * np.eye(corr.shape[1])
-    suspect = np.flatnonzero(~batched_cholesky(shifted)[1])
+    if batch.kron is not None:  # compiled, from the per-pattern sums
+        flagged = np.zeros(b, dtype=bool)
+        with np.errstate(over="ignore", invalid="ignore"):
+            rank_suspects(kron_arrays(batch, batch.kron), flagged)
+        suspect = np.flatnonzero(flagged)
+    else:
+        corr = _correlation(normal_equations(batch)[0])
+        trace = np.trace(corr, axis1=1, axis2=2)
+        shifted = corr - (1e-10 * trace)[:, None, None] * np.eye(corr.shape[1])
+        suspect = np.flatnonzero(~batched_cholesky(shifted)[1])
     singular = np.zeros(b, dtype=bool)
     if suspect.size:
-        vals = np.linalg.eigvalsh(corr[suspect])
+        corr = _correlation(normal_equations(batch.subset(suspect))[0])
+        vals = np.linalg.eigvalsh(corr)
         singular[suspect] = ~(vals[:, 0] >= 1e-10 * vals[:, -1])
     out = {}
     for s in np.flatnonzero(singular):

@@ -588,6 +588,49 @@ def number_patterns(  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def rank_suspects(data: Any, out: Array) -> None:  # pragma: no cover - compiled
+    """False in ``out`` for each data set of a separable batch whose design is clearly of
+    full rank: ``X'X`` from the per-pattern sums (``sum_k CC_k[ci, ci'] (V' M_k V)[vi,
+    vi']``) scaled to a correlation matrix ``C`` has a Cholesky factor after ``1e-10
+    tr(C)`` is taken off its diagonal (then its smallest eigenvalue exceeds 1e-10 times
+    the largest); True where that fails, for the exact test of ``rank_problems``."""
+    pattern_mask, count, cc, v, ci, vi = data[0], data[1], data[2], data[5], data[6], data[7]
+    b, n_k, t = pattern_mask.shape
+    pv = v.shape[1]
+    p = ci.size
+    xtx = np.zeros((p, p))
+    low = np.zeros((p, p))
+    vmv = np.zeros((pv, pv))
+    scale = np.zeros(p)
+    for d in range(b):
+        xtx[:, :] = 0.0
+        for k in range(n_k):
+            if count[d, k] == 0.0:
+                continue
+            for e in range(pv):
+                for f in range(e + 1):
+                    acc = 0.0
+                    for a in range(t):
+                        acc += pattern_mask[d, k, a] * v[a, e] * v[a, f]
+                    vmv[e, f] = acc
+                    vmv[f, e] = acc
+            for i in range(p):
+                for j in range(i + 1):
+                    xtx[i, j] += cc[d, k, ci[i], ci[j]] * vmv[vi[i], vi[j]]
+        trace = 0.0
+        for i in range(p):
+            scale[i] = math.sqrt(max(xtx[i, i], 1e-300))
+        for i in range(p):
+            for j in range(i + 1):
+                xtx[i, j] /= scale[i] * scale[j]
+                xtx[j, i] = xtx[i, j]
+            trace += xtx[i, i]
+        for i in range(p):
+            xtx[i, i] -= 1e-10 * trace
+        out[d] = not _cholesky(xtx, low, p)
+
+
+@njit(cache=True, nogil=True)
 def scatter_constant(cell: Array, col: Array, out: Array) -> bool:  # pragma: no cover
     """``out[cell[i]] = col[i]`` for every row i, and whether the rows of each cell all
     agree (a subject-level column is constant within each subject; NaN never agrees)."""
