@@ -89,3 +89,22 @@ def test_text_and_numeric_keys_give_the_same_fits() -> None:
         for a, b in zip(fits[0], other, strict=True):
             np.testing.assert_array_equal(a.beta, b.beta)
             assert a.neg2loglik == b.neg2loglik
+
+
+def test_a_categorical_long_frame_fits_as_a_text_one() -> None:
+    """fit_many of a long frame whose arm and visit are Categorical (their values are the
+    categories' objects repeated) equals the same frame with text columns."""
+    from frailtrial.simulate.outcomes import simulate_outcomes
+
+    sim = simulate_outcomes(
+        150, [15, 15], ["w4", "w12", "w24"], [[0, 0, 0], [1, 2, 3]], sd=5.0, rho=0.5,
+        dropout=0.1, arms=("ctl", "drug"), baseline_mean=50.0, rng=5,
+    )  # fmt: skip
+    coded = sim.to_long_frame(categorical=True)
+    text = coded.assign(arm=coded["arm"].astype(str), visit=coded["visit"].astype(str))
+    args = {"formula": "change ~ baseline + arm * visit", "subject": "participant_id"}
+    a = fit_many(coded, visit="visit", dataset="trial", **args)
+    b = fit_many(text, visit="visit", dataset="trial", **args)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x.beta, y.beta)
+        assert x.terms == y.terms
