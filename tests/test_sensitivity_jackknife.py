@@ -187,3 +187,88 @@ def test_a_batch_of_sums_starts_where_its_subjects_do() -> None:
     assert sums.kron.n_obs == pytest.approx(kr.n_obs)
     assert core.start_sigma(sums) == pytest.approx(core.start_sigma(rows), rel=1e-12)
     assert core.ols_sigma(sums) == pytest.approx(core.ols_sigma(rows), rel=1e-12)
+
+
+def test_either_way_of_analysing_a_jackknife_gives_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """800 subjects are analysed from sums (their 801 completed data sets would be 2.6
+    million values); laid out instead, a chunk of samples at a time, the pooled result is
+    the same."""
+    from frailtrial.stats.sensitivity import run
+
+    data, ice = three_arms(8, n=800)
+    kwargs: dict[str, Any] = {
+        "formula": FORMULA, "subject": "SUBJ", "visit": "WEEK", "group": "ARM",
+        "reference": "ctl", "analysis": ANALYSIS, "ice": ice, "strategy": "JR",
+    }  # fmt: skip
+    assert run._from_sums(_layout(data, ice))
+    sums = prepare_imputations(data, **kwargs).result(2.5)
+    monkeypatch.setattr(run, "_from_sums", lambda layout: False)
+    laid = prepare_imputations(data, **kwargs).result(2.5)
+    for col in ("estimate", "se", "p_value"):
+        want = laid.effects[col].to_numpy()
+        assert sums.effects[col].to_numpy() == pytest.approx(want, rel=1e-9)
+
+
+def test_a_pattern_per_subject_is_laid_out() -> None:
+    """Scattered missing visits over 12 visits give nearly a pattern per subject: the
+    per-pattern sums would cost more than the completed data sets."""
+    from types import SimpleNamespace
+
+    from frailtrial.stats.sensitivity import run
+
+    rng = np.random.default_rng(2)
+    dropout = np.arange(12)[None, :] >= rng.integers(2, 13, 1000)[:, None]
+    scattered = rng.uniform(size=(1000, 12)) < 0.4
+    for missing, sums in ((dropout, True), (scattered, False)):
+        layout = SimpleNamespace(n=1000, visits=list(range(12)), missing=missing)
+        assert run._from_sums(layout) is sums  # type: ignore[arg-type]
+
+
+def test_many_visits_and_a_covariate_from_sums() -> None:
+    """8 visits, an age covariate and scattered missing visits (dozens of patterns): each
+    pattern's strategy designs span a few directions of their 8 x 33 entries (the sums
+    keep only those), and the result equals the completed data sets'."""
+    rng = np.random.default_rng(9)
+    n, t = 240, 8
+    weeks = [f"w{k}" for k in range(t)]
+    arm = np.array(["ctl", "low", "high"])[np.arange(n) % 3]
+    base, age = rng.normal(50, 8, n), rng.normal(75, 5, n)
+    lag = np.abs(np.subtract.outer(np.arange(t), np.arange(t)))
+    y = (
+        0.4 * base[:, None] + 0.1 * age[:, None] + np.linspace(1, 3, t)
+        + (arm == "high")[:, None] * np.linspace(0.5, 3.5, t)
+        + rng.standard_normal((n, t)) @ np.linalg.cholesky(16.0 * 0.5**lag).T
+    )  # fmt: skip
+    drop = np.where(rng.uniform(size=n) < 0.4, rng.integers(1, t, n), t)
+    missing = (np.arange(t)[None, :] >= drop[:, None]) | (rng.uniform(size=(n, t)) < 0.05)
+    missing[:, 0] = False
+    y[missing] = np.nan
+    ids = np.repeat(np.arange(n), t)
+    data = pd.DataFrame(
+        {
+            "SUBJ": ids,
+            "WEEK": pd.Categorical(np.tile(weeks, n), weeks, ordered=True),
+            "ARM": pd.Categorical(arm[ids], ["ctl", "low", "high"]),
+            "BASE": base[ids],
+            "AGE": age[ids],
+            "Y": y.ravel(),
+        }
+    )
+    first = np.argmax(missing, axis=1)
+    hit = np.flatnonzero(missing.any(axis=1))
+    ice = pd.DataFrame({"SUBJ": hit, "WEEK": [weeks[k] for k in first[hit]],
+                        "strategy": np.array(["JR", "CIR", "MAR"])[hit % 3]})  # fmt: skip
+    layout = build_layout(
+        data, "Y ~ BASE*WEEK + AGE + ARM*WEEK", "SUBJ", "WEEK", "ARM", "ctl",
+        "Y ~ ARM + BASE + AGE", ice, "JR",
+    )  # fmt: skip
+    assert len({tuple(r) for r in layout.missing}) > 20 and layout.x_own.shape[2] == 33
+    shift = _shift(layout)
+    fits = fit_jackknife(layout)
+    sums = jackknife_parts(layout, fits.beta, fits.sigma, shift).at(-4.0)
+    full = _in_full(layout, shift).at(-4.0)
+    assert sums.effect == pytest.approx(full.effect, rel=1e-9, abs=1e-9)
+    assert sums.effect_se == pytest.approx(full.effect_se, rel=1e-9)
+    assert sums.lsmean == pytest.approx(full.lsmean, rel=1e-9)

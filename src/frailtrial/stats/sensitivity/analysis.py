@@ -148,27 +148,33 @@ def jackknife_parts(layout: Layout, beta: Array, sigma: Array, shift: Array) -> 
     b = beta.shape[0]
     ytil = np.nan_to_num(layout.y)
     left = np.arange(1, b)
-    patterns = [(rows, _operator(sigma, m)) for m, rows in missing_patterns(layout)]
-
-    def vectors(rows: NDArray[np.int64]) -> Array:
-        """(T, k, q + T + T p + 1) ``u`` of the pattern's k subjects at each visit."""
-        k = rows.size
-        fixed = np.hstack([ytil[rows], design[rows].reshape(k, t * p)])
-        return np.concatenate(
+    patterns = []
+    for m, rows in missing_patterns(layout):
+        rows_a = design[rows].reshape(rows.size, t * p)
+        centre = rows_a.mean(axis=0)
+        basis = _row_space(rows_a - centre)  # vec(A) = centre + basis h
+        fixed = np.hstack([ytil[rows], (rows_a - centre) @ basis, np.ones((rows.size, 1))])
+        u = np.concatenate(
             [
                 layout.z[rows].transpose(1, 0, 2),
                 np.broadcast_to(fixed, (t, *fixed.shape)),
                 shift[rows].T[..., None],
             ],
             axis=2,
+        )  # (T, k, q + T + r + 2): u of the pattern's k subjects at each visit
+        patterns.append(
+            (rows, _operator(sigma, m), centre.reshape(t, p), basis.reshape(t, p, -1), u)
         )
 
-    def outcome_coefs(op: Array) -> Array:
-        """(T, B, T + T p + 1) coefficients of ``[y~, vec(A), shift]`` giving y_hat at
-        each visit: row t of G, and row t of I - G times beta (contiguous, for BLAS)."""
-        by_visit = op.transpose(1, 0, 2)
-        mean = (np.eye(t)[:, None] - by_visit)[..., None] * beta[None, :, None, :]
-        return np.concatenate([by_visit, mean.reshape(t, b, t * p), np.zeros((t, b, 1))], axis=2)
+    def outcome_coefs(op: Array, centre: Array, basis: Array) -> Array:
+        """(T, B, T + r + 2) coefficients of ``[y~, h, 1, shift]`` giving y_hat at each
+        visit: row t of G; row t of I - G times beta projected on the basis; the same
+        times the pattern's mean strategy design (contiguous, for BLAS)."""
+        resid_op = np.eye(t) - op
+        projected = np.einsum("sjr,bj->bsr", basis, beta)  # basis' (e_s x beta), per visit s
+        mean = np.matmul(resid_op, projected).transpose(1, 0, 2)  # (T, B, r)
+        level = np.matmul(resid_op, (beta @ centre.T)[..., None]).transpose(1, 0, 2)  # (T, B, 1)
+        return np.concatenate([op.transpose(1, 0, 2), mean, level, np.zeros((t, b, 1))], axis=2)
 
     # the outcome's sums at each visit: X'y (with the shift's) and the left-out terms
     xtx = np.broadcast_to(np.einsum("ntq,ntr->tqr", layout.z, layout.z), (b, t, q, q)).copy()
@@ -177,9 +183,8 @@ def jackknife_parts(layout: Layout, beta: Array, sigma: Array, shift: Array) -> 
     xty_shift = np.broadcast_to(np.einsum("ntq,nt->tq", layout.z, shift), (b, t, q)).copy()
     xty_shift[left] -= layout.z * shift[:, :, None]
     y_left = np.zeros((b, t))  # the left-out subject's completed outcome
-    vecs = [vectors(rows) for rows, _ in patterns]
-    for (rows, op), u in zip(patterns, vecs, strict=True):
-        w = outcome_coefs(op)
+    for rows, op, centre, basis, u in patterns:
+        w = outcome_coefs(op, centre, basis)
         xty += np.matmul(w, np.matmul(u[..., q:].transpose(0, 2, 1), u[..., :q]))
         y_left[rows + 1] = np.einsum("tkd,tkd->kt", u[..., q:], w[:, rows + 1])
     xty = xty.transpose(1, 0, 2)
@@ -190,15 +195,15 @@ def jackknife_parts(layout: Layout, beta: Array, sigma: Array, shift: Array) -> 
 
     # residual sums: theta' u is the residual of the outcome (theta0) or of the shift (theta1)
     rss = np.zeros((t, b, 3))
-    theta1 = np.zeros((t, b, q + t + t * p + 1))
-    theta1[..., :q] = -coef_shift.transpose(1, 0, 2)
-    theta1[..., -1] = 1.0
     minus_coef = -coef.transpose(1, 0, 2)
-    for (rows, op), u in zip(patterns, vecs, strict=True):
+    for rows, op, centre, basis, u in patterns:
         mean = u.mean(axis=1)  # (T, D)
         cen = u - mean[:, None]
         moment = np.matmul(cen.transpose(0, 2, 1), cen)  # (T, D, D)
-        theta0 = np.concatenate([minus_coef, outcome_coefs(op)], axis=2)
+        theta0 = np.concatenate([minus_coef, outcome_coefs(op, centre, basis)], axis=2)
+        theta1 = np.zeros_like(theta0)
+        theta1[..., :q] = -coef_shift.transpose(1, 0, 2)
+        theta1[..., -1] = 1.0
         m0, m1 = np.matmul(theta0, moment), np.matmul(theta1, moment)
         a0, a1 = (theta0 * mean[:, None]).sum(axis=2), (theta1 * mean[:, None]).sum(axis=2)
         k = rows.size
@@ -219,6 +224,17 @@ def jackknife_parts(layout: Layout, beta: Array, sigma: Array, shift: Array) -> 
     df = n_obs - q
     _check_df(df)
     return AncovaParts(inv, coef, coef_shift, rss, lmat, df)
+
+
+def _row_space(a: Array) -> Array:
+    """(columns, r) orthonormal basis of the row space of ``a``: its right singular vectors
+    of singular values above 1e-12 of the largest (the rows' parts along the others are
+    below rounding)."""
+    if a.size == 0:
+        return np.zeros((a.shape[1], 0))
+    _, values, right = np.linalg.svd(a, full_matrices=False)
+    rank = int((values > 1e-12 * values[0]).sum()) if values[0] > 0 else 0
+    return np.ascontiguousarray(right[:rank].T)
 
 
 def _operator(sigma: Array, m: NDArray[np.bool_]) -> Array:

@@ -8,6 +8,7 @@ set in one batch and imputes them; ``Imputations.result(delta)`` analyses and po
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -234,12 +235,10 @@ def prepare_imputations(
     if method == "condmean-jackknife":
         fits = fit_jackknife(layout, covariance)
         _require(fits, "jackknife")
-        if (n + 1) * n * len(layout.visits) > WORK_FLOATS:  # O(n) from sums
+        if _from_sums(layout):
             parts = jackknife_parts(layout, fits.beta, fits.sigma, shift)
-        else:  # small: the completed data sets cost less than the per-pattern sums
-            counts = np.ones((n + 1, n))
-            counts[np.arange(1, n + 1), np.arange(n)] = 0.0
-            parts = _analysed(layout, fits, counts, shift, None)
+        else:
+            parts = _analysed(layout, fits, _left_out(n), shift, None)
     else:
         idx, fits = _bootstrap_fits(layout, rng, n_draw, method == "condmean-bootstrap", covariance)
         if method == "condmean-bootstrap":
@@ -248,23 +247,50 @@ def prepare_imputations(
         else:
             counts = np.ones((idx.shape[0], n))
             draws = impute(layout, fits.beta, fits.sigma, rng)
-        parts = _analysed(layout, fits, counts, shift, draws)
+        parts = _analysed(layout, fits, lambda rows: counts[rows], shift, draws)
     return Imputations(layout, method, fits, parts, seed, draws)
 
 
+def _from_sums(layout: Layout) -> bool:
+    """Whether a jackknife is analysed from per-pattern sums (O(n) per pattern) rather than
+    from its n + 1 completed data sets (O(n^2)): when these would not fit in WORK_FLOATS
+    and the missingness patterns have 8 subjects each on average (a pattern's sums cost
+    about as much as 8 subjects' completed data in every sample: with a pattern per
+    subject, as under scattered missing visits, the data sets are cheaper)."""
+    n, t = layout.n, len(layout.visits)
+    codes = (layout.missing.astype(np.int64) << np.arange(t)).sum(axis=1)
+    return (n + 1) * n * t > WORK_FLOATS and 8 * np.unique(codes).size <= n
+
+
 def _analysed(
-    layout: Layout, fits: Fits, counts: Array, shift: Array, draws: Array | None
+    layout: Layout,
+    fits: Fits,
+    counts: Callable[[slice], Array],
+    shift: Array,
+    draws: Array | None,
 ) -> AncovaParts:
     """:func:`ancova_parts` of the completed data sets (``draws``, else the conditional
-    means of ``fits``), imputed and analysed a chunk of samples at a time."""
-    b = counts.shape[0]
+    means of ``fits``), imputed and analysed a chunk of samples at a time; ``counts``
+    gives the subject multiplicities (samples, n) of a slice of the samples."""
+    b = fits.beta.shape[0]
     size = max(1, int(WORK_FLOATS // (layout.n * len(layout.visits))))
     parts = []
     for start in range(0, b, size):
         rows = slice(start, min(b, start + size))
         y = draws[rows] if draws is not None else impute(layout, fits.beta[rows], fits.sigma[rows])
-        parts.append(ancova_parts(layout, y, shift, counts[rows]))
+        parts.append(ancova_parts(layout, y, shift, counts(rows)))
     return concatenate(parts)
+
+
+def _left_out(n: int) -> Callable[[slice], Array]:
+    """The multiplicities of the jackknife's samples: all 1, but 0 for subject j in sample
+    j + 1 (made a slice at a time: all of them are (n + 1) x n)."""
+
+    def counts(rows: slice) -> Array:
+        samples = np.arange(rows.start, rows.stop)
+        return (samples[:, None] - 1 != np.arange(n)[None, :]).astype(float)
+
+    return counts
 
 
 def _require(fits: Fits, what: str) -> None:
