@@ -632,9 +632,12 @@ def _separable(
     c = np.zeros((len(subj_terms), b * n_max))
     cell = set_id * n_max + local
     for j, term in enumerate(subj_terms):
-        col = np.ones(set_id.size)
+        col: Array | None = None  # the product of the term's parts (no copy of a lone number)
         for var, lvl in term:
-            col *= (codes[var] == lvl) if lvl is not None else vals[var]
+            factor = (codes[var] == lvl) if lvl is not None else vals[var]
+            col = np.asarray(factor, dtype=float) if col is None else col * factor
+        if col is None:
+            col = np.ones(set_id.size)
         if not scatter_constant(cell, col, c[j]):  # a covariate varies within a subject
             return None
     design_code = np.full(t, -1)
