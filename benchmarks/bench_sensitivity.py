@@ -32,10 +32,9 @@ import numpy as np
 import pandas as pd
 
 from frailtrial.stats.sensitivity import prepare_imputations, run_sensitivity, tipping_point
-from frailtrial.stats.sensitivity.analysis import ancova_parts, concatenate
 from frailtrial.stats.sensitivity.fitting import fit_samples
-from frailtrial.stats.sensitivity.imputation import impute
 from frailtrial.stats.sensitivity.layout import build_layout
+from frailtrial.stats.sensitivity.run import _analysed
 
 REF = Path(__file__).resolve().parents[1] / "tests" / "reference"
 R_RBMI_SECONDS = 22.6  # R rbmi 1.6 as recorded: draws + impute + analyse + pool, JR
@@ -54,7 +53,12 @@ def example() -> tuple[pd.DataFrame, dict[str, Any]]:
             if row.isna().any() and pid != 3618
         ]
     )
-    args = {
+    return data, _args(ice)
+
+
+def _args(ice: pd.DataFrame) -> dict[str, Any]:
+    """run_sensitivity's arguments for rbmi's example's columns, JR, with these ICEs."""
+    return {
         "formula": "CHANGE ~ BASVAL*VISIT + THERAPY*VISIT",
         "subject": "PATIENT",
         "visit": "VISIT",
@@ -64,7 +68,6 @@ def example() -> tuple[pd.DataFrame, dict[str, Any]]:
         "ice": ice,
         "strategy": "JR",
     }
-    return data, args
 
 
 def simulated(n: int, seed: int = 3) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -92,36 +95,20 @@ def simulated(n: int, seed: int = 3) -> tuple[pd.DataFrame, dict[str, Any]]:
         }
     )
     dropped = np.flatnonzero(drop < 5)
-    args = {
-        "formula": "CHANGE ~ BASVAL*VISIT + THERAPY*VISIT",
-        "subject": "PATIENT",
-        "visit": "VISIT",
-        "group": "THERAPY",
-        "reference": "PLACEBO",
-        "analysis": "CHANGE ~ THERAPY + BASVAL",
-        "ice": pd.DataFrame({"PATIENT": dropped, "VISIT": drop[dropped] + 1}),
-        "strategy": "JR",
-    }
-    return data, args
+    return data, _args(pd.DataFrame({"PATIENT": dropped, "VISIT": drop[dropped] + 1}))
 
 
 def laid_out(data: pd.DataFrame, args: dict[str, Any]) -> Any:
-    """The JR jackknife's effects with its n + 1 data sets laid out in full (the peer)."""
-    layout = build_layout(data, **{k: v for k, v in args.items() if k != "strategy"},
-                          strategy=args["strategy"])  # fmt: skip
-    n, t = layout.n, len(layout.visits)
-    idx = np.tile(np.arange(n), (n + 1, 1))
-    present = np.ones(idx.shape, dtype=bool)
+    """The JR jackknife's effects with its n + 1 data sets laid out in full (the peer):
+    fitted from the subject arrays with one subject flagged out, imputed and analysed a
+    chunk of samples at a time."""
+    layout = build_layout(data, **args)
+    n = layout.n
+    present = np.ones((n + 1, n), dtype=bool)
     present[np.arange(1, n + 1), np.arange(n)] = False
-    fits = fit_samples(layout, idx, present)
-    shift = (layout.missing & (layout.group != 0)[:, None]).astype(float)
-    size = max(1, int(2e6 // (n * t)))
-    parts = []
-    for start in range(0, n + 1, size):
-        rows = slice(start, min(n + 1, start + size))
-        y = impute(layout, fits.beta[rows], fits.sigma[rows])
-        parts.append(ancova_parts(layout, y, shift, present[rows].astype(float)))
-    return concatenate(parts).at(0.0).effect
+    fits = fit_samples(layout, np.tile(np.arange(n), (n + 1, 1)), present)
+    counts = present.astype(float)
+    return _analysed(layout, fits, lambda rows: counts[rows], layout.shift, None).at(0.0).effect
 
 
 def best(run: Callable[[], object], repeat: int) -> tuple[float, float]:

@@ -78,10 +78,6 @@ def _in_full(layout: Layout, shift: np.ndarray) -> AncovaParts:
     return ancova_parts(layout, impute(layout, fits.beta, fits.sigma), shift, counts)
 
 
-def _shift(layout: Layout) -> np.ndarray:
-    return (layout.missing & (layout.group != 0)[:, None]).astype(float)
-
-
 @pytest.mark.parametrize(("seed", "offset"), [(1, 0.0), (2, 0.0), (3, 1e6)])
 def test_jackknife_from_sums_equals_the_analysis_of_the_completed_data(
     seed: int, offset: float
@@ -92,7 +88,7 @@ def test_jackknife_from_sums_equals_the_analysis_of_the_completed_data(
     assert set(ice["strategy"]) == {"JR", "CIR", "LMCF", "CR", "MAR"}
     intermittent = layout.missing[:, :-1] & ~layout.missing[:, 1:]
     assert intermittent.any()
-    shift = _shift(layout)
+    shift = layout.shift
     fits = fit_jackknife(layout)
     sums = jackknife_parts(layout, fits.beta, fits.sigma, shift)
     full = _in_full(layout, shift)
@@ -110,7 +106,7 @@ def test_a_delta_equals_analysing_the_shifted_data() -> None:
     d at the imputed visits of the non-reference arms, done afresh."""
     data, ice = three_arms(4)
     layout = _layout(data, ice)
-    shift = _shift(layout)
+    shift = layout.shift
     fits = fit_jackknife(layout)
     y = impute(layout, fits.beta[:5], fits.sigma[:5])
     counts = np.ones((5, layout.n))
@@ -137,7 +133,7 @@ def test_a_design_that_is_not_separable_is_fitted_from_the_subject_arrays() -> N
         present = (np.arange(n) != k - 1)[None]
         alone = fit_samples(layout, idx, present)
         assert fits.beta[k] == pytest.approx(alone.beta[0], rel=1e-9, abs=1e-10)
-    shift = _shift(layout)
+    shift = layout.shift
     sums = jackknife_parts(layout, fits.beta, fits.sigma, shift).at(2.0)
     full = _in_full(layout, shift).at(2.0)
     assert sums.effect == pytest.approx(full.effect, rel=1e-9, abs=1e-9)
@@ -265,7 +261,7 @@ def test_many_visits_and_a_covariate_from_sums() -> None:
         "Y ~ ARM + BASE + AGE", ice, "JR",
     )  # fmt: skip
     assert len({tuple(r) for r in layout.missing}) > 20 and layout.x_own.shape[2] == 33
-    shift = _shift(layout)
+    shift = layout.shift
     fits = fit_jackknife(layout)
     sums = jackknife_parts(layout, fits.beta, fits.sigma, shift).at(-4.0)
     full = _in_full(layout, shift).at(-4.0)

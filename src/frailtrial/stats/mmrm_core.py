@@ -86,6 +86,12 @@ class Batch:
         return int(self.y.shape[0])
 
     @property
+    def counts(self) -> Array:
+        """(B, K) subjects of each pattern: a separable design's sums hold them (a batch of
+        sums has no subjects), else the members."""
+        return self.kron.count if self.kron is not None else self.members.sum(axis=2)
+
+    @property
     def n_obs(self) -> NDArray[np.int64]:
         return self.mask.sum(axis=(1, 2))
 
@@ -306,8 +312,7 @@ def evaluate(
     logdet_k = 2.0 * np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(axis=-1)
     wk = inverse_from_cholesky(chol) * mm
     w = wk[np.arange(b)[:, None], batch.pattern_of]  # (B, n, T, T)
-    count = batch.members.sum(axis=2)  # (B, K)
-    logdet = (logdet_k * count).sum(axis=1)
+    logdet = (logdet_k * batch.counts).sum(axis=1)
 
     z = np.matmul(w, batch.x)  # (B, n, T, p)
     xf = batch.x.reshape(b, n * t, p)
@@ -514,7 +519,7 @@ def _derivatives(
     b, n, t, p = z.shape
     t2 = t * t
     members = batch.members  # (B, K, n)
-    count = members.sum(axis=2)
+    count = batch.counts
     wkf = wk.reshape(b, -1, t2)
     uu = np.matmul(members, (u[..., :, None] * u[..., None, :]).reshape(b, n, t2))  # (B, K, T2)
     grad = (count[..., None] * wkf - uu).sum(axis=1)
@@ -627,12 +632,8 @@ def start_sigma(batch: Batch) -> Array:
 def ols_sigma(batch: Batch) -> Array:
     """Moment estimate of Sigma from OLS residuals (pairwise complete), made positive definite."""
     b, t = batch.n_sets, batch.y.shape[2]
-    if batch.kron is None:
-        mf = batch.mask.astype(float)
-        cnt = np.matmul(mf.transpose(0, 2, 1), mf)
-    else:  # pairwise counts from the patterns (a batch of sums has no subjects)
-        m = batch.pattern_mask
-        cnt = np.einsum("bk,bks,bku->bsu", batch.kron.count, m, m)
+    m = batch.pattern_mask  # pairwise counts from the patterns
+    cnt = np.einsum("bk,bks,bku->bsu", batch.counts, m, m)
     xtx, xty = normal_equations(batch)
     low, _ = batched_cholesky(xtx)
     beta = np.matmul(inverse_from_cholesky(low), xty[..., None])[..., 0]

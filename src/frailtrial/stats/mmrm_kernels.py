@@ -258,7 +258,8 @@ def _add_m_g_mt(  # pragma: no cover - compiled
     m: Array, gk: Array, no: int, mg: Array, out: Array
 ) -> None:
     """``out += M G M'`` over the leading ``no`` rows of M (a pattern's observed visits;
-    ``mg`` is scratch), e.g. ``P_k = V G_k V'`` or ``W_k P_k W_k = (W_k V) G_k (W_k V)'``."""
+    ``mg`` is scratch), e.g. ``P_k = V G_k V'``, ``W_k P_k W_k = (W_k V) G_k (W_k V)'`` or
+    ``W_k R_k W_k`` (``W_k`` symmetric)."""
     pv = gk.shape[0]
     for la in range(no):
         for g in range(pv):
@@ -403,7 +404,8 @@ def _evaluate_one(  # pragma: no cover - compiled
         if count[d, k] == 0.0:
             continue
         ob, no = obs[k], obs[k, t]
-        _sandwich(wk[k], rk[k], no, tmp, uu[k])
+        uu[k, :no, :no] = 0.0  # W_k R_k W_k
+        _add_m_g_mt(wk[k], rk[k, :no, :no], no, tmp, uu[k])
         if reml:  # W_k P_k W_k = (W_k V) G_k (W_k V)'
             _pattern_g(cc[d, k], ci, vi, a_out, gk)
             kk[k, :no, :no] = 0.0
@@ -872,24 +874,6 @@ def _wv(w: Array, vl: Array, no: int, out: Array) -> None:  # pragma: no cover -
             for lb in range(no):
                 acc += w[la, lb] * vl[lb, g]
             out[la, g] = acc
-
-
-@njit(cache=True, nogil=True)
-def _sandwich(w: Array, r: Array, no: int, tmp: Array, out: Array) -> None:  # pragma: no cover
-    """out = W R W over the leading ``no`` x ``no`` blocks (a pattern's observed visits)."""
-    for i in range(no):
-        for j in range(no):
-            acc = 0.0
-            for c in range(no):
-                acc += w[i, c] * r[c, j]
-            tmp[i, j] = acc
-    for i in range(no):
-        for j in range(i + 1):
-            acc = 0.0
-            for c in range(no):
-                acc += tmp[i, c] * w[c, j]
-            out[i, j] = acc
-            out[j, i] = acc
 
 
 @njit(cache=True, nogil=True)

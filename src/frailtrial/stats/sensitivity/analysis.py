@@ -136,7 +136,9 @@ def jackknife_parts(layout: Layout, beta: Array, sigma: Array, shift: Array) -> 
     strategy design (:func:`strategy_design`) and ``G`` the sample's pattern operator (the
     identity at observed visits, the regression on the observed ones at missing visits).
     At visit t, the outcome and the ANCOVA residual are so inner products of the subject's
-    vector ``u = [z_t, y~, vec(A), shift_t]`` with sample-wise coefficients, and the sums
+    vector ``u = [z_t, y~, h, 1, shift_t]`` with sample-wise coefficients (``h`` the
+    coordinates of ``vec(A)`` less the pattern's mean, in the few directions the pattern's
+    subjects span: :func:`_row_space`), and the sums
     the ANCOVA needs come from each pattern's mean and centred second moments of ``u``
     (centred: residual sums do not cancel against large means); each sample then
     removes its one left-out subject's terms."""

@@ -21,19 +21,18 @@ from frailtrial.stats.sensitivity.strategies import strategy_mean
 Array = NDArray[Any]
 
 
-def imputation_means(layout: Layout, beta: Array) -> Array:
-    """(B, n, T) mean of every subject under its strategy, for the parameters of B samples."""
-    n, t, p = layout.x_own.shape
-    own = (layout.x_own.reshape(n * t, p) @ beta.T).T.reshape(-1, n, t)
-    ref = (layout.x_ref.reshape(n * t, p) @ beta.T).T.reshape(-1, n, t)
-    return strategy_mean(own, ref, layout.ice, layout.strategy)
-
-
 def strategy_design(layout: Layout) -> Array:
     """(n, T, p) rows whose product with a sample's coefficients is each subject's mean
     under its strategy (the strategies are linear in the own and reference means)."""
     own, ref = layout.x_own.transpose(2, 0, 1), layout.x_ref.transpose(2, 0, 1)
     return strategy_mean(own, ref, layout.ice, layout.strategy).transpose(1, 2, 0)
+
+
+def imputation_means(layout: Layout, beta: Array) -> Array:
+    """(B, n, T) mean of every subject under its strategy, for the parameters of B samples
+    (one product with the strategy design, instead of the strategies applied per sample)."""
+    n, t, p = layout.x_own.shape
+    return (strategy_design(layout).reshape(n * t, p) @ beta.T).T.reshape(-1, n, t)
 
 
 def missing_patterns(layout: Layout) -> list[tuple[NDArray[np.bool_], NDArray[np.int64]]]:

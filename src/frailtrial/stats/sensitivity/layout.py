@@ -65,6 +65,11 @@ class Layout:
     def missing(self) -> NDArray[np.bool_]:
         return np.isnan(self.y)
 
+    @property
+    def shift(self) -> Array:
+        """(n, T) 1 where a delta is added: the missing visits of the non-reference groups."""
+        return (self.missing & (self.group != 0)[:, None]).astype(float)
+
 
 def _outcome(formula: str, where: str) -> str:
     try:

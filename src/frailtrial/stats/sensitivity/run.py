@@ -27,7 +27,7 @@ from frailtrial.stats.sensitivity.analysis import (
     jackknife_parts,
 )
 from frailtrial.stats.sensitivity.fitting import Fits, fit_jackknife, fit_samples
-from frailtrial.stats.sensitivity.imputation import impute
+from frailtrial.stats.sensitivity.imputation import impute, missing_patterns
 from frailtrial.stats.sensitivity.layout import Layout, build_layout
 from frailtrial.stats.sensitivity.strategies import STRATEGIES
 
@@ -36,7 +36,7 @@ METHODS = ("condmean-jackknife", "condmean-bootstrap", "approx-bayes")
 BOOTSTRAP_CI = ("percentile", "normal")
 DEFAULT_SAMPLES = {"condmean-bootstrap": 1000, "approx-bayes": 20}
 REDRAWS = 10  # rounds of redrawing bootstrap samples whose MMRM fit failed
-WORK_FLOATS = 2e6  # completed outcomes imputed and analysed at a time (16 MB)
+IMPUTED_AT_ONCE = 2e6  # completed outcomes imputed and analysed at a time (16 MB)
 
 
 @dataclass(frozen=True)
@@ -230,7 +230,7 @@ def prepare_imputations(
     layout = build_layout(data, formula, subject, visit, group, reference, analysis, ice, strategy)
     n = layout.n
     rng = np.random.default_rng(seed)
-    shift = (layout.missing & (layout.group != 0)[:, None]).astype(float)
+    shift = layout.shift
     draws = None
     if method == "condmean-jackknife":
         fits = fit_jackknife(layout, covariance)
@@ -253,13 +253,12 @@ def prepare_imputations(
 
 def _from_sums(layout: Layout) -> bool:
     """Whether a jackknife is analysed from per-pattern sums (O(n) per pattern) rather than
-    from its n + 1 completed data sets (O(n^2)): when these would not fit in WORK_FLOATS
+    from its n + 1 completed data sets (O(n^2)): when these exceed IMPUTED_AT_ONCE
     and the missingness patterns have 8 subjects each on average (a pattern's sums cost
     about as much as 8 subjects' completed data in every sample: with a pattern per
     subject, as under scattered missing visits, the data sets are cheaper)."""
     n, t = layout.n, len(layout.visits)
-    codes = (layout.missing.astype(np.int64) << np.arange(t)).sum(axis=1)
-    return (n + 1) * n * t > WORK_FLOATS and 8 * np.unique(codes).size <= n
+    return (n + 1) * n * t > IMPUTED_AT_ONCE and 8 * len(missing_patterns(layout)) <= n
 
 
 def _analysed(
@@ -273,7 +272,7 @@ def _analysed(
     means of ``fits``), imputed and analysed a chunk of samples at a time; ``counts``
     gives the subject multiplicities (samples, n) of a slice of the samples."""
     b = fits.beta.shape[0]
-    size = max(1, int(WORK_FLOATS // (layout.n * len(layout.visits))))
+    size = max(1, int(IMPUTED_AT_ONCE // (layout.n * len(layout.visits))))
     parts = []
     for start in range(0, b, size):
         rows = slice(start, min(b, start + size))
