@@ -45,6 +45,7 @@ from frailtrial.stats import (
     mmrm_summary,
 )
 from frailtrial.stats import mmrm_core as core
+from frailtrial.stats.allocator import keep_freed_memory
 from frailtrial.stats.blas_threads import one_blas_thread
 from frailtrial.stats.covariance import Structure, make_structure
 from frailtrial.stats.fit_results import check_conf_level, contrast_rows, inference_frame
@@ -599,6 +600,7 @@ def fit_many(
     """
     cov, meth = _check_options(covariance, method)
     data = datasets if isinstance(datasets, pd.DataFrame) else list(datasets)
+    keep_freed_memory()  # the layout's large temporaries, not faulted in afresh each call
     # many small matrices: BLAS threads would only compete with the chunk threads
     with one_blas_thread():
         frame = build_frame(data, formula, subject, visit, dataset, strict=False, check_rank=False)

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from frailtrial.stats import mmrm_core as core
+from frailtrial.stats.allocator import keep_freed_memory
 from frailtrial.stats.blas_threads import one_blas_thread
 from frailtrial.stats.covariance import make_structure
 from frailtrial.stats.sensitivity.layout import Layout
@@ -99,6 +100,7 @@ def _in_chunks(n_sets: int, size: int, solve: Callable[[NDArray[np.int64]], Solv
     n_chunks = max(1, -(-n_sets // size))
     n_chunks = max(n_chunks, min(os.cpu_count() or 1, n_sets // 64))
     chunks = np.array_split(np.arange(n_sets), n_chunks)
+    keep_freed_memory()
     with one_blas_thread():
         if n_chunks == 1:
             parts = [solve(chunks[0])]
