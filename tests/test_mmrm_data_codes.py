@@ -39,8 +39,13 @@ def test_factorize_equals_pandas(values: list[object]) -> None:
         np.array([-3, -3, 2, 9, 9]),
         np.array([4, 4, 4], dtype=np.uint8),
         np.array([7]),
-        np.array([2, 2, 1, 1, 3]),  # not sorted: pandas
+        np.array([2, 2, 1, 1, 3]),  # not sorted: a table of the range
         np.repeat(np.arange(30), 6)[np.tile(np.arange(180), 2)],
+        np.tile(np.repeat(np.arange(29, -1, -1), 6), 3),  # subjects, last first
+        np.array([5, -2, 5, 0, -2], dtype=np.int8),
+        np.array([300, -7, 300], dtype=np.int16),
+        np.array([9, 1, 9, 4], dtype=np.int32),
+        np.array([10**12, 3, 10**12, 3]),  # a range far wider than the values: pandas
     ],
 )
 def test_factorize_of_integers_equals_pandas(values: np.ndarray) -> None:

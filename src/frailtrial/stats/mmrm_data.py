@@ -36,7 +36,13 @@ from frailtrial.stats.mmrm_core import (
     make_kron,
     normal_equations,
 )
-from frailtrial.stats.mmrm_kernels import number_within, rank_suspects, scatter_constant
+from frailtrial.stats.mmrm_kernels import (
+    code_small_ints,
+    number_within,
+    place_rows,
+    rank_suspects,
+    scatter_constant,
+)
 
 Array = NDArray[Any]
 PARALLEL_ROWS = 50_000  # rows from which the factor columns are coded in threads
@@ -147,12 +153,24 @@ def _factorize(
     without the GIL: half the time on a long frame, and two columns in threads overlap.
     That table takes any value that is not a str for missing, so unless every value it
     left uncoded is missing, the values take the general way. Sorted integers (a long
-    frame's data-set numbers) are coded by counting their changes."""
+    frame's data-set numbers) are coded by counting their changes, other integers of a
+    range not much wider than their number (subject numbers) through a table of the
+    range (a compiled pass: a fifth of the hash table's time)."""
     if values.dtype.kind in "iu" and values.size > 1 and (values[1:] >= values[:-1]).all():
         change = values[1:] != values[:-1]
         found = np.zeros(values.size, dtype=np.intp)
         np.cumsum(change, out=found[1:])
         return found, values[np.concatenate(([0], np.flatnonzero(change) + 1))]
+    if values.dtype.kind == "i" and values.size > 1:
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo < 4 * values.size + 1024:
+            table = np.full(hi - lo + 1, -1, dtype=np.intp)
+            found = np.empty(values.size, dtype=np.intp)
+            k = code_small_ints(values.astype(np.int64, copy=False), lo, table, found)
+            present = np.flatnonzero(table >= 0)
+            uniques = np.empty(k, dtype=values.dtype)
+            uniques[table[present]] = present + lo
+            return found, uniques
     if values.dtype == object and _StringTable is not None:
         uniques, found = _StringTable(size_hint or 1).factorize(values)
         unset = np.flatnonzero(found < 0)
@@ -286,41 +304,38 @@ def build_frame(
         complete &= arr >= 0
     for num in vals.values():
         complete &= ~np.isnan(num)
-    coded = vcodes is codes.get(visit)
-    set_id, y, vcodes, subj_codes = (
-        set_id[complete],
-        y[complete],
-        vcodes[complete],
-        subj_codes[complete],
-    )
-    codes = {v: vcodes if coded and v == visit else arr[complete] for v, arr in codes.items()}
-    vals = {v: arr[complete] for v, arr in vals.items()}
-    rows = np.flatnonzero(complete)
-
-    local, n_subj = _subjects(set_id, subj_codes, n_sets)
+    # rows stay in place: a row's subject number ``local`` is -1 where it is not used
+    local, n_subj = _subjects(set_id, subj_codes, complete, n_sets)
     n_max = int(n_subj.max()) if n_subj.size else 0
     if (n_subj == 0).any():
         raise InputError(f"data set {int(np.argmin(n_subj))} has no complete observations")
     t = len(visits)
-    cell = (set_id * n_max + local) * t + vcodes
-    if np.bincount(cell).max() > 1:
-        i = np.flatnonzero(pd.Series(cell).duplicated().to_numpy())[0]
+    b = n_sets
+    ya = np.zeros((b, n_max, t))
+    mask = np.zeros((b, n_max, t), dtype=bool)
+    per_visit = np.zeros((b, t), dtype=np.int64)
+    sums = np.zeros((b, len(vals) + 1))
+    first_inf = np.full(b, -1, dtype=np.int64)
+    numbers = np.stack(list(vals.values())) if vals else np.zeros((0, y.size))
+    i = place_rows(set_id, local, vcodes, y, numbers, ya, mask, per_visit, sums, first_inf)
+    if i >= 0:
         raise InputError(
             f"subject {subj_uniques[subj_codes[i]]!r} has more than one row at visit "
             f"{visits[vcodes[i]]!r}; one row per subject and visit is allowed"
         )
-    b = n_sets
-    ya = np.zeros((b, n_max, t))
-    mask = np.zeros((b, n_max, t), dtype=bool)
-    ya.reshape(-1)[cell] = y
-    mask.reshape(-1)[cell] = True
     factored = None
     if design.fast is not None:
-        factored = _separable(
-            design.fast, visit, codes, vals, (set_id, local, vcodes), (b, n_max, t)
-        )
+        factored = _separable(design.fast, visit, codes, vals, (set_id, local, vcodes), n_subj, t)
     if factored is None:
-        x = _design(design, y.shape[0], codes, vals, label, lambda: _rows(big, rows, used))
+        rows = np.flatnonzero(local >= 0)
+        x = _design(
+            design,
+            rows.size,
+            {v: arr[rows] for v, arr in codes.items()},
+            {v: arr[rows] for v, arr in vals.items()},
+            label,
+            lambda: _rows(big, rows, used),
+        )
         if not np.isfinite(x).all():
             j = int(np.flatnonzero(~np.isfinite(x).all(axis=0))[0])
             raise InputError(
@@ -329,20 +344,17 @@ def build_frame(
                 "defined"
             )
         xa = np.zeros((b, n_max, t, x.shape[1]))
-        xa.reshape(-1, x.shape[1])[cell] = x
+        xa[set_id[rows], local[rows], vcodes[rows]] = x
         batch = make_batch(ya, mask, xa)
     else:  # the design rows are built from the factors only when needed
         batch = make_kron(*factored, make_batch(ya, mask))
     problems: dict[int, str] = {}
-    infinite = np.isinf(y)
-    for s in np.unique(set_id[infinite])[::-1]:
-        i = int(rows[np.flatnonzero(infinite & (set_id == s))[0]])  # the row when b == 1
-        where = f"at data row {i + 1}" if b == 1 else f"in data set {s}"
+    for s in np.flatnonzero(first_inf >= 0)[::-1]:
+        where = f"at data row {first_inf[s] + 1}" if b == 1 else f"in data set {s}"
         problems[int(s)] = (
             f"outcome {design.outcome} is infinite {where} (-2 log L not finite at the "
             "starting values); give finite numbers, empty cells for missing"
         )
-    per_visit = mask.sum(axis=1)  # (B, T)
     for s, v in np.argwhere(per_visit < 2)[::-1]:
         where = "" if b == 1 else f" in data set {s}"
         problems[int(s)] = (
@@ -354,8 +366,7 @@ def build_frame(
             problems.setdefault(s, message)
     if problems and strict:
         raise InputError(problems[min(problems)])
-    counts = np.bincount(set_id, minlength=b)
-    numerics = {v: np.bincount(set_id, weights=vals[v], minlength=b) / counts for v in vals}
+    numerics = {v: sums[:, j] / sums[:, -1] for j, v in enumerate(vals)}
     return ModelFrame(
         formula=formula,
         outcome=outcome,
@@ -374,22 +385,29 @@ def build_frame(
 
 
 def _subjects(
-    set_id: NDArray[np.int64], subj_codes: NDArray[np.int64], n_sets: int
+    set_id: NDArray[np.int64],
+    subj_codes: NDArray[np.int64],
+    used: NDArray[np.bool_],
+    n_sets: int,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Number of each row's subject within its data set (subjects in code order) and the
-    number of subjects of each data set: from a table of data sets x subject codes when it
-    is small (the same subject codes recur in every data set), else by sorting."""
+    """Number of each ``used`` row's subject within its data set (subjects in code order;
+    -1 for a row not used) and the number of subjects of each data set: from a table of
+    data sets x subject codes when it is small (the same subject codes recur in every
+    data set), else by sorting."""
     span = int(subj_codes.max()) + 1 if subj_codes.size else 1
+    number = np.empty(set_id.size, dtype=np.int64)
     if n_sets * span <= 8 * subj_codes.size + 4096:
-        number = np.empty(set_id.size, dtype=np.int64)
         size = np.empty(n_sets, dtype=np.int64)
-        number_within(set_id, subj_codes, span, number, size)
+        number_within(set_id, subj_codes, used, span, number, size)
         return number, size
-    key = set_id.astype(np.int64) * span + subj_codes
+    rows = np.flatnonzero(used)
+    key = set_id[rows].astype(np.int64) * span + subj_codes[rows]
     uniq, gidx = np.unique(key, return_inverse=True)
     uniq_set = uniq // span
     start = np.searchsorted(uniq_set, np.arange(n_sets))
-    return gidx - start[set_id], np.bincount(uniq_set, minlength=n_sets)
+    number[:] = -1
+    number[rows] = gidx - start[set_id[rows]]
+    return number, np.bincount(uniq_set, minlength=n_sets)
 
 
 @dataclass(frozen=True)
@@ -604,13 +622,16 @@ def _separable(
     codes: dict[str, NDArray[np.int64]],
     vals: dict[str, Array],
     where: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]],
-    shape: tuple[int, int, int],
+    n_subj: NDArray[np.int64],
+    t: int,
 ) -> tuple[Array, Array, NDArray[np.int64], NDArray[np.int64]] | None:
     """Factors ``c`` (B, n, Pc), ``v`` (T, Pv) and column maps with ``X[n, a, j] =
     c[n, ci[j]] * v[a, vi[j]]`` when every column is a subject-level term (constant within
-    each subject) times a visit-level term (a visit indicator or 1); else None."""
+    each subject) times a visit-level term (a visit indicator or 1); else None. ``where``
+    holds each row's data set, subject number (-1: the row is not used) and visit;
+    ``n_subj`` each data set's number of subjects, ``t`` the number of visits."""
     set_id, local, vcodes = where
-    b, n_max, t = shape
+    b, n_max = n_subj.size, int(n_subj.max())
     if visit not in codes:
         return None
     subj_terms: list[tuple[tuple[str, int | None], ...]] = []
@@ -630,20 +651,20 @@ def _separable(
         return None
     # one column at a time, scattered and checked by a compiled loop
     c = np.zeros((len(subj_terms), b * n_max))
-    cell = set_id * n_max + local
     for j, term in enumerate(subj_terms):
         col: Array | None = None  # the product of the term's parts (no copy of a lone number)
         for var, lvl in term:
             factor = (codes[var] == lvl) if lvl is not None else vals[var]
             col = np.asarray(factor, dtype=float) if col is None else col * factor
-        if col is None:
-            col = np.ones(set_id.size)
-        if not scatter_constant(cell, col, c[j]):  # a covariate varies within a subject
-            return None
+        if col is None:  # the intercept: 1 for every subject with a used row
+            c[j] = (np.arange(n_max) < n_subj[:, None]).ravel()
+        elif not scatter_constant(set_id, local, n_max, col, c[j]):
+            return None  # a covariate varies within a subject
     design_code = np.full(t, -1)
     if codes[visit] is not vcodes:  # the visit coded apart from the model's factor
-        design_code[vcodes] = codes[visit]
-        if not np.array_equal(design_code[vcodes], codes[visit]):
+        rows = np.flatnonzero(local >= 0)
+        design_code[vcodes[rows]] = codes[visit][rows]
+        if not np.array_equal(design_code[vcodes[rows]], codes[visit][rows]):
             return None
     else:
         design_code = np.arange(t)

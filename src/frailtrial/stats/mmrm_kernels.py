@@ -633,27 +633,50 @@ def rank_suspects(data: Any, out: Array) -> None:  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def scatter_constant(cell: Array, col: Array, out: Array) -> bool:  # pragma: no cover
-    """``out[cell[i]] = col[i]`` for every row i, and whether the rows of each cell all
-    agree (a subject-level column is constant within each subject; NaN never agrees)."""
-    for i in range(cell.size):
-        out[cell[i]] = col[i]
-    for i in range(cell.size):  # noqa: SIM110 - a loop compiles; all() of a generator not
-        if out[cell[i]] != col[i]:
+def scatter_constant(  # pragma: no cover - compiled
+    set_id: Array, local: Array, n_max: int, col: Array, out: Array
+) -> bool:
+    """``out[set_id[i] * n_max + local[i]] = col[i]`` for every row i that is used
+    (``local[i] >= 0``), and whether the used rows of each subject all agree (a
+    subject-level column is constant within each subject; NaN never agrees)."""
+    for i in range(col.size):
+        if local[i] >= 0:
+            out[set_id[i] * n_max + local[i]] = col[i]
+    for i in range(col.size):
+        if local[i] >= 0 and out[set_id[i] * n_max + local[i]] != col[i]:
             return False
     return True
 
 
 @njit(cache=True, nogil=True)
+def code_small_ints(values: Array, lo: int, table: Array, codes: Array) -> int:  # pragma: no cover
+    """Codes of integers in ``lo`` .. ``lo + table.size - 1`` in order of first appearance
+    into ``codes``, from ``table`` (-1 on entry, the code of ``lo + j`` at ``j`` on exit);
+    returns the number of distinct values."""
+    k = 0
+    for i in range(values.size):
+        j = values[i] - lo
+        c = table[j]
+        if c < 0:
+            c = k
+            table[j] = k
+            k += 1
+        codes[i] = c
+    return k
+
+
+@njit(cache=True, nogil=True)
 def number_within(  # pragma: no cover - compiled
-    group: Array, code: Array, span: int, number: Array, size: Array
+    group: Array, code: Array, used: Array, span: int, number: Array, size: Array
 ) -> None:
-    """The number of each row's ``code`` (0 .. ``span`` - 1) among the distinct codes of its
-    ``group``, in increasing order, into ``number``, and how many distinct codes each
-    group has into ``size`` (one entry a group), from a table of groups x codes."""
+    """The number of each ``used`` row's ``code`` (0 .. ``span`` - 1) among the distinct
+    codes of the used rows of its ``group``, in increasing order, into ``number`` (-1 for
+    a row not used), and how many distinct codes each group has into ``size`` (one entry
+    a group), from a table of groups x codes."""
     table = np.full((size.size, span), -1, np.int64)
     for i in range(group.size):
-        table[group[i], code[i]] = 0
+        if used[i]:
+            table[group[i], code[i]] = 0
     for g in range(size.size):
         k = 0
         for c in range(span):
@@ -662,7 +685,46 @@ def number_within(  # pragma: no cover - compiled
                 k += 1
         size[g] = k
     for i in range(group.size):
-        number[i] = table[group[i], code[i]]
+        number[i] = table[group[i], code[i]] if used[i] else -1
+
+
+@njit(cache=True, nogil=True)
+def place_rows(  # pragma: no cover - compiled
+    set_id: Array,
+    local: Array,
+    vcode: Array,
+    y: Array,
+    numbers: Array,
+    ya: Array,
+    mask: Array,
+    per_visit: Array,
+    sums: Array,
+    first_inf: Array,
+) -> int:
+    """Each used row's outcome (``local[i] >= 0``: its subject's number in its data set)
+    into its cell ``ya[set, subject, visit]`` (``mask`` True there), in one pass that also
+    counts each data set's observations per visit into ``per_visit`` (B, T), sums the
+    numeric columns ``numbers`` (V, rows) into ``sums`` (B, V + 1; the last column counts
+    the rows) and finds each data set's first row whose outcome is infinite
+    (``first_inf``, -1 for none). Returns the first row whose cell is filled already (its
+    subject has two rows at that visit; the outputs are then incomplete), else -1."""
+    n_num = numbers.shape[0]
+    for i in range(y.size):
+        n = local[i]
+        if n < 0:
+            continue
+        s, a = set_id[i], vcode[i]
+        if mask[s, n, a]:
+            return i
+        mask[s, n, a] = True
+        ya[s, n, a] = y[i]
+        per_visit[s, a] += 1
+        for g in range(n_num):
+            sums[s, g] += numbers[g, i]
+        sums[s, n_num] += 1.0
+        if math.isinf(y[i]) and first_inf[s] < 0:
+            first_inf[s] = i
+    return -1
 
 
 @njit(cache=True, nogil=True)
