@@ -59,16 +59,14 @@ def test_rows_left_out_in_place_equal_rows_deleted(formula: str) -> None:
         np.testing.assert_allclose(fit.beta, ref.beta, rtol=1e-9, atol=1e-9)
         np.testing.assert_allclose(fit.sigma, ref.sigma, rtol=1e-8)
         assert fit.neg2loglik == pytest.approx(ref.neg2loglik, rel=1e-12)
-    assert (("dose" in formula) == (with_holes[0].frame.batch.kron is None))
+    assert ("dose" in formula) == (with_holes[0].frame.batch.kron is None)
 
 
 def test_a_second_row_for_a_subject_and_visit_is_named() -> None:
     data = _long(n_sets=2).dropna()
     extra = data.iloc[[len(data) - 5]]
     with pytest.raises(InputError, match=r"has more than one row at visit 'Month 3'"):
-        fit_many(
-            pd.concat([data, extra]), "y ~ base + arm*visit", "id", "visit", dataset="trial"
-        )
+        fit_many(pd.concat([data, extra]), "y ~ base + arm*visit", "id", "visit", dataset="trial")
 
 
 def test_data_set_means_of_numeric_columns_count_used_rows_only() -> None:
