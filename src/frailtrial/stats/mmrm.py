@@ -476,8 +476,12 @@ def estimate_many(
     sol = fits[0].solution  # fit_many's arrays, while every fit still holds its views
     if sol is not None and not sol.holds(fits):
         sol = None
-    beta = sol.beta[idx] if sol is not None else np.stack([f.beta for f in fits])
-    phi = sol.vcov[idx] if sol is not None else np.stack([f.vcov for f in fits])
+    # the rows of fit_many's arrays: the arrays themselves for all fits in order (no copy)
+    rows: NDArray[np.int64] | slice = idx
+    if sol is not None and idx.size == sol.theta.shape[0] and (idx == np.arange(idx.size)).all():
+        rows = slice(None)
+    beta = sol.beta[rows] if sol is not None else np.stack([f.beta for f in fits])
+    phi = sol.vcov[rows] if sol is not None else np.stack([f.vcov for f in fits])
     est = np.einsum("kp,bp->bk", lmat, beta)
     phil = np.einsum("bpq,kq->bkp", phi, lmat)  # Phi l
     var = np.einsum("bkp,kp->bk", phil, lmat)
@@ -486,7 +490,7 @@ def estimate_many(
     else:
         # each fit's exact Hessian from the optimiser, where it has one (else evaluated)
         if sol is not None:
-            theta, hess, given = sol.theta[idx], sol.hess[idx], sol.exact[idx]
+            theta, hess, given = sol.theta[rows], sol.hess[rows], sol.exact[rows]
         else:
             theta = np.stack([f.theta for f in fits])
             unknown = np.full((theta.shape[1], theta.shape[1]), np.nan)

@@ -92,21 +92,21 @@ def satterthwaite_many(z: Array, jac: Array, hess: Array, phil: Array, var: Arra
 def satterthwaite_from_gradient(grad: Array, hess: Array, var: Array) -> Array:
     """:func:`satterthwaite_many` from the gradient ``grad`` (B, k, P) of each contrast's
     variance in the covariance parameters."""
-    usable: NDArray[np.bool_] = np.asarray(
-        np.isfinite(hess).all(axis=(1, 2)) & np.isfinite(grad).all(axis=(1, 2))
-    )
-    hess = np.where(usable[:, None, None], hess, np.eye(hess.shape[1]))
     # g' H^-1 g = |L^-1 g|^2 by Cholesky (compiled) where H is positive definite (a
-    # converged fit), else by pinv
+    # converged fit; a Hessian with a NaN is not), else by pinv where H is finite
     denom = np.empty(grad.shape[:2])
     pd_ok = np.zeros(hess.shape[0], dtype=bool)
     inverse_quadratic(
         np.ascontiguousarray(hess, dtype=float), np.ascontiguousarray(grad, dtype=float),
         denom, pd_ok,
     )  # fmt: skip
+    usable: NDArray[np.bool_] = np.asarray(np.isfinite(grad).all(axis=(1, 2)))
     if not pd_ok.all():
-        sol = np.matmul(np.linalg.pinv(hess[~pd_ok])[:, None], grad[~pd_ok][..., None])[..., 0]
-        denom[~pd_ok] = (grad[~pd_ok] * sol).sum(axis=2)
+        rest = np.flatnonzero(~pd_ok)
+        usable[rest] &= np.isfinite(hess[rest]).all(axis=(1, 2))
+        rest = rest[usable[rest]]
+        sol = np.matmul(np.linalg.pinv(hess[rest])[:, None], grad[rest][..., None])[..., 0]
+        denom[rest] = (grad[rest] * sol).sum(axis=2)
     dfs = np.where(denom > 0, var**2 / np.maximum(denom, 1e-300), np.inf)
     return np.where(usable[:, None], dfs, np.nan)
 
