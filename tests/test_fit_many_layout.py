@@ -75,3 +75,35 @@ def test_data_set_means_of_numeric_columns_count_used_rows_only() -> None:
     used = data.dropna(subset=["y", "base", "visit", "arm", "id"])
     want = used.groupby("trial", sort=False)["base"].mean().to_numpy()
     np.testing.assert_allclose(fits[0].frame.numerics["base"], want, rtol=1e-12)
+
+
+def test_categorical_columns_are_coded_by_their_codes_with_the_same_fits() -> None:
+    """A Categorical (unused categories, categories in another order than the text's
+    natural order, missing values) is coded from its codes, not as text: the same fits as
+    plain text (the declared order makes other reference levels: the same likelihood and
+    covariance, other coefficients)."""
+    data = _long(n_sets=4)
+    cat = data.assign(
+        arm=pd.Categorical(data["arm"], categories=["200M", "Unused", "Placebo", "100M"]),
+        visit=pd.Categorical(data["visit"], categories=VISITS[::-1]),
+        id=pd.Categorical(data["id"]),
+    )
+    args = {"subject": "id", "visit": "visit", "dataset": "trial"}
+    plain = fit_many(data, "y ~ base + arm*visit", **args)
+    coded = fit_many(cat, "y ~ base + arm*visit", **args)
+    assert coded[0].levels()["arm"] == ["200M", "Placebo", "100M"]
+    assert coded[0].levels()["visit"] == VISITS[::-1]
+    for a, b in zip(plain, coded, strict=True):
+        assert a.n_obs == b.n_obs and a.converged and b.converged
+        scale = np.abs(a.sigma).max()  # reversed visits; the same optimum to its tolerance
+        np.testing.assert_allclose(a.sigma, b.sigma[::-1, ::-1], rtol=0, atol=1e-5 * scale)
+        assert a.neg2loglik == pytest.approx(b.neg2loglik, rel=1e-10)
+    natural = data.assign(arm=data["arm"].astype("category"))  # the text's own order
+    for a, b in zip(plain, fit_many(natural, "y ~ base + arm*visit", **args), strict=True):
+        assert a.terms == b.terms
+        np.testing.assert_array_equal(a.beta, b.beta)  # the same codes: the same numbers
+    late = cat.copy()
+    late["arm"] = late["arm"].cat.set_categories([*late["arm"].cat.categories, "300M"])
+    late.loc[late.index[-1], "arm"] = "300M"
+    with pytest.raises(InputError, match=r"column arm has value '300M' not seen in the first"):
+        fit_many(late, "y ~ base + arm*visit", **args)
