@@ -113,3 +113,18 @@ def test_a_categorical_long_frame_fits_as_a_text_one() -> None:
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x.beta, y.beta)
         assert x.terms == y.terms
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        ["a"] * 24,  # one text value: formulaic's one dummy column of ones, fitted before
+        pd.Categorical(["a"] * 24),
+        pd.Categorical(np.linspace(1.0, 3.0, 24)),  # numbers kept as categories
+        [True, False] * 12,
+    ],
+)
+def test_an_outcome_that_is_not_numbers_is_refused_by_name(outcome: object) -> None:
+    data = _trials(["PBO", "TRT"] * 4).query("trial == 0").assign(y=outcome)
+    with pytest.raises(InputError, match=r"one numeric column: column y holds text, categories"):
+        fit_many([data], "y ~ arm*visit", "id", "visit")

@@ -478,7 +478,7 @@ def estimate_many(
         sol = None
     # the rows of fit_many's arrays: the arrays themselves for all fits in order (no copy)
     rows: NDArray[np.int64] | slice = idx
-    if sol is not None and idx.size == sol.theta.shape[0] and (idx == np.arange(idx.size)).all():
+    if sol is not None and core.all_in_order(idx, sol.theta.shape[0]):
         rows = slice(None)
     beta = sol.beta[rows] if sol is not None else np.stack([f.beta for f in fits])
     phi = sol.vcov[rows] if sol is not None else np.stack([f.vcov for f in fits])

@@ -55,6 +55,12 @@ LOG_2PI = float(np.log(2 * np.pi))
 SMALL_STACK = 64  # below this many matrices LAPACK beats the vectorised sweeps
 
 
+def all_in_order(idx: NDArray[np.int64], n: int) -> bool:
+    """Whether ``idx`` is 0, 1, ..., n - 1: all of n rows in order, so that the arrays
+    themselves serve instead of copies of their rows."""
+    return idx.size == n and bool((idx == np.arange(n)).all())
+
+
 @dataclass
 class Batch:
     """Model data of B data sets in the padded subject x visit layout, with the distinct
@@ -97,7 +103,7 @@ class Batch:
 
     def subset(self, idx: NDArray[np.int64]) -> Batch:
         """The data sets ``idx`` only."""
-        if idx.size == self.n_sets and (idx == np.arange(idx.size)).all():
+        if all_in_order(idx, self.n_sets):
             return self
         return Batch(
             y=self.y[idx],

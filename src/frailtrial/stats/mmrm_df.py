@@ -91,7 +91,8 @@ def satterthwaite_many(z: Array, jac: Array, hess: Array, phil: Array, var: Arra
 
 def satterthwaite_from_gradient(grad: Array, hess: Array, var: Array) -> Array:
     """:func:`satterthwaite_many` from the gradient ``grad`` (B, k, P) of each contrast's
-    variance in the covariance parameters."""
+    variance in the covariance parameters and symmetric Hessians ``hess`` (B, P, P): the
+    Cholesky reads their lower triangles, where a NaN or infinity makes it fail (NaN df)."""
     # g' H^-1 g = |L^-1 g|^2 by Cholesky (compiled) where H is positive definite (a
     # converged fit; a Hessian with a NaN is not), else by pinv where H is finite
     denom = np.empty(grad.shape[:2])
